@@ -1,0 +1,40 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint fmt bench messages clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fedicity needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## Run a demo instance on http://localhost:8000 with an embedded PostgreSQL (Ctrl-C stops both).
+run: $(STAMP)
+	$(BIN)/fedicity demo
+	exec $(BIN)/fedicity run
+
+## Lint, type-check and run the whole test suite against a real PostgreSQL.
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Refresh the message catalog after changing UI strings (then translate fr/messages.po).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy -k gettext --no-location --omit-header -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d fedicity/web/translations --no-fuzzy-matching --width 100
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""Allow `python -m fedicity`."""
+
+from fedicity.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Accounts: the logins (password, e-mail, admin role) behind local citizen actors."""

@@ -1,0 +1,1 @@
+"""The ActivityPub protocol, knowing nothing of citizens or communes."""

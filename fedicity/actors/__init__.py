@@ -1,0 +1,1 @@
+"""Local actors: citizens (Person), organisations (Organization) and the instance actor."""

@@ -1,0 +1,89 @@
+"""create_app(settings) -> Quart: blueprints, the pool's lifecycle, error handlers; no globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+from quart import Quart, current_app
+
+from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
+from fedicity.clock import Clock, SystemClock
+from fedicity.db.pool import Pool, create_pool
+from fedicity.settings import Settings
+from fedicity.urls import Urls
+
+
+@dataclass
+class AppState:
+    """What request handlers share: settings, the pool, URL minting, time and key generation."""
+
+    settings: Settings
+    urls: Urls
+    clock: Clock
+    keygen: KeyGenerator
+    pool: Pool | None = None
+    owns_pool: bool = False
+    # Serialized local actor documents by username; dropped when a profile changes.
+    actor_documents: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Pool:
+        """The pool; only None before the app starts serving."""
+        assert self.pool is not None, "the database pool is opened when the app starts serving"
+        return self.pool
+
+
+def state() -> AppState:
+    """The AppState of the app handling the current request."""
+    return cast(AppState, current_app.extensions["fedicity"])
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    keygen: KeyGenerator = generate_rsa_keypair,
+    pool: Pool | None = None,
+) -> Quart:
+    """Build the web application; pass `pool` to share one (tests), else one is opened on start."""
+    from fedicity.web import register_web
+    from fedicity.webfinger.server import blueprint as webfinger_blueprint
+
+    app = Quart("fedicity.web", template_folder="templates", static_folder="static")
+    app.secret_key = settings.secret_key
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_NAME="fedicity_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.scheme == "https",
+        PERMANENT_SESSION_LIFETIME=60 * 60 * 24 * 30,
+        DEBUG=settings.debug,
+    )
+    app_state = AppState(
+        settings=settings,
+        urls=Urls(settings.base_url),
+        clock=clock or SystemClock(),
+        keygen=keygen,
+        pool=pool,
+    )
+    app.extensions["fedicity"] = app_state
+
+    @app.before_serving
+    async def open_pool() -> None:
+        if app_state.pool is None:
+            if settings.database_url is None:
+                raise RuntimeError("no database URL: start the app through the fedicity command")
+            app_state.pool = await create_pool(settings.database_url)
+            app_state.owns_pool = True
+
+    @app.after_serving
+    async def close_pool() -> None:
+        if app_state.owns_pool and app_state.pool is not None:
+            await app_state.pool.close()
+            app_state.pool = None
+
+    app.register_blueprint(webfinger_blueprint)
+    register_web(app)
+    return app

@@ -1,0 +1,45 @@
+"""The asyncpg pool, with JSON codecs so jsonb columns read and write Python values."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Pool = asyncpg.Pool[asyncpg.Record]
+    # Query functions take a plain connection or one borrowed from the pool.
+    Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:  # asyncpg's classes are only generic in its stubs
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection
+
+
+async def _init_connection(conn: Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+    """Open a pool whose connections decode json/jsonb to Python values."""
+    pool: Pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
+    """Open one connection with the same codecs as the pool."""
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+def record_dict(record: asyncpg.Record) -> dict[str, Any]:
+    """A Record as a plain dict, for building dataclasses."""
+    return dict(record.items())

@@ -1,0 +1,211 @@
+"""One frozen, typed Settings object built from FEDICITY_* variables and an optional TOML file.
+
+Nothing else in the project reads os.environ: everything that varies between deployments is here,
+and a bad value stops start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "FEDICITY_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that varies between deployments of an instance."""
+
+    base_url: str = "http://localhost:8000"
+    listen: str = ""
+    database_url: str | None = None
+    data_dir: Path = Path("data")
+    secret_key: str = ""
+    registration_open: bool = True
+    debug: bool = False
+    instance_name: str = "Fedicity"
+    territory_name: str = ""
+    territory_code: str = ""
+    default_locale: str = "fr"
+    authorized_fetch: bool = False
+    allow_private_addresses: bool = False
+    max_body_bytes: int = 1024 * 1024
+
+    @property
+    def host(self) -> str:
+        """The authority used in handles and ids: host, plus the port when it is not the default."""
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def scheme(self) -> str:
+        """http or https, as in the base URL."""
+        return urlsplit(self.base_url).scheme
+
+    @property
+    def listen_host(self) -> str:
+        """The address the web server binds."""
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        """The port the web server binds."""
+        return int(self.listen.rpartition(":")[2])
+
+
+def _parse_bool(name: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{PREFIX}{name.upper()}: expected true or false, got {raw!r}")
+
+
+def _parse_int(name: str, raw: object) -> int:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected a whole number, got {raw!r}"
+        ) from None
+    if value <= 0:
+        raise SettingsError(f"{PREFIX}{name.upper()}: must be positive, got {value}")
+    return value
+
+
+def _check_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(
+            f"{PREFIX}BASE_URL: expected an http:// or https:// URL such as "
+            f"https://ville.example, got {value!r}"
+        )
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise SettingsError(
+            f"{PREFIX}BASE_URL: must be the root of a host, with no path, query or fragment; "
+            f"got {value!r}"
+        )
+    try:
+        parts.port  # noqa: B018 -- raises on a malformed port
+    except ValueError:
+        raise SettingsError(f"{PREFIX}BASE_URL: malformed port in {value!r}") from None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _default_listen(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def _check_listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(
+            f"{PREFIX}LISTEN: expected HOST:PORT such as 0.0.0.0:8000, got {value!r}"
+        )
+    return value
+
+
+def _check_database_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if urlsplit(value).scheme not in {"postgres", "postgresql"}:
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: expected a postgresql:// URL, got scheme "
+            f"{urlsplit(value).scheme!r}"
+        )
+    return value
+
+
+def _check_locale(value: str) -> str:
+    if value not in {"fr", "en"}:
+        raise SettingsError(f"{PREFIX}DEFAULT_LOCALE: expected fr or en, got {value!r}")
+    return value
+
+
+def _secret_key_for(data_dir: Path) -> str:
+    """Read the instance's secret key from its data dir, creating it on first start."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+_CONVERTERS: dict[str, Callable[[str, object], Any]] = {
+    "registration_open": _parse_bool,
+    "debug": _parse_bool,
+    "authorized_fetch": _parse_bool,
+    "allow_private_addresses": _parse_bool,
+    "max_body_bytes": _parse_int,
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, persist_secret: bool = True
+) -> Settings:
+    """Build Settings from the environment (and FEDICITY_CONFIG's TOML file, which it overrides)."""
+    env = dict(os.environ if environ is None else environ)
+    raw: dict[str, object] = {}
+    config_path = env.get(f"{PREFIX}CONFIG")
+    if config_path:
+        try:
+            with open(config_path, "rb") as handle:
+                raw.update(tomllib.load(handle))
+        except OSError as exc:
+            raise SettingsError(
+                f"{PREFIX}CONFIG: cannot read {config_path}: {exc.strerror}"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{PREFIX}CONFIG: {config_path} is not valid TOML: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(f"{PREFIX}CONFIG: unknown setting(s) {', '.join(unknown)}")
+    for name in known:
+        from_env = env.get(PREFIX + name.upper())
+        if from_env is not None:
+            raw[name] = from_env
+
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        convert = _CONVERTERS.get(name)
+        values[name] = convert(name, value) if convert else value
+    for name in ("base_url", "listen", "secret_key", "instance_name", "territory_name"):
+        if name in values and not isinstance(values[name], str):
+            raise SettingsError(f"{PREFIX}{name.upper()}: expected text, got {values[name]!r}")
+
+    base_url = _check_base_url(str(values.get("base_url", Settings.base_url)))
+    values["base_url"] = base_url
+    values["listen"] = _check_listen(str(values.get("listen") or _default_listen(base_url)))
+    database_url = values.get("database_url")
+    values["database_url"] = _check_database_url(
+        None if database_url is None else str(database_url)
+    )
+    values["default_locale"] = _check_locale(str(values.get("default_locale", "fr")))
+    data_dir = Path(str(values.get("data_dir", Settings.data_dir))).expanduser()
+    values["data_dir"] = data_dir
+    secret = str(values.get("secret_key", ""))
+    if not secret:
+        secret = _secret_key_for(data_dir) if persist_secret else secrets.token_urlsafe(48)
+    elif len(secret) < 16:
+        raise SettingsError(f"{PREFIX}SECRET_KEY: too short; use at least 16 random characters")
+    values["secret_key"] = secret
+    return Settings(**values)

@@ -1,0 +1,52 @@
+"""HTML pages and ActivityPub routes: the only layer that knows about HTTP."""
+
+from __future__ import annotations
+
+from quart import Quart, Response, g, request
+
+from fedicity.app import state
+from fedicity.web import i18n
+from fedicity.web.errors import register_error_handlers
+from fedicity.web.session import csrf_token, load_account
+
+
+def register_web(app: Quart) -> None:
+    """Attach templates' helpers, per-request hooks, error handlers and the web blueprints."""
+    from fedicity.web.accounts import blueprint as accounts_blueprint
+    from fedicity.web.activitypub import blueprint as activitypub_blueprint
+    from fedicity.web.pages import blueprint as pages_blueprint
+
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    @app.before_request
+    async def identify() -> None:
+        g.account = await load_account() if request.cookies else None
+        account_locale = g.account.locale if g.account else None
+        g.locale = i18n.choose_locale(request, account_locale, state().settings.default_locale)
+        i18n.activate(g.locale)
+
+    @app.after_request
+    async def remember_language(response: Response) -> Response:
+        chosen = request.args.get("lang")
+        if chosen in i18n.LOCALES:
+            response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.context_processor
+    async def template_globals() -> dict[str, object]:
+        app_state = state()
+        return {
+            "account": g.get("account"),
+            "locale": g.get("locale", app_state.settings.default_locale),
+            "settings": app_state.settings,
+            "urls": app_state.urls,
+        }
+
+    register_error_handlers(app)
+    app.register_blueprint(pages_blueprint)
+    app.register_blueprint(accounts_blueprint)
+    app.register_blueprint(activitypub_blueprint)

@@ -1,0 +1,57 @@
+"""Public HTML pages: the instance's home and people's profiles."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, redirect, render_template, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
+from fedicity.app import state
+from fedicity.textfmt import plain_to_html
+from fedicity.web.errors import Problem
+from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.session import check_csrf
+
+blueprint = Blueprint("pages", __name__)
+blueprint.before_request(check_csrf)
+
+HOME_PAGE_SIZE = 24
+
+
+async def render_profile(actor: Actor) -> str:
+    """The HTML profile page of a local actor."""
+    app_state = state()
+    return await render_template(
+        "profile.html",
+        actor=actor,
+        summary_html=plain_to_html(actor.summary),
+        handle=f"@{actor.username}@{app_state.settings.host}",
+        actor_url=app_state.urls.actor(actor.username),
+        avatar_url=app_state.urls.actor_avatar(actor.username),
+    )
+
+
+@blueprint.get("/")
+async def home() -> str:
+    """The instance's front page: who is here and how to join."""
+    async with state().db.acquire() as conn:
+        people = await actor_queries.select_actors_page(conn, limit=HOME_PAGE_SIZE, kind="person")
+        organizations = await actor_queries.select_actors_page(
+            conn, limit=HOME_PAGE_SIZE, kind="organization"
+        )
+    return await render_template("home.html", people=people, organizations=organizations)
+
+
+@blueprint.get("/@<username>")
+async def profile(username: str) -> Response | WerkzeugResponse:
+    """A profile page; ActivityPub clients are sent to the actor's id."""
+    async with state().db.acquire() as conn:
+        actor = await actor_queries.select_actor_by_username(conn, username)
+    if actor is None or actor.kind == "application":
+        raise Problem(404, f"no actor named {username!r} here")
+    if wants_activitypub(request):
+        return redirect(state().urls.actor(actor.username), 302)
+    response = Response(await render_profile(actor), content_type="text/html; charset=utf-8")
+    response.headers["Vary"] = "Accept"
+    return response

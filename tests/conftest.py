@@ -1,0 +1,148 @@
+"""Shared fixtures: a real PostgreSQL (embedded unless FEDICITY_TEST_DATABASE_URL is set),
+a migrated database cleaned before each test, fixed keys, and the app with its test client."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from fedicity.activitypub.keys import KeyPair, load_private_key, public_pem_of
+from fedicity.app import create_app
+from fedicity.clock import FrozenClock
+from fedicity.db import embedded
+from fedicity.db.migrate import migrate
+from fedicity.db.pool import Pool, connect, create_pool
+from fedicity.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEST_DATABASE = "fedicity_test"
+
+
+def fixed_keypairs() -> list[KeyPair]:
+    """The committed test-only RSA keys, as key pairs."""
+    pairs = []
+    for path in sorted((FIXTURES / "keys").glob("rsa_*.pem")):
+        private_pem = path.read_text()
+        pairs.append(KeyPair(private_pem, public_pem_of(load_private_key(private_pem).public_key())))
+    return pairs
+
+
+class FixedKeys:
+    """A key generator that hands out the committed test keys in turn."""
+
+    def __init__(self) -> None:
+        self._cycle = itertools.cycle(fixed_keypairs())
+
+    def __call__(self) -> KeyPair:
+        return next(self._cycle)
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of the server's maintenance database."""
+    external = os.environ.get("FEDICITY_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = embedded.start(tmp_path_factory.mktemp("pg"), database="postgres")
+    try:
+        yield server.dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_dsn(pg_server_dsn: str) -> str:
+    """A freshly created and migrated test database."""
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    finally:
+        await admin.close()
+    dsn = _with_database(pg_server_dsn, TEST_DATABASE)
+    conn = await connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+def _with_database(dsn: str, database: str) -> str:
+    """Swap the database name in a postgresql:// DSN (which may carry ?host=/socket/dir)."""
+    head, sep, query = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{database}{sep}{query}"
+
+
+@pytest.fixture(scope="session")
+async def pool(database_dsn: str) -> AsyncIterator[Pool]:
+    """A pool on the test database, shared by the whole session."""
+    created = await create_pool(database_dsn, max_size=8)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> None:
+    """Empty every table before a test that uses the database."""
+    if "pool" not in request.fixturenames:
+        return
+    db: Pool = request.getfixturevalue("pool")
+    async with db.acquire() as conn:
+        tables = await conn.fetch(
+            """SELECT tablename FROM pg_tables
+                WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"""
+        )
+        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await conn.execute("INSERT INTO instance_config (singleton) VALUES (true)")
+
+
+@pytest.fixture
+def keygen() -> FixedKeys:
+    """Fixed keys instead of fresh RSA generation."""
+    return FixedKeys()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock that only moves when a test moves it."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings of an instance at http://fedicity.test."""
+    return Settings(
+        base_url="http://fedicity.test",
+        listen="127.0.0.1:0",
+        data_dir=tmp_path,
+        secret_key="test-secret-key-that-is-long-enough",
+    )
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> AsyncIterator[Quart]:
+    """The app, started (before_serving ran) on the test pool."""
+    application = create_app(settings, pool=pool, clock=clock, keygen=keygen)
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> TestClientProtocol:
+    """A test client for the app."""
+    return app.test_client()
