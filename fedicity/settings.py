@@ -7,6 +7,7 @@ and a bad value stops start-up with a message naming the setting.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
@@ -101,7 +102,11 @@ def _check_base_url(value: str) -> str:
         parts.port  # noqa: B018 -- raises on a malformed port
     except ValueError:
         raise SettingsError(f"{PREFIX}BASE_URL: malformed port in {value!r}") from None
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    netloc = parts.netloc.lower()
+    if parts.port in (None, 443 if parts.scheme == "https" else 80):
+        # An explicit default port (or a bare colon) would end up in every id and handle.
+        netloc = re.sub(r":\d*$", "", netloc)
+    return f"{parts.scheme}://{netloc}"
 
 
 def _default_listen(base_url: str) -> str:
@@ -140,7 +145,14 @@ def _secret_key_for(data_dir: Path) -> str:
     """Read the instance's secret key from its data dir, creating it on first start."""
     path = data_dir / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        if len(key) < 16:
+            # Empty when another process is still writing it, or when it was truncated.
+            raise SettingsError(
+                f"{PREFIX}SECRET_KEY: {path} holds no usable key (under 16 characters); "
+                "delete it to have a new one made"
+            )
+        return key
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
