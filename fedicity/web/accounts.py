@@ -39,13 +39,24 @@ ERROR_MESSAGES = {
 }
 
 
+DEFAULT_ERROR = lazy("This request could not be completed.")
+
+
 def _message(code: str) -> str:
-    return gettext(ERROR_MESSAGES.get(code, lazy("This request could not be completed.")))
+    return gettext(ERROR_MESSAGES.get(code, DEFAULT_ERROR))
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect after login is a phishing tool.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Only same-site paths: an open redirect after login is a phishing tool. Browsers drop tabs
+    # and line breaks from URLs ("/\t/evil.example" becomes "//evil.example"), and a line break
+    # cannot go in a header at all, so any non-printable character is refused too.
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return "/"
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from quart import Request
 
-from fedicity.activitypub.vocab import AP_MEDIA_TYPES
+from fedicity.activitypub.vocab import AP_MEDIA_TYPES, LD_JSON_PROFILE
 
 _HTML = "text/html"
+# Accept items only match offers with the same parameters, so the profiled JSON-LD type that
+# ActivityPub clients send (`application/ld+json; profile="...activitystreams"`) is offered too.
+_AP_OFFERS = (*AP_MEDIA_TYPES, LD_JSON_PROFILE)
 
 
 def wants_activitypub(request: Request) -> bool:
     """Whether the client asked for an ActivityStreams document rather than a page."""
-    best = request.accept_mimetypes.best_match([_HTML, *AP_MEDIA_TYPES])
-    return best in AP_MEDIA_TYPES and request.accept_mimetypes[best] > 0
+    best = request.accept_mimetypes.best_match([_HTML, *_AP_OFFERS])
+    return best in _AP_OFFERS and request.accept_mimetypes[best] > 0
 
 
 def wants_html(request: Request) -> bool:
@@ -25,7 +28,8 @@ def wants_html(request: Request) -> bool:
     if html_quality <= 0:
         return False
     json_quality = max(
-        (q for value, q in accept if value.lower().endswith("json")),
+        # Parameters off first: `application/ld+json; profile="..."` is JSON too.
+        (q for value, q in accept if value.split(";")[0].strip().lower().endswith("json")),
         default=0,
     )
     return html_quality >= json_quality
