@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## Run a demo instance on http://localhost:8000 with an embedded PostgreSQL (Ctrl-C stops both).
+# The local demo federates with peers on loopback, so it allows private addresses unless told not to.
 run: $(STAMP)
 	$(BIN)/fedicity demo
-	exec $(BIN)/fedicity run
+	FEDICITY_ALLOW_PRIVATE_ADDRESSES=$${FEDICITY_ALLOW_PRIVATE_ADDRESSES:-true} exec $(BIN)/fedicity run
 
 ## Lint, type-check and run the whole test suite against a real PostgreSQL.
 test: $(STAMP) lint

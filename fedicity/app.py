@@ -10,6 +10,7 @@ from quart import Quart, current_app
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Pool, create_pool
+from fedicity.federation import Federation, start_federation
 from fedicity.settings import Settings
 from fedicity.urls import Urls
 
@@ -24,8 +25,16 @@ class AppState:
     keygen: KeyGenerator
     pool: Pool | None = None
     owns_pool: bool = False
+    federation: Federation | None = None
+    owns_federation: bool = False
     # Serialized local actor documents by username; dropped when a profile changes.
     actor_documents: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def fed(self) -> Federation:
+        """The federation services; only None before the app starts serving."""
+        assert self.federation is not None, "federation services start with the app"
+        return self.federation
 
     @property
     def db(self) -> Pool:
@@ -45,6 +54,7 @@ def create_app(
     clock: Clock | None = None,
     keygen: KeyGenerator = generate_rsa_keypair,
     pool: Pool | None = None,
+    federation: Federation | None = None,
 ) -> Quart:
     """Build the web application; pass `pool` to share one (tests), else one is opened on start."""
     from fedicity.web import register_web
@@ -67,6 +77,7 @@ def create_app(
         clock=clock or SystemClock(),
         keygen=keygen,
         pool=pool,
+        federation=federation,
     )
     app.extensions["fedicity"] = app_state
 
@@ -77,9 +88,17 @@ def create_app(
                 raise RuntimeError("no database URL: start the app through the fedicity command")
             app_state.pool = await create_pool(settings.database_url)
             app_state.owns_pool = True
+        if app_state.federation is None:
+            app_state.federation = await start_federation(
+                app_state.pool, settings, clock=app_state.clock, keygen=keygen
+            )
+            app_state.owns_federation = True
 
     @app.after_serving
     async def close_pool() -> None:
+        if app_state.owns_federation and app_state.federation is not None:
+            await app_state.federation.close()
+            app_state.federation = None
         if app_state.owns_pool and app_state.pool is not None:
             await app_state.pool.close()
             app_state.pool = None

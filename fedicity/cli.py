@@ -25,6 +25,7 @@ from fedicity.actors.service import ActorError
 from fedicity.db import embedded
 from fedicity.db.migrate import MigrationError, migrate
 from fedicity.db.pool import Connection, Pool, connect, create_pool
+from fedicity.federation import Federation
 from fedicity.settings import Settings, SettingsError, load_settings
 
 _log = logging.getLogger("fedicity")
@@ -77,34 +78,46 @@ def _stop_event() -> asyncio.Event:
 
 
 async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
-    from fedicity.worker import run_worker
+    from fedicity.clock import SystemClock
+    from fedicity.federation import start_federation
+    from fedicity.urls import Urls
+    from fedicity.worker import default_loops, run_worker
 
     async with database(settings) as ready:
         await _migrated(ready)
         async with _pool(ready) as pool:
-            async with pool.acquire() as conn:
-                await actor_service.ensure_instance_actor(conn, keygen=generate_rsa_keypair)
-            stop = _stop_event()
-            tasks: list[Awaitable[None]] = []
-            if web:
-                tasks.append(_serve_web(ready, pool, stop))
-            if worker:
-                tasks.append(run_worker(pool, stop))
-            await asyncio.gather(*tasks)
+            clock = SystemClock()
+            federation = await start_federation(
+                pool, ready, clock=clock, keygen=generate_rsa_keypair
+            )
+            try:
+                stop = _stop_event()
+                tasks: list[Awaitable[None]] = []
+                if web:
+                    tasks.append(_serve_web(ready, pool, federation, stop))
+                if worker:
+                    loops = default_loops(federation, Urls(ready.base_url), clock)
+                    tasks.append(run_worker(pool, stop, loops))
+                await asyncio.gather(*tasks)
+            finally:
+                await federation.close()
     print("fedicity stopped.", flush=True)
 
 
-async def _serve_web(settings: Settings, pool: Pool, stop: asyncio.Event) -> None:
+async def _serve_web(
+    settings: Settings, pool: Pool, federation: Federation, stop: asyncio.Event
+) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
     from fedicity.app import create_app
 
-    app = create_app(settings, pool=pool)
+    app = create_app(settings, pool=pool, federation=federation)
     config = Config()
     config.bind = [settings.listen]
     config.accesslog = None
-    config.errorlog = "-"
+    # Hypercorn logs through our root handler instead of printing a second copy.
+    config.errorlog = logging.getLogger("hypercorn.error")
     print(f"fedicity {__version__} serving {settings.base_url} (listening on {settings.listen})")
     print("Press Ctrl-C to stop (the embedded PostgreSQL stops with it).", flush=True)
     await serve(app, config, shutdown_trigger=stop.wait)
@@ -249,6 +262,30 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     await _serve(settings, web=False, worker=True)
 
 
+async def cmd_policy(settings: Settings, args: argparse.Namespace) -> None:
+    """Suspend, allow or lift a peer domain, or list the policies."""
+    from fedicity.moderation import queries as moderation_queries
+
+    async def action(conn: Connection) -> None:
+        if args.policy_command == "list":
+            for policy in await moderation_queries.select_domain_policies(conn, limit=10_000):
+                print(f"{policy.domain}\t{policy.action}\t{policy.reason}")
+            return
+        domain = args.domain.strip().lower()
+        if not domain or "/" in domain or " " in domain:
+            raise CommandError(f"not a domain name: {args.domain!r}")
+        if args.policy_command == "lift":
+            lifted = await moderation_queries.delete_domain_policy(conn, domain)
+            print(f"policy lifted for {domain}" if lifted else f"no policy for {domain}")
+            return
+        await moderation_queries.upsert_domain_policy(
+            conn, domain, args.policy_command, args.reason
+        )
+        print(f"{domain}: {args.policy_command}")
+
+    await _with_conn(settings, action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with --help on every command."""
     parser = argparse.ArgumentParser(
@@ -300,6 +337,27 @@ def build_parser() -> argparse.ArgumentParser:
     org_create.add_argument("--display-name")
     org_create.add_argument("--summary")
     org_create.set_defaults(handler=cmd_org_create)
+    policy = commands.add_parser(
+        "policy", help="federation policy for peer domains", description="federation policy"
+    )
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("suspend", "refuse all federation with a domain (and its subdomains)"),
+        ("allow", "put a domain on the allowlist (used when FEDICITY_FEDERATION_ALLOWLIST=true)"),
+    ):
+        sub = policy_commands.add_parser(name, help=text, description=text)
+        sub.add_argument("domain")
+        sub.add_argument("--reason", default="")
+        sub.set_defaults(handler=cmd_policy)
+    lift = policy_commands.add_parser(
+        "lift", help="remove a domain's policy", description="remove a domain's policy"
+    )
+    lift.add_argument("domain")
+    lift.set_defaults(handler=cmd_policy)
+    plist = policy_commands.add_parser(
+        "list", help="list domain policies", description="list domain policies"
+    )
+    plist.set_defaults(handler=cmd_policy)
     return parser
 
 

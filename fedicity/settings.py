@@ -40,6 +40,7 @@ class Settings:
     default_locale: str = "fr"
     authorized_fetch: bool = False
     allow_private_addresses: bool = False
+    federation_allowlist: bool = False
     max_body_bytes: int = 1024 * 1024
 
     @property
@@ -166,6 +167,7 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "debug": _parse_bool,
     "authorized_fetch": _parse_bool,
     "allow_private_addresses": _parse_bool,
+    "federation_allowlist": _parse_bool,
     "max_body_bytes": _parse_int,
 }
 

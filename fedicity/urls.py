@@ -78,6 +78,22 @@ class Urls:
         """The shared inbox for the whole instance."""
         return self.absolute("/inbox")
 
+    def activity(self, token: str) -> str:
+        """An activity we published."""
+        return self.absolute(f"/activities/{quote(token)}")
+
+    def note(self, token: str) -> str:
+        """A post (Note) we published."""
+        return self.absolute(f"/notes/{quote(token)}")
+
+    def actor_liked(self, username: str) -> str:
+        """What a local actor liked."""
+        return self.actor(username) + "/liked"
+
+    def replies(self, object_uri_token: str) -> str:
+        """The replies collection of a local post."""
+        return self.note(object_uri_token) + "/replies"
+
     def nodeinfo(self, version: str) -> str:
         """A NodeInfo document of the given schema version."""
         return self.absolute(f"/nodeinfo/{version}")

@@ -13,7 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from fedicity.clock import Clock
 from fedicity.db.pool import Pool
+from fedicity.federation import Federation
+from fedicity.urls import Urls
 
 _log = logging.getLogger(__name__)
 
@@ -38,14 +41,26 @@ async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=loop.idle_delay)
 
 
-def default_loops() -> list[Loop]:
-    """The loops a worker process runs."""
-    return []
+def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop]:
+    """The loops a worker process runs: inbound processing and delivery."""
+    from fedicity.delivery.worker import deliver_batch
+    from fedicity.inbound.worker import process_batch
+
+    async def inbox_step(pool: Pool) -> int:
+        return await process_batch(pool, directory=federation.directory, urls=urls, clock=clock)
+
+    async def delivery_step(pool: Pool) -> int:
+        return await deliver_batch(pool, federation.client, urls=urls, clock=clock)
+
+    return [
+        Loop("inbox", inbox_step, idle_delay=0.2),
+        Loop("delivery", delivery_step, idle_delay=0.5),
+    ]
 
 
-async def run_worker(pool: Pool, stop: asyncio.Event, loops: list[Loop] | None = None) -> None:
+async def run_worker(pool: Pool, stop: asyncio.Event, loops: list[Loop]) -> None:
     """Run the loops until `stop` is set, then let each finish its current step."""
-    chosen = default_loops() if loops is None else loops
+    chosen = loops
     _log.info("worker running %d loop(s): %s", len(chosen), ", ".join(lp.name for lp in chosen))
     tasks = [asyncio.create_task(_run_loop(lp, pool, stop), name=lp.name) for lp in chosen]
     await stop.wait()

@@ -30,7 +30,9 @@ def fixed_keypairs() -> list[KeyPair]:
     pairs = []
     for path in sorted((FIXTURES / "keys").glob("rsa_*.pem")):
         private_pem = path.read_text()
-        pairs.append(KeyPair(private_pem, public_pem_of(load_private_key(private_pem).public_key())))
+        pairs.append(
+            KeyPair(private_pem, public_pem_of(load_private_key(private_pem).public_key()))
+        )
     return pairs
 
 
@@ -58,22 +60,32 @@ def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-async def database_dsn(pg_server_dsn: str) -> str:
-    """A freshly created and migrated test database."""
-    admin = await asyncpg.connect(pg_server_dsn)
+async def _fresh_database(server_dsn: str, name: str) -> str:
+    admin = await asyncpg.connect(server_dsn)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    dsn = _with_database(pg_server_dsn, TEST_DATABASE)
+    dsn = _with_database(server_dsn, name)
     conn = await connect(dsn)
     try:
         await migrate(conn)
     finally:
         await conn.close()
     return dsn
+
+
+@pytest.fixture(scope="session")
+async def database_dsn(pg_server_dsn: str) -> str:
+    """A freshly created and migrated test database."""
+    return await _fresh_database(pg_server_dsn, TEST_DATABASE)
+
+
+@pytest.fixture(scope="session")
+async def database_dsn_b(pg_server_dsn: str) -> str:
+    """A second database, for a second instance in federation tests."""
+    return await _fresh_database(pg_server_dsn, TEST_DATABASE + "_b")
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -93,12 +105,18 @@ async def pool(database_dsn: str) -> AsyncIterator[Pool]:
         await created.close()
 
 
-@pytest.fixture(autouse=True)
-async def clean_database(request: pytest.FixtureRequest) -> None:
-    """Empty every table before a test that uses the database."""
-    if "pool" not in request.fixturenames:
-        return
-    db: Pool = request.getfixturevalue("pool")
+@pytest.fixture(scope="session")
+async def pool_b(database_dsn_b: str) -> AsyncIterator[Pool]:
+    """A pool on the second test database."""
+    created = await create_pool(database_dsn_b, max_size=8)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+async def empty_database(db: Pool) -> None:
+    """Truncate every table but the migration record, and restore the config row."""
     async with db.acquire() as conn:
         tables = await conn.fetch(
             """SELECT tablename FROM pg_tables
@@ -107,6 +125,14 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
         names = ", ".join(f'"{row["tablename"]}"' for row in tables)
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
         await conn.execute("INSERT INTO instance_config (singleton) VALUES (true)")
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> None:
+    """Empty every table before a test that uses a database."""
+    for name in ("pool", "pool_b"):
+        if name in request.fixturenames:
+            await empty_database(request.getfixturevalue(name))
 
 
 @pytest.fixture

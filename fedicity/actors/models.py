@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 ActorKind = Literal["person", "organization", "application"]
 OrganizationKind = Literal[
@@ -32,8 +32,45 @@ class Actor:
     private_key_pem: str
     created_at: datetime
     updated_at: datetime
+    hide_network: bool = False
 
     @property
     def name(self) -> str:
         """What to show people: the display name, or the username when there is none."""
         return self.display_name or self.username
+
+
+@dataclass(frozen=True)
+class RemoteActor:
+    """An actor of another server, as last fetched (its raw document kept beside)."""
+
+    id: int
+    uri: str
+    domain: str
+    type: str
+    username: str | None
+    display_name: str
+    summary_html: str
+    url: str | None
+    icon_url: str | None
+    inbox: str
+    shared_inbox: str | None
+    followers_uri: str | None
+    key_id: str | None
+    public_key_pem: str | None
+    manually_approves_followers: bool
+    also_known_as: list[str]
+    moved_to: str | None
+    raw: dict[str, Any]
+    fetched_at: datetime
+    deleted_at: datetime | None
+
+    @property
+    def delivery_inbox(self) -> str:
+        """Where to deliver: the shared inbox when the server has one."""
+        return self.shared_inbox or self.inbox
+
+    @property
+    def handle(self) -> str:
+        """@user@domain, for display."""
+        return f"@{self.username or '?'}@{self.domain}"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fedicity.actors.models import Actor, ActorKind, OrganizationKind
+from fedicity.actors.models import Actor, ActorKind, OrganizationKind, RemoteActor
+from fedicity.actors.remote_parse import RemoteActorData
 from fedicity.db.pool import Connection, record_dict
 
 _COLUMNS = """id, username, kind, organization_kind, display_name, summary,
               manually_approves_followers, discoverable, public_key_pem, private_key_pem,
-              created_at, updated_at"""
+              created_at, updated_at, hide_network"""
 
 
 async def insert_actor(
@@ -115,3 +116,101 @@ async def count_actors(conn: Connection, kind: ActorKind) -> int:
     """How many local actors of a kind exist."""
     count: int = await conn.fetchval("SELECT count(*) FROM actors WHERE kind = $1", kind)
     return count
+
+
+_REMOTE_COLUMNS = """id, uri, domain, type, username, display_name, summary_html, url, icon_url,
+                     inbox, shared_inbox, followers_uri, key_id, public_key_pem,
+                     manually_approves_followers, also_known_as, moved_to, raw, fetched_at,
+                     deleted_at"""
+
+
+async def upsert_remote_actor(conn: Connection, data: RemoteActorData) -> RemoteActor:
+    """Insert or refresh a remote actor from its parsed document."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO remote_actors (uri, domain, type, username, display_name, summary_html,
+                                       url, icon_url, inbox, shared_inbox, followers_uri, key_id,
+                                       public_key_pem, manually_approves_followers, also_known_as,
+                                       moved_to, raw, fetched_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+            ON CONFLICT (uri) DO UPDATE SET
+                domain = EXCLUDED.domain, type = EXCLUDED.type, username = EXCLUDED.username,
+                display_name = EXCLUDED.display_name, summary_html = EXCLUDED.summary_html,
+                url = EXCLUDED.url, icon_url = EXCLUDED.icon_url, inbox = EXCLUDED.inbox,
+                shared_inbox = EXCLUDED.shared_inbox, followers_uri = EXCLUDED.followers_uri,
+                key_id = EXCLUDED.key_id, public_key_pem = EXCLUDED.public_key_pem,
+                manually_approves_followers = EXCLUDED.manually_approves_followers,
+                also_known_as = EXCLUDED.also_known_as, moved_to = EXCLUDED.moved_to,
+                raw = EXCLUDED.raw, fetched_at = EXCLUDED.fetched_at, deleted_at = NULL
+            RETURNING {_REMOTE_COLUMNS}""",
+        data.uri,
+        data.domain,
+        data.type,
+        data.username,
+        data.display_name,
+        data.summary_html,
+        data.url,
+        data.icon_url,
+        data.inbox,
+        data.shared_inbox,
+        data.followers_uri,
+        data.key_id,
+        data.public_key_pem,
+        data.manually_approves_followers,
+        list(data.also_known_as),
+        data.moved_to,
+        data.raw,
+        data.fetched_at,
+    )
+    assert row is not None
+    return RemoteActor(**record_dict(row))
+
+
+async def select_remote_actor(conn: Connection, uri: str) -> RemoteActor | None:
+    """The remote actor with this URI."""
+    row = await conn.fetchrow(f"SELECT {_REMOTE_COLUMNS} FROM remote_actors WHERE uri = $1", uri)
+    return None if row is None else RemoteActor(**record_dict(row))
+
+
+async def select_remote_actor_by_key_id(conn: Connection, key_id: str) -> RemoteActor | None:
+    """The remote actor whose public key has this id."""
+    row = await conn.fetchrow(
+        f"SELECT {_REMOTE_COLUMNS} FROM remote_actors WHERE key_id = $1 AND deleted_at IS NULL",
+        key_id,
+    )
+    return None if row is None else RemoteActor(**record_dict(row))
+
+
+async def select_remote_actors(conn: Connection, uris: list[str]) -> list[RemoteActor]:
+    """The known remote actors among these URIs."""
+    rows = await conn.fetch(
+        f"""SELECT {_REMOTE_COLUMNS} FROM remote_actors
+             WHERE uri = ANY($1::text[]) AND deleted_at IS NULL""",
+        uris,
+    )
+    return [RemoteActor(**record_dict(row)) for row in rows]
+
+
+async def mark_remote_actor_deleted(conn: Connection, uri: str, when: datetime) -> None:
+    """Remember that a remote actor deleted itself (its key stops verifying anything)."""
+    await conn.execute(
+        "UPDATE remote_actors SET deleted_at = $2, key_id = NULL WHERE uri = $1", uri, when
+    )
+
+
+async def update_remote_actor_moved(conn: Connection, uri: str, target: str) -> None:
+    """Record where a remote actor moved to."""
+    await conn.execute("UPDATE remote_actors SET moved_to = $2 WHERE uri = $1", uri, target)
+
+
+async def select_remote_actor_by_handle(
+    conn: Connection, username: str, domain: str
+) -> RemoteActor | None:
+    """A known remote actor by @username@domain, whatever the case."""
+    row = await conn.fetchrow(
+        f"""SELECT {_REMOTE_COLUMNS} FROM remote_actors
+             WHERE lower(username) = lower($1) AND domain = lower($2) AND deleted_at IS NULL
+             ORDER BY fetched_at DESC LIMIT 1""",
+        username,
+        domain,
+    )
+    return None if row is None else RemoteActor(**record_dict(row))

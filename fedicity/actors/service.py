@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from urllib.parse import unquote
 
 import asyncpg
 
@@ -17,6 +18,7 @@ from fedicity.actors.models import (
     OrganizationKind,
 )
 from fedicity.db.pool import Connection
+from fedicity.urls import Urls
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_]{1,30}$")
 
@@ -232,3 +234,16 @@ async def update_profile(
     if updated is None:
         raise ActorError("actor_missing", "this actor no longer exists")
     return updated
+
+
+async def local_actor_for_uri(conn: Connection, urls: Urls, uri: str | None) -> Actor | None:
+    """The local actor an IRI names (its id), or None when it names none of ours."""
+    if uri is None:
+        return None
+    if uri == urls.instance_actor:
+        return await queries.select_instance_actor(conn)
+    prefix = urls.actor("")
+    if not uri.startswith(prefix) or "/" in uri[len(prefix) :]:
+        return None
+    actor = await queries.select_actor_by_username(conn, unquote(uri[len(prefix) :]))
+    return None if actor is None or actor.kind == "application" else actor

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from quart import Quart, Response, g, request
+from werkzeug.datastructures import MultiDict
 
 from fedicity.app import state
 from fedicity.web import i18n
-from fedicity.web.errors import register_error_handlers
+from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.session import csrf_token, load_account
 
 
@@ -14,7 +15,9 @@ def register_web(app: Quart) -> None:
     """Attach templates' helpers, per-request hooks, error handlers and the web blueprints."""
     from fedicity.web.accounts import blueprint as accounts_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
+    from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
+    from fedicity.web.social import blueprint as social_blueprint
 
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -28,6 +31,15 @@ def register_web(app: Quart) -> None:
         account_locale = g.account.locale if g.account else None
         g.locale = i18n.choose_locale(request, account_locale, state().settings.default_locale)
         i18n.activate(g.locale)
+
+    @app.before_request
+    async def refuse_nul() -> None:
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail (500) in a query.
+        has_nul = "\x00" in request.path or _has_nul(request.args)
+        if not has_nul and request.url_rule is not None and request.method == "POST":
+            has_nul = _has_nul(await request.form)
+        if has_nul:
+            raise Problem(400, "the request contains a NUL character")
 
     @app.after_request
     async def remember_language(response: Response) -> Response:
@@ -50,3 +62,9 @@ def register_web(app: Quart) -> None:
     app.register_blueprint(pages_blueprint)
     app.register_blueprint(accounts_blueprint)
     app.register_blueprint(activitypub_blueprint)
+    app.register_blueprint(inbox_blueprint)
+    app.register_blueprint(social_blueprint)
+
+
+def _has_nul(values: MultiDict[str, str]) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))

@@ -1,4 +1,4 @@
-"""ActivityPub GET routes: actor documents with content negotiation, collections, avatars."""
+"""ActivityPub GET routes: actors (content-negotiated), collections, objects, activities."""
 
 from __future__ import annotations
 
@@ -8,28 +8,80 @@ from typing import Any
 from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from fedicity.activitypub import collections
+from fedicity.activitypub.accessors import host_of
+from fedicity.activitypub.httpsig import SignatureFailure, parse_signature, verify
+from fedicity.activitypub.inbox import KeyUnavailable
+from fedicity.activitypub.keys import load_public_key
 from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.ap import actor_to_ap
 from fedicity.actors.models import Actor
 from fedicity.app import state
+from fedicity.delivery import queries as delivery_queries
+from fedicity.follows import queries as follow_queries
+from fedicity.moderation.policy import admit
+from fedicity.posts import queries as post_queries
+from fedicity.posts.ap import note_to_ap
+from fedicity.posts.models import Post
+from fedicity.posts.service import tag_url
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem
+from fedicity.web.inbox import resolve_key
 from fedicity.web.negotiation import wants_activitypub
-from fedicity.web.pages import render_profile
+from fedicity.web.pages import render_post_page, render_profile
 
 blueprint = Blueprint("activitypub", __name__)
 
 AP_CONTENT_TYPE = f"{ACTIVITY_JSON}; charset=utf-8"
+PAGE = collections.PAGE_SIZE
 
 
 def activity_response(document: dict[str, Any] | bytes) -> Response:
     """A JSON-LD document served as application/activity+json."""
     body = document if isinstance(document, bytes) else json.dumps(document).encode("utf-8")
     response = Response(body, content_type=AP_CONTENT_TYPE)
-    response.headers["Vary"] = "Accept"
+    response.headers["Vary"] = "Accept, Signature"
     return response
+
+
+async def require_signed_fetch() -> None:
+    """With authorized fetch on, AS GETs need a valid signature from an allowed peer."""
+    app_state = state()
+    if not app_state.settings.authorized_fetch or request.method != "GET":
+        return
+    if not wants_activitypub(request) and not request.path.endswith(
+        ("/outbox", "/followers", "/following", "/liked", "/replies")
+    ):
+        return
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
+    parsed = parse_signature("GET", url, headers)
+    if isinstance(parsed, SignatureFailure):
+        raise Problem(401, f"this server requires signed fetches: {parsed.detail}")
+    async with app_state.db.acquire() as conn:
+        decision = await admit(
+            conn, host_of(parsed.key_id), allowlist_mode=app_state.settings.federation_allowlist
+        )
+    if not decision.allowed:
+        raise Problem(403, decision.reason)
+    key = await resolve_key(parsed.key_id, refresh=False)
+    if isinstance(key, KeyUnavailable):
+        raise Problem(401, f"the signing key cannot be fetched: {key.detail}")
+    failure = verify(
+        parsed,
+        load_public_key(key.public_key_pem),
+        method="GET",
+        body=None,
+        headers=headers,
+        now=app_state.clock.now(),
+    )
+    if failure is not None:
+        raise Problem(401, failure.detail)
+
+
+blueprint.before_request(require_signed_fetch)
 
 
 async def _local_actor(username: str) -> Actor:
@@ -60,42 +112,112 @@ async def actor(username: str) -> Response | WerkzeugResponse | str:
 
 @blueprint.get("/actor")
 async def instance_actor() -> Response:
-    """The instance actor, always served as ActivityStreams."""
+    """The instance actor, always served as ActivityStreams (never behind authorized fetch)."""
     app_state = state()
     async with app_state.db.acquire() as conn:
         found = await actor_service.ensure_instance_actor(conn, keygen=app_state.keygen)
     return activity_response(actor_to_ap(found, app_state.urls))
 
 
-def _empty_collection(collection_id: str) -> dict[str, Any]:
-    return {
-        "@context": AS_CONTEXT,
-        "id": collection_id,
-        "type": "OrderedCollection",
-        "totalItems": 0,
-        "orderedItems": [],
-    }
+def _wants_page() -> bool:
+    return request.args.get("page") in {"true", "1"}
 
 
 @blueprint.get("/actors/<username>/outbox")
 async def outbox(username: str) -> Response:
-    """A local actor's outbox; activities arrive with federation."""
+    """A local actor's public activities."""
     found = await _local_actor(username)
-    return activity_response(_empty_collection(state().urls.actor_outbox(found.username)))
+    collection_id = state().urls.actor_outbox(found.username)
+    async with state().db.acquire() as conn:
+        if not _wants_page():
+            return activity_response(
+                collections.collection(
+                    collection_id, await delivery_queries.count_outbox(conn, found.id)
+                )
+            )
+        cursor = collections.parse_cursor(request.args.get("cursor"))
+        rows = await delivery_queries.select_outbox_page(
+            conn, found.id, limit=PAGE, before_id=cursor
+        )
+    items = [{k: v for k, v in raw.items() if k != "@context"} for _, raw in rows]
+    next_cursor = str(rows[-1][0]) if len(rows) == PAGE else None
+    return activity_response(
+        collections.page(
+            collection_id, items, cursor=request.args.get("cursor"), next_cursor=next_cursor
+        )
+    )
+
+
+async def _follow_collection(username: str, *, followers: bool) -> Response:
+    found = await _local_actor(username)
+    urls = state().urls
+    me = urls.actor(found.username)
+    collection_id = (
+        urls.actor_followers(found.username) if followers else urls.actor_following(found.username)
+    )
+    async with state().db.acquire() as conn:
+        total = await (
+            follow_queries.count_followers if followers else follow_queries.count_following
+        )(conn, me)
+        if found.hide_network or not _wants_page():
+            return activity_response(
+                collections.collection(collection_id, total, first=not found.hide_network)
+            )
+        cursor = collections.parse_cursor(request.args.get("cursor")) or 0
+        if followers:
+            rows = await follow_queries.select_followers_page(conn, me, limit=PAGE, after_id=cursor)
+            items = [row.follower for row in rows]
+        else:
+            rows = await follow_queries.select_following_page(conn, me, limit=PAGE, after_id=cursor)
+            items = [row.followee for row in rows]
+    next_cursor = str(rows[-1].id) if len(rows) == PAGE else None
+    return activity_response(
+        collections.page(
+            collection_id,
+            items,
+            cursor=request.args.get("cursor"),
+            next_cursor=next_cursor,
+            total=total,
+        )
+    )
 
 
 @blueprint.get("/actors/<username>/followers")
 async def followers(username: str) -> Response:
-    """A local actor's followers."""
-    found = await _local_actor(username)
-    return activity_response(_empty_collection(state().urls.actor_followers(found.username)))
+    """A local actor's followers: the count always, members unless the actor hides them."""
+    return await _follow_collection(username, followers=True)
 
 
 @blueprint.get("/actors/<username>/following")
 async def following(username: str) -> Response:
     """Whom a local actor follows."""
+    return await _follow_collection(username, followers=False)
+
+
+@blueprint.get("/actors/<username>/liked")
+async def liked(username: str) -> Response:
+    """What a local actor liked."""
     found = await _local_actor(username)
-    return activity_response(_empty_collection(state().urls.actor_following(found.username)))
+    urls = state().urls
+    me = urls.actor(found.username)
+    collection_id = urls.actor_liked(found.username)
+    async with state().db.acquire() as conn:
+        total = await post_queries.count_liked(conn, me)
+        if found.hide_network or not _wants_page():
+            return activity_response(
+                collections.collection(collection_id, total, first=not found.hide_network)
+            )
+        cursor = collections.parse_cursor(request.args.get("cursor"))
+        rows = await post_queries.select_liked_page(conn, me, limit=PAGE, before_id=cursor)
+    next_cursor = str(rows[-1][0]) if len(rows) == PAGE else None
+    return activity_response(
+        collections.page(
+            collection_id,
+            [uri for _, uri in rows],
+            cursor=request.args.get("cursor"),
+            next_cursor=next_cursor,
+        )
+    )
 
 
 @blueprint.get("/actors/<username>/avatar.png")
@@ -105,3 +227,92 @@ async def avatar(username: str) -> Response:
     response = Response(avatar_png(found.username), content_type="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+async def _visible_local_post(token: str) -> Post:
+    uri = state().urls.note(token)
+    async with state().db.acquire() as conn:
+        post = await post_queries.select_post(conn, uri, include_deleted=True)
+    if post is None or post.local_actor_id is None or post.visibility not in ("public", "unlisted"):
+        raise Problem(404, "no such post here")
+    if post.deleted_at is not None:
+        raise Problem(410, "this post was deleted")
+    return post
+
+
+async def note_document(post: Post) -> dict[str, Any]:
+    """The Note of a local post, with its mentions and tags read back."""
+    async with state().db.acquire() as conn:
+        mentions = await conn.fetch(
+            "SELECT actor_uri FROM post_mentions WHERE post_id = $1 ORDER BY actor_uri", post.id
+        )
+        tags = await conn.fetch(
+            "SELECT tag FROM post_tags WHERE post_id = $1 ORDER BY tag", post.id
+        )
+        named = await actor_queries.select_remote_actors(
+            conn, [row["actor_uri"] for row in mentions]
+        )
+    names = {remote.uri: remote.handle for remote in named}
+    urls = state().urls
+    return note_to_ap(
+        post,
+        urls,
+        mentions=[
+            (row["actor_uri"], names.get(row["actor_uri"], row["actor_uri"])) for row in mentions
+        ],
+        tags=[row["tag"] for row in tags],
+        tag_url=tag_url(urls),
+    )
+
+
+@blueprint.get("/notes/<token>")
+async def note(token: str) -> Response | str:
+    """A public post: its Note for servers, a page for browsers."""
+    post = await _visible_local_post(token)
+    if not wants_activitypub(request):
+        return await render_post_page(post)
+    return activity_response(await note_document(post))
+
+
+@blueprint.get("/notes/<token>/replies")
+async def replies(token: str) -> Response:
+    """Public replies to a local post."""
+    post = await _visible_local_post(token)
+    collection_id = post.uri + "/replies"
+    async with state().db.acquire() as conn:
+        total = await post_queries.count_replies(conn, post.uri)
+        if not _wants_page():
+            return activity_response(collections.collection(collection_id, total))
+        cursor = collections.parse_cursor(request.args.get("cursor")) or 0
+        rows = await post_queries.select_replies(conn, post.uri, limit=PAGE, after_id=cursor)
+    next_cursor = str(rows[-1].id) if len(rows) == PAGE else None
+    return activity_response(
+        collections.page(
+            collection_id,
+            [row.uri for row in rows],
+            cursor=request.args.get("cursor"),
+            next_cursor=next_cursor,
+        )
+    )
+
+
+async def _activity(uri: str) -> Response:
+    async with state().db.acquire() as conn:
+        raw = await delivery_queries.select_activity(conn, uri)
+    if raw is None:
+        raise Problem(404, "no such public activity here")
+    return activity_response(
+        {"@context": AS_CONTEXT, **{k: v for k, v in raw.items() if k != "@context"}}
+    )
+
+
+@blueprint.get("/notes/<token>/activity")
+async def note_activity(token: str) -> Response:
+    """The Create activity of a local post."""
+    return await _activity(state().urls.note(token) + "/activity")
+
+
+@blueprint.get("/activities/<token>")
+async def published_activity(token: str) -> Response:
+    """A public activity we published."""
+    return await _activity(state().urls.activity(token))

@@ -8,6 +8,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.app import state
+from fedicity.follows import queries as follow_queries
+from fedicity.posts import queries as post_queries
+from fedicity.posts.models import Post
 from fedicity.textfmt import plain_to_html
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub
@@ -17,14 +20,29 @@ blueprint = Blueprint("pages", __name__)
 blueprint.before_request(check_csrf)
 
 HOME_PAGE_SIZE = 24
+PROFILE_POSTS = 20
+
+
+async def render_post_page(post: Post) -> str:
+    """A single public post as a page."""
+    return await render_template("post.html", post=post, authors={})
 
 
 async def render_profile(actor: Actor) -> str:
-    """The HTML profile page of a local actor."""
+    """The HTML profile page of a local actor, with its public posts and counts."""
     app_state = state()
+    me = app_state.urls.actor(actor.username)
+    async with app_state.db.acquire() as conn:
+        recent = await post_queries.select_author_posts(conn, me, limit=PROFILE_POSTS)
+        followers = await follow_queries.count_followers(conn, me)
+        following = await follow_queries.count_following(conn, me)
     return await render_template(
         "profile.html",
         actor=actor,
+        posts=recent,
+        authors={},
+        followers=followers,
+        following=following,
         summary_html=plain_to_html(actor.summary),
         handle=f"@{actor.username}@{app_state.settings.host}",
         actor_url=app_state.urls.actor(actor.username),

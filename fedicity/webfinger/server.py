@@ -18,6 +18,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.app import state
+from fedicity.posts import queries as post_queries
 from fedicity.web.errors import Problem
 
 blueprint = Blueprint("webfinger", __name__)
@@ -50,7 +51,10 @@ def _username_from_resource(resource: str, host: str, base: str) -> str | None:
         if domain.lower() != host.lower():
             raise _NotOurs
         return None if user.lower() == host.lower() else user
-    parts = urlsplit(resource)
+    try:
+        parts = urlsplit(resource)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise Problem(400, "resource must be an acct: URI or an http(s) URL") from None
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise Problem(400, "resource must be an acct: URI or an http(s) URL")
     if f"{parts.scheme}://{parts.netloc.lower()}" != base:
@@ -109,6 +113,8 @@ async def webfinger() -> Response:
         )
     except _NotOurs:
         raise Problem(404, "this server is not authoritative for that resource") from None
+    if username is not None and "\x00" in username:
+        raise Problem(400, "the resource contains a NUL character")
     async with app_state.db.acquire() as conn:
         if username is None:
             actor: Actor | None = await actor_service.ensure_instance_actor(
@@ -173,6 +179,7 @@ async def nodeinfo(version: str) -> Response:
         halfyear = await account_queries.count_active_accounts(conn, now - timedelta(days=180))
         organizations = await actor_queries.count_actors(conn, "organization")
         open_registrations = await accounts.registration_open(conn, settings.registration_open)
+        local_posts = await post_queries.count_local_posts(conn)
     software: dict[str, str] = {"name": SOFTWARE_NAME, "version": __version__}
     if version == "2.1":
         software["homepage"] = settings.base_url
@@ -182,7 +189,10 @@ async def nodeinfo(version: str) -> Response:
         "protocols": ["activitypub"],
         "services": {"inbound": [], "outbound": []},
         "openRegistrations": open_registrations,
-        "usage": {"users": {"total": total, "activeMonth": month, "activeHalfyear": halfyear}},
+        "usage": {
+            "users": {"total": total, "activeMonth": month, "activeHalfyear": halfyear},
+            "localPosts": local_posts,
+        },
         "metadata": {
             "nodeName": settings.instance_name,
             "territory": {"name": settings.territory_name, "code": settings.territory_code},

@@ -1,0 +1,641 @@
+"""Inbox benchmark: signed Create(Note) deliveries into `fedicity web`, then `fedicity worker`.
+
+Run from the repository root (about a minute with the defaults):
+
+    .venv/bin/python -m bench.inbox
+    .venv/bin/python -m bench.inbox --n 4000 --actors 50 --hosts 5 --concurrency 32
+    .venv/bin/python -m bench.inbox --n 500 --profile /tmp/fedicity-prof   # cProfile (slower)
+
+Everything runs on 127.0.0.1, with real HTTP and a real PostgreSQL:
+
+- PostgreSQL: an embedded server in a temporary directory (fedicity.db.embedded), or a fresh
+  database on FEDICITY_DATABASE_URL's server when that is set; migrated, with one citizen who
+  follows every simulated remote actor (or, with --addressing mention, is mentioned instead).
+- Remote actors: --actors actors spread over --hosts tiny HTTP servers in this process (one port
+  each, so each is its own domain), serving actor documents whose publicKey is one of the
+  committed test keys (tests/fixtures/keys).
+- `fedicity web` and, later, `fedicity worker` in their own processes, whose CPU time is read
+  from /proc (psutil) before and after each phase; the PostgreSQL server's CPU too when it is
+  the embedded one. A trivial Quart app on Hypercorn (bench/trivial_app.py), in its own process,
+  gets the same requests at the same client concurrency as a floor to compare with.
+
+Phases: actor-document GETs; cold deliveries (one per remote actor, each triggers a key fetch);
+warm deliveries (--n, every key cached); the same POSTs at the trivial app; then the worker
+processes every stored activity. Requests are signed before the clock starts, so the client
+mostly spends its CPU on HTTP. Figures are printed, never asserted: the machine is shared and
+noisy, so compare the ratios printed within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import pstats
+import secrets
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    BIN,
+    CAVEAT,
+    Child,
+    Database,
+    FixedKeys,
+    Meter,
+    MiniHttpServer,
+    PostgresCpu,
+    Sample,
+    bench_env,
+    figure,
+    fixed_keypairs,
+    free_port,
+    fresh_database,
+    heading,
+    self_cpu,
+    spawn,
+    wait_for_log,
+    wait_listening,
+)
+from fedicity.accounts import service as accounts
+from fedicity.activitypub.httpsig import SigningKey, sign_cavage
+from fedicity.activitypub.keys import load_private_key
+from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT, PUBLIC
+from fedicity.db.pool import connect
+from fedicity.follows import queries as follow_queries
+
+CITIZEN = "citizen"
+TARGETS_MS = {"accept": 1.5, "process": 5.0, "actor": 0.5}
+
+Request = tuple[str, Mapping[str, str], bytes | None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulated remote servers
+
+
+@dataclass(frozen=True)
+class RemoteActor:
+    """A simulated remote actor: its id, its signing key and the document its host serves."""
+
+    uri: str
+    name: str
+    key: SigningKey
+    public_pem: str
+
+    @property
+    def key_id(self) -> str:
+        """Mastodon-style keyId: the actor id with #main-key."""
+        return self.uri + "#main-key"
+
+    def document(self, shared_inbox: str) -> dict[str, Any]:
+        """The actor document, as Mastodon would serve it."""
+        return {
+            "@context": [AS_CONTEXT, "https://w3id.org/security/v1"],
+            "id": self.uri,
+            "type": "Person",
+            "preferredUsername": self.name,
+            "name": self.name.title(),
+            "summary": "<p>A simulated remote actor.</p>",
+            "inbox": self.uri + "/inbox",
+            "outbox": self.uri + "/outbox",
+            "followers": self.uri + "/followers",
+            "following": self.uri + "/following",
+            "endpoints": {"sharedInbox": shared_inbox},
+            "publicKey": {"id": self.key_id, "owner": self.uri, "publicKeyPem": self.public_pem},
+        }
+
+
+class RemoteHost:
+    """A remote server on its own port (so its own domain): serves actor documents, counts GETs."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, bytes] = {}
+        self.gets = 0
+        self.server = MiniHttpServer(self._handle)
+
+    def _handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        if method == "GET":
+            self.gets += 1
+            document = self.documents.get(target.split("?", 1)[0])
+            if document is not None:
+                return 200, {"Content-Type": ACTIVITY_JSON}, document
+        elif method == "POST":
+            return 202, {}, b""
+        return 404, {}, b""
+
+
+async def start_remote_actors(
+    hosts: int, actors: int
+) -> tuple[list[RemoteHost], list[RemoteActor]]:
+    """Start the hosts and spread `actors` actors over them; keys cycle over the fixtures."""
+    servers = [RemoteHost() for _ in range(hosts)]
+    for host in servers:
+        await host.server.start()
+    pairs = fixed_keypairs()
+    made = []
+    for index in range(actors):
+        host = servers[index % hosts]
+        pair = pairs[index % len(pairs)]
+        name = f"remote{index}"
+        uri = f"{host.server.base}/users/{name}"
+        actor = RemoteActor(
+            uri=uri,
+            name=name,
+            key=SigningKey(uri + "#main-key", load_private_key(pair.private_pem)),
+            public_pem=pair.public_pem,
+        )
+        host.documents[f"/users/{name}"] = json.dumps(
+            actor.document(host.server.base + "/inbox")
+        ).encode()
+        made.append(actor)
+    return servers, made
+
+
+# ---------------------------------------------------------------------------------------------
+# Activities and requests
+
+
+def iso(moment: datetime) -> str:
+    """xsd:dateTime with a Z."""
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def create_note(actor: RemoteActor, index: int, citizen: str, addressing: str) -> dict[str, Any]:
+    """A Create(Note) shaped like Mastodon's, with a hashtag (and a mention if asked)."""
+    note_id = f"{actor.uri}/statuses/{index}"
+    followers = actor.uri + "/followers"
+    hashtag_href = actor.uri.rsplit("/users/", 1)[0] + "/tags/city"
+    tags: list[dict[str, str]] = [{"type": "Hashtag", "href": hashtag_href, "name": "#city"}]
+    mention_html = ""
+    cc = [followers]
+    if addressing == "mention":
+        cc.append(citizen)
+        tags.append({"type": "Mention", "href": citizen, "name": f"@{CITIZEN}"})
+        mention_html = (
+            f'<span class="h-card"><a href="{citizen}" class="u-url mention">'
+            f"@<span>{CITIZEN}</span></a></span> "
+        )
+    content = (
+        f"<p>{mention_html}Note {index} from {actor.name}: the market square is closed on "
+        "Saturday for the bike festival; the 4 and 12 buses take the river road instead. "
+        f'<a href="{hashtag_href}" class="mention hashtag" rel="tag">#<span>city</span></a></p>'
+    )
+    published = iso(datetime.now(UTC))
+    note = {
+        "id": note_id,
+        "type": "Note",
+        "summary": None,
+        "inReplyTo": None,
+        "published": published,
+        "url": note_id,
+        "attributedTo": actor.uri,
+        "to": [PUBLIC],
+        "cc": cc,
+        "sensitive": False,
+        "content": content,
+        "contentMap": {"en": content},
+        "attachment": [],
+        "tag": tags,
+        "replies": note_id + "/replies",
+    }
+    return {
+        "@context": [AS_CONTEXT, {"Hashtag": "as:Hashtag", "sensitive": "as:sensitive"}],
+        "id": note_id + "/activity",
+        "type": "Create",
+        "actor": actor.uri,
+        "published": published,
+        "to": [PUBLIC],
+        "cc": cc,
+        "object": note,
+    }
+
+
+def signed_post(url: str, actor: RemoteActor, activity: Mapping[str, Any]) -> Request:
+    """A POST signed the way Mastodon signs deliveries (draft-cavage, rsa-sha256, Digest)."""
+    body = json.dumps(activity).encode()
+    headers = {
+        "Content-Type": ACTIVITY_JSON,
+        "Accept": ACTIVITY_JSON,
+        "User-Agent": "fedicity-bench/1 (+http://127.0.0.1)",
+    }
+    headers.update(sign_cavage("POST", url, headers, body, actor.key, datetime.now(UTC)))
+    return url, headers, body
+
+
+def retarget(requests: Sequence[Request], url: str) -> list[Request]:
+    """The same requests sent to another URL (the trivial app does not check signatures)."""
+    return [(url, headers, body) for _url, headers, body in requests]
+
+
+@dataclass
+class Fired:
+    """What came back from a batch of requests."""
+
+    statuses: Counter[int]
+    errors: list[str]
+
+    def add(self, other: Fired) -> None:
+        """Fold in another batch's answers."""
+        self.statuses.update(other.statuses)
+        self.errors.extend(other.errors)
+
+    def count(self, status: int) -> int:
+        """How many answers had this status."""
+        return self.statuses[status]
+
+    def summary(self) -> str:
+        """Statuses and a sample of error bodies."""
+        text = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses.items()))
+        return text + "".join(f"\n    e.g. {error}" for error in self.errors[:3])
+
+
+async def fire(client: httpx.AsyncClient, requests: Sequence[Request], concurrency: int) -> Fired:
+    """Send the requests with `concurrency` in flight (POST with a body, else GET)."""
+    fired = Fired(Counter(), [])
+    pending = iter(requests)
+
+    async def lane() -> None:
+        for url, headers, body in pending:
+            try:
+                if body is None:
+                    response = await client.get(url, headers=headers)
+                else:
+                    response = await client.post(url, headers=headers, content=body)
+            except httpx.HTTPError as error:
+                fired.statuses[0] += 1
+                fired.errors.append(f"{type(error).__name__}: {error}")
+                continue
+            fired.statuses[response.status_code] += 1
+            if response.status_code >= 300 and len(fired.errors) < 10:
+                fired.errors.append(f"{response.status_code} {response.text[:200]}")
+
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return fired
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def fedicity_argv(command: str, profile: Path | None) -> list[str]:
+    """`fedicity web|worker`, under cProfile (CPU-time clock) when profiling."""
+    if profile is None:
+        return [str(BIN / "fedicity"), command]
+    return [str(BIN / "python"), "-m", "bench.profiled", str(profile / f"{command}.prof"), command]
+
+
+async def set_up(db: Database, base: str, actors: Sequence[RemoteActor], addressing: str) -> str:
+    """Create the citizen (and its follows); return its URI."""
+    conn = await connect(db.dsn)
+    try:
+        await accounts.register(
+            conn,
+            username=CITIZEN,
+            password=secrets.token_urlsafe(16),
+            keygen=FixedKeys(),
+            display_name="Citizen",
+        )
+        citizen = f"{base}/actors/{CITIZEN}"
+        if addressing == "follow":
+            for actor in actors:
+                await follow_queries.upsert_follow(
+                    conn,
+                    follower=citizen,
+                    followee=actor.uri,
+                    activity_uri=None,
+                    accepted=True,
+                    now=datetime.now(UTC),
+                )
+        return citizen
+    finally:
+        await conn.close()
+
+
+def verdict(measured: float, target: float) -> str:
+    """'met' or 'NOT met' against a ms target."""
+    return f"target <= {target} ms: {'met' if measured <= target else 'NOT met'}"
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="fedicity-bench-inbox-"))
+    profile: Path | None = args.profile
+    children: list[Child] = []
+    hosts: list[RemoteHost] = []
+    print(f"fedicity inbox benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {CAVEAT}")
+    print(
+        f"n={args.n} actors={args.actors} hosts={args.hosts} concurrency={args.concurrency} "
+        f"gets={args.gets} addressing={args.addressing} inbox={args.inbox}"
+        + ("  [cProfile on: CPU figures are inflated]" if profile else "")
+    )
+    try:
+        async with fresh_database(tmp / "pg") as db:
+            hosts, actors = await start_remote_actors(args.hosts, args.actors)
+            port, trivial_port = free_port(), free_port()
+            base = f"http://127.0.0.1:{port}"
+            citizen = await set_up(db, base, actors, args.addressing)
+            env = bench_env(
+                FEDICITY_DATABASE_URL=db.dsn,
+                FEDICITY_BASE_URL=base,
+                FEDICITY_ALLOW_PRIVATE_ADDRESSES="true",
+                FEDICITY_DATA_DIR=str(tmp / "data"),
+                FEDICITY_SECRET_KEY=secrets.token_urlsafe(32),
+            )
+            web = spawn("fedicity web", fedicity_argv("web", profile), env=env, log=tmp / "web.log")
+            children.append(web)
+            trivial = spawn(
+                "trivial app",
+                [str(BIN / "python"), "-m", "bench.trivial_app", "--port", str(trivial_port)],
+                env=env,
+                log=tmp / "trivial.log",
+            )
+            children.append(trivial)
+            await wait_listening(port, web)
+            await wait_listening(trivial_port, trivial)
+            sources = {"web": web.cpu, "trivial": trivial.cpu, "client": self_cpu}
+            if db.pgdata is not None:
+                sources["postgres"] = PostgresCpu(db.pgdata)
+            meter = Meter(sources)
+
+            inbox_url = base + ("/inbox" if args.inbox == "shared" else f"/actors/{CITIZEN}/inbox")
+            cold = [
+                signed_post(inbox_url, a, create_note(a, 0, citizen, args.addressing))
+                for a in actors
+            ]
+            warm = [
+                signed_post(
+                    inbox_url,
+                    actors[i % len(actors)],
+                    create_note(
+                        actors[i % len(actors)], 1 + i // len(actors), citizen, args.addressing
+                    ),
+                )
+                for i in range(args.n)
+            ]
+            limits = httpx.Limits(
+                max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+            )
+            async with httpx.AsyncClient(limits=limits, timeout=60.0, trust_env=False) as client:
+                await actor_documents(client, meter, base, trivial_port, args)
+                await deliveries(client, meter, cold, warm, hosts, trivial_port, args)
+            await worker_phase(db, env, meter, tmp, profile, children, len(cold) + len(warm))
+            for child in children:
+                child.stop()
+            if profile is not None:
+                for name in ("web", "worker"):
+                    show_profile(profile / f"{name}.prof", name, args.profile_top)
+    finally:
+        for child in children:
+            child.stop()
+        for host in hosts:
+            await host.server.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def compare(
+    client: httpx.AsyncClient,
+    meter: Meter,
+    sides: Sequence[Sequence[Request]],
+    args: argparse.Namespace,
+) -> list[tuple[Fired, Sample]]:
+    """Send each side's requests in --rounds chunks, taking the sides in turn within each round,
+    so a change in the machine's load during the run weighs on every side alike."""
+    results = [(Fired(Counter(), []), Sample()) for _ in sides]
+    rounds = max(1, min(args.rounds, *(len(requests) for requests in sides)))
+    for index in range(rounds):
+        for (fired, total), requests in zip(results, sides, strict=True):
+            chunk = requests[
+                index * len(requests) // rounds : (index + 1) * len(requests) // rounds
+            ]
+            with meter.measure() as sample:
+                fired.add(await fire(client, chunk, args.concurrency))
+            total.add(sample)
+    return results
+
+
+async def actor_documents(
+    client: httpx.AsyncClient,
+    meter: Meter,
+    base: str,
+    trivial_port: int,
+    args: argparse.Namespace,
+) -> None:
+    heading(f"Actor document: GET /actors/{CITIZEN} (Accept: {ACTIVITY_JSON}), {args.gets} each")
+    headers = {"Accept": ACTIVITY_JSON}
+    ours: list[Request] = [(f"{base}/actors/{CITIZEN}", headers, None)] * args.gets
+    theirs = retarget(ours, f"http://127.0.0.1:{trivial_port}/actors/{CITIZEN}")
+    warm_up = await fire(client, ours[:50] + theirs[:50], 4)
+    if warm_up.count(200) != 100:
+        raise SystemExit(f"actor document warm-up failed: {warm_up.summary()}")
+    (got, fed), (got_floor, floor) = await compare(client, meter, [ours, theirs], args)
+    ok, ok_floor = got.count(200), got_floor.count(200)
+    per_request = fed.ms_per("web", ok)
+    floor_per_request = floor.ms_per("trivial", ok_floor)
+    figure("fedicity: requests/s", ok / fed.wall, "/s", got.summary())
+    figure("fedicity: web CPU per request", per_request, "ms")
+    print(f"    {verdict(per_request, TARGETS_MS['actor'])}")
+    if "postgres" in fed.cpu:
+        figure("fedicity: PostgreSQL CPU per request", fed.ms_per("postgres", ok), "ms")
+    figure("trivial Quart app: requests/s", ok_floor / floor.wall, "/s")
+    figure("trivial Quart app: CPU per request", floor_per_request, "ms")
+    figure("ratio fedicity/trivial, requests/s", (ok / fed.wall) / (ok_floor / floor.wall), "x")
+    figure("ratio fedicity/trivial, CPU per request", per_request / floor_per_request, "x")
+    figure("fedicity CPU above the trivial app's", per_request - floor_per_request, "ms")
+
+
+async def deliveries(
+    client: httpx.AsyncClient,
+    meter: Meter,
+    cold: Sequence[Request],
+    warm: Sequence[Request],
+    hosts: Sequence[RemoteHost],
+    trivial_port: int,
+    args: argparse.Namespace,
+) -> None:
+    heading(f"Cold deliveries: one signed Create(Note) per remote actor ({len(cold)}), key fetches")
+    gets_before = sum(host.gets for host in hosts)
+    with meter.measure() as first:
+        got = await fire(client, cold, args.concurrency)
+    accepted = got.count(202)
+    figure("accepted", accepted, "", got.summary())
+    figure("key fetches served by the remote hosts", sum(h.gets for h in hosts) - gets_before)
+    figure("accepted/s (cold)", accepted / first.wall, "/s")
+    figure("web CPU per accepted activity (cold)", first.ms_per("web", accepted), "ms")
+
+    heading(
+        f"Warm deliveries: {len(warm)} signed Create(Note), every key cached; the same POSTs at "
+        "the trivial app (202, no checks, no database) and at its /inbox-no-body (202 built as "
+        f"fedicity builds it), taking turns in {args.rounds} rounds"
+    )
+    trivial = f"http://127.0.0.1:{trivial_port}"
+    sides = [warm, retarget(warm, trivial + "/inbox"), retarget(warm, trivial + "/inbox-no-body")]
+    (got, sample), (got_floor, floor), (got_nobody, nobody) = await compare(
+        client, meter, sides, args
+    )
+    accepted, answered = got.count(202), got_floor.count(202)
+    if accepted != len(warm):
+        print(f"  ! not all accepted: {got.summary()}")
+    if answered != len(warm):
+        print(f"  ! the trivial app did not answer all: {got_floor.summary()}")
+    rate, floor_rate = accepted / sample.wall, answered / floor.wall
+    per_accept, floor_per_request = (
+        sample.ms_per("web", accepted),
+        floor.ms_per("trivial", answered),
+    )
+    figure("fedicity: accepted/s (202s per second of wall)", rate, "/s")
+    figure("fedicity: web CPU per accepted activity", per_accept, "ms")
+    print(f"    {verdict(per_accept, TARGETS_MS['accept'])}")
+    if "postgres" in sample.cpu:
+        figure(
+            "fedicity: PostgreSQL CPU per accepted activity",
+            sample.ms_per("postgres", accepted),
+            "ms",
+        )
+    figure("fedicity: web CPU utilisation", sample.cpu["web"] / sample.wall * 100, "% of a core")
+    figure("fedicity: client (this process) CPU per POST", sample.ms_per("client", len(warm)), "ms")
+    figure("trivial Quart app: requests/s", floor_rate, "/s")
+    figure("trivial Quart app: CPU per request", floor_per_request, "ms")
+    figure("trivial: client (this process) CPU per POST", floor.ms_per("client", len(warm)), "ms")
+    figure("ratio fedicity accepted/s / trivial requests/s", rate / floor_rate, "x")
+    figure("ratio fedicity/trivial, server CPU per POST", per_accept / floor_per_request, "x")
+    figure("fedicity CPU above the trivial app's", per_accept - floor_per_request, "ms")
+    answered_nobody = got_nobody.count(202)
+    figure(
+        "trivial, Response(status=202) as fedicity: req/s",
+        answered_nobody / nobody.wall,
+        "/s",
+        "" if answered_nobody == len(warm) else got_nobody.summary(),
+    )
+    figure(
+        "trivial, Response(status=202): CPU per request",
+        nobody.ms_per("trivial", answered_nobody),
+        "ms",
+    )
+    figure(
+        "  cost of the body-less Response (thread pool)",
+        nobody.ms_per("trivial", answered_nobody) - floor_per_request,
+        "ms",
+    )
+
+
+async def worker_phase(
+    db: Database,
+    env: Mapping[str, str],
+    meter: Meter,
+    tmp: Path,
+    profile: Path | None,
+    children: list[Child],
+    expected: int,
+) -> None:
+    heading("Worker: `fedicity worker` processes the stored activities")
+    conn = await connect(db.dsn)
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM inbox_items")
+        # Hold the rows back while the worker starts, so start-up is not counted as processing.
+        await conn.execute(
+            "UPDATE inbox_items SET next_attempt_at = now() + interval '1 hour' "
+            "WHERE state = 'pending'"
+        )
+        worker = spawn(
+            "fedicity worker", fedicity_argv("worker", profile), env=env, log=tmp / "worker.log"
+        )
+        children.append(worker)
+        await wait_for_log(worker, "worker running")
+        await asyncio.sleep(1.0)
+        meter.sources["worker"] = worker.cpu
+        with meter.measure() as idle:
+            await asyncio.sleep(1.0)
+        with meter.measure() as sample:
+            await conn.execute(
+                "UPDATE inbox_items SET next_attempt_at = now() WHERE state = 'pending'"
+            )
+            while await conn.fetchval("SELECT count(*) FROM inbox_items WHERE state = 'pending'"):
+                if worker.proc.poll() is not None:
+                    raise SystemExit(f"the worker died:\n{worker.tail()}")
+                await asyncio.sleep(0.05)
+        rows = await conn.fetch(
+            "SELECT state, count(*) AS n FROM inbox_items GROUP BY 1 ORDER BY 1"
+        )
+        states: dict[str, int] = {row["state"]: row["n"] for row in rows}
+        posts = await conn.fetchval("SELECT count(*) FROM posts")
+        errors = await conn.fetch(
+            "SELECT state, last_error, count(*) AS n FROM inbox_items WHERE state <> 'done' "
+            "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 3"
+        )
+    finally:
+        await conn.close()
+    processed = sum(states.values())
+    rate = processed / sample.wall
+    per_item = sample.ms_per("worker", processed)
+    figure("stored inbox items", stored, "", f"expected {expected}")
+    figure("processed/s", rate, "/s", ", ".join(f"{k}: {v}" for k, v in states.items()))
+    figure(
+        "worker CPU per processed activity",
+        per_item,
+        "ms",
+        verdict(per_item, TARGETS_MS["process"]),
+    )
+    if "postgres" in sample.cpu:
+        figure("PostgreSQL CPU per processed activity", sample.ms_per("postgres", processed), "ms")
+    figure("worker CPU utilisation", sample.cpu["worker"] / sample.wall * 100, "% of one core")
+    figure(
+        "worker idle CPU (polling, included above)", idle.cpu["worker"] * 1000 / idle.wall, "ms/s"
+    )
+    figure("posts stored", posts)
+    for row in errors:
+        print(f"  ! {row['n']} {row['state']}: {row['last_error']}")
+
+
+def show_profile(path: Path, name: str, top: int) -> None:
+    if not path.exists():
+        print(f"\n(no profile written for {name} at {path})")
+        return
+    heading(f"cProfile of fedicity {name}: top {top} by own time ({path})")
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("tottime").print_stats(top)
+    heading(f"cProfile of fedicity {name}: top {top} by cumulative time")
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="Benchmark fedicity's inbox: accept (web) and process (worker) signed notes."
+    )
+    parser.add_argument("--n", type=int, default=2000, help="warm deliveries (default 2000)")
+    parser.add_argument("--actors", type=int, default=20, help="remote actors (default 20)")
+    parser.add_argument("--hosts", type=int, default=4, help="remote hosts/domains (default 4)")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
+    parser.add_argument("--gets", type=int, default=2000, help="actor document GETs (2000)")
+    parser.add_argument(
+        "--addressing",
+        choices=("follow", "mention"),
+        default="follow",
+        help="follow: the citizen follows the authors of public notes (default); "
+        "mention: public notes that mention the citizen",
+    )
+    parser.add_argument("--inbox", choices=("shared", "personal"), default="shared")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternations between fedicity and the trivial app"
+    )
+    parser.add_argument("--profile", type=Path, help="run web and worker under cProfile, into DIR")
+    parser.add_argument("--profile-top", type=int, default=30)
+    args = parser.parse_args()
+    if min(args.n, args.actors, args.hosts, args.concurrency, args.gets) < 1:
+        parser.error("--n, --actors, --hosts, --concurrency and --gets must be positive")
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Finding remote actors and their keys: from the database cache, else over the network."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote, urldefrag, urlsplit
+
+from fedicity.activitypub.accessors import get_id, get_str, host_of
+from fedicity.activitypub.fetch import FetchError, FetchFailure
+from fedicity.activitypub.fetcher import Fetcher
+from fedicity.actors import queries
+from fedicity.actors.models import RemoteActor
+from fedicity.actors.remote_parse import ActorParseError, parse_remote_actor
+from fedicity.db.pool import Pool
+from fedicity.urls import Urls
+
+STALE_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    """A public key and the actor that owns it."""
+
+    key_id: str
+    owner: str
+    public_key_pem: str
+
+
+@dataclass(frozen=True)
+class LookupFailure:
+    """Why an actor or key could not be had; `gone` when the server says it was deleted."""
+
+    reason: str
+    detail: str
+    gone: bool = False
+
+
+def _from_fetch_error(error: FetchError) -> LookupFailure:
+    return LookupFailure(
+        reason=error.reason.name.lower(),
+        detail=error.detail,
+        gone=error.reason is FetchFailure.GONE or error.status in {404, 410},
+    )
+
+
+@dataclass
+class ActorDirectory:
+    """Remote actors by URI and public keys by key id, cached in PostgreSQL."""
+
+    pool: Pool
+    fetcher: Fetcher
+    urls: Urls
+
+    def is_local(self, uri: str) -> bool:
+        """Whether a URI is one of ours."""
+        return host_of(uri) == host_of(self.urls.base)
+
+    async def actor(self, uri: str, *, refresh: bool = False) -> RemoteActor | LookupFailure:
+        """A remote actor, fetched when unknown, stale, or when asked to refresh."""
+        async with self.pool.acquire() as conn:
+            cached = await queries.select_remote_actor(conn, uri)
+        fresh_enough = cached is not None and (self.fetcher.now() - cached.fetched_at < STALE_AFTER)
+        if cached is not None and cached.deleted_at is None and fresh_enough and not refresh:
+            return cached
+        fetched = await self.fetcher.document(uri)
+        if isinstance(fetched, FetchError):
+            # A stale copy is better than nothing when the peer is briefly down.
+            if cached is not None and cached.deleted_at is None and not refresh:
+                return cached
+            return _from_fetch_error(fetched)
+        return await self.store(fetched.document)
+
+    async def store(self, document: Mapping[str, Any]) -> RemoteActor | LookupFailure:
+        """Parse and cache an actor document that came from its own host."""
+        try:
+            data = parse_remote_actor(document, self.fetcher.now())
+        except ActorParseError as error:
+            return LookupFailure("not_an_actor", str(error))
+        async with self.pool.acquire() as conn:
+            return await queries.upsert_remote_actor(conn, data)
+
+    async def key(self, key_id: str, *, refresh: bool = False) -> ResolvedKey | LookupFailure:
+        """The public key named by a signature's keyId, and its owner."""
+        if self.is_local(key_id):
+            return await self._local_key(key_id)
+        if not refresh:
+            async with self.pool.acquire() as conn:
+                cached = await queries.select_remote_actor_by_key_id(conn, key_id)
+            if cached is not None and cached.public_key_pem:
+                return ResolvedKey(key_id, cached.uri, cached.public_key_pem)
+        fetched = await self.fetcher.key_document(urldefrag(key_id).url)
+        if isinstance(fetched, FetchError):
+            return _from_fetch_error(fetched)
+        document = fetched.document
+        # The keyId may name the actor itself (Mastodon: actor#main-key) or a key object with
+        # an owner (GoToSocial: actor/main-key): then the owner must be fetched and must agree.
+        if "inbox" not in document:
+            owner = get_id(document.get("owner"))
+            if owner is None:
+                return LookupFailure("no_owner", f"{key_id} names neither an actor nor an owner")
+            actor_document = await self.fetcher.document(owner)
+            if isinstance(actor_document, FetchError):
+                return _from_fetch_error(actor_document)
+            document = actor_document.document
+        stored = await self.store(document)
+        if isinstance(stored, LookupFailure):
+            return stored
+        if stored.key_id != key_id or not stored.public_key_pem:
+            return LookupFailure(
+                "key_not_published", f"{stored.uri} does not publish the key {key_id}"
+            )
+        return ResolvedKey(key_id, stored.uri, stored.public_key_pem)
+
+    async def _local_key(self, key_id: str) -> ResolvedKey | LookupFailure:
+        path = urlsplit(key_id).path
+        async with self.pool.acquire() as conn:
+            if path == urlsplit(self.urls.instance_actor).path:
+                actor = await queries.select_instance_actor(conn)
+                owner = self.urls.instance_actor
+            elif path.startswith("/actors/"):
+                username = unquote(path.removeprefix("/actors/"))
+                actor = await queries.select_actor_by_username(conn, username)
+                owner = self.urls.actor(username)
+            else:
+                actor = None
+                owner = ""
+        if actor is None:
+            return LookupFailure("unknown_local_key", f"no local key {key_id}", gone=True)
+        expected = (
+            self.urls.instance_actor_key
+            if actor.kind == "application"
+            else self.urls.actor_key(actor.username)
+        )
+        if key_id != expected:
+            return LookupFailure("unknown_local_key", f"no local key {key_id}")
+        return ResolvedKey(key_id, owner, actor.public_key_pem)
+
+
+def display_handle(actor: RemoteActor) -> str:
+    """@user@domain of a remote actor."""
+    return f"@{actor.username or get_str(actor.raw, 'preferredUsername') or '?'}@{actor.domain}"

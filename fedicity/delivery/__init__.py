@@ -1,0 +1,1 @@
+"""Outgoing activities: stored with their delivery rows in one transaction, delivered by workers."""

@@ -1,0 +1,92 @@
+"""Publishing: store an activity and one delivery row per distinct inbox, in the caller's
+transaction (so a state change and the activities it causes commit together)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fedicity.activitypub.accessors import get_id, host_of, is_public
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
+from fedicity.clock import Clock
+from fedicity.db.pool import Connection
+from fedicity.delivery import queries
+from fedicity.inbound import queries as inbound_queries
+from fedicity.urls import Urls
+
+LOCAL_KEY_ID = "local"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who an activity goes to: actor URIs, and whether the author's followers get it."""
+
+    actors: frozenset[str] = field(default_factory=frozenset)
+    followers: bool = False
+
+
+def new_token() -> str:
+    """An unguessable id token for activities and objects we mint."""
+    return secrets.token_urlsafe(12)
+
+
+async def publish(
+    conn: Connection,
+    *,
+    actor: Actor,
+    activity: dict[str, Any],
+    audience: Audience,
+    urls: Urls,
+    clock: Clock,
+) -> int:
+    """Store `activity` (which must have its id) and queue it for every recipient's inbox."""
+    now = clock.now()
+    to = [get_id(value) or "" for value in _as_list(activity.get("to"))]
+    cc = [get_id(value) or "" for value in _as_list(activity.get("cc"))]
+    public = any(is_public(uri) for uri in to + cc)
+    activity_id = await queries.insert_activity(
+        conn,
+        uri=activity["id"],
+        actor_id=actor.id,
+        type=activity["type"],
+        object_uri=get_id(activity.get("object")),
+        raw=activity,
+        public=public,
+        now=now,
+    )
+    local_host = host_of(urls.base)
+    remote: set[tuple[str, str]] = set()
+    local_recipients: set[str] = set()
+    if audience.followers:
+        remote.update(await queries.select_follower_inboxes(conn, urls.actor(actor.username)))
+        local_recipients.update(
+            await queries.select_local_followers(conn, urls.actor(actor.username), local_host)
+        )
+    remote_uris = [uri for uri in audience.actors if host_of(uri) != local_host]
+    local_recipients.update(uri for uri in audience.actors if host_of(uri) == local_host)
+    for recipient in await actor_queries.select_remote_actors(conn, remote_uris):
+        remote.add((recipient.delivery_inbox, recipient.domain))
+    await queries.insert_deliveries(conn, activity_id, sorted(remote), now)
+    # Local recipients skip HTTP: the activity is already trusted, so it goes straight to the
+    # mailbox that remote activities reach after verification.
+    local_recipients.discard(urls.actor(actor.username))
+    if local_recipients:
+        await inbound_queries.insert_inbox_item(
+            conn,
+            activity_uri=activity["id"],
+            actor_uri=urls.actor(actor.username),
+            type=activity["type"],
+            recipient=None,
+            raw=activity,
+            key_id=LOCAL_KEY_ID,
+            now=now,
+        )
+    return activity_id
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,62 @@
+"""The long-lived federation services of a process: HTTP client, fetcher, actor directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from fedicity import __version__
+from fedicity.activitypub.fetch import FetchPolicy
+from fedicity.activitypub.fetcher import Fetcher, new_http_client
+from fedicity.activitypub.httpsig import SigningKey
+from fedicity.activitypub.keys import KeyGenerator, load_private_key
+from fedicity.actors import service as actor_service
+from fedicity.actors.remote import ActorDirectory
+from fedicity.clock import Clock
+from fedicity.db.pool import Pool
+from fedicity.settings import Settings
+from fedicity.urls import Urls
+
+
+@dataclass
+class Federation:
+    """What web handlers and workers share to talk to other servers."""
+
+    client: httpx.AsyncClient
+    fetcher: Fetcher
+    directory: ActorDirectory
+    owns_client: bool
+
+    async def close(self) -> None:
+        """Close the HTTP client if this object opened it."""
+        if self.owns_client:
+            await self.client.aclose()
+
+
+async def start_federation(
+    pool: Pool,
+    settings: Settings,
+    *,
+    clock: Clock,
+    keygen: KeyGenerator,
+    client: httpx.AsyncClient | None = None,
+) -> Federation:
+    """Load the instance actor's key and build the fetcher and directory."""
+    urls = Urls(settings.base_url)
+    async with pool.acquire() as conn:
+        instance = await actor_service.ensure_instance_actor(conn, keygen=keygen)
+    http = client or new_http_client()
+    fetcher = Fetcher(
+        client=http,
+        policy=FetchPolicy(allow_private_addresses=settings.allow_private_addresses),
+        signing_key=SigningKey(urls.instance_actor_key, load_private_key(instance.private_key_pem)),
+        clock=clock,
+        user_agent=f"fedicity/{__version__} (+{settings.base_url})",
+    )
+    return Federation(
+        client=http,
+        fetcher=fetcher,
+        directory=ActorDirectory(pool=pool, fetcher=fetcher, urls=urls),
+        owns_client=client is None,
+    )

@@ -1,0 +1,150 @@
+"""Following and being followed, for local actors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fedicity.activitypub.vocab import AS_CONTEXT
+from fedicity.actors.models import Actor
+from fedicity.clock import Clock
+from fedicity.db.pool import Connection
+from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.follows import queries
+from fedicity.urls import Urls
+
+
+class FollowError(ValueError):
+    """A follow operation was refused."""
+
+
+async def follow(
+    conn: Connection, *, actor: Actor, target: str, urls: Urls, clock: Clock
+) -> dict[str, Any]:
+    """Ask to follow `target` (any actor URI); the follow stays pending until it is accepted."""
+    me = urls.actor(actor.username)
+    if target == me:
+        raise FollowError("an actor cannot follow itself")
+    activity_uri = urls.activity(new_token())
+    activity: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "id": activity_uri,
+        "type": "Follow",
+        "actor": me,
+        "object": target,
+        "to": [target],
+    }
+    async with conn.transaction():
+        await queries.upsert_follow(
+            conn,
+            follower=me,
+            followee=target,
+            activity_uri=activity_uri,
+            accepted=False,
+            now=clock.now(),
+        )
+        await publish(
+            conn,
+            actor=actor,
+            activity=activity,
+            audience=Audience(frozenset({target})),
+            urls=urls,
+            clock=clock,
+        )
+    return activity
+
+
+async def unfollow(
+    conn: Connection, *, actor: Actor, target: str, urls: Urls, clock: Clock
+) -> bool:
+    """Stop following `target`, telling it with Undo(Follow); whether there was a follow."""
+    me = urls.actor(actor.username)
+    async with conn.transaction():
+        existing = await queries.select_follow(conn, me, target)
+        if existing is None:
+            return False
+        await queries.delete_follow(conn, me, target)
+        follow_activity: dict[str, Any] = {
+            "id": existing.activity_uri or urls.activity(new_token()),
+            "type": "Follow",
+            "actor": me,
+            "object": target,
+        }
+        await publish(
+            conn,
+            actor=actor,
+            activity={
+                "@context": AS_CONTEXT,
+                "id": urls.activity(new_token()),
+                "type": "Undo",
+                "actor": me,
+                "object": follow_activity,
+                "to": [target],
+            },
+            audience=Audience(frozenset({target})),
+            urls=urls,
+            clock=clock,
+        )
+    return True
+
+
+async def answer_request(
+    conn: Connection,
+    *,
+    actor: Actor,
+    follower: str,
+    accept: bool,
+    urls: Urls,
+    clock: Clock,
+) -> bool:
+    """Accept or reject a pending follow request; whether there was one."""
+    me = urls.actor(actor.username)
+    async with conn.transaction():
+        existing = await queries.select_follow(conn, follower, me)
+        if existing is None:
+            return False
+        if accept:
+            await queries.accept_follow(conn, existing.id, clock.now())
+        else:
+            await queries.delete_follow(conn, follower, me)
+        await send_answer(
+            conn,
+            actor=actor,
+            follower=follower,
+            follow_uri=existing.activity_uri,
+            accept=accept,
+            urls=urls,
+            clock=clock,
+        )
+    return True
+
+
+async def send_answer(
+    conn: Connection,
+    *,
+    actor: Actor,
+    follower: str,
+    follow_uri: str | None,
+    accept: bool,
+    urls: Urls,
+    clock: Clock,
+) -> None:
+    """Send Accept or Reject of a Follow, embedding the Follow as Mastodon expects."""
+    me = urls.actor(actor.username)
+    follow_object: dict[str, Any] = {"type": "Follow", "actor": follower, "object": me}
+    if follow_uri is not None:
+        follow_object["id"] = follow_uri
+    await publish(
+        conn,
+        actor=actor,
+        activity={
+            "@context": AS_CONTEXT,
+            "id": urls.activity(new_token()),
+            "type": "Accept" if accept else "Reject",
+            "actor": me,
+            "object": follow_object,
+            "to": [follower],
+        },
+        audience=Audience(frozenset({follower})),
+        urls=urls,
+        clock=clock,
+    )

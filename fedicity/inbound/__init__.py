@@ -1,0 +1,1 @@
+"""Inbound activities: the stored mailbox rows and the worker that routes them to handlers."""

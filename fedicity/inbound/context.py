@@ -1,0 +1,22 @@
+"""What an inbound handler gets: one connection inside the row's transaction, and helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fedicity.actors.remote import ActorDirectory
+from fedicity.clock import Clock
+from fedicity.db.pool import Connection
+from fedicity.urls import Urls
+
+
+@dataclass
+class InboundContext:
+    """Everything a handler may use; `conn` is in a transaction that commits with the row."""
+
+    conn: Connection
+    directory: ActorDirectory
+    urls: Urls
+    clock: Clock
+    actor_uri: str
+    local: bool

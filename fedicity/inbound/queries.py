@@ -1,0 +1,114 @@
+"""SQL for the inbox mailbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fedicity.db.pool import Connection, record_dict
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A stored inbound activity awaiting (or done with) processing."""
+
+    id: int
+    activity_uri: str
+    actor_uri: str
+    type: str
+    recipient: str | None
+    raw: dict[str, Any]
+    key_id: str
+    attempts: int
+
+
+async def insert_inbox_item(
+    conn: Connection,
+    *,
+    activity_uri: str,
+    actor_uri: str,
+    type: str,
+    recipient: str | None,
+    raw: dict[str, Any],
+    key_id: str,
+    now: datetime,
+) -> bool:
+    """Store an activity once; False when its id was already stored (a duplicate)."""
+    row_id = await conn.fetchval(
+        """INSERT INTO inbox_items (activity_uri, actor_uri, type, recipient, raw, key_id,
+                                    received_at, next_attempt_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+           ON CONFLICT (activity_uri) DO NOTHING
+           RETURNING id""",
+        activity_uri,
+        actor_uri,
+        type,
+        recipient,
+        raw,
+        key_id,
+        now,
+    )
+    return row_id is not None
+
+
+async def claim_inbox_items(
+    conn: Connection, *, now: datetime, lease: timedelta, limit: int
+) -> list[InboxItem]:
+    """Lease due rows, oldest first, skipping rows other workers hold."""
+    rows = await conn.fetch(
+        """WITH due AS (
+               SELECT id FROM inbox_items
+                WHERE state = 'pending' AND next_attempt_at <= $1
+                  AND (locked_until IS NULL OR locked_until < $1)
+                ORDER BY id
+                LIMIT $3
+                  FOR UPDATE SKIP LOCKED)
+           UPDATE inbox_items i SET locked_until = $2
+             FROM due WHERE i.id = due.id
+        RETURNING i.id, i.activity_uri, i.actor_uri, i.type, i.recipient, i.raw, i.key_id,
+                  i.attempts""",
+        now,
+        now + lease,
+        limit,
+    )
+    return [InboxItem(**record_dict(row)) for row in rows]
+
+
+async def finish_inbox_item(
+    conn: Connection, item_id: int, *, state: str, detail: str, now: datetime
+) -> None:
+    """Mark a row done or ignored (with why)."""
+    await conn.execute(
+        """UPDATE inbox_items SET state = $2, last_error = nullif($3, ''), processed_at = $4,
+                                  attempts = attempts + 1, locked_until = NULL
+            WHERE id = $1""",
+        item_id,
+        state,
+        detail[:1000],
+        now,
+    )
+
+
+async def retry_inbox_item(
+    conn: Connection, item_id: int, *, error: str, next_attempt_at: datetime | None, now: datetime
+) -> None:
+    """Record a failed processing attempt; give up (state failed) when next_attempt_at is None."""
+    await conn.execute(
+        """UPDATE inbox_items
+              SET attempts = attempts + 1, last_error = $2, locked_until = NULL,
+                  state = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+                  next_attempt_at = coalesce($3, next_attempt_at),
+                  processed_at = CASE WHEN $3::timestamptz IS NULL THEN $4 ELSE NULL END
+            WHERE id = $1""",
+        item_id,
+        error[:1000],
+        next_attempt_at,
+        now,
+    )
+
+
+async def count_inbox_items(conn: Connection, state: str) -> int:
+    """How many rows are in a state."""
+    count: int = await conn.fetchval("SELECT count(*) FROM inbox_items WHERE state = $1", state)
+    return count

@@ -1,0 +1,1 @@
+"""Moderation: reports received, blocks, moves recorded, and domain policies."""

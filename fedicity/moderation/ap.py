@@ -1,0 +1,67 @@
+"""Inbound Flag (reports) and Block."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fedicity.activitypub.accessors import get_id, get_ids, get_object, get_str
+from fedicity.activitypub.inbox import synthetic_id
+from fedicity.activitypub.routing import Outcome, Router
+from fedicity.actors.service import local_actor_for_uri
+from fedicity.follows import queries as follow_queries
+from fedicity.inbound.context import InboundContext
+from fedicity.moderation import queries
+
+
+async def on_flag(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """A report from another server, kept for the admins (reason in content or summary)."""
+    targets = get_ids(activity.get("object"))
+    if not targets:
+        return Outcome.ignored("the Flag names nothing")
+    content = get_str(activity, "content") or get_str(activity, "summary") or ""
+    await queries.insert_report(
+        ctx.conn,
+        activity_uri=get_id(activity) or synthetic_id(repr(sorted(activity.items())).encode()),
+        reporter=ctx.actor_uri,
+        targets=targets,
+        content=content[:5000],
+        raw=dict(activity),
+        now=ctx.clock.now(),
+    )
+    return Outcome.done()
+
+
+async def on_block(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """A remote actor blocks a local one: the follows between them end."""
+    blocked = await local_actor_for_uri(ctx.conn, ctx.urls, get_id(activity.get("object")))
+    if blocked is None:
+        return Outcome.ignored("the blocked actor is not local (or a community-scoped ban)")
+    blocked_uri = ctx.urls.actor(blocked.username)
+    await queries.insert_block(
+        ctx.conn,
+        activity_uri=get_id(activity) or synthetic_id(repr(sorted(activity.items())).encode()),
+        blocker=ctx.actor_uri,
+        blocked=blocked_uri,
+        now=ctx.clock.now(),
+    )
+    await follow_queries.delete_follow(ctx.conn, ctx.actor_uri, blocked_uri)
+    await follow_queries.delete_follow(ctx.conn, blocked_uri, ctx.actor_uri)
+    return Outcome.done()
+
+
+async def on_undo_block(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """The block is lifted."""
+    embedded = get_object(activity)
+    blocked = get_id(embedded.get("object")) if embedded else None
+    if blocked is None:
+        return Outcome.ignored("the Undo does not say whom it unblocks")
+    removed = await queries.delete_block(ctx.conn, blocker=ctx.actor_uri, blocked=blocked)
+    return Outcome.done() if removed else Outcome.ignored("no such block")
+
+
+def register(router: Router[InboundContext]) -> None:
+    """Add the moderation handlers to the routing table."""
+    router.register("Flag")(on_flag)
+    router.register("Block")(on_block)
+    router.register("Undo", "Block")(on_undo_block)

@@ -1,0 +1,2 @@
+"""Posts (notes, articles, pages, questions), local and remote, with mentions, hashtags, likes
+and boosts."""

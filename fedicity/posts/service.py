@@ -1,0 +1,181 @@
+"""Local posting: write a note, delete it, like and boost; each publishes its activity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
+from fedicity.actors.models import Actor
+from fedicity.clock import Clock
+from fedicity.db.pool import Connection
+from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.posts import queries
+from fedicity.posts.ap import addressing, note_to_ap
+from fedicity.posts.compose import Mention, compose
+from fedicity.posts.models import VISIBILITIES, Post, PostData, Visibility
+from fedicity.urls import Urls
+
+MAX_NOTE_LENGTH = 5000
+
+
+class PostError(ValueError):
+    """A post was refused; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def tag_url(urls: Urls) -> str:
+    """The URL template of hashtag pages."""
+    return urls.absolute("/tags/{tag}")
+
+
+async def create_note(
+    conn: Connection,
+    *,
+    actor: Actor,
+    text: str,
+    visibility: str,
+    urls: Urls,
+    clock: Clock,
+    local_host: str,
+    resolved: dict[tuple[str, str], Mention],
+    summary: str = "",
+    in_reply_to: Post | None = None,
+    language: str | None = None,
+) -> Post:
+    """Write a note; its Create goes to followers, mentioned actors and the replied-to author."""
+    if not text.strip():
+        raise PostError("empty", "a post needs some text")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise PostError("too_long", f"a post has at most {MAX_NOTE_LENGTH} characters")
+    if visibility not in VISIBILITIES:
+        raise PostError("visibility_invalid", f"visibility is one of {', '.join(VISIBILITIES)}")
+    vis: Visibility = visibility
+    composed = compose(text, local_host=local_host, resolved=resolved, tag_url=tag_url(urls))
+    me = urls.actor(actor.username)
+    mentioned = [m.actor_uri for m in composed.mentions]
+    if in_reply_to is not None and in_reply_to.author_uri not in mentioned:
+        mentioned.append(in_reply_to.author_uri)
+    to, cc = addressing(vis, urls.actor_followers(actor.username), mentioned)
+    token = new_token()
+    now = clock.now()
+    data = PostData(
+        uri=urls.note(token),
+        author_uri=me,
+        local_actor_id=actor.id,
+        type="Note",
+        name=None,
+        summary=summary.strip() or None,
+        content_html=composed.html,
+        in_reply_to=in_reply_to.uri if in_reply_to else None,
+        url=None,
+        visibility=vis,
+        to_uris=to,
+        cc_uris=cc,
+        sensitive=bool(summary.strip()),
+        language=language,
+        published=now,
+        updated=None,
+        raw=None,
+        mentions=tuple(mentioned),
+        tags=composed.tags,
+    )
+    async with conn.transaction():
+        post = await queries.upsert_post(conn, data)
+        note = note_to_ap(
+            post,
+            urls,
+            mentions=[(m.actor_uri, m.text) for m in composed.mentions],
+            tags=list(composed.tags),
+            tag_url=tag_url(urls),
+            with_context=False,
+        )
+        activity: dict[str, Any] = {
+            "@context": AS_CONTEXT,
+            "id": post.uri + "/activity",
+            "type": "Create",
+            "actor": me,
+            "published": note["published"],
+            "to": to,
+            "cc": cc,
+            "object": note,
+        }
+        await publish(
+            conn,
+            actor=actor,
+            activity=activity,
+            audience=Audience(frozenset(mentioned), followers=vis != "direct"),
+            urls=urls,
+            clock=clock,
+        )
+    return post
+
+
+async def delete_note(
+    conn: Connection, *, actor: Actor, post: Post, urls: Urls, clock: Clock
+) -> None:
+    """Delete a local note and tell everyone who got it (Delete with a Tombstone)."""
+    if post.local_actor_id != actor.id:
+        raise PostError("not_author", "only the author can delete a post")
+    me = urls.actor(actor.username)
+    async with conn.transaction():
+        await queries.mark_post_deleted(conn, post.uri, me, clock.now())
+        await publish(
+            conn,
+            actor=actor,
+            activity={
+                "@context": AS_CONTEXT,
+                "id": urls.activity(new_token()),
+                "type": "Delete",
+                "actor": me,
+                "to": [PUBLIC] if post.visibility in ("public", "unlisted") else post.to_uris,
+                "cc": post.cc_uris,
+                "object": {"id": post.uri, "type": "Tombstone", "formerType": post.type},
+            },
+            audience=Audience(frozenset(post.to_uris + post.cc_uris) - {PUBLIC}, followers=True),
+            urls=urls,
+            clock=clock,
+        )
+
+
+async def interact(
+    conn: Connection, *, actor: Actor, post: Post, kind: str, urls: Urls, clock: Clock
+) -> bool:
+    """Like or boost a post (public ones only for boosts); whether it was new."""
+    if kind == "announce" and post.visibility not in ("public", "unlisted"):
+        raise PostError("not_boostable", "only public posts can be boosted")
+    me = urls.actor(actor.username)
+    activity_uri = urls.activity(new_token())
+    async with conn.transaction():
+        new = await queries.insert_interaction(
+            conn,
+            activity_uri=activity_uri,
+            kind=kind,
+            actor_uri=me,
+            object_uri=post.uri,
+            when=clock.now(),
+        )
+        if not new:
+            return False
+        activity: dict[str, Any] = {
+            "@context": AS_CONTEXT,
+            "id": activity_uri,
+            "type": "Like" if kind == "like" else "Announce",
+            "actor": me,
+            "object": post.uri,
+            "to": [post.author_uri] if kind == "like" else [PUBLIC],
+            "cc": [] if kind == "like" else [post.author_uri, urls.actor_followers(actor.username)],
+        }
+        if kind == "announce":
+            activity["published"] = clock.now().replace(microsecond=0).isoformat()
+        await publish(
+            conn,
+            actor=actor,
+            activity=activity,
+            audience=Audience(frozenset({post.author_uri}), followers=kind == "announce"),
+            urls=urls,
+            clock=clock,
+        )
+    return True

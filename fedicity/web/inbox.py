@@ -1,0 +1,101 @@
+"""Inbox POST routes: check, gate, store once, answer 202. Interpretation happens in the worker."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Blueprint, Response, request
+
+from fedicity.activitypub.inbox import (
+    Accepted,
+    IgnoredDelete,
+    InboxKey,
+    KeyUnavailable,
+    Rejected,
+    check,
+)
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.remote import LookupFailure
+from fedicity.app import state
+from fedicity.inbound import queries as inbound_queries
+from fedicity.moderation.policy import admit
+from fedicity.web.errors import Problem
+
+blueprint = Blueprint("inbox", __name__)
+_log = logging.getLogger(__name__)
+
+
+async def resolve_key(key_id: str, *, refresh: bool) -> InboxKey | KeyUnavailable:
+    """Key lookup for the inbox, through the actor directory (database cache, then network)."""
+    found = await state().fed.directory.key(key_id, refresh=refresh)
+    if isinstance(found, LookupFailure):
+        return KeyUnavailable(f"{found.reason}: {found.detail}", gone=found.gone)
+    return InboxKey(found.key_id, found.owner, found.public_key_pem)
+
+
+async def _receive(recipient: str | None) -> Response:
+    app_state = state()
+    body = await request.get_data(cache=False, as_text=False)
+    assert isinstance(body, bytes)
+    if len(body) > app_state.settings.max_body_bytes:
+        raise Problem(413, f"an activity is at most {app_state.settings.max_body_bytes} bytes")
+    # Verify against the public URL the peer signed, not the address a proxy forwarded to.
+    url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
+
+    async def refuse_host(host: str) -> str | None:
+        async with app_state.db.acquire() as conn:
+            decision = await admit(
+                conn, host, allowlist_mode=app_state.settings.federation_allowlist
+            )
+        return None if decision.allowed else decision.reason
+
+    result = await check(
+        method=request.method,
+        url=url,
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=body,
+        resolve_key=resolve_key,
+        now=app_state.clock.now(),
+        refuse_host=refuse_host,
+    )
+    if isinstance(result, Rejected):
+        raise Problem(result.status, result.detail, extra={"reason": result.reason})
+    if isinstance(result, IgnoredDelete):
+        return Response(status=202)
+    assert isinstance(result, Accepted)
+    async with app_state.db.acquire() as conn:
+        new = await inbound_queries.insert_inbox_item(
+            conn,
+            activity_uri=result.activity_uri,
+            actor_uri=result.actor_uri,
+            type=result.type,
+            recipient=recipient,
+            raw=result.activity,
+            key_id=result.key_id,
+            now=app_state.clock.now(),
+        )
+    if not new:
+        _log.debug("duplicate activity %s acknowledged", result.activity_uri)
+    return Response(status=202)
+
+
+@blueprint.post("/inbox")
+async def shared_inbox() -> Response:
+    """The shared inbox."""
+    return await _receive(None)
+
+
+@blueprint.post("/actors/<username>/inbox")
+async def actor_inbox(username: str) -> Response:
+    """A local actor's own inbox."""
+    async with state().db.acquire() as conn:
+        actor = await actor_queries.select_actor_by_username(conn, username)
+    if actor is None or actor.kind == "application":
+        raise Problem(404, f"no actor named {username!r} here")
+    return await _receive(state().urls.actor(actor.username))
+
+
+@blueprint.post("/actor/inbox")
+async def instance_inbox() -> Response:
+    """The instance actor's inbox."""
+    return await _receive(state().urls.instance_actor)

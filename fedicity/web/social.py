@@ -1,0 +1,274 @@
+"""Logged-in pages: the home feed, writing posts, following, likes and boosts, follow requests."""
+
+from __future__ import annotations
+
+from quart import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.lookup import find_actor
+from fedicity.actors.models import Actor, RemoteActor
+from fedicity.actors.remote import LookupFailure
+from fedicity.app import state
+from fedicity.follows import queries as follow_queries
+from fedicity.follows import service as follows
+from fedicity.follows.service import FollowError
+from fedicity.posts import queries as post_queries
+from fedicity.posts import service as posts
+from fedicity.posts.compose import Mention, find_handles
+from fedicity.posts.service import PostError
+from fedicity.web.errors import Problem
+from fedicity.web.i18n import gettext, lazy
+from fedicity.web.session import check_csrf, current_account
+
+blueprint = Blueprint("social", __name__)
+blueprint.before_request(check_csrf)
+
+FEED_SIZE = 40
+MESSAGES = {
+    "empty": lazy("A post needs some text."),
+    "too_long": lazy("A post has at most 5000 characters."),
+    "visibility_invalid": lazy("Choose who can see the post."),
+    "not_author": lazy("Only the author can delete a post."),
+    "not_boostable": lazy("Only public posts can be boosted."),
+    "follow_failed": lazy("This account could not be found or followed."),
+}
+
+
+async def _me() -> Actor | WerkzeugResponse:
+    account = current_account()
+    if account is None:
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")), 303)
+    async with state().db.acquire() as conn:
+        actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
+    assert actor is not None
+    return actor
+
+
+@blueprint.get("/home")
+async def home_feed() -> str | WerkzeugResponse:
+    """The logged-in citizen's feed and the form to post."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    urls = state().urls
+    async with state().db.acquire() as conn:
+        entries = await post_queries.select_home_feed(
+            conn, urls.actor(me.username), limit=FEED_SIZE
+        )
+        authors = await actor_queries.select_remote_actors(
+            conn,
+            sorted({e.post.author_uri for e in entries} | {e.boosted_by or "" for e in entries}),
+        )
+        pending = await follow_queries.select_pending_requests(
+            conn, urls.actor(me.username), limit=5
+        )
+    return await render_template(
+        "feed.html",
+        me=me,
+        entries=entries,
+        authors={a.uri: a for a in authors},
+        pending=len(pending),
+        error=MESSAGES.get(request.args.get("error", "")),
+        notice=request.args.get("notice"),
+        reply_to=request.args.get("reply_to", ""),
+    )
+
+
+async def _resolve_mentions(text: str) -> dict[tuple[str, str], Mention]:
+    app_state = state()
+    host = app_state.settings.host
+    resolved: dict[tuple[str, str], Mention] = {}
+    for user, handle_host in find_handles(text, host)[:20]:
+        found = await find_actor(
+            app_state.db, app_state.fed.directory, f"{user}@{handle_host}", local_host=host
+        )
+        if isinstance(found, RemoteActor):
+            resolved[(user, handle_host)] = Mention(
+                f"@{found.username or user}@{found.domain}", found.uri, found.url or found.uri
+            )
+        elif isinstance(found, str):
+            resolved[(user, handle_host)] = Mention(
+                f"@{user}@{host}", found, app_state.urls.profile(user)
+            )
+    return resolved
+
+
+@blueprint.post("/notes")
+async def write_note() -> WerkzeugResponse:
+    """Publish a post."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    form = await request.form
+    app_state = state()
+    text = form.get("text", "")
+    resolved = await _resolve_mentions(text)
+    reply_to = None
+    async with app_state.db.acquire() as conn:
+        if form.get("in_reply_to"):
+            reply_to = await post_queries.select_post(conn, form.get("in_reply_to", ""))
+        try:
+            await posts.create_note(
+                conn,
+                actor=me,
+                text=text,
+                visibility=form.get("visibility", "public"),
+                summary=form.get("summary", ""),
+                urls=app_state.urls,
+                clock=app_state.clock,
+                local_host=app_state.settings.host,
+                resolved=resolved,
+                in_reply_to=reply_to,
+                language=current_account().locale if current_account() else None,  # type: ignore[union-attr]
+            )
+        except PostError as error:
+            return redirect(url_for("social.home_feed", error=error.code), 303)
+    return redirect(url_for("social.home_feed"), 303)
+
+
+@blueprint.post("/posts/delete")
+async def delete_post() -> WerkzeugResponse:
+    """Delete one of my posts."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    form = await request.form
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        post = await post_queries.select_post(conn, form.get("uri", ""))
+        if post is None:
+            raise Problem(404, "no such post")
+        try:
+            await posts.delete_note(
+                conn, actor=me, post=post, urls=app_state.urls, clock=app_state.clock
+            )
+        except PostError as error:
+            raise Problem(403, gettext(MESSAGES[error.code])) from error
+    return redirect(url_for("social.home_feed"), 303)
+
+
+@blueprint.post("/posts/interact")
+async def interact() -> WerkzeugResponse:
+    """Like or boost a post."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    form = await request.form
+    kind = form.get("kind")
+    if kind not in {"like", "announce"}:
+        raise Problem(400, "kind is like or announce")
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        post = await post_queries.select_post(conn, form.get("uri", ""))
+        if post is None:
+            raise Problem(404, "no such post")
+        try:
+            await posts.interact(
+                conn, actor=me, post=post, kind=kind, urls=app_state.urls, clock=app_state.clock
+            )
+        except PostError as error:
+            return redirect(url_for("social.home_feed", error=error.code), 303)
+    return redirect(url_for("social.home_feed"), 303)
+
+
+@blueprint.post("/follow")
+async def follow() -> WerkzeugResponse:
+    """Follow an account by handle or URL, on this server or another."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    form = await request.form
+    app_state = state()
+    found = await find_actor(
+        app_state.db,
+        app_state.fed.directory,
+        form.get("handle", ""),
+        local_host=app_state.settings.host,
+    )
+    if isinstance(found, LookupFailure):
+        return redirect(url_for("social.home_feed", error="follow_failed"), 303)
+    target = found.uri if isinstance(found, RemoteActor) else found
+    async with app_state.db.acquire() as conn:
+        try:
+            await follows.follow(
+                conn, actor=me, target=target, urls=app_state.urls, clock=app_state.clock
+            )
+        except FollowError:
+            return redirect(url_for("social.home_feed", error="follow_failed"), 303)
+    return redirect(url_for("social.home_feed", notice="follow_sent"), 303)
+
+
+@blueprint.post("/unfollow")
+async def unfollow() -> WerkzeugResponse:
+    """Stop following an account."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    form = await request.form
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        await follows.unfollow(
+            conn, actor=me, target=form.get("uri", ""), urls=app_state.urls, clock=app_state.clock
+        )
+    return redirect(url_for("social.home_feed"), 303)
+
+
+@blueprint.route("/follow-requests", methods=["GET", "POST"])
+async def follow_requests() -> str | WerkzeugResponse:
+    """Approve or refuse followers, for accounts that approve them by hand."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    app_state = state()
+    me_uri = app_state.urls.actor(me.username)
+    async with app_state.db.acquire() as conn:
+        if request.method == "POST":
+            form = await request.form
+            await follows.answer_request(
+                conn,
+                actor=me,
+                follower=form.get("follower", ""),
+                accept=form.get("answer") == "accept",
+                urls=app_state.urls,
+                clock=app_state.clock,
+            )
+            return redirect(url_for("social.follow_requests"), 303)
+        pending = await follow_queries.select_pending_requests(conn, me_uri, limit=100)
+        remote = await actor_queries.select_remote_actors(conn, [f.follower for f in pending])
+    return await render_template(
+        "follow_requests.html", pending=pending, actors={a.uri: a for a in remote}
+    )
+
+
+@blueprint.get("/authorize_interaction")
+async def authorize_interaction() -> str | WerkzeugResponse:
+    """The OStatus subscribe target: an account found by handle or URL, with a follow button."""
+    me = await _me()
+    if not isinstance(me, Actor):
+        return me
+    query = request.args.get("uri", "").removeprefix("acct:")
+    if not query:
+        raise Problem(400, "uri is required")
+    app_state = state()
+    found = await find_actor(
+        app_state.db, app_state.fed.directory, query, local_host=app_state.settings.host
+    )
+    if isinstance(found, LookupFailure):
+        raise Problem(404, found.detail)
+    if isinstance(found, str):
+        return redirect(found, 303)
+    return await render_template("authorize.html", remote=found)
+
+
+@blueprint.get("/tags/<tag>")
+async def tag(tag: str) -> str:
+    """Public posts with a hashtag."""
+    async with state().db.acquire() as conn:
+        found = await post_queries.select_tag_posts(conn, tag[:100], limit=FEED_SIZE)
+        authors = await actor_queries.select_remote_actors(
+            conn, sorted({p.author_uri for p in found})
+        )
+    return await render_template(
+        "tag.html", tag=tag[:100], posts=found, authors={a.uri: a for a in authors}
+    )

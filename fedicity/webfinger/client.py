@@ -1,0 +1,49 @@
+"""WebFinger client: acct:user@host -> the actor's id."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fedicity.activitypub.accessors import as_list, get_str
+from fedicity.activitypub.fetch import FetchError, FetchFailure, fetch_document
+from fedicity.activitypub.fetcher import Fetcher
+from fedicity.actors.remote import LookupFailure
+
+JRD_ACCEPT = "application/jrd+json, application/json"
+JRD_TYPES = frozenset({"application/jrd+json", "application/json"})
+_AP_TYPES = ("application/activity+json", "application/ld+json")
+
+
+async def resolve_acct(fetcher: Fetcher, user: str, host: str) -> str | LookupFailure:
+    """The actor id behind @user@host, from the host's WebFinger document."""
+    resource = quote(f"acct:{user}@{host}", safe=":@")
+    schemes = ["https"]
+    # Loopback development and tests run peers over plain HTTP.
+    if fetcher.policy.allow_private_addresses:
+        schemes.append("http")
+    last: FetchError | None = None
+    for scheme in schemes:
+        fetched = await fetch_document(
+            fetcher.client,
+            f"{scheme}://{host}/.well-known/webfinger?resource={resource}",
+            policy=fetcher.policy,
+            accept=JRD_ACCEPT,
+            user_agent=fetcher.user_agent,
+            content_types=JRD_TYPES,
+            check_origin=False,
+        )
+        if isinstance(fetched, FetchError):
+            last = fetched
+            if fetched.reason in {FetchFailure.CONNECTION_ERROR, FetchFailure.TIMEOUT}:
+                continue
+            break
+        for link in as_list(fetched.document.get("links")):
+            if not isinstance(link, dict) or link.get("rel") != "self":
+                continue
+            media = (get_str(link, "type") or "").split(";")[0].strip()
+            href = get_str(link, "href")
+            if href and media in _AP_TYPES:
+                return href
+        return LookupFailure("no_actor_link", f"{host} knows @{user} but gives no actor link")
+    assert last is not None
+    return LookupFailure(last.reason.value, last.detail, gone=last.status in {404, 410})
