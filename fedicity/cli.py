@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+import asyncpg
+
 from fedicity import __version__
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
@@ -377,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     except embedded.EmbeddedPostgresError as error:
         print(f"fedicity: {error}", file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"fedicity: {error}", file=sys.stderr)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        print(f"fedicity: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

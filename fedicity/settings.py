@@ -94,6 +94,8 @@ def _check_base_url(value: str) -> str:
             f"{PREFIX}BASE_URL: expected an http:// or https:// URL such as "
             f"https://ville.example, got {value!r}"
         )
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(f"{PREFIX}BASE_URL: must not contain a user name or password")
     if parts.path not in {"", "/"} or parts.query or parts.fragment:
         raise SettingsError(
             f"{PREFIX}BASE_URL: must be the root of a host, with no path, query or fragment; "
@@ -195,7 +197,8 @@ def load_settings(
         raise SettingsError(f"{PREFIX}CONFIG: unknown setting(s) {', '.join(unknown)}")
     for name in known:
         from_env = env.get(PREFIX + name.upper())
-        if from_env is not None:
+        # An empty variable means "not set" (FEDICITY_X= in a unit file), not false or zero.
+        if from_env is not None and from_env.strip() != "":
             raw[name] = from_env
 
     values: dict[str, Any] = {}

@@ -138,7 +138,7 @@ def test_https_base_url_reports_its_scheme() -> None:
         "ville.example",
         "//ville.example",
         "https://",
-        "",
+        "https://user:secret@ville.example",
         "https://ville.example:port",
         "https://ville.example:99999",
         "https://ville.example:-1",
@@ -250,7 +250,15 @@ def test_max_body_bytes_is_read_as_a_number() -> None:
     assert _load(max_body_bytes="2048").max_body_bytes == 2048
 
 
-@pytest.mark.parametrize("raw", ["0", "-5", "lots", "1.5", ""])
+def test_empty_variables_mean_unset() -> None:
+    # FEDICITY_X= in a unit file or .env leaves the default, it does not mean false or zero.
+    settings = _load(registration_open="", max_body_bytes=" ", base_url="")
+    assert settings.registration_open is True
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.base_url == "http://localhost:8000"
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "lots", "1.5"])
 def test_invalid_max_body_bytes_is_refused_naming_the_variable(raw: str) -> None:
     with pytest.raises(SettingsError, match="FEDICITY_MAX_BODY_BYTES"):
         _load(max_body_bytes=raw)

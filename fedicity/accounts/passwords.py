@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -9,8 +11,12 @@ MIN_LENGTH = 8
 MAX_LENGTH = 1024
 
 _HASHER = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
-# Hashed when no account matches, so a wrong username costs as much time as a wrong password.
-_DUMMY_HASH = _HASHER.hash("not a real password, only spends time")
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified when no account matches, so a wrong username costs as much as a wrong password.
+    return _HASHER.hash("not a real password, only spends time")
 
 
 def hash_password(password: str) -> str:
@@ -21,7 +27,9 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; takes as long when there is no hash at all."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _HASHER.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 
+import asyncpg
+
 from fedicity.accounts import passwords, queries
 from fedicity.accounts.models import Account
 from fedicity.activitypub.keys import KeyGenerator
+from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actors
 from fedicity.actors.service import ActorError
 from fedicity.clock import Clock
@@ -48,19 +51,31 @@ async def register(
             problem, f"a password has {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters"
         )
     clean_email = normalize_email(email)
+    # Every cheap check first: a refused sign-up must not cost an argon2 hash.
+    canonical = actors.normalize_username(username)
+    if await actor_queries.select_actor_by_username(conn, canonical) is not None:
+        raise AccountError("username_taken", f"the username {canonical!r} is already taken")
     if clean_email is not None and await queries.select_email_taken(conn, clean_email):
         raise AccountError("email_taken", "this e-mail address is already used by an account")
     password_hash = await asyncio.to_thread(passwords.hash_password, password)
-    async with conn.transaction():
-        actor = await actors.create_person(conn, username, keygen=keygen, display_name=display_name)
-        account_id = await queries.insert_account(
-            conn,
-            actor_id=actor.id,
-            email=clean_email,
-            password_hash=password_hash,
-            is_admin=is_admin,
-            locale=locale,
-        )
+    try:
+        async with conn.transaction():
+            actor = await actors.create_person(
+                conn, canonical, keygen=keygen, display_name=display_name
+            )
+            account_id = await queries.insert_account(
+                conn,
+                actor_id=actor.id,
+                email=clean_email,
+                password_hash=password_hash,
+                is_admin=is_admin,
+                locale=locale,
+            )
+    except asyncpg.UniqueViolationError:
+        # Two sign-ups raced past the checks above; the database's unique index decided.
+        raise AccountError(
+            "email_taken", "this e-mail address is already used by an account"
+        ) from None
     account = await queries.select_account_by_id(conn, account_id)
     assert account is not None
     return account
@@ -78,7 +93,7 @@ async def authenticate(conn: Connection, login: str, password: str, clock: Clock
         fresh = await asyncio.to_thread(passwords.hash_password, password)
         await queries.update_rehash(conn, account.id, fresh)
     await queries.update_last_login(conn, account.id, clock.now())
-    return account
+    return await queries.select_account_by_id(conn, account.id)
 
 
 async def set_password(conn: Connection, account: Account, password: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -452,3 +453,26 @@ async def test_admin_choice_overrides_the_registration_default(
     async with pool.acquire() as conn:
         await queries.update_registration_open(conn, choice)
         assert await accounts.registration_open(conn, default) is choice
+
+
+async def test_concurrent_sign_ups_with_one_email_give_one_account_and_a_clear_error(
+    pool: Pool, keygen: FixedKeys
+) -> None:
+    # Given two sign-ups with the same e-mail racing past the e-mail check
+    async def sign_up(name: str) -> str:
+        async with pool.acquire() as conn:
+            try:
+                await accounts.register(
+                    conn,
+                    username=name,
+                    password="long enough",
+                    email="same@example.org",
+                    keygen=keygen,
+                )
+            except AccountError as error:
+                return error.code
+            return "ok"
+
+    results = sorted(await asyncio.gather(sign_up("first"), sign_up("second")))
+    # Then one succeeds and the other is refused as email_taken, never a database error
+    assert results == ["email_taken", "ok"]

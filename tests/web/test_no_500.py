@@ -13,6 +13,7 @@ from quart.typing import TestClientProtocol
 from werkzeug.routing import Rule
 
 from fedicity.accounts import service as accounts
+from fedicity.actors import service as actor_service
 from fedicity.db.pool import Pool
 from fedicity.settings import Settings
 from tests.conftest import FixedKeys
@@ -225,11 +226,9 @@ async def _collect(
 
 @pytest.fixture
 async def citizen(pool: Pool, keygen: FixedKeys) -> None:
-    """camille exists, so sample paths reach real handlers rather than 404s."""
+    """camille's actor exists, so sample paths reach real handlers rather than 404s."""
     async with pool.acquire() as conn:
-        await accounts.register(
-            conn, username="camille", password=PASSWORD, keygen=keygen, is_admin=True
-        )
+        await actor_service.create_person(conn, "camille", keygen=keygen)
 
 
 def test_routes_are_discovered_from_the_url_map(app: Quart) -> None:
