@@ -144,21 +144,13 @@ async def check(
             if reason is not None:
                 return Rejected(403, "domain_refused", reason)
 
-    key = await resolve_key(signature.key_id, refresh=False)
+    key = await verify_with_key(signature, resolve_key, method, body, headers, now)
     if isinstance(key, KeyUnavailable):
         if key.gone and _is_self_delete(activity, actor_uri):
             return IgnoredDelete(actor_uri)
         return Rejected(401, "key_unavailable", f"cannot get key {signature.key_id}: {key.detail}")
-    failure = _verify_with(signature, key, method, body, headers, now)
-    if failure is not None:
-        # The actor may have rotated its key since we cached it: fetch it once more.
-        refreshed = await resolve_key(signature.key_id, refresh=True)
-        if isinstance(refreshed, KeyUnavailable):
-            return _failure(failure)
-        key = refreshed
-        failure = _verify_with(signature, key, method, body, headers, now)
-        if failure is not None:
-            return _failure(failure)
+    if isinstance(key, SignatureFailure):
+        return _failure(key)
 
     if key.owner != actor_uri:
         # A relayed activity (Mastodon forwards replies) is signed by the relayer over HTTP
@@ -187,6 +179,52 @@ async def check(
     )
 
 
+async def verify_with_key(
+    signature: ParsedSignature,
+    resolve_key: KeyResolver,
+    method: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    now: datetime,
+) -> InboxKey | KeyUnavailable | SignatureFailure:
+    """Verify a parsed signature with its key, fetching the key once more if it fails."""
+    key = await resolve_key(signature.key_id, refresh=False)
+    if isinstance(key, KeyUnavailable):
+        return key
+    failure = _verify_with(signature, key, method, body, headers, now)
+    if failure is None:
+        return key
+    # The actor may have rotated its key since we cached it: fetch it once more.
+    refreshed = await resolve_key(signature.key_id, refresh=True)
+    if isinstance(refreshed, KeyUnavailable):
+        return failure
+    return _verify_with(signature, refreshed, method, body, headers, now) or refreshed
+
+
+async def authenticate_fetch(
+    *,
+    url: str,
+    headers: Mapping[str, str],
+    resolve_key: KeyResolver,
+    now: datetime,
+    refuse_host: Callable[[str], Awaitable[str | None]] | None = None,
+) -> InboxKey | Rejected:
+    """Check a signed GET (authorized fetch): the signer's key, or why the fetch is refused."""
+    signature = parse_signature("GET", url, headers)
+    if isinstance(signature, SignatureFailure):
+        return _failure(signature)
+    if refuse_host is not None:
+        reason = await refuse_host(host_of(signature.key_id))
+        if reason is not None:
+            return Rejected(403, "domain_refused", reason)
+    key = await verify_with_key(signature, resolve_key, "GET", None, headers, now)
+    if isinstance(key, KeyUnavailable):
+        return Rejected(401, "key_unavailable", f"cannot get key {signature.key_id}: {key.detail}")
+    if isinstance(key, SignatureFailure):
+        return _failure(key)
+    return key
+
+
 def _is_self_delete(activity: Mapping[str, Any], actor_uri: str) -> bool:
     return get_type(activity) == "Delete" and get_id(activity.get("object")) == actor_uri
 
@@ -195,7 +233,7 @@ def _verify_with(
     signature: ParsedSignature,
     key: InboxKey,
     method: str,
-    body: bytes,
+    body: bytes | None,
     headers: Mapping[str, str],
     now: datetime,
 ) -> SignatureFailure | None:

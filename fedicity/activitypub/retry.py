@@ -21,11 +21,16 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return min(timedelta(seconds=int(text)), _MAX_RETRY_AFTER)
+    if text.isascii() and text.isdigit():
+        # A peer's huge value must cap, not overflow timedelta (nor int() past 4300 digits);
+        # non-ASCII digits such as "²" pass isdigit() but not int().
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(int(_MAX_RETRY_AFTER.total_seconds()))):
+            return _MAX_RETRY_AFTER
+        return min(timedelta(seconds=int(digits)), _MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # e.g. an hour of 99999999999
         return None
     if when.tzinfo is None:
         return None

@@ -182,6 +182,24 @@ async def select_domain_health(conn: Connection, domain: str) -> DomainHealth | 
     return None if row is None else DomainHealth(**record_dict(row))
 
 
+async def claim_probe(
+    conn: Connection, domain: str, *, last_failure_at: datetime, now: datetime
+) -> bool:
+    """Take the one probe an unavailable domain gets per interval; False if another row has it.
+
+    The probe counts as a failure until it answers (a success clears the domain anyway).
+    """
+    claimed: bool | None = await conn.fetchval(
+        """UPDATE domain_health SET last_failure_at = $3
+            WHERE domain = $1 AND unavailable AND last_failure_at = $2
+        RETURNING true""",
+        domain,
+        last_failure_at,
+        now,
+    )
+    return claimed is not None
+
+
 async def record_domain_failure(
     conn: Connection, domain: str, now: datetime, unavailable_after_days: int
 ) -> bool:

@@ -26,6 +26,8 @@ CONCURRENCY = 16
 # Mastodon marks a domain unavailable after failures on 7 distinct days; so do we.
 UNAVAILABLE_AFTER_DAYS = 7
 PROBE_INTERVAL = timedelta(hours=6)
+# Rows that lost the probe to another look again once its answer is known (> POST_TIMEOUT).
+PROBE_WAIT = timedelta(minutes=1)
 SNIPPET = 500
 POST_TIMEOUT = 15.0
 
@@ -107,6 +109,13 @@ async def _deliver(
             async with pool.acquire() as conn:
                 await queries.postpone(conn, job.id, probe_due, now)
             return
+        # The rows postponed above all fall due at probe_due: only one of them may post.
+        async with pool.acquire() as conn:
+            if not await queries.claim_probe(
+                conn, job.domain, last_failure_at=health.last_failure_at, now=now
+            ):
+                await queries.postpone(conn, job.id, now + PROBE_WAIT, now)
+                return
     attempt = await post_activity(client, job, urls, clock)
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():

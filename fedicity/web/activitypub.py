@@ -9,10 +9,7 @@ from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
-from fedicity.activitypub.accessors import host_of
-from fedicity.activitypub.httpsig import SignatureFailure, parse_signature, verify
-from fedicity.activitypub.inbox import KeyUnavailable
-from fedicity.activitypub.keys import load_public_key
+from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
@@ -46,39 +43,64 @@ def activity_response(document: dict[str, Any] | bytes) -> Response:
     return response
 
 
-async def require_signed_fetch() -> None:
-    """With authorized fetch on, AS GETs need a valid signature from an allowed peer."""
+async def require_signed_fetch() -> Response | None:
+    """With authorized fetch on, AS GETs need a valid signature from an allowed peer.
+
+    Like Mastodon, an unsigned GET of an actor still gets a minimal document (id, type, inbox,
+    key): that is how a peer fetches our key to verify us, and demanding a signature there would
+    make two secure servers wait on each other forever.
+    """
     app_state = state()
     if not app_state.settings.authorized_fetch or request.method != "GET":
-        return
+        return None
+    if request.endpoint == "activitypub.instance_actor":
+        # Peers verify our signed fetches with this key: it must stay public.
+        return None
     if not wants_activitypub(request) and not request.path.endswith(
         ("/outbox", "/followers", "/following", "/liked", "/replies")
     ):
-        return
+        return None
     headers = {name.lower(): value for name, value in request.headers.items()}
+    if "signature" not in headers and "signature-input" not in headers:
+        if request.endpoint == "activitypub.actor":
+            return await _minimal_actor(request.view_args or {})
+        raise Problem(401, "this server requires signed fetches", extra={"reason": "unsigned"})
     url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
-    parsed = parse_signature("GET", url, headers)
-    if isinstance(parsed, SignatureFailure):
-        raise Problem(401, f"this server requires signed fetches: {parsed.detail}")
-    async with app_state.db.acquire() as conn:
-        decision = await admit(
-            conn, host_of(parsed.key_id), allowlist_mode=app_state.settings.federation_allowlist
-        )
-    if not decision.allowed:
-        raise Problem(403, decision.reason)
-    key = await resolve_key(parsed.key_id, refresh=False)
-    if isinstance(key, KeyUnavailable):
-        raise Problem(401, f"the signing key cannot be fetched: {key.detail}")
-    failure = verify(
-        parsed,
-        load_public_key(key.public_key_pem),
-        method="GET",
-        body=None,
+
+    async def refuse_host(host: str) -> str | None:
+        async with app_state.db.acquire() as conn:
+            decision = await admit(
+                conn, host, allowlist_mode=app_state.settings.federation_allowlist
+            )
+        return None if decision.allowed else decision.reason
+
+    result = await authenticate_fetch(
+        url=url,
         headers=headers,
+        resolve_key=resolve_key,
         now=app_state.clock.now(),
+        refuse_host=refuse_host,
     )
-    if failure is not None:
-        raise Problem(401, failure.detail)
+    if isinstance(result, Rejected):
+        raise Problem(result.status, result.detail, extra={"reason": result.reason})
+    return None
+
+
+async def _minimal_actor(view_args: dict[str, Any]) -> Response:
+    found = await _local_actor(str(view_args.get("username", "")))
+    document = actor_to_ap(found, state().urls)
+    kept = (
+        "@context",
+        "id",
+        "type",
+        "preferredUsername",
+        "inbox",
+        "outbox",
+        "endpoints",
+        "publicKey",
+        "url",
+    )
+    return activity_response({key: document[key] for key in kept if key in document})
 
 
 blueprint.before_request(require_signed_fetch)
