@@ -5,6 +5,7 @@ Run from the repository root (well under a minute with the defaults):
     .venv/bin/python -m bench.delivery
     .venv/bin/python -m bench.delivery --n 5000 --hosts 8 --verify-every 50
     .venv/bin/python -m bench.delivery --shared-inbox      # one delivery per host instead
+    .venv/bin/python -m bench.delivery --profile           # cProfile the delivery loop
 
 What it does, all on 127.0.0.1 with real HTTP and a real PostgreSQL (embedded in a temporary
 directory, or a fresh database on FEDICITY_DATABASE_URL's server when that is set):
@@ -30,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import shutil
 import tempfile
 import time
@@ -230,9 +233,16 @@ async def run(args: argparse.Namespace) -> None:
                 cavage_first = sign_headers(half, sinks.bases[0] + "/users/r0/inbox")
                 clock = SystemClock()
                 batches = 0
+                profiler = cProfile.Profile(time.process_time) if args.profile else None
                 with meter.measure() as sample:
-                    while await deliver_batch(pool, client, urls=urls, clock=clock):
+                    if profiler is not None:
+                        profiler.enable()
+                    while await deliver_batch(
+                        pool, client, urls=urls, clock=clock, allow_private_addresses=True
+                    ):
                         batches += 1
+                    if profiler is not None:
+                        profiler.disable()
                 raw = merge(raw_first, sign_raw(half))
                 cavage = merge(cavage_first, sign_headers(half, sinks.bases[0] + "/users/r0/inbox"))
                 async with pool.acquire() as conn:
@@ -252,6 +262,12 @@ async def run(args: argparse.Namespace) -> None:
             )
             for row in errors:
                 print(f"  ! {row['n']} not delivered: {row['last_status']} {row['last_error']}")
+            if profiler is not None:
+                heading("cProfile (CPU clock) of the delivery loop, by own time")
+                profile = pstats.Stats(profiler)
+                profile.sort_stats("tottime").print_stats(args.profile_top)
+                heading("... by cumulative time")
+                profile.sort_stats("cumulative").print_stats(args.profile_top)
     finally:
         if sinks is not None:
             sinks.child.stop()
@@ -318,6 +334,12 @@ def main() -> None:
         action="store_true",
         help="give each host a shared inbox, so fan-out collapses to one POST per host",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the delivery loop with cProfile on a CPU clock (inflates its CPU figures)",
+    )
+    parser.add_argument("--profile-top", type=int, default=30)
     args = parser.parse_args()
     if min(args.n, args.hosts) < 1 or args.verify_every < 0:
         parser.error("--n and --hosts must be positive, --verify-every not negative")

@@ -19,11 +19,13 @@ Everything runs on 127.0.0.1, with real HTTP and a real PostgreSQL:
   the embedded one. A trivial Quart app on Hypercorn (bench/trivial_app.py), in its own process,
   gets the same requests at the same client concurrency as a floor to compare with.
 
-Phases: actor-document GETs; cold deliveries (one per remote actor, each triggers a key fetch);
-warm deliveries (--n, every key cached); the same POSTs at the trivial app; then the worker
-processes every stored activity. Requests are signed before the clock starts, so the client
-mostly spends its CPU on HTTP. Figures are printed, never asserted: the machine is shared and
-noisy, so compare the ratios printed within one run.
+Phases: actor-document GETs (fedicity and the trivial app taking turns); cold deliveries
+(--cold-burst per remote actor, sent together while its key is unknown, so each may fetch it);
+warm deliveries (--n, every key cached, taking turns with the same POSTs at the trivial app);
+then the worker processes every stored activity (rows are held back until it is idle, so its
+start-up is not counted). Requests are signed before the clock starts, so the client mostly
+spends its CPU on HTTP. Figures are printed, never asserted: the machine is shared and noisy, so
+compare the ratios printed within one run. docs/benchmarks.md has measured figures.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import asyncio
 import json
 import pstats
 import secrets
+import shlex
 import shutil
 import tempfile
 from collections import Counter
@@ -288,11 +291,12 @@ async def fire(client: httpx.AsyncClient, requests: Sequence[Request], concurren
 # The run
 
 
-def fedicity_argv(command: str, profile: Path | None) -> list[str]:
-    """`fedicity web|worker`, under cProfile (CPU-time clock) when profiling."""
-    if profile is None:
-        return [str(BIN / "fedicity"), command]
-    return [str(BIN / "python"), "-m", "bench.profiled", str(profile / f"{command}.prof"), command]
+def fedicity_argv(command: str, args: argparse.Namespace) -> list[str]:
+    """`fedicity web|worker` (or --fedicity-command's), under cProfile when profiling."""
+    if args.profile is not None:
+        out = str(args.profile / f"{command}.prof")
+        return [str(BIN / "python"), "-m", "bench.profiled", out, command]
+    return [*shlex.split(args.fedicity_command), command]
 
 
 async def set_up(db: Database, base: str, actors: Sequence[RemoteActor], addressing: str) -> str:
@@ -340,66 +344,77 @@ async def run(args: argparse.Namespace) -> None:
     )
     try:
         async with fresh_database(tmp / "pg") as db:
-            hosts, actors = await start_remote_actors(args.hosts, args.actors)
-            port, trivial_port = free_port(), free_port()
-            base = f"http://127.0.0.1:{port}"
-            citizen = await set_up(db, base, actors, args.addressing)
-            env = bench_env(
-                FEDICITY_DATABASE_URL=db.dsn,
-                FEDICITY_BASE_URL=base,
-                FEDICITY_ALLOW_PRIVATE_ADDRESSES="true",
-                FEDICITY_DATA_DIR=str(tmp / "data"),
-                FEDICITY_SECRET_KEY=secrets.token_urlsafe(32),
-            )
-            web = spawn("fedicity web", fedicity_argv("web", profile), env=env, log=tmp / "web.log")
-            children.append(web)
-            trivial = spawn(
-                "trivial app",
-                [str(BIN / "python"), "-m", "bench.trivial_app", "--port", str(trivial_port)],
-                env=env,
-                log=tmp / "trivial.log",
-            )
-            children.append(trivial)
-            await wait_listening(port, web)
-            await wait_listening(trivial_port, trivial)
-            sources = {"web": web.cpu, "trivial": trivial.cpu, "client": self_cpu}
-            if db.pgdata is not None:
-                sources["postgres"] = PostgresCpu(db.pgdata)
-            meter = Meter(sources)
-
-            inbox_url = base + ("/inbox" if args.inbox == "shared" else f"/actors/{CITIZEN}/inbox")
-            cold = [
-                signed_post(inbox_url, a, create_note(a, 0, citizen, args.addressing))
-                for a in actors
-            ]
-            warm = [
-                signed_post(
-                    inbox_url,
-                    actors[i % len(actors)],
-                    create_note(
-                        actors[i % len(actors)], 1 + i // len(actors), citizen, args.addressing
-                    ),
-                )
-                for i in range(args.n)
-            ]
-            limits = httpx.Limits(
-                max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-            )
-            async with httpx.AsyncClient(limits=limits, timeout=60.0, trust_env=False) as client:
-                await actor_documents(client, meter, base, trivial_port, args)
-                await deliveries(client, meter, cold, warm, hosts, trivial_port, args)
-            await worker_phase(db, env, meter, tmp, profile, children, len(cold) + len(warm))
-            for child in children:
-                child.stop()
-            if profile is not None:
-                for name in ("web", "worker"):
-                    show_profile(profile / f"{name}.prof", name, args.profile_top)
+            try:
+                await measure_all(db, tmp, args, children, hosts)
+            finally:
+                for child in children:
+                    child.stop()
+                for host in hosts:
+                    await host.server.close()
+        if profile is not None:
+            for name in ("web", "worker"):
+                show_profile(profile / f"{name}.prof", name, args.profile_top)
     finally:
-        for child in children:
-            child.stop()
-        for host in hosts:
-            await host.server.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def measure_all(
+    db: Database,
+    tmp: Path,
+    args: argparse.Namespace,
+    children: list[Child],
+    hosts: list[RemoteHost],
+) -> None:
+    """Start everything (children and hosts go in the lists, for the caller to stop); measure."""
+    started, actors = await start_remote_actors(args.hosts, args.actors)
+    hosts.extend(started)
+    port, trivial_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    citizen = await set_up(db, base, actors, args.addressing)
+    env = bench_env(
+        FEDICITY_DATABASE_URL=db.dsn,
+        FEDICITY_BASE_URL=base,
+        FEDICITY_ALLOW_PRIVATE_ADDRESSES="true",
+        FEDICITY_DATA_DIR=str(tmp / "data"),
+        FEDICITY_SECRET_KEY=secrets.token_urlsafe(32),
+    )
+    web = spawn("fedicity web", fedicity_argv("web", args), env=env, log=tmp / "web.log")
+    children.append(web)
+    trivial = spawn(
+        "trivial app",
+        [str(BIN / "python"), "-m", "bench.trivial_app", "--port", str(trivial_port)],
+        env=env,
+        log=tmp / "trivial.log",
+    )
+    children.append(trivial)
+    await wait_listening(port, web)
+    await wait_listening(trivial_port, trivial)
+    sources = {"web": web.cpu, "trivial": trivial.cpu, "client": self_cpu}
+    if db.pgdata is not None:
+        sources["postgres"] = PostgresCpu(db.pgdata)
+    meter = Meter(sources)
+
+    inbox_url = base + ("/inbox" if args.inbox == "shared" else f"/actors/{CITIZEN}/inbox")
+    # The first --cold-burst deliveries of each actor go out together: each may fetch the key.
+    cold = [
+        signed_post(inbox_url, actor, create_note(actor, index, citizen, args.addressing))
+        for actor in actors
+        for index in range(args.cold_burst)
+    ]
+    warm = []
+    for index in range(args.n):
+        actor = actors[index % len(actors)]
+        note = create_note(actor, args.cold_burst + index // len(actors), citizen, args.addressing)
+        warm.append(signed_post(inbox_url, actor, note))
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    async with httpx.AsyncClient(limits=limits, timeout=60.0, trust_env=False) as client:
+        await actor_documents(client, meter, base, trivial_port, args)
+        await deliveries(client, meter, cold, warm, hosts, trivial_port, args)
+    await worker_phase(db, env, meter, tmp, args, children, len(cold) + len(warm))
+    for child in children:
+        child.stop()  # so the profiles are written before they are read
 
 
 async def compare(
@@ -462,13 +477,18 @@ async def deliveries(
     trivial_port: int,
     args: argparse.Namespace,
 ) -> None:
-    heading(f"Cold deliveries: one signed Create(Note) per remote actor ({len(cold)}), key fetches")
+    heading(
+        f"Cold deliveries: the first {args.cold_burst} signed Create(Note) of each of "
+        f"{len(cold) // args.cold_burst} remote actors (unknown keys: fetched)"
+    )
     gets_before = sum(host.gets for host in hosts)
     with meter.measure() as first:
         got = await fire(client, cold, args.concurrency)
     accepted = got.count(202)
     figure("accepted", accepted, "", got.summary())
-    figure("key fetches served by the remote hosts", sum(h.gets for h in hosts) - gets_before)
+    fetches = sum(host.gets for host in hosts) - gets_before
+    actors = len(cold) // args.cold_burst
+    figure("key fetches served by the remote hosts", fetches, "", f"{actors} actors")
     figure("accepted/s (cold)", accepted / first.wall, "/s")
     figure("web CPU per accepted activity (cold)", first.ms_per("web", accepted), "ms")
 
@@ -511,18 +531,18 @@ async def deliveries(
     figure("fedicity CPU above the trivial app's", per_accept - floor_per_request, "ms")
     answered_nobody = got_nobody.count(202)
     figure(
-        "trivial, Response(status=202) as fedicity: req/s",
+        "trivial, body-less Response(status=202): /s",
         answered_nobody / nobody.wall,
         "/s",
         "" if answered_nobody == len(warm) else got_nobody.summary(),
     )
     figure(
-        "trivial, Response(status=202): CPU per request",
+        "trivial, body-less Response: CPU per request",
         nobody.ms_per("trivial", answered_nobody),
         "ms",
     )
     figure(
-        "  cost of the body-less Response (thread pool)",
+        "  extra CPU of the body-less Response",
         nobody.ms_per("trivial", answered_nobody) - floor_per_request,
         "ms",
     )
@@ -533,7 +553,7 @@ async def worker_phase(
     env: Mapping[str, str],
     meter: Meter,
     tmp: Path,
-    profile: Path | None,
+    args: argparse.Namespace,
     children: list[Child],
     expected: int,
 ) -> None:
@@ -547,14 +567,14 @@ async def worker_phase(
             "WHERE state = 'pending'"
         )
         worker = spawn(
-            "fedicity worker", fedicity_argv("worker", profile), env=env, log=tmp / "worker.log"
+            "fedicity worker", fedicity_argv("worker", args), env=env, log=tmp / "worker.log"
         )
         children.append(worker)
         await wait_for_log(worker, "worker running")
         await asyncio.sleep(1.0)
         meter.sources["worker"] = worker.cpu
         with meter.measure() as idle:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(2.0)
         with meter.measure() as sample:
             await conn.execute(
                 "UPDATE inbox_items SET next_attempt_at = now() WHERE state = 'pending'"
@@ -588,9 +608,7 @@ async def worker_phase(
     if "postgres" in sample.cpu:
         figure("PostgreSQL CPU per processed activity", sample.ms_per("postgres", processed), "ms")
     figure("worker CPU utilisation", sample.cpu["worker"] / sample.wall * 100, "% of one core")
-    figure(
-        "worker idle CPU (polling, included above)", idle.cpu["worker"] * 1000 / idle.wall, "ms/s"
-    )
+    figure("worker idle CPU (polling; 10 ms ticks)", idle.cpu["worker"] * 1000 / idle.wall, "ms/s")
     figure("posts stored", posts)
     for row in errors:
         print(f"  ! {row['n']} {row['state']}: {row['last_error']}")
@@ -625,13 +643,27 @@ def main() -> None:
     )
     parser.add_argument("--inbox", choices=("shared", "personal"), default="shared")
     parser.add_argument(
+        "--cold-burst",
+        type=int,
+        default=1,
+        help="first deliveries per actor sent together while its key is unknown (default 1)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=4, help="alternations between fedicity and the trivial app"
     )
-    parser.add_argument("--profile", type=Path, help="run web and worker under cProfile, into DIR")
+    parser.add_argument(
+        "--fedicity-command",
+        default=str(BIN / "fedicity"),
+        help="the command that runs fedicity (default: .venv/bin/fedicity), e.g. another "
+        "checkout's, to compare two versions",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="run web and worker under cProfile (CPU clock), into DIR"
+    )
     parser.add_argument("--profile-top", type=int, default=30)
     args = parser.parse_args()
-    if min(args.n, args.actors, args.hosts, args.concurrency, args.gets) < 1:
-        parser.error("--n, --actors, --hosts, --concurrency and --gets must be positive")
+    if min(args.n, args.actors, args.hosts, args.concurrency, args.gets, args.cold_burst) < 1:
+        parser.error("--n, --actors, --hosts, --concurrency, --gets, --cold-burst must be positive")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     asyncio.run(run(args))

@@ -29,6 +29,7 @@ from fedicity.db.migrate import MigrationError, migrate
 from fedicity.db.pool import Connection, Pool, connect, create_pool
 from fedicity.federation import Federation
 from fedicity.settings import Settings, SettingsError, load_settings
+from fedicity.territories import cli as territories_cli
 
 _log = logging.getLogger("fedicity")
 
@@ -82,6 +83,7 @@ def _stop_event() -> asyncio.Event:
 async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
     from fedicity.clock import SystemClock
     from fedicity.federation import start_federation
+    from fedicity.territories import service as territory_service
     from fedicity.urls import Urls
     from fedicity.worker import default_loops, run_worker
 
@@ -92,6 +94,7 @@ async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
             federation = await start_federation(
                 pool, ready, clock=clock, keygen=generate_rsa_keypair
             )
+            await territory_service.prepare_serving(pool, ready)
             try:
                 stop = _stop_event()
                 tasks: list[Awaitable[None]] = []
@@ -288,6 +291,51 @@ async def cmd_policy(settings: Settings, args: argparse.Namespace) -> None:
     await _with_conn(settings, action)
 
 
+async def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> None:
+    """Have the served territory's actor follow a remote territory actor (federated aggregation)."""
+    from fedicity.actors.lookup import find_actor
+    from fedicity.actors.models import RemoteActor
+    from fedicity.clock import SystemClock
+    from fedicity.federation import start_federation
+    from fedicity.follows import service as follows
+    from fedicity.territories import service as territory_service
+    from fedicity.urls import Urls
+
+    async with database(settings) as ready:
+        await _migrated(ready)
+        async with _pool(ready) as pool:
+            clock = SystemClock()
+            federation = await start_federation(
+                pool, ready, clock=clock, keygen=generate_rsa_keypair
+            )
+            try:
+                async with pool.acquire() as conn:
+                    root = await territory_service.served_root(
+                        conn, ready.territory_level, ready.territory_code
+                    )
+                if root is None:
+                    raise CommandError(
+                        "no served territory: set FEDICITY_TERRITORY_LEVEL and "
+                        "FEDICITY_TERRITORY_CODE and run `fedicity territories import`"
+                    )
+                found = await find_actor(
+                    pool, federation.directory, args.handle, local_host=ready.host
+                )
+                if not isinstance(found, RemoteActor) or found.type != "Group":
+                    raise CommandError(f"{args.handle} is not a remote territory actor")
+                urls = Urls(ready.base_url)
+                async with pool.acquire() as conn:
+                    actor = await territory_service.territory_actor(
+                        conn, root, keygen=generate_rsa_keypair
+                    )
+                    await follows.follow(
+                        conn, actor=actor, target=found.uri, urls=urls, clock=clock
+                    )
+                print(f"@{actor.username} now follows {found.handle}; see {root.name}'s page")
+            finally:
+                await federation.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with --help on every command."""
     parser = argparse.ArgumentParser(
@@ -339,6 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     org_create.add_argument("--display-name")
     org_create.add_argument("--summary")
     org_create.set_defaults(handler=cmd_org_create)
+    territories_cli.register(commands, _with_conn)
+    aggregate = commands.add_parser(
+        "aggregate",
+        help="follow another instance's territory actor so its items appear in our scope",
+        description="the served territory's actor follows a territory actor of another instance",
+    )
+    aggregate.add_argument("handle", help="@commune@instance.example or the actor's URL")
+    aggregate.set_defaults(handler=cmd_aggregate)
     policy = commands.add_parser(
         "policy", help="federation policy for peer domains", description="federation policy"
     )

@@ -10,7 +10,7 @@ from fedicity import __version__
 from fedicity.activitypub.fetch import FetchPolicy
 from fedicity.activitypub.fetcher import Fetcher, new_http_client
 from fedicity.activitypub.httpsig import SigningKey
-from fedicity.activitypub.keys import KeyGenerator, load_private_key
+from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair, load_private_key
 from fedicity.actors import service as actor_service
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
@@ -27,6 +27,7 @@ class Federation:
     fetcher: Fetcher
     directory: ActorDirectory
     owns_client: bool
+    keygen: KeyGenerator = generate_rsa_keypair
 
     async def close(self) -> None:
         """Close the HTTP client if this object opened it."""
@@ -59,4 +60,5 @@ async def start_federation(
         fetcher=fetcher,
         directory=ActorDirectory(pool=pool, fetcher=fetcher, urls=urls),
         owns_client=client is None,
+        keygen=keygen,
     )

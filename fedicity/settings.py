@@ -37,6 +37,7 @@ class Settings:
     instance_name: str = "Fedicity"
     territory_name: str = ""
     territory_code: str = ""
+    territory_level: str = "commune"
     default_locale: str = "fr"
     authorized_fetch: bool = False
     allow_private_addresses: bool = False
@@ -138,6 +139,17 @@ def _check_database_url(value: str | None) -> str | None:
     return value
 
 
+SERVABLE_LEVELS = ("region", "departement", "epci", "commune")
+
+
+def _check_territory_level(value: str) -> str:
+    if value not in SERVABLE_LEVELS:
+        raise SettingsError(
+            f"{PREFIX}TERRITORY_LEVEL: expected one of {', '.join(SERVABLE_LEVELS)}, got {value!r}"
+        )
+    return value
+
+
 def _check_locale(value: str) -> str:
     if value not in {"fr", "en"}:
         raise SettingsError(f"{PREFIX}DEFAULT_LOCALE: expected fr or en, got {value!r}")
@@ -217,6 +229,9 @@ def load_settings(
         None if database_url is None else str(database_url)
     )
     values["default_locale"] = _check_locale(str(values.get("default_locale", "fr")))
+    values["territory_level"] = _check_territory_level(
+        str(values.get("territory_level", Settings.territory_level))
+    )
     data_dir = Path(str(values.get("data_dir", Settings.data_dir))).expanduser()
     values["data_dir"] = data_dir
     secret = str(values.get("secret_key", ""))

@@ -33,12 +33,24 @@ class Loop:
 
 
 async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
+    failures = 0
     while not stop.is_set():
-        handled = await loop.step(pool)
+        try:
+            handled = await loop.step(pool)
+        except Exception:  # noqa: BLE001 -- the loop must outlive a database restart or a bug
+            # Nothing is lost: the rows stay leased in PostgreSQL and come back when the lease
+            # ends. Back off so a persistent fault does not spin.
+            failures += 1
+            _log.exception("%s loop step failed (%d in a row)", loop.name, failures)
+            handled = 0
+            delay = min(60.0, loop.idle_delay * 2**failures)
+        else:
+            failures = 0
+            delay = loop.idle_delay
         if handled:
             continue
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=loop.idle_delay)
+            await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
 def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop]:
@@ -47,10 +59,18 @@ def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop
     from fedicity.inbound.worker import process_batch
 
     async def inbox_step(pool: Pool) -> int:
-        return await process_batch(pool, directory=federation.directory, urls=urls, clock=clock)
+        return await process_batch(
+            pool, directory=federation.directory, urls=urls, clock=clock, keygen=federation.keygen
+        )
 
     async def delivery_step(pool: Pool) -> int:
-        return await deliver_batch(pool, federation.client, urls=urls, clock=clock)
+        return await deliver_batch(
+            pool,
+            federation.client,
+            urls=urls,
+            clock=clock,
+            allow_private_addresses=federation.fetcher.policy.allow_private_addresses,
+        )
 
     return [
         Loop("inbox", inbox_step, idle_delay=0.2),

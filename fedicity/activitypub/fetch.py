@@ -478,3 +478,13 @@ def _origin_mismatch(document: dict[str, Any], final_url: httpx.URL) -> str | No
     if id_host != served_by:
         return f"document id {object_id} is not on {served_by}, which served it"
     return None
+
+
+async def check_destination(
+    url: str, policy: FetchPolicy, resolve: Resolver = resolve_host
+) -> FetchError | None:
+    """Whether we may send anything to this URL (deliveries use it too): None, or why not."""
+    parsed = _parse_url(url)
+    if isinstance(parsed, FetchError):
+        return parsed
+    return await _check_destination(parsed, policy, resolve)

@@ -80,6 +80,9 @@ class IgnoredDelete:
     actor_uri: str
 
 
+_KEY_MAY_HAVE_CHANGED = frozenset({FailureReason.BAD_SIGNATURE, FailureReason.KEY_TYPE_MISMATCH})
+
+
 def synthetic_id(body: bytes) -> str:
     """An id for activities sent without one (GoToSocial's Delete): the hash of the body."""
     return "urn:sha256:" + hashlib.sha256(body).hexdigest()
@@ -169,7 +172,11 @@ async def check(
 
     # The activity id is not required to be on the actor's host: recorded Mobilizon and Pleroma
     # traffic relays ids from elsewhere. Objects are origin-checked where they are stored.
-    activity_uri = activity.get("id") or synthetic_id(body)
+    # An id on another host is kept, but not trusted as the dedupe key: otherwise a peer could
+    # pre-empt another server's activity by sending its (predictable) id first.
+    claimed = activity.get("id")
+    activity_uri = claimed if claimed and host_of(claimed) == host_of(actor_uri) else None
+    activity_uri = activity_uri or synthetic_id(body)
     return Accepted(
         activity=activity,
         activity_uri=activity_uri,
@@ -194,6 +201,9 @@ async def verify_with_key(
     failure = _verify_with(signature, key, method, body, headers, now)
     if failure is None:
         return key
+    if failure.reason not in _KEY_MAY_HAVE_CHANGED:
+        # A stale Date or a wrong digest is not fixed by a new key: do not fetch for nothing.
+        return failure
     # The actor may have rotated its key since we cached it: fetch it once more.
     refreshed = await resolve_key(signature.key_id, refresh=True)
     if isinstance(refreshed, KeyUnavailable):

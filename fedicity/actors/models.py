@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-ActorKind = Literal["person", "organization", "application"]
+ActorKind = Literal["person", "organization", "application", "territory"]
 OrganizationKind = Literal[
     "association", "company", "local_government", "collective", "informal_group"
 ]
@@ -28,11 +28,14 @@ class Actor:
     summary: str
     manually_approves_followers: bool
     discoverable: bool
-    public_key_pem: str
-    private_key_pem: str
+    # None only for territory actors whose keys were not needed yet (see actors.service.with_keys)
+    public_key_pem: str | None
+    private_key_pem: str | None
     created_at: datetime
     updated_at: datetime
     hide_network: bool = False
+    territory_id: int | None = None
+    home_territory_id: int | None = None
 
     @property
     def name(self) -> str:

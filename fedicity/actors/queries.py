@@ -10,7 +10,7 @@ from fedicity.db.pool import Connection, record_dict
 
 _COLUMNS = """id, username, kind, organization_kind, display_name, summary,
               manually_approves_followers, discoverable, public_key_pem, private_key_pem,
-              created_at, updated_at, hide_network"""
+              created_at, updated_at, hide_network, territory_id, home_territory_id"""
 
 
 async def insert_actor(
@@ -73,7 +73,7 @@ async def select_actors_page(
     row_before = before or (None, None)
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM actors
-             WHERE kind <> 'application'
+             WHERE kind IN ('person', 'organization')
                AND discoverable
                AND ($1::text IS NULL OR kind = $1)
                AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
@@ -214,3 +214,78 @@ async def select_remote_actor_by_handle(
         domain,
     )
     return None if row is None else RemoteActor(**record_dict(row))
+
+
+async def update_missing_keys(
+    conn: Connection, actor_id: int, public_key_pem: str, private_key_pem: str
+) -> None:
+    """Give an actor its key pair unless it already has one."""
+    await conn.execute(
+        """UPDATE actors SET public_key_pem = $2, private_key_pem = $3, updated_at = now()
+            WHERE id = $1 AND public_key_pem IS NULL""",
+        actor_id,
+        public_key_pem,
+        private_key_pem,
+    )
+
+
+async def select_territory_actor_ids(conn: Connection, territory_ids: list[int]) -> set[int]:
+    """Which of these territories already have an actor."""
+    rows = await conn.fetch(
+        "SELECT territory_id FROM actors WHERE territory_id = ANY($1::bigint[])", territory_ids
+    )
+    return {row["territory_id"] for row in rows}
+
+
+async def select_taken_usernames(conn: Connection) -> set[str]:
+    """Every local username, lower-cased."""
+    rows = await conn.fetch("SELECT lower(username) AS name FROM actors")
+    return {row["name"] for row in rows}
+
+
+async def insert_territory_actors(conn: Connection, rows: list[tuple[int, str, str]]) -> None:
+    """Create territory actors (territory id, username, display name) without keys."""
+    await conn.execute(
+        """INSERT INTO actors (territory_id, username, display_name, kind)
+           SELECT t.territory_id, t.username, t.display_name, 'territory'
+             FROM unnest($1::bigint[], $2::text[], $3::text[])
+                  AS t(territory_id, username, display_name)
+           ON CONFLICT DO NOTHING""",
+        [row[0] for row in rows],
+        [row[1] for row in rows],
+        [row[2] for row in rows],
+    )
+
+
+async def select_territory_actor(conn: Connection, territory_id: int) -> Actor | None:
+    """The actor of a territory."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM actors WHERE territory_id = $1", territory_id
+    )
+    return None if row is None else Actor(**record_dict(row))
+
+
+async def update_home_territory(conn: Connection, actor_id: int, territory_id: int | None) -> None:
+    """Set where an actor communects (its home territory)."""
+    await conn.execute(
+        "UPDATE actors SET home_territory_id = $2, updated_at = now() WHERE id = $1",
+        actor_id,
+        territory_id,
+    )
+
+
+async def select_actors_in_territory(
+    conn: Connection, territory_id: int, *, limit: int
+) -> list[Actor]:
+    """Discoverable citizens and organisations whose home is this territory or below it."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM actors
+             WHERE kind IN ('person', 'organization') AND discoverable
+               AND home_territory_id IN (SELECT descendant_id FROM territory_ancestors
+                                          WHERE ancestor_id = $1)
+             ORDER BY kind DESC, created_at DESC, id DESC
+             LIMIT $2""",
+        territory_id,
+        limit,
+    )
+    return [Actor(**record_dict(row)) for row in rows]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -53,6 +54,9 @@ class ActorDirectory:
     pool: Pool
     fetcher: Fetcher
     urls: Urls
+    _in_flight: dict[tuple[str, bool], asyncio.Future[ResolvedKey | LookupFailure]] = field(
+        default_factory=dict, repr=False
+    )
 
     def is_local(self, uri: str) -> bool:
         """Whether a URI is one of ours."""
@@ -83,7 +87,26 @@ class ActorDirectory:
             return await queries.upsert_remote_actor(conn, data)
 
     async def key(self, key_id: str, *, refresh: bool = False) -> ResolvedKey | LookupFailure:
-        """The public key named by a signature's keyId, and its owner."""
+        """The public key named by a signature's keyId, and its owner.
+
+        Concurrent requests for the same key share one lookup: a burst of first deliveries from
+        a new actor must not fetch its key once per delivery.
+        """
+        flight_key = (key_id, refresh)
+        pending = self._in_flight.get(flight_key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._key(key_id, refresh=refresh))
+        self._in_flight[flight_key] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._in_flight.pop(flight_key, None)
+            else:
+                task.add_done_callback(lambda _: self._in_flight.pop(flight_key, None))
+
+    async def _key(self, key_id: str, *, refresh: bool) -> ResolvedKey | LookupFailure:
         if self.is_local(key_id):
             return await self._local_key(key_id)
         if not refresh:
@@ -134,7 +157,7 @@ class ActorDirectory:
             if actor.kind == "application"
             else self.urls.actor_key(actor.username)
         )
-        if key_id != expected:
+        if key_id != expected or actor.public_key_pem is None:
             return LookupFailure("unknown_local_key", f"no local key {key_id}")
         return ResolvedKey(key_id, owner, actor.public_key_pem)
 

@@ -247,3 +247,15 @@ async def local_actor_for_uri(conn: Connection, urls: Urls, uri: str | None) -> 
         return None
     actor = await queries.select_actor_by_username(conn, unquote(uri[len(prefix) :]))
     return None if actor is None or actor.kind == "application" else actor
+
+
+async def with_keys(conn: Connection, actor: Actor, *, keygen: KeyGenerator) -> Actor:
+    """The actor with its key pair, made now if it was deferred (territory actors)."""
+    if actor.public_key_pem is not None and actor.private_key_pem is not None:
+        return actor
+    keypair = await asyncio.to_thread(keygen)
+    # Two processes may race here: the first key written wins and both return it.
+    await queries.update_missing_keys(conn, actor.id, keypair.public_pem, keypair.private_pem)
+    refreshed = await queries.select_actor_by_id(conn, actor.id)
+    assert refreshed is not None
+    return refreshed

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from fedicity.activitypub.accessors import host_of
 from fedicity.db.pool import Connection, record_dict
 
 
@@ -22,6 +23,8 @@ class DeliveryJob:
     username: str
     kind: str
     private_key_pem: str
+    # The lease this worker holds; completing the row requires it still to be ours.
+    locked_until: datetime
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ async def select_follower_inboxes(conn: Connection, followee: str) -> list[tuple
             WHERE f.followee = $1 AND f.state = 'accepted' AND r.deleted_at IS NULL""",
         followee,
     )
-    return [(row["inbox"], row["domain"]) for row in rows]
+    # Health is kept per host that answers: the inbox's, not necessarily the actor's.
+    return [(row["inbox"], host_of(row["inbox"])) for row in rows]
 
 
 async def select_activity(conn: Connection, uri: str) -> dict[str, Any] | None:
@@ -116,7 +120,7 @@ async def claim_deliveries(
              FROM due, outbox_activities a, actors act
             WHERE d.id = due.id AND a.id = d.activity_id AND act.id = a.actor_id
         RETURNING d.id, d.inbox, d.domain, d.attempts, a.uri AS activity_uri, a.raw,
-                  act.username, act.kind, act.private_key_pem""",
+                  act.username, act.kind, act.private_key_pem, d.locked_until""",
         now,
         now + lease,
         limit,
@@ -124,16 +128,20 @@ async def claim_deliveries(
     return [DeliveryJob(**record_dict(row)) for row in rows]
 
 
-async def mark_delivered(conn: Connection, delivery_id: int, status: int, now: datetime) -> None:
-    """Record a successful delivery."""
-    await conn.execute(
+async def mark_delivered(
+    conn: Connection, delivery_id: int, status: int, now: datetime, lease: datetime
+) -> bool:
+    """Record a successful delivery, if this worker still holds the row's lease."""
+    result = await conn.execute(
         """UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = $2,
                                  last_error = NULL, locked_until = NULL, updated_at = $3
-            WHERE id = $1""",
+            WHERE id = $1 AND locked_until = $4 AND state = 'pending'""",
         delivery_id,
         status,
         now,
+        lease,
     )
+    return result != "UPDATE 0"
 
 
 async def mark_failed_attempt(
@@ -144,21 +152,24 @@ async def mark_failed_attempt(
     error: str,
     next_attempt_at: datetime | None,
     now: datetime,
-) -> None:
-    """Record a failed try: schedule the next one, or give up when next_attempt_at is None."""
-    await conn.execute(
+    lease: datetime,
+) -> bool:
+    """Record a failed try (if the lease is still ours): schedule the next, or give up."""
+    result = await conn.execute(
         """UPDATE deliveries
               SET attempts = attempts + 1, last_status = $2, last_error = $3,
                   state = CASE WHEN $4::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
                   next_attempt_at = coalesce($4, next_attempt_at),
                   locked_until = NULL, updated_at = $5
-            WHERE id = $1""",
+            WHERE id = $1 AND locked_until = $6 AND state = 'pending'""",
         delivery_id,
         status,
         error[:1000],
         next_attempt_at,
         now,
+        lease,
     )
+    return result != "UPDATE 0"
 
 
 async def postpone(conn: Connection, delivery_id: int, until: datetime, now: datetime) -> None:
@@ -182,22 +193,15 @@ async def select_domain_health(conn: Connection, domain: str) -> DomainHealth | 
     return None if row is None else DomainHealth(**record_dict(row))
 
 
-async def claim_probe(
-    conn: Connection, domain: str, *, last_failure_at: datetime, now: datetime
-) -> bool:
-    """Take the one probe an unavailable domain gets per interval; False if another row has it.
-
-    The probe counts as a failure until it answers (a success clears the domain anyway).
-    """
-    claimed: bool | None = await conn.fetchval(
-        """UPDATE domain_health SET last_failure_at = $3
-            WHERE domain = $1 AND unavailable AND last_failure_at = $2
-        RETURNING true""",
+async def select_probe_id(conn: Connection, domain: str, now: datetime) -> int | None:
+    """The one row allowed to probe an unavailable domain now: its oldest due pending row."""
+    probe_id: int | None = await conn.fetchval(
+        """SELECT min(id) FROM deliveries
+            WHERE domain = $1 AND state = 'pending' AND next_attempt_at <= $2""",
         domain,
-        last_failure_at,
         now,
     )
-    return claimed is not None
+    return probe_id
 
 
 async def record_domain_failure(

@@ -67,7 +67,7 @@ async def publish(
     remote_uris = [uri for uri in audience.actors if host_of(uri) != local_host]
     local_recipients.update(uri for uri in audience.actors if host_of(uri) == local_host)
     for recipient in await actor_queries.select_remote_actors(conn, remote_uris):
-        remote.add((recipient.delivery_inbox, recipient.domain))
+        remote.add((recipient.delivery_inbox, host_of(recipient.delivery_inbox)))
     await queries.insert_deliveries(conn, activity_id, sorted(remote), now)
     # Local recipients skip HTTP: the activity is already trusted, so it goes straight to the
     # mailbox that remote activities reach after verification.

@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 
 from fedicity import __version__
+from fedicity.activitypub.fetch import FetchFailure, FetchPolicy, check_destination
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage
 from fedicity.activitypub.keys import load_private_key
 from fedicity.activitypub.retry import next_delay, parse_retry_after
@@ -78,7 +79,13 @@ async def post_activity(
 
 
 async def deliver_batch(
-    pool: Pool, client: httpx.AsyncClient, *, urls: Urls, clock: Clock, limit: int = BATCH
+    pool: Pool,
+    client: httpx.AsyncClient,
+    *,
+    urls: Urls,
+    clock: Clock,
+    limit: int = BATCH,
+    allow_private_addresses: bool = False,
 ) -> int:
     """Deliver up to `limit` due rows, several at once; return how many were claimed."""
     async with pool.acquire() as conn:
@@ -89,14 +96,27 @@ async def deliver_batch(
 
     async def one(job: DeliveryJob) -> None:
         async with gate:
-            await _deliver(pool, client, job, urls=urls, clock=clock)
+            await _deliver(
+                pool,
+                client,
+                job,
+                urls=urls,
+                clock=clock,
+                policy=FetchPolicy(allow_private_addresses),
+            )
 
     await asyncio.gather(*(one(job) for job in jobs))
     return len(jobs)
 
 
 async def _deliver(
-    pool: Pool, client: httpx.AsyncClient, job: DeliveryJob, *, urls: Urls, clock: Clock
+    pool: Pool,
+    client: httpx.AsyncClient,
+    job: DeliveryJob,
+    *,
+    urls: Urls,
+    clock: Clock,
+    policy: FetchPolicy,
 ) -> None:
     async with pool.acquire() as conn:
         health = await queries.select_domain_health(conn, job.domain)
@@ -109,20 +129,38 @@ async def _deliver(
             async with pool.acquire() as conn:
                 await queries.postpone(conn, job.id, probe_due, now)
             return
-        # The rows postponed above all fall due at probe_due: only one of them may post.
+        # The rows postponed above all fall due at probe_due: only the oldest due one posts,
+        # the others look again once its answer is known.
         async with pool.acquire() as conn:
-            if not await queries.claim_probe(
-                conn, job.domain, last_failure_at=health.last_failure_at, now=now
-            ):
+            if await queries.select_probe_id(conn, job.domain, now) != job.id:
                 await queries.postpone(conn, job.id, now + PROBE_WAIT, now)
                 return
+    refused = await check_destination(job.inbox, policy)
+    if refused is not None and refused.reason in (
+        FetchFailure.BLOCKED_ADDRESS,
+        FetchFailure.BAD_URL,
+    ):
+        # An actor document named an inbox on a private address or a non-http URL: never POST
+        # there (SSRF), and do not retry.
+        attempt = Attempt(None, f"inbox refused: {refused.detail}")
+        async with pool.acquire() as conn:
+            await queries.mark_failed_attempt(
+                conn,
+                job.id,
+                status=None,
+                error=attempt.detail,
+                next_attempt_at=None,
+                now=now,
+                lease=job.locked_until,
+            )
+        return
     attempt = await post_activity(client, job, urls, clock)
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         if attempt.ok:
             assert attempt.status is not None
-            await queries.mark_delivered(conn, job.id, attempt.status, now)
-            await queries.record_domain_success(conn, job.domain, now)
+            if await queries.mark_delivered(conn, job.id, attempt.status, now, job.locked_until):
+                await queries.record_domain_success(conn, job.domain, now)
             return
         delay = next_delay(
             job.attempts + 1, attempt.status, parse_retry_after(attempt.retry_after, now)
@@ -134,6 +172,7 @@ async def _deliver(
             error=attempt.detail,
             next_attempt_at=None if delay is None else now + delay,
             now=now,
+            lease=job.locked_until,
         )
         if attempt.status is None or attempt.status >= 500:
             await queries.record_domain_failure(conn, job.domain, now, UNAVAILABLE_AFTER_DAYS)

@@ -7,7 +7,7 @@ from typing import Any
 
 from fedicity.activitypub.accessors import get_id, get_object
 from fedicity.activitypub.routing import Outcome, Router
-from fedicity.actors.service import local_actor_for_uri
+from fedicity.actors.service import local_actor_for_uri, with_keys
 from fedicity.follows import queries
 from fedicity.follows.service import send_answer
 from fedicity.inbound.context import InboundContext
@@ -29,6 +29,7 @@ async def on_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
             clock=ctx.clock,
         )
         return Outcome.done("the instance actor cannot be followed")
+    target = await with_keys(ctx.conn, target, keygen=ctx.keygen)
     accepted = not target.manually_approves_followers
     await queries.upsert_follow(
         ctx.conn,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
@@ -20,3 +21,5 @@ class InboundContext:
     clock: Clock
     actor_uri: str
     local: bool
+    # Territory actors get their keys when first needed, possibly while handling a Follow.
+    keygen: KeyGenerator = generate_rsa_keypair

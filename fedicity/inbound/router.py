@@ -14,6 +14,7 @@ from fedicity.follows import ap as follows_ap
 from fedicity.inbound.context import InboundContext
 from fedicity.moderation import ap as moderation_ap
 from fedicity.posts import ap as posts_ap
+from fedicity.territories import ap as territories_ap
 
 
 async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -41,6 +42,7 @@ def build_router() -> Router[InboundContext]:
     follows_ap.register(router)
     posts_ap.register(router)
     moderation_ap.register(router)
+    territories_ap.register(router)
     router.register("Delete")(on_delete)
     router.register("Update")(on_update_other)
     for actor_type in sorted(ACTOR_TYPES):

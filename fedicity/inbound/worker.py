@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.retry import next_delay
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
@@ -20,7 +21,13 @@ _log = logging.getLogger(__name__)
 
 
 async def process_batch(
-    pool: Pool, *, directory: ActorDirectory, urls: Urls, clock: Clock, limit: int = BATCH
+    pool: Pool,
+    *,
+    directory: ActorDirectory,
+    urls: Urls,
+    clock: Clock,
+    limit: int = BATCH,
+    keygen: KeyGenerator = generate_rsa_keypair,
 ) -> int:
     """Process up to `limit` due inbox rows; return how many were handled."""
     async with pool.acquire() as conn:
@@ -45,6 +52,7 @@ async def process_batch(
                 clock=clock,
                 actor_uri=item.actor_uri,
                 local=item.key_id == "local",
+                keygen=keygen,
             )
             try:
                 async with conn.transaction():

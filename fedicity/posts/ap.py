@@ -23,6 +23,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import RemoteActor
 from fedicity.follows import queries as follow_queries
 from fedicity.inbound.context import InboundContext
+from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.models import POST_TYPES, Post, PostData, Visibility
 from fedicity.sanitize import sanitize_html
@@ -244,6 +245,8 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
 async def on_delete_object(ctx: InboundContext, object_uri: str) -> Outcome:
     """A deleted post (by id or Tombstone); only its author can delete it."""
     deleted = await queries.mark_post_deleted(ctx.conn, object_uri, ctx.actor_uri, ctx.clock.now())
+    if deleted:
+        await located_queries.mark_deleted(ctx.conn, object_uri, ctx.clock.now())
     return Outcome.done() if deleted else Outcome.ignored("no post of this actor has that id")
 
 

@@ -9,6 +9,7 @@ from fedicity.actors.models import Actor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.ap import addressing, note_to_ap
 from fedicity.posts.compose import Mention, compose
@@ -44,6 +45,7 @@ async def create_note(
     summary: str = "",
     in_reply_to: Post | None = None,
     language: str | None = None,
+    audience: str | None = None,
 ) -> Post:
     """Write a note; its Create goes to followers, mentioned actors and the replied-to author."""
     if not text.strip():
@@ -92,6 +94,9 @@ async def create_note(
             tag_url=tag_url(urls),
             with_context=False,
         )
+        if audience is not None:
+            # FEP-1b12: the territory (a Group) the post is published in.
+            note["audience"] = audience
         activity: dict[str, Any] = {
             "@context": AS_CONTEXT,
             "id": post.uri + "/activity",
@@ -102,6 +107,8 @@ async def create_note(
             "cc": cc,
             "object": note,
         }
+        if audience is not None:
+            activity["audience"] = audience
         await publish(
             conn,
             actor=actor,
@@ -122,6 +129,7 @@ async def delete_note(
     me = urls.actor(actor.username)
     async with conn.transaction():
         await queries.mark_post_deleted(conn, post.uri, me, clock.now())
+        await located_queries.mark_deleted(conn, post.uri, clock.now())
         await publish(
             conn,
             actor=actor,

@@ -18,6 +18,7 @@ def register_web(app: Quart) -> None:
     from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
     from fedicity.web.social import blueprint as social_blueprint
+    from fedicity.web.territories import blueprint as territories_blueprint
 
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -64,6 +65,7 @@ def register_web(app: Quart) -> None:
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(inbox_blueprint)
     app.register_blueprint(social_blueprint)
+    app.register_blueprint(territories_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

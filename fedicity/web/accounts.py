@@ -11,6 +11,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.service import ActorError
 from fedicity.app import state
+from fedicity.territories import queries as territory_queries
 from fedicity.web.i18n import LOCALES, gettext, lazy
 from fedicity.web.session import (
     check_csrf,
@@ -19,6 +20,7 @@ from fedicity.web.session import (
     log_out,
     require_admin,
 )
+from fedicity.web.territories import resolve_place
 
 blueprint = Blueprint("accounts", __name__)
 blueprint.before_request(check_csrf)
@@ -36,6 +38,7 @@ ERROR_MESSAGES = {
     "summary_too_long": lazy("A description has at most 5000 characters."),
     "login_failed": lazy("Wrong username or password."),
     "password_wrong": lazy("The current password is wrong."),
+    "territory_unknown": lazy("This place is not served by this instance."),
 }
 
 
@@ -136,7 +139,13 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
     app_state = state()
     async with app_state.db.acquire() as conn:
         actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
-    assert actor is not None
+        assert actor is not None
+        home = (
+            await territory_queries.select_territory_by_id(conn, actor.home_territory_id)
+            if actor.home_territory_id is not None
+            else None
+        )
+    home_place = f"{home.level}:{home.code}" if home else ""
     if request.method == "GET":
         return await render_template(
             "settings.html",
@@ -144,8 +153,19 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
             account=account,
             error=None,
             saved=request.args.get("saved") == "1",
+            home_place=home_place,
         )
     form = await request.form
+    place = await resolve_place(form.get("home_territory", ""))
+    if form.get("home_territory", "").strip() and place is None:
+        page = await render_template(
+            "settings.html",
+            actor=actor,
+            error=_message("territory_unknown"),
+            saved=False,
+            home_place=home_place,
+        )
+        return page, 422
     try:
         async with app_state.db.acquire() as conn, conn.transaction():
             actor = await actor_service.update_profile(
@@ -155,6 +175,9 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
                 summary=form.get("summary", ""),
                 manually_approves_followers=form.get("manually_approves_followers") == "on",
                 discoverable=form.get("discoverable") == "on",
+            )
+            await actor_queries.update_home_territory(
+                conn, actor.id, place.id if place is not None else None
             )
             locale = form.get("locale")
             await account_queries.update_locale(

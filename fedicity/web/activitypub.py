@@ -23,11 +23,14 @@ from fedicity.posts import queries as post_queries
 from fedicity.posts.ap import note_to_ap
 from fedicity.posts.models import Post
 from fedicity.posts.service import tag_url
+from fedicity.territories import queries as territory_queries
+from fedicity.territories.actors import territory_actor_to_ap
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem
-from fedicity.web.inbox import resolve_key
+from fedicity.web.inbox import folded_headers, resolve_key
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.pages import render_post_page, render_profile
+from fedicity.web.territories import territory_path
 
 blueprint = Blueprint("activitypub", __name__)
 
@@ -60,7 +63,7 @@ async def require_signed_fetch() -> Response | None:
         ("/outbox", "/followers", "/following", "/liked", "/replies")
     ):
         return None
-    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers = folded_headers()
     if "signature" not in headers and "signature-input" not in headers:
         if request.endpoint == "activitypub.actor":
             return await _minimal_actor(request.view_args or {})
@@ -88,7 +91,7 @@ async def require_signed_fetch() -> Response | None:
 
 async def _minimal_actor(view_args: dict[str, Any]) -> Response:
     found = await _local_actor(str(view_args.get("username", "")))
-    document = actor_to_ap(found, state().urls)
+    document = await _actor_document(found)
     kept = (
         "@context",
         "id",
@@ -121,15 +124,45 @@ async def actor(username: str) -> Response | WerkzeugResponse | str:
     if found.username != username:
         return redirect(state().urls.actor(found.username), 301)
     if not wants_activitypub(request):
+        if found.kind == "territory" and found.territory_id is not None:
+            async with state().db.acquire() as conn:
+                territory = await territory_queries.select_territory_by_id(conn, found.territory_id)
+            if territory is not None:
+                return redirect(territory_path(territory), 303)
         response = Response(await render_profile(found), content_type="text/html; charset=utf-8")
         response.headers["Vary"] = "Accept"
         return response
     cache = state().actor_documents
     body = cache.get(found.username)
     if body is None:
-        body = json.dumps(actor_to_ap(found, state().urls)).encode("utf-8")
+        body = json.dumps(await _actor_document(found)).encode("utf-8")
         cache[found.username] = body
     return activity_response(body)
+
+
+async def _actor_document(found: Actor) -> dict[str, Any]:
+    if found.kind != "territory" or found.territory_id is None:
+        return actor_to_ap(found, state().urls)
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        keyed = await actor_service.with_keys(conn, found, keygen=app_state.keygen)
+        territory = await territory_queries.select_territory_by_id(conn, found.territory_id)
+        assert territory is not None
+        ancestors = []
+        for parent in await territory_queries.select_ancestors(conn, territory.id):
+            if parent.id == territory.id:
+                continue
+            parent_actor = await actor_queries.select_territory_actor(conn, parent.id)
+            ancestors.append(
+                (parent, app_state.urls.actor(parent_actor.username) if parent_actor else None)
+            )
+    return territory_actor_to_ap(
+        keyed,
+        territory,
+        ancestors,
+        app_state.urls,
+        app_state.urls.absolute(territory_path(territory)),
+    )
 
 
 @blueprint.get("/actor")

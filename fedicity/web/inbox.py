@@ -25,6 +25,15 @@ blueprint = Blueprint("inbox", __name__)
 _log = logging.getLogger(__name__)
 
 
+def folded_headers() -> dict[str, str]:
+    """Request headers by lower-case name, repeated ones joined with ", " as HTTP says."""
+    folded: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        folded[key] = f"{folded[key]}, {value}" if key in folded else value
+    return folded
+
+
 async def resolve_key(key_id: str, *, refresh: bool) -> InboxKey | KeyUnavailable:
     """Key lookup for the inbox, through the actor directory (database cache, then network)."""
     found = await state().fed.directory.key(key_id, refresh=refresh)
@@ -52,7 +61,7 @@ async def _receive(recipient: str | None) -> Response:
     result = await check(
         method=request.method,
         url=url,
-        headers={name.lower(): value for name, value in request.headers.items()},
+        headers=folded_headers(),
         body=body,
         resolve_key=resolve_key,
         now=app_state.clock.now(),
@@ -61,7 +70,7 @@ async def _receive(recipient: str | None) -> Response:
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})
     if isinstance(result, IgnoredDelete):
-        return Response(status=202)
+        return Response(b"", status=202)
     assert isinstance(result, Accepted)
     async with app_state.db.acquire() as conn:
         new = await inbound_queries.insert_inbox_item(
@@ -76,7 +85,7 @@ async def _receive(recipient: str | None) -> Response:
         )
     if not new:
         _log.debug("duplicate activity %s acknowledged", result.activity_uri)
-    return Response(status=202)
+    return Response(b"", status=202)
 
 
 @blueprint.post("/inbox")

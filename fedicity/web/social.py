@@ -13,13 +13,18 @@ from fedicity.app import state
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follows
 from fedicity.follows.service import FollowError
+from fedicity.located.models import NewItem
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention, find_handles
 from fedicity.posts.service import PostError
+from fedicity.sanitize import html_to_text
+from fedicity.territories import queries as territory_queries
+from fedicity.territories import service as territory_service
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.session import check_csrf, current_account
+from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("social", __name__)
 blueprint.before_request(check_csrf)
@@ -32,6 +37,7 @@ MESSAGES = {
     "not_author": lazy("Only the author can delete a post."),
     "not_boostable": lazy("Only public posts can be boosted."),
     "follow_failed": lazy("This account could not be found or followed."),
+    "territory_unknown": lazy("This place is not served by this instance."),
 }
 
 
@@ -63,6 +69,11 @@ async def home_feed() -> str | WerkzeugResponse:
         pending = await follow_queries.select_pending_requests(
             conn, urls.actor(me.username), limit=5
         )
+        home = (
+            await territory_queries.select_territory_by_id(conn, me.home_territory_id)
+            if me.home_territory_id is not None
+            else None
+        )
     return await render_template(
         "feed.html",
         me=me,
@@ -72,6 +83,7 @@ async def home_feed() -> str | WerkzeugResponse:
         error=MESSAGES.get(request.args.get("error", "")),
         notice=request.args.get("notice"),
         reply_to=request.args.get("reply_to", ""),
+        home_place=f"{home.level}:{home.code}" if home else "",
     )
 
 
@@ -105,11 +117,20 @@ async def write_note() -> WerkzeugResponse:
     text = form.get("text", "")
     resolved = await _resolve_mentions(text)
     reply_to = None
-    async with app_state.db.acquire() as conn:
+    place = await resolve_place(form.get("territory", ""))
+    if form.get("territory") and place is None:
+        return redirect(url_for("social.home_feed", error="territory_unknown"), 303)
+    root = await served_root()
+    async with app_state.db.acquire() as conn, conn.transaction():
         if form.get("in_reply_to"):
             reply_to = await post_queries.select_post(conn, form.get("in_reply_to", ""))
+        territory_actor = (
+            await territory_service.territory_actor(conn, place, keygen=app_state.keygen)
+            if place is not None
+            else None
+        )
         try:
-            await posts.create_note(
+            post = await posts.create_note(
                 conn,
                 actor=me,
                 text=text,
@@ -121,9 +142,35 @@ async def write_note() -> WerkzeugResponse:
                 resolved=resolved,
                 in_reply_to=reply_to,
                 language=current_account().locale if current_account() else None,  # type: ignore[union-attr]
+                audience=app_state.urls.actor(territory_actor.username)
+                if territory_actor
+                else None,
             )
         except PostError as error:
             return redirect(url_for("social.home_feed", error=error.code), 303)
+        if place is not None and post.visibility == "public":
+            # Only public posts are located: territory pages and announces are public.
+            await territory_service.locate_and_announce(
+                conn,
+                item=NewItem(
+                    object_uri=post.uri,
+                    kind="post",
+                    territory_id=place.id,
+                    title="",
+                    summary=html_to_text(post.content_html)[:500],
+                    url=post.uri,
+                    author_uri=post.author_uri,
+                    origin_host=app_state.settings.host,
+                    published=post.published,
+                    latitude=place.latitude,
+                    longitude=place.longitude,
+                ),
+                activity_uri=post.uri + "/activity",
+                root=root,
+                urls=app_state.urls,
+                clock=app_state.clock,
+                keygen=app_state.keygen,
+            )
     return redirect(url_for("social.home_feed"), 303)
 
 

@@ -37,7 +37,9 @@ class CountingKeys:
         return self._inner()
 
 
-def _public_numbers_match(public_pem: str, private_pem: str) -> bool:
+def _public_numbers_match(public_pem: str | None, private_pem: str | None) -> bool:
+    assert public_pem is not None
+    assert private_pem is not None
     public = load_public_key(public_pem)
     assert isinstance(public, rsa.RSAPublicKey)
     return public.public_numbers() == load_private_key(private_pem).public_key().public_numbers()

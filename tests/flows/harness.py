@@ -19,6 +19,7 @@ from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Pool
 from fedicity.federation import Federation, start_federation
 from fedicity.settings import Settings
+from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
 from fedicity.worker import default_loops, run_worker
 
@@ -86,6 +87,7 @@ async def running_instance(
     )
     used_clock = clock or SystemClock()
     federation = await start_federation(pool, settings, clock=used_clock, keygen=keygen)
+    await prepare_serving(pool, settings)
     app = create_app(settings, pool=pool, clock=used_clock, keygen=keygen, federation=federation)
     config = Config()
     config.bind = [settings.listen]

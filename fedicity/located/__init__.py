@@ -1,0 +1,1 @@
+"""What happens where: posts, events and proposals located in a territory, and scope queries."""

@@ -1,0 +1,49 @@
+"""Dataclasses for located items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+ItemKind = Literal["post", "event", "proposal"]
+ITEM_KINDS: tuple[ItemKind, ...] = ("post", "event", "proposal")
+
+
+@dataclass(frozen=True)
+class LocatedItem:
+    """Something that happens in a territory, here or on another instance."""
+
+    id: int
+    object_uri: str
+    kind: ItemKind
+    territory_id: int
+    latitude: float | None
+    longitude: float | None
+    title: str
+    summary: str
+    url: str | None
+    author_uri: str
+    origin_host: str
+    via: str | None
+    published: datetime
+    starts_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A located item before it has a row."""
+
+    object_uri: str
+    kind: ItemKind
+    territory_id: int
+    title: str
+    summary: str
+    url: str | None
+    author_uri: str
+    origin_host: str
+    published: datetime
+    latitude: float | None = None
+    longitude: float | None = None
+    via: str | None = None
+    starts_at: datetime | None = None

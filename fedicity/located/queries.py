@@ -1,0 +1,148 @@
+"""SQL for located items: storing them with their scope, and the scope and radius queries."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from fedicity.db.pool import Connection, record_dict
+from fedicity.located.models import LocatedItem, NewItem
+
+_COLUMNS = """id, object_uri, kind, territory_id, latitude, longitude, title, summary, url,
+              author_uri, origin_host, via, published, starts_at"""
+EARTH_RADIUS_KM = 6371.0088
+
+
+def _item(row: object) -> LocatedItem:
+    return LocatedItem(**record_dict(row))  # type: ignore[arg-type]
+
+
+async def upsert_item(conn: Connection, item: NewItem) -> LocatedItem:
+    """Store (or refresh) a located item; its scope is its territory and every ancestor."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO located_items (object_uri, kind, territory_id, scope_ids, latitude,
+                                       longitude, title, summary, url, author_uri, origin_host,
+                                       via, published, starts_at)
+            VALUES ($1, $2, $3,
+                    ARRAY(SELECT ancestor_id FROM territory_ancestors WHERE descendant_id = $3),
+                    $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            ON CONFLICT (object_uri) DO UPDATE SET
+                territory_id = EXCLUDED.territory_id, scope_ids = EXCLUDED.scope_ids,
+                latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
+                title = EXCLUDED.title, summary = EXCLUDED.summary, url = EXCLUDED.url,
+                starts_at = EXCLUDED.starts_at, deleted_at = NULL
+            WHERE located_items.author_uri = EXCLUDED.author_uri
+            RETURNING {_COLUMNS}""",
+        item.object_uri,
+        item.kind,
+        item.territory_id,
+        item.latitude,
+        item.longitude,
+        item.title,
+        item.summary,
+        item.url,
+        item.author_uri,
+        item.origin_host,
+        item.via,
+        item.published,
+        item.starts_at,
+    )
+    if row is None:
+        existing = await select_item(conn, item.object_uri)
+        assert existing is not None
+        return existing
+    return _item(row)
+
+
+async def select_item(conn: Connection, object_uri: str) -> LocatedItem | None:
+    """The located item of an object."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM located_items WHERE object_uri = $1 AND deleted_at IS NULL",
+        object_uri,
+    )
+    return None if row is None else _item(row)
+
+
+async def mark_deleted(conn: Connection, object_uri: str, when: datetime) -> bool:
+    """Take an item out of every scope (its object was deleted)."""
+    result = await conn.execute(
+        "UPDATE located_items SET deleted_at = $2 WHERE object_uri = $1 AND deleted_at IS NULL",
+        object_uri,
+        when,
+    )
+    return result != "UPDATE 0"
+
+
+async def select_in_scope(
+    conn: Connection,
+    territory_id: int,
+    *,
+    limit: int,
+    kind: str | None = None,
+    before: tuple[datetime, int] | None = None,
+) -> list[LocatedItem]:
+    """Items located in a territory or below it, newest first, keyset-paged."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM located_items
+             WHERE scope_ids @> ARRAY[$1::bigint] AND deleted_at IS NULL
+               AND ($2::text IS NULL OR kind = $2)
+               AND ($3::timestamptz IS NULL OR (published, id) < ($3, $4))
+             ORDER BY published DESC, id DESC
+             LIMIT $5""",
+        territory_id,
+        kind,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit,
+    )
+    return [_item(row) for row in rows]
+
+
+def bounding_box(
+    latitude: float, longitude: float, radius_km: float
+) -> tuple[float, float, float, float]:
+    """(min lat, max lat, min lon, max lon) enclosing a circle, for the indexed prefilter."""
+    delta_lat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    cos_lat = max(math.cos(math.radians(latitude)), 1e-6)
+    delta_lon = min(180.0, math.degrees(radius_km / (EARTH_RADIUS_KM * cos_lat)))
+    return latitude - delta_lat, latitude + delta_lat, longitude - delta_lon, longitude + delta_lon
+
+
+async def select_near(
+    conn: Connection,
+    latitude: float,
+    longitude: float,
+    radius_km: float,
+    *,
+    limit: int,
+    kind: str | None = None,
+    before: tuple[datetime, int] | None = None,
+) -> list[LocatedItem]:
+    """Items within `radius_km` of a point, newest first: a box on the index, then the circle."""
+    min_lat, max_lat, min_lon, max_lon = bounding_box(latitude, longitude, radius_km)
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM located_items
+             WHERE deleted_at IS NULL AND latitude BETWEEN $1 AND $2
+               AND longitude BETWEEN $3 AND $4
+               AND 2 * $9 * asin(sqrt(
+                     power(sin(radians(latitude - $5) / 2), 2)
+                   + cos(radians($5)) * cos(radians(latitude))
+                     * power(sin(radians(longitude - $6) / 2), 2))) <= $10
+               AND ($7::text IS NULL OR kind = $7)
+               AND ($8::timestamptz IS NULL OR (published, id) < ($8, $11))
+             ORDER BY published DESC, id DESC
+             LIMIT $12""",
+        min_lat,
+        max_lat,
+        min_lon,
+        max_lon,
+        latitude,
+        longitude,
+        kind,
+        before[0] if before else None,
+        EARTH_RADIUS_KM,
+        radius_km,
+        before[1] if before else None,
+        limit,
+    )
+    return [_item(row) for row in rows]

@@ -1,0 +1,106 @@
+"""Federated aggregation: what remote territory actors announce lands in our scope queries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fedicity.activitypub.accessors import get_id, get_object, get_str, get_type, host_of
+from fedicity.activitypub.fetch import FetchError
+from fedicity.activitypub.routing import Outcome, Router
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import RemoteActor
+from fedicity.follows import queries as follow_queries
+from fedicity.inbound.context import InboundContext
+from fedicity.located import queries as located_queries
+from fedicity.located.models import NewItem
+from fedicity.posts import queries as post_queries
+from fedicity.posts.ap import post_from_ap
+from fedicity.sanitize import html_to_text
+from fedicity.territories import queries
+from fedicity.territories.models import Territory
+
+
+def _term(document: Mapping[str, Any], name: str) -> Any:
+    # Our own context maps these short names; a peer may also send them prefixed.
+    return document.get(name, document.get(f"fc:{name}"))
+
+
+async def territory_of(ctx: InboundContext, group: RemoteActor) -> Territory | None:
+    """The territory a remote territory actor stands for, or its nearest known parent."""
+    candidates: list[tuple[Any, Any]] = [
+        (_term(group.raw, "level"), _term(group.raw, "territoryCode"))
+    ]
+    parents = _term(group.raw, "territoryParents")
+    if isinstance(parents, list):
+        candidates += [
+            (_term(p, "level"), _term(p, "territoryCode"))
+            for p in reversed(parents)
+            if isinstance(p, Mapping)
+        ]
+    for level, code in candidates:
+        if isinstance(level, str) and isinstance(code, str):
+            found = await queries.select_territory(ctx.conn, level, code)
+            if found is not None:
+                return found
+    return None
+
+
+async def on_announce_activity(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """A followed territory actor re-shares a Create: keep the post, located in its territory."""
+    inner = get_object(activity)
+    if inner is None or get_type(inner) != "Create":
+        return Outcome.ignored("not an announced Create")
+    group = await actor_queries.select_remote_actor(ctx.conn, ctx.actor_uri)
+    if group is None or group.type != "Group":
+        return Outcome.ignored("only territory actors' announces are aggregated")
+    local_prefix = ctx.urls.actor("")
+    if not await follow_queries.select_local_followers_of(ctx.conn, ctx.actor_uri, local_prefix):
+        return Outcome.ignored("nobody here follows this territory actor")
+    author = get_id(inner.get("actor"))
+    document = get_object(inner)
+    object_uri = get_id(inner.get("object"))
+    if author is None or object_uri is None:
+        return Outcome.ignored("the announced Create has no actor or object")
+    if document is None or host_of(object_uri) != host_of(ctx.actor_uri):
+        # Only the announcer's own server can vouch for an embedded copy; fetch the rest.
+        fetched = await ctx.directory.fetcher.document(object_uri)
+        if isinstance(fetched, FetchError):
+            return Outcome.ignored(f"cannot fetch the announced object: {fetched.detail}")
+        document = fetched.document
+    data = post_from_ap(document, author=author, followers_uri=None, now=ctx.clock.now())
+    if isinstance(data, str):
+        return Outcome.ignored(data)
+    if data.visibility != "public":
+        return Outcome.ignored("only public items are aggregated")
+    post = await post_queries.upsert_post(ctx.conn, data)
+    territory = await territory_of(ctx, group)
+    if territory is None:
+        return Outcome.done("stored, but its territory is unknown here")
+    await located_queries.upsert_item(
+        ctx.conn,
+        NewItem(
+            object_uri=post.uri,
+            kind="post",
+            territory_id=territory.id,
+            title=(post.name or "")[:200],
+            summary=html_to_text(post.content_html)[:500],
+            url=post.url or post.uri,
+            author_uri=post.author_uri,
+            origin_host=host_of(post.uri),
+            published=post.published,
+            via=ctx.actor_uri,
+        ),
+    )
+    return Outcome.done(f"located in {territory.level} {territory.code}")
+
+
+def register(router: Router[InboundContext]) -> None:
+    """Add the aggregation handler to the routing table."""
+    router.register("Announce", "Create")(on_announce_activity)
+
+
+def group_code(group: RemoteActor) -> str | None:
+    """The territory code a remote territory actor publishes."""
+    value = _term(group.raw, "territoryCode")
+    return value if isinstance(value, str) else get_str(group.raw, "territoryCode")

@@ -1,0 +1,264 @@
+"""SQL for the territory tree; connection first, one statement each (insert_quartier: two)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from fedicity.db.pool import Connection, record_dict
+from fedicity.territories.models import Level, Territory, slugify
+
+_COLUMNS = """t.id, t.level, t.code, t.name, t.kind, t.parent_id, t.postal_codes, t.population,
+              t.zone, t.latitude, t.longitude, t.bbox, t.updated_at"""
+
+# A name folded for search: no case, no accents, hyphens and apostrophes as spaces. Written with
+# translate() because the unaccent extension may not be installed; upper-case letters are mapped
+# too, since lower() leaves them alone under the C locale.
+_ACCENTED = "àâäáãåçéèêëíìîïñóòôöõúùûüýÿÀÂÄÁÃÅÇÉÈÊËÍÌÎÏÑÓÒÔÖÕÚÙÛÜÝŸ-'\u2019"
+_PLAIN = "aaaaaaceeeeiiiinooooouuuuyyaaaaaaceeeeiiiinooooouuuuyy   "
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_FOLDED_NAME = f"translate(t.name, {_sql_literal(_ACCENTED)}, {_sql_literal(_PLAIN)})"
+for _ligature, _spelled in (("œ", "oe"), ("Œ", "oe"), ("æ", "ae"), ("Æ", "ae")):
+    _FOLDED_NAME = f"replace({_FOLDED_NAME}, '{_ligature}', '{_spelled}')"
+_FOLDED_NAME = f"lower({_FOLDED_NAME})"
+_LEVEL_RANK = """array_position(ARRAY['country', 'region', 'departement', 'epci', 'commune',
+                                     'quartier'], t.level)"""
+
+
+def fold(text: str) -> str:
+    """The search form of a text, as _FOLDED_NAME computes it for names."""
+    spelled = text.lower().replace("œ", "oe").replace("æ", "ae")
+    plain = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
+    return re.sub("[-'\u2019\\s]+", " ", plain).strip()
+
+
+async def select_territory(conn: Connection, level: str, code: str) -> Territory | None:
+    """The territory of this level with this code (None for an unknown level too)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM territories t WHERE t.level = $1 AND t.code = $2", level, code
+    )
+    return None if row is None else Territory(**record_dict(row))
+
+
+async def select_territory_by_id(conn: Connection, territory_id: int) -> Territory | None:
+    """The territory with this id."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM territories t WHERE t.id = $1", territory_id)
+    return None if row is None else Territory(**record_dict(row))
+
+
+async def select_ancestors(
+    conn: Connection, territory_id: int, *, include_self: bool = False
+) -> list[Territory]:
+    """The territory's ancestors from the country down (a breadcrumb), itself last if asked."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM territory_ancestors a
+              JOIN territories t ON t.id = a.ancestor_id
+             WHERE a.descendant_id = $1 AND (a.depth > 0 OR $2)
+             ORDER BY a.depth DESC, {_LEVEL_RANK}, t.code""",
+        territory_id,
+        include_self,
+    )
+    return [Territory(**record_dict(row)) for row in rows]
+
+
+async def is_descendant(conn: Connection, ancestor_id: int, territory_id: int) -> bool:
+    """Whether a territory is this ancestor or lies under it."""
+    found: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM territory_ancestors
+                           WHERE ancestor_id = $1 AND descendant_id = $2)""",
+        ancestor_id,
+        territory_id,
+    )
+    return found
+
+
+async def select_subtree(conn: Connection, root_id: int) -> list[Territory]:
+    """The territory and everything under it, from the top down."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM territory_ancestors a
+              JOIN territories t ON t.id = a.descendant_id
+             WHERE a.ancestor_id = $1
+             ORDER BY a.depth, {_LEVEL_RANK}, t.code""",
+        root_id,
+    )
+    return [Territory(**record_dict(row)) for row in rows]
+
+
+async def select_served_ancestors(
+    conn: Connection, root_id: int, territory_id: int
+) -> list[Territory]:
+    """The territory and those of its ancestors that are the root or under it, from the
+    territory up to the root; empty when the territory is outside the root."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM territory_ancestors a
+              JOIN territories t ON t.id = a.ancestor_id
+             WHERE a.descendant_id = $2
+               AND EXISTS (SELECT 1 FROM territory_ancestors r
+                            WHERE r.ancestor_id = $1 AND r.descendant_id = a.ancestor_id)
+             ORDER BY a.depth, {_LEVEL_RANK}, t.code""",
+        root_id,
+        territory_id,
+    )
+    return [Territory(**record_dict(row)) for row in rows]
+
+
+async def select_scope_ids(conn: Connection, territory_id: int) -> list[int]:
+    """The territory and all its ancestors: what located_items.scope_ids holds."""
+    rows = await conn.fetch(
+        "SELECT ancestor_id FROM territory_ancestors WHERE descendant_id = $1 ORDER BY depth",
+        territory_id,
+    )
+    return [row["ancestor_id"] for row in rows]
+
+
+async def select_children(
+    conn: Connection,
+    territory_id: int,
+    *,
+    limit: int,
+    after: tuple[str, int] | None = None,
+    level: Level | None = None,
+) -> list[Territory]:
+    """The territories one step below, by name; page on with after=(last.name, last.id).
+
+    One step below a département are its EPCIs and the communes in no EPCI; below an EPCI, its
+    communes (or, for a métropole holding EPTs, those EPTs and the communes in none of them).
+    """
+    name_after, id_after = after or (None, None)
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM territory_ancestors a
+              JOIN territories t ON t.id = a.descendant_id
+             WHERE a.ancestor_id = $1 AND a.depth = 1
+               AND ($2::text IS NULL OR t.level = $2)
+               AND ($3::text IS NULL OR (t.name, t.id) > ($3, $4))
+             ORDER BY t.name, t.id
+             LIMIT $5""",
+        territory_id,
+        level,
+        name_after,
+        id_after,
+        limit,
+    )
+    return [Territory(**record_dict(row)) for row in rows]
+
+
+async def select_descendant_ids(
+    conn: Connection, territory_id: int, level: Level | None = None
+) -> list[int]:
+    """Ids of every territory below this one (not itself), of one level if given."""
+    rows = await conn.fetch(
+        """SELECT a.descendant_id FROM territory_ancestors a
+             JOIN territories t ON t.id = a.descendant_id
+            WHERE a.ancestor_id = $1 AND a.depth > 0 AND ($2::text IS NULL OR t.level = $2)
+            ORDER BY a.descendant_id""",
+        territory_id,
+        level,
+    )
+    return [row["descendant_id"] for row in rows]
+
+
+async def count_descendants(conn: Connection, territory_id: int, level: Level | None = None) -> int:
+    """How many territories are below this one (not itself), of one level if given."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM territory_ancestors a
+             JOIN territories t ON t.id = a.descendant_id
+            WHERE a.ancestor_id = $1 AND a.depth > 0 AND ($2::text IS NULL OR t.level = $2)""",
+        territory_id,
+        level,
+    )
+    return count
+
+
+async def count_descendants_by_level(conn: Connection, territory_id: int) -> dict[Level, int]:
+    """How many territories of each level are below this one."""
+    rows = await conn.fetch(
+        """SELECT t.level, count(*) AS n FROM territory_ancestors a
+             JOIN territories t ON t.id = a.descendant_id
+            WHERE a.ancestor_id = $1 AND a.depth > 0
+            GROUP BY t.level""",
+        territory_id,
+    )
+    return {row["level"]: row["n"] for row in rows}
+
+
+async def search_territories(conn: Connection, text: str, *, limit: int) -> list[Territory]:
+    """Territories whose name starts with the text (ignoring case, accents, hyphens and
+    apostrophes), or whose code or one of whose postal codes is the text; exact matches first,
+    then the most populous."""
+    folded = fold(text)
+    raw = text.strip()
+    if not folded and not raw:
+        return []
+    pattern = re.sub(r"([\\%_])", r"\\\1", folded) + "%"
+    # The first letter, in every spelling, filters cheaply before the costly folding.
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM territories t
+             WHERE ($1 <> '' AND lower(left(t.name, 1)) = ANY($5::text[])
+                    AND {_FOLDED_NAME} LIKE $1)
+                OR t.code = $2
+                OR t.postal_codes @> ARRAY[$2]
+             ORDER BY (t.code = $2) DESC, ({_FOLDED_NAME} = $3) DESC,
+                      t.population DESC NULLS LAST, {_LEVEL_RANK}, t.name, t.id
+             LIMIT $4""",
+        pattern if folded else "",
+        raw,
+        folded,
+        limit,
+        _spellings(folded[:1]),
+    )
+    return [Territory(**record_dict(row)) for row in rows]
+
+
+def _spellings(letter: str) -> list[str]:
+    """Every first character of a name that folds to this letter."""
+    found = {letter, letter.upper()}
+    found.update(a for a, p in zip(_ACCENTED, _PLAIN, strict=True) if p == letter)
+    found.update({"o": ("œ", "Œ"), "a": ("æ", "Æ")}.get(letter, ()))
+    return sorted(found)
+
+
+async def insert_quartier(conn: Connection, commune_id: int, name: str) -> Territory | None:
+    """Add an admin-made quartier to a commune, with its ancestry (the commune's and itself).
+
+    Its code is the commune's, a dash and the slug of the name. None if that quartier exists;
+    ValueError if commune_id is not a commune or the name has no letter or digit.
+    """
+    slug = slugify(name)
+    if not slug:
+        raise ValueError(f"a quartier name needs a letter or a digit: {name!r}")
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""INSERT INTO territories AS t (level, code, name, kind, parent_id, zone)
+                SELECT 'quartier', c.code || '-' || $2, $3, 'quartier', c.id, c.zone
+                  FROM territories c
+                 WHERE c.id = $1 AND c.level = 'commune'
+                ON CONFLICT (level, code) DO NOTHING
+                RETURNING {_COLUMNS}""",
+            commune_id,
+            slug,
+            name.strip(),
+        )
+        if row is None:
+            if (
+                await conn.fetchval("SELECT level FROM territories WHERE id = $1", commune_id)
+                != "commune"
+            ):
+                raise ValueError(f"territory {commune_id} is not a commune")
+            return None
+        await conn.execute(
+            """INSERT INTO territory_ancestors (ancestor_id, descendant_id, depth)
+               SELECT ancestor_id, $2::bigint, depth + 1 FROM territory_ancestors
+                WHERE descendant_id = $1
+               UNION ALL SELECT $1::bigint, $2::bigint, 1
+                WHERE NOT EXISTS (SELECT 1 FROM territory_ancestors
+                                   WHERE descendant_id = $1 AND ancestor_id = $1)
+               UNION ALL SELECT $2::bigint, $2::bigint, 0""",
+            commune_id,
+            row["id"],
+        )
+    return Territory(**record_dict(row))

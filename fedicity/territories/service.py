@@ -1,0 +1,112 @@
+"""Serving territories: the served root, their actors, and re-sharing what happens in them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fedicity.activitypub.keys import KeyGenerator
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
+from fedicity.actors.service import with_keys
+from fedicity.clock import Clock
+from fedicity.db.pool import Connection, Pool
+from fedicity.delivery import queries as delivery_queries
+from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.located import queries as located_queries
+from fedicity.located.models import LocatedItem, NewItem
+from fedicity.settings import Settings
+from fedicity.territories import queries
+from fedicity.territories.actors import announce, ensure_actors
+from fedicity.territories.models import Territory
+from fedicity.urls import Urls
+
+_log = logging.getLogger(__name__)
+
+
+class TerritoryError(ValueError):
+    """A territory operation was refused; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def served_root(conn: Connection, level: str, code: str) -> Territory | None:
+    """The territory the instance serves, when configured and imported."""
+    if not code:
+        return None
+    return await queries.select_territory(conn, level, code)
+
+
+async def is_served(conn: Connection, root: Territory | None, territory_id: int) -> bool:
+    """Whether a territory is the served root or under it."""
+    if root is None:
+        return False
+    return await queries.is_descendant(conn, root.id, territory_id)
+
+
+async def prepare_served_actors(conn: Connection, root: Territory) -> int:
+    """Give every served territory its actor row (keys are made on first use)."""
+    served = await queries.select_subtree(conn, root.id)
+    return await ensure_actors(conn, served)
+
+
+async def prepare_serving(pool: Pool, settings: Settings) -> Territory | None:
+    """At start-up: find the served territory and give it and its sub-territories actors."""
+    async with pool.acquire() as conn:
+        root = await served_root(conn, settings.territory_level, settings.territory_code)
+        if root is None:
+            if settings.territory_code:
+                _log.warning(
+                    "served territory %s %s is not imported: run `fedicity territories import`",
+                    settings.territory_level,
+                    settings.territory_code,
+                )
+            return None
+        created = await prepare_served_actors(conn, root)
+    _log.info(
+        "serving %s (%s %s); %d territory actors created", root.name, root.level, root.code, created
+    )
+    return root
+
+
+async def territory_actor(conn: Connection, territory: Territory, *, keygen: KeyGenerator) -> Actor:
+    """The actor of a served territory, created if needed, with its keys."""
+    actor = await actor_queries.select_territory_actor(conn, territory.id)
+    if actor is None:
+        await ensure_actors(conn, [territory])
+        actor = await actor_queries.select_territory_actor(conn, territory.id)
+    assert actor is not None
+    return await with_keys(conn, actor, keygen=keygen)
+
+
+async def locate_and_announce(
+    conn: Connection,
+    *,
+    item: NewItem,
+    activity_uri: str,
+    root: Territory | None,
+    urls: Urls,
+    clock: Clock,
+    keygen: KeyGenerator,
+) -> LocatedItem:
+    """Locate a local public item, and have each served territory it is in announce it."""
+    if root is None or not await is_served(conn, root, item.territory_id):
+        raise TerritoryError("not_served", "this territory is not served by this instance")
+    located = await located_queries.upsert_item(conn, item)
+    activity = await delivery_queries.select_activity(conn, activity_uri)
+    if activity is None:  # not public: located for its author's followers only, not announced
+        return located
+    for territory in await queries.select_served_ancestors(conn, root.id, item.territory_id):
+        actor = await territory_actor(conn, territory, keygen=keygen)
+        document: dict[str, Any] = announce(actor, activity, urls, urls.activity(new_token()))
+        await publish(
+            conn,
+            actor=actor,
+            activity=document,
+            audience=Audience(followers=True),
+            urls=urls,
+            clock=clock,
+        )
+    return located
