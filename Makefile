@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## Run a demo instance on http://localhost:8000 with an embedded PostgreSQL (Ctrl-C stops both).
-# The local demo federates with peers on loopback, so it allows private addresses unless told not to.
+# The local demo serves Montreuil (INSEE 93048) and federates with peers on loopback, so it allows
+# private addresses; each default gives way to the variable when it is set.
+DEMO_ENV = FEDICITY_TERRITORY_LEVEL=$${FEDICITY_TERRITORY_LEVEL:-commune} \
+	FEDICITY_TERRITORY_CODE=$${FEDICITY_TERRITORY_CODE:-93048} \
+	FEDICITY_ALLOW_PRIVATE_ADDRESSES=$${FEDICITY_ALLOW_PRIVATE_ADDRESSES:-true}
 run: $(STAMP)
-	$(BIN)/fedicity demo
-	FEDICITY_ALLOW_PRIVATE_ADDRESSES=$${FEDICITY_ALLOW_PRIVATE_ADDRESSES:-true} exec $(BIN)/fedicity run
+	$(DEMO_ENV) $(BIN)/fedicity demo
+	$(DEMO_ENV) exec $(BIN)/fedicity run
 
 ## Lint, type-check and run the whole test suite against a real PostgreSQL.
 test: $(STAMP) lint

@@ -230,7 +230,9 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
 
     async def action(conn: Connection) -> None:
         admin_password = _demo_admin_password(settings.data_dir)
-        created = await seed_demo(conn, admin_password=admin_password, keygen=generate_rsa_keypair)
+        created = await seed_demo(
+            conn, admin_password=admin_password, keygen=generate_rsa_keypair, settings=settings
+        )
         for line in created:
             print(line)
         print(f"Demo instance: {settings.base_url}")

@@ -6,7 +6,17 @@ from fedicity.accounts import service as accounts
 from fedicity.activitypub.keys import KeyGenerator
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
+from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Connection
+from fedicity.located.models import NewItem
+from fedicity.posts import queries as post_queries
+from fedicity.posts import service as posts
+from fedicity.settings import Settings
+from fedicity.territories import queries as territory_queries
+from fedicity.territories import service as territory_service
+from fedicity.territories.importer import import_territories
+from fedicity.territories.models import Territory
+from fedicity.urls import Urls
 
 DEMO_ADMIN = "admin_demo"
 DEMO_PASSWORD = "demo-citoyen"  # noqa: S105 -- published in the README: the demo citizens are for trying things
@@ -43,10 +53,39 @@ ORGANIZATIONS = (
 )
 
 
-async def seed_demo(conn: Connection, *, admin_password: str, keygen: KeyGenerator) -> list[str]:
+DEMO_POSTS = (
+    ("mairie", "Conseil municipal jeudi à 19 h à l'hôtel de ville, ouvert au public. #conseil"),
+    (
+        "amap_chavaux",
+        "Distribution des paniers jeudi de 18 h 30 à 20 h, place de la Croix-de-Chavaux.",
+    ),
+    ("collectif_velo", "Balade à vélo samedi 10 h au départ de la mairie : venez nombreux ! #velo"),
+)
+
+
+async def seed_demo(
+    conn: Connection,
+    *,
+    admin_password: str,
+    keygen: KeyGenerator,
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+) -> list[str]:
     """Create what is missing of the demo data; return a line per thing created."""
     created: list[str] = []
     await actor_service.ensure_instance_actor(conn, keygen=keygen)
+    root = None
+    if settings is not None and settings.territory_code:
+        if await territory_queries.count_territories(conn) == 0:
+            report = await import_territories(conn)
+            created.append(f"imported {report.inserted} territories of France")
+        root = await territory_service.served_root(
+            conn, settings.territory_level, settings.territory_code
+        )
+        if root is not None:
+            actors_made = await territory_service.prepare_served_actors(conn, root)
+            if actors_made:
+                created.append(f"created {actors_made} territory actors under {root.name}")
     if await actor_queries.select_actor_by_username(conn, DEMO_ADMIN) is None:
         await accounts.register(
             conn,
@@ -84,4 +123,59 @@ async def seed_demo(conn: Connection, *, admin_password: str, keygen: KeyGenerat
                 keygen=keygen,
             )
             created.append(f"created {kind} @{username}")
+    if root is not None and settings is not None:
+        created += await _seed_located(conn, root, settings, clock or SystemClock(), keygen)
+    return created
+
+
+async def _seed_located(
+    conn: Connection, root: Territory, settings: Settings, clock: Clock, keygen: KeyGenerator
+) -> list[str]:
+    """Give the demo actors a home in the served territory and a few public posts there."""
+    created: list[str] = []
+    urls = Urls(settings.base_url)
+    usernames = [c[0] for c in CITIZENS] + [o[0] for o in ORGANIZATIONS] + [DEMO_ADMIN]
+    for username in usernames:
+        actor = await actor_queries.select_actor_by_username(conn, username)
+        if actor is not None and actor.home_territory_id is None:
+            await actor_queries.update_home_territory(conn, actor.id, root.id)
+    for username, text in DEMO_POSTS:
+        author = await actor_queries.select_actor_by_username(conn, username)
+        if author is None or await post_queries.count_author_posts(conn, urls.actor(username)):
+            continue
+        async with conn.transaction():
+            territory_actor = await territory_service.territory_actor(conn, root, keygen=keygen)
+            post = await posts.create_note(
+                conn,
+                actor=author,
+                text=text,
+                visibility="public",
+                urls=urls,
+                clock=clock,
+                local_host=settings.host,
+                resolved={},
+                audience=urls.actor(territory_actor.username),
+            )
+            await territory_service.locate_and_announce(
+                conn,
+                item=NewItem(
+                    object_uri=post.uri,
+                    kind="post",
+                    territory_id=root.id,
+                    title="",
+                    summary=text,
+                    url=post.uri,
+                    author_uri=post.author_uri,
+                    origin_host=settings.host,
+                    published=post.published,
+                    latitude=root.latitude,
+                    longitude=root.longitude,
+                ),
+                activity_uri=post.uri + "/activity",
+                root=root,
+                urls=urls,
+                clock=clock,
+                keygen=keygen,
+            )
+        created.append(f"posted as @{username} in {root.name}")
     return created

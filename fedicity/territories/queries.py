@@ -262,3 +262,9 @@ async def insert_quartier(conn: Connection, commune_id: int, name: str) -> Terri
             row["id"],
         )
     return Territory(**record_dict(row))
+
+
+async def count_territories(conn: Connection) -> int:
+    """How many territories are imported."""
+    count: int = await conn.fetchval("SELECT count(*) FROM territories")
+    return count
