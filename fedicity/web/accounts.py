@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -9,9 +11,15 @@ from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
+from fedicity.actors.lookup import find_actor
+from fedicity.actors.models import RemoteActor
 from fedicity.actors.service import ActorError
 from fedicity.app import state
+from fedicity.follows import service as follows
+from fedicity.moderation import queries as moderation_queries
 from fedicity.territories import queries as territory_queries
+from fedicity.territories import service as territory_service
+from fedicity.web.errors import Problem
 from fedicity.web.i18n import LOCALES, gettext, lazy
 from fedicity.web.session import (
     check_csrf,
@@ -20,7 +28,7 @@ from fedicity.web.session import (
     log_out,
     require_admin,
 )
-from fedicity.web.territories import resolve_place
+from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("accounts", __name__)
 blueprint.before_request(check_csrf)
@@ -232,16 +240,92 @@ async def admin() -> str | WerkzeugResponse:
         return _login_redirect()
     require_admin()
     app_state = state()
+    if request.method == "POST":
+        form = await request.form
+        notice = await admin_action(form.get("action", "registration"), form)
+        return redirect(url_for("accounts.admin", notice=notice), 303)
     async with app_state.db.acquire() as conn:
-        if request.method == "POST":
-            form = await request.form
+        is_open = await accounts.registration_open(conn, app_state.settings.registration_open)
+        members = await account_queries.select_accounts_page(conn, limit=200)
+        policies = await moderation_queries.select_domain_policies(conn, limit=500)
+        reports = await moderation_queries.select_open_reports(conn, limit=100)
+    return await render_template(
+        "admin.html",
+        registration_open=is_open,
+        members=members,
+        policies=policies,
+        reports=reports,
+        notice=ADMIN_NOTICES.get(request.args.get("notice", "")),
+    )
+
+
+ADMIN_NOTICES = {
+    "saved": lazy("Saved."),
+    "quartier_added": lazy("The quartier was added; it has its own territory actor."),
+    "quartier_failed": lazy("No served commune has this code, or the quartier exists already."),
+    "aggregating": lazy("Follow request sent: its announces will appear in our territory pages."),
+    "aggregate_failed": lazy("This is not a territory actor of another instance."),
+    "no_territory": lazy("This instance serves no territory yet."),
+    "policy_saved": lazy("Federation policy saved."),
+    "policy_failed": lazy("Type a domain name such as example.org."),
+}
+
+
+async def admin_action(action: str, form: Any) -> str:
+    """Carry out one admin form; the notice code to show."""
+    app_state = state()
+    if action == "registration":
+        async with app_state.db.acquire() as conn:
             await account_queries.update_registration_open(
                 conn, form.get("registration_open") == "on"
             )
-            return redirect(url_for("accounts.admin"), 303)
-        is_open = await accounts.registration_open(conn, app_state.settings.registration_open)
-        members = await account_queries.select_accounts_page(conn, limit=200)
-    return await render_template("admin.html", registration_open=is_open, members=members)
+        return "saved"
+    if action in {"suspend", "allow", "lift"}:
+        domain = form.get("domain", "").strip().lower()
+        if not domain or "/" in domain or " " in domain or "." not in domain:
+            return "policy_failed"
+        async with app_state.db.acquire() as conn:
+            if action == "lift":
+                await moderation_queries.delete_domain_policy(conn, domain)
+            else:
+                await moderation_queries.upsert_domain_policy(
+                    conn, domain, action, form.get("reason", "")[:500]
+                )
+        return "policy_saved"
+    root = await served_root()
+    if root is None:
+        return "no_territory"
+    if action == "quartier":
+        commune = await resolve_place(form.get("commune", ""))
+        if commune is None or commune.level != "commune":
+            return "quartier_failed"
+        async with app_state.db.acquire() as conn:
+            try:
+                quartier = await territory_queries.insert_quartier(
+                    conn, commune.id, form.get("name", "")[:100]
+                )
+            except ValueError:
+                return "quartier_failed"
+            if quartier is None:
+                return "quartier_failed"
+            await territory_service.prepare_served_actors(conn, root)
+        return "quartier_added"
+    if action == "aggregate":
+        found = await find_actor(
+            app_state.db,
+            app_state.fed.directory,
+            form.get("handle", ""),
+            local_host=app_state.settings.host,
+        )
+        if not isinstance(found, RemoteActor) or found.type != "Group":
+            return "aggregate_failed"
+        async with app_state.db.acquire() as conn:
+            actor = await territory_service.territory_actor(conn, root, keygen=app_state.keygen)
+            await follows.follow(
+                conn, actor=actor, target=found.uri, urls=app_state.urls, clock=app_state.clock
+            )
+        return "aggregating"
+    raise Problem(400, f"unknown admin action {action!r}")
 
 
 def _login_redirect() -> WerkzeugResponse:

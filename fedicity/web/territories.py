@@ -93,7 +93,8 @@ def _kind() -> str | None:
 
 def _limit() -> int:
     raw = request.args.get("limit", str(PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # isdigit() alone admits '²', and int() refuses over 4300 digits: both would be a 500.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_PAGE:
         raise Problem(400, f"limit is a number from 1 to {MAX_PAGE}")
     return int(raw)
 
