@@ -8,9 +8,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Connection
-from fedicity.located.models import NewItem
 from fedicity.posts import queries as post_queries
-from fedicity.posts import service as posts
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
@@ -143,39 +141,18 @@ async def _seed_located(
         author = await actor_queries.select_actor_by_username(conn, username)
         if author is None or await post_queries.count_author_posts(conn, urls.actor(username)):
             continue
-        async with conn.transaction():
-            territory_actor = await territory_service.territory_actor(conn, root, keygen=keygen)
-            post = await posts.create_note(
-                conn,
-                actor=author,
-                text=text,
-                visibility="public",
-                urls=urls,
-                clock=clock,
-                local_host=settings.host,
-                resolved={},
-                audience=urls.actor(territory_actor.username),
-            )
-            await territory_service.locate_and_announce(
-                conn,
-                item=NewItem(
-                    object_uri=post.uri,
-                    kind="post",
-                    territory_id=root.id,
-                    title="",
-                    summary=text,
-                    url=post.uri,
-                    author_uri=post.author_uri,
-                    origin_host=settings.host,
-                    published=post.published,
-                    latitude=root.latitude,
-                    longitude=root.longitude,
-                ),
-                activity_uri=post.uri + "/activity",
-                root=root,
-                urls=urls,
-                clock=clock,
-                keygen=keygen,
-            )
+        await territory_service.write_note(
+            conn,
+            actor=author,
+            text=text,
+            visibility="public",
+            place=root,
+            root=root,
+            urls=urls,
+            clock=clock,
+            keygen=keygen,
+            local_host=settings.host,
+            resolved={},
+        )
         created.append(f"posted as @{username} in {root.name}")
     return created

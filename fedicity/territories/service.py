@@ -15,6 +15,10 @@ from fedicity.delivery import queries as delivery_queries
 from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.located import queries as located_queries
 from fedicity.located.models import LocatedItem, NewItem
+from fedicity.posts import service as posts
+from fedicity.posts.compose import Mention
+from fedicity.posts.models import Post
+from fedicity.sanitize import html_to_text
 from fedicity.settings import Settings
 from fedicity.territories import queries
 from fedicity.territories.actors import announce, ensure_actors
@@ -110,3 +114,66 @@ async def locate_and_announce(
             clock=clock,
         )
     return located
+
+
+async def write_note(
+    conn: Connection,
+    *,
+    actor: Actor,
+    text: str,
+    visibility: str,
+    place: Territory | None,
+    root: Territory | None,
+    urls: Urls,
+    clock: Clock,
+    keygen: KeyGenerator,
+    local_host: str,
+    resolved: dict[tuple[str, str], Mention],
+    summary: str = "",
+    in_reply_to: Post | None = None,
+    language: str | None = None,
+) -> Post:
+    """Write a note, located in `place` when given: a public one is announced by its territory.
+
+    One transaction: the post, its Create, its location and the territories' Announces.
+    """
+    async with conn.transaction():
+        place_actor = await territory_actor(conn, place, keygen=keygen) if place else None
+        post = await posts.create_note(
+            conn,
+            actor=actor,
+            text=text,
+            visibility=visibility,
+            urls=urls,
+            clock=clock,
+            local_host=local_host,
+            resolved=resolved,
+            summary=summary,
+            in_reply_to=in_reply_to,
+            language=language,
+            audience=urls.actor(place_actor.username) if place_actor else None,
+        )
+        # Only public posts are located: territory pages and announces are public.
+        if place is not None and post.visibility == "public":
+            await locate_and_announce(
+                conn,
+                item=NewItem(
+                    object_uri=post.uri,
+                    kind="post",
+                    territory_id=place.id,
+                    title="",
+                    summary=html_to_text(post.content_html)[:500],
+                    url=post.uri,
+                    author_uri=post.author_uri,
+                    origin_host=local_host,
+                    published=post.published,
+                    latitude=place.latitude,
+                    longitude=place.longitude,
+                ),
+                activity_uri=post.uri + "/activity",
+                root=root,
+                urls=urls,
+                clock=clock,
+                keygen=keygen,
+            )
+    return post

@@ -13,12 +13,10 @@ from fedicity.app import state
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follows
 from fedicity.follows.service import FollowError
-from fedicity.located.models import NewItem
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention, find_handles
 from fedicity.posts.service import PostError
-from fedicity.sanitize import html_to_text
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.web.errors import Problem
@@ -121,56 +119,29 @@ async def write_note() -> WerkzeugResponse:
     if form.get("territory") and place is None:
         return redirect(url_for("social.home_feed", error="territory_unknown"), 303)
     root = await served_root()
-    async with app_state.db.acquire() as conn, conn.transaction():
+    account = current_account()
+    async with app_state.db.acquire() as conn:
         if form.get("in_reply_to"):
             reply_to = await post_queries.select_post(conn, form.get("in_reply_to", ""))
-        territory_actor = (
-            await territory_service.territory_actor(conn, place, keygen=app_state.keygen)
-            if place is not None
-            else None
-        )
         try:
-            post = await posts.create_note(
+            await territory_service.write_note(
                 conn,
                 actor=me,
                 text=text,
                 visibility=form.get("visibility", "public"),
+                place=place,
+                root=root,
                 summary=form.get("summary", ""),
                 urls=app_state.urls,
                 clock=app_state.clock,
+                keygen=app_state.keygen,
                 local_host=app_state.settings.host,
                 resolved=resolved,
                 in_reply_to=reply_to,
-                language=current_account().locale if current_account() else None,  # type: ignore[union-attr]
-                audience=app_state.urls.actor(territory_actor.username)
-                if territory_actor
-                else None,
+                language=account.locale if account else None,
             )
         except PostError as error:
             return redirect(url_for("social.home_feed", error=error.code), 303)
-        if place is not None and post.visibility == "public":
-            # Only public posts are located: territory pages and announces are public.
-            await territory_service.locate_and_announce(
-                conn,
-                item=NewItem(
-                    object_uri=post.uri,
-                    kind="post",
-                    territory_id=place.id,
-                    title="",
-                    summary=html_to_text(post.content_html)[:500],
-                    url=post.uri,
-                    author_uri=post.author_uri,
-                    origin_host=app_state.settings.host,
-                    published=post.published,
-                    latitude=place.latitude,
-                    longitude=place.longitude,
-                ),
-                activity_uri=post.uri + "/activity",
-                root=root,
-                urls=app_state.urls,
-                clock=app_state.clock,
-                keygen=app_state.keygen,
-            )
     return redirect(url_for("social.home_feed"), 303)
 
 

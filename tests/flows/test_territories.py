@@ -14,8 +14,6 @@ from fedicity.db.pool import Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follows
 from fedicity.located import queries as located_queries
-from fedicity.located.models import NewItem
-from fedicity.posts import service as posts
 from fedicity.posts.models import Post
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
@@ -37,46 +35,24 @@ async def _citizen(instance: Instance, username: str, keygen: FixedKeys) -> Acto
 
 async def _post_in_commune(instance: Instance, author: Actor, text: str, code: str) -> Post:
     """What the compose form does: a public note located in a commune, announced by it."""
-    async with instance.pool.acquire() as conn, conn.transaction():
+    async with instance.pool.acquire() as conn:
         commune = await territory_queries.select_territory(conn, "commune", code)
         root = await territory_service.served_root(
             conn, instance.settings.territory_level, instance.settings.territory_code
         )
-        assert commune is not None
-        territory_actor = await territory_service.territory_actor(
-            conn, commune, keygen=instance.federation.keygen
-        )
-        post = await posts.create_note(
+        return await territory_service.write_note(
             conn,
             actor=author,
             text=text,
             visibility="public",
-            urls=instance.urls,
-            clock=instance.clock,
-            local_host=instance.settings.host,
-            resolved={},
-            audience=instance.urls.actor(territory_actor.username),
-        )
-        await territory_service.locate_and_announce(
-            conn,
-            item=NewItem(
-                object_uri=post.uri,
-                kind="post",
-                territory_id=commune.id,
-                title="",
-                summary=text,
-                url=post.uri,
-                author_uri=post.author_uri,
-                origin_host=instance.settings.host,
-                published=post.published,
-            ),
-            activity_uri=post.uri + "/activity",
+            place=commune,
             root=root,
             urls=instance.urls,
             clock=instance.clock,
             keygen=instance.federation.keygen,
+            local_host=instance.settings.host,
+            resolved={},
         )
-    return post
 
 
 async def test_peer_follows_a_commune_and_receives_its_verified_announce(
