@@ -94,6 +94,11 @@ class Urls:
         """The replies collection of a local post."""
         return self.note(object_uri_token) + "/replies"
 
+    @property
+    def context(self) -> str:
+        """Where this instance serves the fc: JSON-LD context."""
+        return self.absolute("/ns/fedicity.jsonld")
+
     def nodeinfo(self, version: str) -> str:
         """A NodeInfo document of the given schema version."""
         return self.absolute(f"/nodeinfo/{version}")

@@ -28,3 +28,18 @@ ACTOR_EXTENSION_CONTEXT: Final[dict[str, Any]] = {
 }
 
 ACTOR_CONTEXT: Final[list[Any]] = [AS_CONTEXT, SECURITY_CONTEXT, ACTOR_EXTENSION_CONTEXT]
+
+FEDICITY_NAMESPACE: Final = "https://fedicity.org/ns#"
+# Our extension context, bundled in contexts/fedicity.jsonld and served by every instance at this
+# path; documents reference it by absolute URL (Urls.context).
+FEDICITY_CONTEXT_PATH: Final = "/ns/fedicity.jsonld"
+
+
+def fedicity_context() -> dict[str, Any]:
+    """The bundled fc: context document."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "contexts" / "fedicity.jsonld"
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from fedicity.activitypub import collections
 from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
+from fedicity.activitypub.vocab import fedicity_context as vocab_fedicity_context
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.ap import actor_to_ap
@@ -56,7 +57,7 @@ async def require_signed_fetch() -> Response | None:
     app_state = state()
     if not app_state.settings.authorized_fetch or request.method != "GET":
         return None
-    if request.endpoint == "activitypub.instance_actor":
+    if request.endpoint in {"activitypub.instance_actor", "activitypub.fedicity_context"}:
         # Peers verify our signed fetches with this key: it must stay public.
         return None
     if not wants_activitypub(request) and not request.path.endswith(
@@ -163,6 +164,17 @@ async def _actor_document(found: Actor) -> dict[str, Any]:
         app_state.urls,
         app_state.urls.absolute(territory_path(territory)),
     )
+
+
+@blueprint.get("/ns/fedicity.jsonld")
+async def fedicity_context() -> Response:
+    """Our JSON-LD context for fc: terms (also bundled for offline processing)."""
+    response = Response(
+        json.dumps(vocab_fedicity_context()), content_type="application/ld+json; charset=utf-8"
+    )
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @blueprint.get("/actor")
