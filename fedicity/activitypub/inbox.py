@@ -62,6 +62,8 @@ class Accepted:
     actor_uri: str
     type: str
     key_id: str
+    # Relayed by another server: the object was reduced to its id, to be fetched from its origin.
+    forwarded: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class IgnoredDelete:
     actor_uri: str
 
 
+FORWARDABLE = frozenset({"Create", "Update"})
 _KEY_MAY_HAVE_CHANGED = frozenset({FailureReason.BAD_SIGNATURE, FailureReason.KEY_TYPE_MISMATCH})
 
 
@@ -155,18 +158,27 @@ async def check(
     if isinstance(key, SignatureFailure):
         return _failure(key)
 
+    forwarded = False
     if key.owner != actor_uri:
-        # A relayed activity (Mastodon forwards replies) is signed by the relayer over HTTP
-        # but carries the author's Linked Data signature.
-        forwarded_ok = check_ld_signature is not None and await check_ld_signature(
-            activity, actor_uri
-        )
-        if not forwarded_ok:
+        # A relayed activity (Mastodon forwards replies to followers' servers) is signed by the
+        # relayer, not the author. Its Linked Data signature would vouch for the content; without
+        # checking one, a Create or Update is taken only as a pointer: its object is fetched
+        # from the author's own server, never trusted from the relayer (GoToSocial does the same).
+        ld_ok = check_ld_signature is not None and await check_ld_signature(activity, actor_uri)
+        object_id = get_id(activity.get("object"))
+        if not ld_ok and (
+            activity_type not in FORWARDABLE
+            or object_id is None
+            or host_of(object_id) != host_of(actor_uri)
+        ):
             return Rejected(
                 401,
                 "signer_not_actor",
                 f"signed by {key.owner} but the activity's actor is {actor_uri}",
             )
+        if not ld_ok:
+            forwarded = True
+            activity = {**activity, "object": object_id}
     elif host_of(key.key_id) != host_of(actor_uri):
         return Rejected(401, "signer_not_actor", "the key is not on the actor's host")
 
@@ -183,6 +195,7 @@ async def check(
         actor_uri=actor_uri,
         type=activity_type,
         key_id=key.key_id,
+        forwarded=forwarded,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -54,8 +55,17 @@ def handle_for(territory: Territory, taken: set[str]) -> str:
     base = handle_base(territory.name)[:MAX_USERNAME].strip("_") or territory.level
     if base not in taken and base not in RESERVED_USERNAMES:
         return base
-    suffix = "_" + re.sub(r"[^a-z0-9]+", "_", territory.code.lower())
-    return base[: MAX_USERNAME - len(suffix)].strip("_") + suffix
+    code = re.sub(r"[^a-z0-9]+", "_", territory.code.lower()).strip("_")
+    # A long code (a quartier's holds its name) leaves no room for the name; a handle with the
+    # code that is taken too (a citizen chose it) gets a counter, so every territory gets one.
+    for attempt in itertools.count(1):
+        counter = "" if attempt == 1 else f"_{attempt}"
+        room = MAX_USERNAME - len(counter)
+        suffix = f"_{code}"[:room]
+        handle = (base[: room - len(suffix)].strip("_") + suffix).strip("_") + counter
+        if handle not in taken and handle not in RESERVED_USERNAMES:
+            return handle
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def ensure_actors(conn: Connection, territories: list[Territory]) -> int:

@@ -68,6 +68,8 @@ async def on_announce_activity(ctx: InboundContext, activity: Mapping[str, Any])
         if isinstance(fetched, FetchError):
             return Outcome.ignored(f"cannot fetch the announced object: {fetched.detail}")
         document = fetched.document
+    if get_id(document.get("attributedTo")) not in (None, author):
+        return Outcome.ignored("the announced object is not by the Create's actor")
     data = post_from_ap(document, author=author, followers_uri=None, now=ctx.clock.now())
     if isinstance(data, str):
         return Outcome.ignored(data)

@@ -94,14 +94,18 @@ async def locate_and_announce(
     urls: Urls,
     clock: Clock,
     keygen: KeyGenerator,
-) -> LocatedItem:
-    """Locate a local public item, and have each served territory it is in announce it."""
+) -> LocatedItem | None:
+    """Locate a local public item, and have each served territory it is in announce it.
+
+    Territory pages, scope queries and announces are public, so a non-public activity is neither
+    located nor announced (None).
+    """
     if root is None or not await is_served(conn, root, item.territory_id):
         raise TerritoryError("not_served", "this territory is not served by this instance")
-    located = await located_queries.upsert_item(conn, item)
     activity = await delivery_queries.select_activity(conn, activity_uri)
-    if activity is None:  # not public: located for its author's followers only, not announced
-        return located
+    if activity is None:
+        return None
+    located = await located_queries.upsert_item(conn, item)
     for territory in await queries.select_served_ancestors(conn, root.id, item.territory_id):
         actor = await territory_actor(conn, territory, keygen=keygen)
         document: dict[str, Any] = announce(actor, activity, urls, urls.activity(new_token()))
@@ -138,7 +142,13 @@ async def write_note(
     One transaction: the post, its Create, its location and the territories' Announces.
     """
     async with conn.transaction():
-        place_actor = await territory_actor(conn, place, keygen=keygen) if place else None
+        # The territory is the post's audience only when it will announce it (public posts).
+        located_publicly = place is not None and visibility == "public"
+        place_actor = (
+            await territory_actor(conn, place, keygen=keygen)
+            if place is not None and located_publicly
+            else None
+        )
         post = await posts.create_note(
             conn,
             actor=actor,
@@ -154,7 +164,7 @@ async def write_note(
             audience=urls.actor(place_actor.username) if place_actor else None,
         )
         # Only public posts are located: territory pages and announces are public.
-        if place is not None and post.visibility == "public":
+        if place is not None and located_publicly:
             await locate_and_announce(
                 conn,
                 item=NewItem(

@@ -77,9 +77,12 @@ def _parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
     try:
         from datetime import UTC
 
-        return datetime.fromtimestamp(float(stamp), UTC), int(row_id)
+        moment, key = datetime.fromtimestamp(float(stamp), UTC), int(row_id)
     except (ValueError, OverflowError, OSError):
         raise Problem(400, "before is a cursor taken from a previous page") from None
+    if not 0 <= key < 2**63:  # a row id is a bigint: PostgreSQL would refuse the parameter
+        raise Problem(400, "before is a cursor taken from a previous page")
+    return moment, key
 
 
 def _kind() -> str | None:

@@ -85,7 +85,10 @@ def _actor_jrd(actor: Actor, rels: list[str]) -> dict[str, Any]:
             {
                 "rel": "http://webfinger.net/rel/profile-page",
                 "type": "text/html",
-                "href": urls.profile(actor.username),
+                # A territory's page is where its actor id redirects browsers.
+                "href": urls.actor(actor.username)
+                if actor.kind == "territory"
+                else urls.profile(actor.username),
             },
             {
                 "rel": "http://webfinger.net/rel/avatar",
