@@ -121,6 +121,12 @@ async def _local_actor(username: str) -> Actor:
 @blueprint.get("/actors/<username>")
 async def actor(username: str) -> Response | WerkzeugResponse | str:
     """An actor: its ActivityStreams document for servers, its profile page for browsers."""
+    if wants_activitypub(request):
+        # The hot path of federation (every peer verifying a signature fetches it): a cached
+        # document needs no database round trip. The cache is dropped when a profile changes.
+        cached = state().actor_documents.get(username)
+        if cached is not None:
+            return activity_response(cached)
     found = await _local_actor(username)
     if found.username != username:
         return redirect(state().urls.actor(found.username), 301)
