@@ -1,10 +1,10 @@
 """Scope benchmark: select_in_scope and select_near on a région-sized set of located items.
 
-Run from the repository root (a few minutes with the defaults, most of it loading):
+Run from the repository root (about 75 s with the defaults; see docs/benchmarks.md):
 
     .venv/bin/python -m bench.scope
     .venv/bin/python -m bench.scope --region 84 --items 100000 --iterations 200
-    .venv/bin/python -m bench.scope --plan-cache-mode force_custom_plan   # planner A/B
+    .venv/bin/python -m bench.scope --plan-cache-modes auto,force_custom_plan,force_generic_plan
 
 What it does, against a real PostgreSQL (embedded in a temporary directory, or a fresh database on
 FEDICITY_DATABASE_URL's server when that is set), created and migrated for the run:
@@ -22,16 +22,20 @@ FEDICITY_DATABASE_URL's server when that is set), created and migrated for the r
 - loads them with COPY into a temporary table, then one INSERT ... SELECT that computes scope_ids
   from territory_ancestors exactly as fedicity.located.queries.upsert_item does, with the
   migrations' indexes in place; then VACUUM (ANALYZE);
-- times, on one connection (wall clock around the real query functions, so asyncpg's prepared
-  statement cache and PostgreSQL's plan cache behave as in the app), every query family
-  --iterations times with random targets, all families shuffled together after a short warm-up:
+- times, on one fresh connection per --plan-cache-modes entry (auto is what the app runs with;
+  force_custom_plan by default too, for comparison in the same run), wall clock around the real
+  query functions, so asyncpg's prepared-statement cache and PostgreSQL's plan cache behave as in
+  the app, every query family --iterations times with random targets, all families shuffled
+  together after a short warm-up:
   select_in_scope for the région, random départements, EPCIs and communes (first page of 20 and
   a deep page whose keyset cursor is a random item's (published, id), each with and without a
   random kind), and select_near with radii 1, 5 and 20 km around random items' positions (with
   and without a kind);
-- prints p50, p95, p99 and max per family against the p99 target, then EXPLAIN (ANALYZE,
-  BUFFERS) of the slowest family's slowest call: as a fresh custom plan, and as the generic plan
-  that a prepared statement may switch to after five executions.
+- prints p50, p95, p99 and max per family against the p99 target, and the p99s side by side;
+- checks whether a connection whose first five select_in_scope calls have the costliest custom
+  plans switches to the generic plan, by timing the région and its départements after them;
+- runs EXPLAIN (ANALYZE, BUFFERS) of the first mode's slowest family's slowest call: as a custom
+  plan, and as the generic plan a prepared statement may switch to after five executions.
 
 Figures are printed, never asserted: the machine is shared and noisy.
 """
@@ -606,7 +610,7 @@ async def flip_check(conn: Any, dsn: str, region: Region, modes: Sequence[str]) 
             await located.select_in_scope(cast(Any, capture), tid, limit=PAGE, kind=kind)
             plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + capture.sql, *capture.args)
             costs.append((float(plan[0]["Plan"]["Total Cost"]), tid, kind))
-    costs.sort()
+    costs.sort(key=lambda cost: cost[0])
     first = costs[-5:]
     generic = await explain_cost(conn, first[-1][1], first[-1][2])
     heading(

@@ -25,17 +25,30 @@ async def _init_connection(conn: Connection) -> None:
         )
 
 
+# asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic plan that
+# ignores the parameter values. For the scope and radius queries that plan reads a whole région
+# (100+ ms) where the custom plan stops after one page (0.1 ms): bench/scope.py measured it.
+# Planning costs 0.1-0.25 ms, so every statement is planned for its values.
+SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
     """Open a pool whose connections decode json/jsonb to Python values."""
     pool: Pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings=SERVER_SETTINGS,
     )
     return pool
 
 
 async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
     """Open one connection with the same codecs as the pool."""
-    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(dsn)
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+        dsn, server_settings=SERVER_SETTINGS
+    )
     await _init_connection(conn)
     return conn
 

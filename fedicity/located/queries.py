@@ -124,7 +124,7 @@ async def select_near(
         f"""SELECT {_COLUMNS} FROM located_items
              WHERE deleted_at IS NULL AND latitude BETWEEN $1 AND $2
                AND longitude BETWEEN $3 AND $4
-               AND 2 * $9 * asin(sqrt(
+               AND 2 * $9::float8 * asin(sqrt(
                      power(sin(radians(latitude - $5) / 2), 2)
                    + cos(radians($5)) * cos(radians(latitude))
                      * power(sin(radians(longitude - $6) / 2), 2))) <= $10
