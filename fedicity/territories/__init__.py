@@ -1,5 +1,5 @@
-"""Territories: the communes, intercommunalités, départements and régions an instance serves.
+"""Territories: the French administrative tree, the territory an instance serves, its actors.
 
-For now the served territory is named by settings (FEDICITY_TERRITORY_NAME/_CODE) and shown in
-NodeInfo and on the home page; the territory tree and territory actors come next.
+Settings name the served root (FEDICITY_TERRITORY_LEVEL and _CODE); everything under it is served,
+each territory being a Group actor that announces what is located in it.
 """

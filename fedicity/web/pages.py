@@ -15,6 +15,7 @@ from fedicity.textfmt import plain_to_html
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf
+from fedicity.web.territories import served_root, territory_path
 
 blueprint = Blueprint("pages", __name__)
 blueprint.before_request(check_csrf)
@@ -58,7 +59,14 @@ async def home() -> str:
         organizations = await actor_queries.select_actors_page(
             conn, limit=HOME_PAGE_SIZE, kind="organization"
         )
-    return await render_template("home.html", people=people, organizations=organizations)
+    root = await served_root()
+    return await render_template(
+        "home.html",
+        people=people,
+        organizations=organizations,
+        territory_name=state().settings.territory_name or (root.name if root else ""),
+        territory_url=territory_path(root) if root else None,
+    )
 
 
 @blueprint.get("/@<username>")

@@ -19,6 +19,7 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.app import state
 from fedicity.posts import queries as post_queries
+from fedicity.territories import service as territory_service
 from fedicity.web.errors import Problem
 
 blueprint = Blueprint("webfinger", __name__)
@@ -183,6 +184,9 @@ async def nodeinfo(version: str) -> Response:
         organizations = await actor_queries.count_actors(conn, "organization")
         open_registrations = await accounts.registration_open(conn, settings.registration_open)
         local_posts = await post_queries.count_local_posts(conn)
+        root = await territory_service.served_root(
+            conn, settings.territory_level, settings.territory_code
+        )
     software: dict[str, str] = {"name": SOFTWARE_NAME, "version": __version__}
     if version == "2.1":
         software["homepage"] = settings.base_url
@@ -198,7 +202,11 @@ async def nodeinfo(version: str) -> Response:
         },
         "metadata": {
             "nodeName": settings.instance_name,
-            "territory": {"name": settings.territory_name, "code": settings.territory_code},
+            "territory": {
+                "name": settings.territory_name or (root.name if root else ""),
+                "level": root.level if root else settings.territory_level,
+                "code": settings.territory_code,
+            },
             "organizations": organizations,
             "languages": ["fr", "en"],
         },

@@ -297,7 +297,7 @@ async def test_metadata_names_the_node_and_its_territory(
     async with _app_with(changed, pool, clock, keygen) as application:
         metadata = (await _nodeinfo(application.test_client()))["metadata"]
     assert metadata["nodeName"] == "Montreuil en commun"
-    assert metadata["territory"] == {"name": "Montreuil", "code": "93048"}
+    assert metadata["territory"] == {"name": "Montreuil", "level": "commune", "code": "93048"}
 
 
 async def test_host_meta_is_an_xrd_with_the_webfinger_template(
