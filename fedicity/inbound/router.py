@@ -10,6 +10,7 @@ from fedicity.activitypub.accessors import get_id, get_object
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors import inbound as actors_inbound
 from fedicity.actors.remote_parse import ACTOR_TYPES
+from fedicity.events import ap as events_ap
 from fedicity.follows import ap as follows_ap
 from fedicity.inbound.context import InboundContext
 from fedicity.moderation import ap as moderation_ap
@@ -43,6 +44,7 @@ def build_router() -> Router[InboundContext]:
     posts_ap.register(router)
     moderation_ap.register(router)
     territories_ap.register(router)
+    events_ap.register(router)
     router.register("Delete")(on_delete)
     router.register("Update")(on_update_other)
     for actor_type in sorted(ACTOR_TYPES):

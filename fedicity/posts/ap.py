@@ -26,6 +26,7 @@ from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.models import POST_TYPES, Post, PostData, Visibility
+from fedicity.proposals import ap as proposals_ap
 from fedicity.sanitize import sanitize_html
 from fedicity.urls import Urls
 
@@ -201,6 +202,9 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         if isinstance(fetched, FetchError):
             return Outcome.ignored(f"cannot fetch {object_uri}: {fetched.detail}")
         document = fetched.document
+    # A Mastodon-shaped poll vote on one of our proposals is a ballot, not a post.
+    if await proposals_ap.is_vote(ctx, document):
+        return await proposals_ap.on_vote(ctx, activity, document)
     author = get_id(document.get("attributedTo")) or ctx.actor_uri
     if author != ctx.actor_uri:
         return Outcome.ignored("the object's author is not the activity's actor")
@@ -216,6 +220,7 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if not await _relevant(ctx, data):
         return Outcome.ignored("nobody here follows or is addressed by this post")
     await queries.upsert_post(ctx.conn, data)
+    await proposals_ap.remember_question(ctx, document)
     return Outcome.done()
 
 
@@ -239,6 +244,7 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if isinstance(data, str):
         return Outcome.ignored(data)
     await queries.upsert_post(ctx.conn, data)
+    await proposals_ap.remember_question(ctx, document)
     return Outcome.done()
 
 

@@ -1,0 +1,1 @@
+"""Events: local and federated, participation, agendas and iCalendar."""

@@ -1,0 +1,237 @@
+"""SQL for events and participations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fedicity.db.pool import Connection, record_dict
+from fedicity.events.models import Event, EventData, Location, Participation
+
+_LOCATION = (
+    "place_name",
+    "street",
+    "postal_code",
+    "locality",
+    "region",
+    "country",
+    "latitude",
+    "longitude",
+    "online_url",
+)
+_DATA = (
+    "uri",
+    "token",
+    "local_actor_id",
+    "organizer_uri",
+    "title",
+    "description_source",
+    "description_html",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "all_day",
+    "category",
+    "tags",
+    "image_url",
+    *_LOCATION,
+    "coordinates_swapped",
+    "capacity",
+    "join_mode",
+    "external_url",
+    "status",
+    "parent_uri",
+    "territory_id",
+    "url",
+    "public",
+    "remote_participant_count",
+    "raw",
+    "published",
+    "updated",
+)
+_COLUMNS = ", ".join(("id", *_DATA, "parent_id", "deleted_at"))
+_PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at"
+
+
+def _event(row: Any) -> Event:
+    values = record_dict(row)
+    location = Location(**{name: values.pop(name) for name in _LOCATION})
+    values["tags"] = tuple(values["tags"] or ())
+    return Event(location=location, **values)
+
+
+def _values(data: EventData) -> list[Any]:
+    values: list[Any] = []
+    for name in _DATA:
+        if name in _LOCATION:
+            values.append(getattr(data.location, name))
+        elif name == "tags":
+            values.append(list(data.tags))
+        else:
+            values.append(getattr(data, name))
+    return values
+
+
+async def upsert_event(conn: Connection, data: EventData) -> Event | None:
+    """Store an event, or replace it when the same organiser sends it again (None otherwise)."""
+    placeholders = ", ".join(f"${n}" for n in range(1, len(_DATA) + 1))
+    updates = ", ".join(
+        f"{name} = EXCLUDED.{name}"
+        for name in _DATA
+        if name not in ("uri", "token", "local_actor_id", "organizer_uri", "published")
+    )
+    row = await conn.fetchrow(
+        f"""INSERT INTO events ({", ".join(_DATA)}, parent_id)
+            VALUES ({placeholders},
+                    (SELECT id FROM events WHERE uri = ${_DATA.index("parent_uri") + 1}))
+            ON CONFLICT (uri) DO UPDATE SET {updates}, parent_id = EXCLUDED.parent_id,
+                deleted_at = NULL
+            WHERE events.organizer_uri = EXCLUDED.organizer_uri AND events.deleted_at IS NULL
+            RETURNING {_COLUMNS}""",
+        *_values(data),
+    )
+    return None if row is None else _event(row)
+
+
+async def select_event(
+    conn: Connection, uri: str, *, include_deleted: bool = False
+) -> Event | None:
+    """An event by its id."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE uri = $1 AND ($2 OR deleted_at IS NULL)""",
+        uri,
+        include_deleted,
+    )
+    return None if row is None else _event(row)
+
+
+async def select_event_by_token(conn: Connection, token: str) -> Event | None:
+    """A local event by its token, deleted ones included (the page answers 410)."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM events WHERE token = $1", token)
+    return None if row is None else _event(row)
+
+
+async def mark_deleted(conn: Connection, uri: str, organizer_uri: str, when: datetime) -> bool:
+    """Delete an event of this organiser; whether there was one."""
+    result = await conn.execute(
+        """UPDATE events SET deleted_at = $3
+            WHERE uri = $1 AND organizer_uri = $2 AND deleted_at IS NULL""",
+        uri,
+        organizer_uri,
+        when,
+    )
+    return result != "UPDATE 0"
+
+
+async def select_by_organizer(
+    conn: Connection, organizer_uri: str, *, limit: int, public_only: bool = True
+) -> list[Event]:
+    """An organiser's events, soonest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE organizer_uri = $1 AND deleted_at IS NULL AND (public OR NOT $2)
+             ORDER BY starts_at, id LIMIT $3""",
+        organizer_uri,
+        public_only,
+        limit,
+    )
+    return [_event(row) for row in rows]
+
+
+async def select_in_territory(conn: Connection, territory_id: int, *, limit: int) -> list[Event]:
+    """Public events located in a territory or below it, soonest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE deleted_at IS NULL AND public AND territory_id IN (
+                   SELECT descendant_id FROM territory_ancestors WHERE ancestor_id = $1)
+             ORDER BY starts_at, id LIMIT $2""",
+        territory_id,
+        limit,
+    )
+    return [_event(row) for row in rows]
+
+
+async def select_children(conn: Connection, parent_id: int) -> list[Event]:
+    """The programme of an event: its sub-events, in order."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events WHERE parent_id = $1 AND deleted_at IS NULL
+             ORDER BY starts_at, id""",
+        parent_id,
+    )
+    return [_event(row) for row in rows]
+
+
+def _participation(row: Any) -> Participation:
+    return Participation(**record_dict(row))
+
+
+async def select_participation(
+    conn: Connection, event_id: int, actor_uri: str, *, lock: bool = False
+) -> Participation | None:
+    """An actor's participation in an event."""
+    row = await conn.fetchrow(
+        f"""SELECT {_PARTICIPATION} FROM event_participations
+             WHERE event_id = $1 AND actor_uri = $2 {"FOR UPDATE" if lock else ""}""",
+        event_id,
+        actor_uri,
+    )
+    return None if row is None else _participation(row)
+
+
+async def set_participation(
+    conn: Connection,
+    *,
+    event_id: int,
+    actor_uri: str,
+    state: str,
+    join_uri: str | None,
+    now: datetime,
+) -> Participation:
+    """Record an actor's participation state (the Join's id kept when one is given)."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO event_participations (event_id, actor_uri, state, join_uri, created_at,
+                                              updated_at)
+            VALUES ($1, $2, $3, $4, $5, $5)
+            ON CONFLICT (event_id, actor_uri) DO UPDATE SET
+                state = EXCLUDED.state,
+                join_uri = COALESCE(EXCLUDED.join_uri, event_participations.join_uri),
+                updated_at = EXCLUDED.updated_at
+            RETURNING {_PARTICIPATION}""",
+        event_id,
+        actor_uri,
+        state,
+        join_uri,
+        now,
+    )
+    assert row is not None
+    return _participation(row)
+
+
+async def lock_event(conn: Connection, event_id: int) -> None:
+    """Serialise participation changes of one event (capacity checks)."""
+    await conn.execute("SELECT id FROM events WHERE id = $1 FOR UPDATE", event_id)
+
+
+async def count_participants(conn: Connection, event_id: int, state: str = "accepted") -> int:
+    """How many participations of an event are in `state`."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM event_participations WHERE event_id = $1 AND state = $2",
+        event_id,
+        state,
+    )
+    return count
+
+
+async def select_participants(
+    conn: Connection, event_id: int, *, state: str = "accepted", limit: int = 200
+) -> list[Participation]:
+    """Participations of an event in `state`, oldest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_PARTICIPATION} FROM event_participations
+             WHERE event_id = $1 AND state = $2 ORDER BY id LIMIT $3""",
+        event_id,
+        state,
+        limit,
+    )
+    return [_participation(row) for row in rows]

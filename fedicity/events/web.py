@@ -1,0 +1,445 @@
+"""Event pages: the event (content-negotiated), its attendees, iCalendar agendas, and the
+organiser's and participants' forms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from quart import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from fedicity.activitypub import collections
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
+from fedicity.app import state
+from fedicity.events import participation, queries
+from fedicity.events import service as events
+from fedicity.events.ap import event_to_ap
+from fedicity.events.ical import calendar
+from fedicity.events.models import CATEGORIES, JOIN_MODES, Event, Location
+from fedicity.events.service import EventError, EventInput
+from fedicity.events.text import when_in_words, zone
+from fedicity.territories import queries as territory_queries
+from fedicity.web.activitypub import activity_response, require_signed_fetch
+from fedicity.web.errors import Problem
+from fedicity.web.i18n import gettext, lazy
+from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.session import check_csrf, current_account
+from fedicity.web.territories import resolve_place, served_root
+
+blueprint = Blueprint("events", __name__)
+blueprint.before_request(check_csrf)
+blueprint.before_request(require_signed_fetch)
+
+AGENDA_SIZE = 200
+MESSAGES = {
+    "title_missing": lazy("An event needs a title."),
+    "title_too_long": lazy("The title is too long."),
+    "description_too_long": lazy("The description is too long."),
+    "time_invalid": lazy("Give a valid date and time."),
+    "ends_before_start": lazy("An event cannot end before it starts."),
+    "too_long": lazy("An event lasts at most a year."),
+    "timezone_invalid": lazy("Unknown time zone."),
+    "category_invalid": lazy("Choose a category from the list."),
+    "join_mode_invalid": lazy("Choose how people take part."),
+    "status_invalid": lazy("Unknown status."),
+    "capacity_invalid": lazy("The capacity is a positive number."),
+    "external_url_missing": lazy("External registration needs a web address."),
+    "online_url_invalid": lazy("The online address must start with https://."),
+    "location_missing": lazy("An event needs a place or an online address."),
+    "tag_invalid": lazy("Tags are single words."),
+    "not_organizer": lazy("Only the organiser can change this event."),
+    "deleted": lazy("This event was deleted."),
+    "parent_invalid": lazy("A programme groups events of the same organiser."),
+    "territory_unknown": lazy("This place is not served by this instance."),
+}
+STATE_LABELS = {
+    "accepted": lazy("You take part."),
+    "pending": lazy("Your request awaits the organiser's approval."),
+    "rejected": lazy("Your participation was declined."),
+    "invited": lazy("You are invited."),
+    "left": lazy("You left this event."),
+}
+
+
+def _ics(body: bytes, filename: str) -> Response:
+    response = Response(body, content_type="text/calendar; charset=utf-8")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+async def _me() -> Actor | None:
+    account = current_account()
+    if account is None:
+        return None
+    async with state().db.acquire() as conn:
+        return await actor_queries.select_actor_by_id(conn, account.actor_id)
+
+
+async def _require_me() -> Actor:
+    me = await _me()
+    if me is None:
+        raise Problem(401, "log in first")
+    return me
+
+
+async def _event(token: str) -> Event:
+    if not token.isascii() or len(token) > 64:
+        raise Problem(404, "no such event here")
+    async with state().db.acquire() as conn:
+        event = await queries.select_event_by_token(conn, token)
+    if event is None:
+        raise Problem(404, "no such event here")
+    if event.deleted_at is not None:
+        raise Problem(410, "this event was deleted")
+    return event
+
+
+async def _document(event: Event) -> dict[str, Any]:
+    async with state().db.acquire() as conn:
+        count = await queries.count_participants(conn, event.id)
+        audience = None
+        if event.territory_id is not None:
+            actor = await actor_queries.select_territory_actor(conn, event.territory_id)
+            audience = state().urls.actor(actor.username) if actor else None
+    return event_to_ap(event, state().urls, participant_count=count, audience_uri=audience)
+
+
+@blueprint.get("/events/<token>.ics")
+async def event_ics(token: str) -> Response:
+    """One event as iCalendar."""
+    event = await _event(token)
+    return _ics(calendar([event], name=event.title, stamp=state().clock.now()), "event.ics")
+
+
+@blueprint.get("/events/<token>")
+async def event_page(token: str) -> Response | str:
+    """An event: its `Event` for servers, its page for browsers."""
+    event = await _event(token)
+    if wants_activitypub(request):
+        return activity_response(await _document(event))
+    me = await _me()
+    urls = state().urls
+    async with state().db.acquire() as conn:
+        count = await queries.count_participants(conn, event.id)
+        mine = (
+            await queries.select_participation(conn, event.id, urls.actor(me.username))
+            if me
+            else None
+        )
+        pending = (
+            await queries.select_participants(conn, event.id, state="pending")
+            if me and me.id == event.local_actor_id
+            else []
+        )
+        programme = await queries.select_children(conn, event.id)
+    return await render_template(
+        "event.html",
+        event=event,
+        when=when_in_words(event.starts_at, event.ends_at, event.timezone, all_day=event.all_day),
+        count=count,
+        me=me,
+        mine=mine,
+        state_label=STATE_LABELS.get(mine.state) if mine else None,
+        pending=pending,
+        programme=programme,
+        organizer=me is not None and me.id == event.local_actor_id,
+        error=MESSAGES.get(request.args.get("error", "")),
+    )
+
+
+@blueprint.get("/events/<token>/attendees")
+async def attendees(token: str) -> Response:
+    """The attendees collection: its count (members are not listed)."""
+    event = await _event(token)
+    async with state().db.acquire() as conn:
+        count = await queries.count_participants(conn, event.id)
+    return activity_response(collections.collection(event.uri + "/attendees", count, first=False))
+
+
+@blueprint.get("/actors/<username>/events.ics")
+async def organizer_agenda(username: str) -> Response:
+    """A local organiser's public events as iCalendar."""
+    urls = state().urls
+    async with state().db.acquire() as conn:
+        actor = await actor_queries.select_actor_by_username(conn, username)
+        if actor is None or actor.kind not in ("person", "organization"):
+            raise Problem(404, f"no organiser named {username!r} here")
+        found = await queries.select_by_organizer(
+            conn, urls.actor(actor.username), limit=AGENDA_SIZE
+        )
+    return _ics(calendar(found, name=actor.name, stamp=state().clock.now()), "agenda.ics")
+
+
+@blueprint.get("/territoires/<level>/<code>/agenda.ics")
+async def territory_agenda(level: str, code: str) -> Response:
+    """A territory's public events (its own and those below it) as iCalendar."""
+    async with state().db.acquire() as conn:
+        territory = await territory_queries.select_territory(conn, level, code)
+        if territory is None:
+            raise Problem(404, f"no {level} with code {code!r} here")
+        found = await queries.select_in_territory(conn, territory.id, limit=AGENDA_SIZE)
+    return _ics(calendar(found, name=territory.name, stamp=state().clock.now()), "agenda.ics")
+
+
+# --- forms -------------------------------------------------------------------------------------
+
+
+def _local_time(raw: str, timezone: str) -> datetime | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise EventError("time_invalid", "bad time") from None
+    return parsed.replace(tzinfo=zone(timezone)) if parsed.tzinfo is None else parsed
+
+
+def _form_input(form: Any) -> EventInput:
+    timezone = form.get("timezone", "Europe/Paris").strip() or "Europe/Paris"
+    all_day = form.get("all_day") == "on"
+    start_raw = form.get("starts_at", "")
+    end_raw = form.get("ends_at", "")
+    if all_day:
+        start_raw = start_raw[:10] + "T00:00" if start_raw else ""
+        end_raw = end_raw[:10] + "T23:59" if end_raw else ""
+    starts_at = _local_time(start_raw, timezone)
+    if starts_at is None:
+        raise EventError("time_invalid", "a start is needed")
+    capacity_raw = form.get("capacity", "").strip()
+    if capacity_raw and not (capacity_raw.isascii() and capacity_raw.isdigit()):
+        raise EventError("capacity_invalid", "bad capacity")
+    if len(capacity_raw) > 7:
+        raise EventError("capacity_invalid", "bad capacity")
+
+    def text(name: str) -> str | None:
+        return form.get(name, "").strip()[:300] or None
+
+    return EventInput(
+        title=form.get("title", ""),
+        starts_at=starts_at,
+        ends_at=_local_time(end_raw, timezone),
+        description=form.get("description", ""),
+        timezone=timezone,
+        all_day=all_day,
+        category=text("category"),
+        tags=tuple(t.lstrip("#") for t in form.get("tags", "").replace(",", " ").split()),
+        location=Location(
+            place_name=text("place_name"),
+            street=text("street"),
+            postal_code=text("postal_code"),
+            locality=text("locality"),
+            country=text("country"),
+            online_url=text("online_url"),
+        ),
+        capacity=int(capacity_raw) if capacity_raw else None,
+        join_mode=form.get("join_mode", "free"),
+        external_url=text("external_url"),
+        status=form.get("status", "confirmed"),
+    )
+
+
+async def _form_page(event: Event | None, error: str | None, values: Any) -> str:
+    return await render_template(
+        "event_form.html",
+        event=event,
+        error=MESSAGES.get(error or ""),
+        values=values,
+        categories=CATEGORIES,
+        join_modes=JOIN_MODES,
+    )
+
+
+def _values_of(event: Event) -> dict[str, str]:
+    tz = zone(event.timezone)
+    loc = event.location
+    return {
+        "title": event.title,
+        "description": event.description_source or "",
+        "starts_at": event.starts_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": event.ends_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if event.ends_at else "",
+        "timezone": event.timezone,
+        "all_day": "on" if event.all_day else "",
+        "category": event.category or "",
+        "tags": " ".join(event.tags),
+        "place_name": loc.place_name or "",
+        "street": loc.street or "",
+        "postal_code": loc.postal_code or "",
+        "locality": loc.locality or "",
+        "country": loc.country or "",
+        "online_url": loc.online_url or "",
+        "capacity": str(event.capacity) if event.capacity is not None else "",
+        "join_mode": event.join_mode,
+        "external_url": event.external_url or "",
+        "territory": "",
+    }
+
+
+@blueprint.get("/events/new")
+async def new_event() -> str | WerkzeugResponse:
+    """The form to organise an event."""
+    if await _me() is None:
+        return redirect(url_for("accounts.login", next="/events/new"), 303)
+    return await _form_page(None, None, {"timezone": "Europe/Paris", "join_mode": "free"})
+
+
+async def _save(event: Event | None) -> str | WerkzeugResponse:
+    me = await _require_me()
+    form = await request.form
+    app_state = state()
+    place = await resolve_place(form.get("territory", ""))
+    if form.get("territory", "").strip() and place is None:
+        return await _form_page(event, "territory_unknown", form)
+    root = await served_root()
+    try:
+        data = _form_input(form)
+        async with app_state.db.acquire() as conn:
+            if event is None:
+                saved = await events.create_event(
+                    conn,
+                    actor=me,
+                    data=data,
+                    place=place,
+                    root=root,
+                    urls=app_state.urls,
+                    clock=app_state.clock,
+                    keygen=app_state.keygen,
+                )
+            else:
+                saved = await events.update_event(
+                    conn,
+                    actor=me,
+                    event=event,
+                    data=data,
+                    place=place,
+                    root=root,
+                    urls=app_state.urls,
+                    clock=app_state.clock,
+                    keygen=app_state.keygen,
+                )
+    except EventError as error:
+        if error.code == "not_organizer":
+            raise Problem(403, gettext(MESSAGES[error.code])) from error
+        return await _form_page(event, error.code, form)
+    assert saved.token is not None
+    return redirect(url_for("events.event_page", token=saved.token), 303)
+
+
+@blueprint.post("/events")
+async def create() -> str | WerkzeugResponse:
+    """Organise an event."""
+    return await _save(None)
+
+
+@blueprint.route("/events/<token>/edit", methods=["GET", "POST"])
+async def edit(token: str) -> str | WerkzeugResponse:
+    """The organiser's form to change an event, and saving it."""
+    event = await _event(token)
+    if request.method == "POST":
+        return await _save(event)
+    me = await _require_me()
+    if me.id != event.local_actor_id:
+        raise Problem(403, gettext(MESSAGES["not_organizer"]))
+    return await _form_page(event, None, _values_of(event))
+
+
+@blueprint.post("/events/<token>/cancel")
+async def cancel(token: str) -> WerkzeugResponse:
+    """The organiser cancels the event."""
+    event = await _event(token)
+    me = await _require_me()
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        place = (
+            await territory_queries.select_territory_by_id(conn, event.territory_id)
+            if event.territory_id is not None
+            else None
+        )
+        try:
+            await events.cancel_event(
+                conn,
+                actor=me,
+                event=event,
+                place=place,
+                root=await served_root(),
+                urls=app_state.urls,
+                clock=app_state.clock,
+                keygen=app_state.keygen,
+            )
+        except EventError as error:
+            raise Problem(403, gettext(MESSAGES[error.code])) from error
+    return redirect(url_for("events.event_page", token=token), 303)
+
+
+@blueprint.post("/events/<token>/delete")
+async def delete(token: str) -> WerkzeugResponse:
+    """The organiser deletes the event."""
+    event = await _event(token)
+    me = await _require_me()
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        try:
+            await events.delete_event(
+                conn, actor=me, event=event, urls=app_state.urls, clock=app_state.clock
+            )
+        except EventError as error:
+            raise Problem(403, gettext(MESSAGES[error.code])) from error
+    return redirect(url_for("social.home_feed"), 303)
+
+
+@blueprint.post("/events/<token>/participate")
+async def participate(token: str) -> WerkzeugResponse:
+    """A local citizen takes part (the same rules as a federated Join)."""
+    event = await _event(token)
+    me = await _require_me()
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        await participation.answer_join(
+            conn,
+            event=event,
+            actor_uri=app_state.urls.actor(me.username),
+            join=None,
+            urls=app_state.urls,
+            clock=app_state.clock,
+        )
+    return redirect(url_for("events.event_page", token=token), 303)
+
+
+@blueprint.post("/events/<token>/leave")
+async def leave(token: str) -> WerkzeugResponse:
+    """A local citizen leaves the event."""
+    event = await _event(token)
+    me = await _require_me()
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        await participation.leave(
+            conn,
+            event=event,
+            actor_uri=app_state.urls.actor(me.username),
+            now=app_state.clock.now(),
+        )
+    return redirect(url_for("events.event_page", token=token), 303)
+
+
+@blueprint.post("/events/<token>/participants")
+async def decide(token: str) -> WerkzeugResponse:
+    """The organiser approves or declines a pending participant."""
+    event = await _event(token)
+    me = await _require_me()
+    if me.id != event.local_actor_id:
+        raise Problem(403, gettext(MESSAGES["not_organizer"]))
+    form = await request.form
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        await participation.decide_pending(
+            conn,
+            event=event,
+            actor_uri=form.get("actor", ""),
+            approve=form.get("decision") == "approve",
+            urls=app_state.urls,
+            clock=app_state.clock,
+        )
+    return redirect(url_for("events.event_page", token=token), 303)

@@ -1,0 +1,1 @@
+"""Proposals: the cooperative space (texts put to a vote, federated as Questions)."""

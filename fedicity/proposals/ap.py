@@ -1,0 +1,289 @@
+"""Proposals as ActivityStreams Questions, both ways, and Mastodon-shaped votes coming in.
+
+A proposal is a `Question` (`oneOf`, or `anyOf` for multiple choice) whose options carry their
+counts in `replies.totalItems`, so any Mastodon-compatible app shows it as a poll; the rest of the
+proposal (state, majority, electorate, result, official answer...) is in `fc:` terms. A vote is
+what Mastodon sends: `Create(Note{name: option, inReplyTo: question})` with no content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from fedicity.activitypub.accessors import (
+    as_list,
+    get_id,
+    get_str,
+    get_type,
+    host_of,
+)
+from fedicity.activitypub.routing import Outcome
+from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
+from fedicity.inbound.context import InboundContext
+from fedicity.proposals import queries
+from fedicity.proposals.models import (
+    ELECTORATES,
+    STATES,
+    Electorate,
+    Proposal,
+    ProposalData,
+    State,
+    Tally,
+)
+from fedicity.sanitize import html_to_text, sanitize_html
+from fedicity.urls import Urls
+
+MAX_CONTENT = 100_000
+# Inline definitions of the terms we use, beside the served fc: context, for consumers that read
+# short names without processing JSON-LD (as Mastodon does).
+QUESTION_EXTENSION: dict[str, Any] = {
+    "toot": "http://joinmastodon.org/ns#",
+    "votersCount": "toot:votersCount",
+    "Hashtag": "as:Hashtag",
+}
+
+
+def iso(moment: datetime) -> str:
+    """An xsd:dateTime in UTC with a Z."""
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A timezone-aware datetime from an xsd:dateTime, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def title_html(title: str) -> str:
+    """The title as the first paragraph of `content`, for apps that ignore a Question's name."""
+    return f"<p><strong>{escape(title)}</strong></p>"
+
+
+def counts_of(proposal: Proposal, tally: Tally | None) -> tuple[dict[str, int], int]:
+    """Per-option counts and voters as published: every vote, local and federated."""
+    if not proposal.local:
+        return dict(proposal.remote_tallies or {}), proposal.remote_voters_count or 0
+    if tally is None:
+        return {}, 0
+    return {option: tally.total(option) for option in proposal.options}, tally.voters
+
+
+def to_ap(
+    proposal: Proposal,
+    tally: Tally | None,
+    urls: Urls,
+    *,
+    followers: str,
+    audience_uri: str | None = None,
+    with_context: bool = True,
+) -> dict[str, Any]:
+    """A proposal as a Question with its fc: terms."""
+    counts, voters = counts_of(proposal, tally)
+    choices = [
+        {
+            "type": "Note",
+            "name": option,
+            "replies": {"type": "Collection", "totalItems": counts.get(option, 0)},
+        }
+        for option in proposal.options
+    ]
+    document: dict[str, Any] = {
+        "id": proposal.uri,
+        "type": "Question",
+        "attributedTo": proposal.author_uri,
+        "name": proposal.title,
+        "content": title_html(proposal.title) + proposal.content_html,
+        "published": iso(proposal.published),
+        "url": proposal.uri,
+        "to": [PUBLIC],
+        "cc": [followers],
+        "anyOf" if proposal.multiple else "oneOf": choices,
+        "votersCount": voters,
+        "tag": [
+            {"type": "Hashtag", "href": urls.absolute(f"/tags/{tag}"), "name": f"#{tag}"}
+            for tag in proposal.tags
+        ],
+        "proposalState": proposal.state,
+        "majority": proposal.majority,
+        "anonymousVotes": proposal.anonymous_votes,
+        "voteChangeAllowed": proposal.vote_change_allowed,
+        "electorate": proposal.electorate,
+        "federatedVotesCount": proposal.federated_votes_count,
+    }
+    optional: dict[str, Any] = {
+        "endTime": iso(proposal.voting_ends) if proposal.voting_ends else None,
+        "votingOpens": iso(proposal.voting_opens) if proposal.voting_opens else None,
+        "amendableUntil": iso(proposal.amendable_until) if proposal.amendable_until else None,
+        "updated": iso(proposal.updated) if proposal.updated else None,
+        "result": proposal.result,
+        "officialAnswer": proposal.official_answer,
+        "audience": audience_uri,
+        "context": proposal.organization_uri,
+    }
+    if proposal.state in ("closed", "withdrawn", "archived"):
+        # Mastodon shows a poll with `closed` as finished and refuses votes in the app.
+        optional["closed"] = iso(proposal.voting_ends or proposal.updated or proposal.published)
+    document.update({key: value for key, value in optional.items() if value is not None})
+    if with_context:
+        document = {"@context": [AS_CONTEXT, urls.context, QUESTION_EXTENSION], **document}
+    return document
+
+
+def _choices(document: Mapping[str, Any]) -> tuple[list[tuple[str, int]], bool]:
+    multiple = "anyOf" in document and "oneOf" not in document
+    found = []
+    for choice in as_list(document.get("anyOf" if multiple else "oneOf")):
+        if not isinstance(choice, Mapping):
+            continue
+        name = get_str(choice, "name")
+        if not name:
+            continue
+        replies = choice.get("replies")
+        total = replies.get("totalItems") if isinstance(replies, Mapping) else None
+        found.append((name[:200], total if isinstance(total, int) and total >= 0 else 0))
+    return found, multiple
+
+
+def _bool(document: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = document.get(key)
+    return value if isinstance(value, bool) else default
+
+
+def from_ap(
+    document: Mapping[str, Any], *, author: str, now: datetime, token: str | None = None
+) -> ProposalData | str:
+    """A Question (ours, another fedicity's, or a Mastodon poll) as a proposal, or why not."""
+    uri = get_id(document)
+    if uri is None:
+        return "the object has no id"
+    if get_type(document) != "Question":
+        return "not a Question"
+    if host_of(uri) != host_of(author):
+        return "the object is not on its author's host"
+    choices, multiple = _choices(document)
+    if len(choices) < 2 or len({name for name, _ in choices}) != len(choices):
+        return "a Question needs at least two distinct options"
+    title = (get_str(document, "name") or "").strip()
+    content = get_str(document, "content") or ""
+    if title and content.startswith(title_html(title)):
+        content = content[len(title_html(title)) :]
+    elif not title:
+        title = html_to_text(sanitize_html(content[:MAX_CONTENT])).split("\n")[0][:200]
+    state_value = get_str(document, "proposalState")
+    state: State
+    if state_value in STATES:
+        state = state_value
+    else:
+        closed = document.get("closed") is not None
+        state = "closed" if closed else "voting"
+    electorate_value = get_str(document, "electorate")
+    electorate: Electorate = electorate_value if electorate_value in ELECTORATES else "federated"
+    majority = document.get("majority")
+    voters = document.get("votersCount")
+    tags = tuple(
+        dict.fromkeys(
+            name.lstrip("#").lower()
+            for tag in as_list(document.get("tag"))
+            if isinstance(tag, Mapping)
+            and get_type(tag) == "Hashtag"
+            and isinstance(name := tag.get("name"), str)
+            and name.strip("#")
+        )
+    )[:50]
+    return ProposalData(
+        uri=uri,
+        token=token,
+        local_actor_id=None,
+        author_uri=author,
+        title=title[:200],
+        content_html=sanitize_html(content[:MAX_CONTENT]),
+        options=tuple(name for name, _ in choices),
+        published=parse_time(document.get("published")) or now,
+        organization_uri=get_id(document.get("context")),
+        tags=tags,
+        state=state,
+        amendable_until=parse_time(document.get("amendableUntil")),
+        voting_opens=parse_time(document.get("votingOpens")),
+        voting_ends=parse_time(document.get("endTime")),
+        multiple=multiple,
+        anonymous_votes=_bool(document, "anonymousVotes", False),
+        vote_change_allowed=_bool(document, "voteChangeAllowed", False),
+        majority=float(majority) if isinstance(majority, int | float) and 0 < majority < 1 else 0.5,
+        electorate=electorate,
+        federated_votes_count=_bool(document, "federatedVotesCount", True),
+        result=get_str(document, "result") or None,
+        official_answer=get_str(document, "officialAnswer") or None,
+        remote_tallies=dict(choices),
+        remote_voters_count=voters if isinstance(voters, int) and voters >= 0 else None,
+        raw=dict(document),
+        updated=parse_time(document.get("updated")),
+    )
+
+
+async def remember_question(ctx: InboundContext, document: Mapping[str, Any]) -> None:
+    """Keep a remote Question (a poll, or another fedicity's proposal) with its tallies."""
+    if get_type(document) != "Question":
+        return
+    data = from_ap(document, author=ctx.actor_uri, now=ctx.clock.now())
+    if isinstance(data, str):
+        return
+    if host_of(data.uri) == host_of(ctx.urls.base):
+        return  # ours come from our own rows, never from the wire
+    await queries.upsert_proposal(ctx.conn, data)
+
+
+def vote_target(document: Mapping[str, Any]) -> str | None:
+    """The Question a Mastodon-shaped vote answers, when the Note looks like a vote."""
+    if get_type(document) != "Note":
+        return None
+    if get_str(document, "content") or not get_str(document, "name"):
+        return None
+    return get_id(document.get("inReplyTo"))
+
+
+async def is_vote(ctx: InboundContext, document: Mapping[str, Any]) -> bool:
+    """Whether a Create's Note is a vote on one of our proposals (posts hands it to us)."""
+    target = vote_target(document)
+    if target is None or host_of(target) != host_of(ctx.urls.base):
+        return False
+    proposal = await queries.select_proposal(ctx.conn, target)
+    return proposal is not None and proposal.local
+
+
+async def on_vote(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome:
+    """A remote vote on a local proposal: counted once per actor, then the tallies go out."""
+    from fedicity.proposals import service
+
+    target = vote_target(document)
+    proposal = await queries.select_proposal(ctx.conn, target or "")
+    if proposal is None or not proposal.local:
+        return Outcome.ignored("the vote is not on a proposal of ours")
+    author = get_id(document.get("attributedTo")) or ctx.actor_uri
+    if author != ctx.actor_uri:
+        return Outcome.ignored("the vote's author is not the activity's actor")
+    option = get_str(document, "name") or ""
+    activity_uri = get_id(activity) or get_id(document) or ""
+    try:
+        await service.record_vote(
+            ctx.conn,
+            proposal=proposal,
+            voter_uri=ctx.actor_uri,
+            options=[option],
+            activity_uri=activity_uri,
+            local=False,
+            voter_home_territory_id=None,
+            env=service.Env(urls=ctx.urls, clock=ctx.clock, keygen=ctx.keygen),
+        )
+    except service.ProposalError as refused:
+        return Outcome.ignored(f"vote refused: {refused}")
+    return Outcome.done()

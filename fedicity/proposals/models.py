@@ -1,0 +1,113 @@
+"""Dataclasses for proposals, their votes and comments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+State = Literal["draft", "amendable", "voting", "closed", "withdrawn", "archived"]
+STATES: tuple[State, ...] = get_args(State)
+Electorate = Literal["members", "residents", "federated"]
+ELECTORATES: tuple[Electorate, ...] = get_args(Electorate)
+Stance = Literal["for", "neutral", "against"]
+STANCES: tuple[Stance, ...] = get_args(Stance)
+
+FOR, AGAINST, ABSTAIN = "Pour", "Contre", "Abstention"
+DEFAULT_OPTIONS: tuple[str, ...] = (FOR, AGAINST, ABSTAIN)
+ADOPTED, REJECTED = "adopted", "rejected"
+
+
+@dataclass(frozen=True)
+class ProposalData:
+    """What we store of a proposal before it has a row id (local or remote)."""
+
+    uri: str
+    token: str | None
+    local_actor_id: int | None
+    author_uri: str
+    title: str
+    content_html: str
+    options: tuple[str, ...]
+    published: datetime
+    organization_uri: str | None = None
+    territory_id: int | None = None
+    tags: tuple[str, ...] = ()
+    state: State = "draft"
+    amendable_until: datetime | None = None
+    voting_opens: datetime | None = None
+    voting_ends: datetime | None = None
+    multiple: bool = False
+    anonymous_votes: bool = False
+    vote_change_allowed: bool = True
+    majority: float = 0.5
+    electorate: Electorate = "federated"
+    federated_votes_count: bool = True
+    result: str | None = None
+    official_answer: str | None = None
+    remote_tallies: dict[str, int] | None = None
+    remote_voters_count: int | None = None
+    raw: dict[str, Any] | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Proposal(ProposalData):
+    """A stored proposal."""
+
+    id: int = 0
+
+    @property
+    def local(self) -> bool:
+        """Whether it was written here."""
+        return self.local_actor_id is not None
+
+    @property
+    def is_default_ballot(self) -> bool:
+        """Pour / Contre / Abstention: the result is adopted or rejected by the majority."""
+        return tuple(self.options) == DEFAULT_OPTIONS
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One voter's ballot on a proposal (several options for a multiple-choice one)."""
+
+    id: int
+    proposal_id: int
+    voter_uri: str
+    options: tuple[str, ...]
+    activity_uris: tuple[str, ...]
+    local: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts per option, split local / federated, and the number of voters."""
+
+    local: dict[str, int] = field(default_factory=dict)
+    federated: dict[str, int] = field(default_factory=dict)
+    local_voters: int = 0
+    federated_voters: int = 0
+
+    def total(self, option: str) -> int:
+        """Every vote for an option, wherever it came from."""
+        return self.local.get(option, 0) + self.federated.get(option, 0)
+
+    @property
+    def voters(self) -> int:
+        """Everyone who voted."""
+        return self.local_voters + self.federated_voters
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on a proposal, with the author's stance."""
+
+    id: int
+    proposal_id: int
+    author_uri: str
+    stance: Stance
+    content_html: str
+    published: datetime

@@ -1,0 +1,204 @@
+"""SQL for proposals, votes and comments."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from fedicity.db.pool import Connection, record_dict
+from fedicity.proposals.models import Comment, Proposal, ProposalData, Tally, Vote
+
+_DATA_FIELDS = [f.name for f in fields(ProposalData)]
+_COLUMNS = ", ".join(["id", *_DATA_FIELDS])
+_TUPLES = ("options", "tags")
+
+
+def _proposal(row: object) -> Proposal:
+    values: dict[str, Any] = record_dict(row)  # type: ignore[arg-type]
+    for key in _TUPLES:
+        values[key] = tuple(values[key] or ())
+    return Proposal(**{key: values[key] for key in ["id", *_DATA_FIELDS]})
+
+
+async def upsert_proposal(conn: Connection, data: ProposalData) -> Proposal:
+    """Insert a proposal, or replace its columns when its URI is known (same author only)."""
+    values = asdict(data)
+    for key in _TUPLES:
+        values[key] = list(values[key])
+    placeholders = ", ".join(f"${n}" for n in range(1, len(_DATA_FIELDS) + 1))
+    updates = ", ".join(
+        f"{name} = EXCLUDED.{name}"
+        for name in _DATA_FIELDS
+        if name not in ("uri", "token", "local_actor_id", "author_uri", "published")
+    )
+    row = await conn.fetchrow(
+        f"""INSERT INTO proposals AS p ({", ".join(_DATA_FIELDS)}) VALUES ({placeholders})
+            ON CONFLICT (uri) DO UPDATE SET {updates}
+            WHERE p.author_uri = EXCLUDED.author_uri
+            RETURNING {_COLUMNS}""",
+        *[values[name] for name in _DATA_FIELDS],
+    )
+    if row is None:
+        existing = await select_proposal(conn, data.uri)
+        assert existing is not None
+        return existing
+    return _proposal(row)
+
+
+async def select_proposal(conn: Connection, uri: str) -> Proposal | None:
+    """A proposal by its URI."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM proposals WHERE uri = $1", uri)
+    return _proposal(row) if row else None
+
+
+async def select_proposal_by_token(conn: Connection, token: str) -> Proposal | None:
+    """A local proposal by its URL token."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM proposals WHERE token = $1", token)
+    return _proposal(row) if row else None
+
+
+async def select_proposal_for_update(conn: Connection, proposal_id: int) -> Proposal | None:
+    """A proposal, locked until the transaction ends (votes and state changes serialise)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM proposals WHERE id = $1 FOR UPDATE", proposal_id
+    )
+    return _proposal(row) if row else None
+
+
+async def select_recent(conn: Connection, *, limit: int) -> list[Proposal]:
+    """The latest public (not draft) local proposals."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM proposals
+             WHERE token IS NOT NULL AND state <> 'draft'
+             ORDER BY published DESC, id DESC LIMIT $1""",
+        limit,
+    )
+    return [_proposal(row) for row in rows]
+
+
+def _vote(row: object) -> Vote:
+    values = record_dict(row)  # type: ignore[arg-type]
+    values["options"] = tuple(values["options"])
+    values["activity_uris"] = tuple(values["activity_uris"])
+    return Vote(**values)
+
+
+_VOTE_COLUMNS = """id, proposal_id, voter_uri, options, activity_uris, local, created_at,
+                   updated_at"""
+
+
+async def select_vote(conn: Connection, proposal_id: int, voter_uri: str) -> Vote | None:
+    """One voter's ballot."""
+    row = await conn.fetchrow(
+        f"""SELECT {_VOTE_COLUMNS} FROM proposal_votes
+             WHERE proposal_id = $1 AND voter_uri = $2""",
+        proposal_id,
+        voter_uri,
+    )
+    return _vote(row) if row else None
+
+
+async def upsert_vote(
+    conn: Connection,
+    *,
+    proposal_id: int,
+    voter_uri: str,
+    options: list[str],
+    activity_uris: list[str],
+    local: bool,
+    now: datetime,
+) -> Vote:
+    """Record a ballot, replacing the voter's earlier one (the caller decides whether it may)."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO proposal_votes
+                (proposal_id, voter_uri, options, activity_uris, local, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $6)
+            ON CONFLICT (proposal_id, voter_uri) DO UPDATE SET
+                options = EXCLUDED.options, activity_uris = EXCLUDED.activity_uris,
+                updated_at = EXCLUDED.updated_at
+            RETURNING {_VOTE_COLUMNS}""",
+        proposal_id,
+        voter_uri,
+        options,
+        activity_uris,
+        local,
+        now,
+    )
+    assert row is not None
+    return _vote(row)
+
+
+async def select_voters(conn: Connection, proposal_id: int) -> list[Vote]:
+    """Every ballot, oldest first (callers must not show them for anonymous proposals)."""
+    rows = await conn.fetch(
+        f"""SELECT {_VOTE_COLUMNS} FROM proposal_votes WHERE proposal_id = $1
+             ORDER BY created_at, id""",
+        proposal_id,
+    )
+    return [_vote(row) for row in rows]
+
+
+async def select_remote_voter_uris(conn: Connection, proposal_id: int) -> list[str]:
+    """Who voted from another server: they get the Update(Question)s."""
+    rows = await conn.fetch(
+        "SELECT voter_uri FROM proposal_votes WHERE proposal_id = $1 AND NOT local", proposal_id
+    )
+    return [row["voter_uri"] for row in rows]
+
+
+async def tally(conn: Connection, proposal_id: int) -> Tally:
+    """Counts per option, local and federated apart."""
+    rows = await conn.fetch(
+        """SELECT local, option, count(*) AS n
+             FROM proposal_votes, unnest(options) AS option
+            WHERE proposal_id = $1 GROUP BY local, option""",
+        proposal_id,
+    )
+    voters = await conn.fetch(
+        """SELECT local, count(*) AS n FROM proposal_votes WHERE proposal_id = $1
+            GROUP BY local""",
+        proposal_id,
+    )
+    by_voters = {row["local"]: row["n"] for row in voters}
+    return Tally(
+        local={row["option"]: row["n"] for row in rows if row["local"]},
+        federated={row["option"]: row["n"] for row in rows if not row["local"]},
+        local_voters=by_voters.get(True, 0),
+        federated_voters=by_voters.get(False, 0),
+    )
+
+
+async def insert_comment(
+    conn: Connection,
+    *,
+    proposal_id: int,
+    author_uri: str,
+    stance: str,
+    content_html: str,
+    now: datetime,
+) -> Comment:
+    """A new comment with its stance."""
+    row = await conn.fetchrow(
+        """INSERT INTO proposal_comments (proposal_id, author_uri, stance, content_html, published)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, proposal_id, author_uri, stance, content_html, published""",
+        proposal_id,
+        author_uri,
+        stance,
+        content_html,
+        now,
+    )
+    assert row is not None
+    return Comment(**record_dict(row))
+
+
+async def select_comments(conn: Connection, proposal_id: int, *, limit: int) -> list[Comment]:
+    """A proposal's comments, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id, proposal_id, author_uri, stance, content_html, published
+             FROM proposal_comments WHERE proposal_id = $1 ORDER BY published, id LIMIT $2""",
+        proposal_id,
+        limit,
+    )
+    return [Comment(**record_dict(row)) for row in rows]

@@ -1,0 +1,506 @@
+"""The cooperative space: write a proposal, move it through its lifecycle, vote, comment.
+
+Every rule is enforced here, for local and federated voters alike: one ballot per actor and
+proposal, no vote outside the voting window, eligibility, vote changes only when allowed. Each
+public state change and each new vote publishes the Question again (`Update`) in the same
+transaction, to the author's followers and every remote voter (delivered to them, never listed in
+the addressing, so anonymous ballots stay anonymous).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
+from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
+from fedicity.clock import Clock
+from fedicity.db.pool import Connection
+from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.located.models import NewItem
+from fedicity.proposals import queries
+from fedicity.proposals.ap import to_ap
+from fedicity.proposals.models import (
+    ADOPTED,
+    AGAINST,
+    DEFAULT_OPTIONS,
+    ELECTORATES,
+    FOR,
+    REJECTED,
+    STANCES,
+    Comment,
+    Proposal,
+    ProposalData,
+    State,
+    Tally,
+    Vote,
+)
+from fedicity.sanitize import html_to_text
+from fedicity.territories import queries as territory_queries
+from fedicity.territories.models import Territory
+from fedicity.textfmt import plain_to_html
+from fedicity.urls import Urls
+
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+MAX_OPTION = 100
+MAX_OPTIONS = 20
+MAX_COMMENT = 5000
+
+
+class ProposalError(ValueError):
+    """A proposal operation or a vote was refused; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Env:
+    """What publishing needs: URL minting, time, keys, and the served territory (if any)."""
+
+    urls: Urls
+    clock: Clock
+    keygen: KeyGenerator = generate_rsa_keypair
+    root: Territory | None = None
+
+
+def proposal_uri(urls: Urls, token: str) -> str:
+    """The id (and page) of a local proposal."""
+    return urls.absolute(f"/proposals/{token}")
+
+
+def _clean_options(options: list[str] | None) -> tuple[str, ...]:
+    if not options:
+        return DEFAULT_OPTIONS
+    cleaned = tuple(dict.fromkeys(o.strip() for o in options if o.strip()))
+    if not 2 <= len(cleaned) <= MAX_OPTIONS:
+        raise ProposalError("options_invalid", f"a vote has 2 to {MAX_OPTIONS} distinct options")
+    if any(len(option) > MAX_OPTION for option in cleaned):
+        raise ProposalError("options_invalid", f"an option has at most {MAX_OPTION} characters")
+    return cleaned
+
+
+async def create_draft(
+    conn: Connection,
+    *,
+    actor: Actor,
+    title: str,
+    text: str,
+    env: Env,
+    options: list[str] | None = None,
+    multiple: bool = False,
+    tags: list[str] | None = None,
+    territory: Territory | None = None,
+    organization_uri: str | None = None,
+    anonymous_votes: bool = False,
+    vote_change_allowed: bool = True,
+    majority: float = 0.5,
+    electorate: str = "federated",
+    federated_votes_count: bool = True,
+) -> Proposal:
+    """A new proposal, private to its author until it opens for amendments or voting."""
+    if not title.strip() or len(title) > MAX_TITLE:
+        raise ProposalError("title_invalid", f"a title has 1 to {MAX_TITLE} characters")
+    if len(text) > MAX_TEXT:
+        raise ProposalError("too_long", f"a proposal has at most {MAX_TEXT} characters")
+    if not 0 < majority < 1:
+        raise ProposalError("majority_invalid", "the majority is a fraction between 0 and 1")
+    if electorate not in ELECTORATES:
+        raise ProposalError("electorate_invalid", f"who votes is one of {', '.join(ELECTORATES)}")
+    if electorate == "members":
+        # Organisations have no membership yet: nobody could be checked as a member.
+        raise ProposalError("electorate_unavailable", "membership votes are not available yet")
+    if electorate == "residents" and territory is None:
+        raise ProposalError("territory_required", "a residents' vote needs a territory")
+    chosen = _clean_options(options)
+    if multiple and chosen == DEFAULT_OPTIONS:
+        raise ProposalError("options_invalid", "Pour / Contre / Abstention is a single choice")
+    token = new_token()
+    data = ProposalData(
+        uri=proposal_uri(env.urls, token),
+        token=token,
+        local_actor_id=actor.id,
+        author_uri=env.urls.actor(actor.username),
+        title=title.strip(),
+        content_html=plain_to_html(text),
+        options=chosen,
+        published=env.clock.now(),
+        organization_uri=organization_uri,
+        territory_id=territory.id if territory else None,
+        tags=tuple(dict.fromkeys(t.strip().lstrip("#").lower() for t in tags or [] if t.strip())),
+        multiple=multiple,
+        anonymous_votes=anonymous_votes,
+        vote_change_allowed=vote_change_allowed,
+        majority=majority,
+        electorate=electorate,
+        federated_votes_count=federated_votes_count,
+    )
+    return await queries.upsert_proposal(conn, data)
+
+
+def _may_manage(actor: Actor, proposal: Proposal, urls: Urls) -> bool:
+    me = urls.actor(actor.username)
+    return proposal.local and me in (proposal.author_uri, proposal.organization_uri)
+
+
+async def _author(conn: Connection, proposal: Proposal) -> Actor:
+    assert proposal.local_actor_id is not None
+    author = await actor_queries.select_actor_by_id(conn, proposal.local_actor_id)
+    assert author is not None
+    return author
+
+
+async def _audience_uri(conn: Connection, proposal: Proposal, env: Env) -> str | None:
+    if proposal.territory_id is None:
+        return None
+    actor = await actor_queries.select_territory_actor(conn, proposal.territory_id)
+    return env.urls.actor(actor.username) if actor else None
+
+
+async def document(conn: Connection, proposal: Proposal, env: Env) -> dict[str, Any]:
+    """The Question of a proposal with its current tallies."""
+    counts = await queries.tally(conn, proposal.id) if proposal.local else None
+    author = await _author(conn, proposal) if proposal.local else None
+    followers = env.urls.actor_followers(author.username) if author else proposal.author_uri
+    return to_ap(
+        proposal,
+        counts,
+        env.urls,
+        followers=followers,
+        audience_uri=await _audience_uri(conn, proposal, env),
+    )
+
+
+async def _announce(conn: Connection, proposal: Proposal, env: Env, *, first: bool) -> None:
+    """Publish the proposal: Create the first time it leaves draft, Update afterwards."""
+    author = await _author(conn, proposal)
+    question = await document(conn, proposal, env)
+    question.pop("@context")
+    activity: dict[str, Any] = {
+        "@context": [AS_CONTEXT, env.urls.context],
+        "id": proposal.uri + "/activity" if first else env.urls.activity(new_token()),
+        "type": "Create" if first else "Update",
+        "actor": proposal.author_uri,
+        "published": question["published"] if first else _iso(env.clock.now()),
+        "to": [PUBLIC],
+        "cc": [env.urls.actor_followers(author.username)],
+        "object": question,
+    }
+    if "audience" in question:
+        activity["audience"] = question["audience"]
+    voters = await queries.select_remote_voter_uris(conn, proposal.id)
+    extra = {proposal.organization_uri} if proposal.organization_uri else set()
+    await publish(
+        conn,
+        actor=author,
+        activity=activity,
+        audience=Audience(frozenset(voters) | frozenset(extra), followers=True),
+        urls=env.urls,
+        clock=env.clock,
+    )
+    if first and proposal.territory_id is not None and env.root is not None:
+        await _locate(conn, proposal, env, activity["id"])
+
+
+async def _locate(conn: Connection, proposal: Proposal, env: Env, activity_uri: str) -> None:
+    from fedicity.territories import service as territory_service
+
+    assert proposal.territory_id is not None
+    territory = await territory_queries.select_territory_by_id(conn, proposal.territory_id)
+    if territory is None or not await territory_service.is_served(conn, env.root, territory.id):
+        return
+    await territory_service.locate_and_announce(
+        conn,
+        item=NewItem(
+            object_uri=proposal.uri,
+            kind="proposal",
+            territory_id=territory.id,
+            title=proposal.title,
+            summary=html_to_text(proposal.content_html)[:500],
+            url=proposal.uri,
+            author_uri=proposal.author_uri,
+            origin_host=env.urls.base.split("://", 1)[-1].rstrip("/"),
+            published=proposal.published,
+            latitude=territory.latitude,
+            longitude=territory.longitude,
+        ),
+        activity_uri=activity_uri,
+        root=env.root,
+        urls=env.urls,
+        clock=env.clock,
+        keygen=env.keygen,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+async def _transition(
+    conn: Connection,
+    *,
+    actor: Actor,
+    proposal: Proposal,
+    env: Env,
+    allowed_from: tuple[State, ...],
+    author_only: bool = False,
+    **changes: Any,
+) -> Proposal:
+    async with conn.transaction():
+        current = await queries.select_proposal_for_update(conn, proposal.id)
+        assert current is not None
+        me = env.urls.actor(actor.username)
+        if not _may_manage(actor, current, env.urls) or (author_only and me != current.author_uri):
+            raise ProposalError("not_allowed", "only the author or the organisation may do this")
+        if current.state not in allowed_from:
+            raise ProposalError(
+                "wrong_state", f"not possible while the proposal is {current.state}"
+            )
+        updated = replace(current, updated=env.clock.now(), **changes)
+        saved = await queries.upsert_proposal(conn, _data(updated))
+        if saved.state != "draft":
+            await _announce(conn, saved, env, first=current.state == "draft")
+    return saved
+
+
+def _data(proposal: Proposal) -> ProposalData:
+    values = {name: getattr(proposal, name) for name in ProposalData.__dataclass_fields__}
+    return ProposalData(**values)
+
+
+async def open_amendments(
+    conn: Connection, *, actor: Actor, proposal: Proposal, until: datetime, env: Env
+) -> Proposal:
+    """Draft -> amendable until a date; the proposal is published."""
+    if until <= env.clock.now():
+        raise ProposalError("date_invalid", "the amendment period must end in the future")
+    return await _transition(
+        conn,
+        actor=actor,
+        proposal=proposal,
+        env=env,
+        allowed_from=("draft",),
+        state="amendable",
+        amendable_until=until,
+    )
+
+
+async def open_voting(
+    conn: Connection, *, actor: Actor, proposal: Proposal, ends: datetime, env: Env
+) -> Proposal:
+    """Draft or amendable -> voting from now until `ends`."""
+    now = env.clock.now()
+    if ends <= now:
+        raise ProposalError("date_invalid", "the vote must end in the future")
+    return await _transition(
+        conn,
+        actor=actor,
+        proposal=proposal,
+        env=env,
+        allowed_from=("draft", "amendable"),
+        state="voting",
+        voting_opens=now,
+        voting_ends=ends,
+    )
+
+
+def compute_result(proposal: Proposal, counts: Tally) -> str | None:
+    """adopted/rejected by the majority for Pour/Contre/Abstention (abstentions not counted),
+    else the option with the most votes (None on a tie or without votes)."""
+
+    def count(option: str) -> int:
+        if proposal.federated_votes_count:
+            return counts.total(option)
+        return counts.local.get(option, 0)
+
+    if proposal.is_default_ballot:
+        # Abstentions are not counted: the majority is of the votes cast for or against.
+        cast = count(FOR) + count(AGAINST)
+        return ADOPTED if cast and count(FOR) / cast > proposal.majority else REJECTED
+    ranked = sorted(((count(o), o) for o in proposal.options), reverse=True)
+    if ranked[0][0] == 0 or ranked[0][0] == ranked[1][0]:
+        return None
+    return ranked[0][1]
+
+
+async def close(conn: Connection, *, actor: Actor, proposal: Proposal, env: Env) -> Proposal:
+    """Voting -> closed, with the result; the vote ends now if it had not ended yet."""
+    async with conn.transaction():
+        counts = await queries.tally(conn, proposal.id)
+        now = env.clock.now()
+        ends = proposal.voting_ends if proposal.voting_ends and proposal.voting_ends < now else now
+        return await _transition(
+            conn,
+            actor=actor,
+            proposal=proposal,
+            env=env,
+            allowed_from=("voting",),
+            state="closed",
+            voting_ends=ends,
+            result=compute_result(proposal, counts),
+        )
+
+
+async def withdraw(conn: Connection, *, actor: Actor, proposal: Proposal, env: Env) -> Proposal:
+    """The author takes the proposal back before the vote is over."""
+    return await _transition(
+        conn,
+        actor=actor,
+        proposal=proposal,
+        env=env,
+        allowed_from=("draft", "amendable", "voting"),
+        author_only=True,
+        state="withdrawn",
+    )
+
+
+async def archive(conn: Connection, *, actor: Actor, proposal: Proposal, env: Env) -> Proposal:
+    """A closed or withdrawn proposal is archived."""
+    return await _transition(
+        conn,
+        actor=actor,
+        proposal=proposal,
+        env=env,
+        allowed_from=("closed", "withdrawn"),
+        state="archived",
+    )
+
+
+async def answer(
+    conn: Connection, *, actor: Actor, proposal: Proposal, text: str, env: Env
+) -> Proposal:
+    """The organisation's official answer (only the organisation the proposal belongs to)."""
+    if proposal.organization_uri != env.urls.actor(actor.username):
+        raise ProposalError("not_allowed", "only the organisation gives the official answer")
+    if not text.strip() or len(text) > MAX_TEXT:
+        raise ProposalError("answer_invalid", f"an answer has 1 to {MAX_TEXT} characters")
+    return await _transition(
+        conn,
+        actor=actor,
+        proposal=proposal,
+        env=env,
+        allowed_from=("amendable", "voting", "closed", "archived"),
+        official_answer=plain_to_html(text),
+    )
+
+
+async def _eligible(
+    conn: Connection, proposal: Proposal, voter_home_territory_id: int | None
+) -> None:
+    if proposal.electorate == "federated":
+        return
+    if proposal.electorate == "residents":
+        # Remote voters cannot prove where they live: only local residents vote.
+        if (
+            proposal.territory_id is None
+            or voter_home_territory_id is None
+            or not await territory_queries.is_descendant(
+                conn, proposal.territory_id, voter_home_territory_id
+            )
+        ):
+            raise ProposalError("not_eligible", "only residents of the territory may vote")
+        return
+    raise ProposalError("not_eligible", "membership votes are not available yet")
+
+
+async def record_vote(
+    conn: Connection,
+    *,
+    proposal: Proposal,
+    voter_uri: str,
+    options: list[str],
+    activity_uri: str,
+    local: bool,
+    voter_home_territory_id: int | None,
+    env: Env,
+) -> Vote:
+    """Count a ballot (local or federated) under every rule, then publish the new tallies.
+
+    Single choice: a second ballot replaces the first only when vote change is allowed.
+    Multiple choice: the options of successive ballots add up (Mastodon and GoToSocial send one
+    Create per chosen option); with vote change allowed, a local ballot replaces the earlier one.
+    """
+    async with conn.transaction():
+        current = await queries.select_proposal_for_update(conn, proposal.id)
+        if current is None or not current.local:
+            raise ProposalError("unknown", "no such proposal here")
+        now = env.clock.now()
+        if current.state != "voting" or (current.voting_opens and now < current.voting_opens):
+            raise ProposalError("not_open", "the vote is not open")
+        if current.voting_ends is None or now >= current.voting_ends:
+            raise ProposalError("vote_closed", "the vote has ended")
+        chosen = list(dict.fromkeys(options))
+        if not chosen or any(option not in current.options for option in chosen):
+            raise ProposalError("option_invalid", "this is not one of the options")
+        if not current.multiple and len(chosen) > 1:
+            raise ProposalError("option_invalid", "only one option may be chosen")
+        await _eligible(conn, current, voter_home_territory_id)
+        earlier = await queries.select_vote(conn, current.id, voter_uri)
+        activity_uris = [activity_uri]
+        if earlier is not None:
+            if activity_uri in earlier.activity_uris:
+                raise ProposalError("already_counted", "this vote was already counted")
+            adds_up = current.multiple and not (local and current.vote_change_allowed)
+            if adds_up:
+                if set(chosen) <= set(earlier.options):
+                    raise ProposalError("already_counted", "this vote was already counted")
+                chosen = list(dict.fromkeys([*earlier.options, *chosen]))
+                activity_uris = [*earlier.activity_uris, activity_uri]
+            elif list(earlier.options) == chosen:
+                raise ProposalError("already_counted", "this vote was already counted")
+            elif not current.vote_change_allowed:
+                raise ProposalError("change_not_allowed", "votes cannot be changed")
+            else:
+                activity_uris = [*earlier.activity_uris, activity_uri]
+        vote = await queries.upsert_vote(
+            conn,
+            proposal_id=current.id,
+            voter_uri=voter_uri,
+            options=chosen,
+            activity_uris=activity_uris,
+            local=local,
+            now=now,
+        )
+        await _announce(conn, current, env, first=False)
+    return vote
+
+
+async def vote_locally(
+    conn: Connection, *, actor: Actor, proposal: Proposal, options: list[str], env: Env
+) -> Vote:
+    """A citizen of this instance votes from the proposal page."""
+    return await record_vote(
+        conn,
+        proposal=proposal,
+        voter_uri=env.urls.actor(actor.username),
+        options=options,
+        activity_uri=env.urls.activity(new_token()),
+        local=True,
+        voter_home_territory_id=actor.home_territory_id,
+        env=env,
+    )
+
+
+async def comment(
+    conn: Connection, *, actor: Actor, proposal: Proposal, stance: str, text: str, env: Env
+) -> Comment:
+    """A comment for, against or neutral, while the proposal is open for debate."""
+    if stance not in STANCES:
+        raise ProposalError("stance_invalid", "a stance is for, neutral or against")
+    if not text.strip() or len(text) > MAX_COMMENT:
+        raise ProposalError("comment_invalid", f"a comment has 1 to {MAX_COMMENT} characters")
+    if proposal.state not in ("amendable", "voting"):
+        raise ProposalError("wrong_state", "comments are open during amendments and the vote")
+    return await queries.insert_comment(
+        conn,
+        proposal_id=proposal.id,
+        author_uri=env.urls.actor(actor.username),
+        stance=stance,
+        content_html=plain_to_html(text),
+        now=env.clock.now(),
+    )

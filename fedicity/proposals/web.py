@@ -1,0 +1,253 @@
+"""Proposal pages: write one, move it through its lifecycle, vote, comment; the Question for
+servers at the same URL (content negotiation)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from quart import Blueprint, Response, redirect, render_template, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from fedicity.activitypub.vocab import ACTIVITY_JSON
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
+from fedicity.app import state
+from fedicity.proposals import queries
+from fedicity.proposals import service as proposals
+from fedicity.proposals.models import Proposal
+from fedicity.proposals.service import Env, ProposalError
+from fedicity.web.errors import Problem
+from fedicity.web.i18n import lazy
+from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.session import check_csrf, current_account
+from fedicity.web.territories import resolve_place, served_root
+
+blueprint = Blueprint("proposals", __name__)
+blueprint.before_request(check_csrf)
+
+MAX_DAYS = 365
+MESSAGES = {
+    "title_invalid": lazy("A proposal needs a title of at most 200 characters."),
+    "too_long": lazy("This text is too long."),
+    "options_invalid": lazy("A vote needs 2 to 20 distinct options."),
+    "majority_invalid": lazy("The majority is a fraction between 0 and 1."),
+    "electorate_invalid": lazy("Choose who may vote."),
+    "electorate_unavailable": lazy("Votes of an organisation's members are not available yet."),
+    "territory_required": lazy("A residents' vote needs a territory."),
+    "territory_unknown": lazy("This place is not served by this instance."),
+    "not_allowed": lazy("Only the author or the organisation may do this."),
+    "wrong_state": lazy("This is not possible at this stage of the proposal."),
+    "date_invalid": lazy("The end date must be in the future."),
+    "not_open": lazy("The vote is not open."),
+    "vote_closed": lazy("The vote has ended."),
+    "option_invalid": lazy("This is not one of the options."),
+    "not_eligible": lazy("You may not vote on this proposal."),
+    "already_counted": lazy("Your vote was already counted."),
+    "change_not_allowed": lazy("Votes cannot be changed on this proposal."),
+    "stance_invalid": lazy("Choose for, neutral or against."),
+    "comment_invalid": lazy("A comment needs some text."),
+}
+
+
+async def _env() -> Env:
+    app_state = state()
+    return Env(
+        urls=app_state.urls,
+        clock=app_state.clock,
+        keygen=app_state.keygen,
+        root=await served_root(),
+    )
+
+
+async def _me() -> Actor | None:
+    account = current_account()
+    if account is None:
+        return None
+    async with state().db.acquire() as conn:
+        return await actor_queries.select_actor_by_id(conn, account.actor_id)
+
+
+async def _proposal(token: str, me: Actor | None) -> Proposal:
+    async with state().db.acquire() as conn:
+        proposal = await queries.select_proposal_by_token(conn, token)
+    if proposal is None or (
+        proposal.state == "draft" and (me is None or me.id != proposal.local_actor_id)
+    ):
+        raise Problem(404, "no such proposal")
+    return proposal
+
+
+def _days(raw: str | None, default: int) -> timedelta:
+    try:
+        days = int(raw or default)
+    except ValueError:
+        days = default
+    return timedelta(days=min(max(days, 1), MAX_DAYS))
+
+
+def _back(proposal: Proposal, error: str | None = None) -> WerkzeugResponse:
+    target = f"/proposals/{proposal.token}"
+    return redirect(f"{target}?error={error}" if error else target, 303)
+
+
+@blueprint.get("/proposals/new")
+async def new_proposal() -> str | WerkzeugResponse:
+    """The form to write a proposal."""
+    if await _me() is None:
+        return redirect("/login?next=/proposals/new", 303)
+    return await render_template(
+        "proposal_new.html", error=MESSAGES.get(request.args.get("error", ""))
+    )
+
+
+@blueprint.post("/proposals")
+async def create_proposal() -> WerkzeugResponse:
+    """Save a draft proposal."""
+    me = await _me()
+    if me is None:
+        return redirect("/login?next=/proposals/new", 303)
+    form = await request.form
+    place = await resolve_place(form.get("territory", ""))
+    if form.get("territory") and place is None:
+        return redirect("/proposals/new?error=territory_unknown", 303)
+    options = [line for line in form.get("options", "").splitlines() if line.strip()]
+    try:
+        majority = float(form.get("majority", "0.5") or 0.5)
+    except ValueError:
+        majority = -1.0
+    async with state().db.acquire() as conn:
+        try:
+            proposal = await proposals.create_draft(
+                conn,
+                actor=me,
+                title=form.get("title", ""),
+                text=form.get("text", ""),
+                env=await _env(),
+                options=options or None,
+                multiple=form.get("multiple") == "on",
+                tags=form.get("tags", "").replace(",", " ").split(),
+                territory=place,
+                anonymous_votes=form.get("anonymous_votes") == "on",
+                vote_change_allowed=form.get("vote_change_allowed") == "on",
+                majority=majority,
+                electorate=form.get("electorate", "federated"),
+                federated_votes_count=form.get("federated_votes_count", "on") == "on",
+            )
+        except ProposalError as refused:
+            return redirect(f"/proposals/new?error={refused.code}", 303)
+    return _back(proposal)
+
+
+@blueprint.get("/proposals/<token>")
+async def proposal_page(token: str) -> str | Response:
+    """A proposal: its Question for servers, a page for browsers."""
+    me = await _me() if not wants_activitypub(request) else None
+    proposal = await _proposal(token, me)
+    env = await _env()
+    async with state().db.acquire() as conn:
+        document = await proposals.document(conn, proposal, env)
+        if wants_activitypub(request):
+            return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
+        tally = await queries.tally(conn, proposal.id)
+        ballots = [] if proposal.anonymous_votes else await queries.select_voters(conn, proposal.id)
+        my_vote = (
+            await queries.select_vote(conn, proposal.id, env.urls.actor(me.username))
+            if me
+            else None
+        )
+        comments = await queries.select_comments(conn, proposal.id, limit=200)
+    me_uri = env.urls.actor(me.username) if me else None
+    return await render_template(
+        "proposal.html",
+        proposal=proposal,
+        tally=tally,
+        ballots=ballots,
+        my_vote=my_vote,
+        comments=comments,
+        me=me,
+        manages=me_uri is not None and me_uri in (proposal.author_uri, proposal.organization_uri),
+        error=MESSAGES.get(request.args.get("error", "")),
+    )
+
+
+@blueprint.post("/proposals/<token>/vote")
+async def vote(token: str) -> WerkzeugResponse:
+    """A citizen's ballot."""
+    me = await _me()
+    if me is None:
+        return redirect(f"/login?next=/proposals/{token}", 303)
+    proposal = await _proposal(token, me)
+    form = await request.form
+    async with state().db.acquire() as conn:
+        try:
+            await proposals.vote_locally(
+                conn, actor=me, proposal=proposal, options=form.getlist("option"), env=await _env()
+            )
+        except ProposalError as refused:
+            return _back(proposal, refused.code)
+    return _back(proposal)
+
+
+@blueprint.post("/proposals/<token>/state")
+async def change_state(token: str) -> WerkzeugResponse:
+    """Open for amendments or voting, close, withdraw, archive."""
+    me = await _me()
+    if me is None:
+        return redirect(f"/login?next=/proposals/{token}", 303)
+    proposal = await _proposal(token, me)
+    form = await request.form
+    env = await _env()
+    action = form.get("action", "")
+    async with state().db.acquire() as conn:
+        try:
+            if action == "amendable":
+                await proposals.open_amendments(
+                    conn,
+                    actor=me,
+                    proposal=proposal,
+                    until=env.clock.now() + _days(form.get("days"), 14),
+                    env=env,
+                )
+            elif action == "voting":
+                await proposals.open_voting(
+                    conn,
+                    actor=me,
+                    proposal=proposal,
+                    ends=env.clock.now() + _days(form.get("days"), 7),
+                    env=env,
+                )
+            elif action == "close":
+                await proposals.close(conn, actor=me, proposal=proposal, env=env)
+            elif action == "withdraw":
+                await proposals.withdraw(conn, actor=me, proposal=proposal, env=env)
+            elif action == "archive":
+                await proposals.archive(conn, actor=me, proposal=proposal, env=env)
+            else:
+                raise Problem(400, "unknown action")
+        except ProposalError as refused:
+            return _back(proposal, refused.code)
+    return _back(proposal)
+
+
+@blueprint.post("/proposals/<token>/comments")
+async def comment(token: str) -> WerkzeugResponse:
+    """A comment with a stance."""
+    me = await _me()
+    if me is None:
+        return redirect(f"/login?next=/proposals/{token}", 303)
+    proposal = await _proposal(token, me)
+    form = await request.form
+    async with state().db.acquire() as conn:
+        try:
+            await proposals.comment(
+                conn,
+                actor=me,
+                proposal=proposal,
+                stance=form.get("stance", ""),
+                text=form.get("text", ""),
+                env=await _env(),
+            )
+        except ProposalError as refused:
+            return _back(proposal, refused.code)
+    return _back(proposal)

@@ -1,0 +1,136 @@
+"""Proposal pages: writing one through the form, the page and its Question at the same URL,
+voting from the page, and the proposal on its territory's page (the instance serves région 11)."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from fedicity.accounts import service as accounts
+from fedicity.app import create_app
+from fedicity.clock import FrozenClock
+from fedicity.db.pool import Pool
+from fedicity.proposals import queries
+from fedicity.settings import Settings
+from fedicity.territories.service import prepare_serving
+from tests.conftest import FixedKeys
+from tests.territory_helpers import import_slice
+
+PASSWORD = "correct horse battery staple"
+_CSRF = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """An instance serving the région Île-de-France."""
+    return dataclasses.replace(settings, territory_level="region", territory_code="11")
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
+) -> AsyncIterator[Quart]:
+    """The app, started after the slice was imported and the région prepared."""
+    await import_slice(pool, tmp_path)
+    assert await prepare_serving(pool, settings) is not None
+    application = create_app(settings, pool=pool, clock=clock, keygen=keygen)
+    async with application.test_app():
+        yield application
+
+
+async def _csrf(client: TestClientProtocol, path: str) -> str:
+    response = await client.get(path)
+    assert response.status_code == 200, path
+    match = _CSRF.search(await response.get_data(as_text=True))
+    assert match is not None, path
+    return match.group(1)
+
+
+async def _log_in(client: TestClientProtocol, pool: Pool, keygen: FixedKeys, name: str) -> str:
+    async with pool.acquire() as conn:
+        await accounts.register(conn, username=name, password=PASSWORD, keygen=keygen)
+    token = await _csrf(client, "/login")
+    response = await client.post(
+        "/login", form={"csrf_token": token, "login": name, "password": PASSWORD}
+    )
+    assert response.status_code == 303
+    return await _csrf(client, "/proposals/new")
+
+
+async def test_write_open_vote_and_see_it_on_the_territory_page(
+    app: Quart, pool: Pool, keygen: FixedKeys
+) -> None:
+    client = app.test_client()
+    token = await _log_in(client, pool, keygen, "camille")
+    response = await client.post(
+        "/proposals",
+        form={
+            "csrf_token": token,
+            "title": "Un jardin partagé",
+            "text": "Rue de Paris <script>",
+            "territory": "93048",
+            "tags": "jardin écologie",
+            "vote_change_allowed": "on",
+            "federated_votes_count": "on",
+        },
+    )
+    assert response.status_code == 303
+    path = response.headers["Location"]
+    async with pool.acquire() as conn:
+        proposal = await queries.select_proposal_by_token(conn, path.rsplit("/", 1)[1])
+    assert proposal is not None
+    assert proposal.state == "draft"
+    assert "&lt;script&gt;" in proposal.content_html
+    # A draft is the author's alone
+    assert (await app.test_client().get(path, headers={"Accept": BROWSER})).status_code == 404
+    response = await client.post(
+        path + "/state", form={"csrf_token": token, "action": "voting", "days": "7"}
+    )
+    assert response.status_code == 303
+    response = await client.post(path + "/vote", form={"csrf_token": token, "option": "Pour"})
+    assert response.status_code == 303
+    assert "error" not in response.headers["Location"]
+    page = html.unescape(
+        await (await client.get(path, headers={"Accept": BROWSER})).get_data(as_text=True)
+    )
+    assert "Un jardin partagé" in page
+    assert "http://fedicity.test/actors/camille: Pour" in page  # public votes are listed
+    document = json.loads(
+        await (
+            await app.test_client().get(path, headers={"Accept": "application/activity+json"})
+        ).get_data(as_text=True)
+    )
+    assert document["type"] == "Question"
+    assert document["oneOf"][0]["replies"]["totalItems"] == 1
+    assert document["proposalState"] == "voting"
+    assert document["audience"] == "http://fedicity.test/actors/montreuil"
+    territory = html.unescape(
+        await (
+            await app.test_client().get("/territoires/commune/93048", headers={"Accept": BROWSER})
+        ).get_data(as_text=True)
+    )
+    assert "Un jardin partagé" in territory
+    # A vote without the CSRF token is refused
+    response = await client.post(path + "/vote", form={"option": "Contre"})
+    assert response.status_code in {400, 403}
+
+
+async def test_refusals_come_back_as_messages(app: Quart, pool: Pool, keygen: FixedKeys) -> None:
+    client = app.test_client()
+    token = await _log_in(client, pool, keygen, "camille")
+    response = await client.post("/proposals", form={"csrf_token": token, "title": "", "text": "x"})
+    assert response.headers["Location"] == "/proposals/new?error=title_invalid"
+    response = await client.post(
+        "/proposals",
+        form={"csrf_token": token, "title": "T", "electorate": "members"},
+    )
+    assert response.headers["Location"] == "/proposals/new?error=electorate_unavailable"
