@@ -28,6 +28,7 @@ from fedicity.db import embedded
 from fedicity.db.migrate import MigrationError, migrate
 from fedicity.db.pool import Connection, Pool, connect, create_pool
 from fedicity.federation import Federation
+from fedicity.organizations import cli as organizations_cli
 from fedicity.settings import Settings, SettingsError, load_settings
 from fedicity.territories import cli as territories_cli
 
@@ -389,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     org_create.add_argument("--display-name")
     org_create.add_argument("--summary")
     org_create.set_defaults(handler=cmd_org_create)
+    organizations_cli.register(org_commands, _with_conn)  # org verify
     territories_cli.register(commands, _with_conn)
     aggregate = commands.add_parser(
         "aggregate",

@@ -54,7 +54,8 @@ async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
 
 
 def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop]:
-    """The loops a worker process runs: inbound processing and delivery."""
+    """The loops a worker process runs: inbound processing, delivery, and the proposals'
+    automatic phase changes (votes closed, votes opened after amendments)."""
     from fedicity.delivery.worker import deliver_batch
     from fedicity.inbound.worker import process_batch
 
@@ -72,9 +73,16 @@ def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop
             allow_private_addresses=federation.fetcher.policy.allow_private_addresses,
         )
 
+    async def phases_step(pool: Pool) -> int:
+        from fedicity.proposals.service import Env, advance_due
+
+        async with pool.acquire() as conn:
+            return await advance_due(conn, Env(urls=urls, clock=clock, keygen=federation.keygen))
+
     return [
         Loop("inbox", inbox_step, idle_delay=0.2),
         Loop("delivery", delivery_step, idle_delay=0.5),
+        Loop("proposal-phases", phases_step, idle_delay=30.0),
     ]
 
 

@@ -71,6 +71,7 @@ EVENT_TERMS: dict[str, Any] = {
     "timezone": {"@id": "mz:timezone", "@type": "sc:Text"},
     "isOnline": {"@id": "mz:isOnline", "@type": "sc:Boolean"},
     "allDay": "fc:allDay",
+    "companionPoll": {"@id": "fc:companionPoll", "@type": "@id"},
 }
 MAX_TITLE = 300
 MAX_DESCRIPTION = 100_000
@@ -162,6 +163,8 @@ def event_to_ap(
         "attachment": [],
         "isOnline": bool(loc.online_url) and not loc.has_place,
     }
+    if event.is_local and event.public:
+        document["companionPoll"] = event.uri + "/poll"
     if event.description_source is not None:
         document["source"] = {"content": event.description_source, "mediaType": "text/markdown"}
     if event.category:
@@ -521,19 +524,28 @@ async def on_update_event(ctx: InboundContext, activity: Mapping[str, Any]) -> O
     return await _store(ctx, document)
 
 
-async def on_delete_tombstone(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """Delete{Tombstone}: an event of the actor, or else a post (as the generic Delete does)."""
-    object_uri = get_id(activity.get("object"))
-    if object_uri is None:
-        return Outcome.ignored("the Delete has no object")
+async def delete_stored_event(ctx: InboundContext, object_uri: str) -> Outcome | None:
+    """Delete of one of our stored events (by bare id or Tombstone): tombstoned when the
+    activity's actor is its organiser, refused otherwise; None when no event has that id."""
     existing = await queries.select_event(ctx.conn, object_uri)
     if existing is None:
-        return await posts_ap.on_delete_object(ctx, object_uri)
+        return None
     if existing.organizer_uri != ctx.actor_uri or existing.is_local:
         return Outcome.ignored("only the organiser can delete an event")
     await queries.mark_deleted(ctx.conn, object_uri, ctx.actor_uri, ctx.clock.now())
     await located_queries.mark_deleted(ctx.conn, object_uri, ctx.clock.now())
     return Outcome.done()
+
+
+async def on_delete_tombstone(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """Delete{Tombstone}: an event of the actor, or else a post (as the generic Delete does)."""
+    object_uri = get_id(activity.get("object"))
+    if object_uri is None:
+        return Outcome.ignored("the Delete has no object")
+    outcome = await delete_stored_event(ctx, object_uri)
+    if outcome is None:
+        return await posts_ap.on_delete_object(ctx, object_uri)
+    return outcome
 
 
 async def _local_event(ctx: InboundContext, activity: Mapping[str, Any]) -> Event | None:

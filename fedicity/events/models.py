@@ -10,7 +10,7 @@ JoinMode = Literal["free", "restricted", "invite", "external"]
 JOIN_MODES: tuple[JoinMode, ...] = get_args(JoinMode)
 Status = Literal["confirmed", "tentative", "cancelled"]
 STATUSES: tuple[Status, ...] = get_args(Status)
-ParticipationState = Literal["invited", "pending", "accepted", "rejected", "left"]
+ParticipationState = Literal["invited", "pending", "accepted", "rejected", "left", "interested"]
 DEFAULT_TIMEZONE = "Europe/Paris"
 # FEP-8a8e's category list (Mobilizon's).
 CATEGORIES: tuple[str, ...] = (

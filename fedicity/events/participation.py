@@ -116,6 +116,22 @@ async def answer_join(
     clock: Clock,
 ) -> str:
     """Apply the rules to a Join of a local event; answer remote joiners. Returns the new state."""
+    state, _decision = await decide_join(
+        conn, event=event, actor_uri=actor_uri, join=join, urls=urls, clock=clock
+    )
+    return state
+
+
+async def decide_join(
+    conn: Connection,
+    *,
+    event: Event,
+    actor_uri: str,
+    join: Mapping[str, Any] | None,
+    urls: Urls,
+    clock: Clock,
+) -> tuple[str, Decision]:
+    """`answer_join`, also returning the decision (and its reason)."""
     async with conn.transaction():
         await queries.lock_event(conn, event.id)
         current = await queries.select_participation(conn, event.id, actor_uri, lock=True)
@@ -143,7 +159,7 @@ async def answer_join(
                 urls=urls,
                 clock=clock,
             )
-    return state
+    return state, decision
 
 
 async def decide_pending(
@@ -197,7 +213,7 @@ async def decide_pending(
 async def invite(conn: Connection, *, event: Event, actor_uri: str, clock: Clock) -> bool:
     """Put an actor on an invite-only event's list; False when they already have a state."""
     current = await queries.select_participation(conn, event.id, actor_uri)
-    if current is not None and current.state not in ("left", "rejected"):
+    if current is not None and current.state not in ("left", "rejected", "interested"):
         return False
     await queries.set_participation(
         conn,

@@ -235,3 +235,19 @@ async def select_participants(
         limit,
     )
     return [_participation(row) for row in rows]
+
+
+async def select_upcoming(
+    conn: Connection, now: datetime, *, limit: int, offset: int = 0
+) -> list[Event]:
+    """Public events here and federated that have not ended yet (an event without an end is
+    upcoming until it starts), soonest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE deleted_at IS NULL AND public AND coalesce(ends_at, starts_at) >= $1
+             ORDER BY starts_at, id LIMIT $2 OFFSET $3""",
+        now,
+        limit,
+        offset,
+    )
+    return [_event(row) for row in rows]

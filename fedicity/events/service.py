@@ -16,7 +16,7 @@ from fedicity.actors.models import Actor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
-from fedicity.events import queries
+from fedicity.events import poll, queries
 from fedicity.events.ap import event_context, event_to_ap, followers_of
 from fedicity.events.models import (
     CATEGORIES,
@@ -255,6 +255,9 @@ async def create_event(
             clock=clock,
             keygen=keygen,
         )
+        await poll.publish_poll(
+            conn, actor=actor, event=stored, kind="Create", urls=urls, clock=clock
+        )
     return stored
 
 
@@ -293,6 +296,9 @@ async def update_event(
             urls=urls,
             clock=clock,
             keygen=keygen,
+        )
+        await poll.publish_poll(
+            conn, actor=actor, event=stored, kind="Update", urls=urls, clock=clock
         )
     return stored
 
@@ -367,4 +373,7 @@ async def delete_event(
             audience=Audience(followers=True),
             urls=urls,
             clock=clock,
+        )
+        await poll.publish_poll(
+            conn, actor=actor, event=event, kind="Delete", urls=urls, clock=clock
         )

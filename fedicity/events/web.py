@@ -13,7 +13,7 @@ from fedicity.activitypub import collections
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.app import state
-from fedicity.events import participation, queries
+from fedicity.events import participation, poll, queries
 from fedicity.events import service as events
 from fedicity.events.ap import event_to_ap
 from fedicity.events.ical import calendar
@@ -60,6 +60,7 @@ STATE_LABELS = {
     "rejected": lazy("Your participation was declined."),
     "invited": lazy("You are invited."),
     "left": lazy("You left this event."),
+    "interested": lazy("You are interested."),
 }
 
 
@@ -107,6 +108,39 @@ async def _document(event: Event) -> dict[str, Any]:
     return event_to_ap(event, state().urls, participant_count=count, audience_uri=audience)
 
 
+EVENTS_PAGE = 20
+MAX_PAGE = 500
+
+
+@blueprint.route("/events", methods=["GET", "POST"])
+async def events_index() -> str | WerkzeugResponse:
+    """Upcoming public events (GET), organised here and federated, soonest first, paged; or
+    organise an event (POST, the form of /events/new)."""
+    if request.method == "POST":
+        return await _save(None)
+    raw = request.args.get("page", "1")
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else 1
+    page = min(max(page, 1), MAX_PAGE)
+    async with state().db.acquire() as conn:
+        found = await queries.select_upcoming(
+            conn, state().clock.now(), limit=EVENTS_PAGE + 1, offset=(page - 1) * EVENTS_PAGE
+        )
+    return await render_template(
+        "events.html",
+        events=[
+            (
+                event,
+                when_in_words(
+                    event.starts_at, event.ends_at, event.timezone, all_day=event.all_day
+                ),
+            )
+            for event in found[:EVENTS_PAGE]
+        ],
+        page=page,
+        has_next=len(found) > EVENTS_PAGE,
+    )
+
+
 @blueprint.get("/events/<token>.ics")
 async def event_ics(token: str) -> Response:
     """One event as iCalendar."""
@@ -148,6 +182,17 @@ async def event_page(token: str) -> Response | str:
         organizer=me is not None and me.id == event.local_actor_id,
         error=MESSAGES.get(request.args.get("error", "")),
     )
+
+
+@blueprint.get("/events/<token>/poll")
+async def companion_poll(token: str) -> Response:
+    """The event's companion poll, a Question Mastodon users answer from their app."""
+    event = await _event(token)
+    if not poll.has_poll(event):
+        raise Problem(404, "this event has no poll")
+    async with state().db.acquire() as conn:
+        counts = await poll.tallies(conn, event)
+    return activity_response(poll.poll_to_ap(event, counts, state().urls))
 
 
 @blueprint.get("/events/<token>/attendees")
@@ -326,12 +371,6 @@ async def _save(event: Event | None) -> str | WerkzeugResponse:
         return await _form_page(event, error.code, form)
     assert saved.token is not None
     return redirect(url_for("events.event_page", token=saved.token), 303)
-
-
-@blueprint.post("/events")
-async def create() -> str | WerkzeugResponse:
-    """Organise an event."""
-    return await _save(None)
 
 
 @blueprint.route("/events/<token>/edit", methods=["GET", "POST"])

@@ -21,6 +21,7 @@ from fedicity.activitypub.routing import Outcome, Router
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import RemoteActor
+from fedicity.events import poll as event_poll
 from fedicity.follows import queries as follow_queries
 from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
@@ -205,6 +206,12 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     # A Mastodon-shaped poll vote on one of our proposals is a ballot, not a post.
     if await proposals_ap.is_vote(ctx, document):
         return await proposals_ap.on_vote(ctx, activity, document)
+    if await proposals_ap.is_amendment(ctx, document):
+        return await proposals_ap.on_amendment(ctx, activity, document)
+    # The same shape on an event's companion poll is an answer: going, maybe, or not going.
+    polled = await event_poll.poll_event(ctx, document)
+    if polled is not None:
+        return await event_poll.on_poll_vote(ctx, activity, document, polled)
     author = get_id(document.get("attributedTo")) or ctx.actor_uri
     if author != ctx.actor_uri:
         return Outcome.ignored("the object's author is not the activity's actor")

@@ -8,7 +8,7 @@ what Mastodon sends: `Create(Note{name: option, inReplyTo: question})` with no c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -27,6 +27,7 @@ from fedicity.proposals import queries
 from fedicity.proposals.models import (
     ELECTORATES,
     STATES,
+    Amendment,
     Electorate,
     Proposal,
     ProposalData,
@@ -37,12 +38,24 @@ from fedicity.sanitize import html_to_text, sanitize_html
 from fedicity.urls import Urls
 
 MAX_CONTENT = 100_000
+MAX_AMENDMENTS_LISTED = 100
 # Inline definitions of the terms we use, beside the served fc: context, for consumers that read
 # short names without processing JSON-LD (as Mastodon does).
 QUESTION_EXTENSION: dict[str, Any] = {
     "toot": "http://joinmastodon.org/ns#",
     "votersCount": "toot:votersCount",
     "Hashtag": "as:Hashtag",
+    "amendmentState": "fc:amendmentState",
+    "upVotes": "fc:upVotes",
+    "downVotes": "fc:downVotes",
+}
+# An amendment is a Note with the fc:Amendment type beside it (Mastodon shows the Note).
+AMENDMENT_EXTENSION: dict[str, Any] = {
+    "fc": "https://fedicity.org/ns#",
+    "Amendment": "fc:Amendment",
+    "amendmentState": "fc:amendmentState",
+    "upVotes": "fc:upVotes",
+    "downVotes": "fc:downVotes",
 }
 
 
@@ -84,8 +97,9 @@ def to_ap(
     followers: str,
     audience_uri: str | None = None,
     with_context: bool = True,
+    amendments: Sequence[Amendment] = (),
 ) -> dict[str, Any]:
-    """A proposal as a Question with its fc: terms."""
+    """A proposal as a Question with its fc: terms (and its amendments, when it has some)."""
     counts, voters = counts_of(proposal, tally)
     choices = [
         {
@@ -132,9 +146,63 @@ def to_ap(
         # Mastodon shows a poll with `closed` as finished and refuses votes in the app.
         optional["closed"] = iso(proposal.voting_ends or proposal.updated or proposal.published)
     document.update({key: value for key, value in optional.items() if value is not None})
+    if amendments:
+        document["amendments"] = {
+            "id": proposal.uri + "/amendments",
+            "type": "Collection",
+            "totalItems": len(amendments),
+            "items": [
+                {
+                    "id": amendment.uri,
+                    "type": ["Note", "Amendment"],
+                    "attributedTo": amendment.author_uri,
+                    "content": amendment.content_html,
+                    "amendmentState": amendment.state,
+                    "upVotes": amendment.up,
+                    "downVotes": amendment.down,
+                }
+                for amendment in amendments[:MAX_AMENDMENTS_LISTED]
+            ],
+        }
     if with_context:
         document = {"@context": [AS_CONTEXT, urls.context, QUESTION_EXTENSION], **document}
     return document
+
+
+def amendment_to_ap(
+    amendment: Amendment, proposal: Proposal, *, followers: str, with_context: bool = True
+) -> dict[str, Any]:
+    """An amendment as a Note in reply to its proposal, typed fc:Amendment too."""
+    document: dict[str, Any] = {
+        "id": amendment.uri,
+        "type": ["Note", "Amendment"],
+        "attributedTo": amendment.author_uri,
+        "inReplyTo": proposal.uri,
+        "content": (
+            f"<p><strong>Amendement à « {escape(proposal.title)} »</strong></p>"
+            + amendment.content_html
+        ),
+        "published": iso(amendment.published),
+        "url": proposal.uri,
+        "to": [PUBLIC],
+        "cc": [followers, proposal.author_uri],
+        "amendmentState": amendment.state,
+        "upVotes": amendment.up,
+        "downVotes": amendment.down,
+    }
+    if amendment.decided_at is not None:
+        document["updated"] = iso(amendment.decided_at)
+    if with_context:
+        document = {"@context": [AS_CONTEXT, AMENDMENT_EXTENSION], **document}
+    return document
+
+
+def is_amendment_document(document: Mapping[str, Any]) -> bool:
+    """Whether a Note carries the fc:Amendment type."""
+    types = as_list(document.get("type"))
+    return "Note" in types and any(
+        t in ("Amendment", "fc:Amendment", "https://fedicity.org/ns#Amendment") for t in types
+    )
 
 
 def _choices(document: Mapping[str, Any]) -> tuple[list[tuple[str, int]], bool]:
@@ -286,4 +354,43 @@ async def on_vote(
         )
     except service.ProposalError as refused:
         return Outcome.ignored(f"vote refused: {refused}")
+    return Outcome.done()
+
+
+async def is_amendment(ctx: InboundContext, document: Mapping[str, Any]) -> bool:
+    """Whether a Create's Note is an amendment to one of our proposals."""
+    if not is_amendment_document(document):
+        return False
+    target = get_id(document.get("inReplyTo"))
+    if target is None or host_of(target) != host_of(ctx.urls.base):
+        return False
+    proposal = await queries.select_proposal(ctx.conn, target)
+    return proposal is not None and proposal.local
+
+
+async def on_amendment(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome:
+    """A remote amendment to a local proposal: kept under the same rules as a local one."""
+    from fedicity.proposals import service
+
+    proposal = await queries.select_proposal(ctx.conn, get_id(document.get("inReplyTo")) or "")
+    if proposal is None or not proposal.local:
+        return Outcome.ignored("the amendment is not to a proposal of ours")
+    author = get_id(document.get("attributedTo")) or ctx.actor_uri
+    uri = get_id(document)
+    if author != ctx.actor_uri or uri is None or host_of(uri) != host_of(ctx.actor_uri):
+        return Outcome.ignored("the amendment's author is not the activity's actor")
+    try:
+        await service.propose_amendment(
+            ctx.conn,
+            proposal=proposal,
+            author_uri=author,
+            content_html=sanitize_html((get_str(document, "content") or "")[:MAX_CONTENT]),
+            uri=uri,
+            author=None,
+            env=service.Env(urls=ctx.urls, clock=ctx.clock, keygen=ctx.keygen),
+        )
+    except service.ProposalError as refused:
+        return Outcome.ignored(f"amendment refused: {refused}")
     return Outcome.done()

@@ -49,6 +49,8 @@ class ProposalData:
     remote_voters_count: int | None = None
     raw: dict[str, Any] | None = None
     updated: datetime | None = None
+    # When set, the vote opens by itself for this many days once amendable_until has passed.
+    auto_voting_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,25 @@ class Comment:
     stance: Stance
     content_html: str
     published: datetime
+
+
+AmendmentState = Literal["proposed", "accepted", "rejected"]
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """A change to a proposal's text, proposed during the amendment phase, with its up/down
+    votes; accepted or rejected by the proposal's author or organisation."""
+
+    id: int
+    uri: str
+    proposal_id: int
+    author_uri: str
+    content_html: str
+    state: AmendmentState
+    local: bool
+    published: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    up: int = 0
+    down: int = 0

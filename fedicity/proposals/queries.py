@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fedicity.db.pool import Connection, record_dict
-from fedicity.proposals.models import Comment, Proposal, ProposalData, Tally, Vote
+from fedicity.proposals.models import Amendment, Comment, Proposal, ProposalData, Tally, Vote
 
 _DATA_FIELDS = [f.name for f in fields(ProposalData)]
 _COLUMNS = ", ".join(["id", *_DATA_FIELDS])
@@ -202,3 +202,109 @@ async def select_comments(conn: Connection, proposal_id: int, *, limit: int) -> 
         limit,
     )
     return [Comment(**record_dict(row)) for row in rows]
+
+
+_AMENDMENT = """a.id, a.uri, a.proposal_id, a.author_uri, a.content_html, a.state, a.local,
+                a.published, a.decided_by, a.decided_at,
+                (SELECT count(*) FROM proposal_amendment_votes v
+                  WHERE v.amendment_id = a.id AND v.up) AS up,
+                (SELECT count(*) FROM proposal_amendment_votes v
+                  WHERE v.amendment_id = a.id AND NOT v.up) AS down"""
+
+
+async def insert_amendment(
+    conn: Connection,
+    *,
+    uri: str,
+    proposal_id: int,
+    author_uri: str,
+    content_html: str,
+    local: bool,
+    now: datetime,
+) -> Amendment | None:
+    """A new amendment (None when its URI is already known)."""
+    row = await conn.fetchrow(
+        f"""WITH a AS (
+                INSERT INTO proposal_amendments
+                    (uri, proposal_id, author_uri, content_html, local, published)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (uri) DO NOTHING
+                RETURNING *)
+            SELECT {_AMENDMENT} FROM a""",
+        uri,
+        proposal_id,
+        author_uri,
+        content_html,
+        local,
+        now,
+    )
+    return Amendment(**record_dict(row)) if row else None
+
+
+async def select_amendment(conn: Connection, amendment_id: int) -> Amendment | None:
+    """An amendment with its vote counts."""
+    row = await conn.fetchrow(
+        f"SELECT {_AMENDMENT} FROM proposal_amendments a WHERE a.id = $1", amendment_id
+    )
+    return Amendment(**record_dict(row)) if row else None
+
+
+async def select_amendments(conn: Connection, proposal_id: int) -> list[Amendment]:
+    """A proposal's amendments, oldest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_AMENDMENT} FROM proposal_amendments a WHERE a.proposal_id = $1
+             ORDER BY a.published, a.id""",
+        proposal_id,
+    )
+    return [Amendment(**record_dict(row)) for row in rows]
+
+
+async def set_amendment_state(
+    conn: Connection, amendment_id: int, *, state: str, decided_by: str, now: datetime
+) -> bool:
+    """Accept or reject a proposed amendment; False when it was already decided."""
+    result = await conn.execute(
+        """UPDATE proposal_amendments SET state = $2, decided_by = $3, decided_at = $4
+            WHERE id = $1 AND state = 'proposed'""",
+        amendment_id,
+        state,
+        decided_by,
+        now,
+    )
+    return result != "UPDATE 0"
+
+
+async def upsert_amendment_vote(
+    conn: Connection, *, amendment_id: int, voter_uri: str, up: bool, now: datetime
+) -> bool:
+    """Record a voter's up or down vote (one per voter); False when it was already that."""
+    row = await conn.fetchrow(
+        """INSERT INTO proposal_amendment_votes (amendment_id, voter_uri, up, created_at,
+                                                  updated_at)
+           VALUES ($1, $2, $3, $4, $4)
+           ON CONFLICT (amendment_id, voter_uri) DO UPDATE SET up = EXCLUDED.up,
+               updated_at = EXCLUDED.updated_at
+           WHERE proposal_amendment_votes.up <> EXCLUDED.up
+           RETURNING 1""",
+        amendment_id,
+        voter_uri,
+        up,
+        now,
+    )
+    return row is not None
+
+
+async def claim_due(conn: Connection, now: datetime, *, limit: int) -> list[Proposal]:
+    """Local proposals whose phase is over, locked (others skip them): voting whose end passed,
+    amendable whose period passed and that open their vote by themselves."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM proposals
+             WHERE token IS NOT NULL
+               AND ((state = 'voting' AND voting_ends <= $1)
+                 OR (state = 'amendable' AND auto_voting_days IS NOT NULL
+                     AND amendable_until <= $1))
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return [_proposal(row) for row in rows]

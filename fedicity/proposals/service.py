@@ -10,19 +10,21 @@ the addressing, so anonymous ballots stay anonymous).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
+from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.located.models import NewItem
+from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
-from fedicity.proposals.ap import to_ap
+from fedicity.proposals.ap import amendment_to_ap, to_ap
 from fedicity.proposals.models import (
     ADOPTED,
     AGAINST,
@@ -31,6 +33,7 @@ from fedicity.proposals.models import (
     FOR,
     REJECTED,
     STANCES,
+    Amendment,
     Comment,
     Proposal,
     ProposalData,
@@ -113,8 +116,12 @@ async def create_draft(
     if electorate not in ELECTORATES:
         raise ProposalError("electorate_invalid", f"who votes is one of {', '.join(ELECTORATES)}")
     if electorate == "members":
-        # Organisations have no membership yet: nobody could be checked as a member.
-        raise ProposalError("electorate_unavailable", "membership votes are not available yet")
+        # Members' votes: only a local organisation's accepted members can be checked.
+        organization = await actor_service.local_actor_for_uri(conn, env.urls, organization_uri)
+        if organization is None or organization.kind != "organization":
+            raise ProposalError(
+                "electorate_unavailable", "a members' vote needs an organisation of this instance"
+            )
     if electorate == "residents" and territory is None:
         raise ProposalError("territory_required", "a residents' vote needs a territory")
     chosen = _clean_options(options)
@@ -167,12 +174,14 @@ async def document(conn: Connection, proposal: Proposal, env: Env) -> dict[str, 
     counts = await queries.tally(conn, proposal.id) if proposal.local else None
     author = await _author(conn, proposal) if proposal.local else None
     followers = env.urls.actor_followers(author.username) if author else proposal.author_uri
+    amendments = await queries.select_amendments(conn, proposal.id) if proposal.local else []
     return to_ap(
         proposal,
         counts,
         env.urls,
         followers=followers,
         audience_uri=await _audience_uri(conn, proposal, env),
+        amendments=amendments,
     )
 
 
@@ -274,11 +283,20 @@ def _data(proposal: Proposal) -> ProposalData:
 
 
 async def open_amendments(
-    conn: Connection, *, actor: Actor, proposal: Proposal, until: datetime, env: Env
+    conn: Connection,
+    *,
+    actor: Actor,
+    proposal: Proposal,
+    until: datetime,
+    env: Env,
+    auto_voting_days: int | None = None,
 ) -> Proposal:
-    """Draft -> amendable until a date; the proposal is published."""
+    """Draft -> amendable until a date; the proposal is published. With `auto_voting_days`, the
+    vote opens by itself for that many days once the amendment period is over."""
     if until <= env.clock.now():
         raise ProposalError("date_invalid", "the amendment period must end in the future")
+    if auto_voting_days is not None and not 1 <= auto_voting_days <= 365:
+        raise ProposalError("date_invalid", "the vote lasts 1 to 365 days")
     return await _transition(
         conn,
         actor=actor,
@@ -287,6 +305,7 @@ async def open_amendments(
         allowed_from=("draft",),
         state="amendable",
         amendable_until=until,
+        auto_voting_days=auto_voting_days,
     )
 
 
@@ -390,7 +409,11 @@ async def answer(
 
 
 async def _eligible(
-    conn: Connection, proposal: Proposal, voter_home_territory_id: int | None
+    conn: Connection,
+    proposal: Proposal,
+    voter_uri: str,
+    voter_home_territory_id: int | None,
+    urls: Urls,
 ) -> None:
     if proposal.electorate == "federated":
         return
@@ -405,7 +428,15 @@ async def _eligible(
         ):
             raise ProposalError("not_eligible", "only residents of the territory may vote")
         return
-    raise ProposalError("not_eligible", "membership votes are not available yet")
+    # electorate 'members': accepted members of the proposal's (local) organisation.
+    organization = await actor_service.local_actor_for_uri(conn, urls, proposal.organization_uri)
+    membership = (
+        await organization_queries.select_membership(conn, organization.id, voter_uri)
+        if organization is not None and organization.kind == "organization"
+        else None
+    )
+    if membership is None or not membership.accepted:
+        raise ProposalError("not_eligible", "only the organisation's members may vote")
 
 
 async def record_vote(
@@ -439,7 +470,7 @@ async def record_vote(
             raise ProposalError("option_invalid", "this is not one of the options")
         if not current.multiple and len(chosen) > 1:
             raise ProposalError("option_invalid", "only one option may be chosen")
-        await _eligible(conn, current, voter_home_territory_id)
+        await _eligible(conn, current, voter_uri, voter_home_territory_id, env.urls)
         earlier = await queries.select_vote(conn, current.id, voter_uri)
         activity_uris = [activity_uri]
         if earlier is not None:
@@ -504,3 +535,174 @@ async def comment(
         content_html=plain_to_html(text),
         now=env.clock.now(),
     )
+
+
+# --- amendments ---------------------------------------------------------------------------------
+
+
+def _amendable(proposal: Proposal, now: datetime) -> None:
+    if proposal.state != "amendable" or (
+        proposal.amendable_until is not None and now >= proposal.amendable_until
+    ):
+        raise ProposalError("not_amendable", "amendments belong to the amendment period")
+
+
+async def propose_amendment(
+    conn: Connection,
+    *,
+    proposal: Proposal,
+    author_uri: str,
+    content_html: str,
+    env: Env,
+    author: Actor | None,
+    uri: str | None = None,
+) -> Amendment:
+    """An amendment during the amendment period (local when `author` is given: its Note is
+    published); the Question goes out again with its amendments."""
+    if not html_to_text(content_html).strip() or len(content_html) > 2 * MAX_TEXT:
+        raise ProposalError("amendment_invalid", f"an amendment has 1 to {MAX_TEXT} characters")
+    async with conn.transaction():
+        current = await queries.select_proposal_for_update(conn, proposal.id)
+        if current is None or not current.local:
+            raise ProposalError("unknown", "no such proposal here")
+        _amendable(current, env.clock.now())
+        amendment = await queries.insert_amendment(
+            conn,
+            uri=uri or f"{current.uri}/amendments/{new_token()}",
+            proposal_id=current.id,
+            author_uri=author_uri,
+            content_html=content_html,
+            local=author is not None,
+            now=env.clock.now(),
+        )
+        if amendment is None:
+            raise ProposalError("already_counted", "this amendment is already known")
+        if author is not None:
+            followers = env.urls.actor_followers(author.username)
+            note = amendment_to_ap(amendment, current, followers=followers, with_context=False)
+            await publish(
+                conn,
+                actor=author,
+                activity={
+                    "@context": [AS_CONTEXT, env.urls.context],
+                    "id": amendment.uri + "/activity",
+                    "type": "Create",
+                    "actor": author_uri,
+                    "to": note["to"],
+                    "cc": note["cc"],
+                    "object": note,
+                },
+                audience=Audience(frozenset({current.author_uri}), followers=True),
+                urls=env.urls,
+                clock=env.clock,
+            )
+        await _announce(conn, current, env, first=False)
+    return amendment
+
+
+async def amend(
+    conn: Connection, *, actor: Actor, proposal: Proposal, text: str, env: Env
+) -> Amendment:
+    """A citizen of this instance proposes an amendment from the proposal's page."""
+    if not text.strip() or len(text) > MAX_TEXT:
+        raise ProposalError("amendment_invalid", f"an amendment has 1 to {MAX_TEXT} characters")
+    return await propose_amendment(
+        conn,
+        proposal=proposal,
+        author_uri=env.urls.actor(actor.username),
+        content_html=plain_to_html(text),
+        env=env,
+        author=actor,
+    )
+
+
+async def _amendment_and_proposal(
+    conn: Connection, amendment_id: int
+) -> tuple[Amendment, Proposal]:
+    amendment = await queries.select_amendment(conn, amendment_id)
+    if amendment is None:
+        raise ProposalError("unknown", "no such amendment")
+    proposal = await queries.select_proposal_for_update(conn, amendment.proposal_id)
+    assert proposal is not None
+    return amendment, proposal
+
+
+async def vote_amendment(
+    conn: Connection, *, actor: Actor, amendment_id: int, up: bool, env: Env
+) -> Amendment:
+    """One up or down vote per actor on a proposed amendment, during the amendment period; a
+    vote the other way replaces the first."""
+    async with conn.transaction():
+        amendment, proposal = await _amendment_and_proposal(conn, amendment_id)
+        _amendable(proposal, env.clock.now())
+        if amendment.state != "proposed":
+            raise ProposalError("amendment_decided", "this amendment was already decided")
+        if not await queries.upsert_amendment_vote(
+            conn,
+            amendment_id=amendment.id,
+            voter_uri=env.urls.actor(actor.username),
+            up=up,
+            now=env.clock.now(),
+        ):
+            raise ProposalError("already_counted", "this vote was already counted")
+        found = await queries.select_amendment(conn, amendment.id)
+    assert found is not None
+    return found
+
+
+async def decide_amendment(
+    conn: Connection, *, actor: Actor, amendment_id: int, accept: bool, env: Env
+) -> Amendment:
+    """The proposal's author or organisation accepts or rejects an amendment while the proposal
+    is amendable; the decision (and an accepted amendment's text) is kept and published in the
+    Question's `amendments`."""
+    async with conn.transaction():
+        amendment, proposal = await _amendment_and_proposal(conn, amendment_id)
+        if not _may_manage(actor, proposal, env.urls):
+            raise ProposalError("not_allowed", "only the author or the organisation may do this")
+        if proposal.state != "amendable":
+            raise ProposalError("not_amendable", "amendments belong to the amendment period")
+        if not await queries.set_amendment_state(
+            conn,
+            amendment.id,
+            state="accepted" if accept else "rejected",
+            decided_by=env.urls.actor(actor.username),
+            now=env.clock.now(),
+        ):
+            raise ProposalError("amendment_decided", "this amendment was already decided")
+        await _announce(conn, proposal, env, first=False)
+        found = await queries.select_amendment(conn, amendment.id)
+    assert found is not None
+    return found
+
+
+# --- automatic phase changes --------------------------------------------------------------------
+
+DUE_BATCH = 20
+
+
+async def advance_due(conn: Connection, env: Env, *, limit: int = DUE_BATCH) -> int:
+    """Close the votes whose end has passed (with their result) and open the vote of amendable
+    proposals that ask for it once their period is over; each change goes out as an Update.
+    Rows are claimed with SKIP LOCKED and re-checked by state, so several workers never apply a
+    change twice. Returns how many proposals changed."""
+    async with conn.transaction():
+        now = env.clock.now()
+        due = await queries.claim_due(conn, now, limit=limit)
+        for proposal in due:
+            changes: dict[str, Any]
+            if proposal.state == "voting":
+                counts = await queries.tally(conn, proposal.id)
+                changes = {"state": "closed", "result": compute_result(proposal, counts)}
+            else:
+                assert proposal.auto_voting_days is not None
+                changes = {
+                    "state": "voting",
+                    "voting_opens": now,
+                    "voting_ends": now + timedelta(days=proposal.auto_voting_days),
+                }
+            saved = await queries.upsert_proposal(
+                conn, _data(replace(proposal, updated=now, **changes))
+            )
+            await _announce(conn, saved, env, first=False)
+    return len(due)

@@ -47,6 +47,10 @@ MESSAGES = {
     "change_not_allowed": lazy("Votes cannot be changed on this proposal."),
     "stance_invalid": lazy("Choose for, neutral or against."),
     "comment_invalid": lazy("A comment needs some text."),
+    "not_amendable": lazy("Amendments are only possible during the amendment period."),
+    "amendment_invalid": lazy("An amendment needs some text."),
+    "amendment_decided": lazy("This amendment was already decided."),
+    "unknown": lazy("No such amendment."),
 }
 
 
@@ -157,6 +161,7 @@ async def proposal_page(token: str) -> str | Response:
             else None
         )
         comments = await queries.select_comments(conn, proposal.id, limit=200)
+        amendments = await queries.select_amendments(conn, proposal.id)
     me_uri = env.urls.actor(me.username) if me else None
     return await render_template(
         "proposal.html",
@@ -165,6 +170,9 @@ async def proposal_page(token: str) -> str | Response:
         ballots=ballots,
         my_vote=my_vote,
         comments=comments,
+        amendments=amendments,
+        amendable=proposal.state == "amendable"
+        and (proposal.amendable_until is None or env.clock.now() < proposal.amendable_until),
         me=me,
         manages=me_uri is not None and me_uri in (proposal.author_uri, proposal.organization_uri),
         error=MESSAGES.get(request.args.get("error", "")),
@@ -202,12 +210,14 @@ async def change_state(token: str) -> WerkzeugResponse:
     async with state().db.acquire() as conn:
         try:
             if action == "amendable":
+                auto = form.get("auto_voting_days", "").strip()
                 await proposals.open_amendments(
                     conn,
                     actor=me,
                     proposal=proposal,
                     until=env.clock.now() + _days(form.get("days"), 14),
                     env=env,
+                    auto_voting_days=_days(auto, 7).days if auto else None,
                 )
             elif action == "voting":
                 await proposals.open_voting(
@@ -248,6 +258,52 @@ async def comment(token: str) -> WerkzeugResponse:
                 text=form.get("text", ""),
                 env=await _env(),
             )
+        except ProposalError as refused:
+            return _back(proposal, refused.code)
+    return _back(proposal)
+
+
+def _amendment_id(raw: str | None) -> int:
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise Problem(400, "no such amendment")
+    return int(raw)
+
+
+@blueprint.post("/proposals/<token>/amendments")
+async def amendments(token: str) -> WerkzeugResponse:
+    """Propose an amendment, vote on one (up/down), or accept/reject one (author/organisation)."""
+    me = await _me()
+    if me is None:
+        return redirect(f"/login?next=/proposals/{token}", 303)
+    proposal = await _proposal(token, me)
+    form = await request.form
+    action = form.get("action", "")
+    env = await _env()
+    async with state().db.acquire() as conn:
+        try:
+            if action == "propose":
+                await proposals.amend(
+                    conn, actor=me, proposal=proposal, text=form.get("text", ""), env=env
+                )
+            elif action in ("up", "down", "accept", "reject"):
+                amendment_id = _amendment_id(form.get("amendment"))
+                found = await queries.select_amendment(conn, amendment_id)
+                if found is None or found.proposal_id != proposal.id:
+                    raise Problem(404, "no such amendment")
+                if action in ("up", "down"):
+                    await proposals.vote_amendment(
+                        conn, actor=me, amendment_id=amendment_id, up=action == "up", env=env
+                    )
+                else:
+                    await proposals.decide_amendment(
+                        conn,
+                        actor=me,
+                        amendment_id=amendment_id,
+                        accept=action == "accept",
+                        env=env,
+                    )
+            else:
+                raise Problem(400, "unknown action")
         except ProposalError as refused:
             return _back(proposal, refused.code)
     return _back(proposal)

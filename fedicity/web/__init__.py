@@ -14,6 +14,7 @@ from fedicity.web.session import csrf_token, load_account
 def register_web(app: Quart) -> None:
     """Attach templates' helpers, per-request hooks, error handlers and the web blueprints."""
     from fedicity.events.web import blueprint as events_blueprint
+    from fedicity.organizations.web import blueprint as organizations_blueprint
     from fedicity.proposals.web import blueprint as proposals_blueprint
     from fedicity.web.accounts import blueprint as accounts_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
@@ -70,6 +71,7 @@ def register_web(app: Quart) -> None:
     app.register_blueprint(territories_blueprint)
     app.register_blueprint(proposals_blueprint)
     app.register_blueprint(events_blueprint)
+    app.register_blueprint(organizations_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

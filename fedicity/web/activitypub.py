@@ -20,6 +20,7 @@ from fedicity.app import state
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
 from fedicity.moderation.policy import admit
+from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import queries as post_queries
 from fedicity.posts.ap import note_to_ap
 from fedicity.posts.models import Post
@@ -148,6 +149,12 @@ async def actor(username: str) -> Response | WerkzeugResponse | str:
 
 
 async def _actor_document(found: Actor) -> dict[str, Any]:
+    if found.kind == "organization":
+        # Organisations add their members, moderators and verified identifier.
+        async with state().db.acquire() as conn:
+            return await organizations_ap.enrich_actor_document(
+                conn, found, actor_to_ap(found, state().urls), state().urls
+            )
     if found.kind != "territory" or found.territory_id is None:
         return actor_to_ap(found, state().urls)
     app_state = state()

@@ -319,7 +319,8 @@ async def test_create_publishes_event_with_words_and_territories_announce_it(
     served: Served,
 ) -> None:
     event = await served.create()
-    [create] = await served.outbox("Create")
+    [create, poll] = await served.outbox("Create")
+    assert poll["object"]["id"] == event.uri + "/poll"  # the companion poll follows the event
     document = create["object"]
     assert document["type"] == "Event"
     assert document["startTime"] == "2026-03-14T10:00:00+01:00"
@@ -402,7 +403,8 @@ async def test_update_cancel_delete_by_organiser_only(served: Served) -> None:
         )
     assert cancelled.status == "cancelled"
     assert cancelled.title == "Fête de quartier"
-    [update] = await served.outbox("Update")
+    [update, poll_update] = await served.outbox("Update")
+    assert poll_update["object"]["type"] == "Question"
     assert update["object"]["ical:status"] == "CANCELLED"
     assert "ANNULÉ" in update["object"]["content"]
     async with served.pool.acquire() as conn:
@@ -410,7 +412,7 @@ async def test_update_cancel_delete_by_organiser_only(served: Served) -> None:
             conn, actor=served.camille, event=cancelled, urls=URLS, clock=served.clock
         )
         assert await located_queries.select_item(conn, event.uri) is None
-    [delete] = await served.outbox("Delete")
+    [delete, _poll_delete] = await served.outbox("Delete")
     assert delete["object"] == {"id": event.uri, "type": "Tombstone", "formerType": "Event"}
     assert await served.event(event.uri) is None
 
@@ -614,6 +616,34 @@ async def test_update_by_non_organiser_is_ignored_and_delete_by_organiser_works(
     delete.update(id="https://mobilizon.invalid/deletes/1", actor=ALICE)
     assert (await served.receive(delete))[0] == "done"
     assert await served.event("https://mobilizon.invalid/events/1") is None
+
+
+async def test_delete_of_an_event_by_bare_id_only_from_its_organiser(served: Served) -> None:
+    await served.receive(_remote_event())
+    event_uri = "https://mobilizon.invalid/events/1"
+    delete = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://social.invalid/deletes/bare",
+        "type": "Delete",
+        "actor": BOB,
+        "object": event_uri,
+    }
+    state, detail = await served.receive(delete, signer=BOB)
+    assert (state, detail) == ("ignored", "only the organiser can delete an event")
+    assert await served.event(event_uri) is not None
+    delete.update(id="https://mobilizon.invalid/deletes/bare", actor=ALICE)
+    assert (await served.receive(delete))[0] == "done"
+    assert await served.event(event_uri) is None
+    async with served.pool.acquire() as conn:
+        located = await conn.fetchval(
+            "SELECT deleted_at IS NOT NULL FROM located_items WHERE object_uri = $1", event_uri
+        )
+    assert located is True
+    # Our own event cannot be deleted by a remote actor, not even one naming it by id.
+    ours = await served.create()
+    forged = dict(delete, id="https://mobilizon.invalid/deletes/ours", object=ours.uri)
+    assert (await served.receive(forged))[0] == "ignored"
+    assert await served.event(ours.uri) is not None
 
 
 async def test_accept_of_our_join_to_a_remote_event(served: Served) -> None:

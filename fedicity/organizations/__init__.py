@@ -1,0 +1,1 @@
+"""Organisations: membership, roles, official identifiers, posting on their behalf."""

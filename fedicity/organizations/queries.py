@@ -1,0 +1,220 @@
+"""SQL for organisation settings and memberships."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fedicity.db.pool import Connection
+from fedicity.organizations.models import Membership, OfficialIdentifier, OrganizationSettings
+
+_MEMBERSHIP_COLUMNS = """id, organization_id, member_uri, role, roles, state, activity_uri,
+    invited_by, created_at, updated_at"""
+
+
+def _membership(row: Any) -> Membership:
+    return Membership(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        member_uri=row["member_uri"],
+        role=row["role"],
+        roles=tuple(row["roles"]),
+        state=row["state"],
+        activity_uri=row["activity_uri"],
+        invited_by=row["invited_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def select_settings(conn: Connection, actor_id: int) -> OrganizationSettings:
+    """An organisation's settings (the defaults when it has no row yet)."""
+    row = await conn.fetchrow("SELECT * FROM organizations WHERE actor_id = $1", actor_id)
+    if row is None:
+        return OrganizationSettings(actor_id=actor_id)
+    identifier = None
+    if row["official_id_kind"] is not None:
+        identifier = OfficialIdentifier(
+            kind=row["official_id_kind"],
+            value=row["official_id_value"],
+            verified_at=row["official_id_verified_at"],
+            verified_by=row["official_id_verified_by"],
+        )
+    return OrganizationSettings(
+        actor_id=actor_id,
+        membership_mode=row["membership_mode"],
+        hide_members=row["hide_members"],
+        official_identifier=identifier,
+    )
+
+
+async def upsert_settings(
+    conn: Connection, actor_id: int, *, membership_mode: str, hide_members: bool
+) -> None:
+    """Store how people join and whether members are listed."""
+    await conn.execute(
+        """INSERT INTO organizations (actor_id, membership_mode, hide_members)
+           VALUES ($1, $2, $3)
+           ON CONFLICT (actor_id) DO UPDATE
+              SET membership_mode = EXCLUDED.membership_mode,
+                  hide_members = EXCLUDED.hide_members""",
+        actor_id,
+        membership_mode,
+        hide_members,
+    )
+
+
+async def set_identifier(
+    conn: Connection,
+    actor_id: int,
+    *,
+    kind: str | None,
+    value: str | None,
+    verified_at: datetime | None,
+    verified_by: int | None,
+) -> None:
+    """Set (or clear, with None) the verified official identifier."""
+    await conn.execute(
+        """INSERT INTO organizations (actor_id, official_id_kind, official_id_value,
+                                      official_id_verified_at, official_id_verified_by)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (actor_id) DO UPDATE
+              SET official_id_kind = EXCLUDED.official_id_kind,
+                  official_id_value = EXCLUDED.official_id_value,
+                  official_id_verified_at = EXCLUDED.official_id_verified_at,
+                  official_id_verified_by = EXCLUDED.official_id_verified_by""",
+        actor_id,
+        kind,
+        value,
+        verified_at,
+        verified_by,
+    )
+
+
+async def select_membership(
+    conn: Connection, organization_id: int, member_uri: str, *, for_update: bool = False
+) -> Membership | None:
+    """One person's membership row in an organisation."""
+    row = await conn.fetchrow(
+        f"""SELECT {_MEMBERSHIP_COLUMNS} FROM memberships
+             WHERE organization_id = $1 AND member_uri = $2
+             {"FOR UPDATE" if for_update else ""}""",
+        organization_id,
+        member_uri,
+    )
+    return _membership(row) if row is not None else None
+
+
+async def select_membership_by_activity(conn: Connection, activity_uri: str) -> Membership | None:
+    """The membership a Join or Invite started."""
+    row = await conn.fetchrow(
+        f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships WHERE activity_uri = $1", activity_uri
+    )
+    return _membership(row) if row is not None else None
+
+
+async def upsert_membership(
+    conn: Connection,
+    *,
+    organization_id: int,
+    member_uri: str,
+    state: str,
+    role: str,
+    activity_uri: str | None,
+    invited_by: str | None,
+    now: datetime,
+) -> Membership:
+    """Create or overwrite a membership's state (roles kept when it already existed)."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO memberships (organization_id, member_uri, role, state, activity_uri,
+                                     invited_by, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+            ON CONFLICT (organization_id, member_uri) DO UPDATE
+               SET state = EXCLUDED.state, role = EXCLUDED.role,
+                   activity_uri = coalesce(EXCLUDED.activity_uri, memberships.activity_uri),
+                   invited_by = coalesce(EXCLUDED.invited_by, memberships.invited_by),
+                   updated_at = EXCLUDED.updated_at
+            RETURNING {_MEMBERSHIP_COLUMNS}""",
+        organization_id,
+        member_uri,
+        role,
+        state,
+        activity_uri,
+        invited_by,
+        now,
+    )
+    assert row is not None
+    return _membership(row)
+
+
+async def update_state(conn: Connection, membership_id: int, state: str, now: datetime) -> None:
+    """Move a membership to another state."""
+    await conn.execute(
+        "UPDATE memberships SET state = $2, updated_at = $3 WHERE id = $1",
+        membership_id,
+        state,
+        now,
+    )
+
+
+async def update_role(
+    conn: Connection, membership_id: int, role: str, roles: list[str], now: datetime
+) -> None:
+    """Change a member's role and free-text roles."""
+    await conn.execute(
+        "UPDATE memberships SET role = $2, roles = $3, updated_at = $4 WHERE id = $1",
+        membership_id,
+        role,
+        roles,
+        now,
+    )
+
+
+async def delete_membership(conn: Connection, membership_id: int) -> None:
+    """Forget a membership (left or removed)."""
+    await conn.execute("DELETE FROM memberships WHERE id = $1", membership_id)
+
+
+async def count_admins(conn: Connection, organization_id: int) -> int:
+    """Accepted admins of an organisation."""
+    found: int = await conn.fetchval(
+        """SELECT count(*) FROM memberships
+            WHERE organization_id = $1 AND state = 'accepted' AND role = 'admin'""",
+        organization_id,
+    )
+    return found
+
+
+async def count_members(conn: Connection, organization_id: int) -> int:
+    """Accepted members of an organisation."""
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM memberships WHERE organization_id = $1 AND state = 'accepted'",
+        organization_id,
+    )
+    return found
+
+
+async def select_memberships(
+    conn: Connection, organization_id: int, *, state: str = "accepted", limit: int = 200
+) -> list[Membership]:
+    """Memberships in a state, admins first, then by age."""
+    rows = await conn.fetch(
+        f"""SELECT {_MEMBERSHIP_COLUMNS} FROM memberships
+             WHERE organization_id = $1 AND state = $2
+             ORDER BY role = 'admin' DESC, role = 'moderator' DESC, created_at, id
+             LIMIT $3""",
+        organization_id,
+        state,
+        limit,
+    )
+    return [_membership(row) for row in rows]
+
+
+async def select_organizations_of(conn: Connection, member_uri: str) -> list[tuple[int, str]]:
+    """(organisation actor id, role) of every organisation someone is an accepted member of."""
+    rows = await conn.fetch(
+        """SELECT organization_id, role FROM memberships
+            WHERE member_uri = $1 AND state = 'accepted' ORDER BY organization_id""",
+        member_uri,
+    )
+    return [(row["organization_id"], row["role"]) for row in rows]

@@ -1,0 +1,303 @@
+"""Organisation pages: create one, its members and requests, invitations, roles, posting on its
+behalf and on its wall; the members and moderators collections; the admins' identifier form."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, redirect, render_template, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from fedicity.activitypub import collections
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.lookup import find_actor
+from fedicity.actors.models import ORGANIZATION_KINDS, Actor, RemoteActor
+from fedicity.actors.service import ActorError
+from fedicity.app import state
+from fedicity.organizations import ap as organizations_ap
+from fedicity.organizations import queries, service
+from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES
+from fedicity.organizations.service import Env, MembershipError
+from fedicity.posts.service import PostError
+from fedicity.web.activitypub import activity_response, require_signed_fetch
+from fedicity.web.errors import Problem
+from fedicity.web.i18n import lazy
+from fedicity.web.session import check_csrf, current_account, require_account, require_admin
+from fedicity.web.social import _resolve_mentions
+
+blueprint = Blueprint("organizations", __name__)
+blueprint.before_request(check_csrf)
+
+MESSAGES = {
+    "not_admin": lazy("Only the organisation's admins can do this."),
+    "not_member": lazy("Only members can do this."),
+    "last_admin": lazy("The last admin cannot leave or be demoted."),
+    "invitation_only": lazy("This organisation admits invited people only."),
+    "not_invited": lazy("There is no invitation for you."),
+    "no_request": lazy("There is no pending request from this person."),
+    "already_member": lazy("This person is already a member."),
+    "lookup_failed": lazy("This account could not be found or followed."),
+    "siren_invalid": lazy("A SIREN is 9 digits with a valid checksum."),
+    "rna_invalid": lazy("An RNA number is W followed by 9 digits."),
+}
+
+
+def _env() -> Env:
+    return Env(urls=state().urls, clock=state().clock)
+
+
+async def _me() -> Actor:
+    account = require_account()
+    async with state().db.acquire() as conn:
+        actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
+    assert actor is not None
+    return actor
+
+
+async def _organization(username: str) -> Actor:
+    async with state().db.acquire() as conn:
+        found = await actor_queries.select_actor_by_username(conn, username)
+    if found is None or found.kind != "organization":
+        raise Problem(404, f"no organisation named {username!r} here")
+    return found
+
+
+def _page(username: str, **params: str) -> WerkzeugResponse:
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return redirect(f"/organizations/{username}" + (f"?{query}" if query else ""), 303)
+
+
+@blueprint.get("/organizations/new")
+async def new_organization() -> str:
+    """The form to create an organisation."""
+    require_account()
+    return await render_template(
+        "organization_new.html",
+        kinds=ORGANIZATION_KINDS,
+        modes=MEMBERSHIP_MODES,
+        error=request.args.get("error"),
+    )
+
+
+@blueprint.post("/organizations")
+async def create_organization() -> WerkzeugResponse:
+    """Create an organisation; its creator becomes its admin."""
+    me = await _me()
+    form = await request.form
+    try:
+        async with state().db.acquire() as conn:
+            organization = await service.create(
+                conn,
+                creator=me,
+                username=form.get("username", ""),
+                organization_kind=form.get("kind", ""),
+                display_name=form.get("display_name", ""),
+                summary=form.get("summary", ""),
+                membership_mode=form.get("membership_mode", "approval"),
+                keygen=state().keygen,
+                env=_env(),
+            )
+    except (ActorError, MembershipError) as refused:
+        return redirect(f"/organizations/new?error={refused.code}", 303)
+    return _page(organization.username)
+
+
+@blueprint.get("/organizations/<username>")
+async def organization_page(username: str) -> str:
+    """An organisation: members (unless hidden), and what the visitor may do."""
+    organization = await _organization(username)
+    account = current_account()
+    urls = state().urls
+    async with state().db.acquire() as conn:
+        me = (
+            await actor_queries.select_actor_by_id(conn, account.actor_id)
+            if account is not None
+            else None
+        )
+        mine = (
+            await queries.select_membership(conn, organization.id, urls.actor(me.username))
+            if me is not None
+            else None
+        )
+        settings = await queries.select_settings(conn, organization.id)
+        is_admin = mine is not None and mine.is_admin
+        members = (
+            await queries.select_memberships(conn, organization.id)
+            if is_admin or not settings.hide_members
+            else []
+        )
+        total = await queries.count_members(conn, organization.id)
+        pending = (
+            await queries.select_memberships(conn, organization.id, state="pending")
+            if is_admin
+            else []
+        )
+    code = request.args.get("error", "")
+    return await render_template(
+        "organization.html",
+        organization=organization,
+        settings=settings,
+        mine=mine,
+        is_admin=is_admin,
+        members=members,
+        total=total,
+        pending=pending,
+        roles=ROLES,
+        modes=MEMBERSHIP_MODES,
+        instance_admin=account is not None and account.is_admin,
+        error=MESSAGES.get(code, code or None),
+        notice=request.args.get("notice"),
+    )
+
+
+async def _resolve(handle: str) -> str | None:
+    app_state = state()
+    found = await find_actor(
+        app_state.db, app_state.fed.directory, handle, local_host=app_state.settings.host
+    )
+    if isinstance(found, RemoteActor):
+        return found.uri
+    return found if isinstance(found, str) else None
+
+
+@blueprint.post("/organizations/<username>/<action>")
+async def organization_action(username: str, action: str) -> WerkzeugResponse:
+    """Join, leave, answer, invite, role, remove, settings, post, wall, verify."""
+    organization = await _organization(username)
+    me = await _me()
+    form = await request.form
+    env = _env()
+    me_uri = env.urls.actor(me.username)
+    target = form.get("member", "")
+    try:
+        if action == "invite":
+            resolved = await _resolve(form.get("handle", ""))
+            if resolved is None:
+                return _page(username, error="lookup_failed")
+            target = resolved
+        elif action in ("post", "wall"):
+            resolved_mentions = await _resolve_mentions(form.get("text", ""))
+        async with state().db.acquire() as conn:
+            if action == "join":
+                await service.join(conn, organization=organization, member_uri=me_uri, env=env)
+            elif action == "leave":
+                await service.leave(conn, organization=organization, member_uri=me_uri, env=env)
+            elif action in ("approve", "reject"):
+                await service.answer_request(
+                    conn,
+                    organization=organization,
+                    by=me,
+                    member_uri=target,
+                    accept=action == "approve",
+                    env=env,
+                )
+            elif action in ("accept_invitation", "decline_invitation"):
+                await service.answer_invitation(
+                    conn,
+                    organization=organization,
+                    member_uri=me_uri,
+                    accept=action == "accept_invitation",
+                    env=env,
+                )
+            elif action == "invite":
+                await service.invite(
+                    conn, organization=organization, by=me, member_uri=target, env=env
+                )
+            elif action == "role":
+                await service.change_role(
+                    conn,
+                    organization=organization,
+                    by=me,
+                    member_uri=target,
+                    role=form.get("role", ""),
+                    roles=form.get("roles", "").split(","),
+                    env=env,
+                )
+            elif action == "remove":
+                await service.remove(
+                    conn, organization=organization, by=me, member_uri=target, env=env
+                )
+            elif action == "settings":
+                await service.update_settings(
+                    conn,
+                    organization=organization,
+                    by=me,
+                    membership_mode=form.get("membership_mode", ""),
+                    hide_members=form.get("hide_members") == "on",
+                    env=env,
+                )
+            elif action == "post":
+                await service.post_as_organization(
+                    conn,
+                    organization=organization,
+                    by=me,
+                    text=form.get("text", ""),
+                    env=env,
+                    local_host=state().settings.host,
+                    resolved=resolved_mentions,
+                )
+            elif action == "wall":
+                await service.post_on_wall(
+                    conn,
+                    organization=organization,
+                    author=me,
+                    text=form.get("text", ""),
+                    env=env,
+                    local_host=state().settings.host,
+                    resolved=resolved_mentions,
+                )
+            elif action == "verify":
+                account = require_admin()
+                if form.get("value", "").strip():
+                    await service.verify_identifier(
+                        conn,
+                        organization=organization,
+                        kind=form.get("kind", ""),
+                        value=form.get("value", ""),
+                        admin_account_id=account.id,
+                        clock=env.clock,
+                    )
+                else:
+                    await service.clear_identifier(conn, organization=organization)
+                state().actor_documents.pop(organization.username, None)
+            else:
+                raise Problem(404, f"unknown action {action!r}")
+    except (MembershipError, PostError) as refused:
+        return _page(username, error=refused.code)
+    return _page(username, notice="saved")
+
+
+async def _collection(username: str, *, moderators: bool) -> Response:
+    organization = await _organization(username)
+    urls = state().urls
+    collection_id = (
+        organizations_ap.moderators_collection(urls, organization)
+        if moderators
+        else service.members_collection(urls, organization)
+    )
+    async with state().db.acquire() as conn:
+        total, items = await organizations_ap.members_items(
+            conn, organization, moderators=moderators
+        )
+    document = collections.collection(collection_id, total, first=False)
+    if items is not None:
+        document["orderedItems"] = items
+    return activity_response(document)
+
+
+@blueprint.get("/actors/<username>/members")
+async def members(username: str) -> Response:
+    """The members collection: the count always, the members unless hidden."""
+    await _guard()
+    return await _collection(username, moderators=False)
+
+
+@blueprint.get("/actors/<username>/moderators")
+async def moderators(username: str) -> Response:
+    """FEP-1b12: who moderates the organisation (its admins and moderators)."""
+    await _guard()
+    return await _collection(username, moderators=True)
+
+
+async def _guard() -> None:
+    refused = await require_signed_fetch()
+    if refused is not None:
+        raise Problem(refused.status_code, "a signed fetch is required")

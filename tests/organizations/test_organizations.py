@@ -1,0 +1,654 @@
+"""Organisations: membership rules, federation (Join/Accept/Reject/Leave/Invite/Add/Remove),
+official identifiers, posting on behalf and on the wall, members' votes. Each rule is attacked."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from fedicity.accounts import service as accounts
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
+from fedicity.app import AppState
+from fedicity.clock import FrozenClock
+from fedicity.db.pool import Pool
+from fedicity.inbound.router import build_router
+from fedicity.inbound.worker import process_batch
+from fedicity.organizations import queries, service
+from fedicity.organizations.service import Env, MembershipError, luhn_valid, normalize_identifier
+from fedicity.proposals import service as proposals
+from fedicity.proposals.service import ProposalError
+from fedicity.urls import Urls
+from tests.conftest import FixedKeys, fixed_keypairs
+from tests.inbox_helpers import post_signed, seed_remote_actor
+
+BASE = "http://fedicity.test"
+URLS = Urls(BASE)
+ALICE = "https://mobilizon.invalid/users/alice"
+BOB = "https://social.invalid/users/bob"
+KEYS = {ALICE: fixed_keypairs()[3], BOB: fixed_keypairs()[4]}
+PASSWORD = "correct horse battery staple"
+AP = "application/activity+json"
+
+
+@dataclasses.dataclass
+class World:
+    """An instance with Camille (admin of `velo`), Dominique (a citizen), Alice and Bob (remote)."""
+
+    app: Quart
+    client: TestClientProtocol
+    pool: Pool
+    clock: FrozenClock
+    keygen: FixedKeys
+    camille: Actor
+    dominique: Actor
+    org: Actor
+
+    @property
+    def env(self) -> Env:
+        """The services' environment."""
+        return Env(urls=URLS, clock=self.clock)
+
+    @property
+    def state(self) -> AppState:
+        """The app's state."""
+        found: AppState = self.app.extensions["fedicity"]
+        return found
+
+    async def set_mode(self, mode: str) -> None:
+        """Change how people join (as Camille)."""
+        async with self.pool.acquire() as conn:
+            await service.update_settings(
+                conn,
+                organization=self.org,
+                by=self.camille,
+                membership_mode=mode,
+                hide_members=False,
+                env=self.env,
+            )
+
+    async def receive(self, activity: dict[str, Any], *, signer: str | None = None) -> str:
+        """POST a signed activity to the shared inbox and run the worker: 'state: detail'."""
+        signer = signer or activity["actor"]
+        response = await post_signed(
+            self.client,
+            "/inbox",
+            activity,
+            key_id=signer + "#main-key",
+            keypair=KEYS[signer],
+            now=self.clock.now(),
+        )
+        assert response.status_code == 202, await response.get_data(as_text=True)
+        await process_batch(
+            self.pool,
+            directory=self.state.fed.directory,
+            urls=URLS,
+            clock=self.clock,
+            keygen=self.keygen,
+        )
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT state, last_error FROM inbox_items WHERE activity_uri = $1",
+                activity["id"],
+            )
+        assert row is not None
+        return f"{row['state']}: {row['last_error'] or ''}"
+
+    async def outbox(self, kind: str) -> list[dict[str, Any]]:
+        """Activities of a type we published, in order."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT raw FROM outbox_activities WHERE type = $1 ORDER BY id", kind
+            )
+        return [row["raw"] for row in rows]
+
+    async def membership(self, uri: str) -> Any:
+        """A membership row of the organisation."""
+        async with self.pool.acquire() as conn:
+            return await queries.select_membership(conn, self.org.id, uri)
+
+
+@pytest.fixture
+async def world(app: Quart, pool: Pool, clock: FrozenClock, keygen: FixedKeys) -> World:
+    """Camille created `velo` (approval mode) and is its admin."""
+    async with pool.acquire() as conn:
+        people = []
+        for name in ("camille", "dominique"):
+            account = await accounts.register(
+                conn, username=name, password=PASSWORD, keygen=keygen, locale="fr"
+            )
+            found = await actor_queries.select_actor_by_id(conn, account.actor_id)
+            assert found is not None
+            people.append(found)
+        org = await service.create(
+            conn,
+            creator=people[0],
+            username="velo",
+            organization_kind="association",
+            display_name="Vélo Montreuil",
+            keygen=keygen,
+            env=Env(urls=URLS, clock=clock),
+        )
+    for uri, keypair in KEYS.items():
+        await seed_remote_actor(pool, uri, keypair, clock.now())
+    return World(app, app.test_client(), pool, clock, keygen, people[0], people[1], org)
+
+
+def _uri(actor: Actor) -> str:
+    return URLS.actor(actor.username)
+
+
+def _join(actor: str, target: str = URLS.actor("velo"), number: int = 1) -> dict[str, Any]:
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{actor}/join/{number}",
+        "type": "Join",
+        "actor": actor,
+        "object": target,
+    }
+
+
+# --- identifiers ----------------------------------------------------------------------------
+
+
+def test_siren_needs_nine_digits_and_a_valid_luhn_checksum() -> None:
+    assert luhn_valid("123456782")
+    assert normalize_identifier("siren", "123 456 782") == ("SIREN", "123456782")
+    for bad in ("123456789", "12345678", "1234567820", "12345678a"):
+        with pytest.raises(MembershipError) as refused:
+            normalize_identifier("SIREN", bad)
+        assert refused.value.code == "siren_invalid"
+
+
+def test_rna_is_w_and_nine_digits() -> None:
+    assert normalize_identifier("RNA", "w931234567") == ("RNA", "W931234567")
+    for bad in ("931234567", "W93123456", "X931234567"):
+        with pytest.raises(MembershipError) as refused:
+            normalize_identifier("RNA", bad)
+        assert refused.value.code == "rna_invalid"
+    with pytest.raises(MembershipError):
+        normalize_identifier("VAT", "FR123")
+
+
+async def test_verified_identifier_appears_in_the_actor_document(world: World) -> None:
+    async with world.pool.acquire() as conn:
+        with pytest.raises(MembershipError):
+            await service.verify_identifier(
+                conn,
+                organization=world.org,
+                kind="SIREN",
+                value="123456789",
+                admin_account_id=None,
+                clock=world.clock,
+            )
+        document = await (await world.client.get("/actors/velo", headers={"Accept": AP})).json
+        assert "officialIdentifier" not in document
+        assert document["members"] == URLS.actor("velo") + "/members"
+        await service.verify_identifier(
+            conn,
+            organization=world.org,
+            kind="SIREN",
+            value="123456782",
+            admin_account_id=None,
+            clock=world.clock,
+        )
+    world.state.actor_documents.clear()
+    document = await (await world.client.get("/actors/velo", headers={"Accept": AP})).json
+    assert document["officialIdentifier"] == {"kind": "SIREN", "value": "123456782"}
+    assert document["organizationKind"] == "association"
+    assert "officialIdentifier" in json.dumps(document["@context"])
+
+
+async def _log_in(client: TestClientProtocol, username: str) -> str:
+    page = await (await client.get("/login")).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None
+    await client.post(
+        "/login", form={"csrf_token": match.group(1), "login": username, "password": PASSWORD}
+    )
+    page = await (await client.get("/organizations/new")).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_only_instance_admins_verify_through_the_web(world: World) -> None:
+    csrf = await _log_in(world.client, "camille")  # admin of the organisation, not of the instance
+    response = await world.client.post(
+        "/organizations/velo/verify",
+        form={"csrf_token": csrf, "kind": "RNA", "value": "W931234567"},
+    )
+    assert response.status_code == 403
+    async with world.pool.acquire() as conn:
+        await conn.execute("UPDATE accounts SET is_admin = true")
+    response = await world.client.post(
+        "/organizations/velo/verify",
+        form={"csrf_token": csrf, "kind": "SIREN", "value": "123456789"},
+    )
+    assert "error=siren_invalid" in response.headers["Location"]
+    response = await world.client.post(
+        "/organizations/velo/verify",
+        form={"csrf_token": csrf, "kind": "RNA", "value": "W931234567"},
+    )
+    assert "notice=saved" in response.headers["Location"]
+    async with world.pool.acquire() as conn:
+        settings = await queries.select_settings(conn, world.org.id)
+    assert settings.official_identifier is not None
+    assert settings.official_identifier.value == "W931234567"
+    assert settings.official_identifier.verified_by is not None
+
+
+# --- local membership rules -----------------------------------------------------------------
+
+
+async def test_creator_is_admin_and_approval_mode_keeps_requests_pending(world: World) -> None:
+    assert (await world.membership(_uri(world.camille))).is_admin
+    async with world.pool.acquire() as conn:
+        requested = await service.join(
+            conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
+        )
+        assert requested.state == "pending"
+        # A non-admin cannot approve, not even their own request
+        with pytest.raises(MembershipError) as refused:
+            await service.answer_request(
+                conn,
+                organization=world.org,
+                by=world.dominique,
+                member_uri=_uri(world.dominique),
+                accept=True,
+                env=world.env,
+            )
+        assert refused.value.code == "not_admin"
+        approved = await service.answer_request(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            member_uri=_uri(world.dominique),
+            accept=True,
+            env=world.env,
+        )
+    assert approved.accepted
+    adds = await world.outbox("Add")
+    assert adds[-1]["object"] == _uri(world.dominique)
+    assert adds[-1]["target"] == URLS.actor("velo") + "/members"
+
+
+async def test_open_mode_accepts_and_invitation_mode_refuses_the_uninvited(world: World) -> None:
+    await world.set_mode("invitation")
+    async with world.pool.acquire() as conn:
+        with pytest.raises(MembershipError) as refused:
+            await service.join(
+                conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
+            )
+        assert refused.value.code == "invitation_only"
+        assert await world.membership(_uri(world.dominique)) is None
+        # Accepting an invitation nobody sent does nothing
+        with pytest.raises(MembershipError):
+            await service.answer_invitation(
+                conn,
+                organization=world.org,
+                member_uri=_uri(world.dominique),
+                accept=True,
+                env=world.env,
+            )
+        # Invited: now the join (or the acceptance) goes through
+        await service.invite(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            member_uri=_uri(world.dominique),
+            env=world.env,
+        )
+        joined = await service.join(
+            conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
+        )
+        assert joined.accepted
+    await world.set_mode("open")
+    async with world.pool.acquire() as conn:
+        await service.leave(
+            conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
+        )
+        rejoined = await service.join(
+            conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
+        )
+    assert rejoined.accepted
+    assert rejoined.role == "member"
+
+
+async def test_the_last_admin_cannot_leave_be_demoted_or_removed(world: World) -> None:
+    camille = _uri(world.camille)
+    async with world.pool.acquire() as conn:
+        with pytest.raises(MembershipError) as refused:
+            await service.leave(conn, organization=world.org, member_uri=camille, env=world.env)
+        assert refused.value.code == "last_admin"
+        with pytest.raises(MembershipError) as refused:
+            await service.change_role(
+                conn,
+                organization=world.org,
+                by=world.camille,
+                member_uri=camille,
+                role="member",
+                env=world.env,
+            )
+        assert refused.value.code == "last_admin"
+        with pytest.raises(MembershipError) as refused:
+            await service.remove(
+                conn, organization=world.org, by=world.camille, member_uri=camille, env=world.env
+            )
+        assert refused.value.code == "last_admin"
+        # With a second admin, the first may step down
+        await world.set_mode("open")
+        await service.join(
+            conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
+        )
+        # A plain member cannot promote themself
+        with pytest.raises(MembershipError):
+            await service.change_role(
+                conn,
+                organization=world.org,
+                by=world.dominique,
+                member_uri=_uri(world.dominique),
+                role="admin",
+                env=world.env,
+            )
+        promoted = await service.change_role(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            member_uri=_uri(world.dominique),
+            role="admin",
+            roles=["trésorière", " "],
+            env=world.env,
+        )
+        assert promoted.is_admin
+        assert promoted.roles == ("trésorière",)
+        with pytest.raises(MembershipError):
+            await service.change_role(
+                conn,
+                organization=world.org,
+                by=world.camille,
+                member_uri=camille,
+                role="chief",
+                env=world.env,
+            )
+        assert await service.leave(conn, organization=world.org, member_uri=camille, env=world.env)
+    removes = await world.outbox("Remove")
+    assert removes[-1]["object"] == camille
+
+
+# --- federation -----------------------------------------------------------------------------
+
+
+async def test_remote_join_through_the_inbox_in_each_mode(world: World) -> None:
+    # approval: pending, no answer yet
+    assert (await world.receive(_join(ALICE))).startswith("done: awaiting approval")
+    assert (await world.membership(ALICE)).state == "pending"
+    assert await world.outbox("Accept") == []
+    async with world.pool.acquire() as conn:
+        await service.answer_request(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            member_uri=ALICE,
+            accept=True,
+            env=world.env,
+        )
+    accept = (await world.outbox("Accept"))[-1]
+    assert accept["actor"] == URLS.actor("velo")
+    assert accept["object"] == {
+        "type": "Join",
+        "actor": ALICE,
+        "object": URLS.actor("velo"),
+        "id": f"{ALICE}/join/1",
+    }
+    # open: accepted at once
+    await world.set_mode("open")
+    assert (await world.receive(_join(BOB))).startswith("done: accepted")
+    assert (await world.outbox("Accept"))[-1]["object"]["actor"] == BOB
+    # leaving sends Remove to followers
+    leave = {**_join(BOB, number=2), "type": "Leave"}
+    assert (await world.receive(leave)).startswith("done")
+    assert await world.membership(BOB) is None
+    assert (await world.outbox("Remove"))[-1]["object"] == BOB
+    # invitation: the uninvited get a Reject
+    await world.set_mode("invitation")
+    assert "invitation_only" in await world.receive(_join(BOB, number=3))
+    reject = (await world.outbox("Reject"))[-1]
+    assert reject["object"]["id"] == f"{BOB}/join/3"
+    assert await world.membership(BOB) is None
+
+
+async def test_join_of_something_else_still_reaches_events(world: World) -> None:
+    # The dispatcher sends a Join whose object is not a local organisation to the events handler
+    outcome = await world.receive(_join(ALICE, target=BASE + "/events/nope"))
+    assert "organisation" not in outcome
+    handler = build_router().lookup({"type": "Join", "object": URLS.actor("velo")})
+    assert handler is not None
+    assert "Organisations first" in (handler.__doc__ or "")
+
+
+async def test_remote_invitation_accepted_by_the_invitee_only(world: World) -> None:
+    async with world.pool.acquire() as conn:
+        with pytest.raises(MembershipError):
+            await service.invite(
+                conn, organization=world.org, by=world.dominique, member_uri=ALICE, env=world.env
+            )
+        await service.invite(
+            conn, organization=world.org, by=world.camille, member_uri=ALICE, env=world.env
+        )
+    invite = (await world.outbox("Invite"))[-1]
+    assert invite["actor"] == invite["object"] == URLS.actor("velo")
+    assert invite["target"] == ALICE
+    embedded = {k: v for k, v in invite.items() if k != "@context"}
+    # Bob forges an acceptance of Alice's invitation: nothing changes
+    forged = {"id": f"{BOB}/accept/1", "type": "Accept", "actor": BOB, "object": embedded}
+    assert (await world.receive(forged)).startswith("ignored")
+    assert await world.membership(BOB) is None
+    assert (await world.membership(ALICE)).state == "invited"
+    # An Accept by Alice of another (made-up) Invite does nothing either
+    fake = {**embedded, "id": BASE + "/activities/made-up"}
+    made_up = {"id": f"{ALICE}/accept/0", "type": "Accept", "actor": ALICE, "object": fake}
+    assert (await world.receive(made_up)).startswith("ignored")
+    # Alice accepts: a member, announced with Add
+    accept = {"id": f"{ALICE}/accept/1", "type": "Accept", "actor": ALICE, "object": embedded}
+    assert (await world.receive(accept)).startswith("done")
+    assert (await world.membership(ALICE)).accepted
+    assert (await world.outbox("Add"))[-1]["object"] == ALICE
+
+
+async def test_members_collection_counts_always_and_lists_unless_hidden(world: World) -> None:
+    collection = await (await world.client.get("/actors/velo/members", headers={"Accept": AP})).json
+    assert collection["totalItems"] == 1
+    assert collection["orderedItems"] == [_uri(world.camille)]
+    async with world.pool.acquire() as conn:
+        await service.update_settings(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            membership_mode="approval",
+            hide_members=True,
+            env=world.env,
+        )
+        with pytest.raises(MembershipError):
+            await service.update_settings(
+                conn,
+                organization=world.org,
+                by=world.dominique,
+                membership_mode="open",
+                hide_members=False,
+                env=world.env,
+            )
+    collection = await (await world.client.get("/actors/velo/members", headers={"Accept": AP})).json
+    assert collection["totalItems"] == 1
+    assert "orderedItems" not in collection
+    moderators = await (
+        await world.client.get("/actors/velo/moderators", headers={"Accept": AP})
+    ).json
+    assert moderators["orderedItems"] == [_uri(world.camille)]
+
+
+# --- posting --------------------------------------------------------------------------------
+
+
+async def test_only_admins_post_as_the_organisation(world: World) -> None:
+    async with world.pool.acquire() as conn:
+        with pytest.raises(MembershipError) as refused:
+            await service.post_as_organization(
+                conn,
+                organization=world.org,
+                by=world.dominique,
+                text="Nous fermons.",
+                env=world.env,
+                local_host="fedicity.test",
+                resolved={},
+            )
+        assert refused.value.code == "not_admin"
+        post = await service.post_as_organization(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            text="Atelier samedi.",
+            env=world.env,
+            local_host="fedicity.test",
+            resolved={},
+        )
+    assert post.author_uri == URLS.actor("velo")
+
+
+async def test_members_post_on_the_wall_and_the_organisation_announces(world: World) -> None:
+    async with world.pool.acquire() as conn:
+        with pytest.raises(MembershipError):
+            await service.post_on_wall(
+                conn,
+                organization=world.org,
+                author=world.dominique,
+                text="Spam",
+                env=world.env,
+                local_host="fedicity.test",
+                resolved={},
+            )
+        post = await service.post_on_wall(
+            conn,
+            organization=world.org,
+            author=world.camille,
+            text="Sortie dimanche !",
+            env=world.env,
+            local_host="fedicity.test",
+            resolved={},
+        )
+    announce = (await world.outbox("Announce"))[-1]
+    assert announce["actor"] == URLS.actor("velo")
+    assert announce["audience"] == URLS.actor("velo")
+    assert announce["object"]["type"] == "Create"
+    assert announce["object"]["object"]["id"] == post.uri
+    assert announce["object"]["object"]["audience"] == URLS.actor("velo")
+
+
+# --- the web --------------------------------------------------------------------------------
+
+
+async def test_a_citizen_creates_an_organisation_from_the_web_and_others_join(
+    world: World,
+) -> None:
+    csrf = await _log_in(world.client, "dominique")
+    response = await world.client.post(
+        "/organizations",
+        form={
+            "csrf_token": csrf,
+            "username": "jardins",
+            "kind": "collective",
+            "display_name": "Jardins partagés",
+            "membership_mode": "open",
+        },
+    )
+    assert response.headers["Location"] == "/organizations/jardins"
+    page = await (await world.client.get("/organizations/jardins")).get_data(as_text=True)
+    assert "Jardins partagés" in page
+    async with world.pool.acquire() as conn:
+        jardins = await actor_queries.select_actor_by_username(conn, "jardins")
+        assert jardins is not None
+        founder = await queries.select_membership(conn, jardins.id, _uri(world.dominique))
+    assert founder is not None
+    assert founder.is_admin
+    # A non-admin's approval through the web is refused with a message
+    response = await world.client.post(
+        "/organizations/velo/approve", form={"csrf_token": csrf, "member": _uri(world.dominique)}
+    )
+    assert "error=not_admin" in response.headers["Location"]
+    # Joining velo (approval mode) through the web leaves a pending request
+    response = await world.client.post("/organizations/velo/join", form={"csrf_token": csrf})
+    assert "notice=saved" in response.headers["Location"]
+    assert (await world.membership(_uri(world.dominique))).state == "pending"
+    # Without the CSRF token nothing happens
+    response = await world.client.post("/organizations/velo/leave", form={})
+    assert response.status_code in {400, 403}
+
+
+# --- proposals ------------------------------------------------------------------------------
+
+
+async def test_members_electorate_counts_only_accepted_members(world: World) -> None:
+    env = proposals.Env(urls=URLS, clock=world.clock, keygen=world.keygen)
+    async with world.pool.acquire() as conn:
+        with pytest.raises(ProposalError):
+            await proposals.create_draft(
+                conn, actor=world.camille, title="T", text="", env=env, electorate="members"
+            )
+        draft = await proposals.create_draft(
+            conn,
+            actor=world.camille,
+            title="Budget",
+            text="",
+            env=env,
+            electorate="members",
+            organization_uri=URLS.actor("velo"),
+        )
+        proposal = await proposals.open_voting(
+            conn,
+            actor=world.camille,
+            proposal=draft,
+            ends=world.clock.now() + timedelta(days=3),
+            env=env,
+        )
+        await proposals.vote_locally(
+            conn, actor=world.camille, proposal=proposal, options=["Pour"], env=env
+        )
+        # A pending member is not a member yet
+        await service.join(
+            conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
+        )
+        with pytest.raises(ProposalError) as refused:
+            await proposals.vote_locally(
+                conn, actor=world.dominique, proposal=proposal, options=["Contre"], env=env
+            )
+        assert refused.value.code == "not_eligible"
+        # A remote non-member neither
+        with pytest.raises(ProposalError):
+            await proposals.record_vote(
+                conn,
+                proposal=proposal,
+                voter_uri=BOB,
+                options=["Contre"],
+                activity_uri=BOB + "/vote/1",
+                local=False,
+                voter_home_territory_id=None,
+                env=env,
+            )
+        await service.answer_request(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            member_uri=_uri(world.dominique),
+            accept=True,
+            env=world.env,
+        )
+        await proposals.vote_locally(
+            conn, actor=world.dominique, proposal=proposal, options=["Contre"], env=env
+        )
