@@ -1,6 +1,6 @@
-"""Events as ActivityStreams `Event`s (FEP-8a8e + Mobilizon's vocabulary), both ways, and the
-inbound handlers: Create/Update/Delete of remote events, Join/Leave of ours, Accept/Reject of our
-Joins."""
+"""Remote `Event`s (FEP-8a8e + Mobilizon's vocabulary) read tolerantly, and the inbound handlers:
+Create/Update/Delete of remote events, Join/Leave of ours, Accept/Reject of our Joins. Our own
+events are written by `events.document`."""
 
 from __future__ import annotations
 
@@ -22,9 +22,8 @@ from fedicity.activitypub.accessors import (
 )
 from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome, Router
-from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
-from fedicity.events import participation, queries
+from fedicity.events import participation, poll, queries
 from fedicity.events.models import (
     CATEGORIES,
     DEFAULT_TIMEZONE,
@@ -35,7 +34,7 @@ from fedicity.events.models import (
     Location,
     Status,
 )
-from fedicity.events.text import is_zone, render_markdown, summary_block, zone
+from fedicity.events.text import is_zone, render_markdown
 from fedicity.follows import queries as follow_queries
 from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
@@ -44,42 +43,9 @@ from fedicity.posts import ap as posts_ap
 from fedicity.sanitize import html_to_text, sanitize_html
 from fedicity.territories import queries as territory_queries
 from fedicity.textfmt import plain_to_html
-from fedicity.urls import Urls
 
-FEP_8A8E_CONTEXT = "https://w3id.org/fep/8a8e"
-# Spelled out inline, as Mobilizon does, for consumers that read short names without JSON-LD.
-EVENT_TERMS: dict[str, Any] = {
-    "sc": "http://schema.org#",
-    "mz": "https://joinmobilizon.org/ns#",
-    "ical": "http://www.w3.org/2002/12/cal/ical#",
-    "fc": "https://fedicity.org/ns#",
-    "Hashtag": "as:Hashtag",
-    "PostalAddress": "sc:PostalAddress",
-    "address": {"@id": "sc:address", "@type": "sc:PostalAddress"},
-    "streetAddress": "sc:streetAddress",
-    "postalCode": "sc:postalCode",
-    "addressLocality": "sc:addressLocality",
-    "addressRegion": "sc:addressRegion",
-    "addressCountry": "sc:addressCountry",
-    "category": "sc:category",
-    "maximumAttendeeCapacity": "sc:maximumAttendeeCapacity",
-    "remainingAttendeeCapacity": "sc:remainingAttendeeCapacity",
-    "superEvent": {"@id": "sc:superEvent", "@type": "@id"},
-    "joinMode": {"@id": "mz:joinMode", "@type": "mz:joinModeType"},
-    "externalParticipationUrl": {"@id": "mz:externalParticipationUrl", "@type": "sc:URL"},
-    "participantCount": {"@id": "mz:participantCount", "@type": "sc:Integer"},
-    "timezone": {"@id": "mz:timezone", "@type": "sc:Text"},
-    "isOnline": {"@id": "mz:isOnline", "@type": "sc:Boolean"},
-    "allDay": "fc:allDay",
-    "companionPoll": {"@id": "fc:companionPoll", "@type": "@id"},
-}
 MAX_TITLE = 300
 MAX_DESCRIPTION = 100_000
-_ICAL_STATUS: dict[Status, str] = {
-    "confirmed": "CONFIRMED",
-    "tentative": "TENTATIVE",
-    "cancelled": "CANCELLED",
-}
 _FEP_STATUS: dict[str, Status] = {
     "EventScheduled": "confirmed",
     "EventRescheduled": "confirmed",
@@ -88,123 +54,6 @@ _FEP_STATUS: dict[str, Status] = {
     "EventMovedOnline": "confirmed",
     "EventCancelled": "cancelled",
 }
-
-
-def event_context(urls: Urls) -> list[Any]:
-    """The @context of our Event documents."""
-    return [AS_CONTEXT, FEP_8A8E_CONTEXT, urls.context, EVENT_TERMS]
-
-
-def tag_href(urls: Urls, tag: str) -> str:
-    """Where a hashtag's page is."""
-    return urls.absolute(f"/tags/{tag}")
-
-
-def _iso_in_zone(moment: datetime, timezone: str) -> str:
-    # Local wall time with its offset: peers that ignore `timezone` still get the right instant.
-    return moment.astimezone(zone(timezone)).replace(microsecond=0).isoformat()
-
-
-def followers_of(organizer_uri: str) -> str:
-    """The followers collection of a local organiser (actor id + /followers)."""
-    return organizer_uri + "/followers"
-
-
-def event_to_ap(
-    event: Event,
-    urls: Urls,
-    *,
-    participant_count: int,
-    audience_uri: str | None = None,
-    with_context: bool = True,
-) -> dict[str, Any]:
-    """A local event as an `Event`."""
-    loc = event.location
-    words = summary_block(
-        starts_at=event.starts_at,
-        ends_at=event.ends_at,
-        timezone=event.timezone,
-        all_day=event.all_day,
-        location=loc,
-        cancelled=event.status == "cancelled",
-    )
-    document: dict[str, Any] = {
-        "id": event.uri,
-        "type": "Event",
-        "name": event.title,
-        "attributedTo": event.organizer_uri,
-        "organizers": {
-            "type": "Collection",
-            "totalItems": 1,
-            "items": [event.organizer_uri],
-        },
-        "content": words + event.description_html,
-        "mediaType": "text/html",
-        "startTime": _iso_in_zone(event.starts_at, event.timezone),
-        "endTime": _iso_in_zone(event.ends_at, event.timezone) if event.ends_at else None,
-        "timezone": event.timezone,
-        "allDay": event.all_day,
-        "ical:status": _ICAL_STATUS[event.status],
-        "joinMode": event.join_mode,
-        "participantCount": participant_count,
-        "maximumAttendeeCapacity": event.capacity,
-        "remainingAttendeeCapacity": (
-            max(0, event.capacity - participant_count) if event.capacity is not None else None
-        ),
-        "attendees": event.uri + "/attendees",
-        "published": posts_ap.iso(event.published),
-        "url": event.url or event.uri,
-        "to": [PUBLIC],
-        "cc": [followers_of(event.organizer_uri)],
-        "tag": [
-            {"type": "Hashtag", "href": tag_href(urls, tag), "name": f"#{tag}"}
-            for tag in event.tags
-        ],
-        "attachment": [],
-        "isOnline": bool(loc.online_url) and not loc.has_place,
-    }
-    if event.is_local and event.public:
-        document["companionPoll"] = event.uri + "/poll"
-    if event.description_source is not None:
-        document["source"] = {"content": event.description_source, "mediaType": "text/markdown"}
-    if event.category:
-        document["category"] = event.category
-    if event.join_mode == "external" and event.external_url:
-        document["externalParticipationUrl"] = event.external_url
-    if event.updated is not None:
-        document["updated"] = posts_ap.iso(event.updated)
-    if event.parent_uri:
-        document["superEvent"] = event.parent_uri
-    if loc.has_place or loc.latitude is not None:
-        place: dict[str, Any] = {"type": "Place", "name": loc.place_name or loc.one_line()}
-        address = {
-            key: value
-            for key, value in (
-                ("streetAddress", loc.street),
-                ("postalCode", loc.postal_code),
-                ("addressLocality", loc.locality),
-                ("addressRegion", loc.region),
-                ("addressCountry", loc.country),
-            )
-            if value
-        }
-        if address:
-            place["address"] = {"type": "PostalAddress", **address}
-        if loc.latitude is not None and loc.longitude is not None:
-            place["latitude"] = loc.latitude
-            place["longitude"] = loc.longitude
-        document["location"] = place
-    if loc.online_url:
-        document["attachment"].append(
-            {"type": "Link", "name": "Website", "href": loc.online_url, "mediaType": "text/html"}
-        )
-    if event.image_url:
-        document["image"] = {"type": "Image", "url": event.image_url}
-    if audience_uri is not None:
-        document["audience"] = audience_uri
-    if with_context:
-        document = {"@context": event_context(urls), **document}
-    return document
 
 
 # --- reading remote events ---------------------------------------------------------------------
@@ -563,14 +412,15 @@ async def on_join(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
         return Outcome.ignored("the joined event is not one of ours")
     if get_id(activity.get("actor")) != ctx.actor_uri:
         return Outcome.ignored("the Join's actor is not its signer")
-    state = await participation.answer_join(
-        ctx.conn,
-        event=event,
-        actor_uri=ctx.actor_uri,
-        join=activity,
-        urls=ctx.urls,
-        clock=ctx.clock,
-    )
+    async with poll.counts_published(ctx.conn, event, urls=ctx.urls, clock=ctx.clock):
+        state = await participation.answer_join(
+            ctx.conn,
+            event=event,
+            actor_uri=ctx.actor_uri,
+            join=activity,
+            urls=ctx.urls,
+            clock=ctx.clock,
+        )
     return Outcome.done(state)
 
 
@@ -579,9 +429,10 @@ async def on_leave(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     event = await _local_event(ctx, activity)
     if event is None:
         return Outcome.ignored("the event left is not one of ours")
-    left = await participation.leave(
-        ctx.conn, event=event, actor_uri=ctx.actor_uri, now=ctx.clock.now()
-    )
+    async with poll.counts_published(ctx.conn, event, urls=ctx.urls, clock=ctx.clock):
+        left = await participation.leave(
+            ctx.conn, event=event, actor_uri=ctx.actor_uri, now=ctx.clock.now()
+        )
     return Outcome.done() if left else Outcome.ignored("this actor does not take part")
 
 

@@ -13,13 +13,16 @@ participation:
 - "Je ne peux pas": a Leave; the voter is counted among those who cannot come.
 
 The poll's counts are the participation states (accepted, interested, left), so they go out as
-`Update(Question)` after each vote, edit, or cancellation. The poll ends when the event starts.
-This module does not import posts (posts.ap asks it whether a Create is a poll vote).
+`Update(Question)` after each edit or cancellation, and after each participation change that moves
+them (a vote, a Join or Leave, a page button, an approval), together with an `Update(Event)`
+carrying the new `participantCount`: see `counts_published`. The poll ends when the event starts.
+This module imports neither posts nor events.ap (posts.ap asks it whether a Create is a poll vote).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from html import escape
 from typing import Any
 
@@ -32,6 +35,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.events import participation, queries
+from fedicity.events.document import event_context, event_to_ap, followers_of
 from fedicity.events.models import Event
 from fedicity.events.text import summary_block
 from fedicity.inbound.context import InboundContext
@@ -174,6 +178,62 @@ async def publish_poll(
     )
 
 
+async def _publish_participant_count(
+    conn: Connection, *, actor: Actor, event: Event, count: int, urls: Urls, clock: Clock
+) -> None:
+    """Update(Event) with the new participantCount, to the organiser's followers and every
+    remote participant (territories do not announce it again: only the count changed)."""
+    audience_uri = None
+    if event.territory_id is not None:
+        place_actor = await actor_queries.select_territory_actor(conn, event.territory_id)
+        audience_uri = urls.actor(place_actor.username) if place_actor is not None else None
+    document = event_to_ap(
+        event, urls, participant_count=count, audience_uri=audience_uri, with_context=False
+    )
+    activity: dict[str, Any] = {
+        "@context": event_context(urls),
+        "id": urls.activity(new_token()),
+        "type": "Update",
+        "actor": event.organizer_uri,
+        "to": [PUBLIC],
+        "cc": [followers_of(event.organizer_uri)],
+        "object": document,
+    }
+    if audience_uri is not None:
+        activity["audience"] = audience_uri
+    await publish(
+        conn,
+        actor=actor,
+        activity=activity,
+        audience=Audience(await _remote_voters(conn, event, urls), followers=True),
+        urls=urls,
+        clock=clock,
+    )
+
+
+@asynccontextmanager
+async def counts_published(
+    conn: Connection, event: Event, *, urls: Urls, clock: Clock
+) -> AsyncIterator[None]:
+    """Wrap a participation change of a local event (run it inside the caller's transaction):
+    afterwards, when the counts moved, one `Update(Event)` (participantCount) and one
+    `Update(Question)` (the poll's tallies) go out. Nothing moved (a second Join of a
+    participant, a Leave of a non-participant, a repeated vote, a pending request): nothing is
+    sent, so repeated activities cause no storm of Updates."""
+    before = await tallies(conn, event) if event.is_local else None
+    yield
+    if before is None or event.deleted_at is not None:
+        return
+    after = await tallies(conn, event)
+    if after == before:
+        return
+    organizer = await participation.organizer_of(conn, event)
+    await _publish_participant_count(
+        conn, actor=organizer, event=event, count=after[GOING], urls=urls, clock=clock
+    )
+    await publish_poll(conn, actor=organizer, event=event, kind="Update", urls=urls, clock=clock)
+
+
 def vote_target(document: Mapping[str, Any]) -> str | None:
     """The poll a Mastodon-shaped vote answers (a Note with a name, no content)."""
     if get_type(document) != "Note":
@@ -242,7 +302,7 @@ async def answer(
 ) -> str:
     """Apply a poll answer as participation and send the new counts; returns the outcome's
     detail. The caller checks the option and the voter."""
-    async with conn.transaction():
+    async with conn.transaction(), counts_published(conn, event, urls=urls, clock=clock):
         if option == GOING:
             state, decision = await participation.decide_join(
                 conn, event=event, actor_uri=voter, join=None, urls=urls, clock=clock
@@ -268,14 +328,6 @@ async def answer(
                     join_uri=None,
                     now=clock.now(),
                 )
-        await publish_poll(
-            conn,
-            actor=await participation.organizer_of(conn, event),
-            event=event,
-            kind="Update",
-            urls=urls,
-            clock=clock,
-        )
     return detail
 
 

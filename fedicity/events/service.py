@@ -17,7 +17,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.events import poll, queries
-from fedicity.events.ap import event_context, event_to_ap, followers_of
+from fedicity.events.document import event_context, event_to_ap, followers_of
 from fedicity.events.models import (
     CATEGORIES,
     JOIN_MODES,
@@ -39,6 +39,7 @@ from fedicity.urls import Urls
 MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000
 MAX_DURATION = timedelta(days=366)
+MAX_IMAGE_URL = 2000
 _TAG = re.compile(r"^[\w]{1,64}$")
 
 
@@ -68,6 +69,7 @@ class EventInput:
     external_url: str | None = None
     status: str = "confirmed"
     parent_uri: str | None = None
+    image_url: str | None = None
 
 
 def event_url(urls: Urls, token: str) -> str:
@@ -103,11 +105,42 @@ def check(data: EventInput) -> None:
         raise EventError("external_url_missing", "external participation needs a web address")
     if data.location.online_url and not is_safe_link(data.location.online_url):
         raise EventError("online_url_invalid", "the online address must be a web address")
+    if data.image_url is not None and not _is_web_address(data.image_url):
+        raise EventError("image_url_invalid", "the image is a web address (http or https)")
     if not data.location.has_place and not data.location.online_url:
         raise EventError("location_missing", "an event needs a place or an online address")
     for tag in data.tags:
         if not _TAG.match(tag):
             raise EventError("tag_invalid", "tags are single words")
+
+
+def _is_web_address(url: str) -> bool:
+    return (
+        len(url) <= MAX_IMAGE_URL
+        and url.lower().startswith(("http://", "https://"))
+        and is_safe_link(url)
+        and not any(char.isspace() or char in "<>\"'" for char in url)
+    )
+
+
+async def _check_parent(
+    conn: Connection, *, actor: Actor, parent_uri: str | None, event: Event | None
+) -> None:
+    """A programme is one level deep and groups events of one organiser: the parent is another
+    live event of the same organiser, not itself a sub-event, and a parent stays a parent."""
+    if parent_uri is None:
+        return
+    parent = await queries.select_event(conn, parent_uri)
+    if (
+        parent is None
+        or parent.local_actor_id != actor.id
+        or parent.deleted_at is not None
+        or parent.parent_uri is not None
+        or (event is not None and parent.id == event.id)
+    ):
+        raise EventError("parent_invalid", "a programme groups the organiser's events")
+    if event is not None and await queries.select_children(conn, event.id):
+        raise EventError("parent_invalid", "an event with a programme cannot be in another")
 
 
 def _data(
@@ -145,6 +178,7 @@ def _data(
         external_url=data.external_url if join_mode == "external" else None,
         status=status,
         parent_uri=data.parent_uri,
+        image_url=data.image_url,
         territory_id=place.id if place else None,
         url=uri,
         published=now,
@@ -236,10 +270,7 @@ async def create_event(
     check(data)
     token = new_token()
     async with conn.transaction():
-        if data.parent_uri is not None:
-            parent = await queries.select_event(conn, data.parent_uri)
-            if parent is None or parent.local_actor_id != actor.id:
-                raise EventError("parent_invalid", "a programme groups the organiser's events")
+        await _check_parent(conn, actor=actor, parent_uri=data.parent_uri, event=None)
         stored = await queries.upsert_event(
             conn, _data(data, actor=actor, urls=urls, token=token, now=clock.now(), place=place)
         )
@@ -280,6 +311,7 @@ async def update_event(
         raise EventError("deleted", "this event was deleted")
     check(data)
     async with conn.transaction():
+        await _check_parent(conn, actor=actor, parent_uri=data.parent_uri, event=event)
         new = _data(data, actor=actor, urls=urls, token=event.token, now=clock.now(), place=place)
         new = replace(new, published=event.published, updated=clock.now())
         stored = await queries.upsert_event(conn, new)
@@ -320,6 +352,7 @@ def input_of(event: Event) -> EventInput:
         external_url=event.external_url,
         status=event.status,
         parent_uri=event.parent_uri,
+        image_url=event.image_url,
     )
 
 

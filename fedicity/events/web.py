@@ -15,7 +15,7 @@ from fedicity.actors.models import Actor
 from fedicity.app import state
 from fedicity.events import participation, poll, queries
 from fedicity.events import service as events
-from fedicity.events.ap import event_to_ap
+from fedicity.events.document import event_to_ap
 from fedicity.events.ical import calendar
 from fedicity.events.models import CATEGORIES, JOIN_MODES, Event, Location
 from fedicity.events.service import EventError, EventInput
@@ -52,6 +52,7 @@ MESSAGES = {
     "not_organizer": lazy("Only the organiser can change this event."),
     "deleted": lazy("This event was deleted."),
     "parent_invalid": lazy("A programme groups events of the same organiser."),
+    "image_url_invalid": lazy("The image must be a web address (http:// or https://)."),
     "territory_unknown": lazy("This place is not served by this instance."),
 }
 STATE_LABELS = {
@@ -169,6 +170,7 @@ async def event_page(token: str) -> Response | str:
             else []
         )
         programme = await queries.select_children(conn, event.id)
+        parent = await queries.select_event(conn, event.parent_uri) if event.parent_uri else None
     return await render_template(
         "event.html",
         event=event,
@@ -179,6 +181,7 @@ async def event_page(token: str) -> Response | str:
         state_label=STATE_LABELS.get(mine.state) if mine else None,
         pending=pending,
         programme=programme,
+        parent=parent,
         organizer=me is not None and me.id == event.local_actor_id,
         error=MESSAGES.get(request.args.get("error", "")),
     )
@@ -284,7 +287,31 @@ def _form_input(form: Any) -> EventInput:
         join_mode=form.get("join_mode", "free"),
         external_url=text("external_url"),
         status=form.get("status", "confirmed"),
+        parent_uri=form.get("parent_uri", "").strip() or None,
+        image_url=form.get("image_url", "").strip()[: events.MAX_IMAGE_URL + 1] or None,
     )
+
+
+PARENT_CHOICES = 100
+
+
+async def _parent_choices(event: Event | None) -> list[Event]:
+    """The events this one can be part of: the organiser's other events that are not
+    themselves sub-events (a programme is one level deep)."""
+    me = await _me()
+    if me is None:
+        return []
+    async with state().db.acquire() as conn:
+        found = await queries.select_by_organizer(
+            conn, state().urls.actor(me.username), limit=PARENT_CHOICES, public_only=False
+        )
+    return [
+        candidate
+        for candidate in found
+        if candidate.local_actor_id == me.id
+        and candidate.parent_uri is None
+        and (event is None or candidate.id != event.id)
+    ]
 
 
 async def _form_page(event: Event | None, error: str | None, values: Any) -> str:
@@ -295,6 +322,7 @@ async def _form_page(event: Event | None, error: str | None, values: Any) -> str
         values=values,
         categories=CATEGORIES,
         join_modes=JOIN_MODES,
+        parents=await _parent_choices(event),
     )
 
 
@@ -319,6 +347,8 @@ def _values_of(event: Event) -> dict[str, str]:
         "capacity": str(event.capacity) if event.capacity is not None else "",
         "join_mode": event.join_mode,
         "external_url": event.external_url or "",
+        "image_url": event.image_url or "",
+        "parent_uri": event.parent_uri or "",
         "territory": "",
     }
 
@@ -435,7 +465,11 @@ async def participate(token: str) -> WerkzeugResponse:
     event = await _event(token)
     me = await _require_me()
     app_state = state()
-    async with app_state.db.acquire() as conn:
+    async with (
+        app_state.db.acquire() as conn,
+        conn.transaction(),
+        poll.counts_published(conn, event, urls=app_state.urls, clock=app_state.clock),
+    ):
         await participation.answer_join(
             conn,
             event=event,
@@ -453,7 +487,11 @@ async def leave(token: str) -> WerkzeugResponse:
     event = await _event(token)
     me = await _require_me()
     app_state = state()
-    async with app_state.db.acquire() as conn:
+    async with (
+        app_state.db.acquire() as conn,
+        conn.transaction(),
+        poll.counts_published(conn, event, urls=app_state.urls, clock=app_state.clock),
+    ):
         await participation.leave(
             conn,
             event=event,
@@ -472,7 +510,11 @@ async def decide(token: str) -> WerkzeugResponse:
         raise Problem(403, gettext(MESSAGES["not_organizer"]))
     form = await request.form
     app_state = state()
-    async with app_state.db.acquire() as conn:
+    async with (
+        app_state.db.acquire() as conn,
+        conn.transaction(),
+        poll.counts_published(conn, event, urls=app_state.urls, clock=app_state.clock),
+    ):
         await participation.decide_pending(
             conn,
             event=event,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from fedicity.activitypub.accessors import get_id, get_object
-from fedicity.activitypub.routing import ANY_OBJECT, Outcome, Router
+from fedicity.activitypub.routing import ANY_OBJECT, Handler, Outcome, Router
 from fedicity.actors import inbound as actors_inbound
 from fedicity.actors.remote_parse import ACTOR_TYPES
 from fedicity.events import ap as events_ap
@@ -41,40 +41,52 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
     return Outcome.ignored("nothing here to update")
 
 
-# Join and Leave mean "take part in an event" or "become a member of an organisation": both
-# domains want ("Join", "*") and ("Leave", "*"). The events' routes are registered through a staging
-# router, and these two are wrapped so an activity whose object is a local organisation actor goes
-# to organisations and everything else to events.
-ORGANIZATION_FIRST = {
-    ("Join", ANY_OBJECT): organizations_ap.on_join,
-    ("Leave", ANY_OBJECT): organizations_ap.on_leave,
+# Some activity types are wanted by two domains; the first domain's handlers are wrapped so each
+# activity reaches the right one (the wrappers live in organizations/ap.py):
+# - Join and Leave: of a local organisation actor -> organisations, anything else -> events;
+# - Accept and Reject naming their object by id only: of one of our Invites -> organisations,
+#   anything else -> follows (an Accept that embeds the Invite is routed on its type already);
+# - Create: posts store it, then a remote member's post addressed to a local organisation is
+#   announced by it (the organisation's wall, FEP-1b12).
+Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
+EVENTS_SHARED: dict[str, Wrapper] = {
+    "Join": lambda events: organizations_ap.dispatch(organizations_ap.on_join, events),
+    "Leave": lambda events: organizations_ap.dispatch(organizations_ap.on_leave, events),
 }
+FOLLOWS_SHARED: dict[str, Wrapper] = {
+    "Accept": lambda follows: organizations_ap.invite_answers_first(follows, accept=True),
+    "Reject": lambda follows: organizations_ap.invite_answers_first(follows, accept=False),
+}
+POSTS_SHARED: dict[str, Wrapper] = {"Create": organizations_ap.with_wall}
 
 
-def _register_events(router: Router[InboundContext]) -> None:
+def _register_wrapped(
+    router: Router[InboundContext],
+    register: Callable[[Router[InboundContext]], None],
+    wrappers: Mapping[str, Wrapper],
+) -> None:
+    """Register a domain's routes, each handler of an activity type in `wrappers` wrapped."""
     staging: Router[InboundContext] = Router()
-    events_ap.register(staging)
+    register(staging)
     for activity_type, object_type in staging.routes():
         probe: dict[str, Any] = {"type": activity_type}
         if object_type != ANY_OBJECT:
             probe["object"] = {"type": object_type}
         handler = staging.lookup(probe)
         assert handler is not None
-        organization_handler = ORGANIZATION_FIRST.get((activity_type, object_type))
-        if organization_handler is not None:
-            handler = organizations_ap.dispatch(organization_handler, handler)
-        router.register(activity_type, object_type)(handler)
+        wrapper = wrappers.get(activity_type)
+        router.register(activity_type, object_type)(wrapper(handler) if wrapper else handler)
 
 
 @lru_cache(maxsize=1)
 def build_router() -> Router[InboundContext]:
     """Register every domain's handlers once."""
     router: Router[InboundContext] = Router()
-    follows_ap.register(router)
-    posts_ap.register(router)
+    _register_wrapped(router, follows_ap.register, FOLLOWS_SHARED)
+    _register_wrapped(router, posts_ap.register, POSTS_SHARED)
     moderation_ap.register(router)
     territories_ap.register(router)
-    _register_events(router)  # with Join/Leave dispatched to organisations first
+    _register_wrapped(router, events_ap.register, EVENTS_SHARED)
     organizations_ap.register(router)
     router.register("Delete")(on_delete)
     router.register("Update")(on_update_other)

@@ -1,20 +1,27 @@
-"""Organisations over ActivityPub: inbound Join, Leave and answers to our Invites; the
-organisation's actor document (official identifier, members, moderators) and its collections."""
+"""Organisations over ActivityPub: inbound Join, Leave and answers to our Invites (embedded or
+named by id); remote members' wall posts announced (FEP-1b12); the organisation's actor document
+(official identifier, members, moderators) and its collections.
+
+Join/Leave are shared with events, Accept/Reject with follows, Create with posts: the wrappers
+here (`dispatch`, `invite_answers_first`, `with_wall`) are applied by inbound/router.py."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from fedicity.activitypub.accessors import get_id, get_object
+from fedicity.activitypub.accessors import as_list, get_id, get_object, host_of
 from fedicity.activitypub.routing import Handler, Outcome, Router
 from fedicity.activitypub.vocab import ACTOR_CONTEXT
+from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.actors.service import local_actor_for_uri
 from fedicity.db.pool import Connection
 from fedicity.inbound.context import InboundContext
 from fedicity.organizations import queries, service
 from fedicity.organizations.service import Env, MembershipError
+from fedicity.posts import queries as post_queries
+from fedicity.posts.models import Post
 from fedicity.urls import Urls
 
 ORGANIZATION_TERMS: dict[str, Any] = {
@@ -78,10 +85,7 @@ def dispatch(organization_handler: Handler[InboundContext], other: Handler[Inbou
     return handler
 
 
-async def _answer_invite(ctx: InboundContext, activity: Mapping[str, Any], accept: bool) -> Outcome:
-    invite = get_object(activity)
-    if invite is None:
-        return Outcome.ignored("the answer does not embed the Invite")
+async def _answer_invite(ctx: InboundContext, invite: Mapping[str, Any], accept: bool) -> Outcome:
     organization = await local_organization(ctx, get_id(invite.get("actor")))
     if organization is None:
         return Outcome.ignored("the Invite is not from a local organisation")
@@ -104,13 +108,119 @@ async def _answer_invite(ctx: InboundContext, activity: Mapping[str, Any], accep
 
 
 async def on_accept_invite(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """The invitee accepts our Invite: a member now."""
-    return await _answer_invite(ctx, activity, True)
+    """The invitee accepts our Invite (embedded): a member now."""
+    invite = get_object(activity)
+    if invite is None:
+        return Outcome.ignored("the answer does not embed the Invite")
+    return await _answer_invite(ctx, invite, True)
 
 
 async def on_reject_invite(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """The invitee declines our Invite."""
-    return await _answer_invite(ctx, activity, False)
+    """The invitee declines our Invite (embedded)."""
+    invite = get_object(activity)
+    if invite is None:
+        return Outcome.ignored("the answer does not embed the Invite")
+    return await _answer_invite(ctx, invite, False)
+
+
+async def our_invite(ctx: InboundContext, invite_uri: str | None) -> dict[str, Any] | None:
+    """The Invite we sent with this id, rebuilt from the invitation it started; None when the id
+    is not one of our pending invitations (then it is something else, e.g. a Follow)."""
+    if invite_uri is None or host_of(invite_uri) != host_of(ctx.urls.base):
+        return None
+    membership = await queries.select_membership_by_activity(ctx.conn, invite_uri)
+    if membership is None or membership.state != "invited":
+        return None
+    organization = await actor_queries.select_actor_by_id(ctx.conn, membership.organization_id)
+    if organization is None or organization.kind != "organization":
+        return None
+    organization_uri = ctx.urls.actor(organization.username)
+    return {
+        "id": invite_uri,
+        "type": "Invite",
+        "actor": organization_uri,
+        "object": organization_uri,
+        "target": membership.member_uri,
+    }
+
+
+def invite_answers_first(other: Handler[InboundContext], *, accept: bool) -> Any:
+    """A handler for Accept (or Reject) that names its object by id only: an answer to one of
+    our Invites goes to the organisation, anything else (a Follow's answer) to `other`."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        if get_object(activity) is None:
+            invite = await our_invite(ctx, get_id(activity.get("object")))
+            if invite is not None:
+                return await _answer_invite(ctx, invite, accept)
+        return await other(ctx, activity)
+
+    handler.__doc__ = f"Invites first, then {getattr(other, '__name__', 'the others')}."
+    return handler
+
+
+# --- the wall (FEP-1b12) ----------------------------------------------------------------------
+
+MAX_WALLS = 5
+
+
+def _addressed(post: Post) -> list[str]:
+    raw = post.raw or {}
+    named = [get_id(item) for item in as_list(raw.get("audience"))]
+    found = [uri for uri in named if uri is not None]
+    return list(dict.fromkeys([*found, *post.to_uris, *post.cc_uris]))
+
+
+async def announce_wall_post(
+    ctx: InboundContext, activity: Mapping[str, Any], post: Post
+) -> list[str]:
+    """A remote member's new public post addressed to local organisations (in `audience`, `to`
+    or `cc`) is announced by each of them to its followers; a non-member's is only stored.
+    Returns one line per organisation addressed, for the inbox row."""
+    if post.author_uri != ctx.actor_uri or post.local_actor_id is not None:
+        return []
+    lines: list[str] = []
+    for uri in _addressed(post):
+        organization = await local_organization(ctx, uri)
+        if organization is None:
+            continue
+        if len(lines) >= MAX_WALLS:
+            break
+        if post.visibility != "public":
+            lines.append(f"not announced by {organization.username}: not public")
+        elif not await service.is_member(ctx.conn, organization.id, post.author_uri):
+            lines.append(f"not announced by {organization.username}: not a member")
+        else:
+            await service.announce_to_followers(
+                ctx.conn, organization=organization, activity=dict(activity), env=_env(ctx)
+            )
+            lines.append(f"announced by {organization.username}")
+    return lines
+
+
+def with_wall(post_handler: Handler[InboundContext]) -> Any:
+    """The posts' Create handler, then the wall: a post new here that a remote member
+    addressed to a local organisation is announced by it (once: a post already stored is not)."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        object_uri = get_id(activity.get("object"))
+        if object_uri is None:
+            return await post_handler(ctx, activity)
+        known = (
+            await post_queries.select_post(ctx.conn, object_uri, include_deleted=True) is not None
+        )
+        outcome = await post_handler(ctx, activity)
+        if known or outcome.state != "done":
+            return outcome
+        post = await post_queries.select_post(ctx.conn, object_uri)
+        if post is None:  # a ballot or a poll answer, not a post
+            return outcome
+        lines = await announce_wall_post(ctx, activity, post)
+        detail = "; ".join(part for part in (outcome.detail, *lines) if part)
+        return Outcome(outcome.state, detail)
+
+    handler.__doc__ = f"{getattr(post_handler, '__name__', 'Posts')}, then the wall."
+    return handler
 
 
 def register(router: Router[InboundContext]) -> None:

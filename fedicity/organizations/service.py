@@ -27,7 +27,9 @@ from fedicity.organizations.models import (
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention
 from fedicity.posts.models import Post
+from fedicity.territories import service as territory_service
 from fedicity.territories.actors import announce
+from fedicity.territories.models import Territory
 from fedicity.urls import Urls
 
 MAX_FREE_ROLES = 5
@@ -566,18 +568,47 @@ async def post_as_organization(
     local_host: str,
     resolved: dict[tuple[str, str], Mention],
     visibility: str = "public",
+    summary: str = "",
+    in_reply_to: Post | None = None,
+    language: str | None = None,
+    place: Territory | None = None,
+    root: Territory | None = None,
+    keygen: KeyGenerator | None = None,
 ) -> Post:
-    """An admin writes a note whose author is the organisation."""
+    """An admin writes a note whose author is the organisation (the role is checked here, so a
+    forged choice of organisation is refused); located in `place` like a citizen's note."""
     await require_admin(conn, organization, by, env.urls)
-    return await posts.create_note(
+    if place is None:
+        return await posts.create_note(
+            conn,
+            actor=organization,
+            text=text,
+            visibility=visibility,
+            urls=env.urls,
+            clock=env.clock,
+            local_host=local_host,
+            resolved=resolved,
+            summary=summary,
+            in_reply_to=in_reply_to,
+            language=language,
+        )
+    if keygen is None:
+        raise TypeError("locating a post needs a key generator for the territory's actor")
+    return await territory_service.write_note(
         conn,
         actor=organization,
         text=text,
         visibility=visibility,
+        place=place,
+        root=root,
         urls=env.urls,
         clock=env.clock,
+        keygen=keygen,
         local_host=local_host,
         resolved=resolved,
+        summary=summary,
+        in_reply_to=in_reply_to,
+        language=language,
     )
 
 
@@ -590,6 +621,8 @@ async def post_on_wall(
     env: Env,
     local_host: str,
     resolved: dict[tuple[str, str], Mention],
+    summary: str = "",
+    language: str | None = None,
 ) -> Post:
     """A member's public post in the organisation (audience = the organisation actor), which the
     organisation announces to its followers as an FEP-1b12 group."""
@@ -607,6 +640,8 @@ async def post_on_wall(
             clock=env.clock,
             local_host=local_host,
             resolved=resolved,
+            summary=summary,
+            language=language,
             audience=org_uri,
         )
         create = await delivery_queries.select_activity(conn, post.uri + "/activity")

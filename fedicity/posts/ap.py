@@ -208,6 +208,9 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         return await proposals_ap.on_vote(ctx, activity, document)
     if await proposals_ap.is_amendment(ctx, document):
         return await proposals_ap.on_amendment(ctx, activity, document)
+    # Any other Note in reply to one of our proposals (a Mastodon reply too) is a comment.
+    if await proposals_ap.is_comment(ctx, document):
+        return await proposals_ap.on_comment(ctx, activity, document)
     # The same shape on an event's companion poll is an answer: going, maybe, or not going.
     polled = await event_poll.poll_event(ctx, document)
     if polled is not None:

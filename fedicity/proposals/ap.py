@@ -26,11 +26,16 @@ from fedicity.inbound.context import InboundContext
 from fedicity.proposals import queries
 from fedicity.proposals.models import (
     ELECTORATES,
+    STANCES,
     STATES,
     Amendment,
+    Attachment,
+    Comment,
     Electorate,
     Proposal,
     ProposalData,
+    Room,
+    Stance,
     State,
     Tally,
 )
@@ -39,6 +44,10 @@ from fedicity.urls import Urls
 
 MAX_CONTENT = 100_000
 MAX_AMENDMENTS_LISTED = 100
+MAX_COMMENTS_LISTED = 100
+MAX_ATTACHMENTS = 10
+MAX_ATTACHMENT_NAME = 200
+MAX_URL = 2000
 # Inline definitions of the terms we use, beside the served fc: context, for consumers that read
 # short names without processing JSON-LD (as Mastodon does).
 QUESTION_EXTENSION: dict[str, Any] = {
@@ -48,6 +57,18 @@ QUESTION_EXTENSION: dict[str, Any] = {
     "amendmentState": "fc:amendmentState",
     "upVotes": "fc:upVotes",
     "downVotes": "fc:downVotes",
+    "room": "fc:room",
+    "Room": "fc:Room",
+    "stance": "fc:stance",
+}
+# A comment is a Note in reply to the proposal with the author's stance.
+COMMENT_EXTENSION: dict[str, Any] = {"fc": "https://fedicity.org/ns#", "stance": "fc:stance"}
+# A room is a plain JSON-LD object (not an actor).
+ROOM_EXTENSION: dict[str, Any] = {
+    "fc": "https://fedicity.org/ns#",
+    "Room": "fc:Room",
+    "roomStatus": "fc:roomStatus",
+    "membersOnly": "fc:membersOnly",
 }
 # An amendment is a Note with the fc:Amendment type beside it (Mastodon shows the Note).
 AMENDMENT_EXTENSION: dict[str, Any] = {
@@ -98,8 +119,12 @@ def to_ap(
     audience_uri: str | None = None,
     with_context: bool = True,
     amendments: Sequence[Amendment] = (),
+    comments: Sequence[Comment] = (),
+    comment_count: int | None = None,
+    room: Room | None = None,
 ) -> dict[str, Any]:
-    """A proposal as a Question with its fc: terms (and its amendments, when it has some)."""
+    """A proposal as a Question with its fc: terms (and its amendments, when it has some; its
+    comments as `replies`; its room as `room`; its named links as `attachment`)."""
     counts, voters = counts_of(proposal, tally)
     choices = [
         {
@@ -141,6 +166,7 @@ def to_ap(
         "officialAnswer": proposal.official_answer,
         "audience": audience_uri,
         "context": proposal.organization_uri,
+        "room": room_ref(proposal, room),
     }
     if proposal.state in ("closed", "withdrawn", "archived"):
         # Mastodon shows a poll with `closed` as finished and refuses votes in the app.
@@ -164,9 +190,121 @@ def to_ap(
                 for amendment in amendments[:MAX_AMENDMENTS_LISTED]
             ],
         }
+    if proposal.attachments:
+        document["attachment"] = [
+            {"type": "Link", "href": item.href, "name": item.name} for item in proposal.attachments
+        ]
+    if proposal.local:
+        document["replies"] = {
+            "id": proposal.uri + "/replies",
+            "type": "Collection",
+            "totalItems": len(comments) if comment_count is None else comment_count,
+            "items": [
+                comment_to_ap(comment, proposal, with_context=False)
+                for comment in comments[:MAX_COMMENTS_LISTED]
+            ],
+        }
     if with_context:
         document = {"@context": [AS_CONTEXT, urls.context, QUESTION_EXTENSION], **document}
     return document
+
+
+def room_ref(proposal: Proposal, room: Room | None) -> dict[str, Any] | None:
+    """`fc:room` of a Question: the room's id and name (a room is not an actor)."""
+    if room is not None:
+        return {"id": room.uri, "type": "Room", "name": room.name}
+    if proposal.room_uri:
+        return {"id": proposal.room_uri, "type": "Room", "name": proposal.room_name or ""}
+    return None
+
+
+def room_to_ap(room: Room, *, owner_uri: str, urls: Urls) -> dict[str, Any]:
+    """A room as a JSON-LD object (type fc:Room) at its URL."""
+    document: dict[str, Any] = {
+        "@context": [AS_CONTEXT, urls.context, ROOM_EXTENSION],
+        "id": room.uri,
+        "type": "Room",
+        "name": room.name,
+        "summary": room.description_html,
+        "url": room.uri,
+        "attributedTo": owner_uri,
+        "published": iso(room.created_at),
+        "roomStatus": room.status,
+        "membersOnly": room.members_only,
+    }
+    if room.updated_at is not None:
+        document["updated"] = iso(room.updated_at)
+    return document
+
+
+def comment_to_ap(
+    comment: Comment,
+    proposal: Proposal,
+    *,
+    followers: str | None = None,
+    with_context: bool = True,
+) -> dict[str, Any]:
+    """A comment as a Note in reply to its proposal, with `fc:stance`."""
+    cc = [proposal.author_uri]
+    if followers is not None:
+        cc.insert(0, followers)
+    document: dict[str, Any] = {
+        "id": comment.uri,
+        "type": "Note",
+        "attributedTo": comment.author_uri,
+        "inReplyTo": proposal.uri,
+        "content": comment.content_html,
+        "published": iso(comment.published),
+        "to": [PUBLIC],
+        "cc": cc,
+        "stance": comment.stance,
+    }
+    if with_context:
+        document = {"@context": [AS_CONTEXT, COMMENT_EXTENSION], **document}
+    return document
+
+
+def stance_of(document: Mapping[str, Any]) -> Stance:
+    """`fc:stance` of a Note (compacted under any of its usual names), neutral by default."""
+    for key in ("stance", "fc:stance", "https://fedicity.org/ns#stance"):
+        value = document.get(key)
+        if isinstance(value, str) and value in STANCES:
+            found: Stance = value
+            return found
+    return "neutral"
+
+
+def attachments_of(document: Mapping[str, Any]) -> tuple[Attachment, ...]:
+    """Named http(s) links of a Question's `attachment` (Link objects; at most 10)."""
+    found: list[Attachment] = []
+    for item in as_list(document.get("attachment")):
+        if not isinstance(item, Mapping) or get_type(item) != "Link":
+            continue
+        href = item.get("href")
+        if not isinstance(href, str) or not is_web_link(href):
+            continue
+        name = get_str(item, "name") or href
+        found.append(Attachment(href=href, name=name.strip()[:MAX_ATTACHMENT_NAME] or href))
+        if len(found) == MAX_ATTACHMENTS:
+            break
+    return tuple(found)
+
+
+def is_web_link(url: str) -> bool:
+    """An absolute http or https URL with a host, of a sensible length."""
+    if len(url) > MAX_URL or any(c.isspace() for c in url):
+        return False
+    scheme, sep, rest = url.partition("://")
+    return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
+
+
+def _room_of(document: Mapping[str, Any], author: str) -> tuple[str | None, str | None]:
+    value = document.get("room")
+    room_id = get_id(value)
+    if room_id is None or not is_web_link(room_id) or host_of(room_id) != host_of(author):
+        return None, None
+    name = get_str(value, "name") if isinstance(value, Mapping) else None
+    return room_id, (name or "")[:200] or None
 
 
 def amendment_to_ap(
@@ -266,6 +404,7 @@ def from_ap(
             and name.strip("#")
         )
     )[:50]
+    room_uri, room_name = _room_of(document, author)
     return ProposalData(
         uri=uri,
         token=token,
@@ -293,6 +432,9 @@ def from_ap(
         remote_voters_count=voters if isinstance(voters, int) and voters >= 0 else None,
         raw=dict(document),
         updated=parse_time(document.get("updated")),
+        room_uri=room_uri,
+        room_name=room_name,
+        attachments=attachments_of(document),
     )
 
 
@@ -393,4 +535,53 @@ async def on_amendment(
         )
     except service.ProposalError as refused:
         return Outcome.ignored(f"amendment refused: {refused}")
+    return Outcome.done()
+
+
+def _comment_target(document: Mapping[str, Any]) -> str | None:
+    """The proposal a Note answers when it is a comment: a Note in reply, with content, not a
+    Mastodon vote (a name and no content) and not an amendment."""
+    if "Note" not in as_list(document.get("type")) or is_amendment_document(document):
+        return None
+    if get_str(document, "name") and not get_str(document, "content"):
+        return None
+    return get_id(document.get("inReplyTo"))
+
+
+async def is_comment(ctx: InboundContext, document: Mapping[str, Any]) -> bool:
+    """Whether a Create's Note is a comment on one of our proposals."""
+    target = _comment_target(document)
+    if target is None or host_of(target) != host_of(ctx.urls.base):
+        return False
+    proposal = await queries.select_proposal(ctx.conn, target)
+    return proposal is not None and proposal.local
+
+
+async def on_comment(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome:
+    """A remote comment on a local proposal (a Mastodon reply is one too): stance from
+    `fc:stance`, neutral without it; kept under the same rules as a local comment."""
+    from fedicity.proposals import service
+
+    proposal = await queries.select_proposal(ctx.conn, _comment_target(document) or "")
+    if proposal is None or not proposal.local:
+        return Outcome.ignored("the comment is not on a proposal of ours")
+    author = get_id(document.get("attributedTo")) or ctx.actor_uri
+    uri = get_id(document)
+    if author != ctx.actor_uri or uri is None or host_of(uri) != host_of(ctx.actor_uri):
+        return Outcome.ignored("the comment's author is not the activity's actor")
+    try:
+        await service.receive_comment(
+            ctx.conn,
+            proposal=proposal,
+            author_uri=author,
+            stance=stance_of(document),
+            content_html=sanitize_html((get_str(document, "content") or "")[:MAX_CONTENT]),
+            uri=uri,
+            published=parse_time(document.get("published")),
+            env=service.Env(urls=ctx.urls, clock=ctx.clock, keygen=ctx.keygen),
+        )
+    except service.ProposalError as refused:
+        return Outcome.ignored(f"comment refused: {refused}")
     return Outcome.done()

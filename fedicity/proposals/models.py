@@ -1,4 +1,4 @@
-"""Dataclasses for proposals, their votes and comments."""
+"""Dataclasses for proposals, their rooms, votes, comments and attachments."""
 
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ STANCES: tuple[Stance, ...] = get_args(Stance)
 FOR, AGAINST, ABSTAIN = "Pour", "Contre", "Abstention"
 DEFAULT_OPTIONS: tuple[str, ...] = (FOR, AGAINST, ABSTAIN)
 ADOPTED, REJECTED = "adopted", "rejected"
+RoomStatus = Literal["open", "archived"]
+ROOM_STATUSES: tuple[RoomStatus, ...] = get_args(RoomStatus)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A named link attached to a proposal (http or https only)."""
+
+    href: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,11 @@ class ProposalData:
     updated: datetime | None = None
     # When set, the vote opens by itself for this many days once amendable_until has passed.
     auto_voting_days: int | None = None
+    # A local proposal's room; a remote proposal's fc:room (id and name) is kept as it came.
+    room_id: int | None = None
+    room_uri: str | None = None
+    room_name: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,8 @@ class Comment:
     stance: Stance
     content_html: str
     published: datetime
+    uri: str = ""
+    local: bool = True
 
 
 AmendmentState = Literal["proposed", "accepted", "rejected"]
@@ -135,3 +152,27 @@ class Amendment:
     decided_at: datetime | None
     up: int = 0
     down: int = 0
+
+
+@dataclass(frozen=True)
+class Room:
+    """A themed space of the cooperative space, owned by an organisation (its admins manage it)
+    or by a served territory (the instance's admins manage it); not an actor."""
+
+    id: int
+    token: str
+    uri: str
+    name: str
+    description_html: str
+    organization_id: int | None
+    territory_id: int | None
+    status: RoomStatus
+    members_only: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime | None
+
+    @property
+    def open(self) -> bool:
+        """Whether new proposals may be written in it."""
+        return self.status == "open"

@@ -1,4 +1,4 @@
-"""SQL for proposals, votes and comments."""
+"""SQL for proposals, rooms, votes and comments."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from fedicity.db.pool import Connection, record_dict
-from fedicity.proposals.models import Amendment, Comment, Proposal, ProposalData, Tally, Vote
+from fedicity.proposals.models import (
+    Amendment,
+    Attachment,
+    Comment,
+    Proposal,
+    ProposalData,
+    Room,
+    Tally,
+    Vote,
+)
 
 _DATA_FIELDS = [f.name for f in fields(ProposalData)]
 _COLUMNS = ", ".join(["id", *_DATA_FIELDS])
@@ -18,6 +27,11 @@ def _proposal(row: object) -> Proposal:
     values: dict[str, Any] = record_dict(row)  # type: ignore[arg-type]
     for key in _TUPLES:
         values[key] = tuple(values[key] or ())
+    values["attachments"] = tuple(
+        Attachment(href=str(item["href"]), name=str(item["name"]))
+        for item in values["attachments"] or []
+        if isinstance(item, dict) and "href" in item and "name" in item
+    )
     return Proposal(**{key: values[key] for key in ["id", *_DATA_FIELDS]})
 
 
@@ -26,6 +40,7 @@ async def upsert_proposal(conn: Connection, data: ProposalData) -> Proposal:
     values = asdict(data)
     for key in _TUPLES:
         values[key] = list(values[key])
+    values["attachments"] = [{"href": a.href, "name": a.name} for a in data.attachments]
     placeholders = ", ".join(f"${n}" for n in range(1, len(_DATA_FIELDS) + 1))
     updates = ", ".join(
         f"{name} = EXCLUDED.{name}"
@@ -169,6 +184,9 @@ async def tally(conn: Connection, proposal_id: int) -> Tally:
     )
 
 
+_COMMENT = "id, proposal_id, author_uri, stance, content_html, published, uri, local"
+
+
 async def insert_comment(
     conn: Connection,
     *,
@@ -177,31 +195,135 @@ async def insert_comment(
     stance: str,
     content_html: str,
     now: datetime,
-) -> Comment:
-    """A new comment with its stance."""
+    uri: str,
+    local: bool = True,
+) -> Comment | None:
+    """A new comment with its stance (None when its URI is already known)."""
     row = await conn.fetchrow(
-        """INSERT INTO proposal_comments (proposal_id, author_uri, stance, content_html, published)
-           VALUES ($1, $2, $3, $4, $5)
-           RETURNING id, proposal_id, author_uri, stance, content_html, published""",
+        f"""INSERT INTO proposal_comments
+                (proposal_id, author_uri, stance, content_html, published, uri, local)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (uri) DO NOTHING
+            RETURNING {_COMMENT}""",
         proposal_id,
         author_uri,
         stance,
         content_html,
         now,
+        uri,
+        local,
     )
-    assert row is not None
-    return Comment(**record_dict(row))
+    return Comment(**record_dict(row)) if row else None
 
 
 async def select_comments(conn: Connection, proposal_id: int, *, limit: int) -> list[Comment]:
     """A proposal's comments, oldest first."""
     rows = await conn.fetch(
-        """SELECT id, proposal_id, author_uri, stance, content_html, published
-             FROM proposal_comments WHERE proposal_id = $1 ORDER BY published, id LIMIT $2""",
+        f"""SELECT {_COMMENT} FROM proposal_comments WHERE proposal_id = $1
+             ORDER BY published, id LIMIT $2""",
         proposal_id,
         limit,
     )
     return [Comment(**record_dict(row)) for row in rows]
+
+
+async def select_comment(conn: Connection, uri: str) -> Comment | None:
+    """A comment by its id."""
+    row = await conn.fetchrow(f"SELECT {_COMMENT} FROM proposal_comments WHERE uri = $1", uri)
+    return Comment(**record_dict(row)) if row else None
+
+
+async def count_comments(conn: Connection, proposal_id: int) -> int:
+    """How many comments a proposal has."""
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM proposal_comments WHERE proposal_id = $1", proposal_id
+    )
+    return found
+
+
+async def select_follower_uris(conn: Connection, followee: str) -> list[str]:
+    """Accepted followers of an actor (local or remote), by URI."""
+    rows = await conn.fetch(
+        "SELECT follower FROM follows WHERE followee = $1 AND state = 'accepted'", followee
+    )
+    return [row["follower"] for row in rows]
+
+
+# --- rooms --------------------------------------------------------------------------------------
+
+_ROOM = """id, token, uri, name, description_html, organization_id, territory_id, status,
+           members_only, created_by, created_at, updated_at"""
+
+
+async def insert_room(
+    conn: Connection,
+    *,
+    token: str,
+    uri: str,
+    name: str,
+    description_html: str,
+    organization_id: int | None,
+    territory_id: int | None,
+    members_only: bool,
+    created_by: str,
+    now: datetime,
+) -> Room:
+    """A new open room."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO rooms (token, uri, name, description_html, organization_id,
+                               territory_id, members_only, created_by, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            RETURNING {_ROOM}""",
+        token,
+        uri,
+        name,
+        description_html,
+        organization_id,
+        territory_id,
+        members_only,
+        created_by,
+        now,
+    )
+    assert row is not None
+    return Room(**record_dict(row))
+
+
+async def select_room(conn: Connection, room_id: int) -> Room | None:
+    """A room by its row id."""
+    row = await conn.fetchrow(f"SELECT {_ROOM} FROM rooms WHERE id = $1", room_id)
+    return Room(**record_dict(row)) if row else None
+
+
+async def select_room_by_token(conn: Connection, token: str) -> Room | None:
+    """A room by its URL token."""
+    row = await conn.fetchrow(f"SELECT {_ROOM} FROM rooms WHERE token = $1", token)
+    return Room(**record_dict(row)) if row else None
+
+
+async def select_open_rooms(conn: Connection, *, limit: int = 200) -> list[Room]:
+    """Open rooms, by name."""
+    rows = await conn.fetch(
+        f"SELECT {_ROOM} FROM rooms WHERE status = 'open' ORDER BY name, id LIMIT $1", limit
+    )
+    return [Room(**record_dict(row)) for row in rows]
+
+
+async def set_room_status(conn: Connection, room_id: int, status: str, now: datetime) -> None:
+    """Open or archive a room."""
+    await conn.execute(
+        "UPDATE rooms SET status = $2, updated_at = $3 WHERE id = $1", room_id, status, now
+    )
+
+
+async def select_room_proposals(conn: Connection, room_id: int, *, limit: int) -> list[Proposal]:
+    """A room's public (not draft) proposals, newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM proposals WHERE room_id = $1 AND state <> 'draft'
+             ORDER BY published DESC, id DESC LIMIT $2""",
+        room_id,
+        limit,
+    )
+    return [_proposal(row) for row in rows]
 
 
 _AMENDMENT = """a.id, a.uri, a.proposal_id, a.author_uri, a.content_html, a.state, a.local,
@@ -308,3 +430,9 @@ async def claim_due(conn: Connection, now: datetime, *, limit: int) -> list[Prop
         limit,
     )
     return [_proposal(row) for row in rows]
+
+
+async def is_instance_admin(conn: Connection, actor_id: int) -> bool:
+    """Whether a local actor's account administers the instance."""
+    found = await conn.fetchval("SELECT is_admin FROM accounts WHERE actor_id = $1", actor_id)
+    return bool(found)

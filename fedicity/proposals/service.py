@@ -24,7 +24,14 @@ from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.located.models import NewItem
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
-from fedicity.proposals.ap import amendment_to_ap, to_ap
+from fedicity.proposals.ap import (
+    MAX_ATTACHMENT_NAME,
+    MAX_ATTACHMENTS,
+    amendment_to_ap,
+    comment_to_ap,
+    is_web_link,
+    to_ap,
+)
 from fedicity.proposals.models import (
     ADOPTED,
     AGAINST,
@@ -34,9 +41,11 @@ from fedicity.proposals.models import (
     REJECTED,
     STANCES,
     Amendment,
+    Attachment,
     Comment,
     Proposal,
     ProposalData,
+    Room,
     State,
     Tally,
     Vote,
@@ -52,6 +61,7 @@ MAX_TEXT = 20_000
 MAX_OPTION = 100
 MAX_OPTIONS = 20
 MAX_COMMENT = 5000
+MAX_COMMENTS_LISTED = 100
 
 
 class ProposalError(ValueError):
@@ -75,6 +85,51 @@ class Env:
 def proposal_uri(urls: Urls, token: str) -> str:
     """The id (and page) of a local proposal."""
     return urls.absolute(f"/proposals/{token}")
+
+
+def clean_attachments(links: list[tuple[str, str]] | None) -> tuple[Attachment, ...]:
+    """Named links: http or https URLs, each with a name, at most 10 (duplicates dropped)."""
+    found: dict[str, Attachment] = {}
+    for href, name in links or []:
+        href, name = href.strip(), " ".join(name.split())
+        if not is_web_link(href):
+            raise ProposalError("attachment_invalid", "a link is an http or https address")
+        if not name or len(name) > MAX_ATTACHMENT_NAME:
+            raise ProposalError(
+                "attachment_invalid", f"a link has a name of 1 to {MAX_ATTACHMENT_NAME} characters"
+            )
+        found.setdefault(href, Attachment(href=href, name=name))
+    if len(found) > MAX_ATTACHMENTS:
+        raise ProposalError("attachments_too_many", f"at most {MAX_ATTACHMENTS} links")
+    return tuple(found.values())
+
+
+async def admin_organizations(conn: Connection, actor: Actor, urls: Urls) -> list[Actor]:
+    """The local organisations where a citizen is an accepted admin (a proposal may belong to
+    them)."""
+    found = []
+    for organization_id, role in await organization_queries.select_organizations_of(
+        conn, urls.actor(actor.username)
+    ):
+        if role != "admin":
+            continue
+        organization = await actor_queries.select_actor_by_id(conn, organization_id)
+        if organization is not None and organization.kind == "organization":
+            found.append(organization)
+    return found
+
+
+async def _is_member(conn: Connection, organization_id: int, member_uri: str) -> bool:
+    membership = await organization_queries.select_membership(conn, organization_id, member_uri)
+    return membership is not None and membership.accepted
+
+
+async def _check_room_access(conn: Connection, room: Room, who_uri: str) -> None:
+    """A members-only room admits its organisation's accepted members only."""
+    if room.members_only and (
+        room.organization_id is None or not await _is_member(conn, room.organization_id, who_uri)
+    ):
+        raise ProposalError("room_members_only", "this room is for the organisation's members")
 
 
 def _clean_options(options: list[str] | None) -> tuple[str, ...]:
@@ -105,8 +160,43 @@ async def create_draft(
     majority: float = 0.5,
     electorate: str = "federated",
     federated_votes_count: bool = True,
+    room: Room | None = None,
+    attachments: list[tuple[str, str]] | None = None,
 ) -> Proposal:
-    """A new proposal, private to its author until it opens for amendments or voting."""
+    """A new proposal, private to its author until it opens for amendments or voting.
+
+    It may belong to an organisation where its author is an admin, or to a room (and through
+    it to the room's organisation or territory)."""
+    author_uri = env.urls.actor(actor.username)
+    if room is not None:
+        if not room.open:
+            raise ProposalError("room_archived", "this room is archived")
+        await _check_room_access(conn, room, author_uri)
+        if room.organization_id is not None:
+            owner = await actor_queries.select_actor_by_id(conn, room.organization_id)
+            assert owner is not None
+            owner_uri = env.urls.actor(owner.username)
+            if organization_uri not in (None, owner_uri):
+                raise ProposalError(
+                    "organization_invalid", "a room's proposals belong to its organisation"
+                )
+            organization_uri = owner_uri
+        if room.territory_id is not None:
+            if territory is None:
+                territory = await territory_queries.select_territory_by_id(conn, room.territory_id)
+            elif not await territory_queries.is_descendant(conn, room.territory_id, territory.id):
+                raise ProposalError("room_territory", "the place is outside the room's territory")
+    elif organization_uri is not None:
+        # Only an admin attaches a proposal to an organisation (a room's members need not be).
+        organization = await actor_service.local_actor_for_uri(conn, env.urls, organization_uri)
+        if organization is None or organization.kind != "organization":
+            raise ProposalError("organization_invalid", "not an organisation of this instance")
+        membership = await organization_queries.select_membership(conn, organization.id, author_uri)
+        if membership is None or not membership.is_admin:
+            raise ProposalError(
+                "organization_invalid", "only the organisation's admins write in its name"
+            )
+    links = clean_attachments(attachments)
     if not title.strip() or len(title) > MAX_TITLE:
         raise ProposalError("title_invalid", f"a title has 1 to {MAX_TITLE} characters")
     if len(text) > MAX_TEXT:
@@ -132,7 +222,7 @@ async def create_draft(
         uri=proposal_uri(env.urls, token),
         token=token,
         local_actor_id=actor.id,
-        author_uri=env.urls.actor(actor.username),
+        author_uri=author_uri,
         title=title.strip(),
         content_html=plain_to_html(text),
         options=chosen,
@@ -146,6 +236,8 @@ async def create_draft(
         majority=majority,
         electorate=electorate,
         federated_votes_count=federated_votes_count,
+        room_id=room.id if room else None,
+        attachments=links,
     )
     return await queries.upsert_proposal(conn, data)
 
@@ -175,6 +267,12 @@ async def document(conn: Connection, proposal: Proposal, env: Env) -> dict[str, 
     author = await _author(conn, proposal) if proposal.local else None
     followers = env.urls.actor_followers(author.username) if author else proposal.author_uri
     amendments = await queries.select_amendments(conn, proposal.id) if proposal.local else []
+    comments = (
+        await queries.select_comments(conn, proposal.id, limit=MAX_COMMENTS_LISTED)
+        if proposal.local
+        else []
+    )
+    room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
     return to_ap(
         proposal,
         counts,
@@ -182,6 +280,9 @@ async def document(conn: Connection, proposal: Proposal, env: Env) -> dict[str, 
         followers=followers,
         audience_uri=await _audience_uri(conn, proposal, env),
         amendments=amendments,
+        comments=comments,
+        comment_count=await queries.count_comments(conn, proposal.id) if proposal.local else 0,
+        room=room,
     )
 
 
@@ -517,24 +618,108 @@ async def vote_locally(
     )
 
 
+async def _comment_rules(
+    conn: Connection, proposal: Proposal, stance: str, author_uri: str
+) -> None:
+    if stance not in STANCES:
+        raise ProposalError("stance_invalid", "a stance is for, neutral or against")
+    if not proposal.local:
+        raise ProposalError("unknown", "no such proposal here")
+    if proposal.state not in ("amendable", "voting"):
+        raise ProposalError("wrong_state", "comments are open during amendments and the vote")
+    if proposal.room_id is not None:
+        room = await queries.select_room(conn, proposal.room_id)
+        if room is not None:
+            await _check_room_access(conn, room, author_uri)
+
+
 async def comment(
     conn: Connection, *, actor: Actor, proposal: Proposal, stance: str, text: str, env: Env
 ) -> Comment:
-    """A comment for, against or neutral, while the proposal is open for debate."""
-    if stance not in STANCES:
-        raise ProposalError("stance_invalid", "a stance is for, neutral or against")
+    """A comment for, against or neutral, while the proposal is open for debate; published as a
+    Note in reply to the proposal (with `fc:stance`) to the proposal author's followers and the
+    author, and the Question goes out again with it in `replies`."""
     if not text.strip() or len(text) > MAX_COMMENT:
         raise ProposalError("comment_invalid", f"a comment has 1 to {MAX_COMMENT} characters")
-    if proposal.state not in ("amendable", "voting"):
-        raise ProposalError("wrong_state", "comments are open during amendments and the vote")
-    return await queries.insert_comment(
-        conn,
-        proposal_id=proposal.id,
-        author_uri=env.urls.actor(actor.username),
-        stance=stance,
-        content_html=plain_to_html(text),
-        now=env.clock.now(),
-    )
+    author_uri = env.urls.actor(actor.username)
+    async with conn.transaction():
+        current = await queries.select_proposal_for_update(conn, proposal.id)
+        if current is None:
+            raise ProposalError("unknown", "no such proposal here")
+        await _comment_rules(conn, current, stance, author_uri)
+        found = await queries.insert_comment(
+            conn,
+            proposal_id=current.id,
+            author_uri=author_uri,
+            stance=stance,
+            content_html=plain_to_html(text),
+            now=env.clock.now(),
+            uri=f"{current.uri}/comments/{new_token()}",
+        )
+        assert found is not None
+        proposal_author = await _author(conn, current)
+        followers = env.urls.actor_followers(proposal_author.username)
+        note = comment_to_ap(found, current, followers=followers, with_context=False)
+        recipients = {
+            current.author_uri,
+            *await queries.select_follower_uris(conn, current.author_uri),
+        }
+        await publish(
+            conn,
+            actor=actor,
+            activity={
+                "@context": [AS_CONTEXT, env.urls.context],
+                "id": found.uri + "/activity",
+                "type": "Create",
+                "actor": author_uri,
+                "published": note["published"],
+                "to": note["to"],
+                "cc": note["cc"],
+                "object": note,
+            },
+            audience=Audience(frozenset(recipients - {author_uri})),
+            urls=env.urls,
+            clock=env.clock,
+        )
+        await _announce(conn, current, env, first=False)
+    return found
+
+
+async def receive_comment(
+    conn: Connection,
+    *,
+    proposal: Proposal,
+    author_uri: str,
+    stance: str,
+    content_html: str,
+    uri: str,
+    published: datetime | None,
+    env: Env,
+) -> Comment:
+    """A comment from another server (a Note in reply to a local proposal), under the same
+    rules as a local one; the Question goes out again with it in `replies`."""
+    if not html_to_text(content_html).strip() or len(content_html) > 4 * MAX_COMMENT:
+        raise ProposalError("comment_invalid", f"a comment has 1 to {MAX_COMMENT} characters")
+    async with conn.transaction():
+        current = await queries.select_proposal_for_update(conn, proposal.id)
+        if current is None:
+            raise ProposalError("unknown", "no such proposal here")
+        await _comment_rules(conn, current, stance, author_uri)
+        now = env.clock.now()
+        found = await queries.insert_comment(
+            conn,
+            proposal_id=current.id,
+            author_uri=author_uri,
+            stance=stance,
+            content_html=content_html,
+            now=min(published, now) if published else now,
+            uri=uri,
+            local=False,
+        )
+        if found is None:
+            raise ProposalError("already_counted", "this comment is already known")
+        await _announce(conn, current, env, first=False)
+    return found
 
 
 # --- amendments ---------------------------------------------------------------------------------

@@ -13,9 +13,11 @@ from fedicity.activitypub.vocab import ACTIVITY_JSON
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.app import state
-from fedicity.proposals import queries
+from fedicity.organizations import queries as organization_queries
+from fedicity.proposals import queries, rooms
 from fedicity.proposals import service as proposals
-from fedicity.proposals.models import Proposal
+from fedicity.proposals.ap import comment_to_ap
+from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import lazy
@@ -33,7 +35,7 @@ MESSAGES = {
     "options_invalid": lazy("A vote needs 2 to 20 distinct options."),
     "majority_invalid": lazy("The majority is a fraction between 0 and 1."),
     "electorate_invalid": lazy("Choose who may vote."),
-    "electorate_unavailable": lazy("Votes of an organisation's members are not available yet."),
+    "electorate_unavailable": lazy("A members' vote needs one of your organisations."),
     "territory_required": lazy("A residents' vote needs a territory."),
     "territory_unknown": lazy("This place is not served by this instance."),
     "not_allowed": lazy("Only the author or the organisation may do this."),
@@ -51,6 +53,18 @@ MESSAGES = {
     "amendment_invalid": lazy("An amendment needs some text."),
     "amendment_decided": lazy("This amendment was already decided."),
     "unknown": lazy("No such amendment."),
+    "organization_invalid": lazy(
+        "You may only write in the name of an organisation you administer."
+    ),
+    "attachment_invalid": lazy("A link is an http or https address followed by its name."),
+    "attachments_too_many": lazy("A proposal has at most 10 links."),
+    "room_archived": lazy("This room is archived."),
+    "room_members_only": lazy("This room is open to the organisation's members only."),
+    "room_territory": lazy("This place is outside the room's territory."),
+    "room_unknown": lazy("No such room."),
+    "room_owner": lazy("A room belongs to one of your organisations or to a served territory."),
+    "room_name_invalid": lazy("A room needs a name of at most 200 characters."),
+    "room_status_invalid": lazy("A room is open or archived."),
 }
 
 
@@ -95,13 +109,51 @@ def _back(proposal: Proposal, error: str | None = None) -> WerkzeugResponse:
     return redirect(f"{target}?error={error}" if error else target, 303)
 
 
+def parse_links(text: str) -> list[tuple[str, str]]:
+    """One link a line: the address, then its name ("https://... Le plan du quartier")."""
+    links = []
+    for line in text.splitlines():
+        href, _, name = line.strip().partition(" ")
+        if href:
+            links.append((href, name.strip()))
+    return links
+
+
+async def _writable_rooms(me: Actor) -> list[Room]:
+    """Open rooms the citizen may write in (members-only rooms: their members)."""
+    env = await _env()
+    me_uri = env.urls.actor(me.username)
+    async with state().db.acquire() as conn:
+        found = []
+        for room in await queries.select_open_rooms(conn):
+            if room.members_only:
+                assert room.organization_id is not None
+                membership = await organization_queries.select_membership(
+                    conn, room.organization_id, me_uri
+                )
+                if membership is None or not membership.accepted:
+                    continue
+            found.append(room)
+    return found
+
+
 @blueprint.get("/proposals/new")
 async def new_proposal() -> str | WerkzeugResponse:
     """The form to write a proposal."""
-    if await _me() is None:
+    me = await _me()
+    if me is None:
         return redirect("/login?next=/proposals/new", 303)
+    env = await _env()
+    async with state().db.acquire() as conn:
+        organizations = await proposals.admin_organizations(conn, me, env.urls)
     return await render_template(
-        "proposal_new.html", error=MESSAGES.get(request.args.get("error", ""))
+        "proposal_new.html",
+        error=MESSAGES.get(request.args.get("error", "")),
+        organizations=[
+            (env.urls.actor(o.username), o.display_name or o.username) for o in organizations
+        ],
+        rooms=await _writable_rooms(me),
+        chosen_room=request.args.get("room", ""),
     )
 
 
@@ -121,6 +173,11 @@ async def create_proposal() -> WerkzeugResponse:
     except ValueError:
         majority = -1.0
     async with state().db.acquire() as conn:
+        room = None
+        if form.get("room"):
+            room = await queries.select_room_by_token(conn, form.get("room", ""))
+            if room is None:
+                return redirect("/proposals/new?error=room_unknown", 303)
         try:
             proposal = await proposals.create_draft(
                 conn,
@@ -137,6 +194,9 @@ async def create_proposal() -> WerkzeugResponse:
                 majority=majority,
                 electorate=form.get("electorate", "federated"),
                 federated_votes_count=form.get("federated_votes_count", "on") == "on",
+                organization_uri=form.get("organization") or None,
+                room=room,
+                attachments=parse_links(form.get("links", "")),
             )
         except ProposalError as refused:
             return redirect(f"/proposals/new?error={refused.code}", 303)
@@ -162,6 +222,7 @@ async def proposal_page(token: str) -> str | Response:
         )
         comments = await queries.select_comments(conn, proposal.id, limit=200)
         amendments = await queries.select_amendments(conn, proposal.id)
+        room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
     me_uri = env.urls.actor(me.username) if me else None
     return await render_template(
         "proposal.html",
@@ -171,6 +232,7 @@ async def proposal_page(token: str) -> str | Response:
         my_vote=my_vote,
         comments=comments,
         amendments=amendments,
+        room=room,
         amendable=proposal.state == "amendable"
         and (proposal.amendable_until is None or env.clock.now() < proposal.amendable_until),
         me=me,
@@ -307,3 +369,139 @@ async def amendments(token: str) -> WerkzeugResponse:
         except ProposalError as refused:
             return _back(proposal, refused.code)
     return _back(proposal)
+
+
+@blueprint.get("/proposals/<token>/replies")
+async def replies(token: str) -> Response:
+    """The proposal's comments as a collection (the Question's `replies`)."""
+    proposal = await _proposal(token, None)
+    async with state().db.acquire() as conn:
+        document = await proposals.document(conn, proposal, await _env())
+    collection = {"@context": document["@context"], **document["replies"]}
+    return Response(json.dumps(collection), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
+
+
+@blueprint.get("/proposals/<token>/comments/<comment_token>")
+async def comment_document(token: str, comment_token: str) -> Response:
+    """A local comment as its Note (it has no page of its own)."""
+    proposal = await _proposal(token, None)
+    async with state().db.acquire() as conn:
+        found = await queries.select_comment(conn, f"{proposal.uri}/comments/{comment_token}")
+    if found is None or not found.local:
+        raise Problem(404, "no such comment")
+    if not wants_activitypub(request):
+        return Response("", status=303, headers={"Location": f"/proposals/{token}"})
+    return Response(
+        json.dumps(comment_to_ap(found, proposal)),
+        content_type=f"{ACTIVITY_JSON}; charset=utf-8",
+    )
+
+
+# --- rooms --------------------------------------------------------------------------------------
+
+
+async def _room(token: str) -> Room:
+    async with state().db.acquire() as conn:
+        room = await queries.select_room_by_token(conn, token)
+    if room is None:
+        raise Problem(404, "no such room")
+    return room
+
+
+@blueprint.get("/rooms/new")
+async def new_room() -> str | WerkzeugResponse:
+    """The form to open a room: for one's organisations, or a served territory (instance
+    admins)."""
+    me = await _me()
+    if me is None:
+        return redirect("/login?next=/rooms/new", 303)
+    env = await _env()
+    async with state().db.acquire() as conn:
+        organizations = await proposals.admin_organizations(conn, me, env.urls)
+        instance_admin = await queries.is_instance_admin(conn, me.id)
+    return await render_template(
+        "room_new.html",
+        error=MESSAGES.get(request.args.get("error", "")),
+        organizations=[(o.username, o.display_name or o.username) for o in organizations],
+        instance_admin=instance_admin,
+    )
+
+
+@blueprint.post("/rooms")
+async def create_room() -> WerkzeugResponse:
+    """Open a room."""
+    me = await _me()
+    if me is None:
+        return redirect("/login?next=/rooms/new", 303)
+    form = await request.form
+    owner = form.get("owner", "")
+    territory = None
+    organization = None
+    async with state().db.acquire() as conn:
+        if owner == "territory":
+            territory = await resolve_place(form.get("territory", "")) or (
+                await served_root() if not form.get("territory", "").strip() else None
+            )
+            if territory is None:
+                return redirect("/rooms/new?error=territory_unknown", 303)
+        else:
+            organization = await actor_queries.select_actor_by_username(conn, owner)
+            if organization is None:
+                return redirect("/rooms/new?error=room_owner", 303)
+        try:
+            room = await rooms.create_room(
+                conn,
+                actor=me,
+                name=form.get("name", ""),
+                description=form.get("description", ""),
+                env=await _env(),
+                organization=organization,
+                territory=territory,
+                members_only=form.get("members_only") == "on",
+            )
+        except ProposalError as refused:
+            return redirect(f"/rooms/new?error={refused.code}", 303)
+    return redirect(f"/rooms/{room.token}", 303)
+
+
+@blueprint.get("/rooms/<token>")
+async def room_page(token: str) -> str | Response:
+    """A room: its JSON-LD object (fc:Room) for servers, its proposals by state for browsers."""
+    room = await _room(token)
+    env = await _env()
+    async with state().db.acquire() as conn:
+        if wants_activitypub(request):
+            document = await rooms.document(conn, room, env)
+            return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
+        me = await _me()
+        found = await queries.select_room_proposals(conn, room.id, limit=500)
+        owner_uri = await rooms.owner_uri(conn, room, env)
+        manages = me is not None and await rooms.may_manage(conn, room, me, env)
+    by_state = {name: [p for p in found if p.state == name] for name in STATES if name != "draft"}
+    return await render_template(
+        "room.html",
+        room=room,
+        owner_uri=owner_uri,
+        by_state=by_state,
+        me=me,
+        manages=manages,
+        error=MESSAGES.get(request.args.get("error", "")),
+    )
+
+
+@blueprint.post("/rooms/<token>/status")
+async def room_status(token: str) -> WerkzeugResponse:
+    """Archive a room, or open it again (its managers)."""
+    me = await _me()
+    if me is None:
+        return redirect(f"/login?next=/rooms/{token}", 303)
+    room = await _room(token)
+    form = await request.form
+    async with state().db.acquire() as conn:
+        try:
+            await rooms.set_status(
+                conn, actor=me, room=room, status=form.get("status", ""), env=await _env()
+            )
+        except ProposalError as refused:
+            return redirect(f"/rooms/{token}?error={refused.code}", 303)
+    return redirect(f"/rooms/{token}", 303)

@@ -10,9 +10,13 @@ from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.remote import LookupFailure
 from fedicity.app import state
+from fedicity.db.pool import Connection
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follows
 from fedicity.follows.service import FollowError
+from fedicity.organizations import queries as organization_queries
+from fedicity.organizations import service as organizations
+from fedicity.organizations.service import MembershipError
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention, find_handles
@@ -36,7 +40,28 @@ MESSAGES = {
     "not_boostable": lazy("Only public posts can be boosted."),
     "follow_failed": lazy("This account could not be found or followed."),
     "territory_unknown": lazy("This place is not served by this instance."),
+    "not_admin": lazy("Only the organisation's admins can do this."),
+    "not_member": lazy("Only members can do this."),
 }
+# The compose form's "post as" choice: myself, as an organisation I administer, or on the wall
+# of an organisation I belong to. The services check the role again on posting.
+AS_ORGANIZATION, ON_WALL = "org:", "wall:"
+
+
+async def _posting_choices(conn: Connection, me: Actor) -> tuple[list[Actor], list[Actor]]:
+    """(organisations I can post as, organisations whose wall I can post on)."""
+    admin_of: list[Actor] = []
+    member_of: list[Actor] = []
+    for organization_id, role in await organization_queries.select_organizations_of(
+        conn, state().urls.actor(me.username)
+    ):
+        organization = await actor_queries.select_actor_by_id(conn, organization_id)
+        if organization is None or organization.kind != "organization":
+            continue
+        member_of.append(organization)
+        if role == "admin":
+            admin_of.append(organization)
+    return admin_of, member_of
 
 
 async def _me() -> Actor | WerkzeugResponse:
@@ -72,6 +97,7 @@ async def home_feed() -> str | WerkzeugResponse:
             if me.home_territory_id is not None
             else None
         )
+        admin_of, member_of = await _posting_choices(conn, me)
     return await render_template(
         "feed.html",
         me=me,
@@ -82,6 +108,8 @@ async def home_feed() -> str | WerkzeugResponse:
         notice=request.args.get("notice"),
         reply_to=request.args.get("reply_to", ""),
         home_place=f"{home.level}:{home.code}" if home else "",
+        admin_of=admin_of,
+        member_of=member_of,
     )
 
 
@@ -120,10 +148,50 @@ async def write_note() -> WerkzeugResponse:
         return redirect(url_for("social.home_feed", error="territory_unknown"), 303)
     root = await served_root()
     account = current_account()
+    language = account.locale if account else None
+    author = form.get("as", "")
     async with app_state.db.acquire() as conn:
         if form.get("in_reply_to"):
             reply_to = await post_queries.select_post(conn, form.get("in_reply_to", ""))
         try:
+            if author.startswith((AS_ORGANIZATION, ON_WALL)):
+                kind, _sep, name = author.partition(":")
+                organization = await actor_queries.select_actor_by_username(conn, name[:100])
+                if organization is None or organization.kind != "organization":
+                    refusal = "not_admin" if kind == "org" else "not_member"
+                    return redirect(url_for("social.home_feed", error=refusal), 303)
+                env = organizations.Env(urls=app_state.urls, clock=app_state.clock)
+                if kind == "org":
+                    await organizations.post_as_organization(
+                        conn,
+                        organization=organization,
+                        by=me,
+                        text=text,
+                        env=env,
+                        local_host=app_state.settings.host,
+                        resolved=resolved,
+                        visibility=form.get("visibility", "public"),
+                        summary=form.get("summary", ""),
+                        in_reply_to=reply_to,
+                        language=language,
+                        place=place,
+                        root=root,
+                        keygen=app_state.keygen,
+                    )
+                else:
+                    # A wall post is public and its audience is the organisation, not a place.
+                    await organizations.post_on_wall(
+                        conn,
+                        organization=organization,
+                        author=me,
+                        text=text,
+                        env=env,
+                        local_host=app_state.settings.host,
+                        resolved=resolved,
+                        summary=form.get("summary", ""),
+                        language=language,
+                    )
+                return redirect(url_for("social.home_feed"), 303)
             await territory_service.write_note(
                 conn,
                 actor=me,
@@ -138,9 +206,9 @@ async def write_note() -> WerkzeugResponse:
                 local_host=app_state.settings.host,
                 resolved=resolved,
                 in_reply_to=reply_to,
-                language=account.locale if account else None,
+                language=language,
             )
-        except PostError as error:
+        except (PostError, MembershipError) as error:
             return redirect(url_for("social.home_feed", error=error.code), 303)
     return redirect(url_for("social.home_feed"), 303)
 

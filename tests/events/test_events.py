@@ -26,7 +26,8 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.events import participation, queries
 from fedicity.events import service as events
-from fedicity.events.ap import coordinates, event_from_ap, event_to_ap
+from fedicity.events.ap import coordinates, event_from_ap
+from fedicity.events.document import event_to_ap
 from fedicity.events.models import Event, EventData, Location
 from fedicity.events.service import EventError, EventInput
 from fedicity.follows import queries as follow_queries
@@ -448,12 +449,23 @@ async def test_join_of_open_event_is_accepted_and_counted(served: Served) -> Non
     assert accept["object"]["type"] == "Join"
     assert accept["object"]["object"] == event.uri
     assert accept["actor"] == URLS.actor("camille")
-    assert await served.queued_to("https://mobilizon.invalid/inbox") == ["Accept"]
+    # The Accept, then the new counts: Update(Event) and Update(Question), once each.
+    assert await served.queued_to("https://mobilizon.invalid/inbox") == [
+        "Accept",
+        "Update",
+        "Update",
+    ]
     response = await served.client.get(event.uri + "/attendees", headers={"Accept": AP})
     assert (await response.get_json())["totalItems"] == 1
-    # A repeated Join is answered again but takes no second place.
+    # A repeated Join is answered again but takes no second place, and sends no new counts.
     await served.receive(_join(event, 2))
     assert await served.count(event) == 1
+    assert await served.queued_to("https://mobilizon.invalid/inbox") == [
+        "Accept",
+        "Update",
+        "Update",
+        "Accept",
+    ]
 
 
 async def test_join_of_full_event_is_rejected(served: Served) -> None:
@@ -757,3 +769,162 @@ async def test_ics_of_unknown_things_are_404(served: Served) -> None:
         "/territoires/commune/00000/agenda.ics",
     ):
         assert (await served.client.get(path)).status_code == 404
+
+
+# --- image, programme, republished counts ------------------------------------------------------
+
+
+async def test_image_is_a_web_address_federated_as_a_banner(served: Served) -> None:
+    for bad in (
+        "javascript:alert(1)",
+        "ftp://files.example/a.png",
+        "//cdn.example/a.png",
+        "https://img.example/a b.png",
+        "data:image/png;base64,AAAA",
+    ):
+        with pytest.raises(EventError) as refused:
+            await served.create(_input(image_url=bad))
+        assert refused.value.code == "image_url_invalid"
+    event = await served.create(_input(image_url="https://img.example/banniere.jpg?v=2"))
+    document = event_to_ap(event, URLS, participant_count=0)
+    assert document["image"]["url"] == "https://img.example/banniere.jpg?v=2"
+    assert document["image"]["mediaType"] == "image/jpeg"
+    assert {
+        "type": "Document",
+        "name": "Banner",
+        "mediaType": "image/jpeg",
+        "url": "https://img.example/banniere.jpg?v=2",
+    } in document["attachment"]
+    parsed = event_from_ap(document, organizer=event.organizer_uri, now=NOW)
+    assert isinstance(parsed, EventData)
+    assert parsed.image_url == event.image_url
+    # An address with no image extension is still the `image`, but no attachment is guessed.
+    plain = await served.create(_input(image_url="https://img.example/picture"))
+    plain_document = event_to_ap(plain, URLS, participant_count=0)
+    assert plain_document["image"]["url"] == "https://img.example/picture"
+    assert all(item["type"] == "Link" for item in plain_document["attachment"])
+    # The form refuses a bad address with a message, and keeps a good one on edit.
+    csrf = await _log_in(served.client, "camille")
+    page = await served.client.post(
+        event.uri + "/edit",
+        form={
+            "csrf_token": csrf,
+            "title": "Fête",
+            "starts_at": "2026-04-04T14:00",
+            "place_name": "Mairie",
+            "image_url": "javascript:alert(1)",
+        },
+    )
+    assert page.status_code == 200
+    assert (await served.event(event.uri)) == event  # unchanged
+    form = await (await served.client.get(event.uri + "/edit")).get_data(as_text=True)
+    assert 'name="image_url"' in form
+    assert "https://img.example/banniere.jpg?v=2" in form
+
+
+async def test_programme_groups_one_organisers_events_one_level_deep(served: Served) -> None:
+    festival = await served.create(_input(title="Festival"))
+    concert = await served.create(_input(title="Concert", parent_uri=festival.uri))
+    assert concert.parent_id == festival.id
+    assert event_to_ap(concert, URLS, participant_count=0)["superEvent"] == festival.uri
+    [create] = [a for a in await served.outbox("Create") if a["object"]["id"] == concert.uri]
+    assert create["object"]["superEvent"] == festival.uri
+    page = await (await served.client.get(festival.uri)).get_data(as_text=True)
+    assert concert.uri in page
+    assert "Concert" in page
+    child_page = await (await served.client.get(concert.uri)).get_data(as_text=True)
+    assert festival.uri in child_page
+    # Another organiser's event cannot be the parent
+    async with served.pool.acquire() as conn:
+        account = await accounts.register(
+            conn, username="dominique", password=PASSWORD, keygen=served.keygen, locale="fr"
+        )
+        dominique = await actor_queries.select_actor_by_id(conn, account.actor_id)
+    assert dominique is not None
+    async with served.pool.acquire() as conn:
+        with pytest.raises(EventError) as refused:
+            await events.create_event(
+                conn,
+                actor=dominique,
+                data=_input(parent_uri=festival.uri),
+                place=None,
+                root=served.root,
+                urls=URLS,
+                clock=served.clock,
+                keygen=served.keygen,
+            )
+        assert refused.value.code == "parent_invalid"
+
+        async def edit(event: Event, parent: str | None) -> Event:
+            return await events.update_event(
+                conn,
+                actor=served.camille,
+                event=event,
+                data=dataclasses.replace(events.input_of(event), parent_uri=parent),
+                place=None,
+                root=served.root,
+                urls=URLS,
+                clock=served.clock,
+                keygen=served.keygen,
+            )
+
+        for event, parent in (
+            (festival, festival.uri),  # itself
+            (festival, concert.uri),  # a loop through its own sub-event
+            (await served.create(_input(title="Atelier")), concert.uri),  # two levels
+            (concert, BASE + "/events/nope"),  # unknown
+        ):
+            with pytest.raises(EventError) as refused:
+                await edit(event, parent)
+            assert refused.value.code == "parent_invalid"
+        # Leaving the programme works, and the edit form offers only main events, not itself
+        assert (await edit(concert, None)).parent_uri is None
+    csrf = await _log_in(served.client, "camille")
+    assert csrf
+    form = await (await served.client.get(festival.uri + "/edit")).get_data(as_text=True)
+    options = re.findall(r'<option value="(http[^"]+)"', form)
+    assert festival.uri not in options
+    assert concert.uri in options  # a main event again
+
+
+def _kinds(activities: list[dict[str, Any]]) -> list[str]:
+    return [a["object"]["type"] for a in activities]
+
+
+async def test_counts_are_republished_once_per_change_of_participation(served: Served) -> None:
+    event = await served.create(_input(capacity=5))
+    assert await served.outbox("Update") == []
+
+    async def updates() -> list[dict[str, Any]]:
+        return await served.outbox("Update")
+
+    # A remote Join: one Update(Event) with the count, one Update(Question) with the tallies
+    await served.receive(_join(event))
+    found = await updates()
+    assert _kinds(found) == ["Event", "Question"]
+    assert found[0]["object"]["participantCount"] == 1
+    assert found[0]["object"]["remainingAttendeeCapacity"] == 4
+    assert found[1]["object"]["oneOf"][0]["replies"]["totalItems"] == 1
+    # The same Join again, and a Leave by a stranger: nothing moved, nothing sent
+    await served.receive(_join(event, 2))
+    await served.receive(_leave(event, actor=BOB))
+    assert len(await updates()) == 2
+    # The page buttons of a local citizen: join, join again, leave, leave again
+    csrf = await _log_in(served.client, "camille")
+    await served.client.post(event.uri + "/participate", form={"csrf_token": csrf})
+    await served.client.post(event.uri + "/participate", form={"csrf_token": csrf})
+    found = await updates()
+    assert _kinds(found) == ["Event", "Question"] * 2
+    assert found[-2]["object"]["participantCount"] == 2
+    await served.client.post(event.uri + "/leave", form={"csrf_token": csrf})
+    await served.client.post(event.uri + "/leave", form={"csrf_token": csrf})
+    found = await updates()
+    assert _kinds(found) == ["Event", "Question"] * 3
+    assert found[-2]["object"]["participantCount"] == 1
+    # Alice leaves: the count goes down once more, and she is told too (not listed in `to`)
+    await served.receive(_leave(event))
+    found = await updates()
+    assert len(found) == 8
+    assert found[-2]["object"]["participantCount"] == 0
+    assert ALICE not in found[-2]["to"] + found[-2]["cc"]
+    assert "Update" in await served.queued_to("https://mobilizon.invalid/inbox")

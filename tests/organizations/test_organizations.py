@@ -652,3 +652,196 @@ async def test_members_electorate_counts_only_accepted_members(world: World) -> 
         await proposals.vote_locally(
             conn, actor=world.dominique, proposal=proposal, options=["Contre"], env=env
         )
+
+
+# --- home-feed compose, remote wall posts, Accept of an Invite by id ---------------------------
+
+
+async def _home_csrf(client: TestClientProtocol, username: str) -> tuple[str, str]:
+    """Log in and return (the CSRF token, the home page)."""
+    csrf = await _log_in(client, username)
+    page = await (await client.get("/home")).get_data(as_text=True)
+    return csrf, page
+
+
+async def _posts_by(world: World, author: str) -> list[str]:
+    async with world.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT content_html FROM posts WHERE author_uri = $1 ORDER BY id", author
+        )
+    return [row["content_html"] for row in rows]
+
+
+async def test_home_compose_posts_as_an_administered_organisation_or_on_a_wall(
+    world: World,
+) -> None:
+    velo = URLS.actor("velo")
+    # Dominique belongs to nothing: no choice offered, and forged choices are refused
+    outsider = world.app.test_client()
+    csrf, page = await _home_csrf(outsider, "dominique")
+    assert 'name="as"' not in page
+    for forged, code in (
+        ("org:velo", "not_admin"),
+        ("wall:velo", "not_member"),
+        ("org:camille", "not_admin"),  # a citizen is not an organisation
+        ("org:nobody", "not_admin"),
+    ):
+        response = await outsider.post(
+            "/notes", form={"csrf_token": csrf, "text": "Piraté !", "as": forged}
+        )
+        assert f"error={code}" in response.headers["Location"], forged
+    assert await _posts_by(world, velo) == []
+    assert await world.outbox("Announce") == []
+    # A plain member may post on the wall but not as the organisation
+    async with world.pool.acquire() as conn:
+        await service.invite(
+            conn,
+            organization=world.org,
+            by=world.camille,
+            member_uri=_uri(world.dominique),
+            env=world.env,
+        )
+        await service.answer_invitation(
+            conn,
+            organization=world.org,
+            member_uri=_uri(world.dominique),
+            accept=True,
+            env=world.env,
+        )
+    page = await (await outsider.get("/home")).get_data(as_text=True)
+    assert 'value="wall:velo"' in page
+    assert 'value="org:velo"' not in page
+    response = await outsider.post(
+        "/notes", form={"csrf_token": csrf, "text": "Au nom du club", "as": "org:velo"}
+    )
+    assert "error=not_admin" in response.headers["Location"]
+    assert await _posts_by(world, velo) == []
+    response = await outsider.post(
+        "/notes", form={"csrf_token": csrf, "text": "Qui vient dimanche ?", "as": "wall:velo"}
+    )
+    assert "error" not in response.headers["Location"]
+    announce = (await world.outbox("Announce"))[-1]
+    assert announce["actor"] == velo
+    assert announce["object"]["actor"] == _uri(world.dominique)
+    assert "Qui vient dimanche" in announce["object"]["object"]["content"]
+    # The admin posts as the organisation, located like a citizen's note
+    admin = world.app.test_client()
+    csrf, page = await _home_csrf(admin, "camille")
+    assert 'value="org:velo"' in page
+    assert 'value="wall:velo"' in page
+    response = await admin.post(
+        "/notes",
+        form={
+            "csrf_token": csrf,
+            "text": "Atelier réparation samedi",
+            "as": "org:velo",
+            "visibility": "public",
+        },
+    )
+    assert "error" not in response.headers["Location"]
+    assert any("Atelier réparation" in html for html in await _posts_by(world, velo))
+    create = (await world.outbox("Create"))[-1]
+    assert create["actor"] == velo
+    assert create["object"]["attributedTo"] == velo
+
+
+def _note(author: str, number: int, **changes: Any) -> dict[str, Any]:
+    host = author.split("/users/")[0]
+    note = {
+        "id": f"{host}/notes/{number}",
+        "type": "Note",
+        "attributedTo": author,
+        "content": f"<p>Sortie vélo n°{number}</p>",
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "cc": [URLS.actor("velo")],
+        "audience": URLS.actor("velo"),
+        "published": "2026-01-01T10:00:00Z",
+        **changes,
+    }
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{host}/notes/{number}/activity",
+        "type": "Create",
+        "actor": author,
+        "to": note["to"],
+        "cc": note["cc"],
+        "object": note,
+    }
+
+
+async def test_remote_members_wall_posts_are_announced_and_others_only_stored(
+    world: World,
+) -> None:
+    await world.set_mode("open")
+    assert (await world.receive(_join(ALICE))).startswith("done: accepted")
+    # A member's public post addressed to the organisation: announced, embedding her Create
+    outcome = await world.receive(_note(ALICE, 1))
+    assert outcome == "done: announced by velo"
+    [announce] = await world.outbox("Announce")
+    assert announce["actor"] == URLS.actor("velo")
+    assert announce["audience"] == URLS.actor("velo")
+    assert announce["object"]["id"] == f"{ALICE.split('/users/')[0]}/notes/1/activity"
+    assert announce["object"]["object"]["attributedTo"] == ALICE
+    # Addressed in `to` only (no audience): announced too
+    only_to = _note(
+        ALICE,
+        2,
+        audience=None,
+        to=["https://www.w3.org/ns/activitystreams#Public", URLS.actor("velo")],
+        cc=[],
+    )
+    assert await world.receive(only_to) == "done: announced by velo"
+    assert len(await world.outbox("Announce")) == 2
+    # The same note again under another activity id: stored already, not announced twice
+    again = {**_note(ALICE, 1), "id": f"{ALICE}/create/again"}
+    await world.receive(again)
+    assert len(await world.outbox("Announce")) == 2
+    # Her followers-only post addressed to the group: stored, not re-shared
+    private = _note(ALICE, 3, to=[ALICE + "/followers", URLS.actor("velo")], cc=[])
+    assert await world.receive(private) == "done: not announced by velo: not public"
+    # A non-member's post addressed to the organisation: stored, never announced
+    outcome = await world.receive(_note(BOB, 1))
+    assert outcome == "done: not announced by velo: not a member"
+    async with world.pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT count(*) FROM posts WHERE author_uri = $1", BOB)
+    assert stored == 1
+    assert len(await world.outbox("Announce")) == 2
+
+
+async def test_an_accept_naming_our_invite_by_id_makes_a_member(world: World) -> None:
+    async with world.pool.acquire() as conn:
+        await service.invite(
+            conn, organization=world.org, by=world.camille, member_uri=ALICE, env=world.env
+        )
+    invite_id = (await world.outbox("Invite"))[-1]["id"]
+    # Bob names Alice's invitation: ignored, nothing changes
+    forged = {"id": f"{BOB}/accept/1", "type": "Accept", "actor": BOB, "object": invite_id}
+    assert "only the invitee" in await world.receive(forged)
+    assert await world.membership(BOB) is None
+    assert (await world.membership(ALICE)).state == "invited"
+    # An id that is no Invite of ours still reaches the follows' handler
+    other = {
+        "id": f"{ALICE}/accept/0",
+        "type": "Accept",
+        "actor": ALICE,
+        "object": BASE + "/activities/not-an-invite",
+    }
+    assert (await world.receive(other)).startswith("ignored")
+    assert (await world.membership(ALICE)).state == "invited"
+    # Alice accepts by id: a member, announced with Add
+    accept = {"id": f"{ALICE}/accept/1", "type": "Accept", "actor": ALICE, "object": invite_id}
+    assert (await world.receive(accept)).startswith("done: member")
+    assert (await world.membership(ALICE)).accepted
+    assert (await world.outbox("Add"))[-1]["object"] == ALICE
+    # A Reject by id of a fresh invitation declines it
+    async with world.pool.acquire() as conn:
+        await service.invite(
+            conn, organization=world.org, by=world.camille, member_uri=BOB, env=world.env
+        )
+    second = (await world.outbox("Invite"))[-1]["id"]
+    reject = {"id": f"{BOB}/reject/1", "type": "Reject", "actor": BOB, "object": second}
+    assert (await world.receive(reject)).startswith("done: declined")
+    assert await world.membership(BOB) is None
+    handler = build_router().lookup({"type": "Accept", "object": invite_id})
+    assert handler is not None
+    assert "Invites first" in (handler.__doc__ or "")

@@ -134,3 +134,107 @@ async def test_refusals_come_back_as_messages(app: Quart, pool: Pool, keygen: Fi
         form={"csrf_token": token, "title": "T", "electorate": "members"},
     )
     assert response.headers["Location"] == "/proposals/new?error=electorate_unavailable"
+
+
+async def test_room_and_proposal_forms_rooms_organisations_and_links(
+    app: Quart, pool: Pool, keygen: FixedKeys
+) -> None:
+    from fedicity.actors import service as actor_service
+    from fedicity.organizations import queries as organization_queries
+
+    client = app.test_client()
+    token = await _log_in(client, pool, keygen, "camille")
+    async with pool.acquire() as conn:
+        org = await actor_service.create_organization(
+            conn, "asso", organization_kind="association", keygen=keygen
+        )
+        other = await actor_service.create_organization(
+            conn, "autre", organization_kind="association", keygen=keygen
+        )
+        for organization, role in ((org, "admin"), (other, "member")):
+            await organization_queries.upsert_membership(
+                conn,
+                organization_id=organization.id,
+                member_uri="http://fedicity.test/actors/camille",
+                state="accepted",
+                role=role,
+                activity_uri=None,
+                invited_by=None,
+                now=org.created_at,
+            )
+    # Only organisations one administers are offered (and a territory only to instance admins)
+    form = await (await client.get("/rooms/new")).get_data(as_text=True)
+    assert 'value="asso"' in form
+    assert 'value="autre"' not in form
+    assert 'value="territory"' not in form
+    response = await client.post(
+        "/rooms", form={"csrf_token": token, "owner": "autre", "name": "Salle"}
+    )
+    assert response.headers["Location"] == "/rooms/new?error=not_allowed"
+    response = await client.post(
+        "/rooms", form={"csrf_token": token, "owner": "territory", "name": "Salle"}
+    )
+    assert response.headers["Location"] == "/rooms/new?error=not_allowed"
+    response = await client.post(
+        "/rooms", form={"csrf_token": token, "owner": "asso", "name": "Vélo", "description": "x"}
+    )
+    room_path = response.headers["Location"]
+    assert room_path.startswith("/rooms/")
+    room_token = room_path.rsplit("/", 1)[1]
+    form = await (await client.get(f"/proposals/new?room={room_token}")).get_data(as_text=True)
+    assert f'value="{room_token}" selected' in form
+    assert 'value="http://fedicity.test/actors/asso"' in form
+    assert 'value="http://fedicity.test/actors/autre"' not in form
+    # Not in the name of an organisation one does not administer
+    response = await client.post(
+        "/proposals",
+        form={
+            "csrf_token": token,
+            "title": "T",
+            "organization": "http://fedicity.test/actors/autre",
+        },
+    )
+    assert response.headers["Location"] == "/proposals/new?error=organization_invalid"
+    response = await client.post(
+        "/proposals",
+        form={"csrf_token": token, "title": "T", "links": "javascript:alert(1) x"},
+    )
+    assert response.headers["Location"] == "/proposals/new?error=attachment_invalid"
+    # The members' electorate works from the form, in the organisation's name
+    response = await client.post(
+        "/proposals",
+        form={
+            "csrf_token": token,
+            "title": "Budget",
+            "organization": "http://fedicity.test/actors/asso",
+            "electorate": "members",
+            "links": "https://example.org/budget.pdf Le budget détaillé",
+        },
+    )
+    path = response.headers["Location"]
+    async with pool.acquire() as conn:
+        proposal = await queries.select_proposal_by_token(conn, path.rsplit("/", 1)[1])
+    assert proposal is not None
+    assert proposal.electorate == "members"
+    assert proposal.organization_uri == "http://fedicity.test/actors/asso"
+    assert [(a.href, a.name) for a in proposal.attachments] == [
+        ("https://example.org/budget.pdf", "Le budget détaillé")
+    ]
+    # In a room: the proposal shows on the room's page once it is public
+    response = await client.post(
+        "/proposals", form={"csrf_token": token, "title": "Pistes", "room": room_token}
+    )
+    path = response.headers["Location"]
+    await client.post(path + "/state", form={"csrf_token": token, "action": "voting", "days": "7"})
+    page = html.unescape(
+        await (await client.get(room_path, headers={"Accept": BROWSER})).get_data(as_text=True)
+    )
+    assert "Pistes" in page
+    response = await client.post(
+        room_path + "/status", form={"csrf_token": token, "status": "archived"}
+    )
+    assert response.headers["Location"] == room_path
+    response = await client.post(
+        "/proposals", form={"csrf_token": token, "title": "Encore", "room": room_token}
+    )
+    assert response.headers["Location"] == "/proposals/new?error=room_archived"

@@ -17,9 +17,10 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.app import AppState
 from fedicity.clock import FrozenClock
-from fedicity.db.pool import Pool
+from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.inbound.worker import process_batch
+from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import ap as proposals_ap
 from fedicity.proposals import queries
 from fedicity.proposals import service as proposals
@@ -75,6 +76,19 @@ async def _vote(
         await proposals.vote_locally(
             conn, actor=voter, proposal=proposal, options=list(opts), env=_env(clock, keygen)
         )
+
+
+async def _make_admin(conn: Connection, org: Actor, who: Actor, clock: FrozenClock) -> None:
+    await organization_queries.upsert_membership(
+        conn,
+        organization_id=org.id,
+        member_uri=URLS.actor(who.username),
+        state="accepted",
+        role="admin",
+        activity_uri=None,
+        invited_by=None,
+        now=clock.now(),
+    )
 
 
 async def _reload(pool: Pool, proposal: Proposal) -> Proposal:
@@ -241,6 +255,7 @@ async def test_withdraw_and_official_answer_rights(
         org = await actor_service.create_organization(
             conn, "asso", organization_kind="association", keygen=keygen
         )
+        await _make_admin(conn, org, author, clock)
     proposal = await _voting(pool, clock, keygen, author, organization_uri=URLS.actor("asso"))
     async with pool.acquire() as conn:
         for who in (author, other):
@@ -284,6 +299,11 @@ async def test_round_trip_of_our_question(
     pool: Pool, clock: FrozenClock, keygen: FixedKeys
 ) -> None:
     author = await _citizen(pool, keygen)
+    async with pool.acquire() as conn:
+        org = await actor_service.create_organization(
+            conn, "asso", organization_kind="association", keygen=keygen
+        )
+        await _make_admin(conn, org, author, clock)
     proposal = await _voting(
         pool,
         clock,
@@ -296,7 +316,7 @@ async def test_round_trip_of_our_question(
         vote_change_allowed=False,
         majority=0.66,
         federated_votes_count=False,
-        organization_uri="https://asso.example/actors/asso",
+        organization_uri=URLS.actor("asso"),
     )
     await _vote(pool, clock, keygen, proposal, author, "A", "C")
     proposal = await _reload(pool, proposal)
