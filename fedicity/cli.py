@@ -100,14 +100,31 @@ async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
                 stop = _stop_event()
                 tasks: list[Awaitable[None]] = []
                 if web:
-                    tasks.append(_serve_web(ready, pool, federation, stop))
+                    tasks.append(
+                        _stopping_all_on_failure(_serve_web(ready, pool, federation, stop), stop)
+                    )
                 if worker:
                     loops = default_loops(federation, Urls(ready.base_url), clock)
                     tasks.append(run_worker(pool, stop, loops))
-                await asyncio.gather(*tasks)
+                # Wait for every task (the workers finish their step after `stop`) before the
+                # pool closes, then report the first failure.
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
             finally:
                 await federation.close()
     print("fedicity stopped.", flush=True)
+
+
+async def _stopping_all_on_failure(work: Awaitable[None], stop: asyncio.Event) -> None:
+    # If the web server cannot start (port taken), the workers must stop too before the pool
+    # closes under them; the error still reaches the one-line report.
+    try:
+        await work
+    except BaseException:
+        stop.set()
+        raise
 
 
 async def _serve_web(
