@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.actors import queries as actor_queries
 from fedicity.app import state
+from fedicity.db.pool import Connection
 from fedicity.located import queries as located_queries
 from fedicity.located.models import ITEM_KINDS, LocatedItem
 from fedicity.territories import queries as territory_queries
@@ -132,6 +133,7 @@ async def _overview(territory: Territory) -> dict[str, Any]:
         )
         people = await actor_queries.select_actors_in_territory(conn, territory.id, limit=100)
         actor = await actor_queries.select_territory_actor(conn, territory.id)
+        authors = await _author_names(conn, [i.author_uri for i in (*posts, *events, *proposals)])
     return {
         "territory": territory,
         "ancestors": ancestors,
@@ -140,9 +142,21 @@ async def _overview(territory: Territory) -> dict[str, Any]:
         "events": events,
         "proposals": proposals,
         "people": people,
+        "authors": authors,
         "handle": f"@{actor.username}@{app_state.settings.host}" if actor else None,
         "actor_url": app_state.urls.actor(actor.username) if actor else None,
     }
+
+
+async def _author_names(conn: Connection, uris: list[str]) -> dict[str, str]:
+    """@handles for the authors of listed items: local ones by username, remote ones as known."""
+    urls = state().urls
+    prefix = urls.actor("")
+    names = {uri: f"@{uri.removeprefix(prefix)}" for uri in uris if uri.startswith(prefix)}
+    remote = [uri for uri in set(uris) if uri not in names]
+    for known in await actor_queries.select_remote_actors(conn, remote):
+        names[known.uri] = known.handle
+    return names
 
 
 @blueprint.get("/territoires/<level>/<code>")
