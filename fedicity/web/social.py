@@ -20,6 +20,7 @@ from fedicity.organizations.service import MembershipError
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention, find_handles
+from fedicity.posts.models import Post
 from fedicity.posts.service import PostError
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
@@ -213,6 +214,14 @@ async def write_note() -> WerkzeugResponse:
     return redirect(url_for("social.home_feed"), 303)
 
 
+async def _named_post(conn: Connection, uri: str) -> Post:
+    """The post a form names by URI, or 404."""
+    post = await post_queries.select_post(conn, uri)
+    if post is None:
+        raise Problem(404, "no such post")
+    return post
+
+
 @blueprint.post("/posts/delete")
 async def delete_post() -> WerkzeugResponse:
     """Delete one of my posts."""
@@ -222,9 +231,7 @@ async def delete_post() -> WerkzeugResponse:
     form = await request.form
     app_state = state()
     async with app_state.db.acquire() as conn:
-        post = await post_queries.select_post(conn, form.get("uri", ""))
-        if post is None:
-            raise Problem(404, "no such post")
+        post = await _named_post(conn, form.get("uri", ""))
         try:
             await posts.delete_note(
                 conn, actor=me, post=post, urls=app_state.urls, clock=app_state.clock
@@ -246,9 +253,7 @@ async def interact() -> WerkzeugResponse:
         raise Problem(400, "kind is like or announce")
     app_state = state()
     async with app_state.db.acquire() as conn:
-        post = await post_queries.select_post(conn, form.get("uri", ""))
-        if post is None:
-            raise Problem(404, "no such post")
+        post = await _named_post(conn, form.get("uri", ""))
         try:
             await posts.interact(
                 conn, actor=me, post=post, kind=kind, urls=app_state.urls, clock=app_state.clock
