@@ -58,12 +58,16 @@ def create_app(
 ) -> Quart:
     """Build the web application; pass `pool` to share one (tests), else one is opened on start."""
     from fedicity.web import register_web
+    from fedicity.web.limits import CappedRequest, app_body_cap
     from fedicity.webfinger.server import blueprint as webfinger_blueprint
 
     app = Quart("fedicity.web", template_folder="templates", static_folder="static")
     app.secret_key = settings.secret_key
+    # Checked before routing: the largest cap of any route; `web.limits.limit_body` then lowers it
+    # to FEDICITY_MAX_BODY_BYTES everywhere but on the upload routes.
+    app.request_class = CappedRequest
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        MAX_CONTENT_LENGTH=app_body_cap(settings),
         SESSION_COOKIE_NAME="fedicity_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

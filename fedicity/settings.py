@@ -43,6 +43,7 @@ class Settings:
     allow_private_addresses: bool = False
     federation_allowlist: bool = False
     max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024
 
     @property
     def host(self) -> str:
@@ -183,7 +184,11 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "allow_private_addresses": _parse_bool,
     "federation_allowlist": _parse_bool,
     "max_body_bytes": _parse_int,
+    "max_upload_bytes": _parse_int,
 }
+
+# An upload is held in memory while its header is read and its hash taken: keep it modest.
+MAX_UPLOAD_CEILING = 100 * 1024 * 1024
 
 
 def load_settings(
@@ -240,4 +245,9 @@ def load_settings(
     elif len(secret) < 16:
         raise SettingsError(f"{PREFIX}SECRET_KEY: too short; use at least 16 random characters")
     values["secret_key"] = secret
+    if values.get("max_upload_bytes", Settings.max_upload_bytes) > MAX_UPLOAD_CEILING:
+        raise SettingsError(
+            f"{PREFIX}MAX_UPLOAD_BYTES: at most {MAX_UPLOAD_CEILING} bytes (100 MiB), "
+            f"got {values['max_upload_bytes']}"
+        )
     return Settings(**values)

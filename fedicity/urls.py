@@ -49,6 +49,10 @@ class Urls:
         """The generated default avatar of a local actor."""
         return self.actor(username) + "/avatar.png"
 
+    def media(self, name: str) -> str:
+        """Where an uploaded file (`<sha256>.<extension>`) is served."""
+        return self.absolute(f"/media/{quote(name)}")
+
     def profile(self, username: str) -> str:
         """The human profile page of a local actor (Mastodon-style @name)."""
         return self.absolute(f"/@{quote(username)}")

@@ -264,6 +264,17 @@ def test_invalid_max_body_bytes_is_refused_naming_the_variable(raw: str) -> None
         _load(max_body_bytes=raw)
 
 
+def test_max_upload_bytes_defaults_to_five_mebibytes_and_is_read_as_a_number() -> None:
+    assert _load().max_upload_bytes == 5 * 1024 * 1024
+    assert _load(max_upload_bytes="1048576").max_upload_bytes == 1024 * 1024
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "lots", "1.5", str(101 * 1024 * 1024)])
+def test_invalid_max_upload_bytes_is_refused_naming_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError, match="FEDICITY_MAX_UPLOAD_BYTES"):
+        _load(max_upload_bytes=raw)
+
+
 # --- FEDICITY_DATABASE_URL -------------------------------------------------------------------
 
 

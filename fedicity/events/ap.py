@@ -39,7 +39,6 @@ from fedicity.follows import queries as follow_queries
 from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
-from fedicity.posts import ap as posts_ap
 from fedicity.sanitize import html_to_text, sanitize_html
 from fedicity.territories import queries as territory_queries
 from fedicity.textfmt import plain_to_html
@@ -386,17 +385,6 @@ async def delete_stored_event(ctx: InboundContext, object_uri: str) -> Outcome |
     return Outcome.done()
 
 
-async def on_delete_tombstone(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """Delete{Tombstone}: an event of the actor, or else a post (as the generic Delete does)."""
-    object_uri = get_id(activity.get("object"))
-    if object_uri is None:
-        return Outcome.ignored("the Delete has no object")
-    outcome = await delete_stored_event(ctx, object_uri)
-    if outcome is None:
-        return await posts_ap.on_delete_object(ctx, object_uri)
-    return outcome
-
-
 async def _local_event(ctx: InboundContext, activity: Mapping[str, Any]) -> Event | None:
     event_uri = get_id(activity.get("object"))
     if event_uri is None:
@@ -476,7 +464,6 @@ def register(router: Router[InboundContext]) -> None:
     """Add the event handlers to the routing table."""
     router.register("Create", "Event")(on_create_event)
     router.register("Update", "Event")(on_update_event)
-    router.register("Delete", "Tombstone")(on_delete_tombstone)
     router.register("Join")(on_join)
     router.register("Leave")(on_leave)
     router.register("Accept", "Join")(on_accept_join)

@@ -170,16 +170,21 @@ def event_to_ap(
     if event.image_url:
         # The banner: `image` for FEP-8a8e readers and Mobilizon; an image attachment with a
         # media type too, which is what Mastodon shows on the status it makes of an Event.
+        # Our uploads also carry their pixel size (read from the file's header).
         document["image"] = {"type": "Image", "url": event.image_url, "name": "Banner"}
-        media_type = image_media_type(event.image_url)
+        media_type = event.image_media_type or image_media_type(event.image_url)
+        size: dict[str, int] = {}
+        if event.image_width is not None and event.image_height is not None:
+            size = {"width": event.image_width, "height": event.image_height}
         if media_type is not None:
-            document["image"]["mediaType"] = media_type
+            document["image"].update(mediaType=media_type, **size)
             document["attachment"].append(
                 {
                     "type": "Document",
                     "name": "Banner",
                     "mediaType": media_type,
                     "url": event.image_url,
+                    **size,
                 }
             )
     if audience_uri is not None:

@@ -91,6 +91,10 @@ class EventData:
     category: str | None = None
     tags: tuple[str, ...] = ()
     image_url: str | None = None
+    # Known for our uploads: federated with the image.
+    image_media_type: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
     location: Location = field(default_factory=Location)
     coordinates_swapped: bool = False
     capacity: int | None = None

@@ -70,6 +70,10 @@ class EventInput:
     status: str = "confirmed"
     parent_uri: str | None = None
     image_url: str | None = None
+    # Set with an uploaded image (then image_url is its absolute URL here).
+    image_media_type: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
 
 
 def event_url(urls: Urls, token: str) -> str:
@@ -179,6 +183,9 @@ def _data(
         status=status,
         parent_uri=data.parent_uri,
         image_url=data.image_url,
+        image_media_type=data.image_media_type if data.image_url else None,
+        image_width=data.image_width if data.image_url else None,
+        image_height=data.image_height if data.image_url else None,
         territory_id=place.id if place else None,
         url=uri,
         published=now,
@@ -353,6 +360,9 @@ def input_of(event: Event) -> EventInput:
         status=event.status,
         parent_uri=event.parent_uri,
         image_url=event.image_url,
+        image_media_type=event.image_media_type,
+        image_width=event.image_width,
+        image_height=event.image_height,
     )
 
 

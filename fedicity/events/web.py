@@ -3,6 +3,7 @@ organiser's and participants' forms."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +21,14 @@ from fedicity.events.ical import calendar
 from fedicity.events.models import CATEGORIES, JOIN_MODES, Event, Location
 from fedicity.events.service import EventError, EventInput
 from fedicity.events.text import when_in_words, zone
+from fedicity.media import service as media
+from fedicity.media.models import Media, MediaError
+from fedicity.media.web import read_upload
 from fedicity.territories import queries as territory_queries
 from fedicity.web.activitypub import activity_response, require_signed_fetch
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
+from fedicity.web.limits import accepts_uploads
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import resolve_place, served_root
@@ -53,6 +58,8 @@ MESSAGES = {
     "deleted": lazy("This event was deleted."),
     "parent_invalid": lazy("A programme groups events of the same organiser."),
     "image_url_invalid": lazy("The image must be a web address (http:// or https://)."),
+    "image_file_invalid": lazy("The picture must be a PNG, JPEG, GIF or WebP image."),
+    "image_too_large": lazy("The picture is too large."),
     "territory_unknown": lazy("This place is not served by this instance."),
 }
 STATE_LABELS = {
@@ -114,7 +121,8 @@ MAX_PAGE = 500
 
 
 @blueprint.route("/events", methods=["GET", "POST"])
-async def events_index() -> str | WerkzeugResponse:
+@accepts_uploads
+async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
     """Upcoming public events (GET), organised here and federated, soonest first, paged; or
     organise an event (POST, the form of /events/new)."""
     if request.method == "POST":
@@ -323,6 +331,17 @@ async def _form_page(event: Event | None, error: str | None, values: Any) -> str
         categories=CATEGORIES,
         join_modes=JOIN_MODES,
         parents=await _parent_choices(event),
+        max_upload_mib=max(1, state().settings.max_upload_bytes // (1024 * 1024)),
+    )
+
+
+def _with_image(data: EventInput, found: Media) -> EventInput:
+    return replace(
+        data,
+        image_url=media.url_of(state().urls, found),
+        image_media_type=found.media_type,
+        image_width=found.width,
+        image_height=found.height,
     )
 
 
@@ -361,17 +380,42 @@ async def new_event() -> str | WerkzeugResponse:
     return await _form_page(None, None, {"timezone": "Europe/Paris", "join_mode": "free"})
 
 
-async def _save(event: Event | None) -> str | WerkzeugResponse:
+async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]:
     me = await _require_me()
+    if event is not None and event.local_actor_id != me.id:
+        # Before an upload is stored for nothing.
+        raise Problem(403, gettext(MESSAGES["not_organizer"]))
     form = await request.form
     app_state = state()
+    settings = app_state.settings
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory", "").strip() and place is None:
         return await _form_page(event, "territory_unknown", form)
     root = await served_root()
     try:
         data = _form_input(form)
-        async with app_state.db.acquire() as conn:
+        # An uploaded file wins over the address field; it is checked before anything is stored.
+        upload = await read_upload(
+            await request.files, "image_file", max_bytes=settings.max_upload_bytes
+        )
+        if upload:
+            media.check_image(upload, max_bytes=settings.max_upload_bytes)
+        async with app_state.db.acquire() as conn, conn.transaction():
+            if upload:
+                stored = await media.store_image(
+                    conn,
+                    upload,
+                    data_dir=settings.data_dir,
+                    uploaded_by=me.id,
+                    now=app_state.clock.now(),
+                    max_bytes=settings.max_upload_bytes,
+                )
+                data = _with_image(data, stored)
+            elif data.image_url is not None:
+                # One of our files by its address (the edit form shows it): keep its size.
+                known = await media.local_media(conn, app_state.urls, data.image_url)
+                if known is not None:
+                    data = _with_image(data, known)
             if event is None:
                 saved = await events.create_event(
                     conn,
@@ -399,12 +443,16 @@ async def _save(event: Event | None) -> str | WerkzeugResponse:
         if error.code == "not_organizer":
             raise Problem(403, gettext(MESSAGES[error.code])) from error
         return await _form_page(event, error.code, form)
+    except MediaError as error:
+        page = await _form_page(event, error.code, form)
+        return (page, 413) if error.code == "image_too_large" else page
     assert saved.token is not None
     return redirect(url_for("events.event_page", token=saved.token), 303)
 
 
 @blueprint.route("/events/<token>/edit", methods=["GET", "POST"])
-async def edit(token: str) -> str | WerkzeugResponse:
+@accepts_uploads
+async def edit(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     """The organiser's form to change an event, and saving it."""
     event = await _event(token)
     if request.method == "POST":

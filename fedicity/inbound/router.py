@@ -16,11 +16,13 @@ from fedicity.inbound.context import InboundContext
 from fedicity.moderation import ap as moderation_ap
 from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import ap as posts_ap
+from fedicity.proposals import ap as proposals_ap
 from fedicity.territories import ap as territories_ap
 
 
 async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """Delete of the actor itself, of one of its events, or of one of its posts (by id)."""
+    """Delete of the actor itself, or of one of its events, comments on our proposals or posts
+    (by bare id or Tombstone)."""
     object_uri = get_id(activity.get("object"))
     if object_uri is None:
         return Outcome.ignored("the Delete has no object")
@@ -30,6 +32,10 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     event_outcome = await events_ap.delete_stored_event(ctx, object_uri)
     if event_outcome is not None:
         return event_outcome
+    # A comment on one of our proposals is not a post: the proposal's replies lose it.
+    comment_outcome = await proposals_ap.delete_stored_comment(ctx, object_uri)
+    if comment_outcome is not None:
+        return comment_outcome
     return await posts_ap.on_delete_object(ctx, object_uri)
 
 
@@ -46,8 +52,9 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 # - Join and Leave: of a local organisation actor -> organisations, anything else -> events;
 # - Accept and Reject naming their object by id only: of one of our Invites -> organisations,
 #   anything else -> follows (an Accept that embeds the Invite is routed on its type already);
-# - Create: posts store it, then a remote member's post addressed to a local organisation is
-#   announced by it (the organisation's wall, FEP-1b12).
+# - Create, and Update (a post we first see through an edit is new here too): posts store it,
+#   then a remote member's post new here addressed to a local organisation is announced by it
+#   (the organisation's wall, FEP-1b12).
 Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
 EVENTS_SHARED: dict[str, Wrapper] = {
     "Join": lambda events: organizations_ap.dispatch(organizations_ap.on_join, events),
@@ -57,7 +64,10 @@ FOLLOWS_SHARED: dict[str, Wrapper] = {
     "Accept": lambda follows: organizations_ap.invite_answers_first(follows, accept=True),
     "Reject": lambda follows: organizations_ap.invite_answers_first(follows, accept=False),
 }
-POSTS_SHARED: dict[str, Wrapper] = {"Create": organizations_ap.with_wall}
+POSTS_SHARED: dict[str, Wrapper] = {
+    "Create": organizations_ap.with_wall,
+    "Update": organizations_ap.with_wall,
+}
 
 
 def _register_wrapped(

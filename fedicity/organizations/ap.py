@@ -2,8 +2,8 @@
 named by id); remote members' wall posts announced (FEP-1b12); the organisation's actor document
 (official identifier, members, moderators) and its collections.
 
-Join/Leave are shared with events, Accept/Reject with follows, Create with posts: the wrappers
-here (`dispatch`, `invite_answers_first`, `with_wall`) are applied by inbound/router.py."""
+Join/Leave are shared with events, Accept/Reject with follows, Create and Update with posts: the
+wrappers here (`dispatch`, `invite_answers_first`, `with_wall`) are applied by inbound/router.py."""
 
 from __future__ import annotations
 
@@ -199,8 +199,10 @@ async def announce_wall_post(
 
 
 def with_wall(post_handler: Handler[InboundContext]) -> Any:
-    """The posts' Create handler, then the wall: a post new here that a remote member
-    addressed to a local organisation is announced by it (once: a post already stored is not)."""
+    """The posts' Create (or Update) handler, then the wall: a post new here that a remote member
+    addressed to a local organisation is announced by it, embedding the activity received (once: a
+    post already stored, even deleted since, is not; an Update is new here only when its Create
+    never reached us)."""
 
     async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
         object_uri = get_id(activity.get("object"))

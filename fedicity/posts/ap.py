@@ -235,10 +235,14 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
 
 
 async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """An edited post: replaced when its author sends it and we have it."""
+    """An edited post: replaced when its author sends it and we have it, taken as new when we
+    do not (the Create may never have reached us)."""
     document = get_object(activity)
     if document is None:
         return Outcome.ignored("the Update does not embed the post")
+    # An edited comment on one of our proposals is not a post: proposals replace it.
+    if await proposals_ap.is_comment_edit(ctx, document):
+        return await proposals_ap.on_comment_edit(ctx, activity, document)
     existing = await queries.select_post(ctx.conn, get_id(document) or "")
     if existing is None:
         return await on_create(ctx, activity)

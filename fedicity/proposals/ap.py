@@ -585,3 +585,58 @@ async def on_comment(
     except service.ProposalError as refused:
         return Outcome.ignored(f"comment refused: {refused}")
     return Outcome.done()
+
+
+async def is_comment_edit(ctx: InboundContext, document: Mapping[str, Any]) -> bool:
+    """Whether an Update's object is a comment we keep (posts hands it to us)."""
+    uri = get_id(document)
+    return uri is not None and await queries.select_comment(ctx.conn, uri) is not None
+
+
+async def on_comment_edit(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome:
+    """A remote comment edited by its author: text (sanitized) and stance replaced, the stance
+    read as for a new comment; it stays on its proposal whatever `inReplyTo` now says."""
+    from fedicity.proposals import service
+
+    comment = await queries.select_comment(ctx.conn, get_id(document) or "")
+    if comment is None:
+        return Outcome.ignored("no such comment")
+    author = get_id(document.get("attributedTo")) or ctx.actor_uri
+    if comment.author_uri != ctx.actor_uri or author != ctx.actor_uri:
+        return Outcome.ignored("only the comment's author can edit it")
+    try:
+        await service.receive_comment_edit(
+            ctx.conn,
+            comment=comment,
+            author_uri=ctx.actor_uri,
+            stance=stance_of(document),
+            content_html=sanitize_html((get_str(document, "content") or "")[:MAX_CONTENT]),
+            env=service.Env(urls=ctx.urls, clock=ctx.clock, keygen=ctx.keygen),
+        )
+    except service.ProposalError as refused:
+        return Outcome.ignored(f"comment edit refused: {refused}")
+    return Outcome.done()
+
+
+async def delete_stored_comment(ctx: InboundContext, object_uri: str) -> Outcome | None:
+    """Delete of a comment we keep (by bare id or Tombstone): removed when the activity's actor
+    wrote it, refused otherwise; None when no comment has that id."""
+    from fedicity.proposals import service
+
+    comment = await queries.select_comment(ctx.conn, object_uri)
+    if comment is None:
+        return None
+    if comment.author_uri != ctx.actor_uri:
+        return Outcome.ignored("only the comment's author can delete it")
+    try:
+        await service.receive_comment_delete(
+            ctx.conn,
+            comment=comment,
+            author_uri=ctx.actor_uri,
+            env=service.Env(urls=ctx.urls, clock=ctx.clock, keygen=ctx.keygen),
+        )
+    except service.ProposalError as refused:
+        return Outcome.ignored(f"comment deletion refused: {refused}")
+    return Outcome.done()

@@ -233,6 +233,30 @@ async def select_comment(conn: Connection, uri: str) -> Comment | None:
     return Comment(**record_dict(row)) if row else None
 
 
+async def update_comment(
+    conn: Connection, *, uri: str, author_uri: str, stance: str, content_html: str
+) -> Comment | None:
+    """Replace a comment's text and stance if `author_uri` wrote it (None otherwise)."""
+    row = await conn.fetchrow(
+        f"""UPDATE proposal_comments SET stance = $3, content_html = $4
+             WHERE uri = $1 AND author_uri = $2
+            RETURNING {_COMMENT}""",
+        uri,
+        author_uri,
+        stance,
+        content_html,
+    )
+    return Comment(**record_dict(row)) if row else None
+
+
+async def delete_comment(conn: Connection, *, uri: str, author_uri: str) -> bool:
+    """Remove a comment if `author_uri` wrote it; whether it did."""
+    status: str = await conn.execute(
+        "DELETE FROM proposal_comments WHERE uri = $1 AND author_uri = $2", uri, author_uri
+    )
+    return status != "DELETE 0"
+
+
 async def count_comments(conn: Connection, proposal_id: int) -> int:
     """How many comments a proposal has."""
     found: int = await conn.fetchval(

@@ -722,6 +722,52 @@ async def receive_comment(
     return found
 
 
+async def receive_comment_edit(
+    conn: Connection,
+    *,
+    comment: Comment,
+    author_uri: str,
+    stance: str,
+    content_html: str,
+    env: Env,
+) -> Comment:
+    """A remote comment edited by its author: text and stance replaced, under the rules of a new
+    comment (the debate must still be open); the Question goes out again once, when it changed."""
+    if not html_to_text(content_html).strip() or len(content_html) > 4 * MAX_COMMENT:
+        raise ProposalError("comment_invalid", f"a comment has 1 to {MAX_COMMENT} characters")
+    async with conn.transaction():
+        current = await queries.select_proposal_for_update(conn, comment.proposal_id)
+        if current is None:
+            raise ProposalError("unknown", "no such proposal here")
+        stored = await queries.select_comment(conn, comment.uri)
+        if stored is None or stored.author_uri != author_uri:
+            raise ProposalError("not_author", "only the comment's author can edit it")
+        await _comment_rules(conn, current, stance, author_uri)
+        if (stored.stance, stored.content_html) == (stance, content_html):
+            raise ProposalError("unchanged", "the comment is unchanged")
+        edited = await queries.update_comment(
+            conn, uri=stored.uri, author_uri=author_uri, stance=stance, content_html=content_html
+        )
+        assert edited is not None
+        await _announce(conn, current, env, first=False)
+    return edited
+
+
+async def receive_comment_delete(
+    conn: Connection, *, comment: Comment, author_uri: str, env: Env
+) -> None:
+    """A remote comment deleted by its author: removed whatever the proposal's state (an author
+    may always take their words back); the Question goes out again without it."""
+    async with conn.transaction():
+        current = await queries.select_proposal_for_update(conn, comment.proposal_id)
+        if current is None:
+            raise ProposalError("unknown", "no such proposal here")
+        if not await queries.delete_comment(conn, uri=comment.uri, author_uri=author_uri):
+            raise ProposalError("not_author", "only the comment's author can delete it")
+        if current.local and current.state != "draft":
+            await _announce(conn, current, env, first=False)
+
+
 # --- amendments ---------------------------------------------------------------------------------
 
 

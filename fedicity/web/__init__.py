@@ -8,12 +8,14 @@ from werkzeug.datastructures import MultiDict
 from fedicity.app import state
 from fedicity.web import i18n
 from fedicity.web.errors import Problem, register_error_handlers
+from fedicity.web.limits import limit_body
 from fedicity.web.session import csrf_token, load_account
 
 
 def register_web(app: Quart) -> None:
     """Attach templates' helpers, per-request hooks, error handlers and the web blueprints."""
     from fedicity.events.web import blueprint as events_blueprint
+    from fedicity.media.web import blueprint as media_blueprint
     from fedicity.organizations.web import blueprint as organizations_blueprint
     from fedicity.proposals.web import blueprint as proposals_blueprint
     from fedicity.web.accounts import blueprint as accounts_blueprint
@@ -28,6 +30,8 @@ def register_web(app: Quart) -> None:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
+    # First of the hooks: nothing may read a body before its route's cap is set.
+    app.before_request(limit_body)
 
     @app.before_request
     async def identify() -> None:
@@ -72,6 +76,7 @@ def register_web(app: Quart) -> None:
     app.register_blueprint(proposals_blueprint)
     app.register_blueprint(events_blueprint)
     app.register_blueprint(organizations_blueprint)
+    app.register_blueprint(media_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

@@ -808,6 +808,58 @@ async def test_remote_members_wall_posts_are_announced_and_others_only_stored(
     assert len(await world.outbox("Announce")) == 2
 
 
+def _edit(create: dict[str, Any], number: int, **changes: Any) -> dict[str, Any]:
+    note = {**create["object"], "updated": "2026-01-02T10:00:00Z", **changes}
+    return {**create, "id": f"{create['actor']}/edits/{number}", "type": "Update", "object": note}
+
+
+async def test_a_wall_post_first_seen_through_an_update_is_announced_once(world: World) -> None:
+    await world.set_mode("open")
+    assert (await world.receive(_join(ALICE))).startswith("done: accepted")
+    # The Create never reached us; her edit is the first we see: stored and announced
+    first = _edit(_note(ALICE, 1), 1, content="<p>Sortie vélo dimanche</p>")
+    assert await world.receive(first) == "done: announced by velo"
+    [announce] = await world.outbox("Announce")
+    assert announce["actor"] == URLS.actor("velo")
+    assert announce["audience"] == URLS.actor("velo")
+    assert announce["object"]["id"] == first["id"]
+    assert announce["object"]["object"]["attributedTo"] == ALICE
+    async with world.pool.acquire() as conn:
+        html = await conn.fetchval(
+            "SELECT content_html FROM posts WHERE uri = $1", first["object"]["id"]
+        )
+    assert html == "<p>Sortie vélo dimanche</p>"
+    # A second edit, then the late Create: the post is known, never announced again
+    assert await world.receive(_edit(_note(ALICE, 1), 2, content="<p>Samedi</p>")) == "done: "
+    await world.receive(_note(ALICE, 1))
+    assert len(await world.outbox("Announce")) == 1
+    # Addressed in `to` only: the Update is announced as the Create would be
+    only_to = _note(
+        ALICE, 2, audience=None, to=["https://www.w3.org/ns/activitystreams#Public"], cc=[]
+    )
+    only_to["object"]["to"] = [*only_to["object"]["to"], URLS.actor("velo")]
+    assert await world.receive(_edit(only_to, 3)) == "done: announced by velo"
+    # Deleted, then "edited": a tombstoned post is known, not resurrected nor announced
+    note_uri = only_to["object"]["id"]
+    delete = {"id": f"{ALICE}/deletes/1", "type": "Delete", "actor": ALICE, "object": note_uri}
+    assert await world.receive(delete) == "done: "
+    await world.receive(_edit(only_to, 4))
+    assert len(await world.outbox("Announce")) == 2
+    # Her followers-only edit and Bob's (not a member) are stored, not announced
+    private = _note(ALICE, 3, to=[ALICE + "/followers", URLS.actor("velo")], cc=[])
+    assert await world.receive(_edit(private, 5)) == "done: not announced by velo: not public"
+    bobs = _edit(_note(BOB, 1), 1)
+    assert await world.receive(bobs) == "done: not announced by velo: not a member"
+    # Alice relaying an "edit" of a Note attributed to Bob: neither stored nor announced
+    relayed = _edit(_note(ALICE, 4), 6, attributedTo=BOB)
+    assert (await world.receive(relayed)).startswith("ignored")
+    async with world.pool.acquire() as conn:
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM posts WHERE uri = $1", relayed["object"]["id"]
+        )
+    assert len(await world.outbox("Announce")) == 2
+
+
 async def test_an_accept_naming_our_invite_by_id_makes_a_member(world: World) -> None:
     async with world.pool.acquire() as conn:
         await service.invite(

@@ -38,6 +38,8 @@ from tests.territory_helpers import import_slice
 URLS = Urls("http://fedicity.test")
 RIN = "https://mastodon.sdf.org/users/rinpatch"
 KEY = fixed_keypairs()[2]
+OTHER = "https://other.example/users/eve"
+OTHER_KEY = fixed_keypairs()[3]
 PASSWORD = "correct horse battery staple"
 
 
@@ -511,10 +513,17 @@ def _reply(proposal: Proposal, n: int, **extra: Any) -> dict[str, Any]:
 
 
 async def _deliver(
-    app: Quart, client: TestClientProtocol, pool: Pool, clock: FrozenClock, activity: Any
+    app: Quart,
+    client: TestClientProtocol,
+    pool: Pool,
+    clock: FrozenClock,
+    activity: Any,
+    *,
+    signer: str = RIN,
 ) -> tuple[str, str]:
+    keypair = OTHER_KEY if signer == OTHER else KEY
     response = await post_signed(
-        client, "/inbox", activity, key_id=RIN + "#main-key", keypair=KEY, now=clock.now()
+        client, "/inbox", activity, key_id=signer + "#main-key", keypair=keypair, now=clock.now()
     )
     assert response.status_code == 202
     app_state: AppState = app.extensions["fedicity"]
@@ -628,3 +637,176 @@ async def test_rooms_by_room_page_and_json_ld(
     assert document["type"] == "Room"
     assert document["attributedTo"] == URLS.actor("asso")
     assert (await client.get("/rooms/nope")).status_code == 404
+
+
+def _edit(proposal: Proposal, n: int, number: int, *, actor: str = RIN, **extra: Any) -> Any:
+    created = _reply(proposal, n, **extra)
+    return {
+        **created,
+        "id": f"{actor}/edits/{number}",
+        "type": "Update",
+        "actor": actor,
+        "object": {**created["object"], "updated": "2026-01-02T10:00:00Z"},
+    }
+
+
+def _delete(uri: str, number: int, *, actor: str = RIN, tombstone: bool = False) -> Any:
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{actor}/deletes/{number}",
+        "type": "Delete",
+        "actor": actor,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": {"id": uri, "type": "Tombstone"} if tombstone else uri,
+    }
+
+
+async def _question_updates(pool: Pool) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT raw FROM outbox_activities WHERE type = 'Update' ORDER BY id"
+        )
+    return [row["raw"] for row in rows if row["raw"]["object"]["type"] == "Question"]
+
+
+async def _replies(client: TestClientProtocol, proposal: Proposal) -> dict[str, Any]:
+    response = await client.get(
+        f"/proposals/{proposal.token}/replies", headers={"Accept": "application/activity+json"}
+    )
+    found: dict[str, Any] = json.loads(await response.get_data(as_text=True))
+    return found
+
+
+async def test_a_remote_comment_is_edited_by_its_author_only(
+    app: Quart, client: TestClientProtocol, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    await seed_remote_actor(pool, RIN, KEY, clock.now())
+    await seed_remote_actor(pool, OTHER, OTHER_KEY, clock.now())
+    async with pool.acquire() as conn:
+        author = await _citizen(conn, keygen, "camille")
+        critic = await _citizen(conn, keygen, "dominique")
+        proposal = await _open(conn, clock, keygen, author)
+        local = await proposals.comment(
+            conn, actor=critic, proposal=proposal, stance="for", text="Oui", env=_env(clock, keygen)
+        )
+    assert await _deliver(app, client, pool, clock, _reply(proposal, 1, stance="for")) == (
+        "done",
+        "",
+    )
+    before = len(await _question_updates(pool))
+    # Rin changes her mind: text (sanitized) and stance replaced, one Update(Question) out
+    edit = _edit(proposal, 1, 1, stance="against", content="<p>Non <script>x</script>merci</p>")
+    assert await _deliver(app, client, pool, clock, edit) == ("done", "")
+    updates = await _question_updates(pool)
+    assert len(updates) == before + 1
+    [item] = [
+        i for i in updates[-1]["object"]["replies"]["items"] if i["id"] == edit["object"]["id"]
+    ]
+    assert (item["stance"], item["content"]) == ("against", "<p>Non merci</p>")
+    async with pool.acquire() as conn:
+        comment = await queries.select_comment(conn, edit["object"]["id"])
+        assert comment is not None
+        assert (comment.stance, comment.content_html, comment.local) == (
+            "against",
+            "<p>Non merci</p>",
+            False,
+        )
+        assert await conn.fetchval("SELECT count(*) FROM posts") == 0
+    replies = await _replies(client, proposal)
+    assert replies["totalItems"] == 2
+    assert "<p>Non merci</p>" in [i["content"] for i in replies["items"]]
+    # The same edit again changes nothing and sends nothing
+    state, detail = await _deliver(
+        app, client, pool, clock, _edit(proposal, 1, 2, **edit["object"])
+    )
+    assert (state, "unchanged" in detail) == ("ignored", True)
+    # Without fc:stance (a Mastodon edit) the stance reads neutral, as for a new comment
+    plain = _edit(proposal, 1, 3, content="<p>Bof</p>")
+    assert await _deliver(app, client, pool, clock, plain) == ("done", "")
+    # Eve rewrites Rin's comment, as herself or pretending the Note is still Rin's: ignored
+    forged = _edit(proposal, 1, 4, actor=OTHER, content="<p>Vendu</p>", stance="for")
+    forged_as_own = {**forged, "id": f"{OTHER}/edits/5"}
+    forged_as_own["object"] = {**forged["object"], "attributedTo": OTHER}
+    for attempt in (forged, forged_as_own):
+        state, detail = await _deliver(app, client, pool, clock, attempt, signer=OTHER)
+        assert state == "ignored"
+        assert "only the comment's author" in detail
+    # ... nor Rin a local comment, nor Rin a Note she says is Eve's
+    on_local = {**_edit(proposal, 1, 6, content="<p>Vendu</p>"), "id": f"{RIN}/edits/6"}
+    on_local["object"] = {**on_local["object"], "id": local.uri, "attributedTo": local.author_uri}
+    state, detail = await _deliver(app, client, pool, clock, on_local)
+    assert (state, "only the comment's author" in detail) == ("ignored", True)
+    # An edit that empties the comment is refused
+    empty = _edit(proposal, 1, 7, content="<p> </p>")
+    state, detail = await _deliver(app, client, pool, clock, empty)
+    assert (state, "comment edit refused" in detail) == ("ignored", True)
+    async with pool.acquire() as conn:
+        comment = await queries.select_comment(conn, edit["object"]["id"])
+        kept = await queries.select_comment(conn, local.uri)
+    assert comment is not None
+    assert kept is not None
+    assert (comment.stance, comment.content_html) == ("neutral", "<p>Bof</p>")
+    assert kept.content_html == local.content_html
+    assert len(await _question_updates(pool)) == before + 2
+    # Once the vote is closed the debate is frozen: edits are refused
+    async with pool.acquire() as conn:
+        await proposals.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
+    closed = len(await _question_updates(pool))
+    late = _edit(proposal, 1, 8, content="<p>Trop tard</p>")
+    state, detail = await _deliver(app, client, pool, clock, late)
+    assert (state, "comments are open" in detail) == ("ignored", True)
+    assert len(await _question_updates(pool)) == closed
+
+
+async def test_a_remote_comment_is_deleted_by_its_author_only(
+    app: Quart, client: TestClientProtocol, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    await seed_remote_actor(pool, RIN, KEY, clock.now())
+    await seed_remote_actor(pool, OTHER, OTHER_KEY, clock.now())
+    async with pool.acquire() as conn:
+        author = await _citizen(conn, keygen, "camille")
+        critic = await _citizen(conn, keygen, "dominique")
+        proposal = await _open(conn, clock, keygen, author)
+        local = await proposals.comment(
+            conn, actor=critic, proposal=proposal, stance="for", text="Oui", env=_env(clock, keygen)
+        )
+    for n in (1, 2):
+        assert await _deliver(app, client, pool, clock, _reply(proposal, n)) == ("done", "")
+    evas = {**_reply(proposal, 3), "id": f"{OTHER}/statuses/3/activity", "actor": OTHER}
+    evas["object"] = {**evas["object"], "id": f"{OTHER}/statuses/3", "attributedTo": OTHER}
+    assert await _deliver(app, client, pool, clock, evas, signer=OTHER) == ("done", "")
+    assert (await _replies(client, proposal))["totalItems"] == 4
+    before = len(await _question_updates(pool))
+    # Eve deletes Rin's comment or the local one: ignored, nothing goes out
+    for number, uri in enumerate((f"{RIN}/statuses/1", local.uri)):
+        state, detail = await _deliver(
+            app, client, pool, clock, _delete(uri, number, actor=OTHER), signer=OTHER
+        )
+        assert (state, "only the comment's author" in detail) == ("ignored", True)
+    assert (await _replies(client, proposal))["totalItems"] == 4
+    assert len(await _question_updates(pool)) == before
+    # Rin deletes hers, with a Tombstone (Mastodon) and by bare id (GoToSocial): one Update each
+    tombstone = _delete(f"{RIN}/statuses/1", 1, tombstone=True)
+    assert await _deliver(app, client, pool, clock, tombstone) == ("done", "")
+    assert len(await _question_updates(pool)) == before + 1
+    assert await _deliver(app, client, pool, clock, _delete(f"{RIN}/statuses/2", 2)) == (
+        "done",
+        "",
+    )
+    updates = await _question_updates(pool)
+    assert len(updates) == before + 2
+    assert updates[-1]["object"]["replies"]["totalItems"] == 2
+    replies = await _replies(client, proposal)
+    assert replies["totalItems"] == 2
+    assert {i["id"] for i in replies["items"]} == {local.uri, f"{OTHER}/statuses/3"}
+    # Deleting it again: no comment has that id any more, and no post either
+    state, detail = await _deliver(app, client, pool, clock, _delete(f"{RIN}/statuses/1", 3))
+    assert (state, "no post" in detail) == ("ignored", True)
+    assert len(await _question_updates(pool)) == before + 2
+    # An author may take her words back after the vote too
+    async with pool.acquire() as conn:
+        await proposals.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
+    assert await _deliver(
+        app, client, pool, clock, _delete(f"{OTHER}/statuses/3", 4, actor=OTHER), signer=OTHER
+    ) == ("done", "")
+    assert (await _replies(client, proposal))["totalItems"] == 1

@@ -1,0 +1,1 @@
+"""Uploaded media: images checked by their bytes, stored content-addressed under the data dir."""
