@@ -15,6 +15,7 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
 from fedicity.db.pool import Pool
+from fedicity.moderation.policy import admit
 from fedicity.settings import Settings
 from fedicity.urls import Urls
 
@@ -28,6 +29,7 @@ class Federation:
     directory: ActorDirectory
     owns_client: bool
     keygen: KeyGenerator = generate_rsa_keypair
+    allowlist_mode: bool = False
 
     async def close(self) -> None:
         """Close the HTTP client if this object opened it."""
@@ -48,12 +50,20 @@ async def start_federation(
     async with pool.acquire() as conn:
         instance = await actor_service.ensure_instance_actor(conn, keygen=keygen)
     http = client or new_http_client()
+
+    async def refuse_host(host: str) -> str | None:
+        # Suspended domains (and, in allowlist mode, unlisted ones) are never fetched from.
+        async with pool.acquire() as conn:
+            decision = await admit(conn, host, allowlist_mode=settings.federation_allowlist)
+        return None if decision.allowed else decision.reason
+
     fetcher = Fetcher(
         client=http,
         policy=FetchPolicy(allow_private_addresses=settings.allow_private_addresses),
         signing_key=SigningKey(urls.instance_actor_key, load_private_key(instance.private_key_pem)),
         clock=clock,
         user_agent=f"fedicity/{__version__} (+{settings.base_url})",
+        refuse_host=refuse_host,
     )
     return Federation(
         client=http,
@@ -61,4 +71,5 @@ async def start_federation(
         directory=ActorDirectory(pool=pool, fetcher=fetcher, urls=urls),
         owns_client=client is None,
         keygen=keygen,
+        allowlist_mode=settings.federation_allowlist,
     )

@@ -71,6 +71,7 @@ def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop
             urls=urls,
             clock=clock,
             allow_private_addresses=federation.fetcher.policy.allow_private_addresses,
+            allowlist_mode=federation.allowlist_mode,
         )
 
     async def phases_step(pool: Pool) -> int:

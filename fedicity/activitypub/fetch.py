@@ -72,6 +72,7 @@ class FetchFailure(enum.StrEnum):
     BAD_CONTENT_TYPE = "bad_content_type"
     BAD_JSON = "bad_json"
     ID_MISMATCH = "id_mismatch"
+    REFUSED_BY_POLICY = "refused_by_policy"
 
 
 @dataclass(frozen=True)

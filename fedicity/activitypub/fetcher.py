@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.fetch import (
     Fetched,
     FetchError,
+    FetchFailure,
     FetchPolicy,
     fetch_document,
     fetch_key_owner,
@@ -28,12 +31,23 @@ class Fetcher:
     signing_key: SigningKey
     clock: Clock
     user_agent: str
+    # The federation policy (suspended domains, allowlist): a reason to refuse a host, or None.
+    refuse_host: Callable[[str], Awaitable[str | None]] | None = None
+
+    async def _refused(self, url: str) -> FetchError | None:
+        if self.refuse_host is None:
+            return None
+        reason = await self.refuse_host(host_of(url))
+        return None if reason is None else FetchError(FetchFailure.REFUSED_BY_POLICY, reason)
 
     def _sign(self, method: str, url: str, headers: dict[str, str]) -> dict[str, str]:
         return sign_cavage(method, url, headers, None, self.signing_key, self.clock.now())
 
     async def document(self, url: str, *, signed: bool = True) -> Fetched | FetchError:
         """Fetch an ActivityStreams document (signed, so authorized-fetch servers answer)."""
+        refused = await self._refused(url)
+        if refused is not None:
+            return refused
         return await fetch_document(
             self.client,
             url,
@@ -44,6 +58,9 @@ class Fetcher:
 
     async def key_document(self, url: str) -> Fetched | FetchError:
         """Fetch what a keyId names: unsigned first, signed only after a 401."""
+        refused = await self._refused(url)
+        if refused is not None:
+            return refused
         return await fetch_key_owner(
             self.client, url, policy=self.policy, sign=self._sign, user_agent=self.user_agent
         )

@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 
 from fedicity import __version__
+from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.fetch import FetchFailure, FetchPolicy, check_destination
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage
 from fedicity.activitypub.keys import load_private_key
@@ -19,6 +20,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Pool
 from fedicity.delivery import queries
 from fedicity.delivery.queries import DeliveryJob
+from fedicity.moderation.policy import admit
 from fedicity.urls import Urls
 
 LEASE = timedelta(minutes=2)
@@ -86,6 +88,7 @@ async def deliver_batch(
     clock: Clock,
     limit: int = BATCH,
     allow_private_addresses: bool = False,
+    allowlist_mode: bool = False,
 ) -> int:
     """Deliver up to `limit` due rows, several at once; return how many were claimed."""
     async with pool.acquire() as conn:
@@ -103,6 +106,7 @@ async def deliver_batch(
                 urls=urls,
                 clock=clock,
                 policy=FetchPolicy(allow_private_addresses),
+                allowlist_mode=allowlist_mode,
             )
 
     await asyncio.gather(*(one(job) for job in jobs))
@@ -117,6 +121,7 @@ async def _deliver(
     urls: Urls,
     clock: Clock,
     policy: FetchPolicy,
+    allowlist_mode: bool = False,
 ) -> None:
     async with pool.acquire() as conn:
         health = await queries.select_domain_health(conn, job.domain)
@@ -135,6 +140,21 @@ async def _deliver(
             if await queries.select_probe_id(conn, job.domain, now) != job.id:
                 await queries.postpone(conn, job.id, now + PROBE_WAIT, now)
                 return
+    async with pool.acquire() as conn:
+        decision = await admit(conn, host_of(job.inbox), allowlist_mode=allowlist_mode)
+    if not decision.allowed:
+        # A domain suspended after the activity was queued gets nothing, and it is not retried.
+        async with pool.acquire() as conn:
+            await queries.mark_failed_attempt(
+                conn,
+                job.id,
+                status=None,
+                error=f"refused by policy: {decision.reason}",
+                next_attempt_at=None,
+                now=now,
+                lease=job.locked_until,
+            )
+        return
     refused = await check_destination(job.inbox, policy)
     if refused is not None and refused.reason in (
         FetchFailure.BLOCKED_ADDRESS,
