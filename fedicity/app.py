@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -13,6 +14,38 @@ from fedicity.db.pool import Pool, create_pool
 from fedicity.federation import Federation, start_federation
 from fedicity.settings import Settings
 from fedicity.urls import Urls
+
+ACTOR_DOC_TTL = 60.0
+
+
+class DocumentCache:
+    """Serialized documents by key, each kept for `ttl` seconds (process-local, bounded)."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, bytes]] = {}
+
+    def get(self, key: str) -> bytes | None:
+        """The cached body, unless absent or expired."""
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, key: str, body: bytes) -> None:
+        """Cache a body (the oldest entry goes when full)."""
+        if len(self._entries) >= self._max and key not in self._entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (time.monotonic(), body)
+
+    def pop(self, key: str, default: None = None) -> None:
+        """Forget a key."""
+        self._entries.pop(key, default)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._entries.clear()
 
 
 @dataclass
@@ -27,8 +60,9 @@ class AppState:
     owns_pool: bool = False
     federation: Federation | None = None
     owns_federation: bool = False
-    # Serialized local actor documents by username; dropped when a profile changes.
-    actor_documents: dict[str, bytes] = field(default_factory=dict)
+    # Serialized local actor documents by username; dropped when a profile changes here, and
+    # expiring so that a change made by another process (or a membership count) shows soon.
+    actor_documents: DocumentCache = field(default_factory=lambda: DocumentCache(ACTOR_DOC_TTL))
 
     @property
     def fed(self) -> Federation:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
-from fedicity.activitypub.accessors import get_id, get_str, host_of
+from fedicity.activitypub.accessors import get_id, host_of
 from fedicity.activitypub.fetch import FetchError, FetchFailure
 from fedicity.activitypub.fetcher import Fetcher
 from fedicity.actors import queries
@@ -160,8 +160,3 @@ class ActorDirectory:
         if key_id != expected or actor.public_key_pem is None:
             return LookupFailure("unknown_local_key", f"no local key {key_id}")
         return ResolvedKey(key_id, owner, actor.public_key_pem)
-
-
-def display_handle(actor: RemoteActor) -> str:
-    """@user@domain of a remote actor."""
-    return f"@{actor.username or get_str(actor.raw, 'preferredUsername') or '?'}@{actor.domain}"

@@ -106,9 +106,3 @@ async def retry_inbox_item(
         next_attempt_at,
         now,
     )
-
-
-async def count_inbox_items(conn: Connection, state: str) -> int:
-    """How many rows are in a state."""
-    count: int = await conn.fetchval("SELECT count(*) FROM inbox_items WHERE state = $1", state)
-    return count

@@ -272,11 +272,3 @@ async def select_tag_posts(
         limit,
     )
     return [_post(row) for row in rows]
-
-
-async def select_local_post_by_id(conn: Connection, post_id: int) -> Post | None:
-    """A local post by row id."""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM posts p WHERE p.id = $1 AND p.local_actor_id IS NOT NULL", post_id
-    )
-    return None if row is None else _post(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fedicity.activitypub.accessors import get_id, get_object, get_str, get_type, host_of
+from fedicity.activitypub.accessors import get_id, get_object, get_type, host_of
 from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors import queries as actor_queries
@@ -100,9 +100,3 @@ async def on_announce_activity(ctx: InboundContext, activity: Mapping[str, Any])
 def register(router: Router[InboundContext]) -> None:
     """Add the aggregation handler to the routing table."""
     router.register("Announce", "Create")(on_announce_activity)
-
-
-def group_code(group: RemoteActor) -> str | None:
-    """The territory code a remote territory actor publishes."""
-    value = _term(group.raw, "territoryCode")
-    return value if isinstance(value, str) else get_str(group.raw, "territoryCode")

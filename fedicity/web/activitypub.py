@@ -124,7 +124,7 @@ async def actor(username: str) -> Response | WerkzeugResponse | str:
     """An actor: its ActivityStreams document for servers, its profile page for browsers."""
     if wants_activitypub(request):
         # The hot path of federation (every peer verifying a signature fetches it): a cached
-        # document needs no database round trip. The cache is dropped when a profile changes.
+        # document needs no database round trip (see DocumentCache for how it expires).
         cached = state().actor_documents.get(username)
         if cached is not None:
             return activity_response(cached)
@@ -144,7 +144,7 @@ async def actor(username: str) -> Response | WerkzeugResponse | str:
     body = cache.get(found.username)
     if body is None:
         body = json.dumps(await _actor_document(found)).encode("utf-8")
-        cache[found.username] = body
+        cache.put(found.username, body)
     return activity_response(body)
 
 

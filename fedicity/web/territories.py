@@ -278,8 +278,8 @@ async def served_root() -> Territory | None:
 
 
 async def resolve_place(text: str) -> Territory | None:
-    """A served commune or quartier from what a person types: 'commune:93048', a COG code or a
-    postal code."""
+    """A served territory from what a person types: 'level:code', a commune's COG code, or a name
+    or postal code (first match); None when nothing served matches."""
     value = text.strip()
     if not value:
         return None
