@@ -89,9 +89,8 @@ def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop
 
 async def run_worker(pool: Pool, stop: asyncio.Event, loops: list[Loop]) -> None:
     """Run the loops until `stop` is set, then let each finish its current step."""
-    chosen = loops
-    _log.info("worker running %d loop(s): %s", len(chosen), ", ".join(lp.name for lp in chosen))
-    tasks = [asyncio.create_task(_run_loop(lp, pool, stop), name=lp.name) for lp in chosen]
+    _log.info("worker running %d loop(s): %s", len(loops), ", ".join(lp.name for lp in loops))
+    tasks = [asyncio.create_task(_run_loop(lp, pool, stop), name=lp.name) for lp in loops]
     await stop.wait()
     if tasks:
         await asyncio.gather(*tasks)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import httpx
 
@@ -79,6 +78,3 @@ def new_http_client() -> httpx.AsyncClient:
         timeout=httpx.Timeout(10.0),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
-
-
-Document = dict[str, Any]

@@ -83,6 +83,9 @@ class IgnoredDelete:
 
 
 FORWARDABLE = frozenset({"Create", "Update"})
+# Longer ids are refused: the id is the mailbox's unique key, and PostgreSQL cannot index a value
+# over ~2.7 kB (the insert would fail with a 500 on every retry by the peer).
+MAX_ID_LENGTH = 2048
 _KEY_MAY_HAVE_CHANGED = frozenset({FailureReason.BAD_SIGNATURE, FailureReason.KEY_TYPE_MISMATCH})
 
 
@@ -112,6 +115,8 @@ def parse_activity(body: bytes, content_type: str | None) -> dict[str, Any] | Re
     activity_id = document.get("id")
     if activity_id is not None and not isinstance(activity_id, str):
         return Rejected(400, "bad_id", "the activity id is not a string")
+    if activity_id is not None and len(activity_id) > MAX_ID_LENGTH:
+        return Rejected(400, "bad_id", f"the activity id is longer than {MAX_ID_LENGTH}")
     return document
 
 

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from fedicity.activitypub.accessors import audience as addressees
 from fedicity.activitypub.accessors import get_id, host_of, is_public
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
@@ -43,8 +44,7 @@ async def publish(
 ) -> int:
     """Store `activity` (which must have its id) and queue it for every recipient's inbox."""
     now = clock.now()
-    to = [get_id(value) or "" for value in _as_list(activity.get("to"))]
-    cc = [get_id(value) or "" for value in _as_list(activity.get("cc"))]
+    to, cc = addressees(activity)
     public = any(is_public(uri) for uri in to + cc)
     activity_id = await queries.insert_activity(
         conn,
@@ -84,9 +84,3 @@ async def publish(
             now=now,
         )
     return activity_id
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]

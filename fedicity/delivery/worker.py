@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,6 +34,7 @@ PROBE_INTERVAL = timedelta(hours=6)
 PROBE_WAIT = timedelta(minutes=1)
 SNIPPET = 500
 POST_TIMEOUT = 15.0
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,31 @@ async def deliver_batch(
 
     async def one(job: DeliveryJob) -> None:
         async with gate:
-            await _deliver(
-                pool,
-                client,
-                job,
-                urls=urls,
-                clock=clock,
-                policy=FetchPolicy(allow_private_addresses),
-                allowlist_mode=allowlist_mode,
-            )
+            try:
+                await _deliver(
+                    pool,
+                    client,
+                    job,
+                    urls=urls,
+                    clock=clock,
+                    policy=FetchPolicy(allow_private_addresses),
+                    allowlist_mode=allowlist_mode,
+                )
+            except Exception as error:  # noqa: BLE001 -- a bug must count an attempt, not loop
+                # Otherwise the row would come back at every lease end, forever, never failing.
+                _log.exception("delivery %s to %s failed", job.id, job.inbox)
+                delay = next_delay(job.attempts + 1, None)
+                now = clock.now()
+                async with pool.acquire() as conn:
+                    await queries.mark_failed_attempt(
+                        conn,
+                        job.id,
+                        status=None,
+                        error=f"{type(error).__name__}: {error}",
+                        next_attempt_at=None if delay is None else now + delay,
+                        now=now,
+                        lease=job.locked_until,
+                    )
 
     await asyncio.gather(*(one(job) for job in jobs))
     return len(jobs)

@@ -30,12 +30,12 @@ async def process_batch(
     keygen: KeyGenerator = generate_rsa_keypair,
 ) -> int:
     """Process up to `limit` due inbox rows; return how many were handled."""
+    router = build_router()
+    # One connection for the batch: each row still commits (or retries) on its own.
     async with pool.acquire() as conn:
         items = await queries.claim_inbox_items(conn, now=clock.now(), lease=LEASE, limit=limit)
-    router = build_router()
-    for item in items:
-        handler = router.lookup(item.raw)
-        async with pool.acquire() as conn:
+        for item in items:
+            handler = router.lookup(item.raw)
             if handler is None:
                 await queries.finish_inbox_item(
                     conn,
