@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fedicity.activitypub.accessors import (
@@ -39,6 +39,7 @@ from fedicity.follows import queries as follow_queries
 from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
+from fedicity.posts.ap import _parse_time as parse_time
 from fedicity.sanitize import html_to_text, sanitize_html
 from fedicity.territories import queries as territory_queries
 from fedicity.textfmt import plain_to_html
@@ -59,13 +60,16 @@ _FEP_STATUS: dict[str, Status] = {
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+    """posts.ap's reading, blanks trimmed; None for a moment with no UTC equivalent (year 1 at
+    +01:00), which would fail every later conversion."""
+    parsed = parse_time(value.strip() if isinstance(value, str) else value)
+    if parsed is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        parsed.astimezone(UTC)
+    except OverflowError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed
 
 
 def _text(value: Any, limit: int = 300) -> str | None:
@@ -78,14 +82,13 @@ def _text(value: Any, limit: int = 300) -> str | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
+    if not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)  # an int past float's range overflows
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def coordinates(latitude: Any, longitude: Any) -> tuple[float | None, float | None, bool]:
@@ -224,10 +227,7 @@ def event_from_ap(document: Mapping[str, Any], *, organizer: str, now: datetime)
     category = get_str(document, "category")
     category = category.upper() if category and category.upper() in CATEGORIES else None
     join_mode_raw = get_str(document, "joinMode")
-    join_mode: JoinMode = "free"
-    for mode in JOIN_MODES:
-        if join_mode_raw == mode:
-            join_mode = mode
+    join_mode: JoinMode = next((mode for mode in JOIN_MODES if mode == join_mode_raw), "free")
     tags = tuple(
         dict.fromkeys(
             name.strip().lstrip("#").lower()

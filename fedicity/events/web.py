@@ -4,7 +4,7 @@ organiser's and participants' forms."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from quart import Blueprint, Response, redirect, render_template, request, url_for
@@ -249,9 +249,12 @@ def _local_time(raw: str, timezone: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(raw)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone(timezone))
+        parsed.astimezone(UTC)  # year 1 or 9999 may have no UTC equivalent
+    except (ValueError, OverflowError):
         raise EventError("time_invalid", "bad time") from None
-    return parsed.replace(tzinfo=zone(timezone)) if parsed.tzinfo is None else parsed
+    return parsed
 
 
 def _form_input(form: Any) -> EventInput:
