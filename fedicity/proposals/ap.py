@@ -9,7 +9,7 @@ what Mastodon sends: `Create(Note{name: option, inReplyTo: question})` with no c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -48,6 +48,8 @@ MAX_COMMENTS_LISTED = 100
 MAX_ATTACHMENTS = 10
 MAX_ATTACHMENT_NAME = 200
 MAX_URL = 2000
+MAX_OPTIONS = 20  # the proposals table's CHECK (cardinality(options) BETWEEN 2 AND 20)
+MAX_INT4 = 2**31 - 1  # remote_voters_count is an integer column
 # Inline definitions of the terms we use, beside the served fc: context, for consumers that read
 # short names without processing JSON-LD (as Mastodon does).
 QUESTION_EXTENSION: dict[str, Any] = {
@@ -91,7 +93,9 @@ def parse_time(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed.astimezone(UTC)  # the database stores UTC: year 1 or 9999 may not fit
+    except (ValueError, OverflowError):
         return None
     return parsed if parsed.tzinfo is not None else None
 
@@ -377,6 +381,8 @@ def from_ap(
     choices, multiple = _choices(document)
     if len(choices) < 2 or len({name for name, _ in choices}) != len(choices):
         return "a Question needs at least two distinct options"
+    if len(choices) > MAX_OPTIONS:
+        return f"a Question has at most {MAX_OPTIONS} options"
     title = (get_str(document, "name") or "").strip()
     content = get_str(document, "content") or ""
     if title and content.startswith(title_html(title)):
@@ -405,6 +411,10 @@ def from_ap(
         )
     )[:50]
     room_uri, room_name = _room_of(document, author)
+    voting_opens = parse_time(document.get("votingOpens"))
+    voting_ends = parse_time(document.get("endTime"))
+    if voting_opens is not None and voting_ends is not None and voting_ends < voting_opens:
+        voting_opens = None  # the table refuses an end before the opening
     return ProposalData(
         uri=uri,
         token=token,
@@ -418,8 +428,8 @@ def from_ap(
         tags=tags,
         state=state,
         amendable_until=parse_time(document.get("amendableUntil")),
-        voting_opens=parse_time(document.get("votingOpens")),
-        voting_ends=parse_time(document.get("endTime")),
+        voting_opens=voting_opens,
+        voting_ends=voting_ends,
         multiple=multiple,
         anonymous_votes=_bool(document, "anonymousVotes", False),
         vote_change_allowed=_bool(document, "voteChangeAllowed", False),
@@ -429,7 +439,7 @@ def from_ap(
         result=get_str(document, "result") or None,
         official_answer=get_str(document, "officialAnswer") or None,
         remote_tallies=dict(choices),
-        remote_voters_count=voters if isinstance(voters, int) and voters >= 0 else None,
+        remote_voters_count=voters if isinstance(voters, int) and 0 <= voters <= MAX_INT4 else None,
         raw=dict(document),
         updated=parse_time(document.get("updated")),
         room_uri=room_uri,
@@ -450,6 +460,14 @@ async def remember_question(ctx: InboundContext, document: Mapping[str, Any]) ->
     await queries.upsert_proposal(ctx.conn, data)
 
 
+async def _is_local_proposal(ctx: InboundContext, target: str | None) -> bool:
+    """Whether `target` is one of our proposals (checked by host before the query)."""
+    if target is None or host_of(target) != host_of(ctx.urls.base):
+        return False
+    proposal = await queries.select_proposal(ctx.conn, target)
+    return proposal is not None and proposal.local
+
+
 def vote_target(document: Mapping[str, Any]) -> str | None:
     """The Question a Mastodon-shaped vote answers, when the Note looks like a vote."""
     if get_type(document) != "Note":
@@ -461,11 +479,7 @@ def vote_target(document: Mapping[str, Any]) -> str | None:
 
 async def is_vote(ctx: InboundContext, document: Mapping[str, Any]) -> bool:
     """Whether a Create's Note is a vote on one of our proposals (posts hands it to us)."""
-    target = vote_target(document)
-    if target is None or host_of(target) != host_of(ctx.urls.base):
-        return False
-    proposal = await queries.select_proposal(ctx.conn, target)
-    return proposal is not None and proposal.local
+    return await _is_local_proposal(ctx, vote_target(document))
 
 
 async def on_vote(
@@ -503,11 +517,7 @@ async def is_amendment(ctx: InboundContext, document: Mapping[str, Any]) -> bool
     """Whether a Create's Note is an amendment to one of our proposals."""
     if not is_amendment_document(document):
         return False
-    target = get_id(document.get("inReplyTo"))
-    if target is None or host_of(target) != host_of(ctx.urls.base):
-        return False
-    proposal = await queries.select_proposal(ctx.conn, target)
-    return proposal is not None and proposal.local
+    return await _is_local_proposal(ctx, get_id(document.get("inReplyTo")))
 
 
 async def on_amendment(
@@ -550,11 +560,7 @@ def _comment_target(document: Mapping[str, Any]) -> str | None:
 
 async def is_comment(ctx: InboundContext, document: Mapping[str, Any]) -> bool:
     """Whether a Create's Note is a comment on one of our proposals."""
-    target = _comment_target(document)
-    if target is None or host_of(target) != host_of(ctx.urls.base):
-        return False
-    proposal = await queries.select_proposal(ctx.conn, target)
-    return proposal is not None and proposal.local
+    return await _is_local_proposal(ctx, _comment_target(document))
 
 
 async def on_comment(

@@ -4,15 +4,18 @@ servers at the same URL (content negotiation)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from quart import Blueprint, Response, redirect, render_template, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub.vocab import ACTIVITY_JSON
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.app import state
+from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries, rooms
 from fedicity.proposals import service as proposals
@@ -241,88 +244,96 @@ async def proposal_page(token: str) -> str | Response:
     )
 
 
-@blueprint.post("/proposals/<token>/vote")
-async def vote(token: str) -> WerkzeugResponse:
-    """A citizen's ballot."""
-    me = await _me()
-    if me is None:
-        return redirect(f"/login?next=/proposals/{token}", 303)
-    proposal = await _proposal(token, me)
-    form = await request.form
-    async with state().db.acquire() as conn:
-        try:
-            await proposals.vote_locally(
-                conn, actor=me, proposal=proposal, options=form.getlist("option"), env=await _env()
-            )
-        except ProposalError as refused:
-            return _back(proposal, refused.code)
-    return _back(proposal)
+# What a citizen does on a proposal's page, with the form it sent.
+Action = Callable[[Connection, Actor, Proposal, MultiDict[str, str], Env], Awaitable[object]]
 
 
-@blueprint.post("/proposals/<token>/state")
-async def change_state(token: str) -> WerkzeugResponse:
-    """Open for amendments or voting, close, withdraw, archive."""
+async def _act(token: str, action: Action) -> WerkzeugResponse:
+    """Run a citizen's action on a proposal (login first) and go back to its page, with the
+    refusal's code when the service refused."""
     me = await _me()
     if me is None:
         return redirect(f"/login?next=/proposals/{token}", 303)
     proposal = await _proposal(token, me)
     form = await request.form
     env = await _env()
-    action = form.get("action", "")
     async with state().db.acquire() as conn:
         try:
-            if action == "amendable":
-                auto = form.get("auto_voting_days", "").strip()
-                await proposals.open_amendments(
-                    conn,
-                    actor=me,
-                    proposal=proposal,
-                    until=env.clock.now() + _days(form.get("days"), 14),
-                    env=env,
-                    auto_voting_days=_days(auto, 7).days if auto else None,
-                )
-            elif action == "voting":
-                await proposals.open_voting(
-                    conn,
-                    actor=me,
-                    proposal=proposal,
-                    ends=env.clock.now() + _days(form.get("days"), 7),
-                    env=env,
-                )
-            elif action == "close":
-                await proposals.close(conn, actor=me, proposal=proposal, env=env)
-            elif action == "withdraw":
-                await proposals.withdraw(conn, actor=me, proposal=proposal, env=env)
-            elif action == "archive":
-                await proposals.archive(conn, actor=me, proposal=proposal, env=env)
-            else:
-                raise Problem(400, "unknown action")
+            await action(conn, me, proposal, form, env)
         except ProposalError as refused:
             return _back(proposal, refused.code)
     return _back(proposal)
+
+
+@blueprint.post("/proposals/<token>/vote")
+async def vote(token: str) -> WerkzeugResponse:
+    """A citizen's ballot."""
+
+    async def cast(
+        conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
+    ) -> None:
+        await proposals.vote_locally(
+            conn, actor=me, proposal=proposal, options=form.getlist("option"), env=env
+        )
+
+    return await _act(token, cast)
+
+
+@blueprint.post("/proposals/<token>/state")
+async def change_state(token: str) -> WerkzeugResponse:
+    """Open for amendments or voting, close, withdraw, archive."""
+
+    async def move(
+        conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
+    ) -> None:
+        action = form.get("action", "")
+        if action == "amendable":
+            auto = form.get("auto_voting_days", "").strip()
+            await proposals.open_amendments(
+                conn,
+                actor=me,
+                proposal=proposal,
+                until=env.clock.now() + _days(form.get("days"), 14),
+                env=env,
+                auto_voting_days=_days(auto, 7).days if auto else None,
+            )
+        elif action == "voting":
+            await proposals.open_voting(
+                conn,
+                actor=me,
+                proposal=proposal,
+                ends=env.clock.now() + _days(form.get("days"), 7),
+                env=env,
+            )
+        elif action == "close":
+            await proposals.close(conn, actor=me, proposal=proposal, env=env)
+        elif action == "withdraw":
+            await proposals.withdraw(conn, actor=me, proposal=proposal, env=env)
+        elif action == "archive":
+            await proposals.archive(conn, actor=me, proposal=proposal, env=env)
+        else:
+            raise Problem(400, "unknown action")
+
+    return await _act(token, move)
 
 
 @blueprint.post("/proposals/<token>/comments")
 async def comment(token: str) -> WerkzeugResponse:
     """A comment with a stance."""
-    me = await _me()
-    if me is None:
-        return redirect(f"/login?next=/proposals/{token}", 303)
-    proposal = await _proposal(token, me)
-    form = await request.form
-    async with state().db.acquire() as conn:
-        try:
-            await proposals.comment(
-                conn,
-                actor=me,
-                proposal=proposal,
-                stance=form.get("stance", ""),
-                text=form.get("text", ""),
-                env=await _env(),
-            )
-        except ProposalError as refused:
-            return _back(proposal, refused.code)
-    return _back(proposal)
+
+    async def write(
+        conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
+    ) -> None:
+        await proposals.comment(
+            conn,
+            actor=me,
+            proposal=proposal,
+            stance=form.get("stance", ""),
+            text=form.get("text", ""),
+            env=env,
+        )
+
+    return await _act(token, write)
 
 
 def _amendment_id(raw: str | None) -> int:
@@ -334,41 +345,36 @@ def _amendment_id(raw: str | None) -> int:
 @blueprint.post("/proposals/<token>/amendments")
 async def amendments(token: str) -> WerkzeugResponse:
     """Propose an amendment, vote on one (up/down), or accept/reject one (author/organisation)."""
-    me = await _me()
-    if me is None:
-        return redirect(f"/login?next=/proposals/{token}", 303)
-    proposal = await _proposal(token, me)
-    form = await request.form
-    action = form.get("action", "")
-    env = await _env()
-    async with state().db.acquire() as conn:
-        try:
-            if action == "propose":
-                await proposals.amend(
-                    conn, actor=me, proposal=proposal, text=form.get("text", ""), env=env
+
+    async def handle(
+        conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
+    ) -> None:
+        action = form.get("action", "")
+        if action == "propose":
+            await proposals.amend(
+                conn, actor=me, proposal=proposal, text=form.get("text", ""), env=env
+            )
+        elif action in ("up", "down", "accept", "reject"):
+            amendment_id = _amendment_id(form.get("amendment"))
+            found = await queries.select_amendment(conn, amendment_id)
+            if found is None or found.proposal_id != proposal.id:
+                raise Problem(404, "no such amendment")
+            if action in ("up", "down"):
+                await proposals.vote_amendment(
+                    conn, actor=me, amendment_id=amendment_id, up=action == "up", env=env
                 )
-            elif action in ("up", "down", "accept", "reject"):
-                amendment_id = _amendment_id(form.get("amendment"))
-                found = await queries.select_amendment(conn, amendment_id)
-                if found is None or found.proposal_id != proposal.id:
-                    raise Problem(404, "no such amendment")
-                if action in ("up", "down"):
-                    await proposals.vote_amendment(
-                        conn, actor=me, amendment_id=amendment_id, up=action == "up", env=env
-                    )
-                else:
-                    await proposals.decide_amendment(
-                        conn,
-                        actor=me,
-                        amendment_id=amendment_id,
-                        accept=action == "accept",
-                        env=env,
-                    )
             else:
-                raise Problem(400, "unknown action")
-        except ProposalError as refused:
-            return _back(proposal, refused.code)
-    return _back(proposal)
+                await proposals.decide_amendment(
+                    conn,
+                    actor=me,
+                    amendment_id=amendment_id,
+                    accept=action == "accept",
+                    env=env,
+                )
+        else:
+            raise Problem(400, "unknown action")
+
+    return await _act(token, handle)
 
 
 @blueprint.get("/proposals/<token>/replies")
