@@ -6,7 +6,7 @@ from quart import Quart, Response, g, request
 from werkzeug.datastructures import MultiDict
 
 from fedicity.app import state
-from fedicity.web import i18n
+from fedicity.web import headers, i18n
 from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.limits import limit_body
 from fedicity.web.session import csrf_token, load_account
@@ -30,6 +30,7 @@ def register_web(app: Quart) -> None:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
+    headers.install(app)
     # First of the hooks: nothing may read a body before its route's cap is set.
     app.before_request(limit_body)
 
