@@ -19,6 +19,13 @@ most remote content is written for:
   any other unknown tag is stripped and its text kept; comments and every other attribute (style,
   on*, id, target...) go.
 
+URLs read from the network (an actor's url and icon, a post's url, an event's url, registration
+link, online address and image...) go through `safe_url`: only absolute http(s) URLs with a host
+are kept, since anything else (javascript:, data:, vbscript:, relative references) becomes script or
+points into our own site once it is an href or a src. Templates pass every stored URL through the
+same check again (web.headers.web_url) and stored HTML through `checked_html`, so rows written
+before the check cannot turn into script links either.
+
 Sanitizing is bleach's (html5lib) pipeline with two stages of ours around its sanitizer filter,
 since bleach by itself keeps the text of stripped elements (a script's code would show as text)
 and can only remove attributes, not rewrite them.
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -51,6 +59,9 @@ ALLOWED_CLASSES: Final = frozenset(
     {"h-card", "mention", "hashtag", "u-url", "invisible", "ellipsis"}
 )
 LINK_SCHEMES: Final = frozenset({"http", "https", "mailto"})
+WEB_SCHEMES: Final = frozenset({"http", "https"})
+# Longer URLs are not addresses people follow; 2000 is what browsers and crawlers reliably handle.
+MAX_URL_LENGTH: Final = 2000
 LINK_REL: Final = "nofollow noopener noreferrer"
 
 HEADINGS: Final = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -69,6 +80,8 @@ _ETREE_WALKER: Final = html5lib_shim.getTreeWalker("etree")  # type: ignore[attr
 
 _URL_IGNORED = re.compile(r"[`\x00-\x20\x7f-\xa0\s]+")
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
+_SCRIPT_SCHEME = re.compile(r"(?:java|vb|live)script:|data:")
+_URL_FORBIDDEN = frozenset('\\<>"`')
 
 _Token = dict[str, Any]
 _ATTR_CLASS: Final = (None, "class")
@@ -171,6 +184,49 @@ def is_safe_link(href: str) -> bool:
     except ValueError:
         return False
     return scheme in LINK_SCHEMES and normalized.startswith(scheme + ":")
+
+
+def safe_url(value: object) -> str | None:
+    """`value` if it is an absolute http(s) URL with a host that a browser reads as written;
+    None for anything else (other schemes, relative, too long, hidden characters, credentials).
+
+    The URL is returned unchanged (ids must still compare equal). Refused outright rather than
+    cleaned: control, format (bidi) and whitespace characters, which browsers strip or which
+    disguise what is shown; backslashes, which browsers read as slashes where we do not;
+    quotes, angle brackets and backticks, which no well-formed URL holds unescaped.
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
+        return None
+    for char in value:
+        if char in _URL_FORBIDDEN or unicodedata.category(char)[0] in "CZ":
+            return None
+    scheme, separator, _rest = value.partition("://")
+    if not separator or scheme.lower() not in WEB_SCHEMES:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return None
+    if not parts.hostname or "@" in parts.netloc:
+        return None
+    return value
+
+
+def checked_html(html_text: str) -> str:
+    """Stored HTML as it may be shown: sanitized again when it holds a script-like scheme.
+
+    What we store was sanitized when it was received or written, but a row written before a fix
+    of the policy (or of the code writing local HTML) may hold a link the policy now refuses.
+    Sanitizing every fragment on every page view would cost a full parse each time; the text is
+    cheaply searched instead for the schemes that run script (entities decoded twice and the
+    characters browsers ignore removed, as is_safe_link does), and only such fragments, or text
+    that merely mentions "data:", go through the policy again.
+    """
+    normalized = _URL_IGNORED.sub("", html.unescape(html.unescape(html_text))).lower()
+    if _SCRIPT_SCHEME.search(normalized) is None:
+        return html_text
+    return sanitize_html(html_text)
 
 
 def _rewrite_links_and_classes(tokens: Iterable[_Token]) -> Iterator[_Token]:

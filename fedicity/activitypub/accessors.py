@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fedicity.activitypub.vocab import PUBLIC
+from fedicity.sanitize import safe_url
 
 _PUBLIC_ALIASES = frozenset({PUBLIC, "as:Public", "Public"})
 
@@ -37,6 +38,20 @@ def get_id(value: Any) -> str | None:
 def get_ids(value: Any) -> list[str]:
     """The IRIs of every reference in a property, skipping what is not a reference."""
     return [ident for item in as_list(value) if (ident := get_id(item)) is not None]
+
+
+def get_web_url(value: Any) -> str | None:
+    """The first http(s) URL of a `url`-like property: an IRI, a Link (`href`), an object with an
+    `id`, or a list of them; None when there is none (see sanitize.safe_url)."""
+    for item in as_list(value):
+        candidate = get_id(item)
+        if isinstance(item, Mapping):
+            found = safe_url(get_str(item, "href")) or safe_url(candidate)
+        else:
+            found = safe_url(candidate)
+        if found is not None:
+            return found
+    return None
 
 
 def get_str(document: Mapping[str, Any], key: str) -> str | None:

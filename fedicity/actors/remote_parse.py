@@ -8,8 +8,16 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from fedicity.activitypub.accessors import as_list, get_id, get_ids, get_str, get_type, host_of
-from fedicity.sanitize import sanitize_html
+from fedicity.activitypub.accessors import (
+    as_list,
+    get_id,
+    get_ids,
+    get_str,
+    get_type,
+    get_web_url,
+    host_of,
+)
+from fedicity.sanitize import safe_url, sanitize_html
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 
@@ -59,7 +67,11 @@ def _icon_url(document: Mapping[str, Any], base: str) -> str | None:
         if isinstance(icon, Mapping) and url is None:
             url = get_str(icon, "href")
         if url:
-            return urljoin(base, url)
+            # Relative icons are resolved against the actor; an icon is an <img src>, so one
+            # that is not http(s) is passed over for the next.
+            found = safe_url(urljoin(base, url))
+            if found is not None:
+                return found
     return None
 
 
@@ -68,20 +80,22 @@ def parse_remote_actor(document: Mapping[str, Any], fetched_at: datetime) -> Rem
     uri = get_id(document)
     if uri is None:
         raise ActorParseError("the actor has no id")
+    if safe_url(uri) is None:
+        raise ActorParseError("the actor's id is not an http(s) URL")
     actor_type = get_type(document)
     if actor_type not in ACTOR_TYPES:
         raise ActorParseError(f"{actor_type!r} is not an actor type")
     inbox = get_id(document.get("inbox"))
     if inbox is None:
         raise ActorParseError("the actor has no inbox")
+    if safe_url(inbox) is None:
+        raise ActorParseError("the actor's inbox is not an http(s) URL")
     endpoints = document.get("endpoints")
-    shared_inbox = get_id(endpoints.get("sharedInbox")) if isinstance(endpoints, Mapping) else None
+    shared_inbox = (
+        safe_url(get_id(endpoints.get("sharedInbox"))) if isinstance(endpoints, Mapping) else None
+    )
     key_id, pem = _main_key(document)
     name = get_str(document, "name") or ""
-    url_value = document.get("url")
-    url = get_id(url_value) or (
-        get_str(url_value, "href") if isinstance(url_value, Mapping) else None
-    )
     return RemoteActorData(
         uri=uri,
         domain=host_of(uri),
@@ -89,7 +103,7 @@ def parse_remote_actor(document: Mapping[str, Any], fetched_at: datetime) -> Rem
         username=get_str(document, "preferredUsername"),
         display_name=name[:200],
         summary_html=sanitize_html(get_str(document, "summary") or "")[:20000],
-        url=url,
+        url=get_web_url(document.get("url")),
         icon_url=_icon_url(document, uri),
         inbox=inbox,
         shared_inbox=shared_inbox,

@@ -17,6 +17,7 @@ from fedicity.activitypub.accessors import (
     get_object,
     get_str,
     get_type,
+    get_web_url,
     host_of,
     is_public,
 )
@@ -40,7 +41,7 @@ from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.posts.ap import _parse_time as parse_time
-from fedicity.sanitize import html_to_text, sanitize_html
+from fedicity.sanitize import html_to_text, safe_url, sanitize_html
 from fedicity.territories import queries as territory_queries
 from fedicity.textfmt import plain_to_html
 
@@ -113,7 +114,7 @@ def _location(value: Any) -> tuple[Location, bool]:
         elif isinstance(candidate, Mapping):
             kind = get_type(candidate)
             if kind == "VirtualLocation":
-                online = online or get_str(candidate, "url")
+                online = online or get_web_url(candidate.get("url"))
             elif place is None:
                 # Gancio sends {"name": ...} with no type at all.
                 place = candidate
@@ -151,8 +152,8 @@ def _location(value: Any) -> tuple[Location, bool]:
 def _online_link(document: Mapping[str, Any]) -> str | None:
     for item in as_list(document.get("attachment")):
         if isinstance(item, Mapping) and get_type(item) == "Link":
-            href = get_str(item, "href")
-            if href and href.startswith(("http://", "https://")):
+            href = safe_url(get_str(item, "href"))
+            if href is not None:
                 return href
     return None
 
@@ -163,8 +164,8 @@ def _image(document: Mapping[str, Any]) -> str | None:
             continue
         media = get_str(item, "mediaType") or ""
         if get_type(item) == "Image" or media.startswith("image/"):
-            url = get_id(item.get("url")) or get_str(item, "href")
-            if url and url.startswith(("http://", "https://")):
+            url = get_web_url(item.get("url")) or safe_url(get_str(item, "href"))
+            if url is not None:
                 return url
     return None
 
@@ -192,6 +193,8 @@ def event_from_ap(document: Mapping[str, Any], *, organizer: str, now: datetime)
     uri = get_id(document)
     if uri is None:
         return "the event has no id"
+    if safe_url(uri) is None:
+        return "the event's id is not an http(s) URL"
     if get_type(document) != "Event":
         return "the object is not an Event"
     if host_of(uri) != host_of(organizer):
@@ -239,11 +242,6 @@ def event_from_ap(document: Mapping[str, Any], *, organizer: str, now: datetime)
         )
     )[:50]
     to, _cc = audience(document)
-    external = get_str(document, "externalParticipationUrl")
-    url_value = document.get("url")
-    url = get_id(url_value) or (
-        get_str(url_value, "href") if isinstance(url_value, Mapping) else None
-    )
     count = _capacity(document.get("participantCount"))
     return EventData(
         uri=uri,
@@ -262,10 +260,10 @@ def event_from_ap(document: Mapping[str, Any], *, organizer: str, now: datetime)
         coordinates_swapped=swapped,
         capacity=_capacity(document.get("maximumAttendeeCapacity")),
         join_mode=join_mode,
-        external_url=external if external and ":" in external else None,
+        external_url=safe_url(get_str(document, "externalParticipationUrl")),
         status=_status(document),
         parent_uri=get_id(document.get("superEvent")),
-        url=url,
+        url=get_web_url(document.get("url")),
         public=any(is_public(uri) for uri in to),
         remote_participant_count=count,
         raw=dict(document),

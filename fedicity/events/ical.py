@@ -9,7 +9,7 @@ import icalendar
 
 from fedicity.events.models import Event
 from fedicity.events.text import zone
-from fedicity.sanitize import html_to_text
+from fedicity.sanitize import html_to_text, safe_url
 
 PRODID = "-//fedicity//events//FR"
 _STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
@@ -40,7 +40,10 @@ def vevent(event: Event, *, stamp: datetime) -> icalendar.Event:
     if event.location.latitude is not None and event.location.longitude is not None:
         component.add("geo", (event.location.latitude, event.location.longitude))
     component.add("status", _STATUS[event.status])
-    component.add("url", event.url or event.uri)
+    # Calendar apps show URL as a link: rows from before URLs were checked may hold a script.
+    link = safe_url(event.url) or safe_url(event.uri)
+    if link is not None:
+        component.add("url", link)
     if event.category:
         component.add("categories", [event.category, *event.tags])
     elif event.tags:

@@ -31,7 +31,7 @@ from fedicity.events.models import (
 from fedicity.events.text import is_zone, render_markdown
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
-from fedicity.sanitize import html_to_text, is_safe_link
+from fedicity.sanitize import MAX_URL_LENGTH, html_to_text, safe_url
 from fedicity.territories.models import Territory
 from fedicity.territories.service import locate_and_announce, territory_actor
 from fedicity.urls import Urls
@@ -39,7 +39,7 @@ from fedicity.urls import Urls
 MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000
 MAX_DURATION = timedelta(days=366)
-MAX_IMAGE_URL = 2000
+MAX_IMAGE_URL = MAX_URL_LENGTH
 _TAG = re.compile(r"^[\w]{1,64}$")
 
 
@@ -105,26 +105,17 @@ def check(data: EventInput) -> None:
         raise EventError("status_invalid", "unknown status")
     if data.capacity is not None and not 0 < data.capacity <= 1_000_000:
         raise EventError("capacity_invalid", "the capacity is a positive number")
-    if data.join_mode == "external" and not (data.external_url and is_safe_link(data.external_url)):
+    if data.join_mode == "external" and safe_url(data.external_url) is None:
         raise EventError("external_url_missing", "external participation needs a web address")
-    if data.location.online_url and not is_safe_link(data.location.online_url):
+    if data.location.online_url and safe_url(data.location.online_url) is None:
         raise EventError("online_url_invalid", "the online address must be a web address")
-    if data.image_url is not None and not _is_web_address(data.image_url):
+    if data.image_url is not None and safe_url(data.image_url) is None:
         raise EventError("image_url_invalid", "the image is a web address (http or https)")
     if not data.location.has_place and not data.location.online_url:
         raise EventError("location_missing", "an event needs a place or an online address")
     for tag in data.tags:
         if not _TAG.match(tag):
             raise EventError("tag_invalid", "tags are single words")
-
-
-def _is_web_address(url: str) -> bool:
-    return (
-        len(url) <= MAX_IMAGE_URL
-        and url.lower().startswith(("http://", "https://"))
-        and is_safe_link(url)
-        and not any(char.isspace() or char in "<>\"'" for char in url)
-    )
 
 
 async def _check_parent(

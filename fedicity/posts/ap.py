@@ -13,6 +13,7 @@ from fedicity.activitypub.accessors import (
     get_object,
     get_str,
     get_type,
+    get_web_url,
     host_of,
     is_public,
 )
@@ -28,7 +29,7 @@ from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.models import POST_TYPES, Post, PostData, Visibility
 from fedicity.proposals import ap as proposals_ap
-from fedicity.sanitize import sanitize_html
+from fedicity.sanitize import safe_url, sanitize_html
 from fedicity.urls import Urls
 
 NOTE_CONTEXT: list[Any] = [
@@ -121,6 +122,8 @@ def post_from_ap(
     uri = get_id(document)
     if uri is None:
         return "the object has no id"
+    if safe_url(uri) is None:
+        return "the object's id is not an http(s) URL"
     object_type = get_type(document)
     if object_type not in POST_TYPES:
         return f"{object_type!r} is not a post type"
@@ -150,10 +153,6 @@ def post_from_ap(
         and isinstance(name := tag.get("name"), str)
         and name.strip("#")
     )
-    url_value = document.get("url")
-    url = get_id(url_value) or (
-        get_str(url_value, "href") if isinstance(url_value, Mapping) else None
-    )
     return PostData(
         uri=uri,
         author_uri=author,
@@ -163,7 +162,7 @@ def post_from_ap(
         summary=get_str(document, "summary") or None,
         content_html=sanitize_html(content[:MAX_CONTENT]),
         in_reply_to=get_id(document.get("inReplyTo")),
-        url=url,
+        url=get_web_url(document.get("url")),
         visibility=visibility_of(to, cc, followers_uri),
         to_uris=to,
         cc_uris=cc,

@@ -6,6 +6,8 @@ import html
 import re
 from dataclasses import dataclass
 
+from fedicity.sanitize import safe_url
+
 _TOKEN = re.compile(
     r"(?P<url>https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]])"
     r"|(?P<mention>(?<![\w/])@(?P<user>[A-Za-z0-9_]{1,64})(?:@(?P<host>[A-Za-z0-9.\-]+(?::\d+)?))?)"
@@ -16,7 +18,8 @@ _PARAGRAPHS = re.compile(r"\n\s*\n")
 
 @dataclass(frozen=True)
 class Mention:
-    """A resolved @mention: what was typed and the actor it names."""
+    """A resolved @mention: what was typed, the actor it names and where its profile is shown
+    (a remote actor's `url`, which compose links to only when it is http(s))."""
 
     text: str
     actor_uri: str
@@ -73,8 +76,14 @@ def compose(
                     out.append(html.escape(token))
                     continue
                 mentions[mention.actor_uri] = mention
-                profile = html.escape(mention.profile_url, quote=True)
                 user = html.escape(match.group("user"))
+                # The profile URL comes from another server: a javascript: one must never
+                # become a link in our post (which we serve and federate).
+                target = safe_url(mention.profile_url) or safe_url(mention.actor_uri)
+                if target is None:
+                    out.append(html.escape(token))
+                    continue
+                profile = html.escape(target, quote=True)
                 out.append(
                     f'<span class="h-card"><a href="{profile}" class="u-url mention">'
                     f"@<span>{user}</span></a></span>"

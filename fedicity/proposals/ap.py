@@ -39,7 +39,7 @@ from fedicity.proposals.models import (
     State,
     Tally,
 )
-from fedicity.sanitize import html_to_text, sanitize_html
+from fedicity.sanitize import html_to_text, safe_url, sanitize_html
 from fedicity.urls import Urls
 
 MAX_CONTENT = 100_000
@@ -47,7 +47,6 @@ MAX_AMENDMENTS_LISTED = 100
 MAX_COMMENTS_LISTED = 100
 MAX_ATTACHMENTS = 10
 MAX_ATTACHMENT_NAME = 200
-MAX_URL = 2000
 MAX_OPTIONS = 20  # the proposals table's CHECK (cardinality(options) BETWEEN 2 AND 20)
 MAX_INT4 = 2**31 - 1  # remote_voters_count is an integer column
 # Inline definitions of the terms we use, beside the served fc: context, for consumers that read
@@ -284,8 +283,8 @@ def attachments_of(document: Mapping[str, Any]) -> tuple[Attachment, ...]:
     for item in as_list(document.get("attachment")):
         if not isinstance(item, Mapping) or get_type(item) != "Link":
             continue
-        href = item.get("href")
-        if not isinstance(href, str) or not is_web_link(href):
+        href = safe_url(item.get("href"))
+        if href is None:
             continue
         name = get_str(item, "name") or href
         found.append(Attachment(href=href, name=name.strip()[:MAX_ATTACHMENT_NAME] or href))
@@ -294,18 +293,10 @@ def attachments_of(document: Mapping[str, Any]) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
-def is_web_link(url: str) -> bool:
-    """An absolute http or https URL with a host, of a sensible length."""
-    if len(url) > MAX_URL or any(c.isspace() for c in url):
-        return False
-    scheme, sep, rest = url.partition("://")
-    return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
-
-
 def _room_of(document: Mapping[str, Any], author: str) -> tuple[str | None, str | None]:
     value = document.get("room")
     room_id = get_id(value)
-    if room_id is None or not is_web_link(room_id) or host_of(room_id) != host_of(author):
+    if room_id is None or safe_url(room_id) is None or host_of(room_id) != host_of(author):
         return None, None
     name = get_str(value, "name") if isinstance(value, Mapping) else None
     return room_id, (name or "")[:200] or None
@@ -374,6 +365,8 @@ def from_ap(
     uri = get_id(document)
     if uri is None:
         return "the object has no id"
+    if safe_url(uri) is None:
+        return "the object's id is not an http(s) URL"
     if get_type(document) != "Question":
         return "not a Question"
     if host_of(uri) != host_of(author):
@@ -437,7 +430,7 @@ def from_ap(
         electorate=electorate,
         federated_votes_count=_bool(document, "federatedVotesCount", True),
         result=get_str(document, "result") or None,
-        official_answer=get_str(document, "officialAnswer") or None,
+        official_answer=sanitize_html(get_str(document, "officialAnswer") or "") or None,
         remote_tallies=dict(choices),
         remote_voters_count=voters if isinstance(voters, int) and 0 <= voters <= MAX_INT4 else None,
         raw=dict(document),

@@ -29,7 +29,6 @@ from fedicity.proposals.ap import (
     MAX_ATTACHMENTS,
     amendment_to_ap,
     comment_to_ap,
-    is_web_link,
     to_ap,
 )
 from fedicity.proposals.models import (
@@ -50,7 +49,7 @@ from fedicity.proposals.models import (
     Tally,
     Vote,
 )
-from fedicity.sanitize import html_to_text
+from fedicity.sanitize import html_to_text, safe_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
 from fedicity.textfmt import plain_to_html
@@ -92,7 +91,7 @@ def clean_attachments(links: list[tuple[str, str]] | None) -> tuple[Attachment, 
     found: dict[str, Attachment] = {}
     for href, name in links or []:
         href, name = href.strip(), " ".join(name.split())
-        if not is_web_link(href):
+        if safe_url(href) is None:
             raise ProposalError("attachment_invalid", "a link is an http or https address")
         if not name or len(name) > MAX_ATTACHMENT_NAME:
             raise ProposalError(

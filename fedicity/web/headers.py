@@ -1,4 +1,5 @@
-"""Security headers on every response.
+"""Security headers on every response, and the template helpers that keep stored URLs and HTML
+safe to put in a page.
 
 Pages get a Content-Security-Policy that runs only our own script files (there are none today:
 no inline script, no `on*=` attribute and no `javascript:` URL can run, even one that slipped
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from markupsafe import Markup
 from quart import Quart, Response
 
 from fedicity.app import AppState
+from fedicity.sanitize import checked_html, safe_url
 
 PAGE_POLICY: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
@@ -38,10 +41,26 @@ def page_policy(scheme: str) -> str:
     return PAGE_POLICY.format(images=images)
 
 
+def web_url(*candidates: object) -> str | None:
+    """The first candidate that is an http(s) URL (see sanitize.safe_url), for href and src."""
+    for candidate in candidates:
+        found = safe_url(candidate)
+        if found is not None:
+            return found
+    return None
+
+
+def stored_html(value: str | None) -> Markup:
+    """Stored, sanitized HTML marked safe, re-sanitized if it holds a script-like link."""
+    return Markup(checked_html(value or ""))  # noqa: S704 - sanitized by the one policy
+
+
 def install(app: Quart) -> None:
-    """Add the headers to every response."""
+    """Add the headers to every response and the helpers to templates."""
     app_state: AppState = app.extensions["fedicity"]
     policy = page_policy(app_state.settings.scheme)
+    app.jinja_env.globals["web_url"] = web_url
+    app.jinja_env.filters["stored_html"] = stored_html
 
     @app.after_request
     async def security_headers(response: Response) -> Response:

@@ -15,6 +15,7 @@ from fedicity.app import state
 from fedicity.db.pool import Connection
 from fedicity.located import queries as located_queries
 from fedicity.located.models import ITEM_KINDS, LocatedItem
+from fedicity.sanitize import safe_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
@@ -55,7 +56,7 @@ def item_json(item: LocatedItem) -> dict[str, Any]:
         "kind": item.kind,
         "title": item.title,
         "summary": item.summary,
-        "url": item.url,
+        "url": safe_url(item.url),
         "author": item.author_uri,
         "origin": item.origin_host,
         "via": item.via,
