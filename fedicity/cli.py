@@ -288,13 +288,34 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def cmd_policy(settings: Settings, args: argparse.Namespace) -> None:
-    """Suspend, allow or lift a peer domain, or list the policies."""
+    """Suspend, allow or lift a peer domain, trust its voters, or list the policies."""
+    from fedicity.clock import SystemClock
     from fedicity.moderation import queries as moderation_queries
+    from fedicity.moderation.policy import trusted_authority
 
     async def action(conn: Connection) -> None:
         if args.policy_command == "list":
             for policy in await moderation_queries.select_domain_policies(conn, limit=10_000):
                 print(f"{policy.domain}\t{policy.action}\t{policy.reason}")
+            for trusted in await moderation_queries.select_vote_trusted_domains(conn, limit=10_000):
+                print(f"{trusted}\ttrust-votes\t")
+            return
+        if args.policy_command in ("trust-votes", "distrust-votes"):
+            authority = trusted_authority(args.domain)
+            if authority is None:
+                raise CommandError(f"not a server name: {args.domain!r}")
+            if args.policy_command == "distrust-votes":
+                removed = await moderation_queries.delete_vote_trusted_domain(conn, authority)
+                print(
+                    f"{authority}: votes no longer counted"
+                    if removed
+                    else f"{authority}: not trusted"
+                )
+                return
+            await moderation_queries.insert_vote_trusted_domain(
+                conn, authority, now=SystemClock().now()
+            )
+            print(f"{authority}: votes counted in every proposal's result")
             return
         domain = args.domain.strip().lower()
         if not domain or "/" in domain or " " in domain:
@@ -427,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = policy_commands.add_parser(name, help=text, description=text)
         sub.add_argument("domain")
         sub.add_argument("--reason", default="")
+        sub.set_defaults(handler=cmd_policy)
+    for name, text in (
+        ("trust-votes", "count votes from a server's actors in every proposal's result"),
+        ("distrust-votes", "stop counting votes from a server (they are still shown)"),
+    ):
+        sub = policy_commands.add_parser(name, help=text, description=text)
+        sub.add_argument("domain", help="host, or host:port, of the server")
         sub.set_defaults(handler=cmd_policy)
     lift = policy_commands.add_parser(
         "lift", help="remove a domain's policy", description="remove a domain's policy"

@@ -44,6 +44,9 @@ class Settings:
     federation_allowlist: bool = False
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 5 * 1024 * 1024
+    # What one account may upload in 24 hours (files it uploaded first; a file already here
+    # costs nothing): bounds how fast one account can fill the media disk.
+    upload_quota_bytes_per_day: int = 50 * 1024 * 1024
 
     @property
     def host(self) -> str:
@@ -185,6 +188,7 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "federation_allowlist": _parse_bool,
     "max_body_bytes": _parse_int,
     "max_upload_bytes": _parse_int,
+    "upload_quota_bytes_per_day": _parse_int,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.

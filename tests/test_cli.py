@@ -413,3 +413,20 @@ async def test_invalid_base_url_stops_every_command(
 async def test_invalid_database_url_is_named(cli_env: dict[str, str]) -> None:
     env = {**cli_env, "FEDICITY_DATABASE_URL": "mysql://db.internal/fedicity"}
     _assert_clean_failure(await run_cli("migrate", env=env), "FEDICITY_DATABASE_URL")
+
+
+async def test_policy_trust_votes_then_distrust(pool: Pool, cli_env: dict[str, str]) -> None:
+    result = await run_cli("policy", "trust-votes", "https://Commune.Example.org/", env=cli_env)
+    assert result.code == 0, result
+    assert result.stdout.strip() == "commune.example.org: votes counted in every proposal's result"
+    listed = await run_cli("policy", "list", env=cli_env)
+    assert "commune.example.org\ttrust-votes" in listed.stdout
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT domain FROM vote_trusted_domains") == (
+            "commune.example.org"
+        )
+    result = await run_cli("policy", "distrust-votes", "commune.example.org", env=cli_env)
+    assert result.stdout.strip() == "commune.example.org: votes no longer counted"
+    _assert_clean_failure(
+        await run_cli("policy", "trust-votes", "not a server", env=cli_env), "not a server name"
+    )

@@ -60,6 +60,12 @@ MESSAGES = {
     "image_url_invalid": lazy("The image must be a web address (http:// or https://)."),
     "image_file_invalid": lazy("The picture must be a PNG, JPEG, GIF or WebP image."),
     "image_too_large": lazy("The picture is too large."),
+    "image_too_many_pixels": lazy(
+        "The picture has too many pixels: at most 7680 by 4320 (33 megapixels)."
+    ),
+    "upload_quota": lazy(
+        "You have uploaded as many pictures as an account may in a day; try again tomorrow."
+    ),
     "territory_unknown": lazy("This place is not served by this instance."),
 }
 STATE_LABELS = {
@@ -118,6 +124,10 @@ async def _document(event: Event) -> dict[str, Any]:
 
 EVENTS_PAGE = 20
 MAX_PAGE = 500
+
+
+# Refused uploads keep the form (with what was typed) and say why with their status.
+_MEDIA_STATUS = {"image_too_large": 413, "image_too_many_pixels": 413, "upload_quota": 429}
 
 
 @blueprint.route("/events", methods=["GET", "POST"])
@@ -412,6 +422,7 @@ async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]
                     uploaded_by=me.id,
                     now=app_state.clock.now(),
                     max_bytes=settings.max_upload_bytes,
+                    quota_bytes=settings.upload_quota_bytes_per_day,
                 )
                 data = _with_image(data, stored)
             elif data.image_url is not None:
@@ -448,7 +459,7 @@ async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]
         return await _form_page(event, error.code, form)
     except MediaError as error:
         page = await _form_page(event, error.code, form)
-        return (page, 413) if error.code == "image_too_large" else page
+        return page, _MEDIA_STATUS.get(error.code, 200)
     assert saved.token is not None
     return redirect(url_for("events.event_page", token=saved.token), 303)
 

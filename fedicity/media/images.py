@@ -13,6 +13,9 @@ from fedicity.media.models import ImageInfo
 # A side longer than this is refused: no camera or banner needs it, and it guards viewers
 # against images built to take gigabytes once decoded.
 MAX_SIDE = 16384
+# And more pixels than this in all: a 16384 x 16384 image takes 1 GiB once decoded. This is
+# Mastodon's limit too (7680 x 4320, 8K), so what one server accepts another shows.
+MAX_PIXELS = 7680 * 4320
 
 PNG = ImageInfo("image/png", "png", 0, 0)
 JPEG = ImageInfo("image/jpeg", "jpg", 0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fedicity.db.pool import Connection, record_dict
@@ -40,3 +41,18 @@ async def select_media(conn: Connection, sha256: str) -> Media | None:
     """A stored file by its hash."""
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM media WHERE sha256 = $1", sha256)
     return None if row is None else _media(row)
+
+
+async def lock_uploader(conn: Connection, actor_id: int) -> None:
+    """Hold an uploader's quota check until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('media-quota'), $1::int)", actor_id)
+
+
+async def bytes_uploaded_since(conn: Connection, actor_id: int, since: datetime) -> int:
+    """How many bytes of files an actor uploaded first since a moment."""
+    total = await conn.fetchval(
+        "SELECT coalesce(sum(size), 0) FROM media WHERE uploaded_by = $1 AND created_at >= $2",
+        actor_id,
+        since,
+    )
+    return int(total)

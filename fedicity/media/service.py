@@ -12,12 +12,12 @@ import hashlib
 import os
 import re
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fedicity.db.pool import Connection
 from fedicity.media import queries
-from fedicity.media.images import BY_EXTENSION, identify
+from fedicity.media.images import BY_EXTENSION, MAX_PIXELS, identify
 from fedicity.media.models import ImageInfo, Media, MediaError
 from fedicity.urls import Urls
 
@@ -76,7 +76,25 @@ def check_image(data: bytes, *, max_bytes: int) -> ImageInfo:
     info = identify(data)
     if info is None:
         raise MediaError("image_file_invalid", "not a PNG, JPEG, GIF or WebP image")
+    if info.width * info.height > MAX_PIXELS:
+        raise MediaError("image_too_many_pixels", f"an image has at most {MAX_PIXELS} pixels")
     return info
+
+
+QUOTA_WINDOW = timedelta(days=1)
+
+
+async def _check_quota(
+    conn: Connection, uploader: int, size: int, *, now: datetime, quota_bytes: int
+) -> None:
+    # Serialised per uploader for the rest of the transaction, so that parallel uploads cannot
+    # each see the room the other is about to take.
+    await queries.lock_uploader(conn, uploader)
+    used = await queries.bytes_uploaded_since(conn, uploader, now - QUOTA_WINDOW)
+    if used + size > quota_bytes:
+        raise MediaError(
+            "upload_quota", f"at most {quota_bytes} bytes of new images a day per account"
+        )
 
 
 async def store_image(
@@ -87,11 +105,18 @@ async def store_image(
     uploaded_by: int | None,
     now: datetime,
     max_bytes: int,
+    quota_bytes: int | None = None,
 ) -> Media:
-    """Check an uploaded image, write its file (once) and record it (once)."""
+    """Check an uploaded image, write its file (once) and record it (once); an uploader's new
+    files count against `quota_bytes` a day (call it in a transaction)."""
     info = check_image(data, max_bytes=max_bytes)
+    sha256 = hashlib.sha256(data).hexdigest()
+    if quota_bytes is not None and uploaded_by is not None:
+        known = await queries.select_media(conn, sha256)
+        if known is None:
+            await _check_quota(conn, uploaded_by, len(data), now=now, quota_bytes=quota_bytes)
     media = Media(
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         extension=info.extension,
         media_type=info.media_type,
         width=info.width,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fedicity.db.pool import Connection
 from fedicity.moderation import queries
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}|localhost")
 
 
 @dataclass(frozen=True)
@@ -39,3 +44,32 @@ def policy_domain(authority: str) -> str:
     except ValueError:
         host = None
     return (host or authority).lower().rstrip(".")
+
+
+def trusted_authority(raw: str) -> str | None:
+    """The server a trust entry names, as voters' ids carry it: the lower-case host, with its
+    port unless it is a scheme's default; None when `raw` names no server.
+
+    Unlike a suspension, trust is narrow on purpose: trusting `example.org:8443` does not
+    trust every server on that host.
+    """
+    text = raw.strip().lower()
+    if "://" not in text:
+        text = "//" + text
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.username is not None or not host:
+        return None
+    host = host.rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            return None
+    else:
+        if address.version == 6:  # an IPv6 literal keeps its brackets in a URL authority
+            host = f"[{host}]"
+    return host if port in (None, 80, 443) else f"{host}:{port}"

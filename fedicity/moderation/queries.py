@@ -136,3 +136,27 @@ async def select_domain_policies(conn: Connection, *, limit: int) -> list[Domain
         limit,
     )
     return [DomainPolicy(**record_dict(row)) for row in rows]
+
+
+async def insert_vote_trusted_domain(conn: Connection, domain: str, *, now: datetime) -> None:
+    """Trust a server's voters for every proposal of this instance."""
+    await conn.execute(
+        """INSERT INTO vote_trusted_domains (domain, created_at) VALUES ($1, $2)
+           ON CONFLICT (domain) DO NOTHING""",
+        domain,
+        now,
+    )
+
+
+async def delete_vote_trusted_domain(conn: Connection, domain: str) -> bool:
+    """Stop trusting a server's voters; False when it was not trusted."""
+    status = await conn.execute("DELETE FROM vote_trusted_domains WHERE domain = $1", domain)
+    return status != "DELETE 0"
+
+
+async def select_vote_trusted_domains(conn: Connection, *, limit: int) -> list[str]:
+    """The servers whose voters every proposal of this instance trusts, by name."""
+    rows = await conn.fetch(
+        "SELECT domain FROM vote_trusted_domains ORDER BY domain LIMIT $1", limit
+    )
+    return [row["domain"] for row in rows]

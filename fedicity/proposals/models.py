@@ -66,6 +66,9 @@ class ProposalData:
     room_uri: str | None = None
     room_name: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    # Servers (host, or host:port) whose voters' ballots count in the result, besides the ones
+    # the instance admin trusts for every proposal; ballots from any other server are only shown.
+    trusted_vote_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,16 +104,24 @@ class Vote:
 
 @dataclass(frozen=True)
 class Tally:
-    """Counts per option, split local / federated, and the number of voters."""
+    """Counts per option, split local / federated, and the number of voters; `trusted` is the
+    part of `federated` cast from servers the proposal or the instance trusts."""
 
     local: dict[str, int] = field(default_factory=dict)
     federated: dict[str, int] = field(default_factory=dict)
     local_voters: int = 0
     federated_voters: int = 0
+    trusted: dict[str, int] = field(default_factory=dict)
 
     def total(self, option: str) -> int:
         """Every vote for an option, wherever it came from."""
         return self.local.get(option, 0) + self.federated.get(option, 0)
+
+    def counted(self, option: str, *, federated_votes_count: bool) -> int:
+        """The votes for an option that decide the result: local ones, and federated ones from
+        trusted servers when the proposal counts federated votes at all."""
+        trusted = self.trusted.get(option, 0) if federated_votes_count else 0
+        return self.local.get(option, 0) + trusted
 
     @property
     def voters(self) -> int:

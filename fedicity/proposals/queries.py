@@ -20,7 +20,7 @@ from fedicity.proposals.models import (
 
 _DATA_FIELDS = [f.name for f in fields(ProposalData)]
 _COLUMNS = ", ".join(["id", *_DATA_FIELDS])
-_TUPLES = ("options", "tags")
+_TUPLES = ("options", "tags", "trusted_vote_domains")
 
 
 def _proposal(row: object) -> Proposal:
@@ -163,11 +163,16 @@ async def select_remote_voter_uris(conn: Connection, proposal_id: int) -> list[s
 
 
 async def tally(conn: Connection, proposal_id: int) -> Tally:
-    """Counts per option, local and federated apart."""
+    """Counts per option, local and federated apart, and the federated ones from servers the
+    proposal or the instance trusts."""
     rows = await conn.fetch(
-        """SELECT local, option, count(*) AS n
-             FROM proposal_votes, unnest(options) AS option
-            WHERE proposal_id = $1 GROUP BY local, option""",
+        """SELECT v.local, option, count(*) AS n,
+                  count(*) FILTER (WHERE NOT v.local AND (
+                      v.voter_host = ANY(p.trusted_vote_domains)
+                      OR v.voter_host IN (SELECT domain FROM vote_trusted_domains))) AS trusted
+             FROM proposal_votes v JOIN proposals p ON p.id = v.proposal_id,
+                  unnest(v.options) AS option
+            WHERE v.proposal_id = $1 GROUP BY v.local, option""",
         proposal_id,
     )
     voters = await conn.fetch(
@@ -179,6 +184,7 @@ async def tally(conn: Connection, proposal_id: int) -> Tally:
     return Tally(
         local={row["option"]: row["n"] for row in rows if row["local"]},
         federated={row["option"]: row["n"] for row in rows if not row["local"]},
+        trusted={row["option"]: row["trusted"] for row in rows if row["trusted"]},
         local_voters=by_voters.get(True, 0),
         federated_voters=by_voters.get(False, 0),
     )

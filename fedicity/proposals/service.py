@@ -22,6 +22,8 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.located.models import NewItem
+from fedicity.moderation import queries as moderation_queries
+from fedicity.moderation.policy import trusted_authority
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
 from fedicity.proposals.ap import (
@@ -61,6 +63,7 @@ MAX_OPTION = 100
 MAX_OPTIONS = 20
 MAX_COMMENT = 5000
 MAX_COMMENTS_LISTED = 100
+MAX_TRUSTED_DOMAINS = 50
 
 
 class ProposalError(ValueError):
@@ -161,6 +164,7 @@ async def create_draft(
     federated_votes_count: bool = True,
     room: Room | None = None,
     attachments: list[tuple[str, str]] | None = None,
+    trusted_vote_domains: list[str] | None = None,
 ) -> Proposal:
     """A new proposal, private to its author until it opens for amendments or voting.
 
@@ -196,6 +200,7 @@ async def create_draft(
                 "organization_invalid", "only the organisation's admins write in its name"
             )
     links = clean_attachments(attachments)
+    trusted = clean_trusted_domains(trusted_vote_domains)
     if not title.strip() or len(title) > MAX_TITLE:
         raise ProposalError("title_invalid", f"a title has 1 to {MAX_TITLE} characters")
     if len(text) > MAX_TEXT:
@@ -237,8 +242,32 @@ async def create_draft(
         federated_votes_count=federated_votes_count,
         room_id=room.id if room else None,
         attachments=links,
+        trusted_vote_domains=trusted,
     )
     return await queries.upsert_proposal(conn, data)
+
+
+def clean_trusted_domains(raw: list[str] | None) -> tuple[str, ...]:
+    """The servers whose votes a proposal counts, each as `host` or `host:port`; ProposalError
+    for an entry that names no server or for too many."""
+    entries = [entry for entry in raw or [] if entry.strip()]
+    if len(entries) > MAX_TRUSTED_DOMAINS:
+        raise ProposalError(
+            "trusted_domains_invalid", f"at most {MAX_TRUSTED_DOMAINS} trusted servers"
+        )
+    cleaned = []
+    for entry in entries:
+        authority = trusted_authority(entry)
+        if authority is None:
+            raise ProposalError("trusted_domains_invalid", "type server names such as example.org")
+        cleaned.append(authority)
+    return tuple(dict.fromkeys(cleaned))
+
+
+async def trusted_domains(conn: Connection, proposal: Proposal) -> list[str]:
+    """Every server whose votes count in a proposal's result: its own list and the instance's."""
+    instance = await moderation_queries.select_vote_trusted_domains(conn, limit=1000)
+    return list(dict.fromkeys([*proposal.trusted_vote_domains, *instance]))
 
 
 def _may_manage(actor: Actor, proposal: Proposal, urls: Urls) -> bool:
@@ -433,9 +462,7 @@ def compute_result(proposal: Proposal, counts: Tally) -> str | None:
     else the option with the most votes (None on a tie or without votes)."""
 
     def count(option: str) -> int:
-        if proposal.federated_votes_count:
-            return counts.total(option)
-        return counts.local.get(option, 0)
+        return counts.counted(option, federated_votes_count=proposal.federated_votes_count)
 
     if proposal.is_default_ballot:
         # Abstentions are not counted: the majority is of the votes cast for or against.

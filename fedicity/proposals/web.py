@@ -68,6 +68,9 @@ MESSAGES = {
     "room_owner": lazy("A room belongs to one of your organisations or to a served territory."),
     "room_name_invalid": lazy("A room needs a name of at most 200 characters."),
     "room_status_invalid": lazy("A room is open or archived."),
+    "trusted_domains_invalid": lazy(
+        "Type at most 50 server names such as example.org, one per line."
+    ),
 }
 
 
@@ -200,6 +203,7 @@ async def create_proposal() -> WerkzeugResponse:
                 organization_uri=form.get("organization") or None,
                 room=room,
                 attachments=parse_links(form.get("links", "")),
+                trusted_vote_domains=form.get("trusted_vote_domains", "").split(),
             )
         except ProposalError as refused:
             return redirect(f"/proposals/new?error={refused.code}", 303)
@@ -226,6 +230,7 @@ async def proposal_page(token: str) -> str | Response:
         comments = await queries.select_comments(conn, proposal.id, limit=200)
         amendments = await queries.select_amendments(conn, proposal.id)
         room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
+        trusted = await proposals.trusted_domains(conn, proposal)
     me_uri = env.urls.actor(me.username) if me else None
     return await render_template(
         "proposal.html",
@@ -236,6 +241,7 @@ async def proposal_page(token: str) -> str | Response:
         comments=comments,
         amendments=amendments,
         room=room,
+        trusted_domains=trusted,
         amendable=proposal.state == "amendable"
         and (proposal.amendable_until is None or env.clock.now() < proposal.amendable_until),
         me=me,

@@ -17,6 +17,7 @@ from fedicity.actors.service import ActorError
 from fedicity.app import state
 from fedicity.follows import service as follows
 from fedicity.moderation import queries as moderation_queries
+from fedicity.moderation.policy import trusted_authority
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.web.errors import Problem
@@ -249,12 +250,14 @@ async def admin() -> str | WerkzeugResponse:
         members = await account_queries.select_accounts_page(conn, limit=200)
         policies = await moderation_queries.select_domain_policies(conn, limit=500)
         reports = await moderation_queries.select_open_reports(conn, limit=100)
+        vote_trusted = await moderation_queries.select_vote_trusted_domains(conn, limit=500)
     return await render_template(
         "admin.html",
         registration_open=is_open,
         members=members,
         policies=policies,
         reports=reports,
+        vote_trusted=vote_trusted,
         notice=ADMIN_NOTICES.get(request.args.get("notice", "")),
     )
 
@@ -291,6 +294,18 @@ async def admin_action(action: str, form: Any) -> str:
                 await moderation_queries.upsert_domain_policy(
                     conn, domain, action, form.get("reason", "")[:500]
                 )
+        return "policy_saved"
+    if action in {"trust_votes", "distrust_votes"}:
+        authority = trusted_authority(form.get("domain", ""))
+        if authority is None:
+            return "policy_failed"
+        async with app_state.db.acquire() as conn:
+            if action == "trust_votes":
+                await moderation_queries.insert_vote_trusted_domain(
+                    conn, authority, now=app_state.clock.now()
+                )
+            else:
+                await moderation_queries.delete_vote_trusted_domain(conn, authority)
         return "policy_saved"
     root = await served_root()
     if root is None:
