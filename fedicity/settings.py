@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +45,9 @@ class Settings:
     federation_allowlist: bool = False
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 5 * 1024 * 1024
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks); empty
+    # means the peer's own address is the client's.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def host(self) -> str:
@@ -87,6 +91,20 @@ def _parse_int(name: str, raw: object) -> int:
     if value <= 0:
         raise SettingsError(f"{PREFIX}{name.upper()}: must be positive, got {value}")
     return value
+
+
+def _parse_networks(name: str, raw: object) -> tuple[IPv4Network | IPv6Network, ...]:
+    items = raw if isinstance(raw, list) else str(raw).replace(",", " ").split()
+    networks = []
+    for item in items:
+        try:
+            networks.append(ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}{name.upper()}: expected IP addresses or networks such as "
+                f"127.0.0.1, 10.0.0.0/8 or ::1, separated by commas; got {item!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _check_base_url(value: str) -> str:
@@ -185,6 +203,7 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "federation_allowlist": _parse_bool,
     "max_body_bytes": _parse_int,
     "max_upload_bytes": _parse_int,
+    "trusted_proxies": _parse_networks,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.
