@@ -8,6 +8,7 @@ from typing import cast
 
 from quart import Quart, current_app
 
+from fedicity.accounts import sessions
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Pool, create_pool
@@ -106,7 +107,7 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.scheme == "https",
-        PERMANENT_SESSION_LIFETIME=60 * 60 * 24 * 30,
+        PERMANENT_SESSION_LIFETIME=sessions.LIFETIME,
         DEBUG=settings.debug,
     )
     app_state = AppState(

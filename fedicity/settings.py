@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +48,9 @@ class Settings:
     # What one account may upload in 24 hours (files it uploaded first; a file already here
     # costs nothing): bounds how fast one account can fill the media disk.
     upload_quota_bytes_per_day: int = 50 * 1024 * 1024
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks); empty
+    # means the peer's own address is the client's.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def host(self) -> str:
@@ -90,6 +94,20 @@ def _parse_int(name: str, raw: object) -> int:
     if value <= 0:
         raise SettingsError(f"{PREFIX}{name.upper()}: must be positive, got {value}")
     return value
+
+
+def _parse_networks(name: str, raw: object) -> tuple[IPv4Network | IPv6Network, ...]:
+    items = raw if isinstance(raw, list) else str(raw).replace(",", " ").split()
+    networks = []
+    for item in items:
+        try:
+            networks.append(ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}{name.upper()}: expected IP addresses or networks such as "
+                f"127.0.0.1, 10.0.0.0/8 or ::1, separated by commas; got {item!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _check_base_url(value: str) -> str:
@@ -189,6 +207,7 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "max_body_bytes": _parse_int,
     "max_upload_bytes": _parse_int,
     "upload_quota_bytes_per_day": _parse_int,
+    "trusted_proxies": _parse_networks,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.

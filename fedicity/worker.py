@@ -54,8 +54,9 @@ async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
 
 
 def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop]:
-    """The loops a worker process runs: inbound processing, delivery, and the proposals'
-    automatic phase changes (votes closed, votes opened after amendments)."""
+    """The loops a worker process runs: inbound processing, delivery, the proposals'
+    automatic phase changes (votes closed, votes opened after amendments), and housekeeping
+    (ended rate-limit windows, sessions unused for their whole lifetime)."""
     from fedicity.delivery.worker import deliver_batch
     from fedicity.inbound.worker import process_batch
 
@@ -80,10 +81,19 @@ def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop
         async with pool.acquire() as conn:
             return await advance_due(conn, Env(urls=urls, clock=clock, keygen=federation.keygen))
 
+    async def housekeeping_step(pool: Pool) -> int:
+        from fedicity.accounts import sessions
+        from fedicity.ratelimit import limiter
+
+        async with pool.acquire() as conn:
+            now = clock.now()
+            return await limiter.prune(conn, now) + await sessions.prune(conn, now)
+
     return [
         Loop("inbox", inbox_step, idle_delay=0.2),
         Loop("delivery", delivery_step, idle_delay=0.5),
         Loop("proposal-phases", phases_step, idle_delay=30.0),
+        Loop("housekeeping", housekeeping_step, idle_delay=300.0),
     ]
 
 

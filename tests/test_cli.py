@@ -162,7 +162,7 @@ async def test_user_create_then_list(pool: Pool, cli_env: dict[str, str]) -> Non
     ]
     # And the accounts really exist, with working passwords
     async with pool.acquire() as conn:
-        account = await accounts.authenticate(conn, "maire", "a long admin password", FrozenClock())
+        account = await accounts.authenticate(pool, "maire", "a long admin password", FrozenClock())
         assert account is not None
         assert account.is_admin is True
         actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
@@ -183,8 +183,7 @@ async def test_user_create_reads_the_password_from_stdin(
 ) -> None:
     result = await run_cli("user", "create", "yanis", env=cli_env, stdin="piped password\n")
     assert result.code == 0, result
-    async with pool.acquire() as conn:
-        assert await accounts.authenticate(conn, "yanis", "piped password", FrozenClock())
+    assert await accounts.authenticate(pool, "yanis", "piped password", FrozenClock())
 
 
 @pytest.mark.parametrize(
@@ -230,9 +229,8 @@ async def test_user_set_password(pool: Pool, cli_env: dict[str, str]) -> None:
     assert changed.code == 0, changed
     assert changed.stdout.strip() == "password changed for @camille"
     clock = FrozenClock()
-    async with pool.acquire() as conn:
-        assert await accounts.authenticate(conn, "camille", "first password", clock) is None
-        account = await accounts.authenticate(conn, "camille", "second password", clock)
+    assert await accounts.authenticate(pool, "camille", "first password", clock) is None
+    account = await accounts.authenticate(pool, "camille", "second password", clock)
     assert account is not None
     assert account.session_epoch == 1
 
@@ -317,10 +315,10 @@ async def test_demo_seeds_once_and_prints_the_admin_login(
         # the instance actor, the admin, the citizens and the organisations
         assert actors_after_first == 2 + len(CITIZENS) + len(ORGANIZATIONS)
         # And the printed login works, as do the published citizen logins
-        admin = await accounts.authenticate(conn, DEMO_ADMIN, password, clock)
+        admin = await accounts.authenticate(pool, DEMO_ADMIN, password, clock)
         assert admin is not None
         assert admin.is_admin is True
-        assert await accounts.authenticate(conn, CITIZENS[0][0], DEMO_PASSWORD, clock)
+        assert await accounts.authenticate(pool, CITIZENS[0][0], DEMO_PASSWORD, clock)
 
 
 # --- migrate ---------------------------------------------------------------------------------

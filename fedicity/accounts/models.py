@@ -20,3 +20,16 @@ class Account:
     session_epoch: int
     created_at: datetime
     last_login_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A login session: its cookie holds a random token whose hash is kept here."""
+
+    id: int
+    account_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    user_agent: str
+    ip: str
+    revoked_at: datetime | None

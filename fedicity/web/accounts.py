@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from fedicity.accounts import passwords, sessions, throttle
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
+from fedicity.accounts.models import Account
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.lookup import find_actor
-from fedicity.actors.models import RemoteActor
+from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.service import ActorError
 from fedicity.app import state
 from fedicity.follows import service as follows
@@ -20,11 +23,14 @@ from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
-from fedicity.web.errors import Problem
+from fedicity.web.clientip import client_ip
+from fedicity.web.errors import Problem, problem_response
 from fedicity.web.i18n import LOCALES, gettext, lazy
+from fedicity.web.negotiation import wants_html
 from fedicity.web.session import (
     check_csrf,
     current_account,
+    current_session_id,
     log_in,
     log_out,
     require_admin,
@@ -42,6 +48,10 @@ ERROR_MESSAGES = {
     "email_taken": lazy("An account already uses this e-mail address."),
     "password_too_short": lazy("A password has at least 8 characters."),
     "password_too_long": lazy("This password is too long."),
+    "password_common": lazy(
+        "This password is among the most common ones, the first that attackers try. "
+        "Choose another: a few unrelated words make a good one."
+    ),
     "passwords_differ": lazy("The two passwords differ."),
     "display_name_too_long": lazy("A name has at most 100 characters."),
     "summary_too_long": lazy("A description has at most 5000 characters."),
@@ -52,6 +62,8 @@ ERROR_MESSAGES = {
 
 
 DEFAULT_ERROR = lazy("This request could not be completed.")
+THROTTLED = lazy("Too many attempts. Try again in %(minutes)s min.")
+HASHES_BUSY = lazy("Too many attempts at the same moment. Try again in a few seconds.")
 
 
 def _message(code: str) -> str:
@@ -73,6 +85,23 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+async def _too_many(retry_after: int | None, template: str, **context: Any) -> Response:
+    """A 429 with Retry-After (None: the password hashes are busy, retry in a few seconds): the
+    form again, with what was typed, for browsers; a problem document for programs."""
+    if retry_after is None:
+        retry_after = passwords.BUSY_RETRY_AFTER
+        message = gettext(HASHES_BUSY)
+    else:
+        message = gettext(THROTTLED, minutes=math.ceil(retry_after / 60))
+    if wants_html(request):
+        body = await render_template(template, error=message, **context)
+        response = Response(body, status=429, content_type="text/html; charset=utf-8")
+    else:
+        response = await problem_response(429, message)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @blueprint.route("/signup", methods=["GET", "POST"])
 async def signup() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Create a citizen account, when registration is open."""
@@ -85,31 +114,34 @@ async def signup() -> str | Response | WerkzeugResponse | tuple[str, int]:
         return await render_template("signup.html", form={}, error=None)
     form = await request.form
     values = {key: form.get(key, "") for key in ("username", "email", "display_name")}
+    async with app_state.db.acquire() as conn:
+        retry_after = await throttle.before_signup(conn, client_ip(), app_state.clock.now())
+    if retry_after is not None:
+        return await _too_many(retry_after, "signup.html", form=values)
     if form.get("password", "") != form.get("password_confirm", ""):
         return await render_template(
             "signup.html", form=values, error=_message("passwords_differ")
         ), 422
     try:
-        async with app_state.db.acquire() as conn:
-            account = await accounts.register(
-                conn,
-                username=values["username"],
-                password=form.get("password", ""),
-                email=values["email"] or None,
-                display_name=values["display_name"],
-                keygen=app_state.keygen,
-                locale=request.cookies.get("lang")
-                if request.cookies.get("lang") in LOCALES
-                else None,
-            )
+        account = await accounts.sign_up(
+            app_state.db,
+            username=values["username"],
+            password=form.get("password", ""),
+            email=values["email"] or None,
+            display_name=values["display_name"],
+            keygen=app_state.keygen,
+            locale=request.cookies.get("lang") if request.cookies.get("lang") in LOCALES else None,
+        )
     except ActorError as error:
         return await render_template("signup.html", form=values, error=_message(error.code)), 422
-    log_in(account)
+    except passwords.HashBusy:
+        return await _too_many(None, "signup.html", form=values)
+    await log_in(account)
     return redirect(app_state.urls.profile(account.username), 303)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-async def login() -> str | WerkzeugResponse | tuple[str, int]:
+async def login() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Log in with a username (or e-mail) and password."""
     next_url = _safe_next(request.args.get("next"))
     if request.method == "GET":
@@ -117,26 +149,80 @@ async def login() -> str | WerkzeugResponse | tuple[str, int]:
     form = await request.form
     login_name = form.get("login", "")
     app_state = state()
+    ip = client_ip()
+    # Three short uses of the pool: the limits, the password check (which holds no connection
+    # while argon2 runs), the failure or the new session.
     async with app_state.db.acquire() as conn:
+        retry_after = await throttle.before_login(conn, login_name, ip, app_state.clock.now())
+    if retry_after is not None:
+        return await _too_many(retry_after, "login.html", login=login_name, next_url=next_url)
+    try:
         account = await accounts.authenticate(
-            conn, login_name, form.get("password", ""), app_state.clock
+            app_state.db, login_name, form.get("password", ""), app_state.clock
         )
+    except passwords.HashBusy:
+        return await _too_many(None, "login.html", login=login_name, next_url=next_url)
     if account is None:
+        async with app_state.db.acquire() as conn:
+            await throttle.login_failed(conn, login_name, ip, app_state.clock.now())
         return (
             await render_template(
                 "login.html", login=login_name, error=_message("login_failed"), next_url=next_url
             ),
             401,
         )
-    log_in(account)
+    await log_in(account)
     return redirect(_safe_next(form.get("next")), 303)
 
 
 @blueprint.post("/logout")
 async def logout() -> WerkzeugResponse:
-    """End the session."""
-    log_out()
+    """End the session, or with `everywhere`, every session of the account."""
+    form = await request.form
+    await log_out(everywhere=form.get("everywhere") == "on")
     return redirect("/", 303)
+
+
+SETTINGS_NOTICES = {
+    "saved": lazy("Saved."),
+    "session_ended": lazy("That session has ended."),
+}
+
+
+async def _settings_context(account: Account, actor: Actor | None = None) -> dict[str, Any]:
+    """What the settings page shows: profile, home territory, and the account's sessions."""
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        if actor is None:
+            actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
+            assert actor is not None
+        home = (
+            await territory_queries.select_territory_by_id(conn, actor.home_territory_id)
+            if actor.home_territory_id is not None
+            else None
+        )
+        live_sessions = await sessions.live(conn, account.id, app_state.clock.now())
+    return {
+        "actor": actor,
+        "account": account,
+        "home_place": f"{home.level}:{home.code}" if home else "",
+        "sessions": live_sessions,
+        "current_session": current_session_id(),
+    }
+
+
+async def _settings_page(
+    account: Account,
+    actor: Actor | None = None,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+) -> str:
+    """The settings page, with an error or a notice."""
+    context = await _settings_context(account, actor)
+    return await render_template(
+        "settings.html", error=error, notice=SETTINGS_NOTICES.get(notice or ""), **context
+    )
 
 
 @blueprint.route("/settings", methods=["GET", "POST"])
@@ -146,35 +232,15 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
     if account is None:
         return _login_redirect()
     app_state = state()
+    if request.method == "GET":
+        return await _settings_page(account, notice=request.args.get("notice"))
     async with app_state.db.acquire() as conn:
         actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
         assert actor is not None
-        home = (
-            await territory_queries.select_territory_by_id(conn, actor.home_territory_id)
-            if actor.home_territory_id is not None
-            else None
-        )
-    home_place = f"{home.level}:{home.code}" if home else ""
-    if request.method == "GET":
-        return await render_template(
-            "settings.html",
-            actor=actor,
-            account=account,
-            error=None,
-            saved=request.args.get("saved") == "1",
-            home_place=home_place,
-        )
     form = await request.form
     place = await resolve_place(form.get("home_territory", ""))
     if form.get("home_territory", "").strip() and place is None:
-        page = await render_template(
-            "settings.html",
-            actor=actor,
-            error=_message("territory_unknown"),
-            saved=False,
-            home_place=home_place,
-        )
-        return page, 422
+        return await _settings_page(account, actor, error=_message("territory_unknown")), 422
     try:
         async with app_state.db.acquire() as conn, conn.transaction():
             actor = await actor_service.update_profile(
@@ -193,45 +259,78 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
                 conn, account.id, locale if locale in LOCALES else None
             )
     except ActorError as error:
-        return await render_template(
-            "settings.html", actor=actor, error=_message(error.code), saved=False
-        ), 422
+        return await _settings_page(account, actor, error=_message(error.code)), 422
     app_state.actor_documents.pop(actor.username, None)
-    return redirect(url_for("accounts.settings_page", saved="1"), 303)
+    return redirect(url_for("accounts.settings_page", notice="saved"), 303)
 
 
 @blueprint.post("/settings/password")
-async def change_password() -> str | WerkzeugResponse | tuple[str, int]:
-    """Change one's password; other sessions end."""
+async def change_password() -> str | Response | WerkzeugResponse | tuple[str, int]:
+    """Change one's password; every other session ends."""
     account = current_account()
     if account is None:
         return _login_redirect()
     form = await request.form
     app_state = state()
+    ip = client_ip()
     async with app_state.db.acquire() as conn:
-        actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
-        checked = await accounts.authenticate(
-            conn, account.username, form.get("current_password", ""), app_state.clock
+        # Checking the current password is a login attempt: the same limits apply.
+        retry_after = await throttle.before_login(conn, account.username, ip, app_state.clock.now())
+    if retry_after is not None:
+        return await _too_many_settings(account, retry_after)
+    error = None
+    try:
+        right = await passwords.verify_password_async(
+            account.password_hash, form.get("current_password", "")
         )
-        error = None
-        if checked is None:
+        if not right:
+            async with app_state.db.acquire() as conn:
+                await throttle.login_failed(conn, account.username, ip, app_state.clock.now())
             error = "password_wrong"
         elif form.get("password", "") != form.get("password_confirm", ""):
             error = "passwords_differ"
         else:
-            try:
-                await accounts.set_password(conn, account, form.get("password", ""))
-            except ActorError as exc:
-                error = exc.code
-        if error is not None:
-            page = await render_template(
-                "settings.html", actor=actor, error=_message(error), saved=False
+            await accounts.change_password(
+                app_state.db, account, form.get("password", ""), app_state.clock
             )
-            return page, 422
+    except ActorError as exc:
+        error = exc.code
+    except passwords.HashBusy:
+        return await _too_many_settings(account, None)
+    if error is not None:
+        return await _settings_page(account, error=_message(error)), 422
+    async with app_state.db.acquire() as conn:
         refreshed = await account_queries.select_account_by_id(conn, account.id)
     assert refreshed is not None
-    log_in(refreshed)
-    return redirect(url_for("accounts.settings_page", saved="1"), 303)
+    await log_in(refreshed)
+    return redirect(url_for("accounts.settings_page", notice="saved"), 303)
+
+
+async def _too_many_settings(account: Account, retry_after: int | None) -> Response:
+    context = await _settings_context(account)
+    return await _too_many(retry_after, "settings.html", notice=None, **context)
+
+
+@blueprint.post("/settings/sessions")
+async def end_session() -> WerkzeugResponse:
+    """End one of one's sessions (a lost phone, a shared computer)."""
+    account = current_account()
+    if account is None:
+        return _login_redirect()
+    form = await request.form
+    raw = form.get("session", "")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise Problem(400, "the session field must be a session number")
+    session_id = int(raw)
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        ended = await sessions.end_one(conn, account.id, session_id, app_state.clock.now())
+    if not ended:
+        raise Problem(404, "you have no such session")
+    if session_id == current_session_id():
+        await log_out()
+        return redirect("/", 303)
+    return redirect(url_for("accounts.settings_page", notice="session_ended"), 303)
 
 
 @blueprint.route("/admin", methods=["GET", "POST"])

@@ -7,12 +7,15 @@ import secrets
 
 from quart import g, request, session
 
-from fedicity.accounts import queries as account_queries
+from fedicity.accounts import sessions
 from fedicity.accounts.models import Account
 from fedicity.app import state
+from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem
 
 CSRF_FIELD = "csrf_token"
+# The cookie holds the session's random token; the database holds its hash and its state.
+SESSION_KEY = "sid"
 
 
 def csrf_token() -> str:
@@ -36,31 +39,61 @@ async def check_csrf() -> None:
 
 
 async def load_account() -> Account | None:
-    """The logged-in account, or None; a session from before a password change is dropped."""
-    account_id = session.get("account_id")
-    if not isinstance(account_id, int):
+    """The logged-in account, or None: the cookie's session must exist and not be revoked."""
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str):
+        # Cookies from before server-side sessions held the account id: they name no record.
+        for stale in ("account_id", "epoch", SESSION_KEY):
+            if stale in session:
+                session.pop(stale)
         return None
-    async with state().db.acquire() as conn:
-        account = await account_queries.select_account_by_id(conn, account_id)
-    if account is None or session.get("epoch") != account.session_epoch:
-        session.pop("account_id", None)
-        session.pop("epoch", None)
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        found = await sessions.resume(conn, token, ip=client_ip(), now=app_state.clock.now())
+    if found is None:
+        session.pop(SESSION_KEY, None)
         return None
+    account, record = found
+    g.session_id = record.id
     return account
 
 
-def log_in(account: Account) -> None:
+async def log_in(account: Account) -> None:
     """Start a session for the account, with a fresh CSRF token (no session fixation)."""
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        token = await sessions.start(
+            conn,
+            account.id,
+            user_agent=request.headers.get("User-Agent", ""),
+            ip=client_ip(),
+            now=app_state.clock.now(),
+        )
     session.clear()
-    session["account_id"] = account.id
-    session["epoch"] = account.session_epoch
+    session[SESSION_KEY] = token
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
+    g.account = account
 
 
-def log_out() -> None:
-    """End the session."""
+async def log_out(*, everywhere: bool = False) -> None:
+    """End this session, or every session of its account."""
+    app_state = state()
+    token = session.get(SESSION_KEY)
+    account = current_account()
+    async with app_state.db.acquire() as conn:
+        if everywhere and account is not None:
+            await sessions.end_all(conn, account.id, app_state.clock.now())
+        elif isinstance(token, str):
+            await sessions.end(conn, token, app_state.clock.now())
     session.clear()
+    g.account = None
+
+
+def current_session_id() -> int | None:
+    """The id of this request's session record, when logged in."""
+    session_id: int | None = g.get("session_id")
+    return session_id
 
 
 def current_account() -> Account | None:

@@ -298,7 +298,7 @@ async def test_password_at_the_length_limits_is_accepted(
     password = "é" * length
     async with pool.acquire() as conn:
         await _register(conn, keygen, password=password)
-        assert await accounts.authenticate(conn, "camille", password, clock) is not None
+        assert await accounts.authenticate(pool, "camille", password, clock) is not None
 
 
 # --- authenticate ----------------------------------------------------------------------------
@@ -312,7 +312,7 @@ async def test_authenticate_by_username_or_email(
         registered = await _register(conn, keygen, email="camille@ville.example")
         # When she logs in with her username or her address, in any case, with stray spaces
         for login in ["camille", "CAMILLE", " camille ", "CAMILLE@Ville.Example"]:
-            account = await accounts.authenticate(conn, login, PASSWORD, clock)
+            account = await accounts.authenticate(pool, login, PASSWORD, clock)
             # Then she gets her account
             assert account is not None, login
             assert account.id == registered.id
@@ -324,7 +324,7 @@ async def test_wrong_password_authenticates_nobody(
     async with pool.acquire() as conn:
         registered = await _register(conn, keygen)
         for password in ["wrong password", PASSWORD.upper(), PASSWORD + " ", "", PASSWORD[:-1]]:
-            assert await accounts.authenticate(conn, "camille", password, clock) is None, password
+            assert await accounts.authenticate(pool, "camille", password, clock) is None, password
         # And failed attempts are not recorded as logins
         account = await queries.select_account_by_id(conn, registered.id)
     assert account is not None
@@ -337,7 +337,7 @@ async def test_unknown_login_authenticates_nobody(
     async with pool.acquire() as conn:
         await _register(conn, keygen, email="camille@ville.example")
         for login in ["nobody", "nobody@ville.example", "camille@", "", "   "]:
-            assert await accounts.authenticate(conn, login, PASSWORD, clock) is None, login
+            assert await accounts.authenticate(pool, login, PASSWORD, clock) is None, login
 
 
 async def test_login_time_comes_from_the_injected_clock(
@@ -347,14 +347,14 @@ async def test_login_time_comes_from_the_injected_clock(
         # Given a registered citizen
         account = await _register(conn, keygen)
         # When she logs in
-        assert await accounts.authenticate(conn, "camille", PASSWORD, clock) is not None
+        assert await accounts.authenticate(pool, "camille", PASSWORD, clock) is not None
         # Then the login is recorded at the clock's time
         after_first = await queries.select_account_by_id(conn, account.id)
         assert after_first is not None
         assert after_first.last_login_at == clock.now()
         # When she logs in again a day later
         clock.advance(timedelta(days=1))
-        assert await accounts.authenticate(conn, "camille", PASSWORD, clock) is not None
+        assert await accounts.authenticate(pool, "camille", PASSWORD, clock) is not None
         # Then the later time replaces the first
         after_second = await queries.select_account_by_id(conn, account.id)
     assert after_second is not None
@@ -371,7 +371,7 @@ async def test_weak_hash_is_upgraded_at_login_without_ending_sessions(
         account = await _register(conn, keygen)
         await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account.id, weak)
         # When she logs in
-        assert await accounts.authenticate(conn, "camille", PASSWORD, clock) is not None
+        assert await accounts.authenticate(pool, "camille", PASSWORD, clock) is not None
         # Then the hash was recomputed with today's parameters, and her sessions stay valid
         upgraded = await queries.select_account_by_id(conn, account.id)
     assert upgraded is not None
@@ -393,8 +393,8 @@ async def test_set_password_replaces_the_old_one_and_ends_sessions(
         # When her password is changed
         await accounts.set_password(conn, account, "a brand new password")
         # Then only the new password works
-        assert await accounts.authenticate(conn, "camille", PASSWORD, clock) is None
-        assert await accounts.authenticate(conn, "camille", "a brand new password", clock)
+        assert await accounts.authenticate(pool, "camille", PASSWORD, clock) is None
+        assert await accounts.authenticate(pool, "camille", "a brand new password", clock)
         # And the session epoch moved on, so older session cookies stop working
         changed = await queries.select_account_by_id(conn, account.id)
         assert changed is not None
@@ -414,7 +414,7 @@ async def test_set_password_refuses_a_short_password_and_keeps_the_old_one(
         with pytest.raises(AccountError) as raised:
             await accounts.set_password(conn, account, "short")
         assert raised.value.code == "password_too_short"
-        assert await accounts.authenticate(conn, "camille", PASSWORD, clock) is not None
+        assert await accounts.authenticate(pool, "camille", PASSWORD, clock) is not None
         unchanged = await queries.select_account_by_id(conn, account.id)
     assert unchanged is not None
     assert unchanged.session_epoch == account.session_epoch
@@ -427,7 +427,7 @@ async def test_set_password_changes_only_that_account(
         camille = await _register(conn, keygen, "camille")
         yanis = await _register(conn, keygen, "yanis")
         await accounts.set_password(conn, camille, "camille's new password")
-        assert await accounts.authenticate(conn, "yanis", PASSWORD, clock) is not None
+        assert await accounts.authenticate(pool, "yanis", PASSWORD, clock) is not None
         untouched = await queries.select_account_by_id(conn, yanis.id)
     assert untouched is not None
     assert untouched.session_epoch == 0
