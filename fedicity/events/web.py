@@ -329,7 +329,7 @@ async def _form_page(event: Event | None, error: str | None, values: Any) -> str
     return await render_template(
         "event_form.html",
         event=event,
-        error=MESSAGES.get(error or ""),
+        error=gettext(MESSAGES[error]) if error in MESSAGES else None,
         values=values,
         categories=CATEGORIES,
         join_modes=JOIN_MODES,

@@ -99,7 +99,7 @@ async def retry_inbox_item(
               SET attempts = attempts + 1, last_error = $2, locked_until = NULL,
                   state = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
                   next_attempt_at = coalesce($3, next_attempt_at),
-                  processed_at = CASE WHEN $3::timestamptz IS NULL THEN $4 ELSE NULL END
+                  processed_at = CASE WHEN $3::timestamptz IS NULL THEN $4::timestamptz END
             WHERE id = $1""",
         item_id,
         error[:1000],
