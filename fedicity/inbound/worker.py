@@ -15,11 +15,13 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.context import InboundContext
+from fedicity.inbound.mailbox import skeleton
 from fedicity.inbound.router import build_router
 from fedicity.urls import Urls
 
 LEASE = timedelta(minutes=5)
 BATCH = 32
+PURGE_BATCH = 1000
 # What recording a row's outcome can raise: the database refusing the statement, or the
 # connection gone (a handler may have broken it). Then the row keeps its lease and comes back
 # when the lease ends; the rest of the batch goes on.
@@ -85,6 +87,7 @@ async def _process(
             state="ignored",
             detail=storable_text(f"no handler for {item.type}"),
             now=clock.now(),
+            raw=skeleton(item.raw),
         )
         return
     context = InboundContext(
@@ -99,12 +102,15 @@ async def _process(
     try:
         async with conn.transaction():
             outcome = await handler(context, item.raw)
+            # Processed: the body has done its work (what it made keeps its own copy); the
+            # skeleton still tells a resent copy from a new activity until the row is purged.
             await queries.finish_inbox_item(
                 conn,
                 item.id,
                 state=outcome.state,
                 detail=storable_text(outcome.detail),
                 now=clock.now(),
+                raw=skeleton(item.raw),
             )
     except Exception as error:  # noqa: BLE001 -- a handler bug must not lose the row
         # The transaction rolled back this row's work only. The row keeps its activity and the
@@ -118,4 +124,12 @@ async def _process(
             error=storable_text(f"{type(error).__name__}: {error}"),
             next_attempt_at=None if delay is None else clock.now() + delay,
             now=clock.now(),
+        )
+
+
+async def purge_batch(pool: Pool, *, clock: Clock, retention: timedelta) -> int:
+    """Delete one batch of rows processed longer than `retention` ago; return how many."""
+    async with pool.acquire() as conn:
+        return await queries.purge_processed(
+            conn, before=clock.now() - retention, limit=PURGE_BATCH
         )
