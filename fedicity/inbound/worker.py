@@ -54,12 +54,14 @@ async def process_batch(
         # One connection for the batch, each row in its own transaction; a fresh connection
         # when a row left this one closed, so the rows behind it are still processed now.
         async with pool.acquire() as conn:
-            while waiting and _usable(conn):
+            while waiting:
                 item = waiting.pop()
                 try:
                     await _process(conn, item, routes, directory, urls, clock, keygen)
                 except _RECORDING_FAILURES:
                     _log.exception("inbox item %s: its outcome could not be recorded", item.id)
+                if not _usable(conn):
+                    break
     return len(items)
 
 
