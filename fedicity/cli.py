@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -104,7 +105,12 @@ async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
                         _stopping_all_on_failure(_serve_web(ready, pool, federation, stop), stop)
                     )
                 if worker:
-                    loops = default_loops(federation, Urls(ready.base_url), clock)
+                    loops = default_loops(
+                        federation,
+                        Urls(ready.base_url),
+                        clock,
+                        inbox_retention=timedelta(days=ready.inbox_retention_days),
+                    )
                     tasks.append(run_worker(pool, stop, loops))
                 # Wait for every task (the workers finish their step after `stop`) before the
                 # pool closes, then report the first failure.

@@ -51,6 +51,8 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks); empty
     # means the peer's own address is the client's.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    inbox_retention_days: int = 7
+    inbox_pending_per_domain: int = 1000
 
     @property
     def host(self) -> str:
@@ -208,10 +210,15 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "max_upload_bytes": _parse_int,
     "upload_quota_bytes_per_day": _parse_int,
     "trusted_proxies": _parse_networks,
+    "inbox_retention_days": _parse_int,
+    "inbox_pending_per_domain": _parse_int,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.
 MAX_UPLOAD_CEILING = 100 * 1024 * 1024
+# Processed inbox rows are the duplicate check: they must outlive a peer's retries of the same
+# activity (Mastodon's last retry comes about 2-3 days after the first try).
+MIN_INBOX_RETENTION_DAYS = 3
 
 
 def load_settings(
@@ -272,5 +279,11 @@ def load_settings(
         raise SettingsError(
             f"{PREFIX}MAX_UPLOAD_BYTES: at most {MAX_UPLOAD_CEILING} bytes (100 MiB), "
             f"got {values['max_upload_bytes']}"
+        )
+    retention = values.get("inbox_retention_days", Settings.inbox_retention_days)
+    if retention < MIN_INBOX_RETENTION_DAYS:
+        raise SettingsError(
+            f"{PREFIX}INBOX_RETENTION_DAYS: at least {MIN_INBOX_RETENTION_DAYS} days, so that "
+            f"peers' retries are still recognised as duplicates; got {retention}"
         )
     return Settings(**values)

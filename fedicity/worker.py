@@ -12,10 +12,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fedicity.clock import Clock
 from fedicity.db.pool import Pool
 from fedicity.federation import Federation
+from fedicity.settings import Settings
 from fedicity.urls import Urls
 
 _log = logging.getLogger(__name__)
@@ -53,12 +55,19 @@ async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
-def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop]:
+def default_loops(
+    federation: Federation,
+    urls: Urls,
+    clock: Clock,
+    *,
+    inbox_retention: timedelta = timedelta(days=Settings.inbox_retention_days),
+) -> list[Loop]:
     """The loops a worker process runs: inbound processing, delivery, the proposals'
-    automatic phase changes (votes closed, votes opened after amendments), and housekeeping
-    (ended rate-limit windows, sessions unused for their whole lifetime)."""
+    automatic phase changes (votes closed, votes opened after amendments), housekeeping (ended
+    rate-limit windows, sessions unused for their whole lifetime), and the purge of inbox rows
+    processed longer than `inbox_retention` ago."""
     from fedicity.delivery.worker import deliver_batch
-    from fedicity.inbound.worker import process_batch
+    from fedicity.inbound.worker import process_batch, purge_batch
 
     async def inbox_step(pool: Pool) -> int:
         return await process_batch(
@@ -89,11 +98,16 @@ def default_loops(federation: Federation, urls: Urls, clock: Clock) -> list[Loop
             now = clock.now()
             return await limiter.prune(conn, now) + await sessions.prune(conn, now)
 
+    async def purge_step(pool: Pool) -> int:
+        return await purge_batch(pool, clock=clock, retention=inbox_retention)
+
     return [
         Loop("inbox", inbox_step, idle_delay=0.2),
         Loop("delivery", delivery_step, idle_delay=0.5),
         Loop("proposal-phases", phases_step, idle_delay=30.0),
         Loop("housekeeping", housekeeping_step, idle_delay=300.0),
+        # Batched deletes: a busy step is followed at once by the next batch, then it rests.
+        Loop("inbox-purge", purge_step, idle_delay=600.0),
     ]
 
 

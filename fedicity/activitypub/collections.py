@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,8 +55,25 @@ def page(
     return document
 
 
-def parse_cursor(raw: str | None) -> int | None:
-    """A cursor is a row id; anything else means 'from the start'."""
-    if raw is None or not raw.isdigit() or len(raw) > 18:
+# A cursor is a bigint row id: 18 digits always fit, and int() never sees a long text.
+MAX_CURSOR_DIGITS = 18
+
+
+@dataclass(frozen=True)
+class BadCursor:
+    """A cursor we never minted; the detail can go in a 400."""
+
+    detail: str
+
+
+def parse_cursor(raw: str | None) -> int | BadCursor | None:
+    """The row id a cursor names; None when absent; BadCursor for anything else.
+
+    Only ASCII digits: str.isdigit() also admits '²' and other digits int() refuses (a 500), and
+    a '-1', '1e3' or 20-digit value is no cursor we ever gave out.
+    """
+    if raw is None:
         return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_CURSOR_DIGITS):
+        return BadCursor(f"a cursor is a number of at most {MAX_CURSOR_DIGITS} digits")
     return int(raw)

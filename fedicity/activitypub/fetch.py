@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import ipaddress
-import json
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from urllib.parse import urldefrag
 import httpx
 
 from fedicity import SOFTWARE_NAME, __version__
+from fedicity.activitypub.safejson import JsonFailure, load_json
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -448,12 +448,12 @@ async def _handle_response(
                 FetchFailure.TOO_LARGE, f"body from {url} exceeds {policy.max_bytes} bytes", status
             )
 
-    try:
-        document = json.loads(bytes(body))
-    except (ValueError, RecursionError) as error:
-        # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integers;
-        # RecursionError a deeply nested array, which fits easily in the size limit.
-        return FetchError(FetchFailure.BAD_JSON, f"{url} sent invalid JSON: {error}", status)
+    parsed = load_json(bytes(body))
+    if isinstance(parsed, JsonFailure):
+        return FetchError(
+            FetchFailure.BAD_JSON, f"{url} sent refused JSON: {parsed.detail}", status
+        )
+    document = parsed.value
     if not isinstance(document, dict):
         return FetchError(FetchFailure.BAD_JSON, f"{url} sent JSON that is not an object", status)
     mismatch = _origin_mismatch(document, url) if expect.check_origin else None

@@ -151,7 +151,7 @@ def _parse_http_date(value: str) -> datetime | None:
     """Parse an HTTP date leniently (IMF-fixdate and its RFC 2822 cousins), or None."""
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an hour of 2147483648
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 

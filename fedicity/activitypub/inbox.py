@@ -7,7 +7,6 @@ accepts and answers 202; workers interpret it later (the inbox is a mailbox).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from fedicity.activitypub.httpsig import (
     verify,
 )
 from fedicity.activitypub.keys import load_public_key
+from fedicity.activitypub.safejson import JsonFailure, load_json
 
 ACCEPTED_CONTENT_TYPES = frozenset(
     {"application/activity+json", "application/ld+json", "application/json"}
@@ -86,6 +86,8 @@ FORWARDABLE = frozenset({"Create", "Update"})
 # Longer ids are refused: the id is the mailbox's unique key, and PostgreSQL cannot index a value
 # over ~2.7 kB (the insert would fail with a 500 on every retry by the peer).
 MAX_ID_LENGTH = 2048
+# Type names are short words; the type is kept in its own column beside the activity.
+MAX_TYPE_LENGTH = 256
 _KEY_MAY_HAVE_CHANGED = frozenset({FailureReason.BAD_SIGNATURE, FailureReason.KEY_TYPE_MISMATCH})
 
 
@@ -102,16 +104,24 @@ def parse_activity(body: bytes, content_type: str | None) -> dict[str, Any] | Re
     """The activity JSON object, or the 4xx that refuses it."""
     if _media_type(content_type) not in ACCEPTED_CONTENT_TYPES:
         return Rejected(415, "unsupported_media_type", "send application/activity+json")
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return Rejected(400, "malformed_json", "the body is not valid JSON")
+    # Depth, numbers and strings are checked here, before any signature work: such a body could
+    # not be stored or walked, whoever signed it.
+    parsed = load_json(body)
+    if isinstance(parsed, JsonFailure):
+        return Rejected(400, parsed.reason.value, parsed.detail)
+    document = parsed.value
     if not isinstance(document, dict):
         return Rejected(400, "not_an_object", "an activity is a JSON object")
-    if get_type(document) is None:
+    activity_type = get_type(document)
+    if activity_type is None:
         return Rejected(400, "no_type", "the activity has no type")
-    if get_id(document.get("actor")) is None:
+    if len(activity_type) > MAX_TYPE_LENGTH:
+        return Rejected(400, "bad_type", f"the activity type is longer than {MAX_TYPE_LENGTH}")
+    actor = get_id(document.get("actor"))
+    if actor is None:
         return Rejected(400, "no_actor", "the activity has no actor")
+    if len(actor) > MAX_ID_LENGTH:
+        return Rejected(400, "bad_actor", f"the actor id is longer than {MAX_ID_LENGTH}")
     activity_id = document.get("id")
     if activity_id is not None and not isinstance(activity_id, str):
         return Rejected(400, "bad_id", "the activity id is not a string")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -55,3 +56,16 @@ def load_private_key(pem: str) -> rsa.RSAPrivateKey:
 def load_public_key(pem: str) -> PublicKeyTypes:
     """Load a PEM public key: SubjectPublicKeyInfo, or PKCS#1 as Mobilizon sends."""
     return serialization.load_pem_public_key(pem.strip().encode("ascii"))
+
+
+def key_fetch_url(key_id: str) -> str | None:
+    """The URL to fetch for a signature's keyId (its fragment dropped), or None when the keyId is
+    no absolute http(s) URL with a host: a peer's text, which must never raise."""
+    try:
+        parts = urlsplit(key_id)
+        has_host = bool(parts.hostname) and parts.port != 0
+    except ValueError:  # "http://[x": an unclosed IPv6 literal; a port that is no port number
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not has_host:
+        return None
+    return urlunsplit(parts._replace(fragment=""))

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote, urldefrag, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fedicity.activitypub.accessors import get_id, host_of
 from fedicity.activitypub.fetch import FetchError, FetchFailure
 from fedicity.activitypub.fetcher import Fetcher
+from fedicity.activitypub.keys import key_fetch_url
 from fedicity.actors import queries
 from fedicity.actors.models import RemoteActor
 from fedicity.actors.remote_parse import ActorParseError, parse_remote_actor
@@ -114,7 +115,10 @@ class ActorDirectory:
                 cached = await queries.select_remote_actor_by_key_id(conn, key_id)
             if cached is not None and cached.public_key_pem:
                 return ResolvedKey(key_id, cached.uri, cached.public_key_pem)
-        fetched = await self.fetcher.key_document(urldefrag(key_id).url)
+        url = key_fetch_url(key_id)
+        if url is None:
+            return LookupFailure("bad_key_id", f"the keyId {key_id[:100]!r} is not an http(s) URL")
+        fetched = await self.fetcher.key_document(url)
         if isinstance(fetched, FetchError):
             return _from_fetch_error(fetched)
         document = fetched.document

@@ -30,23 +30,34 @@ def render_markdown(source: str) -> str:
     return sanitize_html(_markdown().render(source))
 
 
+# IANA names are at most ~30 characters; a longer one is refused before zoneinfo turns it into
+# a file path (which can raise "File name too long").
+MAX_ZONE_NAME = 64
+
+
+def _load_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone of that name, or None for anything zoneinfo cannot load.
+
+    zoneinfo reads the name as a path under its data folder, so a peer's or a form's text raises
+    more than ZoneInfoNotFoundError: ValueError (absolute, "..", NUL), IsADirectoryError ("Europe"),
+    OSError (a name too long for the file system).
+    """
+    if not name or len(name) > MAX_ZONE_NAME:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
 def zone(name: str | None) -> ZoneInfo:
     """The IANA zone of that name; the default zone when the name is unknown."""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo(DEFAULT_TIMEZONE)
+    return (_load_zone(name) if name else None) or ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def is_zone(name: str) -> bool:
     """Whether `name` is an IANA zone known here."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return _load_zone(name) is not None
 
 
 def _day(moment: datetime) -> str:

@@ -137,9 +137,9 @@ async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
     organise an event (POST, the form of /events/new)."""
     if request.method == "POST":
         return await _save(None)
-    raw = request.args.get("page", "1")
-    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else 1
-    page = min(max(page, 1), MAX_PAGE)
+    # A person's page: a page number that makes no sense shows the first page, not an error.
+    asked = collections.parse_cursor(request.args.get("page"))
+    page = asked if isinstance(asked, int) and 1 <= asked <= MAX_PAGE else 1
     async with state().db.acquire() as conn:
         found = await queries.select_upcoming(
             conn, state().clock.now(), limit=EVENTS_PAGE + 1, offset=(page - 1) * EVENTS_PAGE
@@ -339,7 +339,7 @@ async def _form_page(event: Event | None, error: str | None, values: Any) -> str
     return await render_template(
         "event_form.html",
         event=event,
-        error=MESSAGES.get(error or ""),
+        error=gettext(MESSAGES[error]) if error in MESSAGES else None,
         values=values,
         categories=CATEGORIES,
         join_modes=JOIN_MODES,

@@ -33,12 +33,18 @@ async def insert_inbox_item(
     raw: dict[str, Any],
     key_id: str,
     now: datetime,
+    origin_host: str | None = None,
+    ignored: str | None = None,
 ) -> bool:
-    """Store an activity once; False when its id was already stored (a duplicate)."""
+    """Store an activity once; False when its id was already stored (a duplicate).
+
+    `ignored` (the reason) stores it already processed, as nothing here will handle it.
+    """
     row_id = await conn.fetchval(
         """INSERT INTO inbox_items (activity_uri, actor_uri, type, recipient, raw, key_id,
-                                    received_at, next_attempt_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                                    received_at, next_attempt_at, origin_host, state, last_error,
+                                    processed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)
            ON CONFLICT (activity_uri) DO NOTHING
            RETURNING id""",
         activity_uri,
@@ -48,8 +54,42 @@ async def insert_inbox_item(
         raw,
         key_id,
         now,
+        origin_host,
+        "pending" if ignored is None else "ignored",
+        ignored,
+        None if ignored is None else now,
     )
     return row_id is not None
+
+
+async def count_pending_from(conn: Connection, origin_host: str, *, limit: int) -> int:
+    """How many rows signed from this host wait to be processed, counting up to `limit`."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM (
+               SELECT 1 FROM inbox_items
+                WHERE state = 'pending' AND origin_host = $1
+                LIMIT $2) AS waiting""",
+        origin_host,
+        limit,
+    )
+    return count
+
+
+async def purge_processed(conn: Connection, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` rows processed (done, ignored or failed) before `before`."""
+    deleted: int = await conn.fetchval(
+        """WITH old AS (
+               SELECT id FROM inbox_items
+                WHERE state <> 'pending' AND processed_at < $1
+                ORDER BY processed_at
+                LIMIT $2
+                  FOR UPDATE SKIP LOCKED),
+           gone AS (DELETE FROM inbox_items i USING old WHERE i.id = old.id RETURNING 1)
+           SELECT count(*) FROM gone""",
+        before,
+        limit,
+    )
+    return deleted
 
 
 async def claim_inbox_items(
@@ -76,17 +116,25 @@ async def claim_inbox_items(
 
 
 async def finish_inbox_item(
-    conn: Connection, item_id: int, *, state: str, detail: str, now: datetime
+    conn: Connection,
+    item_id: int,
+    *,
+    state: str,
+    detail: str,
+    now: datetime,
+    raw: dict[str, Any] | None = None,
 ) -> None:
-    """Mark a row done or ignored (with why)."""
+    """Mark a row done or ignored (with why); `raw` replaces the stored activity when given."""
     await conn.execute(
         """UPDATE inbox_items SET state = $2, last_error = nullif($3, ''), processed_at = $4,
-                                  attempts = attempts + 1, locked_until = NULL
+                                  attempts = attempts + 1, locked_until = NULL,
+                                  raw = coalesce($5, raw)
             WHERE id = $1""",
         item_id,
         state,
         detail[:1000],
         now,
+        raw,
     )
 
 
@@ -99,7 +147,7 @@ async def retry_inbox_item(
               SET attempts = attempts + 1, last_error = $2, locked_until = NULL,
                   state = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
                   next_attempt_at = coalesce($3, next_attempt_at),
-                  processed_at = CASE WHEN $3::timestamptz IS NULL THEN $4 ELSE NULL END
+                  processed_at = CASE WHEN $3::timestamptz IS NULL THEN $4::timestamptz END
             WHERE id = $1""",
         item_id,
         error[:1000],

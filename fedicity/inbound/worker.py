@@ -5,19 +5,34 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import asyncpg
+
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.retry import next_delay
+from fedicity.activitypub.routing import Router
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
-from fedicity.db.pool import Pool
+from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.context import InboundContext
+from fedicity.inbound.mailbox import skeleton
 from fedicity.inbound.router import build_router
 from fedicity.urls import Urls
 
 LEASE = timedelta(minutes=5)
 BATCH = 32
+PURGE_BATCH = 1000
+# What recording a row's outcome can raise: the database refusing the statement, or the
+# connection gone (a handler may have broken it). Then the row keeps its lease and comes back
+# when the lease ends; the rest of the batch goes on.
+_RECORDING_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 _log = logging.getLogger(__name__)
+
+
+def storable_text(text: str, limit: int = 1000) -> str:
+    """Text PostgreSQL will take: no NUL, no lone surrogate (errors quote remote content)."""
+    cut = text[:limit].replace("\x00", "\ufffd")
+    return cut.encode("utf-8", "replace").decode("utf-8")
 
 
 async def process_batch(
@@ -28,52 +43,95 @@ async def process_batch(
     clock: Clock,
     limit: int = BATCH,
     keygen: KeyGenerator = generate_rsa_keypair,
+    router: Router[InboundContext] | None = None,
 ) -> int:
-    """Process up to `limit` due inbox rows; return how many were handled."""
-    router = build_router()
-    # One connection for the batch: each row still commits (or retries) on its own.
+    """Process up to `limit` due inbox rows; return how many were claimed."""
+    routes = router or build_router()
     async with pool.acquire() as conn:
         items = await queries.claim_inbox_items(conn, now=clock.now(), lease=LEASE, limit=limit)
-        for item in items:
-            handler = router.lookup(item.raw)
-            if handler is None:
-                await queries.finish_inbox_item(
-                    conn,
-                    item.id,
-                    state="ignored",
-                    detail=f"no handler for {item.type}",
-                    now=clock.now(),
-                )
-                continue
-            context = InboundContext(
-                conn=conn,
-                directory=directory,
-                urls=urls,
-                clock=clock,
-                actor_uri=item.actor_uri,
-                local=item.key_id == "local",
-                keygen=keygen,
-            )
-            try:
-                async with conn.transaction():
-                    outcome = await handler(context, item.raw)
-                    await queries.finish_inbox_item(
-                        conn,
-                        item.id,
-                        state=outcome.state,
-                        detail=outcome.detail,
-                        now=clock.now(),
-                    )
-            except Exception as error:  # noqa: BLE001 -- a handler bug must not lose the row
-                # The row keeps its activity and the error, and is retried on the delivery curve;
-                # after the last attempt it stays as 'failed' for an admin to look at.
-                _log.exception("inbox item %s (%s) failed", item.id, item.activity_uri)
-                delay = next_delay(item.attempts + 1, None)
-                await queries.retry_inbox_item(
-                    conn,
-                    item.id,
-                    error=f"{type(error).__name__}: {error}",
-                    next_attempt_at=None if delay is None else clock.now() + delay,
-                    now=clock.now(),
-                )
+    waiting = list(reversed(items))
+    while waiting:
+        # One connection for the batch, each row in its own transaction; a fresh connection
+        # when a row left this one closed, so the rows behind it are still processed now.
+        async with pool.acquire() as conn:
+            while waiting:
+                item = waiting.pop()
+                try:
+                    await _process(conn, item, routes, directory, urls, clock, keygen)
+                except _RECORDING_FAILURES:
+                    _log.exception("inbox item %s: its outcome could not be recorded", item.id)
+                if not _usable(conn):
+                    break
     return len(items)
+
+
+def _usable(conn: Connection) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool already took back a connection it saw die
+        return False
+
+
+async def _process(
+    conn: Connection,
+    item: queries.InboxItem,
+    router: Router[InboundContext],
+    directory: ActorDirectory,
+    urls: Urls,
+    clock: Clock,
+    keygen: KeyGenerator,
+) -> None:
+    handler = router.lookup(item.raw)
+    if handler is None:
+        await queries.finish_inbox_item(
+            conn,
+            item.id,
+            state="ignored",
+            detail=storable_text(f"no handler for {item.type}"),
+            now=clock.now(),
+            raw=skeleton(item.raw),
+        )
+        return
+    context = InboundContext(
+        conn=conn,
+        directory=directory,
+        urls=urls,
+        clock=clock,
+        actor_uri=item.actor_uri,
+        local=item.key_id == "local",
+        keygen=keygen,
+    )
+    try:
+        async with conn.transaction():
+            outcome = await handler(context, item.raw)
+            # Processed: the body has done its work (what it made keeps its own copy); the
+            # skeleton still tells a resent copy from a new activity until the row is purged.
+            await queries.finish_inbox_item(
+                conn,
+                item.id,
+                state=outcome.state,
+                detail=storable_text(outcome.detail),
+                now=clock.now(),
+                raw=skeleton(item.raw),
+            )
+    except Exception as error:  # noqa: BLE001 -- a handler bug must not lose the row
+        # The transaction rolled back this row's work only. The row keeps its activity and the
+        # error, and is retried on the delivery curve; after the last attempt it stays as
+        # 'failed' for an admin to look at.
+        _log.exception("inbox item %s (%s) failed", item.id, item.activity_uri)
+        delay = next_delay(item.attempts + 1, None)
+        await queries.retry_inbox_item(
+            conn,
+            item.id,
+            error=storable_text(f"{type(error).__name__}: {error}"),
+            next_attempt_at=None if delay is None else clock.now() + delay,
+            now=clock.now(),
+        )
+
+
+async def purge_batch(pool: Pool, *, clock: Clock, retention: timedelta) -> int:
+    """Delete one batch of rows processed longer than `retention` ago; return how many."""
+    async with pool.acquire() as conn:
+        return await queries.purge_processed(
+            conn, before=clock.now() - retention, limit=PURGE_BATCH
+        )

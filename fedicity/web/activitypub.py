@@ -32,6 +32,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.inbox import folded_headers, resolve_key
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.pages import render_post_page, render_profile
+from fedicity.web.paging import cursor_arg
 from fedicity.web.territories import territory_path
 
 blueprint = Blueprint("activitypub", __name__)
@@ -215,7 +216,7 @@ async def outbox(username: str) -> Response:
                     collection_id, await delivery_queries.count_outbox(conn, found.id)
                 )
             )
-        cursor = collections.parse_cursor(request.args.get("cursor"))
+        cursor = cursor_arg()
         rows = await delivery_queries.select_outbox_page(
             conn, found.id, limit=PAGE, before_id=cursor
         )
@@ -243,7 +244,7 @@ async def _follow_collection(username: str, *, followers: bool) -> Response:
             return activity_response(
                 collections.collection(collection_id, total, first=not found.hide_network)
             )
-        cursor = collections.parse_cursor(request.args.get("cursor")) or 0
+        cursor = cursor_arg() or 0
         if followers:
             rows = await follow_queries.select_followers_page(conn, me, limit=PAGE, after_id=cursor)
             items = [row.follower for row in rows]
@@ -287,7 +288,7 @@ async def liked(username: str) -> Response:
             return activity_response(
                 collections.collection(collection_id, total, first=not found.hide_network)
             )
-        cursor = collections.parse_cursor(request.args.get("cursor"))
+        cursor = cursor_arg()
         rows = await post_queries.select_liked_page(conn, me, limit=PAGE, before_id=cursor)
     next_cursor = str(rows[-1][0]) if len(rows) == PAGE else None
     return activity_response(
@@ -363,7 +364,7 @@ async def replies(token: str) -> Response:
         total = await post_queries.count_replies(conn, post.uri)
         if not _wants_page():
             return activity_response(collections.collection(collection_id, total))
-        cursor = collections.parse_cursor(request.args.get("cursor")) or 0
+        cursor = cursor_arg() or 0
         rows = await post_queries.select_replies(conn, post.uri, limit=PAGE, after_id=cursor)
     next_cursor = str(rows[-1].id) if len(rows) == PAGE else None
     return activity_response(

@@ -17,11 +17,13 @@ from fedicity.activitypub.inbox import (
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.remote import LookupFailure
 from fedicity.app import state
-from fedicity.inbound import queries as inbound_queries
+from fedicity.inbound import mailbox
 from fedicity.moderation.policy import admit
-from fedicity.web.errors import Problem
+from fedicity.web.errors import Problem, problem_response
 
 blueprint = Blueprint("inbox", __name__)
+# Seconds a domain over its cap of waiting activities is asked to wait.
+BUSY_RETRY_AFTER = 300
 _log = logging.getLogger(__name__)
 
 
@@ -73,17 +75,27 @@ async def _receive(recipient: str | None) -> Response:
         return Response(b"", status=202)
     assert isinstance(result, Accepted)
     async with app_state.db.acquire() as conn:
-        new = await inbound_queries.insert_inbox_item(
+        stored = await mailbox.receive(
             conn,
+            activity=result.activity,
             activity_uri=result.activity_uri,
             actor_uri=result.actor_uri,
             type=result.type,
-            recipient=recipient,
-            raw=result.activity,
             key_id=result.key_id,
+            recipient=recipient,
             now=app_state.clock.now(),
+            pending_cap=app_state.settings.inbox_pending_per_domain,
         )
-    if not new:
+    if isinstance(stored, mailbox.Busy):
+        # Mastodon retries a 429 on its usual curve: nothing is lost, this domain just waits.
+        response = await problem_response(
+            429,
+            f"{stored.origin_host} has {stored.pending} activities waiting here; retry later",
+            {"reason": "too_many_pending"},
+        )
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
+    if not stored.new:
         _log.debug("duplicate activity %s acknowledged", result.activity_uri)
     return Response(b"", status=202)
 

@@ -10,6 +10,7 @@ from typing import Any
 from quart import Blueprint, Response, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from fedicity.activitypub.collections import parse_cursor
 from fedicity.actors import queries as actor_queries
 from fedicity.app import state
 from fedicity.db.pool import Connection
@@ -76,14 +77,17 @@ def _parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
     if not raw:
         return None
     stamp, _, row_id = raw.partition("_")
+    key = parse_cursor(row_id)  # a bigint row id, as in every other cursor
     try:
         from datetime import UTC
 
-        moment, key = datetime.fromtimestamp(float(stamp), UTC), int(row_id)
+        moment = datetime.fromtimestamp(float(stamp), UTC)
     except (ValueError, OverflowError, OSError):
-        raise Problem(400, "before is a cursor taken from a previous page") from None
-    if not 0 <= key < 2**63:  # a row id is a bigint: PostgreSQL would refuse the parameter
-        raise Problem(400, "before is a cursor taken from a previous page")
+        moment = None
+    if moment is None or not isinstance(key, int):
+        raise Problem(
+            400, "before is a cursor taken from a previous page", extra={"reason": "bad_cursor"}
+        )
     return moment, key
 
 

@@ -197,7 +197,8 @@ async def test_an_upload_over_the_limit_is_413(
     big = png() + b"\x00" * (settings.max_upload_bytes)
     response = await _post(client, "/events", csrf, big, title="Trop gros")
     assert response.status_code == 413
-    assert "The picture is too large." in await response.get_data(as_text=True)
+    # Form errors speak the page's language (French by default).
+    assert "image est trop lourde." in await response.get_data(as_text=True)
     # ... and a body past the route's cap altogether
     huge = png() + b"\x00" * (settings.max_upload_bytes + settings.max_body_bytes)
     response = await _post(client, "/events", csrf, huge, title="Bien trop gros")
