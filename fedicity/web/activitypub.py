@@ -84,6 +84,7 @@ async def require_signed_fetch() -> Response | None:
         headers=headers,
         resolve_key=resolve_key,
         now=app_state.clock.now(),
+        authority=app_state.settings.host,
         refuse_host=refuse_host,
     )
     if isinstance(result, Rejected):

@@ -65,6 +65,7 @@ async def _receive(recipient: str | None) -> Response:
         body=body,
         resolve_key=resolve_key,
         now=app_state.clock.now(),
+        authority=app_state.settings.host,
         refuse_host=refuse_host,
     )
     if isinstance(result, Rejected):

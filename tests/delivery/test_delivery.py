@@ -337,6 +337,7 @@ def _assert_signed_by(
         body=post.body,
         headers=post.headers,
         now=now,
+        authority=server.base.split("://", 1)[1],
     )
     assert failure is None, failure
     return parsed
