@@ -64,6 +64,7 @@ async def start_federation(
         clock=clock,
         user_agent=f"fedicity/{__version__} (+{settings.base_url})",
         refuse_host=refuse_host,
+        local_base=settings.base_url,
     )
     return Federation(
         client=http,

@@ -73,6 +73,7 @@ class FetchFailure(enum.StrEnum):
     BAD_JSON = "bad_json"
     ID_MISMATCH = "id_mismatch"
     REFUSED_BY_POLICY = "refused_by_policy"
+    LOCAL = "local"
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,8 @@ async def fetch_document(
     hop is signed afresh when `sign` is given (a signature covers one URL). The whole fetch, all
     hops and the body included, must finish within policy.timeout: per-read timeouts alone would
     let a server drip one byte at a time forever. The document must be a JSON object whose `id`
-    has the host of the final URL (the ActivityPub origin rule), so a redirect cannot make another
-    host vouch for an object.
+    has the origin (scheme, host and port) of the final URL, so neither a redirect nor another
+    port of the same host name can vouch for an object.
 
     Documents that are not ActivityStreams objects, such as WebFinger's JRD, pass their own
     `content_types` and check_origin=False (a JRD has no `id`); every other check still applies.
@@ -462,21 +463,38 @@ async def _handle_response(
     return Fetched(document=document, url=str(url), status=status)
 
 
-def _origin_mismatch(document: dict[str, Any], final_url: httpx.URL) -> str | None:
-    """Why the document's id does not belong to the host that served it, or None when it does.
+def origin_of(url: str | httpx.URL) -> str | None:
+    """The origin of an http(s) URL as `scheme://host:port`, the default port written out.
 
-    Only hosts are compared, as Mastodon does: servers mix http and https ids for one host, and
-    ports rarely differ in practice.
+    None for anything else (another scheme, no host, unparsable). Two URLs are same-origin when
+    these strings are equal.
+    """
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        return None
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    host = _host_of(parsed)
+    return f"{parsed.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _origin_mismatch(document: dict[str, Any], final_url: httpx.URL) -> str | None:
+    """Why the document's id does not belong to the origin that served it, or None when it does.
+
+    Scheme, host and port are compared (the web's same-origin rule, default ports normalised).
+    Hosts alone are not enough: whatever answers on another port of our host name (another
+    service, another tenant) could otherwise serve a document with the id of one of our posts.
     """
     object_id = document.get("id")
     if not isinstance(object_id, str) or not object_id:
         return f"document from {final_url} has no id"
-    try:
-        id_host = _host_of(httpx.URL(object_id))
-    except httpx.InvalidURL:
-        return f"document id {object_id!r} is not a URL"
-    served_by = _host_of(final_url)
-    if id_host != served_by:
+    id_origin = origin_of(object_id)
+    if id_origin is None:
+        return f"document id {object_id!r} is not an http(s) URL"
+    served_by = origin_of(final_url)
+    if id_origin != served_by:
         return f"document id {object_id} is not on {served_by}, which served it"
     return None
 

@@ -32,12 +32,27 @@ class Fetcher:
     user_agent: str
     # The federation policy (suspended domains, allowlist): a reason to refuse a host, or None.
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None
+    # Our own base URL: nothing on our host (and port) is ever taken from the network.
+    local_base: str | None = None
+
+    def _is_local(self, uri: str) -> bool:
+        return self.local_base is not None and host_of(uri) == host_of(self.local_base)
 
     async def _refused(self, url: str) -> FetchError | None:
+        if self._is_local(url):
+            return FetchError(FetchFailure.LOCAL, "local objects are read from the database")
         if self.refuse_host is None:
             return None
         reason = await self.refuse_host(host_of(url))
         return None if reason is None else FetchError(FetchFailure.REFUSED_BY_POLICY, reason)
+
+    def _not_ours(self, result: Fetched | FetchError) -> Fetched | FetchError:
+        """Refuse a document that claims to be ours, however it got here (a redirect to us)."""
+        if isinstance(result, Fetched) and (
+            self._is_local(result.url) or self._is_local(str(result.document.get("id") or ""))
+        ):
+            return FetchError(FetchFailure.LOCAL, f"{result.url} served a document of ours")
+        return result
 
     def _sign(self, method: str, url: str, headers: dict[str, str]) -> dict[str, str]:
         return sign_cavage(method, url, headers, None, self.signing_key, self.clock.now())
@@ -47,12 +62,14 @@ class Fetcher:
         refused = await self._refused(url)
         if refused is not None:
             return refused
-        return await fetch_document(
-            self.client,
-            url,
-            policy=self.policy,
-            sign=self._sign if signed else None,
-            user_agent=self.user_agent,
+        return self._not_ours(
+            await fetch_document(
+                self.client,
+                url,
+                policy=self.policy,
+                sign=self._sign if signed else None,
+                user_agent=self.user_agent,
+            )
         )
 
     async def key_document(self, url: str) -> Fetched | FetchError:
@@ -60,8 +77,10 @@ class Fetcher:
         refused = await self._refused(url)
         if refused is not None:
             return refused
-        return await fetch_key_owner(
-            self.client, url, policy=self.policy, sign=self._sign, user_agent=self.user_agent
+        return self._not_ours(
+            await fetch_key_owner(
+                self.client, url, policy=self.policy, sign=self._sign, user_agent=self.user_agent
+            )
         )
 
     def now(self) -> datetime:

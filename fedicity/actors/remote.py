@@ -79,6 +79,9 @@ class ActorDirectory:
 
     async def store(self, document: Mapping[str, Any]) -> RemoteActor | LookupFailure:
         """Parse and cache an actor document that came from its own host."""
+        if self.is_local(get_id(document) or ""):
+            # Our actors live in `actors`; a copy from the wire must never shadow one.
+            return LookupFailure("local_actor", "a remote document cannot describe our actors")
         try:
             data = parse_remote_actor(document, self.fetcher.now())
         except ActorParseError as error:

@@ -39,6 +39,7 @@ class FakePeer:
 
     mode: Mode = "http"
     documents: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     connections: int = 0
     port: int = 0
@@ -58,6 +59,10 @@ class FakePeer:
     def serve(self, path: str, document: dict[str, Any], status: int = 200) -> None:
         """Answer GET `path` with `document`."""
         self.documents[path] = (status, document)
+
+    def redirect(self, path: str, location: str) -> None:
+        """Answer GET `path` with a 302 to `location`."""
+        self.redirects[path] = location
 
     async def start(self) -> None:
         """Listen on an ephemeral port."""
@@ -97,6 +102,13 @@ class FakePeer:
                 "",
             )
             self.requests.append(Seen(method, path, host))
+            if path in self.redirects:
+                writer.write(
+                    f"HTTP/1.1 302 Found\r\nLocation: {self.redirects[path]}\r\n"
+                    "Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
+                )
+                await writer.drain()
+                return
             status, document = self.documents.get(path, (404, {"error": "not found"}))
             body = json.dumps(document).encode()
             writer.write(
