@@ -42,10 +42,15 @@ class InboxKey:
 
 @dataclass(frozen=True)
 class KeyUnavailable:
-    """The key could not be had; `gone` when its actor was deleted."""
+    """The key could not be had; `gone` when its actor was deleted, `busy` when the resolver
+    refused to start one more fetch from the key's host (the sender should retry later).
+
+    `detail` is for our logs only: it is never sent back (see _key_unavailable).
+    """
 
     detail: str
     gone: bool = False
+    busy: bool = False
 
 
 class KeyResolver(Protocol):
@@ -169,7 +174,7 @@ async def check(
     if isinstance(key, KeyUnavailable):
         if key.gone and _is_self_delete(activity, actor_uri):
             return IgnoredDelete(actor_uri)
-        return Rejected(401, "key_unavailable", f"cannot get key {signature.key_id}: {key.detail}")
+        return _key_unavailable(key)
     if isinstance(key, SignatureFailure):
         return _failure(key)
 
@@ -262,10 +267,24 @@ async def authenticate_fetch(
             return Rejected(403, "domain_refused", reason)
     key = await verify_with_key(signature, resolve_key, "GET", None, headers, now, authority)
     if isinstance(key, KeyUnavailable):
-        return Rejected(401, "key_unavailable", f"cannot get key {signature.key_id}: {key.detail}")
+        return _key_unavailable(key)
     if isinstance(key, SignatureFailure):
         return _failure(key)
     return key
+
+
+def _key_unavailable(key: KeyUnavailable) -> Rejected:
+    """The answer to a request whose key could not be had, the same whatever went wrong.
+
+    Why a fetch failed (refused, timed out, not HTTP, no such path) tells what answers at the
+    address a keyId names: echoed back, it would make us a port scanner for anyone. Both are
+    401, which senders retry.
+    """
+    if key.busy:
+        return Rejected(
+            401, "key_fetch_busy", "too many keys are being fetched from this host; retry later"
+        )
+    return Rejected(401, "key_unavailable", "the signing key could not be fetched")
 
 
 def _is_self_delete(activity: Mapping[str, Any], actor_uri: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -195,3 +196,21 @@ def problem_reason(response: httpx.Response) -> str | None:
         return None
     reason = document.get("reason") if isinstance(document, dict) else None
     return reason if isinstance(reason, str) else None
+
+
+async def logged_in(http: httpx.AsyncClient, base: str, login: str, password: str) -> str:
+    """Log `http` in through the login form; the session's CSRF token for later forms."""
+    page = await http.get(base + "/login")
+    token = _csrf_in(page.text)
+    answer = await http.post(
+        base + "/login",
+        data={"login": login, "password": password, "csrf_token": token, "next": "/"},
+    )
+    assert answer.status_code == 303, answer.text
+    return _csrf_in((await http.get(base + "/home")).text)
+
+
+def _csrf_in(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, html
+    return found.group(1)
