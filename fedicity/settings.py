@@ -44,6 +44,11 @@ class Settings:
     federation_allowlist: bool = False
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 5 * 1024 * 1024
+    # Key fetches run inside inbox requests: their own connections, a short deadline, and a cap
+    # per host, so a peer whose keys never come cannot hold up the keys of everyone else.
+    key_fetch_timeout: float = 5.0
+    key_fetch_connections: int = 50
+    key_fetches_per_host: int = 4
 
     @property
     def host(self) -> str:
@@ -86,6 +91,20 @@ def _parse_int(name: str, raw: object) -> int:
         ) from None
     if value <= 0:
         raise SettingsError(f"{PREFIX}{name.upper()}: must be positive, got {value}")
+    return value
+
+
+def _parse_seconds(name: str, raw: object) -> float:
+    try:
+        value = float(str(raw))
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected a number of seconds, got {raw!r}"
+        ) from None
+    if not 0 < value <= 600:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: must be more than 0 and at most 600 seconds, got {raw!r}"
+        )
     return value
 
 
@@ -185,6 +204,9 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "federation_allowlist": _parse_bool,
     "max_body_bytes": _parse_int,
     "max_upload_bytes": _parse_int,
+    "key_fetch_timeout": _parse_seconds,
+    "key_fetch_connections": _parse_int,
+    "key_fetches_per_host": _parse_int,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.

@@ -34,6 +34,11 @@ class Fetcher:
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None
     # Our own base URL: nothing on our host (and port) is ever taken from the network.
     local_base: str | None = None
+    # Key fetches run inside inbox requests: their own connections and a shorter deadline, so
+    # slow or silent keyIds cannot take the connections object fetches and deliveries need
+    # (nor the reverse). Both default to the client and policy above.
+    key_client: httpx.AsyncClient | None = None
+    key_policy: FetchPolicy | None = None
 
     def _is_local(self, uri: str) -> bool:
         return self.local_base is not None and host_of(uri) == host_of(self.local_base)
@@ -73,13 +78,17 @@ class Fetcher:
         )
 
     async def key_document(self, url: str) -> Fetched | FetchError:
-        """Fetch what a keyId names: unsigned first, signed only after a 401."""
+        """Fetch what a keyId names (or a key's owner): unsigned first, signed after a 401."""
         refused = await self._refused(url)
         if refused is not None:
             return refused
         return self._not_ours(
             await fetch_key_owner(
-                self.client, url, policy=self.policy, sign=self._sign, user_agent=self.user_agent
+                self.key_client or self.client,
+                url,
+                policy=self.key_policy or self.policy,
+                sign=self._sign,
+                user_agent=self.user_agent,
             )
         )
 
@@ -88,12 +97,15 @@ class Fetcher:
         return self.clock.now()
 
 
-def new_http_client() -> httpx.AsyncClient:
-    """The shared client: redirects are followed by fetch.py itself, hop by hop."""
+def new_http_client(*, max_connections: int = 100, timeout: float = 10.0) -> httpx.AsyncClient:
+    """A client for fetches and deliveries: redirects are followed by fetch.py, hop by hop."""
     return httpx.AsyncClient(
         follow_redirects=False,
         # Connect directly: through a proxy, fetch.py's address checks would see the proxy.
         trust_env=False,
-        timeout=httpx.Timeout(10.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(20, max_connections),
+        ),
     )
