@@ -53,9 +53,12 @@ async def start_federation(
     urls = Urls(settings.base_url)
     async with pool.acquire() as conn:
         instance = await actor_service.ensure_instance_actor(conn, keygen=keygen)
-    http = client or new_http_client()
+    private = settings.allow_private_addresses
+    http = client or new_http_client(allow_private_addresses=private)
     key_http = new_http_client(
-        max_connections=settings.key_fetch_connections, timeout=settings.key_fetch_timeout
+        allow_private_addresses=private,
+        max_connections=settings.key_fetch_connections,
+        timeout=settings.key_fetch_timeout,
     )
 
     async def refuse_host(host: str) -> str | None:

@@ -14,8 +14,11 @@ from fedicity.activitypub.fetch import (
     FetchError,
     FetchFailure,
     FetchPolicy,
+    PinnedTransport,
+    Resolver,
     fetch_document,
     fetch_key_owner,
+    resolve_host,
 )
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage
 from fedicity.clock import Clock
@@ -97,15 +100,30 @@ class Fetcher:
         return self.clock.now()
 
 
-def new_http_client(*, max_connections: int = 100, timeout: float = 10.0) -> httpx.AsyncClient:
-    """A client for fetches and deliveries: redirects are followed by fetch.py, hop by hop."""
+def new_http_client(
+    *,
+    allow_private_addresses: bool = False,
+    max_connections: int = 100,
+    timeout: float = 10.0,
+    resolve: Resolver = resolve_host,
+) -> httpx.AsyncClient:
+    """A client for fetches and deliveries: redirects are followed by fetch.py, hop by hop.
+
+    Its connections go only to addresses checked against the address policy when connecting
+    (PinnedTransport), whatever checks the caller made before; `allow_private_addresses` is
+    for tests and closed networks only.
+    """
     return httpx.AsyncClient(
         follow_redirects=False,
         # Connect directly: through a proxy, fetch.py's address checks would see the proxy.
         trust_env=False,
         timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=min(20, max_connections),
+        transport=PinnedTransport(
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=min(20, max_connections),
+            ),
+            allow_private_addresses=allow_private_addresses,
+            resolve=resolve,
         ),
     )

@@ -40,9 +40,7 @@ async def resolve_key(key_id: str, *, refresh: bool) -> InboxKey | KeyUnavailabl
     if isinstance(found, LookupFailure):
         # The sender gets a generic answer; what went wrong is for the admin's log.
         _log.info("key %s unavailable: %s: %s", key_id, found.reason, found.detail)
-        return KeyUnavailable(
-            f"{found.reason}: {found.detail}", gone=found.gone, busy=found.busy
-        )
+        return KeyUnavailable(f"{found.reason}: {found.detail}", gone=found.gone, busy=found.busy)
     return InboxKey(found.key_id, found.owner, found.public_key_pem)
 
 
