@@ -247,6 +247,7 @@ async def verify_with_key(
 
 async def authenticate_fetch(
     *,
+    method: str = "GET",
     url: str,
     headers: Mapping[str, str],
     resolve_key: KeyResolver,
@@ -254,8 +255,8 @@ async def authenticate_fetch(
     authority: str,
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> InboxKey | Rejected:
-    """Check a signed GET (authorized fetch): the signer's key, or why the fetch is refused."""
-    signature = parse_signature("GET", url, headers)
+    """Check a signed GET or HEAD (authorized fetch): the signer's key, or why it is refused."""
+    signature = parse_signature(method, url, headers)
     if isinstance(signature, SignatureFailure):
         return _failure(signature)
     elsewhere = check_authority(signature, headers, authority)
@@ -265,7 +266,7 @@ async def authenticate_fetch(
         reason = await refuse_host(host_of(signature.key_id))
         if reason is not None:
             return Rejected(403, "domain_refused", reason)
-    key = await verify_with_key(signature, resolve_key, "GET", None, headers, now, authority)
+    key = await verify_with_key(signature, resolve_key, method, None, headers, now, authority)
     if isinstance(key, KeyUnavailable):
         return _key_unavailable(key)
     if isinstance(key, SignatureFailure):
