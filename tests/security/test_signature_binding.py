@@ -14,13 +14,22 @@ import httpx
 
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage, sign_rfc9421
 from fedicity.activitypub.keys import load_private_key
+from fedicity.actors import service as actor_service
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Pool
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import running_instance
-from tests.security.federation_peers import FakePeer, fake_peer, person, problem_reason, signed_post
+from tests.security.federation_peers import (
+    FakePeer,
+    fake_peer,
+    person,
+    problem_reason,
+    signed_get,
+    signed_post,
+)
 
 KEY = fixed_keypairs()[3]
+AS = "application/activity+json"
 CLOCK = SystemClock()
 
 
@@ -151,3 +160,31 @@ async def test_rfc9421_signature_covering_only_the_path_is_refused(
         accepted = await http.post(url, content=body, headers=headers)
         assert accepted.status_code == 202, accepted.text
         assert await stored(pool) == [alice + "#likes/4"]
+
+
+async def test_fetch_signed_for_another_server_is_refused_under_authorized_fetch(
+    pool: Pool, tmp_path: Path, keygen: FixedKeys
+) -> None:
+    async with (
+        running_instance(pool, tmp_path, keygen, worker=False, authorized_fetch=True) as instance,
+        fake_peer() as peer,
+        httpx.AsyncClient(trust_env=False) as http,
+    ):
+        async with pool.acquire() as conn:
+            await actor_service.create_person(conn, "camille", keygen=keygen)
+        alice = alice_on(peer)
+        # Given a signed GET of /actors/camille made for another server
+        elsewhere = signed_get(
+            "https://other.example/actors/camille", alice + "#main-key", KEY, CLOCK, AS
+        )
+        # When it is replayed to us
+        replayed = await http.get(instance.base + "/actors/camille", headers=elsewhere)
+        # Then it is refused before any key fetch
+        assert replayed.status_code == 401, replayed.text
+        assert problem_reason(replayed) == "signature_wrong_authority"
+        assert peer.requests == []
+        # And the same GET signed for us is served the full document
+        ours = signed_get(instance.base + "/actors/camille", alice + "#main-key", KEY, CLOCK, AS)
+        served = await http.get(instance.base + "/actors/camille", headers=ours)
+        assert served.status_code == 200, served.text
+        assert served.json()["followers"].endswith("/actors/camille/followers")
