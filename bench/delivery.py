@@ -221,7 +221,7 @@ async def run(args: argparse.Namespace) -> None:
                 tmp, args.hosts, args.verify_every, sender_pem, urls.actor_key(SENDER)
             )
             pool = await create_pool(db.dsn)
-            client = new_http_client()
+            client = new_http_client(allow_private_addresses=True)
             try:
                 rows = await set_up(pool, urls, sinks.bases, args.n, args.shared_inbox)
                 sources = {"delivery": self_cpu, "sinks": sinks.child.cpu}

@@ -18,6 +18,7 @@ import signal
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.common import MiniHttpServer
 from fedicity.activitypub.httpsig import SignatureFailure, parse_signature, verify
@@ -77,6 +78,7 @@ class Sink:
             body=body,
             headers=headers,
             now=datetime.now(UTC),
+            authority=urlsplit(url).netloc,
         )
         if failure is None:
             self.stats.verified += 1

@@ -30,11 +30,15 @@ class Federation:
     owns_client: bool
     keygen: KeyGenerator = generate_rsa_keypair
     allowlist_mode: bool = False
+    # Key fetches' own client (see Fetcher.key_client); always opened here.
+    key_client: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
-        """Close the HTTP client if this object opened it."""
+        """Close the HTTP clients this object opened."""
         if self.owns_client:
             await self.client.aclose()
+        if self.key_client is not None:
+            await self.key_client.aclose()
 
 
 async def start_federation(
@@ -49,7 +53,13 @@ async def start_federation(
     urls = Urls(settings.base_url)
     async with pool.acquire() as conn:
         instance = await actor_service.ensure_instance_actor(conn, keygen=keygen)
-    http = client or new_http_client()
+    private = settings.allow_private_addresses
+    http = client or new_http_client(allow_private_addresses=private)
+    key_http = new_http_client(
+        allow_private_addresses=private,
+        max_connections=settings.key_fetch_connections,
+        timeout=settings.key_fetch_timeout,
+    )
 
     async def refuse_host(host: str) -> str | None:
         # Suspended domains (and, in allowlist mode, unlisted ones) are never fetched from.
@@ -64,12 +74,24 @@ async def start_federation(
         clock=clock,
         user_agent=f"fedicity/{__version__} (+{settings.base_url})",
         refuse_host=refuse_host,
+        local_base=settings.base_url,
+        key_client=key_http,
+        key_policy=FetchPolicy(
+            allow_private_addresses=settings.allow_private_addresses,
+            timeout=settings.key_fetch_timeout,
+        ),
     )
     return Federation(
         client=http,
         fetcher=fetcher,
-        directory=ActorDirectory(pool=pool, fetcher=fetcher, urls=urls),
+        directory=ActorDirectory(
+            pool=pool,
+            fetcher=fetcher,
+            urls=urls,
+            key_fetches_per_host=settings.key_fetches_per_host,
+        ),
         owns_client=client is None,
         keygen=keygen,
         allowlist_mode=settings.federation_allowlist,
+        key_client=key_http,
     )

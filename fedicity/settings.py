@@ -53,6 +53,11 @@ class Settings:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     inbox_retention_days: int = 7
     inbox_pending_per_domain: int = 1000
+    # Key fetches run inside inbox requests: their own connections, a short deadline, and a cap
+    # per host, so a peer whose keys never come cannot hold up the keys of everyone else.
+    key_fetch_timeout: float = 5.0
+    key_fetch_connections: int = 50
+    key_fetches_per_host: int = 4
 
     @property
     def host(self) -> str:
@@ -110,6 +115,20 @@ def _parse_networks(name: str, raw: object) -> tuple[IPv4Network | IPv6Network, 
                 f"127.0.0.1, 10.0.0.0/8 or ::1, separated by commas; got {item!r}"
             ) from None
     return tuple(networks)
+
+
+def _parse_seconds(name: str, raw: object) -> float:
+    try:
+        value = float(str(raw))
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected a number of seconds, got {raw!r}"
+        ) from None
+    if not 0 < value <= 600:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: must be more than 0 and at most 600 seconds, got {raw!r}"
+        )
+    return value
 
 
 def _check_base_url(value: str) -> str:
@@ -212,6 +231,9 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "trusted_proxies": _parse_networks,
     "inbox_retention_days": _parse_int,
     "inbox_pending_per_domain": _parse_int,
+    "key_fetch_timeout": _parse_seconds,
+    "key_fetch_connections": _parse_int,
+    "key_fetches_per_host": _parse_int,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.

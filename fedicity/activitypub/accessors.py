@@ -86,11 +86,25 @@ def audience(document: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return get_ids(document.get("to")), get_ids(document.get("cc"))
 
 
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
 def host_of(uri: str) -> str:
-    """The lower-cased authority of an absolute IRI ('' when there is none)."""
+    """The authority of an absolute IRI as compared everywhere: host and port, lower case.
+
+    User info is dropped and the scheme's default port too, so `https://u@h:443/x` is on `h`
+    like `https://h/x` is: "is this ours?" and "is this on the actor's host?" must not be
+    answerable both ways for one server. A port that is not the default is kept: another port
+    of our host name is another server. '' when there is no authority.
+    """
     from urllib.parse import urlsplit
 
     try:
-        return urlsplit(uri).netloc.lower()
+        parts = urlsplit(uri)
     except ValueError:
         return ""
+    authority = parts.netloc.rpartition("@")[2].lower()
+    default = _DEFAULT_PORTS.get(parts.scheme.lower())
+    if default is not None and authority.endswith(default):
+        authority = authority.removesuffix(default)
+    return authority

@@ -9,6 +9,9 @@ The HTTP client, the signer and the resolver are arguments, so the module holds 
 drive it against real servers on 127.0.0.1. The client must connect directly, without a proxy
 (build it with trust_env=False): behind a proxy the address checks would judge our resolver's
 answer while the proxy resolves on its own, and the peer-address check would see the proxy.
+Build it on a PinnedTransport, which checks the addresses it connects to and connects to those
+very addresses, so a name cannot resolve to a public address for the check and a private one for
+the connection.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import asyncio
 import enum
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urldefrag
 
+import httpcore
 import httpx
 
 from fedicity import SOFTWARE_NAME, __version__
@@ -34,6 +38,10 @@ Signer = Callable[[str, str, dict[str, str]], dict[str, str]]
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 """resolve(host, port) -> the addresses a connection to host may use."""
+
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
 
 DEFAULT_ACCEPT: Final = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 DEFAULT_USER_AGENT: Final = f"{SOFTWARE_NAME}/{__version__}"
@@ -73,6 +81,7 @@ class FetchFailure(enum.StrEnum):
     BAD_JSON = "bad_json"
     ID_MISMATCH = "id_mismatch"
     REFUSED_BY_POLICY = "refused_by_policy"
+    LOCAL = "local"
 
 
 @dataclass(frozen=True)
@@ -185,8 +194,8 @@ async def fetch_document(
     hop is signed afresh when `sign` is given (a signature covers one URL). The whole fetch, all
     hops and the body included, must finish within policy.timeout: per-read timeouts alone would
     let a server drip one byte at a time forever. The document must be a JSON object whose `id`
-    has the host of the final URL (the ActivityPub origin rule), so a redirect cannot make another
-    host vouch for an object.
+    has the origin (scheme, host and port) of the final URL, so neither a redirect nor another
+    port of the same host name can vouch for an object.
 
     Documents that are not ActivityStreams objects, such as WebFinger's JRD, pass their own
     `content_types` and check_origin=False (a JRD has no `id`); every other check still applies.
@@ -330,19 +339,27 @@ def _ip_literal(host: str) -> IPAddress | None:
 async def _check_destination(
     url: httpx.URL, policy: FetchPolicy, resolve: Resolver
 ) -> FetchError | None:
-    """Resolve the URL's host and refuse it when any address is blocked, before connecting.
+    """Resolve the URL's host and refuse it when any address is blocked, before any request.
 
-    A DNS-rebinding window remains: httpx resolves the name again when it connects, and a hostile
-    name server with a zero TTL can answer a public address here and a private one there. The
-    response check in _get_one (the peer address of the actual connection) closes the window for
-    what we read and return; the one request may still reach the private address. That residue is
-    accepted: it is a bodiless GET with our own headers, the same a victim would get by typing
-    the URL, and pinning the connection to the checked address would mean connecting to IP
-    literals with overridden Host and SNI, which httpx's connection pool (keyed by address) would
-    then share between unrelated names. Deployments that need more run behind an egress firewall.
+    This gives a precise reason early (deliveries use it to give up at once). It is not what
+    keeps us off a private address: the name is resolved again when the connection is made,
+    and a hostile name server with a zero TTL can answer a public address here and a private
+    one there (DNS rebinding). The clients new_http_client builds check that second answer too
+    and connect to the very address they checked (PinnedTransport).
     """
     host = _host_of(url)
     port = url.port or (443 if url.scheme == "https" else 80)
+    checked = await checked_addresses(host, port, policy.allow_private_addresses, resolve)
+    return checked if isinstance(checked, FetchError) else None
+
+
+async def checked_addresses(
+    host: str, port: int, allow_private_addresses: bool, resolve: Resolver
+) -> list[IPAddress] | FetchError:
+    """The addresses of `host` (resolved once), or why none may be used.
+
+    Refused when any address is blocked, not just the first: a connector may pick any of them.
+    """
     literal = _ip_literal(host)
     if literal is not None:
         addresses = [literal]
@@ -353,13 +370,106 @@ async def _check_destination(
             return FetchError(FetchFailure.DNS_FAILURE, f"cannot resolve {host}: {error}")
         if not addresses:
             return FetchError(FetchFailure.DNS_FAILURE, f"{host} has no address")
-    if policy.allow_private_addresses:
-        return None
+    if allow_private_addresses:
+        return addresses
     blocked = [address for address in addresses if is_blocked_address(address)]
     if blocked:
-        # Refuse if any address is blocked: the connector may pick any of them.
         return FetchError(FetchFailure.BLOCKED_ADDRESS, f"{host} is or resolves to {blocked[0]}")
-    return None
+    return addresses
+
+
+class RefusedAddress(httpcore.ConnectError):
+    """A connection not made: the host is, or resolves to, an address the policy blocks."""
+
+    def __init__(self, failure: FetchError) -> None:
+        super().__init__(failure.detail)
+        self.failure = failure
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses it has just checked: resolve once, check all, connect to one.
+
+    httpcore hands the backend the host name; connecting to the checked address (rather than
+    letting the socket layer resolve the name a second time) closes the DNS-rebinding window.
+    TLS still verifies the certificate for the name and sends it as SNI, and the Host header
+    is untouched: httpcore sets both from the URL, not from the address connected to. The
+    connection pool stays keyed by name, so no connection is shared between names.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private_addresses: bool,
+        resolve: Resolver = resolve_host,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._allow_private = allow_private_addresses
+        self._resolve = resolve
+        self._backend = backend or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 -- httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Open a TCP connection to a checked address of `host`, trying each in turn."""
+        checked = await checked_addresses(host, port, self._allow_private, self._resolve)
+        if isinstance(checked, FetchError):
+            if checked.reason is FetchFailure.BLOCKED_ADDRESS:
+                raise RefusedAddress(checked)
+            raise httpcore.ConnectError(checked.detail)
+        failures: list[Exception] = []
+        for address in checked:
+            try:
+                return await self._backend.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failures.append(error)
+        raise failures[-1]
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 -- httpcore's interface
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Never used: fetches and deliveries only go to TCP hosts."""
+        raise httpcore.ConnectError("unix sockets are not used for federation")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep as the wrapped backend does."""
+        await self._backend.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, whose connections go through a PinnedBackend.
+
+    httpx builds its httpcore pool itself and takes no network backend, so the pool is built
+    again here with the same settings and ours; everything else (requests, streams, error
+    mapping) stays httpx's.
+    """
+
+    def __init__(
+        self, *, limits: httpx.Limits, allow_private_addresses: bool, resolve: Resolver
+    ) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(
+                allow_private_addresses=allow_private_addresses, resolve=resolve
+            ),
+        )
 
 
 def _peer_address(response: httpx.Response) -> IPAddress | None:
@@ -395,6 +505,11 @@ async def _get_one(
         return FetchError(FetchFailure.TIMEOUT, f"{error} from {url}")
     except httpx.DecodingError as error:
         return FetchError(FetchFailure.BAD_JSON, f"undecodable body from {url}: {error}")
+    except httpx.ConnectError as error:
+        if isinstance(error.__cause__, RefusedAddress):
+            # The name re-resolved to a blocked address when connecting (DNS rebinding).
+            return error.__cause__.failure
+        return FetchError(FetchFailure.CONNECTION_ERROR, f"{type(error).__name__}: {error}")
     except (httpx.TransportError, OSError) as error:
         return FetchError(FetchFailure.CONNECTION_ERROR, f"{type(error).__name__}: {error}")
 
@@ -462,21 +577,38 @@ async def _handle_response(
     return Fetched(document=document, url=str(url), status=status)
 
 
-def _origin_mismatch(document: dict[str, Any], final_url: httpx.URL) -> str | None:
-    """Why the document's id does not belong to the host that served it, or None when it does.
+def origin_of(url: str | httpx.URL) -> str | None:
+    """The origin of an http(s) URL as `scheme://host:port`, the default port written out.
 
-    Only hosts are compared, as Mastodon does: servers mix http and https ids for one host, and
-    ports rarely differ in practice.
+    None for anything else (another scheme, no host, unparsable). Two URLs are same-origin when
+    these strings are equal.
+    """
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        return None
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    host = _host_of(parsed)
+    return f"{parsed.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _origin_mismatch(document: dict[str, Any], final_url: httpx.URL) -> str | None:
+    """Why the document's id does not belong to the origin that served it, or None when it does.
+
+    Scheme, host and port are compared (the web's same-origin rule, default ports normalised).
+    Hosts alone are not enough: whatever answers on another port of our host name (another
+    service, another tenant) could otherwise serve a document with the id of one of our posts.
     """
     object_id = document.get("id")
     if not isinstance(object_id, str) or not object_id:
         return f"document from {final_url} has no id"
-    try:
-        id_host = _host_of(httpx.URL(object_id))
-    except httpx.InvalidURL:
-        return f"document id {object_id!r} is not a URL"
-    served_by = _host_of(final_url)
-    if id_host != served_by:
+    id_origin = origin_of(object_id)
+    if id_origin is None:
+        return f"document id {object_id!r} is not an http(s) URL"
+    served_by = origin_of(final_url)
+    if id_origin != served_by:
         return f"document id {object_id} is not on {served_by}, which served it"
     return None
 

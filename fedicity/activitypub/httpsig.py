@@ -51,6 +51,7 @@ class FailureReason(Enum):
     DIGEST_MISMATCH = "digest_mismatch"
     KEY_TYPE_MISMATCH = "key_type_mismatch"
     BAD_SIGNATURE = "bad_signature"
+    WRONG_AUTHORITY = "wrong_authority"
 
 
 @dataclass(frozen=True)
@@ -924,24 +925,91 @@ def verify(
     body: bytes | None,
     headers: Headers,
     now: datetime,
+    authority: str,
     max_skew: timedelta = timedelta(hours=12),
 ) -> SignatureFailure | None:
     """Check a parsed signature against the key it names; None means verified.
 
     `headers` and `method` must be those given to parse_signature(); `body` None means the
-    request has none. A non-empty body must be bound by a covered Digest or Content-Digest.
-    Date and created must lie within max_skew of now, expires after it.
+    request has none; `authority` is this server's host (with its port when not the default),
+    which the signature must name (see check_authority). A non-empty body must be bound by a
+    covered Digest or Content-Digest. Date and created must lie within max_skew of now, expires
+    after it.
     """
     fields = _fold_headers(headers)
     # Each check gives None or a failure, and `or` stops at the first failure: the cheap checks
     # run first and the public-key operation only for a request that passed all of them.
     return (
-        _check_body_covered(parsed, method, body)
+        _check_authority(parsed, fields, authority)
+        or _check_body_covered(parsed, method, body)
         or _check_key_type(parsed, public_key)
         or _check_freshness(parsed, fields, _require_aware(now), max_skew)
         or _check_digests(parsed, fields, body or b"")
         or _check_signature(parsed, public_key)
     )
+
+
+def check_authority(
+    parsed: ParsedSignature, headers: Headers, authority: str
+) -> SignatureFailure | None:
+    """Whether the signature names this server (`authority`: host, and port when not default).
+
+    A signature over the method, path and date alone is valid at every server that has the
+    same path (every Mastodon-shaped /inbox): a delivery signed for another server could be
+    replayed here. So draft-cavage must sign `host` and RFC 9421 `@authority` or `@target-uri`,
+    and what they sign must be us. No key is needed: callers run this before fetching one.
+    """
+    return _check_authority(parsed, _fold_headers(headers), authority)
+
+
+def _check_authority(
+    parsed: ParsedSignature, fields: Mapping[str, str], authority: str
+) -> SignatureFailure | None:
+    expected = _normal_authority(authority)
+    if parsed.scheme == "cavage":
+        if "host" not in parsed.components:
+            return _not_covered("The signature must cover host.")
+        # The signing string took the value of the Host header itself: that is what was signed.
+        signed = [fields.get("host", "")]
+    else:
+        signed = []
+        named = _signed_component(parsed, "@authority")
+        if named is not None:
+            signed.append(named)
+        target = _signed_component(parsed, "@target-uri")
+        if target is not None:
+            signed.append(_split_target(target).authority)
+        if not signed:
+            return _not_covered("The signature must cover @authority or @target-uri.")
+    for value in signed:
+        if _normal_authority(value) != expected:
+            return _fail(
+                FailureReason.WRONG_AUTHORITY,
+                f"The signature is for {_short(value) or 'no host'}, not for {expected}.",
+            )
+    return None
+
+
+def _signed_component(parsed: ParsedSignature, name: str) -> str | None:
+    """The value an RFC 9421 signature base gave a covered component, or None if not covered.
+
+    Every component line of a base is free of line breaks (_line_value refuses them), so line
+    i of the base is component i.
+    """
+    if name not in parsed.components:
+        return None
+    line = parsed.signing_string.split("\n")[parsed.components.index(name)]
+    prefix = f'"{name}": '
+    return line[len(prefix) :] if line.startswith(prefix) else None
+
+
+def _normal_authority(value: str) -> str:
+    """An authority for comparison: lower case, without a default port (http's or https's)."""
+    text = value.strip().lower()
+    host, sep, port = text.rpartition(":")
+    if sep and port in ("80", "443") and host:
+        return host
+    return text
 
 
 def _check_body_covered(

@@ -19,6 +19,7 @@ from fedicity.activitypub.httpsig import (
     FailureReason,
     ParsedSignature,
     SignatureFailure,
+    check_authority,
     parse_signature,
     verify,
 )
@@ -41,10 +42,15 @@ class InboxKey:
 
 @dataclass(frozen=True)
 class KeyUnavailable:
-    """The key could not be had; `gone` when its actor was deleted."""
+    """The key could not be had; `gone` when its actor was deleted, `busy` when the resolver
+    refused to start one more fetch from the key's host (the sender should retry later).
+
+    `detail` is for our logs only: it is never sent back (see _key_unavailable).
+    """
 
     detail: str
     gone: bool = False
+    busy: bool = False
 
 
 class KeyResolver(Protocol):
@@ -142,10 +148,15 @@ async def check(
     body: bytes,
     resolve_key: KeyResolver,
     now: datetime,
+    authority: str,
     check_ld_signature: Callable[[dict[str, Any], str], Awaitable[bool]] | None = None,
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> Accepted | Rejected | IgnoredDelete:
-    """Run every inbox check on one POST, in order; the first failure decides the answer."""
+    """Run every inbox check on one POST, in order; the first failure decides the answer.
+
+    `authority` is this server's host (and port when not the default): the signature must name
+    it, or a delivery signed for another server could be replayed here.
+    """
     parsed_body = parse_activity(body, headers.get("content-type"))
     if isinstance(parsed_body, Rejected):
         return parsed_body
@@ -157,6 +168,10 @@ async def check(
     signature = parse_signature(method, url, headers)
     if isinstance(signature, SignatureFailure):
         return _failure(signature)
+    # Before any key fetch: a signature meant for another server costs us nothing.
+    elsewhere = check_authority(signature, headers, authority)
+    if elsewhere is not None:
+        return _failure(elsewhere)
 
     if refuse_host is not None:
         # Refuse a blocked peer before fetching anything from it.
@@ -165,11 +180,11 @@ async def check(
             if reason is not None:
                 return Rejected(403, "domain_refused", reason)
 
-    key = await verify_with_key(signature, resolve_key, method, body, headers, now)
+    key = await verify_with_key(signature, resolve_key, method, body, headers, now, authority)
     if isinstance(key, KeyUnavailable):
         if key.gone and _is_self_delete(activity, actor_uri):
             return IgnoredDelete(actor_uri)
-        return Rejected(401, "key_unavailable", f"cannot get key {signature.key_id}: {key.detail}")
+        return _key_unavailable(key)
     if isinstance(key, SignatureFailure):
         return _failure(key)
 
@@ -221,12 +236,13 @@ async def verify_with_key(
     body: bytes | None,
     headers: Mapping[str, str],
     now: datetime,
+    authority: str,
 ) -> InboxKey | KeyUnavailable | SignatureFailure:
     """Verify a parsed signature with its key, fetching the key once more if it fails."""
     key = await resolve_key(signature.key_id, refresh=False)
     if isinstance(key, KeyUnavailable):
         return key
-    failure = _verify_with(signature, key, method, body, headers, now)
+    failure = _verify_with(signature, key, method, body, headers, now, authority)
     if failure is None:
         return key
     if failure.reason not in _KEY_MAY_HAVE_CHANGED:
@@ -236,31 +252,50 @@ async def verify_with_key(
     refreshed = await resolve_key(signature.key_id, refresh=True)
     if isinstance(refreshed, KeyUnavailable):
         return failure
-    return _verify_with(signature, refreshed, method, body, headers, now) or refreshed
+    return _verify_with(signature, refreshed, method, body, headers, now, authority) or refreshed
 
 
 async def authenticate_fetch(
     *,
+    method: str = "GET",
     url: str,
     headers: Mapping[str, str],
     resolve_key: KeyResolver,
     now: datetime,
+    authority: str,
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> InboxKey | Rejected:
-    """Check a signed GET (authorized fetch): the signer's key, or why the fetch is refused."""
-    signature = parse_signature("GET", url, headers)
+    """Check a signed GET or HEAD (authorized fetch): the signer's key, or why it is refused."""
+    signature = parse_signature(method, url, headers)
     if isinstance(signature, SignatureFailure):
         return _failure(signature)
+    elsewhere = check_authority(signature, headers, authority)
+    if elsewhere is not None:
+        return _failure(elsewhere)
     if refuse_host is not None:
         reason = await refuse_host(host_of(signature.key_id))
         if reason is not None:
             return Rejected(403, "domain_refused", reason)
-    key = await verify_with_key(signature, resolve_key, "GET", None, headers, now)
+    key = await verify_with_key(signature, resolve_key, method, None, headers, now, authority)
     if isinstance(key, KeyUnavailable):
-        return Rejected(401, "key_unavailable", f"cannot get key {signature.key_id}: {key.detail}")
+        return _key_unavailable(key)
     if isinstance(key, SignatureFailure):
         return _failure(key)
     return key
+
+
+def _key_unavailable(key: KeyUnavailable) -> Rejected:
+    """The answer to a request whose key could not be had, the same whatever went wrong.
+
+    Why a fetch failed (refused, timed out, not HTTP, no such path) tells what answers at the
+    address a keyId names: echoed back, it would make us a port scanner for anyone. Both are
+    401, which senders retry.
+    """
+    if key.busy:
+        return Rejected(
+            401, "key_fetch_busy", "too many keys are being fetched from this host; retry later"
+        )
+    return Rejected(401, "key_unavailable", "the signing key could not be fetched")
 
 
 def _is_self_delete(activity: Mapping[str, Any], actor_uri: str) -> bool:
@@ -274,6 +309,7 @@ def _verify_with(
     body: bytes | None,
     headers: Mapping[str, str],
     now: datetime,
+    authority: str,
 ) -> SignatureFailure | None:
     try:
         public_key = load_public_key(key.public_key_pem)
@@ -286,4 +322,5 @@ def _verify_with(
         body=body,
         headers=headers,
         now=now,
+        authority=authority,
     )

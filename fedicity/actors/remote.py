@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,11 @@ from fedicity.db.pool import Pool
 from fedicity.urls import Urls
 
 STALE_AFTER = timedelta(days=1)
+# A key that could not be fetched is not asked for again this soon: a burst of deliveries
+# naming it (or an attacker replaying them) costs one fetch, not one each. Only failures are
+# remembered, so a key rotated by its actor is still fetched on the first bad signature.
+FAILED_KEY_TTL = 60.0
+MAX_FAILED_KEYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class LookupFailure:
     reason: str
     detail: str
     gone: bool = False
+    # Refused without trying: too many key fetches from that host are in flight. Retry later.
+    busy: bool = False
 
 
 def _from_fetch_error(error: FetchError) -> LookupFailure:
@@ -55,9 +63,16 @@ class ActorDirectory:
     pool: Pool
     fetcher: Fetcher
     urls: Urls
+    # Key fetches in flight per remote host, at most: the rest fail at once (busy), so keyIds
+    # on a server that never answers cannot pile up and starve the key fetches of other peers.
+    key_fetches_per_host: int = 4
+    failed_key_ttl: float = FAILED_KEY_TTL
+    monotonic: Callable[[], float] = time.monotonic
     _in_flight: dict[tuple[str, bool], asyncio.Future[ResolvedKey | LookupFailure]] = field(
         default_factory=dict, repr=False
     )
+    _fetching: dict[str, int] = field(default_factory=dict, repr=False)
+    _failed: dict[str, tuple[float, LookupFailure]] = field(default_factory=dict, repr=False)
 
     def is_local(self, uri: str) -> bool:
         """Whether a URI is one of ours."""
@@ -80,6 +95,9 @@ class ActorDirectory:
 
     async def store(self, document: Mapping[str, Any]) -> RemoteActor | LookupFailure:
         """Parse and cache an actor document that came from its own host."""
+        if self.is_local(get_id(document) or ""):
+            # Our actors live in `actors`; a copy from the wire must never shadow one.
+            return LookupFailure("local_actor", "a remote document cannot describe our actors")
         try:
             data = parse_remote_actor(document, self.fetcher.now())
         except ActorParseError as error:
@@ -118,6 +136,47 @@ class ActorDirectory:
         url = key_fetch_url(key_id)
         if url is None:
             return LookupFailure("bad_key_id", f"the keyId {key_id[:100]!r} is not an http(s) URL")
+        failed = self._recent_failure(url)
+        if failed is not None:
+            return failed
+        host = host_of(url)
+        in_flight = self._fetching.get(host, 0)
+        if in_flight >= self.key_fetches_per_host:
+            return LookupFailure(
+                "busy", f"{in_flight} key fetches from {host} already in flight", busy=True
+            )
+        self._fetching[host] = in_flight + 1
+        try:
+            found = await self._fetch_key(key_id, url)
+        finally:
+            left = self._fetching.pop(host, 1) - 1
+            if left > 0:
+                self._fetching[host] = left
+        if isinstance(found, LookupFailure) and found.reason != "refused_by_policy":
+            # A policy refusal is a database answer, and an admin may lift it at any time.
+            self._remember_failure(url, found)
+        return found
+
+    def _recent_failure(self, url: str) -> LookupFailure | None:
+        entry = self._failed.get(url)
+        if entry is None:
+            return None
+        if self.monotonic() >= entry[0]:
+            del self._failed[url]
+            return None
+        return entry[1]
+
+    def _remember_failure(self, url: str, failure: LookupFailure) -> None:
+        if len(self._failed) >= MAX_FAILED_KEYS:
+            # The oldest entry goes first (dicts keep insertion order); expired ones go with it.
+            now = self.monotonic()
+            for stale in [u for u, (until, _) in self._failed.items() if until <= now]:
+                del self._failed[stale]
+            if len(self._failed) >= MAX_FAILED_KEYS:
+                del self._failed[next(iter(self._failed))]
+        self._failed[url] = (self.monotonic() + self.failed_key_ttl, failure)
+
+    async def _fetch_key(self, key_id: str, url: str) -> ResolvedKey | LookupFailure:
         fetched = await self.fetcher.key_document(url)
         if isinstance(fetched, FetchError):
             return _from_fetch_error(fetched)
@@ -128,7 +187,7 @@ class ActorDirectory:
             owner = get_id(document.get("owner"))
             if owner is None:
                 return LookupFailure("no_owner", f"{key_id} names neither an actor nor an owner")
-            actor_document = await self.fetcher.document(owner)
+            actor_document = await self.fetcher.key_document(owner)
             if isinstance(actor_document, FetchError):
                 return _from_fetch_error(actor_document)
             document = actor_document.document

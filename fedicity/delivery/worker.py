@@ -12,7 +12,12 @@ import httpx
 
 from fedicity import __version__
 from fedicity.activitypub.accessors import host_of
-from fedicity.activitypub.fetch import FetchFailure, FetchPolicy, check_destination
+from fedicity.activitypub.fetch import (
+    FetchFailure,
+    FetchPolicy,
+    RefusedAddress,
+    check_destination,
+)
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage
 from fedicity.activitypub.keys import load_private_key
 from fedicity.activitypub.retry import next_delay, parse_retry_after
@@ -44,6 +49,8 @@ class Attempt:
     status: int | None
     detail: str
     retry_after: str | None = None
+    # Not sent: the inbox's name resolved to a blocked address when connecting. Final.
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -73,6 +80,10 @@ async def post_activity(
         response = await client.post(job.inbox, content=body, headers=headers, timeout=POST_TIMEOUT)
     except httpx.TimeoutException:
         return Attempt(None, "timed out")
+    except httpx.ConnectError as error:
+        if isinstance(error.__cause__, RefusedAddress):
+            return Attempt(None, f"inbox refused: {error.__cause__.failure.detail}", refused=True)
+        return Attempt(None, f"{type(error).__name__}: {error}"[:SNIPPET])
     except httpx.HTTPError as error:
         return Attempt(None, f"{type(error).__name__}: {error}"[:SNIPPET])
     return Attempt(
@@ -195,6 +206,18 @@ async def _deliver(
     attempt = await post_activity(client, job, urls, clock)
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
+        if attempt.refused:
+            # As for a blocked address found before connecting: never POST there, no retry.
+            await queries.mark_failed_attempt(
+                conn,
+                job.id,
+                status=None,
+                error=attempt.detail,
+                next_attempt_at=None,
+                now=now,
+                lease=job.locked_until,
+            )
+            return
         if attempt.ok:
             assert attempt.status is not None
             if await queries.mark_delivered(conn, job.id, attempt.status, now, job.locked_until):

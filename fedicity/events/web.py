@@ -25,17 +25,17 @@ from fedicity.media import service as media
 from fedicity.media.models import Media, MediaError
 from fedicity.media.web import read_upload
 from fedicity.territories import queries as territory_queries
-from fedicity.web.activitypub import activity_response, require_signed_fetch
+from fedicity.web.activitypub import activity_response
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.limits import accepts_uploads
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
+from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("events", __name__)
 blueprint.before_request(check_csrf)
-blueprint.before_request(require_signed_fetch)
 
 AGENDA_SIZE = 200
 MESSAGES = {
@@ -168,6 +168,7 @@ async def event_ics(token: str) -> Response:
 
 
 @blueprint.get("/events/<token>")
+@serves_activitystreams("negotiated")
 async def event_page(token: str) -> Response | str:
     """An event: its `Event` for servers, its page for browsers."""
     event = await _event(token)
@@ -206,6 +207,7 @@ async def event_page(token: str) -> Response | str:
 
 
 @blueprint.get("/events/<token>/poll")
+@serves_activitystreams("always")
 async def companion_poll(token: str) -> Response:
     """The event's companion poll, a Question Mastodon users answer from their app."""
     event = await _event(token)
@@ -217,6 +219,7 @@ async def companion_poll(token: str) -> Response:
 
 
 @blueprint.get("/events/<token>/attendees")
+@serves_activitystreams("always")
 async def attendees(token: str) -> Response:
     """The attendees collection: its count (members are not listed)."""
     event = await _event(token)

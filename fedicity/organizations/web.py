@@ -17,10 +17,11 @@ from fedicity.organizations import queries, service
 from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES
 from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.service import PostError
-from fedicity.web.activitypub import activity_response, require_signed_fetch
+from fedicity.web.activitypub import activity_response
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import lazy
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
+from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
 
 blueprint = Blueprint("organizations", __name__)
@@ -284,20 +285,14 @@ async def _collection(username: str, *, moderators: bool) -> Response:
 
 
 @blueprint.get("/actors/<username>/members")
+@serves_activitystreams("always")
 async def members(username: str) -> Response:
     """The members collection: the count always, the members unless hidden."""
-    await _guard()
     return await _collection(username, moderators=False)
 
 
 @blueprint.get("/actors/<username>/moderators")
+@serves_activitystreams("always")
 async def moderators(username: str) -> Response:
     """FEP-1b12: who moderates the organisation (its admins and moderators)."""
-    await _guard()
     return await _collection(username, moderators=True)
-
-
-async def _guard() -> None:
-    refused = await require_signed_fetch()
-    if refused is not None:
-        raise Problem(refused.status_code, "a signed fetch is required")

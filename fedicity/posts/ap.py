@@ -176,6 +176,11 @@ def post_from_ap(
     )
 
 
+def _claims_ours(ctx: InboundContext, uri: str) -> bool:
+    """Whether a post from the network claims an id on our host: ours live in our rows only."""
+    return host_of(uri) == host_of(ctx.urls.base)
+
+
 async def _relevant(ctx: InboundContext, data: PostData) -> bool:
     # Keep what a local actor would see: posts by someone they follow, posts addressed to or
     # mentioning them, and replies to our posts. The rest of the fediverse is not our business.
@@ -226,6 +231,8 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     )
     if isinstance(data, str):
         return Outcome.ignored(data)
+    if _claims_ours(ctx, data.uri):
+        return Outcome.ignored("a remote server cannot write our posts")
     if not await _relevant(ctx, data):
         return Outcome.ignored("nobody here follows or is addressed by this post")
     await queries.upsert_post(ctx.conn, data)
@@ -256,6 +263,8 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     )
     if isinstance(data, str):
         return Outcome.ignored(data)
+    if _claims_ours(ctx, data.uri):
+        return Outcome.ignored("a remote server cannot write our posts")
     await queries.upsert_post(ctx.conn, data)
     await proposals_ap.remember_question(ctx, document)
     return Outcome.done()
@@ -300,6 +309,8 @@ async def on_announce(ctx: InboundContext, activity: Mapping[str, Any]) -> Outco
         )
         if isinstance(data, str):
             return Outcome.ignored(data)
+        if _claims_ours(ctx, data.uri):
+            return Outcome.ignored("a remote server cannot write our posts")
         if data.visibility not in ("public", "unlisted"):
             return Outcome.ignored("only public posts can be boosted")
         await queries.upsert_post(ctx.conn, data)

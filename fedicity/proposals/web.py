@@ -26,6 +26,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.i18n import lazy
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
+from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("proposals", __name__)
@@ -211,6 +212,7 @@ async def create_proposal() -> WerkzeugResponse:
 
 
 @blueprint.get("/proposals/<token>")
+@serves_activitystreams("negotiated")
 async def proposal_page(token: str) -> str | Response:
     """A proposal: its Question for servers, a page for browsers."""
     me = await _me() if not wants_activitypub(request) else None
@@ -384,6 +386,7 @@ async def amendments(token: str) -> WerkzeugResponse:
 
 
 @blueprint.get("/proposals/<token>/replies")
+@serves_activitystreams("always")
 async def replies(token: str) -> Response:
     """The proposal's comments as a collection (the Question's `replies`)."""
     proposal = await _proposal(token, None)
@@ -394,6 +397,7 @@ async def replies(token: str) -> Response:
 
 
 @blueprint.get("/proposals/<token>/comments/<comment_token>")
+@serves_activitystreams("negotiated")
 async def comment_document(token: str, comment_token: str) -> Response:
     """A local comment as its Note (it has no page of its own)."""
     proposal = await _proposal(token, None)
@@ -477,6 +481,7 @@ async def create_room() -> WerkzeugResponse:
 
 
 @blueprint.get("/rooms/<token>")
+@serves_activitystreams("negotiated")
 async def room_page(token: str) -> str | Response:
     """A room: its JSON-LD object (fc:Room) for servers, its proposals by state for browsers."""
     room = await _room(token)

@@ -6,7 +6,7 @@ from quart import Quart, Response, g, request
 from werkzeug.datastructures import MultiDict
 
 from fedicity.app import state
-from fedicity.web import headers, i18n
+from fedicity.web import headers, i18n, signed_fetch
 from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.limits import limit_body
 from fedicity.web.session import csrf_token, load_account
@@ -49,6 +49,9 @@ def register_web(app: Quart) -> None:
             has_nul = _has_nul(await request.form)
         if has_nul:
             raise Problem(400, "the request contains a NUL character")
+
+    # By route, for the whole app: every view marked serves_activitystreams is gated.
+    signed_fetch.register(app)
 
     @app.after_request
     async def remember_language(response: Response) -> Response:

@@ -9,7 +9,6 @@ from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
-from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
 from fedicity.activitypub.vocab import fedicity_context as vocab_fedicity_context
 from fedicity.actors import queries as actor_queries
@@ -19,7 +18,6 @@ from fedicity.actors.models import Actor
 from fedicity.app import state
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
-from fedicity.moderation.policy import admit
 from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import queries as post_queries
 from fedicity.posts.ap import note_to_ap
@@ -29,10 +27,10 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories.actors import territory_actor_to_ap
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem
-from fedicity.web.inbox import folded_headers, resolve_key
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.pages import render_post_page, render_profile
 from fedicity.web.paging import cursor_arg
+from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import territory_path
 
 blueprint = Blueprint("activitypub", __name__)
@@ -49,50 +47,10 @@ def activity_response(document: dict[str, Any] | bytes) -> Response:
     return response
 
 
-async def require_signed_fetch() -> Response | None:
-    """With authorized fetch on, AS GETs need a valid signature from an allowed peer.
-
-    Like Mastodon, an unsigned GET of an actor still gets a minimal document (id, type, inbox,
-    key): that is how a peer fetches our key to verify us, and demanding a signature there would
-    make two secure servers wait on each other forever.
-    """
-    app_state = state()
-    if not app_state.settings.authorized_fetch or request.method != "GET":
-        return None
-    if request.endpoint in {"activitypub.instance_actor", "activitypub.fedicity_context"}:
-        # Peers verify our signed fetches with this key: it must stay public.
-        return None
-    if not wants_activitypub(request) and not request.path.endswith(
-        ("/outbox", "/followers", "/following", "/liked", "/replies")
-    ):
-        return None
-    headers = folded_headers()
-    if "signature" not in headers and "signature-input" not in headers:
-        if request.endpoint == "activitypub.actor":
-            return await _minimal_actor(request.view_args or {})
-        raise Problem(401, "this server requires signed fetches", extra={"reason": "unsigned"})
-    url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
-
-    async def refuse_host(host: str) -> str | None:
-        async with app_state.db.acquire() as conn:
-            decision = await admit(
-                conn, host, allowlist_mode=app_state.settings.federation_allowlist
-            )
-        return None if decision.allowed else decision.reason
-
-    result = await authenticate_fetch(
-        url=url,
-        headers=headers,
-        resolve_key=resolve_key,
-        now=app_state.clock.now(),
-        refuse_host=refuse_host,
-    )
-    if isinstance(result, Rejected):
-        raise Problem(result.status, result.detail, extra={"reason": result.reason})
-    return None
-
-
 async def _minimal_actor(view_args: dict[str, Any]) -> Response:
+    """What an unsigned fetch of an actor gets under authorized fetch, as in Mastodon: who it
+    is and its key. That is how a peer fetches our key to verify us; demanding a signature there
+    would make two servers that both require them wait on each other forever."""
     found = await _local_actor(str(view_args.get("username", "")))
     document = await _actor_document(found)
     kept = (
@@ -109,9 +67,6 @@ async def _minimal_actor(view_args: dict[str, Any]) -> Response:
     return activity_response({key: document[key] for key in kept if key in document})
 
 
-blueprint.before_request(require_signed_fetch)
-
-
 async def _local_actor(username: str) -> Actor:
     async with state().db.acquire() as conn:
         actor = await actor_queries.select_actor_by_username(conn, username)
@@ -121,6 +76,7 @@ async def _local_actor(username: str) -> Actor:
 
 
 @blueprint.get("/actors/<username>")
+@serves_activitystreams("negotiated", unsigned=_minimal_actor)
 async def actor(username: str) -> Response | WerkzeugResponse | str:
     """An actor: its ActivityStreams document for servers, its profile page for browsers."""
     if wants_activitypub(request):
@@ -181,6 +137,7 @@ async def _actor_document(found: Actor) -> dict[str, Any]:
 
 
 @blueprint.get("/ns/fedicity.jsonld")
+@serves_activitystreams("public")
 async def fedicity_context() -> Response:
     """Our JSON-LD context for fc: terms (also bundled for offline processing)."""
     response = Response(
@@ -192,6 +149,7 @@ async def fedicity_context() -> Response:
 
 
 @blueprint.get("/actor")
+@serves_activitystreams("public")
 async def instance_actor() -> Response:
     """The instance actor, always served as ActivityStreams (never behind authorized fetch)."""
     app_state = state()
@@ -205,6 +163,7 @@ def _wants_page() -> bool:
 
 
 @blueprint.get("/actors/<username>/outbox")
+@serves_activitystreams("always")
 async def outbox(username: str) -> Response:
     """A local actor's public activities."""
     found = await _local_actor(username)
@@ -264,18 +223,21 @@ async def _follow_collection(username: str, *, followers: bool) -> Response:
 
 
 @blueprint.get("/actors/<username>/followers")
+@serves_activitystreams("always")
 async def followers(username: str) -> Response:
     """A local actor's followers: the count always, members unless the actor hides them."""
     return await _follow_collection(username, followers=True)
 
 
 @blueprint.get("/actors/<username>/following")
+@serves_activitystreams("always")
 async def following(username: str) -> Response:
     """Whom a local actor follows."""
     return await _follow_collection(username, followers=False)
 
 
 @blueprint.get("/actors/<username>/liked")
+@serves_activitystreams("always")
 async def liked(username: str) -> Response:
     """What a local actor liked."""
     found = await _local_actor(username)
@@ -347,6 +309,7 @@ async def note_document(post: Post) -> dict[str, Any]:
 
 
 @blueprint.get("/notes/<token>")
+@serves_activitystreams("negotiated")
 async def note(token: str) -> Response | str:
     """A public post: its Note for servers, a page for browsers."""
     post = await _visible_local_post(token)
@@ -356,6 +319,7 @@ async def note(token: str) -> Response | str:
 
 
 @blueprint.get("/notes/<token>/replies")
+@serves_activitystreams("always")
 async def replies(token: str) -> Response:
     """Public replies to a local post."""
     post = await _visible_local_post(token)
@@ -388,12 +352,14 @@ async def _activity(uri: str) -> Response:
 
 
 @blueprint.get("/notes/<token>/activity")
+@serves_activitystreams("always")
 async def note_activity(token: str) -> Response:
     """The Create activity of a local post."""
     return await _activity(state().urls.note(token) + "/activity")
 
 
 @blueprint.get("/activities/<token>")
+@serves_activitystreams("always")
 async def published_activity(token: str) -> Response:
     """A public activity we published."""
     return await _activity(state().urls.activity(token))

@@ -40,7 +40,9 @@ async def resolve_key(key_id: str, *, refresh: bool) -> InboxKey | KeyUnavailabl
     """Key lookup for the inbox, through the actor directory (database cache, then network)."""
     found = await state().fed.directory.key(key_id, refresh=refresh)
     if isinstance(found, LookupFailure):
-        return KeyUnavailable(f"{found.reason}: {found.detail}", gone=found.gone)
+        # The sender gets a generic answer; what went wrong is for the admin's log.
+        _log.info("key %s unavailable: %s: %s", key_id, found.reason, found.detail)
+        return KeyUnavailable(f"{found.reason}: {found.detail}", gone=found.gone, busy=found.busy)
     return InboxKey(found.key_id, found.owner, found.public_key_pem)
 
 
@@ -67,6 +69,7 @@ async def _receive(recipient: str | None) -> Response:
         body=body,
         resolve_key=resolve_key,
         now=app_state.clock.now(),
+        authority=app_state.settings.host,
         refuse_host=refuse_host,
     )
     if isinstance(result, Rejected):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from quart import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -31,6 +33,7 @@ from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("social", __name__)
 blueprint.before_request(check_csrf)
+_log = logging.getLogger(__name__)
 
 FEED_SIZE = 40
 MESSAGES = {
@@ -43,6 +46,7 @@ MESSAGES = {
     "territory_unknown": lazy("This place is not served by this instance."),
     "not_admin": lazy("Only the organisation's admins can do this."),
     "not_member": lazy("Only members can do this."),
+    "not_found": lazy("This account could not be found."),
 }
 # The compose form's "post as" choice: myself, as an organisation I administer, or on the wall
 # of an organisation I belong to. The services check the role again on posting.
@@ -332,21 +336,34 @@ async def follow_requests() -> str | WerkzeugResponse:
     )
 
 
-@blueprint.get("/authorize_interaction")
+@blueprint.route("/authorize_interaction", methods=["GET", "POST"])
 async def authorize_interaction() -> str | WerkzeugResponse:
-    """The OStatus subscribe target: an account found by handle or URL, with a follow button."""
+    """The OStatus subscribe target: an account found by handle or URL, with a follow button.
+
+    A GET only asks to confirm: following a link must not make this server fetch anything (a
+    link on any web page could otherwise make it request any URL). The lookup runs on the
+    confirmation's POST, which carries the session's CSRF token.
+    """
     me = await _me()
     if not isinstance(me, Actor):
         return me
-    query = request.args.get("uri", "").removeprefix("acct:")
+    source = await request.form if request.method == "POST" else request.args
+    query = source.get("uri", "").strip().removeprefix("acct:")[:2048]
     if not query:
         raise Problem(400, "uri is required")
+    if request.method == "GET":
+        return await render_template("authorize_lookup.html", query=query, error=None)
     app_state = state()
     found = await find_actor(
         app_state.db, app_state.fed.directory, query, local_host=app_state.settings.host
     )
     if isinstance(found, LookupFailure):
-        raise Problem(404, found.detail)
+        # Why a lookup failed (refused, timed out, not HTTP...) would tell the caller what
+        # answers at an address: it goes to the log only.
+        _log.info("lookup of %r failed: %s: %s", query, found.reason, found.detail)
+        return await render_template(
+            "authorize_lookup.html", query=query, error=MESSAGES["not_found"]
+        )
     if isinstance(found, str):
         return redirect(found, 303)
     return await render_template("authorize.html", remote=found)

@@ -30,6 +30,7 @@ from fedicity.activitypub.fetch import (
     fetch_document,
     fetch_key_owner,
     is_blocked_address,
+    origin_of,
     resolve_host,
     user_agent_for,
 )
@@ -442,11 +443,21 @@ async def test_id_not_on_the_serving_host(
     fail(await fetch_document(client, server.url("/n"), policy=LOCAL), FetchFailure.ID_MISMATCH)
 
 
-async def test_id_with_other_scheme_and_port_on_the_same_host_is_accepted(
-    server: Server, client: httpx.AsyncClient
+@pytest.mark.parametrize("object_id", ["https://127.0.0.1/notes/1", "http://127.0.0.1/notes/1"])
+async def test_id_on_another_port_or_scheme_of_the_same_host_is_refused(
+    server: Server, client: httpx.AsyncClient, object_id: str
 ) -> None:
-    server.json("/n", note("https://127.0.0.1/notes/1"))
-    assert isinstance(await fetch_document(client, server.url("/n"), policy=LOCAL), Fetched)
+    # Another port of a host name is another server: it cannot speak for this one.
+    server.json("/n", note(object_id))
+    fail(await fetch_document(client, server.url("/n"), policy=LOCAL), FetchFailure.ID_MISMATCH)
+
+
+def test_origin_of_writes_the_default_port_out() -> None:
+    assert origin_of("https://City.Example/a") == origin_of("https://city.example:443/b")
+    assert origin_of("http://city.example/a") == "http://city.example:80"
+    assert origin_of("https://city.example:8443/a") != origin_of("https://city.example/a")
+    assert origin_of("http://[::1]:8000/a") == "http://[::1]:8000"
+    assert origin_of("urn:uuid:1") is None
 
 
 async def test_non_activitystreams_documents_choose_types_and_skip_the_origin_check(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -91,7 +92,14 @@ def check(
     parsed = parse_signature(method, url, headers, label=label)
     if isinstance(parsed, SignatureFailure):
         return parsed
-    return verify(parsed, key, method=method, body=body, headers=headers, now=now)
+    return verify(
+        parsed, key, method=method, body=body, headers=headers, now=now, authority=authority(url)
+    )
+
+
+def authority(url: str) -> str:
+    """The server a request to `url` reaches: what the signature must name."""
+    return urlsplit(url).netloc
 
 
 def parsed_ok(
@@ -334,7 +342,9 @@ def test_parse_signature_rfc9421_takes_the_first_signature_without_a_label() -> 
     assert (parsed.label, parsed.key_id) == ("sig1", "test-key-ecc-p256")
     ecdsa = ec.generate_private_key(ec.SECP256R1()).public_key()
     at = datetime.fromtimestamp(case["created"], UTC)
-    result = verify(parsed, ecdsa, method="POST", body=body, headers=headers, now=at)
+    result = verify(
+        parsed, ecdsa, method="POST", body=body, headers=headers, now=at, authority=authority(url)
+    )
     assert reason(result) is FailureReason.KEY_TYPE_MISMATCH
 
 
@@ -605,7 +615,16 @@ def test_sign_then_verify_round_trips(
     headers = signed(sign, method, url, body, key, extra=[("Accept", AS_JSON)])
     parsed = parsed_ok(method, url, headers)
     assert parsed.key_id == key.key_id
-    assert verify(parsed, public(key), method=method, body=body, headers=headers, now=NOW) is None
+    verified = verify(
+        parsed,
+        public(key),
+        method=method,
+        body=body,
+        headers=headers,
+        now=NOW,
+        authority=authority(url),
+    )
+    assert verified is None
 
 
 def test_sign_cavage_post_covers_exactly_what_mastodon_expects() -> None:
@@ -1020,6 +1039,7 @@ def test_verify_max_skew_is_adjustable() -> None:
         body=BODY,
         headers=headers,
         now=NOW,
+        authority=authority(INBOX),
         max_skew=timedelta(minutes=5),
     )
     assert reason(strict) is FailureReason.CLOCK_SKEW
@@ -1128,11 +1148,12 @@ def test_verify_on_another_path_or_by_another_key_is_bad_signature(sign: Signer)
     )
 
 
-def test_verify_cavage_with_another_host_is_bad_signature() -> None:
+def test_verify_cavage_with_another_host_is_wrong_authority() -> None:
+    # Refused before the signature is checked: the host it names is not the server's.
     headers = signed(sign_cavage, "POST", INBOX, BODY, rsa_key())
     moved = replaced(headers, "Host", "evil.example")
-    assert (
-        reason(check("POST", INBOX, moved, BODY, public(rsa_key()))) is FailureReason.BAD_SIGNATURE
+    assert reason(check("POST", INBOX, moved, BODY, public(rsa_key()))) is (
+        FailureReason.WRONG_AUTHORITY
     )
 
 

@@ -197,7 +197,7 @@ async def servers() -> AsyncIterator[ServerFactory]:
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     """The client a worker uses (no proxies from the environment)."""
-    async with new_http_client() as client:
+    async with new_http_client(allow_private_addresses=True) as client:
         yield client
 
 
@@ -337,6 +337,7 @@ def _assert_signed_by(
         body=post.body,
         headers=post.headers,
         now=now,
+        authority=server.base.split("://", 1)[1],
     )
     assert failure is None, failure
     return parsed
@@ -542,7 +543,7 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(
     claimed_at = clock.now()
 
     # When a worker is killed (its task cancelled) while the POST is in flight
-    async with new_http_client() as first_client:
+    async with new_http_client(allow_private_addresses=True) as first_client:
         worker = asyncio.create_task(_deliver(pool, first_client, clock))
         await target.wait_for(1)
         assert not worker.done()
@@ -559,14 +560,14 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(
     # When another worker looks before the lease expires (the target now answers)
     target.mode = "accept"
     clock.advance(LEASE - timedelta(seconds=1))
-    async with new_http_client() as early_client:
+    async with new_http_client(allow_private_addresses=True) as early_client:
         # Then it does not take the leased row
         assert await _deliver(pool, early_client, clock) == 0
     assert len(target.received) == 1
 
     # When a second worker runs after the lease expired
     clock.advance(timedelta(seconds=2))
-    async with new_http_client() as second_client:
+    async with new_http_client(allow_private_addresses=True) as second_client:
         assert await _deliver(pool, second_client, clock) == 1
 
     # Then the activity is delivered, signed, and the row is done
@@ -593,7 +594,7 @@ async def main() -> None:
     dsn, now, base = sys.argv[1:4]
     pool = await create_pool(dsn, max_size=2)
     clock = FrozenClock(datetime.fromisoformat(now))
-    async with new_http_client() as client:
+    async with new_http_client(allow_private_addresses=True) as client:
         await deliver_batch(
             pool, client, urls=Urls(base), clock=clock, allow_private_addresses=True
         )
@@ -931,7 +932,7 @@ async def test_concurrent_workers_deliver_each_row_exactly_once(
     # When two workers, each with its own client, drain the queue at the same time
     async def worker() -> int:
         claimed = 0
-        async with new_http_client() as client:
+        async with new_http_client(allow_private_addresses=True) as client:
             while batch := await _deliver(pool, client, clock, limit=5):
                 claimed += batch
         return claimed

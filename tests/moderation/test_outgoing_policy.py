@@ -112,7 +112,7 @@ async def test_no_delivery_to_a_suspended_domain(
             )
     await _suspend(pool, "127.0.0.1")
     # When the delivery worker runs
-    async with new_http_client() as client:
+    async with new_http_client(allow_private_addresses=True) as client:
         await deliver_batch(pool, client, urls=urls, clock=clock, allow_private_addresses=True)
     # Then nothing was sent, and the row failed for good with the reason
     assert server.requests == 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -363,11 +363,31 @@ def test_every_signature_parser_gives_a_value_or_a_failure(
     assert isinstance(parsed, ParsedSignature | SignatureFailure)
     if isinstance(parsed, ParsedSignature):
         # What parses is verified with a real key: a failure value (or success), nothing raised.
-        for when in (NOW, datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)):
+        # Verified both as the server the request names (to reach the signature check) and as
+        # another one.
+        when_and_where = [
+            (when, authority)
+            for when in (NOW, datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
+            for authority in (_authority_of(url), "fedicity.test")
+        ]
+        for when, authority in when_and_where:
             outcome = verify(
-                parsed, PUBLIC_KEY, method=method, body=body or None, headers=headers, now=when
+                parsed,
+                PUBLIC_KEY,
+                method=method,
+                body=body or None,
+                headers=headers,
+                now=when,
+                authority=authority,
             )
             assert outcome is None or isinstance(outcome, SignatureFailure)
+
+
+def _authority_of(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""
 
 
 @PURE
