@@ -8,6 +8,7 @@ the post, so a body we cannot read must be refused once, clearly.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -186,14 +187,19 @@ async def test_signed_bodies_jsonb_cannot_store_get_400(setting: Setting, name: 
     assert await setting.stored() == 1
 
 
-async def test_a_fetched_key_document_jsonb_cannot_store_is_refused(setting: Setting) -> None:
+async def test_a_fetched_key_document_jsonb_cannot_store_is_refused(
+    setting: Setting, caplog: pytest.LogCaptureFixture
+) -> None:
     # Given Alice's server publishes her actor with a NUL in its summary
     setting.peer.documents["/users/alice"]["summary"] = "bonjour\x00"
     # When she sends a valid activity (her key must be fetched to check it)
-    response = await setting.post_as_alice(_activity(setting.alice).encode())
-    # Then the key is unavailable (the fetched JSON is refused), a 401: no 500, nothing stored
+    with caplog.at_level(logging.INFO, logger="fedicity.web.inbox"):
+        response = await setting.post_as_alice(_activity(setting.alice).encode())
+    # Then the key is unavailable (the fetched JSON is refused), a 401: no 500, nothing stored;
+    # the sender learns nothing of why (step 5, item 11), the admin's log says it
     _problem(response, 401, "key_unavailable")
-    assert "refused JSON" in response.json()["detail"]
+    assert response.json()["detail"] == "the signing key could not be fetched"
+    assert "refused JSON" in caplog.text
     assert await setting.stored() == 0
 
 
