@@ -7,6 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from fedicity.app import state
 from fedicity.web import headers, i18n, signed_fetch
+from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.limits import limit_body
 from fedicity.web.session import csrf_token, load_account
@@ -30,6 +31,7 @@ def register_web(app: Quart) -> None:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.filters["device_name"] = device_name
     headers.install(app)
     # First of the hooks: nothing may read a body before its route's cap is set.
     app.before_request(limit_body)
