@@ -15,8 +15,8 @@ directory, or a fresh database on FEDICITY_DATABASE_URL's server when that is se
   httpsig against the sender's public key;
 - inserts a local actor (a committed test key) and --n remote actors whose inboxes are spread
   over those hosts (parse_remote_actor + upsert_remote_actor), then publishes one Create(Note)
-  to all of them (fedicity.delivery.service.publish with an Audience of those actors);
-- calls fedicity.delivery.worker.deliver_batch in a loop in this process, as `fedicity worker`
+  to all of them (fedicity.actors.outbox.publish with an Audience of those actors);
+- calls fedicity.workers.delivery.deliver_batch in a loop in this process, as `fedicity worker`
   does, until every row is delivered, and prints signed POSTs/s with this process's CPU (the
   delivery code: claim, sign, POST with httpx, record) and PostgreSQL's per POST;
 - in the same run, signs a 300-byte string --n times with cryptography's RSA-2048
@@ -70,13 +70,13 @@ from fedicity.activitypub.keys import load_private_key
 from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
+from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.remote_parse import parse_remote_actor
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Pool, create_pool
 from fedicity.delivery import queries as delivery_queries
-from fedicity.delivery.service import Audience, new_token, publish
-from fedicity.delivery.worker import deliver_batch
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
+from fedicity.workers.delivery import deliver_batch
 
 BASE_URL = "https://fedicity.bench.example"
 SENDER = "sender"
@@ -212,7 +212,8 @@ async def run(args: argparse.Namespace) -> None:
     print(f"fedicity delivery benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {CAVEAT}")
     print(
         f"n={args.n} hosts={args.hosts} verify_every={args.verify_every} "
-        f"shared_inbox={args.shared_inbox} (worker BATCH/CONCURRENCY from fedicity.delivery.worker)"
+        f"shared_inbox={args.shared_inbox} "
+        " (worker BATCH/CONCURRENCY from fedicity.workers.delivery)"
     )
     try:
         async with fresh_database(tmp / "pg") as db:

@@ -12,7 +12,7 @@ import cProfile
 import sys
 import time
 
-from fedicity.cli import main
+from fedicity.cli.main import main
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:

@@ -1,5 +1,5 @@
 """Allow `python -m fedicity`."""
 
-from fedicity.cli import main
+from fedicity.cli.main import main
 
 raise SystemExit(main())

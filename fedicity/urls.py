@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from urllib.parse import quote
+
+
+def new_token() -> str:
+    """An unguessable id token for the activities and objects we mint."""
+    return secrets.token_urlsafe(12)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.activitypub.keys import KeyPair, load_private_key, public_pem_of
-from fedicity.app import create_app
 from fedicity.clock import FrozenClock
 from fedicity.db import embedded
 from fedicity.db.migrate import migrate
 from fedicity.db.pool import Pool, connect, create_pool
 from fedicity.settings import Settings
+from fedicity.web.app import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_DATABASE = "fedicity_test"

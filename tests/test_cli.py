@@ -16,10 +16,10 @@ import pytest
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
+from fedicity.cli.demo import CITIZENS, DEMO_ADMIN, DEMO_PASSWORD, ORGANIZATIONS
 from fedicity.clock import FrozenClock
 from fedicity.db.migrate import applied_versions, discover
 from fedicity.db.pool import Pool
-from fedicity.demo import CITIZENS, DEMO_ADMIN, DEMO_PASSWORD, ORGANIZATIONS
 from tests.conftest import _with_database
 
 FEDICITY = Path(sys.executable).parent / "fedicity"

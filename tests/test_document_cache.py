@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fedicity.app import DocumentCache
+from fedicity.web.app import DocumentCache
 
 
 def test_entries_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
-    monkeypatch.setattr("fedicity.app.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("fedicity.web.app.time.monotonic", lambda: now[0])
     cache = DocumentCache(ttl=60)
     cache.put("camille", b"{}")
     assert cache.get("camille") == b"{}"

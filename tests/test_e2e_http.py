@@ -23,10 +23,10 @@ from fedicity.activitypub.keys import (
     load_private_key,
     load_public_key,
 )
-from fedicity.app import create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.settings import Settings
+from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
 
 ACTIVITY_JSON = "application/activity+json"

@@ -9,7 +9,7 @@ from fedicity.actors import queries
 from fedicity.actors.models import RemoteActor
 from fedicity.actors.remote import ActorDirectory, LookupFailure
 from fedicity.db.pool import Pool
-from fedicity.webfinger.client import resolve_acct
+from fedicity.webfinger.client import WebFingerFailure, resolve_acct
 
 _HANDLE = re.compile(r"^@?(?P<user>[^@\s/]{1,64})(?:@(?P<host>[A-Za-z0-9.\-]+(?::\d+)?))?$")
 
@@ -38,6 +38,6 @@ async def find_actor(
     if known is not None:
         return known
     uri = await resolve_acct(directory.fetcher, user, host)
-    if isinstance(uri, LookupFailure):
-        return uri
+    if isinstance(uri, WebFingerFailure):
+        return LookupFailure(uri.reason, uri.detail, gone=uri.gone)
     return await directory.actor(uri)

@@ -24,6 +24,7 @@ from fedicity.activitypub.accessors import (
 from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.context import InboundContext
 from fedicity.events import participation, poll, queries
 from fedicity.events.models import (
     CATEGORIES,
@@ -37,7 +38,6 @@ from fedicity.events.models import (
 )
 from fedicity.events.text import is_zone, render_markdown
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.posts.ap import _parse_time as parse_time

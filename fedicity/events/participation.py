@@ -19,12 +19,12 @@ from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.vocab import AS_CONTEXT
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.events import queries
 from fedicity.events.models import Event, Participation
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 Answer = Literal["accept", "pending", "reject"]
 

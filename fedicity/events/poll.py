@@ -30,16 +30,16 @@ from fedicity.activitypub.accessors import get_id, get_str, get_type, host_of
 from fedicity.activitypub.routing import Outcome
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.context import InboundContext
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.events import participation, queries
 from fedicity.events.document import event_context, event_to_ap, followers_of
 from fedicity.events.models import Event
 from fedicity.events.text import summary_block
-from fedicity.inbound.context import InboundContext
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 GOING, MAYBE, CANT = "J'y vais", "Peut-être", "Je ne peux pas"
 OPTIONS: tuple[str, ...] = (GOING, MAYBE, CANT)
@@ -354,3 +354,14 @@ async def on_poll_vote(
         clock=ctx.clock,
     )
     return Outcome.done(detail)
+
+
+async def claim_created(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome | None:
+    """An answer to one of our events' companion polls (going, maybe, not going), handled; None
+    for anything else."""
+    polled = await poll_event(ctx, document)
+    if polled is None:
+        return None
+    return await on_poll_vote(ctx, activity, document, polled)

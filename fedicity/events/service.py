@@ -13,9 +13,9 @@ from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.keys import KeyGenerator
 from fedicity.activitypub.vocab import PUBLIC
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.events import poll, queries
 from fedicity.events.document import event_context, event_to_ap, followers_of
 from fedicity.events.models import (
@@ -34,7 +34,7 @@ from fedicity.located.models import NewItem
 from fedicity.sanitize import MAX_URL_LENGTH, html_to_text, safe_url
 from fedicity.territories.models import Territory
 from fedicity.territories.service import locate_and_announce, territory_actor
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000

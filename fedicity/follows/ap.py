@@ -7,10 +7,10 @@ from typing import Any
 
 from fedicity.activitypub.accessors import get_id, get_object
 from fedicity.activitypub.routing import Outcome, Router
+from fedicity.actors.context import InboundContext
 from fedicity.actors.service import local_actor_for_uri, with_keys
 from fedicity.follows import queries
 from fedicity.follows.service import send_answer
-from fedicity.inbound.context import InboundContext
 
 
 async def on_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -98,6 +98,11 @@ async def on_undo_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Ou
         return Outcome.ignored("only the follower can undo a follow")
     removed = await queries.delete_follow(ctx.conn, ctx.actor_uri, followee)
     return Outcome.done() if removed else Outcome.ignored("there was no such follow")
+
+
+async def forget_actor(ctx: InboundContext) -> None:
+    """A remote actor deleted itself: its follows, both ways, go too."""
+    await queries.delete_follows_of(ctx.conn, ctx.actor_uri)
 
 
 def register(router: Router[InboundContext]) -> None:

@@ -6,11 +6,11 @@ from typing import Any
 
 from fedicity.activitypub.vocab import AS_CONTEXT
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.follows import queries
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 
 class FollowError(ValueError):

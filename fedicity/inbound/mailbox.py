@@ -17,7 +17,6 @@ from typing import Any
 from fedicity.activitypub.accessors import get_id, get_type, host_of
 from fedicity.db.pool import Connection
 from fedicity.inbound import queries
-from fedicity.inbound.router import build_router
 
 # Longer values are dropped from a skeleton: ids are bounded by the inbox only for the activity.
 _MAX_SKELETON_VALUE = 2048
@@ -64,10 +63,12 @@ async def receive(
     recipient: str | None,
     now: datetime,
     pending_cap: int,
+    handled: bool,
 ) -> Stored | Busy:
-    """Store a verified activity once: a skeleton when nothing handles it, else a pending row."""
+    """Store a verified activity once: a skeleton when nothing handles it (`handled`, as the
+    workers' router says), else a pending row."""
     origin = host_of(key_id)
-    if build_router().lookup(activity) is None:
+    if not handled:
         new = await queries.insert_inbox_item(
             conn,
             activity_uri=activity_uri,

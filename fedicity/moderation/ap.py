@@ -1,4 +1,4 @@
-"""Inbound Flag (reports) and Block."""
+"""Inbound Flag (reports), Block, and Move (account migration, recorded with its proof)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Any
 from fedicity.activitypub.accessors import get_id, get_ids, get_object, get_str
 from fedicity.activitypub.inbox import synthetic_id
 from fedicity.activitypub.routing import Outcome, Router
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.context import InboundContext
+from fedicity.actors.models import RemoteActor
 from fedicity.actors.service import local_actor_for_uri
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.context import InboundContext
+from fedicity.follows import service as follow_service
 from fedicity.moderation import queries
 
 
@@ -58,6 +61,33 @@ async def on_undo_block(ctx: InboundContext, activity: Mapping[str, Any]) -> Out
         return Outcome.ignored("the Undo does not say whom it unblocks")
     removed = await queries.delete_block(ctx.conn, blocker=ctx.actor_uri, blocked=blocked)
     return Outcome.done() if removed else Outcome.ignored("no such block")
+
+
+async def on_move(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """Account migration: honoured only when the target lists the origin in alsoKnownAs."""
+    origin = get_id(activity.get("object")) or ctx.actor_uri
+    target = get_id(activity.get("target"))
+    activity_uri = get_id(activity)
+    if origin != ctx.actor_uri or target is None or activity_uri is None:
+        return Outcome.ignored("a Move must move its own actor to a target")
+    resolved = await ctx.directory.actor(target, refresh=True)
+    verified = isinstance(resolved, RemoteActor) and origin in resolved.also_known_as
+    await queries.insert_move(
+        ctx.conn, activity_uri=activity_uri, origin=origin, target=target, verified=verified
+    )
+    if not verified:
+        return Outcome.ignored("the target does not list the origin in alsoKnownAs")
+    await actor_queries.update_remote_actor_moved(ctx.conn, origin, target)
+    local_prefix = ctx.urls.actor("")
+    for follower in await follow_queries.select_local_followers_of(ctx.conn, origin, local_prefix):
+        local = await local_actor_for_uri(ctx.conn, ctx.urls, follower)
+        if local is None:
+            continue
+        await follow_queries.delete_follow(ctx.conn, follower, origin)
+        await follow_service.follow(
+            ctx.conn, actor=local, target=target, urls=ctx.urls, clock=ctx.clock
+        )
+    return Outcome.done("followers migrated")
 
 
 def register(router: Router[InboundContext]) -> None:

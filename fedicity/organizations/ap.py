@@ -3,7 +3,7 @@ named by id); remote members' wall posts announced (FEP-1b12); the organisation'
 (official identifier, members, moderators) and its collections.
 
 Join/Leave are shared with events, Accept/Reject with follows, Create and Update with posts: the
-wrappers here (`dispatch`, `invite_answers_first`, `with_wall`) are applied by inbound/router.py."""
+wrappers here (`dispatch`, `invite_answers_first`, `with_wall`) are applied by workers/router.py."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from fedicity.activitypub.accessors import as_list, get_id, get_object, host_of
 from fedicity.activitypub.routing import Handler, Outcome, Router
 from fedicity.activitypub.vocab import ACTOR_CONTEXT
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.context import InboundContext
 from fedicity.actors.models import Actor
 from fedicity.actors.service import local_actor_for_uri
 from fedicity.db.pool import Connection
-from fedicity.inbound.context import InboundContext
 from fedicity.organizations import queries, service
 from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts import queries as post_queries
@@ -226,7 +226,7 @@ def with_wall(post_handler: Handler[InboundContext]) -> Any:
 
 
 def register(router: Router[InboundContext]) -> None:
-    """Answers to our Invites. Join and Leave are shared with events: inbound/router.py
+    """Answers to our Invites. Join and Leave are shared with events: workers/router.py
     dispatches them with `dispatch`."""
     router.register("Accept", "Invite")(on_accept_invite)
     router.register("Reject", "Invite")(on_reject_invite)

@@ -12,10 +12,10 @@ from fedicity.activitypub.keys import KeyGenerator
 from fedicity.activitypub.vocab import AS_CONTEXT
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery import queries as delivery_queries
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.organizations import queries
 from fedicity.organizations.models import (
     MEMBERSHIP_MODES,
@@ -30,7 +30,7 @@ from fedicity.posts.models import Post
 from fedicity.territories import service as territory_service
 from fedicity.territories.actors import announce
 from fedicity.territories.models import Territory
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 MAX_FREE_ROLES = 5
 MAX_FREE_ROLE_LENGTH = 40

@@ -21,14 +21,12 @@ from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.context import InboundContext
 from fedicity.actors.models import RemoteActor
-from fedicity.events import poll as event_poll
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.models import POST_TYPES, Post, PostData, Visibility
-from fedicity.proposals import ap as proposals_ap
 from fedicity.sanitize import safe_url, sanitize_html
 from fedicity.urls import Urls
 
@@ -196,29 +194,25 @@ async def _author(ctx: InboundContext, uri: str) -> RemoteActor | None:
     return await actor_queries.select_remote_actor(ctx.conn, uri)
 
 
-async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """A new post: stored when a local actor would see it."""
+async def object_of(
+    ctx: InboundContext, activity: Mapping[str, Any]
+) -> Mapping[str, Any] | Outcome:
+    """The object a Create carries: embedded, or fetched from its origin when only its id came
+    (relayed activities are reduced to a pointer); an ignored Outcome when there is none."""
     document = get_object(activity)
-    if document is None:
-        object_uri = get_id(activity.get("object"))
-        if object_uri is None:
-            return Outcome.ignored("the Create has no object")
-        fetched = await ctx.directory.fetcher.document(object_uri)
-        if isinstance(fetched, FetchError):
-            return Outcome.ignored(f"cannot fetch {object_uri}: {fetched.detail}")
-        document = fetched.document
-    # A Mastodon-shaped poll vote on one of our proposals is a ballot, not a post.
-    if await proposals_ap.is_vote(ctx, document):
-        return await proposals_ap.on_vote(ctx, activity, document)
-    if await proposals_ap.is_amendment(ctx, document):
-        return await proposals_ap.on_amendment(ctx, activity, document)
-    # Any other Note in reply to one of our proposals (a Mastodon reply too) is a comment.
-    if await proposals_ap.is_comment(ctx, document):
-        return await proposals_ap.on_comment(ctx, activity, document)
-    # The same shape on an event's companion poll is an answer: going, maybe, or not going.
-    polled = await event_poll.poll_event(ctx, document)
-    if polled is not None:
-        return await event_poll.on_poll_vote(ctx, activity, document, polled)
+    if document is not None:
+        return document
+    object_uri = get_id(activity.get("object"))
+    if object_uri is None:
+        return Outcome.ignored("the Create has no object")
+    fetched = await ctx.directory.fetcher.document(object_uri)
+    if isinstance(fetched, FetchError):
+        return Outcome.ignored(f"cannot fetch {object_uri}: {fetched.detail}")
+    return fetched.document
+
+
+async def store_created(ctx: InboundContext, document: Mapping[str, Any]) -> Outcome:
+    """A new post: stored when a local actor would see it."""
     author = get_id(document.get("attributedTo")) or ctx.actor_uri
     if author != ctx.actor_uri:
         return Outcome.ignored("the object's author is not the activity's actor")
@@ -236,22 +230,15 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if not await _relevant(ctx, data):
         return Outcome.ignored("nobody here follows or is addressed by this post")
     await queries.upsert_post(ctx.conn, data)
-    await proposals_ap.remember_question(ctx, document)
     return Outcome.done()
 
 
-async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """An edited post: replaced when its author sends it and we have it, taken as new when we
-    do not (the Create may never have reached us)."""
-    document = get_object(activity)
-    if document is None:
-        return Outcome.ignored("the Update does not embed the post")
-    # An edited comment on one of our proposals is not a post: proposals replace it.
-    if await proposals_ap.is_comment_edit(ctx, document):
-        return await proposals_ap.on_comment_edit(ctx, activity, document)
+async def store_updated(ctx: InboundContext, document: Mapping[str, Any]) -> Outcome | None:
+    """An edited post, replaced when its author sends it; None when we do not have it (the
+    Create may never have reached us: the caller takes it as new)."""
     existing = await queries.select_post(ctx.conn, get_id(document) or "")
     if existing is None:
-        return await on_create(ctx, activity)
+        return None
     if existing.author_uri != ctx.actor_uri:
         return Outcome.ignored("only the author can update a post")
     remote = await _author(ctx, ctx.actor_uri)
@@ -266,8 +253,12 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if _claims_ours(ctx, data.uri):
         return Outcome.ignored("a remote server cannot write our posts")
     await queries.upsert_post(ctx.conn, data)
-    await proposals_ap.remember_question(ctx, document)
     return Outcome.done()
+
+
+async def forget_author(ctx: InboundContext) -> None:
+    """A remote actor deleted itself: its posts go too."""
+    await queries.delete_posts_of(ctx.conn, ctx.actor_uri, ctx.clock.now())
 
 
 async def on_delete_object(ctx: InboundContext, object_uri: str) -> Outcome:
@@ -350,11 +341,9 @@ async def on_undo_interaction(ctx: InboundContext, activity: Mapping[str, Any]) 
 
 
 def register(router: Router[InboundContext]) -> None:
-    """Add the post handlers to the routing table."""
-    for object_type in sorted(POST_TYPES):
-        router.register("Create", object_type)(on_create)
-        router.register("Update", object_type)(on_update)
-    router.register("Create")(on_create)
+    """Add the post handlers to the routing table (Create and Update of posts are routed by the
+    workers' router, which lets proposals and events claim votes, comments and poll answers
+    first)."""
     router.register("Like")(on_like)
     router.register("Announce")(on_announce)
     router.register("Undo", "Like")(on_undo_interaction)

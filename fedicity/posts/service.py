@@ -6,15 +6,15 @@ from typing import Any
 
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.ap import addressing, note_to_ap
 from fedicity.posts.compose import Mention, compose
 from fedicity.posts.models import VISIBILITIES, Post, PostData, Visibility
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 MAX_NOTE_LENGTH = 5000
 

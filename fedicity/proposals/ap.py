@@ -22,7 +22,7 @@ from fedicity.activitypub.accessors import (
 )
 from fedicity.activitypub.routing import Outcome
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
-from fedicity.inbound.context import InboundContext
+from fedicity.actors.context import InboundContext
 from fedicity.proposals import queries
 from fedicity.proposals.models import (
     ELECTORATES,
@@ -639,3 +639,28 @@ async def delete_stored_comment(ctx: InboundContext, object_uri: str) -> Outcome
     except service.ProposalError as refused:
         return Outcome.ignored(f"comment deletion refused: {refused}")
     return Outcome.done()
+
+
+async def claim_created(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome | None:
+    """A created Note that belongs to one of our proposals, handled; None for anything else.
+
+    A Mastodon-shaped poll vote is a ballot, an amendment is an amendment, and any other Note in
+    reply to the proposal (a Mastodon reply too) is a comment: none of them is a post."""
+    if await is_vote(ctx, document):
+        return await on_vote(ctx, activity, document)
+    if await is_amendment(ctx, document):
+        return await on_amendment(ctx, activity, document)
+    if await is_comment(ctx, document):
+        return await on_comment(ctx, activity, document)
+    return None
+
+
+async def claim_updated(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome | None:
+    """An edited comment on one of our proposals, replaced; None for anything else."""
+    if await is_comment_edit(ctx, document):
+        return await on_comment_edit(ctx, activity, document)
+    return None

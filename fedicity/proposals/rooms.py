@@ -13,7 +13,6 @@ from typing import Any
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection
-from fedicity.delivery.service import new_token
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
 from fedicity.proposals.ap import room_to_ap
@@ -21,6 +20,7 @@ from fedicity.proposals.models import ROOM_STATUSES, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.territories.models import Territory
 from fedicity.textfmt import plain_to_html
+from fedicity.urls import new_token
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 5000

@@ -18,9 +18,9 @@ from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.located.models import NewItem
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
@@ -55,7 +55,7 @@ from fedicity.sanitize import html_to_text, safe_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
 from fedicity.textfmt import plain_to_html
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 MAX_TITLE = 200
 MAX_TEXT = 20_000

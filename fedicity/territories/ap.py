@@ -9,9 +9,9 @@ from fedicity.activitypub.accessors import get_id, get_object, get_type, host_of
 from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.context import InboundContext
 from fedicity.actors.models import RemoteActor
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.context import InboundContext
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.posts import queries as post_queries

@@ -8,11 +8,11 @@ from typing import Any
 from fedicity.activitypub.keys import KeyGenerator
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.service import with_keys
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.delivery import queries as delivery_queries
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.located import queries as located_queries
 from fedicity.located.models import LocatedItem, NewItem
 from fedicity.posts import service as posts
@@ -23,7 +23,7 @@ from fedicity.settings import Settings
 from fedicity.territories import queries
 from fedicity.territories.actors import announce, ensure_actors
 from fedicity.territories.models import Territory
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 _log = logging.getLogger(__name__)
 

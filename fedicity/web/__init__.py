@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart import Quart, Response, g, request
 from werkzeug.datastructures import MultiDict
 
-from fedicity.app import state
 from fedicity.web import headers, i18n, signed_fetch
+from fedicity.web.app import state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.limits import limit_body
@@ -15,14 +15,14 @@ from fedicity.web.session import csrf_token, load_account
 
 def register_web(app: Quart) -> None:
     """Attach templates' helpers, per-request hooks, error handlers and the web blueprints."""
-    from fedicity.events.web import blueprint as events_blueprint
-    from fedicity.media.web import blueprint as media_blueprint
-    from fedicity.organizations.web import blueprint as organizations_blueprint
-    from fedicity.proposals.web import blueprint as proposals_blueprint
     from fedicity.web.accounts import blueprint as accounts_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
+    from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.inbox import blueprint as inbox_blueprint
+    from fedicity.web.media import blueprint as media_blueprint
+    from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
+    from fedicity.web.proposals import blueprint as proposals_blueprint
     from fedicity.web.social import blueprint as social_blueprint
     from fedicity.web.territories import blueprint as territories_blueprint
 

@@ -17,12 +17,12 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.service import ActorError
-from fedicity.app import state
 from fedicity.follows import service as follows
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
+from fedicity.web.app import state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.i18n import LOCALES, gettext, lazy

@@ -15,7 +15,6 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.ap import actor_to_ap
 from fedicity.actors.models import Actor
-from fedicity.app import state
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
 from fedicity.organizations import ap as organizations_ap
@@ -25,6 +24,7 @@ from fedicity.posts.models import Post
 from fedicity.posts.service import tag_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.actors import territory_actor_to_ap
+from fedicity.web.app import state
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub

@@ -7,7 +7,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 from quart import request
 
-from fedicity.app import state
+from fedicity.web.app import state
 
 Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address

@@ -12,7 +12,7 @@ plain http also allows http images, since its peers are plain http too.
 
 Everything else (ActivityStreams and problem documents, JRD, NodeInfo, the stylesheet, avatars)
 gets a policy that allows nothing: such a document opened in a browser is data, never a page.
-Uploaded media set their own sandboxing policy (media/web.py), which is kept.
+Uploaded media set their own sandboxing policy (web/media.py), which is kept.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Final
 from markupsafe import Markup
 from quart import Quart, Response
 
-from fedicity.app import AppState
 from fedicity.sanitize import checked_html, safe_url
+from fedicity.web.app import AppState
 
 PAGE_POLICY: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "

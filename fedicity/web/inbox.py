@@ -16,10 +16,11 @@ from fedicity.activitypub.inbox import (
 )
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.remote import LookupFailure
-from fedicity.app import state
 from fedicity.inbound import mailbox
 from fedicity.moderation.policy import admit
+from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
+from fedicity.workers.router import build_router
 
 blueprint = Blueprint("inbox", __name__)
 # Seconds a domain over its cap of waiting activities is asked to wait.
@@ -88,6 +89,7 @@ async def _receive(recipient: str | None) -> Response:
             recipient=recipient,
             now=app_state.clock.now(),
             pending_cap=app_state.settings.inbox_pending_per_domain,
+            handled=build_router().lookup(result.activity) is not None,
         )
     if isinstance(stored, mailbox.Busy):
         # Mastodon retries a 429 on its usual curve: nothing is lost, this domain just waits.

@@ -95,7 +95,7 @@ class CappedRequest(Request):
 
 async def limit_body() -> None:
     """Before any other hook reads the body: cap it for the route that was matched."""
-    from fedicity.app import state
+    from fedicity.web.app import state
 
     settings = state().settings
     view = current_app.view_functions.get(request.endpoint or "")

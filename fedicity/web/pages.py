@@ -7,11 +7,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
-from fedicity.app import state
 from fedicity.follows import queries as follow_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
 from fedicity.textfmt import plain_to_html
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf

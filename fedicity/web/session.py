@@ -9,7 +9,7 @@ from quart import g, request, session
 
 from fedicity.accounts import sessions
 from fedicity.accounts.models import Account
-from fedicity.app import state
+from fedicity.web.app import state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem
 

@@ -29,8 +29,8 @@ from quart import Quart, Response, current_app, g, request
 
 from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES
-from fedicity.app import state
 from fedicity.moderation.policy import admit
+from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.inbox import folded_headers, resolve_key
 from fedicity.web.negotiation import wants_activitypub

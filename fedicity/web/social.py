@@ -11,7 +11,6 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.remote import LookupFailure
-from fedicity.app import state
 from fedicity.db.pool import Connection
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follows
@@ -26,6 +25,7 @@ from fedicity.posts.models import Post
 from fedicity.posts.service import PostError
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.session import check_csrf, current_account

@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub.collections import parse_cursor
 from fedicity.actors import queries as actor_queries
-from fedicity.app import state
 from fedicity.db.pool import Connection
 from fedicity.located import queries as located_queries
 from fedicity.located.models import ITEM_KINDS, LocatedItem
@@ -20,6 +19,7 @@ from fedicity.sanitize import safe_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
 

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from fedicity.activitypub.accessors import as_list, get_str
 from fedicity.activitypub.fetch import FetchError, FetchFailure, fetch_document
 from fedicity.activitypub.fetcher import Fetcher
-from fedicity.actors.remote import LookupFailure
 
 JRD_ACCEPT = "application/jrd+json, application/json"
 JRD_TYPES = frozenset({"application/jrd+json", "application/json"})
 _AP_TYPES = ("application/activity+json", "application/ld+json")
 
 
-async def resolve_acct(fetcher: Fetcher, user: str, host: str) -> str | LookupFailure:
+@dataclass(frozen=True)
+class WebFingerFailure:
+    """Why no actor id came back; `gone` when the host says the account is no more."""
+
+    reason: str
+    detail: str
+    gone: bool = False
+
+
+async def resolve_acct(fetcher: Fetcher, user: str, host: str) -> str | WebFingerFailure:
     """The actor id behind @user@host, from the host's WebFinger document."""
     resource = quote(f"acct:{user}@{host}", safe=":@")
     schemes = ["https"]
@@ -44,6 +53,6 @@ async def resolve_acct(fetcher: Fetcher, user: str, host: str) -> str | LookupFa
             href = get_str(link, "href")
             if href and media in _AP_TYPES:
                 return href
-        return LookupFailure("no_actor_link", f"{host} knows @{user} but gives no actor link")
+        return WebFingerFailure("no_actor_link", f"{host} knows @{user} but gives no actor link")
     assert last is not None
-    return LookupFailure(last.reason.value, last.detail, gone=last.status in {404, 410})
+    return WebFingerFailure(last.reason.value, last.detail, gone=last.status in {404, 410})

@@ -28,15 +28,15 @@ from fedicity.activitypub.keys import load_public_key
 from fedicity.activitypub.retry import MAX_ATTEMPTS
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor, RemoteActor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.remote_parse import parse_remote_actor
 from fedicity.actors.service import create_person
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool, record_dict
 from fedicity.delivery import queries as delivery_queries
-from fedicity.delivery.service import Audience, new_token, publish
-from fedicity.delivery.worker import LEASE, PROBE_INTERVAL, PROBE_WAIT, deliver_batch
 from fedicity.follows import queries as follow_queries
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
+from fedicity.workers.delivery import LEASE, PROBE_INTERVAL, PROBE_WAIT, deliver_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import eventually, free_port
 from tests.inbox_helpers import actor_document, seed_remote_actor
@@ -586,7 +586,7 @@ from datetime import datetime
 from fedicity.activitypub.fetcher import new_http_client
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import create_pool
-from fedicity.delivery.worker import deliver_batch
+from fedicity.workers.delivery import deliver_batch
 from fedicity.urls import Urls
 
 

@@ -21,7 +21,6 @@ from quart.typing import TestClientProtocol
 from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
-from fedicity.app import AppState, create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.events import participation, queries
@@ -31,13 +30,14 @@ from fedicity.events.document import event_to_ap
 from fedicity.events.models import Event, EventData, Location
 from fedicity.events.service import EventError, EventInput
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.worker import process_batch
 from fedicity.located import queries as located_queries
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
 from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
+from fedicity.web.app import AppState, create_app
+from fedicity.workers.inbox import process_batch
 from tests.conftest import FIXTURES, FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 from tests.territory_helpers import import_slice

@@ -14,14 +14,14 @@ from hypercorn.config import Config
 from quart import Quart
 
 from fedicity.activitypub.keys import KeyGenerator
-from fedicity.app import create_app
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Pool
-from fedicity.federation import Federation, start_federation
 from fedicity.settings import Settings
 from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
-from fedicity.worker import default_loops, run_worker
+from fedicity.web.app import create_app
+from fedicity.workers.federation import Federation, start_federation
+from fedicity.workers.loops import default_loops, run_worker
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """Inbound activities through the real inbox and worker, checked by their effects in the database.
 
 Each activity is POSTed signed to the inbox (as a peer would), then the worker processes the
-mailbox once (fedicity.inbound.worker.process_batch). Remote actors are seeded on `.invalid` hosts
+mailbox once (fedicity.workers.inbox.process_batch). Remote actors are seeded on `.invalid` hosts
 (RFC 6761: never resolvable, so nothing leaves this machine); Move targets are served by a real
 HTTP server on 127.0.0.1, which the app may fetch from (allow_private_addresses).
 """
@@ -22,15 +22,15 @@ from quart.typing import TestClientProtocol
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
-from fedicity.app import AppState
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follow_service
-from fedicity.inbound.worker import process_batch
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as post_service
 from fedicity.settings import Settings
+from fedicity.web.app import AppState
+from fedicity.workers.inbox import process_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import actor_document, post_signed, seed_remote_actor
 

@@ -12,15 +12,15 @@ import pytest
 from fedicity.accounts import service as accounts
 from fedicity.activitypub.fetcher import new_http_client
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.remote import LookupFailure
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.delivery.service import Audience, publish
-from fedicity.delivery.worker import deliver_batch
-from fedicity.federation import start_federation
 from fedicity.moderation import queries as moderation_queries
 from fedicity.settings import Settings
 from fedicity.urls import Urls
+from fedicity.workers.delivery import deliver_batch
+from fedicity.workers.federation import start_federation
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import seed_remote_actor
 

@@ -16,16 +16,16 @@ from quart.typing import TestClientProtocol
 from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
-from fedicity.app import AppState
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.inbound.router import build_router
-from fedicity.inbound.worker import process_batch
 from fedicity.organizations import queries, service
 from fedicity.organizations.service import Env, MembershipError, luhn_valid, normalize_identifier
 from fedicity.proposals import service as proposals
 from fedicity.proposals.service import ProposalError
 from fedicity.urls import Urls
+from fedicity.web.app import AppState
+from fedicity.workers.inbox import process_batch
+from fedicity.workers.router import build_router
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 

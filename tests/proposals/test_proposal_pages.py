@@ -15,12 +15,12 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import service as accounts
-from fedicity.app import create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.proposals import queries
 from fedicity.settings import Settings
 from fedicity.territories.service import prepare_serving
+from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
 from tests.territory_helpers import import_slice
 

@@ -15,11 +15,9 @@ from quart.typing import TestClientProtocol
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
-from fedicity.app import AppState
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.worker import process_batch
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import ap as proposals_ap
 from fedicity.proposals import queries
@@ -28,6 +26,8 @@ from fedicity.proposals.models import Proposal, ProposalData
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.territories import queries as territory_queries
 from fedicity.urls import Urls
+from fedicity.web.app import AppState
+from fedicity.workers.inbox import process_batch
 from tests.conftest import FIXTURES, FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 from tests.territory_helpers import import_slice

@@ -16,11 +16,9 @@ from quart.typing import TestClientProtocol
 from fedicity.accounts import service as accounts
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
-from fedicity.app import AppState
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.worker import process_batch
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import ap as proposals_ap
 from fedicity.proposals import queries, rooms
@@ -31,6 +29,8 @@ from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.urls import Urls
+from fedicity.web.app import AppState
+from fedicity.workers.inbox import process_batch
 from tests.conftest import FIXTURES, FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 from tests.territory_helpers import import_slice

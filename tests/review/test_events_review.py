@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from fedicity.events.ap import coordinates, event_from_ap
 from fedicity.events.models import EventData
 from fedicity.events.service import EventError
-from fedicity.events.web import _form_input
+from fedicity.web.events import _form_input
 
 ORGANIZER = "https://events.example/@alice"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

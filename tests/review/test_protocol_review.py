@@ -9,12 +9,12 @@ import httpx
 from quart.typing import TestClientProtocol
 
 from fedicity.activitypub.inbox import MAX_ID_LENGTH, Rejected, parse_activity
+from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.service import create_person
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.delivery.service import Audience, publish
-from fedicity.delivery.worker import deliver_batch
 from fedicity.urls import Urls
+from fedicity.workers.delivery import deliver_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 

@@ -22,9 +22,8 @@ from fedicity.accounts import service as accounts
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES, PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
-from fedicity.app import create_app
+from fedicity.actors.outbox import Audience, publish
 from fedicity.db.pool import Pool
-from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.events import service as events
 from fedicity.events.models import Location
 from fedicity.events.service import EventInput
@@ -34,6 +33,8 @@ from fedicity.proposals import rooms
 from fedicity.proposals import service as proposals
 from fedicity.proposals.service import Env
 from fedicity.settings import Settings
+from fedicity.urls import new_token
+from fedicity.web.app import create_app
 from fedicity.web.signed_fetch import served_by
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, running_instance

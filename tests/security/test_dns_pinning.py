@@ -28,14 +28,14 @@ from fedicity.activitypub.fetcher import new_http_client
 from fedicity.activitypub.vocab import PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
+from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.remote_parse import parse_remote_actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.delivery.service import Audience, new_token, publish
-from fedicity.delivery.worker import deliver_batch
-from fedicity.federation import start_federation
 from fedicity.settings import Settings
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
+from fedicity.workers.delivery import deliver_batch
+from fedicity.workers.federation import start_federation
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.security.federation_peers import fake_peer, person
 

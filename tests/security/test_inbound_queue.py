@@ -17,16 +17,16 @@ import httpx
 from fedicity.accounts import service as accounts
 from fedicity.activitypub.retry import MAX_ATTEMPTS
 from fedicity.activitypub.routing import Outcome, Router
+from fedicity.actors.context import InboundContext
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.events import queries as event_queries
 from fedicity.events.models import DEFAULT_TIMEZONE
-from fedicity.federation import start_federation
 from fedicity.inbound import queries
-from fedicity.inbound.context import InboundContext
-from fedicity.inbound.worker import LEASE, process_batch
 from fedicity.settings import Settings
 from fedicity.urls import Urls
+from fedicity.workers.federation import start_federation
+from fedicity.workers.inbox import LEASE, process_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import eventually, running_instance
 from tests.security.inbound_http import AS_CONTEXT, PUBLIC, post_signed_http, remote_peer

@@ -20,13 +20,13 @@ from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.federation import start_federation
 from fedicity.inbound import queries as inbound_queries
-from fedicity.inbound.worker import process_batch
 from fedicity.posts import service as posts
 from fedicity.settings import Settings, SettingsError, load_settings
 from fedicity.urls import Urls
-from fedicity.worker import default_loops, run_worker
+from fedicity.workers.federation import start_federation
+from fedicity.workers.inbox import process_batch
+from fedicity.workers.loops import default_loops, run_worker
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, eventually, running_instance
 from tests.security.inbound_http import AS_CONTEXT, post_signed_http, remote_peer

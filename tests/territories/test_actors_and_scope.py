@@ -27,11 +27,9 @@ from fedicity.activitypub.keys import KeyPair
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.actors.service import USERNAME_PATTERN, ActorError
-from fedicity.app import AppState, create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
-from fedicity.inbound.worker import process_batch
 from fedicity.located import queries as located
 from fedicity.located.models import ItemKind, LocatedItem, NewItem
 from fedicity.posts import service as posts
@@ -49,6 +47,8 @@ from fedicity.territories.service import (
     territory_actor,
 )
 from fedicity.urls import Urls
+from fedicity.web.app import AppState, create_app
+from fedicity.workers.inbox import process_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 from tests.territory_helpers import import_slice

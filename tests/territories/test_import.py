@@ -16,11 +16,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from fedicity.cli.territories import register
 from fedicity.db.migrate import migrate
 from fedicity.db.pool import Connection, Pool, connect
 from fedicity.settings import Settings
 from fedicity.territories import queries
-from fedicity.territories.cli import register
 from fedicity.territories.importer import (
     COLUMNS,
     SHIPPED_FILE,
@@ -803,7 +803,7 @@ async def test_commands(
     await args.handler(settings, args)
     assert capsys.readouterr().out.splitlines()[-1] == "below: 2 epci, 2 commune, 1 quartier"
 
-    from fedicity.cli import CommandError
+    from fedicity.cli.main import CommandError
 
     for argv, message in (
         (["territories", "show", "commune", "99999"], "no commune with code '99999'"),

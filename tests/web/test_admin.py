@@ -10,13 +10,13 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
-from fedicity.app import create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.service import prepare_serving
+from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
 from tests.territory_helpers import import_slice
 from tests.web.test_accounts_web import _csrf, _log_in, _register

@@ -7,10 +7,10 @@ from typing import Any
 from quart import Quart
 from quart.typing import TestClientProtocol
 
-from fedicity.app import AppState
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.inbound.worker import process_batch
+from fedicity.web.app import AppState
+from fedicity.workers.inbox import process_batch
 from tests.conftest import fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 

@@ -22,11 +22,11 @@ from quart import Response
 from quart.typing import TestClientProtocol
 
 from fedicity.activitypub.keys import KeyPair
-from fedicity.app import create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
 from fedicity.settings import Settings
+from fedicity.web.app import create_app
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import free_port
 from tests.inbox_helpers import actor_document, post_signed, seed_remote_actor, signed_headers

@@ -19,7 +19,6 @@ from quart.typing import TestClientProtocol
 from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
-from fedicity.app import create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.located import queries as located
@@ -28,6 +27,7 @@ from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
 from fedicity.territories.service import prepare_serving
+from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
 from tests.territory_helpers import import_slice
 

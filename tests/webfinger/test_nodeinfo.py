@@ -21,10 +21,10 @@ from quart.typing import TestClientProtocol
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.actors import service as actor_service
-from fedicity.app import create_app
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.settings import Settings
+from fedicity.web.app import create_app
 from tests.conftest import FIXTURES, FixedKeys
 
 BASE = "http://fedicity.test"

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 from fedicity.clock import Clock
 from fedicity.db.pool import Pool
-from fedicity.federation import Federation
 from fedicity.settings import Settings
 from fedicity.urls import Urls
+from fedicity.workers.federation import Federation
 
 _log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def default_loops(
     automatic phase changes (votes closed, votes opened after amendments), housekeeping (ended
     rate-limit windows, sessions unused for their whole lifetime), and the purge of inbox rows
     processed longer than `inbox_retention` ago."""
-    from fedicity.delivery.worker import deliver_batch
-    from fedicity.inbound.worker import process_batch, purge_batch
+    from fedicity.workers.delivery import deliver_batch
+    from fedicity.workers.inbox import process_batch, purge_batch
 
     async def inbox_step(pool: Pool) -> int:
         return await process_batch(

@@ -17,9 +17,9 @@ from fedicity.activitypub.vocab import ACTIVITY_JSON
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
-from fedicity.app import state
 from fedicity.posts import queries as post_queries
 from fedicity.territories import service as territory_service
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 
 blueprint = Blueprint("webfinger", __name__)

@@ -8,9 +8,9 @@ from quart import Blueprint, Response, send_file
 from quart.datastructures import FileStorage
 from werkzeug.datastructures import MultiDict
 
-from fedicity.app import state
 from fedicity.media.models import MediaError
 from fedicity.media.service import file_path, media_type_of
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 
 blueprint = Blueprint("media", __name__)

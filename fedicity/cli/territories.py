@@ -29,7 +29,7 @@ Handler = Callable[["Settings", argparse.Namespace], Awaitable[None]]
 
 def _error(message: str) -> Exception:
     """The command error fedicity/cli.py prints as one line (imported late: it imports us)."""
-    from fedicity.cli import CommandError
+    from fedicity.cli.main import CommandError
 
     return CommandError(message)
 

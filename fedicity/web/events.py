@@ -13,7 +13,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from fedicity.activitypub import collections
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
-from fedicity.app import state
 from fedicity.events import participation, poll, queries
 from fedicity.events import service as events
 from fedicity.events.document import event_to_ap
@@ -23,12 +22,13 @@ from fedicity.events.service import EventError, EventInput
 from fedicity.events.text import when_in_words, zone
 from fedicity.media import service as media
 from fedicity.media.models import Media, MediaError
-from fedicity.media.web import read_upload
 from fedicity.territories import queries as territory_queries
 from fedicity.web.activitypub import activity_response
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.limits import accepts_uploads
+from fedicity.web.media import read_upload
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams

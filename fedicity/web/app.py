@@ -12,9 +12,9 @@ from fedicity.accounts import sessions
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Pool, create_pool
-from fedicity.federation import Federation, start_federation
 from fedicity.settings import Settings
 from fedicity.urls import Urls
+from fedicity.workers.federation import Federation, start_federation
 
 ACTOR_DOC_TTL = 60.0
 
@@ -94,7 +94,7 @@ def create_app(
     """Build the web application; pass `pool` to share one (tests), else one is opened on start."""
     from fedicity.web import register_web
     from fedicity.web.limits import CappedRequest, app_body_cap
-    from fedicity.webfinger.server import blueprint as webfinger_blueprint
+    from fedicity.web.webfinger import blueprint as webfinger_blueprint
 
     app = Quart("fedicity.web", template_folder="templates", static_folder="static")
     app.secret_key = settings.secret_key

@@ -9,13 +9,15 @@ from typing import Any
 from fedicity.activitypub.accessors import get_id, get_object
 from fedicity.activitypub.routing import ANY_OBJECT, Handler, Outcome, Router
 from fedicity.actors import inbound as actors_inbound
+from fedicity.actors.context import InboundContext
 from fedicity.actors.remote_parse import ACTOR_TYPES
 from fedicity.events import ap as events_ap
+from fedicity.events import poll as events_poll
 from fedicity.follows import ap as follows_ap
-from fedicity.inbound.context import InboundContext
 from fedicity.moderation import ap as moderation_ap
 from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import ap as posts_ap
+from fedicity.posts.models import POST_TYPES
 from fedicity.proposals import ap as proposals_ap
 from fedicity.territories import ap as territories_ap
 
@@ -27,6 +29,9 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if object_uri is None:
         return Outcome.ignored("the Delete has no object")
     if object_uri == ctx.actor_uri:
+        # An actor deleted itself: each domain forgets what it kept of it.
+        await follows_ap.forget_actor(ctx)
+        await posts_ap.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
     event_outcome = await events_ap.delete_stored_event(ctx, object_uri)
@@ -37,6 +42,43 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if comment_outcome is not None:
         return comment_outcome
     return await posts_ap.on_delete_object(ctx, object_uri)
+
+
+# Who may claim a created Note before it is taken as a post, in order.
+CREATE_CLAIMS = (proposals_ap.claim_created, events_poll.claim_created)
+
+
+async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """A created Note-like object: a vote, amendment or comment on one of our proposals, or an
+    answer to one of our events' companion polls, if one of them claims it; else a post (and a
+    Question is kept as a remote proposal too)."""
+    document = await posts_ap.object_of(ctx, activity)
+    if isinstance(document, Outcome):
+        return document
+    for claim in CREATE_CLAIMS:
+        claimed = await claim(ctx, activity, document)
+        if claimed is not None:
+            return claimed
+    outcome = await posts_ap.store_created(ctx, document)
+    if outcome.state == "done":
+        await proposals_ap.remember_question(ctx, document)
+    return outcome
+
+
+async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """An edited post (or comment on one of our proposals); a post we never had is taken as new."""
+    document = get_object(activity)
+    if document is None:
+        return Outcome.ignored("the Update does not embed the post")
+    claimed = await proposals_ap.claim_updated(ctx, activity, document)
+    if claimed is not None:
+        return claimed
+    outcome = await posts_ap.store_updated(ctx, document)
+    if outcome is None:
+        return await on_create(ctx, activity)
+    if outcome.state == "done":
+        await proposals_ap.remember_question(ctx, document)
+    return outcome
 
 
 async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -88,12 +130,20 @@ def _register_wrapped(
         router.register(activity_type, object_type)(wrapper(handler) if wrapper else handler)
 
 
+def _register_posts(router: Router[InboundContext]) -> None:
+    for object_type in sorted(POST_TYPES):
+        router.register("Create", object_type)(on_create)
+        router.register("Update", object_type)(on_update)
+    router.register("Create")(on_create)
+    posts_ap.register(router)
+
+
 @lru_cache(maxsize=1)
 def build_router() -> Router[InboundContext]:
     """Register every domain's handlers once."""
     router: Router[InboundContext] = Router()
     _register_wrapped(router, follows_ap.register, FOLLOWS_SHARED)
-    _register_wrapped(router, posts_ap.register, POSTS_SHARED)
+    _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_ap.register(router)
     territories_ap.register(router)
     _register_wrapped(router, events_ap.register, EVENTS_SHARED)
@@ -102,5 +152,5 @@ def build_router() -> Router[InboundContext]:
     router.register("Update")(on_update_other)
     for actor_type in sorted(ACTOR_TYPES):
         router.register("Update", actor_type)(actors_inbound.on_update_actor)
-    router.register("Move")(actors_inbound.on_move)
+    router.register("Move")(moderation_ap.on_move)
     return router

@@ -11,13 +11,13 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import ORGANIZATION_KINDS, Actor, RemoteActor
 from fedicity.actors.service import ActorError
-from fedicity.app import state
 from fedicity.organizations import ap as organizations_ap
 from fedicity.organizations import queries, service
 from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES
 from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.service import PostError
 from fedicity.web.activitypub import activity_response
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import lazy
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin

@@ -1,9 +1,8 @@
-"""Publishing: store an activity and one delivery row per distinct inbox, in the caller's
+"""An actor's outbox: store an activity and one delivery row per distinct inbox, in the caller's
 transaction (so a state change and the activities it causes commit together)."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +25,6 @@ class Audience:
 
     actors: frozenset[str] = field(default_factory=frozenset)
     followers: bool = False
-
-
-def new_token() -> str:
-    """An unguessable id token for activities and objects we mint."""
-    return secrets.token_urlsafe(12)
 
 
 async def publish(

@@ -14,7 +14,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from fedicity.activitypub.vocab import ACTIVITY_JSON
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
-from fedicity.app import state
 from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries, rooms
@@ -22,6 +21,7 @@ from fedicity.proposals import service as proposals
 from fedicity.proposals.ap import comment_to_ap
 from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
+from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import lazy
 from fedicity.web.negotiation import wants_activitypub

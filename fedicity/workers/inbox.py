@@ -10,14 +10,14 @@ import asyncpg
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.retry import next_delay
 from fedicity.activitypub.routing import Router
+from fedicity.actors.context import InboundContext
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
-from fedicity.inbound.context import InboundContext
 from fedicity.inbound.mailbox import skeleton
-from fedicity.inbound.router import build_router
 from fedicity.urls import Urls
+from fedicity.workers.router import build_router
 
 LEASE = timedelta(minutes=5)
 BATCH = 32

@@ -25,13 +25,13 @@ from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import ORGANIZATION_KINDS
 from fedicity.actors.service import ActorError
+from fedicity.cli import organizations as organizations_cli
+from fedicity.cli import territories as territories_cli
 from fedicity.db import embedded
 from fedicity.db.migrate import MigrationError, migrate
 from fedicity.db.pool import Connection, Pool, connect, create_pool
-from fedicity.federation import Federation
-from fedicity.organizations import cli as organizations_cli
 from fedicity.settings import Settings, SettingsError, load_settings
-from fedicity.territories import cli as territories_cli
+from fedicity.workers.federation import Federation
 
 _log = logging.getLogger("fedicity")
 
@@ -84,10 +84,10 @@ def _stop_event() -> asyncio.Event:
 
 async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
     from fedicity.clock import SystemClock
-    from fedicity.federation import start_federation
     from fedicity.territories import service as territory_service
     from fedicity.urls import Urls
-    from fedicity.worker import default_loops, run_worker
+    from fedicity.workers.federation import start_federation
+    from fedicity.workers.loops import default_loops, run_worker
 
     async with database(settings) as ready:
         await _migrated(ready)
@@ -139,7 +139,7 @@ async def _serve_web(
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    from fedicity.app import create_app
+    from fedicity.web.app import create_app
 
     app = create_app(settings, pool=pool, federation=federation)
     config = Config()
@@ -250,7 +250,7 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     """Seed a demo instance: an admin, citizens and organisations of a commune."""
-    from fedicity.demo import seed_demo
+    from fedicity.cli.demo import seed_demo
 
     async def action(conn: Connection) -> None:
         admin_password = _demo_admin_password(settings.data_dir)
@@ -343,10 +343,10 @@ async def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> None:
     from fedicity.actors.lookup import find_actor
     from fedicity.actors.models import RemoteActor
     from fedicity.clock import SystemClock
-    from fedicity.federation import start_federation
     from fedicity.follows import service as follows
     from fedicity.territories import service as territory_service
     from fedicity.urls import Urls
+    from fedicity.workers.federation import start_federation
 
     async with database(settings) as ready:
         await _migrated(ready)

@@ -1,0 +1,1 @@
+"""The command line: `fedicity run | web | worker | migrate | user | org | territories ...`."""

@@ -1,0 +1,2 @@
+"""The background work: the loops, the inbox router and processing, delivery, and the federation
+services they share."""
