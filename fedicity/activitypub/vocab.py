@@ -29,10 +29,6 @@ ACTOR_EXTENSION_CONTEXT: Final[dict[str, Any]] = {
 
 ACTOR_CONTEXT: Final[list[Any]] = [AS_CONTEXT, SECURITY_CONTEXT, ACTOR_EXTENSION_CONTEXT]
 
-# Our extension context, bundled in contexts/fedicity.jsonld and served by every instance at this
-# path; documents reference it by absolute URL (Urls.context).
-FEDICITY_CONTEXT_PATH: Final = "/ns/fedicity.jsonld"
-
 
 def fedicity_context() -> dict[str, Any]:
     """The bundled fc: context document."""

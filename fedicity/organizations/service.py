@@ -22,7 +22,6 @@ from fedicity.organizations.models import (
     ROLES,
     IdentifierKind,
     Membership,
-    OrganizationSettings,
 )
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention
@@ -181,19 +180,7 @@ async def update_settings(
     )
 
 
-async def settings_of(conn: Connection, organization: Actor) -> OrganizationSettings:
-    """How people join the organisation."""
-    return await queries.select_settings(conn, organization.id)
-
-
 # --- who may do what ------------------------------------------------------------------------
-
-
-async def membership_of(
-    conn: Connection, organization: Actor, member_uri: str
-) -> Membership | None:
-    """Someone's membership row, whatever its state."""
-    return await queries.select_membership(conn, organization.id, member_uri)
 
 
 async def is_member(conn: Connection, organization_id: int, member_uri: str) -> bool:

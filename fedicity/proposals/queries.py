@@ -81,17 +81,6 @@ async def select_proposal_for_update(conn: Connection, proposal_id: int) -> Prop
     return _proposal(row) if row else None
 
 
-async def select_recent(conn: Connection, *, limit: int) -> list[Proposal]:
-    """The latest public (not draft) local proposals."""
-    rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM proposals
-             WHERE token IS NOT NULL AND state <> 'draft'
-             ORDER BY published DESC, id DESC LIMIT $1""",
-        limit,
-    )
-    return [_proposal(row) for row in rows]
-
-
 def _vote(row: object) -> Vote:
     values = record_dict(row)  # type: ignore[arg-type]
     values["options"] = tuple(values["options"])

@@ -45,7 +45,6 @@ COLUMNS = (
 )
 Format = Literal["auto", "shipped", "package", "csv", "geojson"]
 FORMATS: tuple[Format, ...] = ("auto", "shipped", "package", "csv", "geojson")
-PACKAGE_FILES = ("regions.json", "departements.json", "epci.json", "communes.json")
 _LOCK_KEY = 0x7465727269  # "terri"
 _RANK: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
 

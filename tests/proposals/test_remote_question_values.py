@@ -1,5 +1,5 @@
-"""Review regressions for fedicity/proposals: remote Questions the proposals table would refuse
-(an inbox row failing on every retry) are read so that they fit, or refused as malformed."""
+"""Remote Questions the proposals table would refuse (an inbox row failing on every retry) are read
+so that they fit, or refused as malformed."""
 
 from __future__ import annotations
 
