@@ -100,6 +100,12 @@ async def on_undo_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Ou
     return Outcome.done() if removed else Outcome.ignored("there was no such follow")
 
 
+async def undo_follow_by_id(ctx: InboundContext, activity_uri: str) -> Outcome | None:
+    """An Undo naming the follower's Follow by its id only; None when it names no follow here."""
+    removed = await queries.delete_follow_by_activity(ctx.conn, ctx.actor_uri, activity_uri)
+    return Outcome.done() if removed else None
+
+
 async def forget_actor(ctx: InboundContext) -> None:
     """A remote actor deleted itself: its follows, both ways, go too."""
     await queries.delete_follows_of(ctx.conn, ctx.actor_uri)

@@ -84,6 +84,14 @@ async def delete_follow(conn: Connection, follower: str, followee: str) -> bool:
     return result != "DELETE 0"
 
 
+async def delete_follow_by_activity(conn: Connection, follower: str, activity_uri: str) -> bool:
+    """Remove the follow a follower made with a given Follow activity; whether one existed."""
+    result = await conn.execute(
+        "DELETE FROM follows WHERE follower = $1 AND activity_uri = $2", follower, activity_uri
+    )
+    return result != "DELETE 0"
+
+
 async def delete_follows_of(conn: Connection, actor: str) -> int:
     """Remove every follow an actor is part of (it was deleted)."""
     result = await conn.execute("DELETE FROM follows WHERE follower = $1 OR followee = $1", actor)

@@ -37,6 +37,10 @@ async def on_flag(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
 
 async def on_block(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     """A remote actor blocks a local one: the follows between them end."""
+    if get_id(activity.get("target")) is not None:
+        # Lemmy bans a person from a community (or its whole site) with a Block whose target is
+        # that community: a moderator's decision there, not one person blocking another.
+        return Outcome.ignored("a ban from a community or site, not a personal block")
     blocked = await local_actor_for_uri(ctx.conn, ctx.urls, get_id(activity.get("object")))
     if blocked is None:
         return Outcome.ignored("the blocked actor is not local (or a community-scoped ban)")

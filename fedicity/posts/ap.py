@@ -340,6 +340,18 @@ async def on_undo_interaction(ctx: InboundContext, activity: Mapping[str, Any]) 
     return Outcome.done() if removed else Outcome.ignored(f"no such {kind}")
 
 
+async def undo_interaction_by_id(ctx: InboundContext, activity_uri: str) -> Outcome | None:
+    """An Undo naming the actor's Like or Announce by its id only (Mastodon's compact Undo);
+    None when it names no like or boost here."""
+    for kind in ("like", "announce"):
+        removed = await queries.delete_interaction(
+            ctx.conn, kind=kind, actor_uri=ctx.actor_uri, activity_uri=activity_uri, object_uri=None
+        )
+        if removed:
+            return Outcome.done()
+    return None
+
+
 def register(router: Router[InboundContext]) -> None:
     """Add the post handlers to the routing table (Create and Update of posts are routed by the
     workers' router, which lets proposals and events claim votes, comments and poll answers

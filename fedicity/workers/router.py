@@ -81,6 +81,19 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     return outcome
 
 
+async def on_undo_by_id(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """An Undo whose object is only an id (or of a type nothing routes): the like or boost, else
+    the follow, that the actor made with that activity."""
+    undone = get_id(activity.get("object"))
+    if undone is None:
+        return Outcome.ignored("the Undo has no object")
+    for undo in (posts_ap.undo_interaction_by_id, follows_ap.undo_follow_by_id):
+        outcome = await undo(ctx, undone)
+        if outcome is not None:
+            return outcome
+    return Outcome.ignored("nothing this actor did here has that id")
+
+
 async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     """Update of something we do not keep a type-specific handler for."""
     embedded = get_object(activity)
@@ -149,6 +162,7 @@ def build_router() -> Router[InboundContext]:
     _register_wrapped(router, events_ap.register, EVENTS_SHARED)
     organizations_ap.register(router)
     router.register("Delete")(on_delete)
+    router.register("Undo")(on_undo_by_id)
     router.register("Update")(on_update_other)
     for actor_type in sorted(ACTOR_TYPES):
         router.register("Update", actor_type)(actors_inbound.on_update_actor)

@@ -300,6 +300,23 @@ async def test_undo_follow_removes_the_follower(
     assert await follow_state(pool, BOB, CAMILLE) == "accepted"
 
 
+async def test_undo_naming_the_follow_by_id_only_removes_it(
+    inbox: Inbox, pool: Pool, camille: Actor
+) -> None:
+    # Given Alice following Camille through the Follow she sent
+    await inbox.receive(activity("Follow", CAMILLE))
+    assert await follow_state(pool, ALICE, CAMILLE) == "accepted"
+    async with pool.acquire() as conn:
+        follow_id = await conn.fetchval("SELECT activity_uri FROM follows")
+    # When she undoes it naming her Follow by its id only
+    processed = await inbox.receive(activity("Undo", follow_id))
+    # Then the follow is gone; an Undo of an id she never used changes nothing
+    assert processed.state == "done", processed.detail
+    assert await follow_state(pool, ALICE, CAMILLE) is None
+    again = await inbox.receive(activity("Undo", ALICE + "#never-sent", name="2"))
+    assert again.state == "ignored"
+
+
 async def test_accept_of_our_follow_by_its_target_accepts_it(
     inbox: Inbox, pool: Pool, clock: FrozenClock, camille: Actor
 ) -> None:

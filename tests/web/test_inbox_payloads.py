@@ -320,12 +320,7 @@ Scenario = Callable[[World, Deliver], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {}
 # Payloads fedicity should act on and does not yet: the scenario states the expected outcome
 # and fails today (strict xfail, so fixing the handler makes it pass and turns the mark red).
-KNOWN_GAPS = {
-    "mastodon_undo_like_compact_1": "an Undo naming its Like by id only is not routed to a "
-    "handler (the router keys Undo on its embedded object's type), so the like stays",
-    "lemmy_block_user_community_1": "a Block whose target is a Lemmy community (a ban from "
-    "that community) is taken as a personal block, and ends the follows between the two",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def scenario(*stems: str) -> Callable[[Scenario], Scenario]:
