@@ -6,9 +6,9 @@ republishes when the participant count changes without importing the handlers.""
 from __future__ import annotations
 
 import mimetypes
-from datetime import datetime
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime, format_wall_time
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.events.models import Event, Status
 from fedicity.events.text import summary_block, zone
@@ -54,11 +54,6 @@ def image_media_type(url: str) -> str | None:
     return guessed if guessed is not None and guessed.startswith("image/") else None
 
 
-def iso(moment: datetime) -> str:
-    """An xsd:dateTime in UTC with a Z."""
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def event_context(urls: Urls) -> list[Any]:
     """The @context of our Event documents."""
     return [AS_CONTEXT, FEP_8A8E_CONTEXT, urls.context, EVENT_TERMS]
@@ -67,11 +62,6 @@ def event_context(urls: Urls) -> list[Any]:
 def tag_href(urls: Urls, tag: str) -> str:
     """Where a hashtag's page is."""
     return urls.absolute(f"/tags/{tag}")
-
-
-def _iso_in_zone(moment: datetime, timezone: str) -> str:
-    # Local wall time with its offset: peers that ignore `timezone` still get the right instant.
-    return moment.astimezone(zone(timezone)).replace(microsecond=0).isoformat()
 
 
 def followers_of(organizer_uri: str) -> str:
@@ -109,8 +99,8 @@ def event_to_ap(
         },
         "content": words + event.description_html,
         "mediaType": "text/html",
-        "startTime": _iso_in_zone(event.starts_at, event.timezone),
-        "endTime": _iso_in_zone(event.ends_at, event.timezone) if event.ends_at else None,
+        "startTime": format_wall_time(event.starts_at, zone(event.timezone)),
+        "endTime": format_wall_time(event.ends_at, zone(event.timezone)) if event.ends_at else None,
         "timezone": event.timezone,
         "allDay": event.all_day,
         "ical:status": _ICAL_STATUS[event.status],
@@ -121,7 +111,7 @@ def event_to_ap(
             max(0, event.capacity - participant_count) if event.capacity is not None else None
         ),
         "attendees": event.uri + "/attendees",
-        "published": iso(event.published),
+        "published": format_datetime(event.published),
         "url": event.url or event.uri,
         "to": [PUBLIC],
         "cc": [followers_of(event.organizer_uri)],
@@ -141,7 +131,7 @@ def event_to_ap(
     if event.join_mode == "external" and event.external_url:
         document["externalParticipationUrl"] = event.external_url
     if event.updated is not None:
-        document["updated"] = iso(event.updated)
+        document["updated"] = format_datetime(event.updated)
     if event.parent_uri:
         document["superEvent"] = event.parent_uri
     if loc.has_place or loc.latitude is not None:

@@ -27,6 +27,7 @@ from html import escape
 from typing import Any
 
 from fedicity.activitypub.accessors import get_id, get_str, get_type, host_of
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.routing import Outcome
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
@@ -75,10 +76,6 @@ def has_poll(event: Event) -> bool:
     return event.is_local and event.public
 
 
-def _iso(moment: Any) -> str:
-    return str(moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"))
-
-
 async def tallies(conn: Connection, event: Event) -> dict[str, int]:
     """Count per option, from the participation states."""
     rows = await conn.fetch(
@@ -113,8 +110,8 @@ def poll_to_ap(
             f'<p>Vous venez ? <a href="{link}">{link}</a></p>'
         ),
         "url": event.url or event.uri,
-        "published": _iso(event.published),
-        "endTime": _iso(event.starts_at),
+        "published": format_datetime(event.published),
+        "endTime": format_datetime(event.starts_at),
         "to": [PUBLIC],
         "cc": [event.organizer_uri + "/followers"],
         "oneOf": [
@@ -128,9 +125,9 @@ def poll_to_ap(
         "votersCount": sum(counts.get(option, 0) for option in OPTIONS),
     }
     if event.updated is not None:
-        document["updated"] = _iso(event.updated)
+        document["updated"] = format_datetime(event.updated)
     if event.status == "cancelled" or event.deleted_at is not None:
-        document["closed"] = _iso(event.updated or event.published)
+        document["closed"] = format_datetime(event.updated or event.published)
     if with_context:
         document = {"@context": [AS_CONTEXT, POLL_EXTENSION], **document}
     return document
@@ -278,7 +275,7 @@ async def _explain(
             f'« <a href="{link}">{escape(event.title)}</a> » : {escape(why)}</p>'
         ),
         "tag": [{"type": "Mention", "href": voter, "name": handle}],
-        "published": _iso(clock.now()),
+        "published": format_datetime(clock.now()),
     }
     await publish(
         conn,

@@ -4,13 +4,14 @@ organiser's and participants' forms."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
+from fedicity.activitypub.dates import format_form_time, parse_form_time
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.app import state
@@ -260,13 +261,9 @@ def _local_time(raw: str, timezone: str) -> datetime | None:
     raw = raw.strip()
     if not raw:
         return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone(timezone))
-        parsed.astimezone(UTC)  # year 1 or 9999 may have no UTC equivalent
-    except (ValueError, OverflowError):
-        raise EventError("time_invalid", "bad time") from None
+    parsed = parse_form_time(raw, zone(timezone))
+    if parsed is None:
+        raise EventError("time_invalid", "bad time")
     return parsed
 
 
@@ -367,8 +364,8 @@ def _values_of(event: Event) -> dict[str, str]:
     return {
         "title": event.title,
         "description": event.description_source or "",
-        "starts_at": event.starts_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": event.ends_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if event.ends_at else "",
+        "starts_at": format_form_time(event.starts_at, tz),
+        "ends_at": format_form_time(event.ends_at, tz) if event.ends_at else "",
         "timezone": event.timezone,
         "all_day": "on" if event.all_day else "",
         "category": event.category or "",

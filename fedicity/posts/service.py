@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors.models import Actor
 from fedicity.clock import Clock
@@ -177,7 +178,7 @@ async def interact(
             "cc": [] if kind == "like" else [post.author_uri, urls.actor_followers(actor.username)],
         }
         if kind == "announce":
-            activity["published"] = clock.now().replace(microsecond=0).isoformat()
+            activity["published"] = format_datetime(clock.now())
         await publish(
             conn,
             actor=actor,

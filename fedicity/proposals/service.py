@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
@@ -324,7 +325,7 @@ async def _announce(conn: Connection, proposal: Proposal, env: Env, *, first: bo
         "id": proposal.uri + "/activity" if first else env.urls.activity(new_token()),
         "type": "Create" if first else "Update",
         "actor": proposal.author_uri,
-        "published": question["published"] if first else _iso(env.clock.now()),
+        "published": question["published"] if first else format_datetime(env.clock.now()),
         "to": [PUBLIC],
         "cc": [env.urls.actor_followers(author.username)],
         "object": question,
@@ -373,10 +374,6 @@ async def _locate(conn: Connection, proposal: Proposal, env: Env, activity_uri: 
         clock=env.clock,
         keygen=env.keygen,
     )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 async def _transition(

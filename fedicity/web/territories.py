@@ -11,6 +11,7 @@ from quart import Blueprint, Response, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub.collections import parse_cursor
+from fedicity.activitypub.dates import format_datetime
 from fedicity.actors import queries as actor_queries
 from fedicity.app import state
 from fedicity.db.pool import Connection
@@ -61,8 +62,8 @@ def item_json(item: LocatedItem) -> dict[str, Any]:
         "author": item.author_uri,
         "origin": item.origin_host,
         "via": item.via,
-        "published": item.published.isoformat(),
-        "startsAt": item.starts_at.isoformat() if item.starts_at else None,
+        "published": format_datetime(item.published),
+        "startsAt": format_datetime(item.starts_at) if item.starts_at else None,
         "latitude": item.latitude,
         "longitude": item.longitude,
         "cursor": _cursor(item),
