@@ -16,6 +16,7 @@ from fedicity.actors.models import Actor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.errors import DomainError
 from fedicity.events import poll, queries
 from fedicity.events.document import event_context, event_to_ap, followers_of
 from fedicity.events.models import (
@@ -43,12 +44,8 @@ MAX_IMAGE_URL = MAX_URL_LENGTH
 _TAG = re.compile(r"^[\w]{1,64}$")
 
 
-class EventError(ValueError):
+class EventError(DomainError):
     """An event was refused; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,7 @@ def check(data: EventInput) -> None:
     if data.ends_at is not None and data.ends_at < data.starts_at:
         raise EventError("ends_before_start", "an event cannot end before it starts")
     if data.ends_at is not None and data.ends_at - data.starts_at > MAX_DURATION:
-        raise EventError("too_long", "an event lasts at most a year")
+        raise EventError("duration_too_long", "an event lasts at most a year")
     if not is_zone(data.timezone):
         raise EventError("timezone_invalid", "unknown time zone")
     if data.category is not None and data.category not in CATEGORIES:

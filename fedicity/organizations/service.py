@@ -16,6 +16,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery import queries as delivery_queries
 from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.errors import DomainError
 from fedicity.organizations import queries
 from fedicity.organizations.models import (
     MEMBERSHIP_MODES,
@@ -36,12 +37,8 @@ MAX_FREE_ROLES = 5
 MAX_FREE_ROLE_LENGTH = 40
 
 
-class MembershipError(ValueError):
+class MembershipError(DomainError):
     """A membership operation was refused; `code` says why, for messages and tests."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -19,26 +19,13 @@ from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.service import PostError
 from fedicity.web.activitypub import activity_response
 from fedicity.web.errors import Problem
-from fedicity.web.i18n import lazy
+from fedicity.web.messages import query_error
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
 
 blueprint = Blueprint("organizations", __name__)
 blueprint.before_request(check_csrf)
-
-MESSAGES = {
-    "not_admin": lazy("Only the organisation's admins can do this."),
-    "not_member": lazy("Only members can do this."),
-    "last_admin": lazy("The last admin cannot leave or be demoted."),
-    "invitation_only": lazy("This organisation admits invited people only."),
-    "not_invited": lazy("There is no invitation for you."),
-    "no_request": lazy("There is no pending request from this person."),
-    "already_member": lazy("This person is already a member."),
-    "lookup_failed": lazy("This account could not be found or followed."),
-    "siren_invalid": lazy("A SIREN is 9 digits with a valid checksum."),
-    "rna_invalid": lazy("An RNA number is W followed by 9 digits."),
-}
 
 
 def _env() -> Env:
@@ -74,7 +61,7 @@ async def new_organization() -> str:
         "organization_new.html",
         kinds=ORGANIZATION_KINDS,
         modes=MEMBERSHIP_MODES,
-        error=request.args.get("error"),
+        error=query_error(),
     )
 
 
@@ -131,7 +118,6 @@ async def organization_page(username: str) -> str:
             if is_admin
             else []
         )
-    code = request.args.get("error", "")
     return await render_template(
         "organization.html",
         organization=organization,
@@ -144,7 +130,7 @@ async def organization_page(username: str) -> str:
         roles=ROLES,
         modes=MEMBERSHIP_MODES,
         instance_admin=account is not None and account.is_admin,
-        error=MESSAGES.get(code, code or None),
+        error=query_error(),
         notice=request.args.get("notice"),
     )
 

@@ -10,6 +10,7 @@ from fedicity.actors.models import Actor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.errors import DomainError
 from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.ap import addressing, note_to_ap
@@ -20,12 +21,8 @@ from fedicity.urls import Urls
 MAX_NOTE_LENGTH = 5000
 
 
-class PostError(ValueError):
+class PostError(DomainError):
     """A post was refused; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def tag_url(urls: Urls) -> str:
@@ -52,7 +49,7 @@ async def create_note(
     if not text.strip():
         raise PostError("empty", "a post needs some text")
     if len(text) > MAX_NOTE_LENGTH:
-        raise PostError("too_long", f"a post has at most {MAX_NOTE_LENGTH} characters")
+        raise PostError("post_too_long", f"a post has at most {MAX_NOTE_LENGTH} characters")
     if visibility not in VISIBILITIES:
         raise PostError("visibility_invalid", f"visibility is one of {', '.join(VISIBILITIES)}")
     vis: Visibility = visibility

@@ -22,6 +22,7 @@ from fedicity.actors.models import Actor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
+from fedicity.errors import DomainError
 from fedicity.located.models import NewItem
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
@@ -67,12 +68,8 @@ MAX_COMMENTS_LISTED = 100
 MAX_TRUSTED_DOMAINS = 50
 
 
-class ProposalError(ValueError):
+class ProposalError(DomainError):
     """A proposal operation or a vote was refused; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -583,7 +580,7 @@ async def record_vote(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None or not current.local:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         now = env.clock.now()
         if current.state != "voting" or (current.voting_opens and now < current.voting_opens):
             raise ProposalError("not_open", "the vote is not open")
@@ -647,7 +644,7 @@ async def _comment_rules(
     if stance not in STANCES:
         raise ProposalError("stance_invalid", "a stance is for, neutral or against")
     if not proposal.local:
-        raise ProposalError("unknown", "no such proposal here")
+        raise ProposalError("proposal_unknown", "no such proposal here")
     if proposal.state not in ("amendable", "voting"):
         raise ProposalError("wrong_state", "comments are open during amendments and the vote")
     if proposal.room_id is not None:
@@ -668,7 +665,7 @@ async def comment(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         await _comment_rules(conn, current, stance, author_uri)
         found = await queries.insert_comment(
             conn,
@@ -726,7 +723,7 @@ async def receive_comment(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         await _comment_rules(conn, current, stance, author_uri)
         now = env.clock.now()
         found = await queries.insert_comment(
@@ -761,7 +758,7 @@ async def receive_comment_edit(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, comment.proposal_id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         stored = await queries.select_comment(conn, comment.uri)
         if stored is None or stored.author_uri != author_uri:
             raise ProposalError("not_author", "only the comment's author can edit it")
@@ -784,7 +781,7 @@ async def receive_comment_delete(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, comment.proposal_id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         if not await queries.delete_comment(conn, uri=comment.uri, author_uri=author_uri):
             raise ProposalError("not_author", "only the comment's author can delete it")
         if current.local and current.state != "draft":
@@ -818,7 +815,7 @@ async def propose_amendment(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None or not current.local:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         _amendable(current, env.clock.now())
         amendment = await queries.insert_amendment(
             conn,
@@ -875,7 +872,7 @@ async def _amendment_and_proposal(
 ) -> tuple[Amendment, Proposal]:
     amendment = await queries.select_amendment(conn, amendment_id)
     if amendment is None:
-        raise ProposalError("unknown", "no such amendment")
+        raise ProposalError("amendment_unknown", "no such amendment")
     proposal = await queries.select_proposal_for_update(conn, amendment.proposal_id)
     assert proposal is not None
     return amendment, proposal

@@ -23,7 +23,7 @@ from fedicity.proposals.ap import comment_to_ap
 from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.errors import Problem
-from fedicity.web.i18n import lazy
+from fedicity.web.messages import query_error
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
@@ -33,46 +33,6 @@ blueprint = Blueprint("proposals", __name__)
 blueprint.before_request(check_csrf)
 
 MAX_DAYS = 365
-MESSAGES = {
-    "title_invalid": lazy("A proposal needs a title of at most 200 characters."),
-    "too_long": lazy("This text is too long."),
-    "options_invalid": lazy("A vote needs 2 to 20 distinct options."),
-    "majority_invalid": lazy("The majority is a fraction between 0 and 1."),
-    "electorate_invalid": lazy("Choose who may vote."),
-    "electorate_unavailable": lazy("A members' vote needs one of your organisations."),
-    "territory_required": lazy("A residents' vote needs a territory."),
-    "territory_unknown": lazy("This place is not served by this instance."),
-    "not_allowed": lazy("Only the author or the organisation may do this."),
-    "wrong_state": lazy("This is not possible at this stage of the proposal."),
-    "date_invalid": lazy("The end date must be in the future."),
-    "not_open": lazy("The vote is not open."),
-    "vote_closed": lazy("The vote has ended."),
-    "option_invalid": lazy("This is not one of the options."),
-    "not_eligible": lazy("You may not vote on this proposal."),
-    "already_counted": lazy("Your vote was already counted."),
-    "change_not_allowed": lazy("Votes cannot be changed on this proposal."),
-    "stance_invalid": lazy("Choose for, neutral or against."),
-    "comment_invalid": lazy("A comment needs some text."),
-    "not_amendable": lazy("Amendments are only possible during the amendment period."),
-    "amendment_invalid": lazy("An amendment needs some text."),
-    "amendment_decided": lazy("This amendment was already decided."),
-    "unknown": lazy("No such amendment."),
-    "organization_invalid": lazy(
-        "You may only write in the name of an organisation you administer."
-    ),
-    "attachment_invalid": lazy("A link is an http or https address followed by its name."),
-    "attachments_too_many": lazy("A proposal has at most 10 links."),
-    "room_archived": lazy("This room is archived."),
-    "room_members_only": lazy("This room is open to the organisation's members only."),
-    "room_territory": lazy("This place is outside the room's territory."),
-    "room_unknown": lazy("No such room."),
-    "room_owner": lazy("A room belongs to one of your organisations or to a served territory."),
-    "room_name_invalid": lazy("A room needs a name of at most 200 characters."),
-    "room_status_invalid": lazy("A room is open or archived."),
-    "trusted_domains_invalid": lazy(
-        "Type at most 50 server names such as example.org, one per line."
-    ),
-}
 
 
 async def _env() -> Env:
@@ -155,7 +115,7 @@ async def new_proposal() -> str | WerkzeugResponse:
         organizations = await proposals.admin_organizations(conn, me, env.urls)
     return await render_template(
         "proposal_new.html",
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
         organizations=[
             (env.urls.actor(o.username), o.display_name or o.username) for o in organizations
         ],
@@ -248,7 +208,7 @@ async def proposal_page(token: str) -> str | Response:
         and (proposal.amendable_until is None or env.clock.now() < proposal.amendable_until),
         me=me,
         manages=me_uri is not None and me_uri in (proposal.author_uri, proposal.organization_uri),
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
     )
 
 
@@ -437,7 +397,7 @@ async def new_room() -> str | WerkzeugResponse:
         instance_admin = await queries.is_instance_admin(conn, me.id)
     return await render_template(
         "room_new.html",
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
         organizations=[(o.username, o.display_name or o.username) for o in organizations],
         instance_admin=instance_admin,
     )
@@ -502,7 +462,7 @@ async def room_page(token: str) -> str | Response:
         by_state=by_state,
         me=me,
         manages=manages,
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
     )
 
 
