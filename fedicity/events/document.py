@@ -59,16 +59,6 @@ def event_context(urls: Urls) -> list[Any]:
     return [AS_CONTEXT, FEP_8A8E_CONTEXT, urls.context, EVENT_TERMS]
 
 
-def tag_href(urls: Urls, tag: str) -> str:
-    """Where a hashtag's page is."""
-    return urls.absolute(f"/tags/{tag}")
-
-
-def followers_of(organizer_uri: str) -> str:
-    """The followers collection of a local organiser (actor id + /followers)."""
-    return organizer_uri + "/followers"
-
-
 def event_to_ap(
     event: Event,
     urls: Urls,
@@ -110,20 +100,19 @@ def event_to_ap(
         "remainingAttendeeCapacity": (
             max(0, event.capacity - participant_count) if event.capacity is not None else None
         ),
-        "attendees": event.uri + "/attendees",
+        "attendees": urls.attendees(event.uri),
         "published": format_datetime(event.published),
         "url": event.url or event.uri,
         "to": [PUBLIC],
-        "cc": [followers_of(event.organizer_uri)],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "tag": [
-            {"type": "Hashtag", "href": tag_href(urls, tag), "name": f"#{tag}"}
-            for tag in event.tags
+            {"type": "Hashtag", "href": urls.tag(tag), "name": f"#{tag}"} for tag in event.tags
         ],
         "attachment": [],
         "isOnline": bool(loc.online_url) and not loc.has_place,
     }
     if event.is_local and event.public:
-        document["companionPoll"] = event.uri + "/poll"
+        document["companionPoll"] = urls.companion_poll(event.uri)
     if event.description_source is not None:
         document["source"] = {"content": event.description_source, "mediaType": "text/markdown"}
     if event.category:

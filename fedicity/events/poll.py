@@ -36,7 +36,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.events import participation, queries
-from fedicity.events.document import event_context, event_to_ap, followers_of
+from fedicity.events.document import event_context, event_to_ap
 from fedicity.events.models import Event
 from fedicity.events.text import summary_block
 from fedicity.inbound.context import InboundContext
@@ -64,11 +64,6 @@ _EXPLANATIONS = {
         "l'organisateur valide chaque participation, votre demande est en attente."
     ),
 }
-
-
-def poll_uri(event_uri: str) -> str:
-    """The id of an event's companion poll."""
-    return event_uri + "/poll"
 
 
 def has_poll(event: Event) -> bool:
@@ -101,7 +96,7 @@ def poll_to_ap(
     )
     link = escape(event.url or event.uri)
     document: dict[str, Any] = {
-        "id": poll_uri(event.uri),
+        "id": urls.companion_poll(event.uri),
         "type": "Question",
         "attributedTo": event.organizer_uri,
         "name": event.title,
@@ -113,7 +108,7 @@ def poll_to_ap(
         "published": format_datetime(event.published),
         "endTime": format_datetime(event.starts_at),
         "to": [PUBLIC],
-        "cc": [event.organizer_uri + "/followers"],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "oneOf": [
             {
                 "type": "Note",
@@ -150,15 +145,19 @@ async def publish_poll(
         return
     activity: dict[str, Any] = {
         "@context": [AS_CONTEXT, POLL_EXTENSION],
-        "id": poll_uri(event.uri) + "/activity" if kind == "Create" else urls.activity(new_token()),
+        "id": (
+            urls.create_activity(urls.companion_poll(event.uri))
+            if kind == "Create"
+            else urls.activity(new_token())
+        ),
         "type": kind,
         "actor": event.organizer_uri,
         "to": [PUBLIC],
-        "cc": [event.organizer_uri + "/followers"],
+        "cc": [urls.followers_of(event.organizer_uri)],
     }
     if kind == "Delete":
         activity["object"] = {
-            "id": poll_uri(event.uri),
+            "id": urls.companion_poll(event.uri),
             "type": "Tombstone",
             "formerType": "Question",
         }
@@ -193,7 +192,7 @@ async def _publish_participant_count(
         "type": "Update",
         "actor": event.organizer_uri,
         "to": [PUBLIC],
-        "cc": [followers_of(event.organizer_uri)],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "object": document,
     }
     if audience_uri is not None:
@@ -243,11 +242,10 @@ def vote_target(document: Mapping[str, Any]) -> str | None:
 async def poll_event(ctx: InboundContext, document: Mapping[str, Any]) -> Event | None:
     """The local event whose companion poll a Create's Note votes on, if it is one."""
     target = vote_target(document)
-    if target is None or not target.endswith("/poll"):
+    event_uri = ctx.urls.event_of_poll(target) if target is not None else None
+    if event_uri is None:
         return None
-    if host_of(target) != host_of(ctx.urls.base):
-        return None
-    event = await queries.select_event(ctx.conn, target.removesuffix("/poll"))
+    event = await queries.select_event(ctx.conn, event_uri)
     return event if event is not None and has_poll(event) else None
 
 
@@ -264,7 +262,7 @@ async def _explain(
     )
     token = new_token()
     note = {
-        "id": urls.activity(token) + "/note",
+        "id": urls.poll_answer_note(urls.activity(token)),
         "type": "Note",
         "attributedTo": event.organizer_uri,
         "to": [voter],

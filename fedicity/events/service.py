@@ -18,7 +18,7 @@ from fedicity.db.pool import Connection
 from fedicity.delivery.service import Audience, new_token, publish
 from fedicity.errors import DomainError
 from fedicity.events import poll, queries
-from fedicity.events.document import event_context, event_to_ap, followers_of
+from fedicity.events.document import event_context, event_to_ap
 from fedicity.events.models import (
     CATEGORIES,
     JOIN_MODES,
@@ -71,11 +71,6 @@ class EventInput:
     image_media_type: str | None = None
     image_width: int | None = None
     image_height: int | None = None
-
-
-def event_url(urls: Urls, token: str) -> str:
-    """The id (and page) of a local event."""
-    return urls.absolute(f"/events/{token}")
 
 
 def check(data: EventInput) -> None:
@@ -144,7 +139,7 @@ def _data(
     now: datetime,
     place: Territory | None,
 ) -> EventData:
-    uri = event_url(urls, token)
+    uri = urls.event(token)
     join_mode: JoinMode = data.join_mode  # type: ignore[assignment]
     status: Status = data.status  # type: ignore[assignment]
     location = data.location
@@ -200,12 +195,12 @@ async def _publish_event(
     )
     activity: dict[str, Any] = {
         "@context": event_context(urls),
-        "id": event.uri + "/activity" if kind == "Create" else urls.activity(new_token()),
+        "id": urls.create_activity(event.uri) if kind == "Create" else urls.activity(new_token()),
         "type": kind,
         "actor": event.organizer_uri,
         "published": document["published"],
         "to": [PUBLIC],
-        "cc": [followers_of(event.organizer_uri)],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "object": document,
     }
     if audience_uri:
@@ -398,7 +393,7 @@ async def delete_event(
                 "type": "Delete",
                 "actor": event.organizer_uri,
                 "to": [PUBLIC],
-                "cc": [followers_of(event.organizer_uri)],
+                "cc": [urls.followers_of(event.organizer_uri)],
                 "object": {"id": event.uri, "type": "Tombstone", "formerType": "Event"},
             },
             audience=Audience(followers=True),

@@ -197,7 +197,9 @@ async def attendees(token: str) -> Response:
     event = await _event(token)
     async with state().db.acquire() as conn:
         count = await queries.count_participants(conn, event.id)
-    return activity_response(collections.collection(event.uri + "/attendees", count, first=False))
+    return activity_response(
+        collections.collection(state().urls.attendees(event.uri), count, first=False)
+    )
 
 
 @blueprint.get("/actors/<username>/events.ics")
@@ -360,7 +362,7 @@ def _values_of(event: Event) -> dict[str, str]:
 async def new_event() -> str | WerkzeugResponse:
     """The form to organise an event."""
     if await _me() is None:
-        return redirect(url_for("accounts.login", next="/events/new"), 303)
+        return redirect(url_for("accounts.login", next=url_for("events.new_event")), 303)
     return await _form_page(None, {"timezone": "Europe/Paris", "join_mode": "free"})
 
 

@@ -212,7 +212,7 @@ async def require_admin(conn: Connection, organization: Actor, by: Actor, urls: 
 
 def members_collection(urls: Urls, organization: Actor) -> str:
     """The organisation's members collection."""
-    return urls.actor(organization.username) + "/members"
+    return urls.actor_members(organization.username)
 
 
 def _join_stub(organization_uri: str, member_uri: str, join_uri: str | None) -> dict[str, Any]:
@@ -641,7 +641,7 @@ async def post_on_wall(
             language=language,
             audience=org_uri,
         )
-        create = await delivery_queries.select_activity(conn, post.uri + "/activity")
+        create = await delivery_queries.select_activity(conn, env.urls.create_activity(post.uri))
         assert create is not None
         await announce_to_followers(conn, organization=organization, activity=create, env=env)
     return post

@@ -3,7 +3,7 @@ behalf and on its wall; the members and moderators collections; the admins' iden
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, redirect, render_template, request
+from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
@@ -48,9 +48,13 @@ async def _organization(username: str) -> Actor:
     return found
 
 
-def _page(username: str, **params: str) -> WerkzeugResponse:
-    query = "&".join(f"{key}={value}" for key, value in params.items())
-    return redirect(f"/organizations/{username}" + (f"?{query}" if query else ""), 303)
+def _page(
+    username: str, *, error: str | None = None, notice: str | None = None
+) -> WerkzeugResponse:
+    return redirect(
+        url_for("organizations.organization_page", username=username, error=error, notice=notice),
+        303,
+    )
 
 
 @blueprint.get("/organizations/new")
@@ -84,7 +88,7 @@ async def create_organization() -> WerkzeugResponse:
                 env=_env(),
             )
     except (ActorError, MembershipError) as refused:
-        return redirect(f"/organizations/new?error={refused.code}", 303)
+        return redirect(url_for("organizations.new_organization", error=refused.code), 303)
     return _page(organization.username)
 
 

@@ -90,7 +90,7 @@ def note_to_ap(
         "cc": post.cc_uris,
         "tag": [{"type": "Mention", "href": uri, "name": name} for uri, name in mentions]
         + [{"type": "Hashtag", "href": tag_url.format(tag=tag), "name": f"#{tag}"} for tag in tags],
-        "replies": post.uri + "/replies",
+        "replies": urls.replies(post.uri),
     }
     if post.language:
         document["contentMap"] = {post.language: post.content_html}

@@ -25,11 +25,6 @@ class PostError(DomainError):
     """A post was refused; `code` says why."""
 
 
-def tag_url(urls: Urls) -> str:
-    """The URL template of hashtag pages."""
-    return urls.absolute("/tags/{tag}")
-
-
 async def create_note(
     conn: Connection,
     *,
@@ -53,7 +48,7 @@ async def create_note(
     if visibility not in VISIBILITIES:
         raise PostError("visibility_invalid", f"visibility is one of {', '.join(VISIBILITIES)}")
     vis: Visibility = visibility
-    composed = compose(text, local_host=local_host, resolved=resolved, tag_url=tag_url(urls))
+    composed = compose(text, local_host=local_host, resolved=resolved, tag_url=urls.tag_template)
     me = urls.actor(actor.username)
     mentioned = [m.actor_uri for m in composed.mentions]
     if in_reply_to is not None and in_reply_to.author_uri not in mentioned:
@@ -89,7 +84,7 @@ async def create_note(
             urls,
             mentions=[(m.actor_uri, m.text) for m in composed.mentions],
             tags=list(composed.tags),
-            tag_url=tag_url(urls),
+            tag_url=urls.tag_template,
             with_context=False,
         )
         if audience is not None:
@@ -97,7 +92,7 @@ async def create_note(
             note["audience"] = audience
         activity: dict[str, Any] = {
             "@context": AS_CONTEXT,
-            "id": post.uri + "/activity",
+            "id": urls.create_activity(post.uri),
             "type": "Create",
             "actor": me,
             "published": note["published"],

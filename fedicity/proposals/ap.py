@@ -135,8 +135,7 @@ def to_ap(
         "anyOf" if proposal.multiple else "oneOf": choices,
         "votersCount": voters,
         "tag": [
-            {"type": "Hashtag", "href": urls.absolute(f"/tags/{tag}"), "name": f"#{tag}"}
-            for tag in proposal.tags
+            {"type": "Hashtag", "href": urls.tag(tag), "name": f"#{tag}"} for tag in proposal.tags
         ],
         "proposalState": proposal.state,
         "majority": proposal.majority,
@@ -166,7 +165,7 @@ def to_ap(
     document.update({key: value for key, value in optional.items() if value is not None})
     if amendments:
         document["amendments"] = {
-            "id": proposal.uri + "/amendments",
+            "id": urls.amendments(proposal.uri),
             "type": "Collection",
             "totalItems": len(amendments),
             "items": [
@@ -188,7 +187,7 @@ def to_ap(
         ]
     if proposal.local:
         document["replies"] = {
-            "id": proposal.uri + "/replies",
+            "id": urls.replies(proposal.uri),
             "type": "Collection",
             "totalItems": len(comments) if comment_count is None else comment_count,
             "items": [

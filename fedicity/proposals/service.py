@@ -82,11 +82,6 @@ class Env:
     root: Territory | None = None
 
 
-def proposal_uri(urls: Urls, token: str) -> str:
-    """The id (and page) of a local proposal."""
-    return urls.absolute(f"/proposals/{token}")
-
-
 def clean_attachments(links: list[tuple[str, str]] | None) -> tuple[Attachment, ...]:
     """Named links: http or https URLs, each with a name, at most 10 (duplicates dropped)."""
     found: dict[str, Attachment] = {}
@@ -221,7 +216,7 @@ async def create_draft(
         raise ProposalError("options_invalid", "Pour / Contre / Abstention is a single choice")
     token = new_token()
     data = ProposalData(
-        uri=proposal_uri(env.urls, token),
+        uri=env.urls.proposal(token),
         token=token,
         local_actor_id=actor.id,
         author_uri=author_uri,
@@ -319,7 +314,7 @@ async def _announce(conn: Connection, proposal: Proposal, env: Env, *, first: bo
     question.pop("@context")
     activity: dict[str, Any] = {
         "@context": [AS_CONTEXT, env.urls.context],
-        "id": proposal.uri + "/activity" if first else env.urls.activity(new_token()),
+        "id": env.urls.create_activity(proposal.uri) if first else env.urls.activity(new_token()),
         "type": "Create" if first else "Update",
         "actor": proposal.author_uri,
         "published": question["published"] if first else format_datetime(env.clock.now()),
@@ -674,7 +669,7 @@ async def comment(
             stance=stance,
             content_html=plain_to_html(text),
             now=env.clock.now(),
-            uri=f"{current.uri}/comments/{new_token()}",
+            uri=env.urls.comment(current.uri, new_token()),
         )
         assert found is not None
         proposal_author = await _author(conn, current)
@@ -689,7 +684,7 @@ async def comment(
             actor=actor,
             activity={
                 "@context": [AS_CONTEXT, env.urls.context],
-                "id": found.uri + "/activity",
+                "id": env.urls.create_activity(found.uri),
                 "type": "Create",
                 "actor": author_uri,
                 "published": note["published"],
@@ -819,7 +814,7 @@ async def propose_amendment(
         _amendable(current, env.clock.now())
         amendment = await queries.insert_amendment(
             conn,
-            uri=uri or f"{current.uri}/amendments/{new_token()}",
+            uri=uri or env.urls.amendment(current.uri, new_token()),
             proposal_id=current.id,
             author_uri=author_uri,
             content_html=content_html,
@@ -836,7 +831,7 @@ async def propose_amendment(
                 actor=author,
                 activity={
                     "@context": [AS_CONTEXT, env.urls.context],
-                    "id": amendment.uri + "/activity",
+                    "id": env.urls.create_activity(amendment.uri),
                     "type": "Create",
                     "actor": author_uri,
                     "to": note["to"],

@@ -7,7 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from quart import Blueprint, Response, redirect, render_template, request
+from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -72,8 +72,7 @@ def _days(raw: str | None, default: int) -> timedelta:
 
 
 def _back(proposal: Proposal, error: str | None = None) -> WerkzeugResponse:
-    target = f"/proposals/{proposal.token}"
-    return redirect(f"{target}?error={error}" if error else target, 303)
+    return redirect(url_for("proposals.proposal_page", token=proposal.token, error=error), 303)
 
 
 def parse_links(text: str) -> list[tuple[str, str]]:
@@ -109,7 +108,7 @@ async def new_proposal() -> str | WerkzeugResponse:
     """The form to write a proposal."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/proposals/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     env = await _env()
     async with state().db.acquire() as conn:
         organizations = await proposals.admin_organizations(conn, me, env.urls)
@@ -129,11 +128,11 @@ async def create_proposal() -> WerkzeugResponse:
     """Save a draft proposal."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/proposals/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     form = await request.form
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory") and place is None:
-        return redirect("/proposals/new?error=territory_unknown", 303)
+        return redirect(url_for("proposals.new_proposal", error="territory_unknown"), 303)
     options = [line for line in form.get("options", "").splitlines() if line.strip()]
     try:
         majority = float(form.get("majority", "0.5") or 0.5)
@@ -144,7 +143,7 @@ async def create_proposal() -> WerkzeugResponse:
         if form.get("room"):
             room = await queries.select_room_by_token(conn, form.get("room", ""))
             if room is None:
-                return redirect("/proposals/new?error=room_unknown", 303)
+                return redirect(url_for("proposals.new_proposal", error="room_unknown"), 303)
         try:
             proposal = await proposals.create_draft(
                 conn,
@@ -167,7 +166,7 @@ async def create_proposal() -> WerkzeugResponse:
                 trusted_vote_domains=form.get("trusted_vote_domains", "").split(),
             )
         except ProposalError as refused:
-            return redirect(f"/proposals/new?error={refused.code}", 303)
+            return redirect(url_for("proposals.new_proposal", error=refused.code), 303)
     return _back(proposal)
 
 
@@ -221,7 +220,9 @@ async def _act(token: str, action: Action) -> WerkzeugResponse:
     refusal's code when the service refused."""
     me = await _me()
     if me is None:
-        return redirect(f"/login?next=/proposals/{token}", 303)
+        return redirect(
+            url_for("accounts.login", next=url_for("proposals.proposal_page", token=token)), 303
+        )
     proposal = await _proposal(token, me)
     form = await request.form
     env = await _env()
@@ -362,11 +363,15 @@ async def comment_document(token: str, comment_token: str) -> Response:
     """A local comment as its Note (it has no page of its own)."""
     proposal = await _proposal(token, None)
     async with state().db.acquire() as conn:
-        found = await queries.select_comment(conn, f"{proposal.uri}/comments/{comment_token}")
+        found = await queries.select_comment(
+            conn, state().urls.comment(proposal.uri, comment_token)
+        )
     if found is None or not found.local:
         raise Problem(404, "no such comment")
     if not wants_activitypub(request):
-        return Response("", status=303, headers={"Location": f"/proposals/{token}"})
+        return Response(
+            "", status=303, headers={"Location": url_for("proposals.proposal_page", token=token)}
+        )
     return Response(
         json.dumps(comment_to_ap(found, proposal)),
         content_type=f"{ACTIVITY_JSON}; charset=utf-8",
@@ -390,7 +395,7 @@ async def new_room() -> str | WerkzeugResponse:
     admins)."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/rooms/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
     env = await _env()
     async with state().db.acquire() as conn:
         organizations = await proposals.admin_organizations(conn, me, env.urls)
@@ -408,7 +413,7 @@ async def create_room() -> WerkzeugResponse:
     """Open a room."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/rooms/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
     form = await request.form
     owner = form.get("owner", "")
     territory = None
@@ -419,11 +424,11 @@ async def create_room() -> WerkzeugResponse:
                 await served_root() if not form.get("territory", "").strip() else None
             )
             if territory is None:
-                return redirect("/rooms/new?error=territory_unknown", 303)
+                return redirect(url_for("proposals.new_room", error="territory_unknown"), 303)
         else:
             organization = await actor_queries.select_actor_by_username(conn, owner)
             if organization is None:
-                return redirect("/rooms/new?error=room_owner", 303)
+                return redirect(url_for("proposals.new_room", error="room_owner"), 303)
         try:
             room = await rooms.create_room(
                 conn,
@@ -436,8 +441,8 @@ async def create_room() -> WerkzeugResponse:
                 members_only=form.get("members_only") == "on",
             )
         except ProposalError as refused:
-            return redirect(f"/rooms/new?error={refused.code}", 303)
-    return redirect(f"/rooms/{room.token}", 303)
+            return redirect(url_for("proposals.new_room", error=refused.code), 303)
+    return redirect(url_for("proposals.room_page", token=room.token), 303)
 
 
 @blueprint.get("/rooms/<token>")
@@ -471,7 +476,9 @@ async def room_status(token: str) -> WerkzeugResponse:
     """Archive a room, or open it again (its managers)."""
     me = await _me()
     if me is None:
-        return redirect(f"/login?next=/rooms/{token}", 303)
+        return redirect(
+            url_for("accounts.login", next=url_for("proposals.room_page", token=token)), 303
+        )
     room = await _room(token)
     form = await request.form
     async with state().db.acquire() as conn:
@@ -480,5 +487,5 @@ async def room_status(token: str) -> WerkzeugResponse:
                 conn, actor=me, room=room, status=form.get("status", ""), env=await _env()
             )
         except ProposalError as refused:
-            return redirect(f"/rooms/{token}?error={refused.code}", 303)
-    return redirect(f"/rooms/{token}", 303)
+            return redirect(url_for("proposals.room_page", token=token, error=refused.code), 303)
+    return redirect(url_for("proposals.room_page", token=token), 303)

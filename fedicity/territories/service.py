@@ -177,7 +177,7 @@ async def write_note(
                     latitude=place.latitude,
                     longitude=place.longitude,
                 ),
-                activity_uri=post.uri + "/activity",
+                activity_uri=urls.create_activity(post.uri),
                 root=root,
                 urls=urls,
                 clock=clock,

@@ -21,6 +21,7 @@ from fedicity.sanitize import safe_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.urls import territory_path as page_path
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
 
@@ -33,7 +34,7 @@ MAX_RADIUS_KM = 500.0
 
 def territory_path(territory: Territory) -> str:
     """The page of a territory."""
-    return f"/territoires/{territory.level}/{territory.code}"
+    return page_path(territory.level, territory.code)
 
 
 def territory_json(territory: Territory) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def territory_json(territory: Territory) -> dict[str, Any]:
         "population": territory.population,
         "latitude": territory.latitude,
         "longitude": territory.longitude,
-        "url": state().urls.absolute(territory_path(territory)),
+        "url": state().urls.territory(territory.level, territory.code),
     }
 
 

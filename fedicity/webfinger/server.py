@@ -20,6 +20,7 @@ from fedicity.actors.models import Actor
 from fedicity.app import state
 from fedicity.posts import queries as post_queries
 from fedicity.territories import service as territory_service
+from fedicity.urls import Urls
 from fedicity.web.errors import Problem
 
 blueprint = Blueprint("webfinger", __name__)
@@ -42,7 +43,7 @@ class _NotOurs(Exception):
     """The resource names another host: 404, not 400."""
 
 
-def _username_from_resource(resource: str, host: str, base: str) -> str | None:
+def _username_from_resource(resource: str, host: str, urls: Urls) -> str | None:
     """The local username a resource names; None for the instance itself; raise on nonsense."""
     if resource.lower().startswith("acct:"):
         account = unquote(resource[5:]).lstrip("@")
@@ -58,15 +59,14 @@ def _username_from_resource(resource: str, host: str, base: str) -> str | None:
         raise Problem(400, "resource must be an acct: URI or an http(s) URL") from None
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise Problem(400, "resource must be an acct: URI or an http(s) URL")
-    if f"{parts.scheme}://{parts.netloc.lower()}" != base:
+    if f"{parts.scheme}://{parts.netloc.lower()}" != urls.base.rstrip("/"):
         raise _NotOurs
-    path = parts.path.rstrip("/")
-    if path in {"", "/actor"}:
+    if parts.path.rstrip("/") in {"", urlsplit(urls.instance_actor).path}:
         return None
-    for prefix in ("/actors/", "/@"):
-        if path.startswith(prefix) and "/" not in path[len(prefix) :]:
-            return unquote(path[len(prefix) :])
-    raise _NotOurs
+    username = urls.username_in(parts.path) or urls.profile_username_in(parts.path)
+    if username is None:
+        raise _NotOurs
+    return username
 
 
 def _actor_jrd(actor: Actor, rels: list[str]) -> dict[str, Any]:
@@ -113,7 +113,7 @@ async def webfinger() -> Response:
         raise Problem(400, "exactly one resource parameter is required, e.g. acct:user@host")
     try:
         username = _username_from_resource(
-            resources[0].strip(), app_state.settings.host, app_state.urls.base
+            resources[0].strip(), app_state.settings.host, app_state.urls
         )
     except _NotOurs:
         raise Problem(404, "this server is not authoritative for that resource") from None
