@@ -28,6 +28,7 @@ from fedicity.media.web import read_upload
 from fedicity.territories import queries as territory_queries
 from fedicity.web.activitypub import activity_response
 from fedicity.web.errors import Problem
+from fedicity.web.forms import checked
 from fedicity.web.i18n import lazy
 from fedicity.web.limits import accepts_uploads
 from fedicity.web.messages import message, query_error
@@ -242,7 +243,7 @@ def _local_time(raw: str, timezone: str) -> datetime | None:
 
 def _form_input(form: Any) -> EventInput:
     timezone = form.get("timezone", "Europe/Paris").strip() or "Europe/Paris"
-    all_day = form.get("all_day") == "on"
+    all_day = checked(form, "all_day")
     start_raw = form.get("starts_at", "")
     end_raw = form.get("ends_at", "")
     if all_day:

@@ -19,6 +19,7 @@ from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.service import PostError
 from fedicity.web.activitypub import activity_response
 from fedicity.web.errors import Problem
+from fedicity.web.forms import checked
 from fedicity.web.messages import query_error
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
@@ -212,7 +213,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                     organization=organization,
                     by=me,
                     membership_mode=form.get("membership_mode", ""),
-                    hide_members=form.get("hide_members") == "on",
+                    hide_members=checked(form, "hide_members"),
                     env=env,
                 )
             elif action == "post":

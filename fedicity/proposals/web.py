@@ -23,6 +23,7 @@ from fedicity.proposals.ap import comment_to_ap
 from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.errors import Problem
+from fedicity.web.forms import checked
 from fedicity.web.messages import query_error
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
@@ -152,14 +153,14 @@ async def create_proposal() -> WerkzeugResponse:
                 text=form.get("text", ""),
                 env=await _env(),
                 options=options or None,
-                multiple=form.get("multiple") == "on",
+                multiple=checked(form, "multiple"),
                 tags=form.get("tags", "").replace(",", " ").split(),
                 territory=place,
-                anonymous_votes=form.get("anonymous_votes") == "on",
-                vote_change_allowed=form.get("vote_change_allowed") == "on",
+                anonymous_votes=checked(form, "anonymous_votes"),
+                vote_change_allowed=checked(form, "vote_change_allowed"),
                 majority=majority,
                 electorate=form.get("electorate", "federated"),
-                federated_votes_count=form.get("federated_votes_count", "on") == "on",
+                federated_votes_count=checked(form, "federated_votes_count", default=True),
                 organization_uri=form.get("organization") or None,
                 room=room,
                 attachments=parse_links(form.get("links", "")),
@@ -438,7 +439,7 @@ async def create_room() -> WerkzeugResponse:
                 env=await _env(),
                 organization=organization,
                 territory=territory,
-                members_only=form.get("members_only") == "on",
+                members_only=checked(form, "members_only"),
             )
         except ProposalError as refused:
             return redirect(url_for("proposals.new_room", error=refused.code), 303)

@@ -25,6 +25,7 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
+from fedicity.web.forms import checked
 from fedicity.web.i18n import LOCALES, gettext, lazy
 from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
@@ -154,7 +155,7 @@ async def login() -> str | Response | WerkzeugResponse | tuple[str, int]:
 async def logout() -> WerkzeugResponse:
     """End the session, or with `everywhere`, every session of the account."""
     form = await request.form
-    await log_out(everywhere=form.get("everywhere") == "on")
+    await log_out(everywhere=checked(form, "everywhere"))
     return redirect("/", 303)
 
 
@@ -223,8 +224,8 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
                 actor,
                 display_name=form.get("display_name", ""),
                 summary=form.get("summary", ""),
-                manually_approves_followers=form.get("manually_approves_followers") == "on",
-                discoverable=form.get("discoverable") == "on",
+                manually_approves_followers=checked(form, "manually_approves_followers"),
+                discoverable=checked(form, "discoverable"),
             )
             await actor_queries.update_home_territory(
                 conn, actor.id, place.id if place is not None else None
@@ -353,9 +354,7 @@ async def admin_action(action: str, form: Any) -> str:
     app_state = state()
     if action == "registration":
         async with app_state.db.acquire() as conn:
-            await account_queries.update_registration_open(
-                conn, form.get("registration_open") == "on"
-            )
+            await account_queries.update_registration_open(conn, checked(form, "registration_open"))
         return "saved"
     if action in {"suspend", "allow", "lift"}:
         domain = form.get("domain", "").strip().lower()
