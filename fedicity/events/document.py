@@ -12,6 +12,7 @@ from fedicity.activitypub.dates import format_datetime, format_wall_time
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.events.models import Event, Status
 from fedicity.events.text import summary_block, zone
+from fedicity.textfmt import title_html
 from fedicity.urls import Urls
 
 FEP_8A8E_CONTEXT = "https://w3id.org/fep/8a8e"
@@ -87,7 +88,7 @@ def event_to_ap(
             "totalItems": 1,
             "items": [event.organizer_uri],
         },
-        "content": words + event.description_html,
+        "content": title_html(event.title) + words + event.description_html,
         "mediaType": "text/html",
         "startTime": format_wall_time(event.starts_at, zone(event.timezone)),
         "endTime": format_wall_time(event.ends_at, zone(event.timezone)) if event.ends_at else None,

@@ -40,6 +40,7 @@ from fedicity.events.document import event_context, event_to_ap
 from fedicity.events.models import Event
 from fedicity.events.text import summary_block
 from fedicity.inbound.context import InboundContext
+from fedicity.textfmt import title_html
 from fedicity.urls import Urls
 
 GOING, MAYBE, CANT = "J'y vais", "Peut-être", "Je ne peux pas"
@@ -101,8 +102,7 @@ def poll_to_ap(
         "attributedTo": event.organizer_uri,
         "name": event.title,
         "content": (
-            f"<p><strong>{escape(event.title)}</strong></p>{words}"
-            f'<p>Vous venez ? <a href="{link}">{link}</a></p>'
+            f'{title_html(event.title)}{words}<p>Vous venez ? <a href="{link}">{link}</a></p>'
         ),
         "url": event.url or event.uri,
         "published": format_datetime(event.published),

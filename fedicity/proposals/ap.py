@@ -41,6 +41,7 @@ from fedicity.proposals.models import (
     Tally,
 )
 from fedicity.sanitize import html_to_text, safe_url, sanitize_html
+from fedicity.textfmt import title_html
 from fedicity.urls import Urls
 
 MAX_CONTENT = 100_000
@@ -82,11 +83,6 @@ AMENDMENT_EXTENSION: dict[str, Any] = {
     "upVotes": "fc:upVotes",
     "downVotes": "fc:downVotes",
 }
-
-
-def title_html(title: str) -> str:
-    """The title as the first paragraph of `content`, for apps that ignore a Question's name."""
-    return f"<p><strong>{escape(title)}</strong></p>"
 
 
 def counts_of(proposal: Proposal, tally: Tally | None) -> tuple[dict[str, int], int]:
