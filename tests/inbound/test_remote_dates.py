@@ -16,7 +16,6 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.actors import service as actor_service
-from fedicity.app import AppState
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.events import queries as event_queries
@@ -63,7 +62,7 @@ class Inbox:
             now=self.clock.now(),
         )
         assert response.status_code == 202, await response.get_data(as_text=True)
-        state: AppState = self.app.extensions["fedicity"]
+        state = self.app.extensions["fedicity"]
         await process_batch(
             self.pool, directory=state.fed.directory, urls=state.urls, clock=self.clock
         )
