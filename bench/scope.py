@@ -22,8 +22,9 @@ FEDICITY_DATABASE_URL's server when that is set), created and migrated for the r
 - loads them with COPY into a temporary table, then one INSERT ... SELECT that computes scope_ids
   from territory_ancestors exactly as fedicity.located.queries.upsert_item does, with the
   migrations' indexes in place; then VACUUM (ANALYZE);
-- times, on one fresh connection per --plan-cache-modes entry (auto is what the app runs with;
-  force_custom_plan by default too, for comparison in the same run), wall clock around the real
+- times, on one fresh connection per --plan-cache-modes entry (by default the mode the app's pool
+  sets, force_custom_plan from fedicity.db.pool.SERVER_SETTINGS, then PostgreSQL's own auto for
+  comparison in the same run), wall clock around the real
   query functions, so asyncpg's prepared-statement cache and PostgreSQL's plan cache behave as in
   the app, every query family --iterations times with random targets, all families shuffled
   together after a short warm-up:
@@ -58,11 +59,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from bench.common import CAVEAT, fresh_database, heading
-from fedicity.db.pool import connect
+from fedicity.db.pool import SERVER_SETTINGS, connect
 from fedicity.located import queries as located
 from fedicity.located.models import ITEM_KINDS
 from fedicity.territories.importer import import_territories
 
+# The plan_cache_mode every connection of the app's pool runs with: timed first, by default.
+APP_MODE = SERVER_SETTINGS["plan_cache_mode"]
 TARGET_P99_MS = 50.0
 PAGE = 20
 KIND_WEIGHTS = (0.7, 0.2, 0.1)  # post, event, proposal
@@ -539,8 +542,9 @@ async def _run(
             started = time.perf_counter()
             await run_tasks(timed, warmup, {name: Family(name) for name in names})
             warm_s = time.perf_counter() - started
+            as_app = " (as the app runs)" if mode == APP_MODE else ""
             heading(
-                f"Timing, plan_cache_mode = {mode}{' (as the app runs)' if mode == 'auto' else ''}"
+                f"Timing, plan_cache_mode = {mode}{as_app}"
                 f": {len(tasks):,} calls, {args.iterations} per family, all families shuffled "
                 f"together on one fresh connection, after {len(warmup)} warm-up calls "
                 f"({warm_s:.1f} s)"
@@ -710,10 +714,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument(
         "--plan-cache-modes",
-        default="auto,force_custom_plan",
+        default=f"{APP_MODE},auto",
         help="PostgreSQL plan_cache_mode of the timed connection, one timing pass per mode, "
-        "comma-separated: auto (as the app runs), force_custom_plan, force_generic_plan "
-        "(default auto,force_custom_plan)",
+        f"comma-separated: auto, force_custom_plan, force_generic_plan (default {APP_MODE},auto: "
+        f"{APP_MODE} is what the app's pool sets)",
     )
     parser.add_argument(
         "--no-flip", action="store_true", help="skip the plan-cache flip check (a few seconds)"

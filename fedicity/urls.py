@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+
+
+def territory_path(level: str, code: str) -> str:
+    """The root-relative page (and actor url) of a territory: /territoires/<level>/<code>."""
+    return f"/territoires/{quote(level, safe='')}/{quote(code, safe='')}"
 
 
 def new_token() -> str:
@@ -55,6 +60,18 @@ class Urls:
         """The generated default avatar of a local actor."""
         return self.actor(username) + "/avatar.png"
 
+    def username_in(self, path: str) -> str | None:
+        """The username a local actor id's path (/actors/NAME) names; None for any other path."""
+        return _last_segment(path, "/actors/")
+
+    def profile_username_in(self, path: str) -> str | None:
+        """The username a profile page's path (/@NAME) names; None for any other path."""
+        return _last_segment(path, "/@")
+
+    def territory(self, level: str, code: str) -> str:
+        """The page of a territory, which its actor gives as its url."""
+        return self.absolute(territory_path(level, code))
+
     def media(self, name: str) -> str:
         """Where an uploaded file (`<sha256>.<extension>`) is served."""
         return self.absolute(f"/media/{quote(name)}")
@@ -100,9 +117,79 @@ class Urls:
         """What a local actor liked."""
         return self.actor(username) + "/liked"
 
-    def replies(self, object_uri_token: str) -> str:
-        """The replies collection of a local post."""
-        return self.note(object_uri_token) + "/replies"
+    def actor_members(self, username: str) -> str:
+        """A local organisation's members collection."""
+        return self.actor(username) + "/members"
+
+    def actor_moderators(self, username: str) -> str:
+        """A local organisation's moderators collection (FEP-1b12)."""
+        return self.actor(username) + "/moderators"
+
+    def followers_of(self, actor_uri: str) -> str:
+        """The followers collection of a local actor, from its id."""
+        return actor_uri + "/followers"
+
+    def event(self, token: str) -> str:
+        """The id (and page) of a local event."""
+        return self.absolute(f"/events/{quote(token)}")
+
+    def proposal(self, token: str) -> str:
+        """The id (and page) of a local proposal."""
+        return self.absolute(f"/proposals/{quote(token)}")
+
+    def room(self, token: str) -> str:
+        """The id (and page) of a room."""
+        return self.absolute(f"/rooms/{quote(token)}")
+
+    def tag(self, name: str) -> str:
+        """The page of a hashtag."""
+        return self.absolute(f"/tags/{name}")
+
+    @property
+    def tag_template(self) -> str:
+        """The page of a hashtag, with `{tag}` to fill (str.format)."""
+        return self.absolute("/tags/{tag}")
+
+    # Objects under one of our objects, named from its id: a re-sent Create keeps its id, and
+    # a collection or a comment lives where its owner does.
+
+    def create_activity(self, object_uri: str) -> str:
+        """The Create that first published one of our objects."""
+        return object_uri + "/activity"
+
+    def replies(self, object_uri: str) -> str:
+        """The replies collection of one of our posts or proposals."""
+        return object_uri + "/replies"
+
+    def attendees(self, event_uri: str) -> str:
+        """The attendees collection of a local event."""
+        return event_uri + "/attendees"
+
+    def companion_poll(self, event_uri: str) -> str:
+        """The companion poll (a Question) of a local event."""
+        return event_uri + "/poll"
+
+    def event_of_poll(self, poll_uri: str) -> str | None:
+        """The event a companion poll's id belongs to; None when it is not such an id here."""
+        if not poll_uri.startswith(self.absolute("/events/")) or not poll_uri.endswith("/poll"):
+            return None
+        return poll_uri.removesuffix("/poll")
+
+    def poll_answer_note(self, activity_uri: str) -> str:
+        """The Note an answer to a companion poll embeds, under the activity that carries it."""
+        return activity_uri + "/note"
+
+    def amendments(self, proposal_uri: str) -> str:
+        """The amendments collection of a local proposal."""
+        return proposal_uri + "/amendments"
+
+    def amendment(self, proposal_uri: str, token: str) -> str:
+        """An amendment to a proposal, written here."""
+        return f"{proposal_uri}/amendments/{quote(token)}"
+
+    def comment(self, proposal_uri: str, token: str) -> str:
+        """A comment on a proposal, written here."""
+        return f"{proposal_uri}/comments/{quote(token)}"
 
     @property
     def context(self) -> str:
@@ -122,3 +209,11 @@ class Urls:
     def authorize_interaction_template(self) -> str:
         """The OStatus subscribe template: where a remote handle is followed from."""
         return self.absolute("/authorize_interaction?uri={uri}")
+
+
+def _last_segment(path: str, prefix: str) -> str | None:
+    """What follows `prefix` in `path` (unquoted) when it is one non-empty segment."""
+    rest = path.rstrip("/").removeprefix(prefix)
+    if rest == path.rstrip("/") or not rest or "/" in rest:
+        return None
+    return unquote(rest)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import ACTOR_CONTEXT
 from fedicity.actors.models import Actor
 from fedicity.textfmt import plain_to_html
 from fedicity.urls import Urls
 
 _AS_TYPES = {"person": "Person", "organization": "Organization", "application": "Application"}
-
-
-def _iso(actor: Actor) -> str:
-    return actor.created_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def actor_to_ap(actor: Actor, urls: Urls) -> dict[str, Any]:
@@ -42,7 +39,7 @@ def actor_to_ap(actor: Actor, urls: Urls) -> dict[str, Any]:
         "manuallyApprovesFollowers": actor.manually_approves_followers,
         "discoverable": actor.discoverable,
         "indexable": actor.discoverable,
-        "published": _iso(actor),
+        "published": format_datetime(actor.created_at),
         "publicKey": {
             "id": urls.actor_key(actor.username),
             "owner": actor_id,
@@ -69,7 +66,7 @@ def instance_actor_to_ap(actor: Actor, urls: Urls) -> dict[str, Any]:
         "endpoints": {"sharedInbox": urls.shared_inbox},
         "manuallyApprovesFollowers": True,
         "discoverable": False,
-        "published": _iso(actor),
+        "published": format_datetime(actor.created_at),
         "publicKey": {
             "id": urls.instance_actor_key,
             "owner": urls.instance_actor,

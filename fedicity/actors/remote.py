@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from fedicity.activitypub.accessors import get_id, host_of
 from fedicity.activitypub.fetch import FetchError, FetchFailure
@@ -206,8 +206,7 @@ class ActorDirectory:
             if path == urlsplit(self.urls.instance_actor).path:
                 actor = await queries.select_instance_actor(conn)
                 owner = self.urls.instance_actor
-            elif path.startswith("/actors/"):
-                username = unquote(path.removeprefix("/actors/"))
+            elif (username := self.urls.username_in(path)) is not None:
                 actor = await queries.select_actor_by_username(conn, username)
                 owner = self.urls.actor(username)
             else:

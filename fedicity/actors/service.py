@@ -18,6 +18,7 @@ from fedicity.actors.models import (
     OrganizationKind,
 )
 from fedicity.db.pool import Connection
+from fedicity.errors import DomainError
 from fedicity.urls import Urls
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_]{1,30}$")
@@ -84,12 +85,8 @@ MAX_DISPLAY_NAME = 100
 MAX_SUMMARY = 5000
 
 
-class ActorError(ValueError):
+class ActorError(DomainError):
     """An actor operation was refused; `code` says why, for messages and tests."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def normalize_username(raw: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fedicity.activitypub.accessors import (
@@ -21,6 +21,7 @@ from fedicity.activitypub.accessors import (
     host_of,
     is_public,
 )
+from fedicity.activitypub.dates import parse_datetime
 from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors import queries as actor_queries
@@ -40,7 +41,6 @@ from fedicity.events.text import is_zone, render_markdown
 from fedicity.follows import queries as follow_queries
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
-from fedicity.posts.ap import _parse_time as parse_time
 from fedicity.sanitize import html_to_text, safe_url, sanitize_html
 from fedicity.territories import queries as territory_queries
 from fedicity.textfmt import plain_to_html
@@ -58,19 +58,6 @@ _FEP_STATUS: dict[str, Status] = {
 
 
 # --- reading remote events ---------------------------------------------------------------------
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """posts.ap's reading, blanks trimmed; None for a moment with no UTC equivalent (year 1 at
-    +01:00), which would fail every later conversion."""
-    parsed = parse_time(value.strip() if isinstance(value, str) else value)
-    if parsed is None:
-        return None
-    try:
-        parsed.astimezone(UTC)
-    except OverflowError:
-        return None
-    return parsed
 
 
 def _text(value: Any, limit: int = 300) -> str | None:
@@ -199,11 +186,11 @@ def event_from_ap(document: Mapping[str, Any], *, organizer: str, now: datetime)
         return "the object is not an Event"
     if host_of(uri) != host_of(organizer):
         return "the event is not on its organiser's host"
-    starts_at = _parse_time(document.get("startTime"))
+    starts_at = parse_datetime(document.get("startTime"))
     if starts_at is None:
         return "the event has no valid startTime"
     # Mobilizon's early payloads have no endTime: kept unknown rather than invented.
-    ends_at = _parse_time(document.get("endTime"))
+    ends_at = parse_datetime(document.get("endTime"))
     if ends_at is not None and ends_at < starts_at:
         ends_at = None
     title = _text(document.get("name"), MAX_TITLE)
@@ -250,7 +237,7 @@ def event_from_ap(document: Mapping[str, Any], *, organizer: str, now: datetime)
         description_html=description,
         starts_at=starts_at,
         ends_at=ends_at,
-        published=_parse_time(document.get("published")) or now,
+        published=parse_datetime(document.get("published")) or now,
         timezone=timezone,
         all_day=document.get("allDay") is True,
         category=category,
@@ -267,7 +254,7 @@ def event_from_ap(document: Mapping[str, Any], *, organizer: str, now: datetime)
         public=any(is_public(uri) for uri in to),
         remote_participant_count=count,
         raw=dict(document),
-        updated=_parse_time(document.get("updated")),
+        updated=parse_datetime(document.get("updated")),
     )
 
 

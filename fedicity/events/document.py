@@ -6,12 +6,13 @@ republishes when the participant count changes without importing the handlers.""
 from __future__ import annotations
 
 import mimetypes
-from datetime import datetime
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime, format_wall_time
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.events.models import Event, Status
 from fedicity.events.text import summary_block, zone
+from fedicity.textfmt import title_html
 from fedicity.urls import Urls
 
 FEP_8A8E_CONTEXT = "https://w3id.org/fep/8a8e"
@@ -54,29 +55,9 @@ def image_media_type(url: str) -> str | None:
     return guessed if guessed is not None and guessed.startswith("image/") else None
 
 
-def iso(moment: datetime) -> str:
-    """An xsd:dateTime in UTC with a Z."""
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def event_context(urls: Urls) -> list[Any]:
     """The @context of our Event documents."""
     return [AS_CONTEXT, FEP_8A8E_CONTEXT, urls.context, EVENT_TERMS]
-
-
-def tag_href(urls: Urls, tag: str) -> str:
-    """Where a hashtag's page is."""
-    return urls.absolute(f"/tags/{tag}")
-
-
-def _iso_in_zone(moment: datetime, timezone: str) -> str:
-    # Local wall time with its offset: peers that ignore `timezone` still get the right instant.
-    return moment.astimezone(zone(timezone)).replace(microsecond=0).isoformat()
-
-
-def followers_of(organizer_uri: str) -> str:
-    """The followers collection of a local organiser (actor id + /followers)."""
-    return organizer_uri + "/followers"
 
 
 def event_to_ap(
@@ -107,10 +88,10 @@ def event_to_ap(
             "totalItems": 1,
             "items": [event.organizer_uri],
         },
-        "content": words + event.description_html,
+        "content": title_html(event.title) + words + event.description_html,
         "mediaType": "text/html",
-        "startTime": _iso_in_zone(event.starts_at, event.timezone),
-        "endTime": _iso_in_zone(event.ends_at, event.timezone) if event.ends_at else None,
+        "startTime": format_wall_time(event.starts_at, zone(event.timezone)),
+        "endTime": format_wall_time(event.ends_at, zone(event.timezone)) if event.ends_at else None,
         "timezone": event.timezone,
         "allDay": event.all_day,
         "ical:status": _ICAL_STATUS[event.status],
@@ -120,20 +101,19 @@ def event_to_ap(
         "remainingAttendeeCapacity": (
             max(0, event.capacity - participant_count) if event.capacity is not None else None
         ),
-        "attendees": event.uri + "/attendees",
-        "published": iso(event.published),
+        "attendees": urls.attendees(event.uri),
+        "published": format_datetime(event.published),
         "url": event.url or event.uri,
         "to": [PUBLIC],
-        "cc": [followers_of(event.organizer_uri)],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "tag": [
-            {"type": "Hashtag", "href": tag_href(urls, tag), "name": f"#{tag}"}
-            for tag in event.tags
+            {"type": "Hashtag", "href": urls.tag(tag), "name": f"#{tag}"} for tag in event.tags
         ],
         "attachment": [],
         "isOnline": bool(loc.online_url) and not loc.has_place,
     }
     if event.is_local and event.public:
-        document["companionPoll"] = event.uri + "/poll"
+        document["companionPoll"] = urls.companion_poll(event.uri)
     if event.description_source is not None:
         document["source"] = {"content": event.description_source, "mediaType": "text/markdown"}
     if event.category:
@@ -141,7 +121,7 @@ def event_to_ap(
     if event.join_mode == "external" and event.external_url:
         document["externalParticipationUrl"] = event.external_url
     if event.updated is not None:
-        document["updated"] = iso(event.updated)
+        document["updated"] = format_datetime(event.updated)
     if event.parent_uri:
         document["superEvent"] = event.parent_uri
     if loc.has_place or loc.latitude is not None:

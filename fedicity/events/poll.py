@@ -27,6 +27,7 @@ from html import escape
 from typing import Any
 
 from fedicity.activitypub.accessors import get_id, get_str, get_type, host_of
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.routing import Outcome
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
@@ -36,9 +37,10 @@ from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.events import participation, queries
-from fedicity.events.document import event_context, event_to_ap, followers_of
+from fedicity.events.document import event_context, event_to_ap
 from fedicity.events.models import Event
 from fedicity.events.text import summary_block
+from fedicity.textfmt import title_html
 from fedicity.urls import Urls, new_token
 
 GOING, MAYBE, CANT = "J'y vais", "Peut-être", "Je ne peux pas"
@@ -65,18 +67,9 @@ _EXPLANATIONS = {
 }
 
 
-def poll_uri(event_uri: str) -> str:
-    """The id of an event's companion poll."""
-    return event_uri + "/poll"
-
-
 def has_poll(event: Event) -> bool:
     """Whether an event has a companion poll: local and public ones."""
     return event.is_local and event.public
-
-
-def _iso(moment: Any) -> str:
-    return str(moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"))
 
 
 async def tallies(conn: Connection, event: Event) -> dict[str, int]:
@@ -104,19 +97,18 @@ def poll_to_ap(
     )
     link = escape(event.url or event.uri)
     document: dict[str, Any] = {
-        "id": poll_uri(event.uri),
+        "id": urls.companion_poll(event.uri),
         "type": "Question",
         "attributedTo": event.organizer_uri,
         "name": event.title,
         "content": (
-            f"<p><strong>{escape(event.title)}</strong></p>{words}"
-            f'<p>Vous venez ? <a href="{link}">{link}</a></p>'
+            f'{title_html(event.title)}{words}<p>Vous venez ? <a href="{link}">{link}</a></p>'
         ),
         "url": event.url or event.uri,
-        "published": _iso(event.published),
-        "endTime": _iso(event.starts_at),
+        "published": format_datetime(event.published),
+        "endTime": format_datetime(event.starts_at),
         "to": [PUBLIC],
-        "cc": [event.organizer_uri + "/followers"],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "oneOf": [
             {
                 "type": "Note",
@@ -128,9 +120,9 @@ def poll_to_ap(
         "votersCount": sum(counts.get(option, 0) for option in OPTIONS),
     }
     if event.updated is not None:
-        document["updated"] = _iso(event.updated)
+        document["updated"] = format_datetime(event.updated)
     if event.status == "cancelled" or event.deleted_at is not None:
-        document["closed"] = _iso(event.updated or event.published)
+        document["closed"] = format_datetime(event.updated or event.published)
     if with_context:
         document = {"@context": [AS_CONTEXT, POLL_EXTENSION], **document}
     return document
@@ -153,15 +145,19 @@ async def publish_poll(
         return
     activity: dict[str, Any] = {
         "@context": [AS_CONTEXT, POLL_EXTENSION],
-        "id": poll_uri(event.uri) + "/activity" if kind == "Create" else urls.activity(new_token()),
+        "id": (
+            urls.create_activity(urls.companion_poll(event.uri))
+            if kind == "Create"
+            else urls.activity(new_token())
+        ),
         "type": kind,
         "actor": event.organizer_uri,
         "to": [PUBLIC],
-        "cc": [event.organizer_uri + "/followers"],
+        "cc": [urls.followers_of(event.organizer_uri)],
     }
     if kind == "Delete":
         activity["object"] = {
-            "id": poll_uri(event.uri),
+            "id": urls.companion_poll(event.uri),
             "type": "Tombstone",
             "formerType": "Question",
         }
@@ -196,7 +192,7 @@ async def _publish_participant_count(
         "type": "Update",
         "actor": event.organizer_uri,
         "to": [PUBLIC],
-        "cc": [followers_of(event.organizer_uri)],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "object": document,
     }
     if audience_uri is not None:
@@ -246,11 +242,10 @@ def vote_target(document: Mapping[str, Any]) -> str | None:
 async def poll_event(ctx: InboundContext, document: Mapping[str, Any]) -> Event | None:
     """The local event whose companion poll a Create's Note votes on, if it is one."""
     target = vote_target(document)
-    if target is None or not target.endswith("/poll"):
+    event_uri = ctx.urls.event_of_poll(target) if target is not None else None
+    if event_uri is None:
         return None
-    if host_of(target) != host_of(ctx.urls.base):
-        return None
-    event = await queries.select_event(ctx.conn, target.removesuffix("/poll"))
+    event = await queries.select_event(ctx.conn, event_uri)
     return event if event is not None and has_poll(event) else None
 
 
@@ -267,7 +262,7 @@ async def _explain(
     )
     token = new_token()
     note = {
-        "id": urls.activity(token) + "/note",
+        "id": urls.poll_answer_note(urls.activity(token)),
         "type": "Note",
         "attributedTo": event.organizer_uri,
         "to": [voter],
@@ -278,7 +273,7 @@ async def _explain(
             f'« <a href="{link}">{escape(event.title)}</a> » : {escape(why)}</p>'
         ),
         "tag": [{"type": "Mention", "href": voter, "name": handle}],
-        "published": _iso(clock.now()),
+        "published": format_datetime(clock.now()),
     }
     await publish(
         conn,

@@ -16,8 +16,9 @@ from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
+from fedicity.errors import DomainError
 from fedicity.events import poll, queries
-from fedicity.events.document import event_context, event_to_ap, followers_of
+from fedicity.events.document import event_context, event_to_ap
 from fedicity.events.models import (
     CATEGORIES,
     JOIN_MODES,
@@ -43,12 +44,8 @@ MAX_IMAGE_URL = MAX_URL_LENGTH
 _TAG = re.compile(r"^[\w]{1,64}$")
 
 
-class EventError(ValueError):
+class EventError(DomainError):
     """An event was refused; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -76,11 +73,6 @@ class EventInput:
     image_height: int | None = None
 
 
-def event_url(urls: Urls, token: str) -> str:
-    """The id (and page) of a local event."""
-    return urls.absolute(f"/events/{token}")
-
-
 def check(data: EventInput) -> None:
     """Refuse what breaks a rule, with a code the web layer translates."""
     if not data.title.strip():
@@ -94,7 +86,7 @@ def check(data: EventInput) -> None:
     if data.ends_at is not None and data.ends_at < data.starts_at:
         raise EventError("ends_before_start", "an event cannot end before it starts")
     if data.ends_at is not None and data.ends_at - data.starts_at > MAX_DURATION:
-        raise EventError("too_long", "an event lasts at most a year")
+        raise EventError("duration_too_long", "an event lasts at most a year")
     if not is_zone(data.timezone):
         raise EventError("timezone_invalid", "unknown time zone")
     if data.category is not None and data.category not in CATEGORIES:
@@ -147,7 +139,7 @@ def _data(
     now: datetime,
     place: Territory | None,
 ) -> EventData:
-    uri = event_url(urls, token)
+    uri = urls.event(token)
     join_mode: JoinMode = data.join_mode  # type: ignore[assignment]
     status: Status = data.status  # type: ignore[assignment]
     location = data.location
@@ -203,12 +195,12 @@ async def _publish_event(
     )
     activity: dict[str, Any] = {
         "@context": event_context(urls),
-        "id": event.uri + "/activity" if kind == "Create" else urls.activity(new_token()),
+        "id": urls.create_activity(event.uri) if kind == "Create" else urls.activity(new_token()),
         "type": kind,
         "actor": event.organizer_uri,
         "published": document["published"],
         "to": [PUBLIC],
-        "cc": [followers_of(event.organizer_uri)],
+        "cc": [urls.followers_of(event.organizer_uri)],
         "object": document,
     }
     if audience_uri:
@@ -401,7 +393,7 @@ async def delete_event(
                 "type": "Delete",
                 "actor": event.organizer_uri,
                 "to": [PUBLIC],
-                "cc": [followers_of(event.organizer_uri)],
+                "cc": [urls.followers_of(event.organizer_uri)],
                 "object": {"id": event.uri, "type": "Tombstone", "formerType": "Event"},
             },
             audience=Audience(followers=True),

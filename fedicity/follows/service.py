@@ -9,11 +9,12 @@ from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
+from fedicity.errors import DomainError
 from fedicity.follows import queries
 from fedicity.urls import Urls, new_token
 
 
-class FollowError(ValueError):
+class FollowError(DomainError):
     """A follow operation was refused."""
 
 
@@ -23,7 +24,7 @@ async def follow(
     """Ask to follow `target` (any actor URI); the follow stays pending until it is accepted."""
     me = urls.actor(actor.username)
     if target == me:
-        raise FollowError("an actor cannot follow itself")
+        raise FollowError("follow_self", "an actor cannot follow itself")
     activity_uri = urls.activity(new_token())
     activity: dict[str, Any] = {
         "@context": AS_CONTEXT,

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fedicity.errors import DomainError
 
-class MediaError(Exception):
+
+class MediaError(DomainError):
     """An upload we refuse; `code` is what the web layer translates."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
 
 
 @dataclass(frozen=True)

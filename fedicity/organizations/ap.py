@@ -237,7 +237,7 @@ def register(router: Router[InboundContext]) -> None:
 
 def moderators_collection(urls: Urls, organization: Actor) -> str:
     """FEP-1b12: the collection of the organisation's admins and moderators."""
-    return urls.actor(organization.username) + "/moderators"
+    return urls.actor_moderators(organization.username)
 
 
 async def enrich_actor_document(

@@ -16,6 +16,7 @@ from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery import queries as delivery_queries
+from fedicity.errors import DomainError
 from fedicity.organizations import queries
 from fedicity.organizations.models import (
     MEMBERSHIP_MODES,
@@ -35,12 +36,8 @@ MAX_FREE_ROLES = 5
 MAX_FREE_ROLE_LENGTH = 40
 
 
-class MembershipError(ValueError):
+class MembershipError(DomainError):
     """A membership operation was refused; `code` says why, for messages and tests."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -202,7 +199,7 @@ async def require_admin(conn: Connection, organization: Actor, by: Actor, urls: 
 
 def members_collection(urls: Urls, organization: Actor) -> str:
     """The organisation's members collection."""
-    return urls.actor(organization.username) + "/members"
+    return urls.actor_members(organization.username)
 
 
 def _join_stub(organization_uri: str, member_uri: str, join_uri: str | None) -> dict[str, Any]:
@@ -631,7 +628,7 @@ async def post_on_wall(
             language=language,
             audience=org_uri,
         )
-        create = await delivery_queries.select_activity(conn, post.uri + "/activity")
+        create = await delivery_queries.select_activity(conn, env.urls.create_activity(post.uri))
         assert create is not None
         await announce_to_followers(conn, organization=organization, activity=create, env=env)
     return post

@@ -17,6 +17,7 @@ from fedicity.activitypub.accessors import (
     host_of,
     is_public,
 )
+from fedicity.activitypub.dates import format_datetime, parse_datetime
 from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
@@ -35,11 +36,6 @@ NOTE_CONTEXT: list[Any] = [
     {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag", "toot": "http://joinmastodon.org/ns#"},
 ]
 MAX_CONTENT = 100_000
-
-
-def iso(moment: datetime) -> str:
-    """An xsd:dateTime in UTC with a Z, as most servers write it."""
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def addressing(
@@ -86,31 +82,21 @@ def note_to_ap(
         "summary": post.summary or None,
         "sensitive": post.sensitive,
         "inReplyTo": post.in_reply_to,
-        "published": iso(post.published),
+        "published": format_datetime(post.published),
         "url": post.url or post.uri,
         "to": post.to_uris,
         "cc": post.cc_uris,
         "tag": [{"type": "Mention", "href": uri, "name": name} for uri, name in mentions]
         + [{"type": "Hashtag", "href": tag_url.format(tag=tag), "name": f"#{tag}"} for tag in tags],
-        "replies": post.uri + "/replies",
+        "replies": urls.replies(post.uri),
     }
     if post.language:
         document["contentMap"] = {post.language: post.content_html}
     if post.updated is not None:
-        document["updated"] = iso(post.updated)
+        document["updated"] = format_datetime(post.updated)
     if with_context:
         document = {"@context": NOTE_CONTEXT, **document}
     return document
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def post_from_ap(
@@ -166,8 +152,8 @@ def post_from_ap(
         cc_uris=cc,
         sensitive=document.get("sensitive") is True,
         language=language if isinstance(language, str) else None,
-        published=_parse_time(document.get("published")) or now,
-        updated=_parse_time(document.get("updated")),
+        published=parse_datetime(document.get("published")) or now,
+        updated=parse_datetime(document.get("updated")),
         raw=dict(document),
         mentions=mentions[:100],
         tags=tuple(dict.fromkeys(tags))[:50],
@@ -321,7 +307,7 @@ async def _interaction(ctx: InboundContext, activity: Mapping[str, Any], kind: s
         kind=kind,
         actor_uri=ctx.actor_uri,
         object_uri=object_uri,
-        when=_parse_time(activity.get("published")) or ctx.clock.now(),
+        when=parse_datetime(activity.get("published")) or ctx.clock.now(),
     )
     return Outcome.done() if new else Outcome.ignored(f"already {kind}d")
 

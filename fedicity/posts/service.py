@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
+from fedicity.errors import DomainError
 from fedicity.located import queries as located_queries
 from fedicity.posts import queries
 from fedicity.posts.ap import addressing, note_to_ap
@@ -19,17 +21,8 @@ from fedicity.urls import Urls, new_token
 MAX_NOTE_LENGTH = 5000
 
 
-class PostError(ValueError):
+class PostError(DomainError):
     """A post was refused; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def tag_url(urls: Urls) -> str:
-    """The URL template of hashtag pages."""
-    return urls.absolute("/tags/{tag}")
 
 
 async def create_note(
@@ -51,11 +44,11 @@ async def create_note(
     if not text.strip():
         raise PostError("empty", "a post needs some text")
     if len(text) > MAX_NOTE_LENGTH:
-        raise PostError("too_long", f"a post has at most {MAX_NOTE_LENGTH} characters")
+        raise PostError("post_too_long", f"a post has at most {MAX_NOTE_LENGTH} characters")
     if visibility not in VISIBILITIES:
         raise PostError("visibility_invalid", f"visibility is one of {', '.join(VISIBILITIES)}")
     vis: Visibility = visibility
-    composed = compose(text, local_host=local_host, resolved=resolved, tag_url=tag_url(urls))
+    composed = compose(text, local_host=local_host, resolved=resolved, tag_url=urls.tag_template)
     me = urls.actor(actor.username)
     mentioned = [m.actor_uri for m in composed.mentions]
     if in_reply_to is not None and in_reply_to.author_uri not in mentioned:
@@ -91,7 +84,7 @@ async def create_note(
             urls,
             mentions=[(m.actor_uri, m.text) for m in composed.mentions],
             tags=list(composed.tags),
-            tag_url=tag_url(urls),
+            tag_url=urls.tag_template,
             with_context=False,
         )
         if audience is not None:
@@ -99,7 +92,7 @@ async def create_note(
             note["audience"] = audience
         activity: dict[str, Any] = {
             "@context": AS_CONTEXT,
-            "id": post.uri + "/activity",
+            "id": urls.create_activity(post.uri),
             "type": "Create",
             "actor": me,
             "published": note["published"],
@@ -177,7 +170,7 @@ async def interact(
             "cc": [] if kind == "like" else [post.author_uri, urls.actor_followers(actor.username)],
         }
         if kind == "announce":
-            activity["published"] = clock.now().replace(microsecond=0).isoformat()
+            activity["published"] = format_datetime(clock.now())
         await publish(
             conn,
             actor=actor,

@@ -9,7 +9,7 @@ what Mastodon sends: `Create(Note{name: option, inReplyTo: question})` with no c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -20,6 +20,7 @@ from fedicity.activitypub.accessors import (
     get_type,
     host_of,
 )
+from fedicity.activitypub.dates import format_datetime, parse_datetime
 from fedicity.activitypub.routing import Outcome
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors.context import InboundContext
@@ -40,9 +41,12 @@ from fedicity.proposals.models import (
     Tally,
 )
 from fedicity.sanitize import html_to_text, safe_url, sanitize_html
+from fedicity.textfmt import title_html
 from fedicity.urls import Urls
 
 MAX_CONTENT = 100_000
+# The reader of remote dates under the name reviews of this module know it by.
+parse_time = parse_datetime
 MAX_AMENDMENTS_LISTED = 100
 MAX_COMMENTS_LISTED = 100
 MAX_ATTACHMENTS = 10
@@ -79,29 +83,6 @@ AMENDMENT_EXTENSION: dict[str, Any] = {
     "upVotes": "fc:upVotes",
     "downVotes": "fc:downVotes",
 }
-
-
-def iso(moment: datetime) -> str:
-    """An xsd:dateTime in UTC with a Z."""
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A timezone-aware datetime from an xsd:dateTime, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if parsed.tzinfo is not None:
-            parsed.astimezone(UTC)  # the database stores UTC: year 1 or 9999 may not fit
-    except (ValueError, OverflowError):
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def title_html(title: str) -> str:
-    """The title as the first paragraph of `content`, for apps that ignore a Question's name."""
-    return f"<p><strong>{escape(title)}</strong></p>"
 
 
 def counts_of(proposal: Proposal, tally: Tally | None) -> tuple[dict[str, int], int]:
@@ -143,15 +124,14 @@ def to_ap(
         "attributedTo": proposal.author_uri,
         "name": proposal.title,
         "content": title_html(proposal.title) + proposal.content_html,
-        "published": iso(proposal.published),
+        "published": format_datetime(proposal.published),
         "url": proposal.uri,
         "to": [PUBLIC],
         "cc": [followers],
         "anyOf" if proposal.multiple else "oneOf": choices,
         "votersCount": voters,
         "tag": [
-            {"type": "Hashtag", "href": urls.absolute(f"/tags/{tag}"), "name": f"#{tag}"}
-            for tag in proposal.tags
+            {"type": "Hashtag", "href": urls.tag(tag), "name": f"#{tag}"} for tag in proposal.tags
         ],
         "proposalState": proposal.state,
         "majority": proposal.majority,
@@ -161,10 +141,12 @@ def to_ap(
         "federatedVotesCount": proposal.federated_votes_count,
     }
     optional: dict[str, Any] = {
-        "endTime": iso(proposal.voting_ends) if proposal.voting_ends else None,
-        "votingOpens": iso(proposal.voting_opens) if proposal.voting_opens else None,
-        "amendableUntil": iso(proposal.amendable_until) if proposal.amendable_until else None,
-        "updated": iso(proposal.updated) if proposal.updated else None,
+        "endTime": format_datetime(proposal.voting_ends) if proposal.voting_ends else None,
+        "votingOpens": format_datetime(proposal.voting_opens) if proposal.voting_opens else None,
+        "amendableUntil": format_datetime(proposal.amendable_until)
+        if proposal.amendable_until
+        else None,
+        "updated": format_datetime(proposal.updated) if proposal.updated else None,
         "result": proposal.result,
         "officialAnswer": proposal.official_answer,
         "audience": audience_uri,
@@ -173,11 +155,13 @@ def to_ap(
     }
     if proposal.state in ("closed", "withdrawn", "archived"):
         # Mastodon shows a poll with `closed` as finished and refuses votes in the app.
-        optional["closed"] = iso(proposal.voting_ends or proposal.updated or proposal.published)
+        optional["closed"] = format_datetime(
+            proposal.voting_ends or proposal.updated or proposal.published
+        )
     document.update({key: value for key, value in optional.items() if value is not None})
     if amendments:
         document["amendments"] = {
-            "id": proposal.uri + "/amendments",
+            "id": urls.amendments(proposal.uri),
             "type": "Collection",
             "totalItems": len(amendments),
             "items": [
@@ -199,7 +183,7 @@ def to_ap(
         ]
     if proposal.local:
         document["replies"] = {
-            "id": proposal.uri + "/replies",
+            "id": urls.replies(proposal.uri),
             "type": "Collection",
             "totalItems": len(comments) if comment_count is None else comment_count,
             "items": [
@@ -231,12 +215,12 @@ def room_to_ap(room: Room, *, owner_uri: str, urls: Urls) -> dict[str, Any]:
         "summary": room.description_html,
         "url": room.uri,
         "attributedTo": owner_uri,
-        "published": iso(room.created_at),
+        "published": format_datetime(room.created_at),
         "roomStatus": room.status,
         "membersOnly": room.members_only,
     }
     if room.updated_at is not None:
-        document["updated"] = iso(room.updated_at)
+        document["updated"] = format_datetime(room.updated_at)
     return document
 
 
@@ -257,7 +241,7 @@ def comment_to_ap(
         "attributedTo": comment.author_uri,
         "inReplyTo": proposal.uri,
         "content": comment.content_html,
-        "published": iso(comment.published),
+        "published": format_datetime(comment.published),
         "to": [PUBLIC],
         "cc": cc,
         "stance": comment.stance,
@@ -315,7 +299,7 @@ def amendment_to_ap(
             f"<p><strong>Amendement à « {escape(proposal.title)} »</strong></p>"
             + amendment.content_html
         ),
-        "published": iso(amendment.published),
+        "published": format_datetime(amendment.published),
         "url": proposal.uri,
         "to": [PUBLIC],
         "cc": [followers, proposal.author_uri],
@@ -324,7 +308,7 @@ def amendment_to_ap(
         "downVotes": amendment.down,
     }
     if amendment.decided_at is not None:
-        document["updated"] = iso(amendment.decided_at)
+        document["updated"] = format_datetime(amendment.decided_at)
     if with_context:
         document = {"@context": [AS_CONTEXT, AMENDMENT_EXTENSION], **document}
     return document
@@ -404,8 +388,8 @@ def from_ap(
         )
     )[:50]
     room_uri, room_name = _room_of(document, author)
-    voting_opens = parse_time(document.get("votingOpens"))
-    voting_ends = parse_time(document.get("endTime"))
+    voting_opens = parse_datetime(document.get("votingOpens"))
+    voting_ends = parse_datetime(document.get("endTime"))
     if voting_opens is not None and voting_ends is not None and voting_ends < voting_opens:
         voting_opens = None  # the table refuses an end before the opening
     return ProposalData(
@@ -416,11 +400,11 @@ def from_ap(
         title=title[:200],
         content_html=sanitize_html(content[:MAX_CONTENT]),
         options=tuple(name for name, _ in choices),
-        published=parse_time(document.get("published")) or now,
+        published=parse_datetime(document.get("published")) or now,
         organization_uri=get_id(document.get("context")),
         tags=tags,
         state=state,
-        amendable_until=parse_time(document.get("amendableUntil")),
+        amendable_until=parse_datetime(document.get("amendableUntil")),
         voting_opens=voting_opens,
         voting_ends=voting_ends,
         multiple=multiple,
@@ -434,7 +418,7 @@ def from_ap(
         remote_tallies=dict(choices),
         remote_voters_count=voters if isinstance(voters, int) and 0 <= voters <= MAX_INT4 else None,
         raw=dict(document),
-        updated=parse_time(document.get("updated")),
+        updated=parse_datetime(document.get("updated")),
         room_uri=room_uri,
         room_name=room_name,
         attachments=attachments_of(document),
@@ -578,7 +562,7 @@ async def on_comment(
             stance=stance_of(document),
             content_html=sanitize_html((get_str(document, "content") or "")[:MAX_CONTENT]),
             uri=uri,
-            published=parse_time(document.get("published")),
+            published=parse_datetime(document.get("published")),
             env=service.Env(urls=ctx.urls, clock=ctx.clock, keygen=ctx.keygen),
         )
     except service.ProposalError as refused:

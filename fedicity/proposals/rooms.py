@@ -26,11 +26,6 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 5000
 
 
-def room_uri(env: Env, token: str) -> str:
-    """The id (and page) of a room."""
-    return env.urls.absolute(f"/rooms/{token}")
-
-
 async def may_manage(conn: Connection, room: Room, actor: Actor, env: Env) -> bool:
     """An organisation's room: its accepted admins; a territory's room: instance admins."""
     if room.organization_id is not None:
@@ -81,7 +76,7 @@ async def create_room(
     return await queries.insert_room(
         conn,
         token=token,
-        uri=room_uri(env, token),
+        uri=env.urls.room(token),
         name=name.strip(),
         description_html=plain_to_html(description),
         organization_id=organization.id if organization else None,

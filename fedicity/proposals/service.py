@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
@@ -21,6 +22,7 @@ from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
+from fedicity.errors import DomainError
 from fedicity.located.models import NewItem
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
@@ -66,12 +68,8 @@ MAX_COMMENTS_LISTED = 100
 MAX_TRUSTED_DOMAINS = 50
 
 
-class ProposalError(ValueError):
+class ProposalError(DomainError):
     """A proposal operation or a vote was refused; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -82,11 +80,6 @@ class Env:
     clock: Clock
     keygen: KeyGenerator = generate_rsa_keypair
     root: Territory | None = None
-
-
-def proposal_uri(urls: Urls, token: str) -> str:
-    """The id (and page) of a local proposal."""
-    return urls.absolute(f"/proposals/{token}")
 
 
 def clean_attachments(links: list[tuple[str, str]] | None) -> tuple[Attachment, ...]:
@@ -223,7 +216,7 @@ async def create_draft(
         raise ProposalError("options_invalid", "Pour / Contre / Abstention is a single choice")
     token = new_token()
     data = ProposalData(
-        uri=proposal_uri(env.urls, token),
+        uri=env.urls.proposal(token),
         token=token,
         local_actor_id=actor.id,
         author_uri=author_uri,
@@ -321,10 +314,10 @@ async def _announce(conn: Connection, proposal: Proposal, env: Env, *, first: bo
     question.pop("@context")
     activity: dict[str, Any] = {
         "@context": [AS_CONTEXT, env.urls.context],
-        "id": proposal.uri + "/activity" if first else env.urls.activity(new_token()),
+        "id": env.urls.create_activity(proposal.uri) if first else env.urls.activity(new_token()),
         "type": "Create" if first else "Update",
         "actor": proposal.author_uri,
-        "published": question["published"] if first else _iso(env.clock.now()),
+        "published": question["published"] if first else format_datetime(env.clock.now()),
         "to": [PUBLIC],
         "cc": [env.urls.actor_followers(author.username)],
         "object": question,
@@ -373,10 +366,6 @@ async def _locate(conn: Connection, proposal: Proposal, env: Env, activity_uri: 
         clock=env.clock,
         keygen=env.keygen,
     )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 async def _transition(
@@ -586,7 +575,7 @@ async def record_vote(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None or not current.local:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         now = env.clock.now()
         if current.state != "voting" or (current.voting_opens and now < current.voting_opens):
             raise ProposalError("not_open", "the vote is not open")
@@ -650,7 +639,7 @@ async def _comment_rules(
     if stance not in STANCES:
         raise ProposalError("stance_invalid", "a stance is for, neutral or against")
     if not proposal.local:
-        raise ProposalError("unknown", "no such proposal here")
+        raise ProposalError("proposal_unknown", "no such proposal here")
     if proposal.state not in ("amendable", "voting"):
         raise ProposalError("wrong_state", "comments are open during amendments and the vote")
     if proposal.room_id is not None:
@@ -671,7 +660,7 @@ async def comment(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         await _comment_rules(conn, current, stance, author_uri)
         found = await queries.insert_comment(
             conn,
@@ -680,7 +669,7 @@ async def comment(
             stance=stance,
             content_html=plain_to_html(text),
             now=env.clock.now(),
-            uri=f"{current.uri}/comments/{new_token()}",
+            uri=env.urls.comment(current.uri, new_token()),
         )
         assert found is not None
         proposal_author = await _author(conn, current)
@@ -695,7 +684,7 @@ async def comment(
             actor=actor,
             activity={
                 "@context": [AS_CONTEXT, env.urls.context],
-                "id": found.uri + "/activity",
+                "id": env.urls.create_activity(found.uri),
                 "type": "Create",
                 "actor": author_uri,
                 "published": note["published"],
@@ -729,7 +718,7 @@ async def receive_comment(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         await _comment_rules(conn, current, stance, author_uri)
         now = env.clock.now()
         found = await queries.insert_comment(
@@ -764,7 +753,7 @@ async def receive_comment_edit(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, comment.proposal_id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         stored = await queries.select_comment(conn, comment.uri)
         if stored is None or stored.author_uri != author_uri:
             raise ProposalError("not_author", "only the comment's author can edit it")
@@ -787,7 +776,7 @@ async def receive_comment_delete(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, comment.proposal_id)
         if current is None:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         if not await queries.delete_comment(conn, uri=comment.uri, author_uri=author_uri):
             raise ProposalError("not_author", "only the comment's author can delete it")
         if current.local and current.state != "draft":
@@ -821,11 +810,11 @@ async def propose_amendment(
     async with conn.transaction():
         current = await queries.select_proposal_for_update(conn, proposal.id)
         if current is None or not current.local:
-            raise ProposalError("unknown", "no such proposal here")
+            raise ProposalError("proposal_unknown", "no such proposal here")
         _amendable(current, env.clock.now())
         amendment = await queries.insert_amendment(
             conn,
-            uri=uri or f"{current.uri}/amendments/{new_token()}",
+            uri=uri or env.urls.amendment(current.uri, new_token()),
             proposal_id=current.id,
             author_uri=author_uri,
             content_html=content_html,
@@ -842,7 +831,7 @@ async def propose_amendment(
                 actor=author,
                 activity={
                     "@context": [AS_CONTEXT, env.urls.context],
-                    "id": amendment.uri + "/activity",
+                    "id": env.urls.create_activity(amendment.uri),
                     "type": "Create",
                     "actor": author_uri,
                     "to": note["to"],
@@ -878,7 +867,7 @@ async def _amendment_and_proposal(
 ) -> tuple[Amendment, Proposal]:
     amendment = await queries.select_amendment(conn, amendment_id)
     if amendment is None:
-        raise ProposalError("unknown", "no such amendment")
+        raise ProposalError("amendment_unknown", "no such amendment")
     proposal = await queries.select_proposal_for_update(conn, amendment.proposal_id)
     assert proposal is not None
     return amendment, proposal

@@ -6,6 +6,7 @@ import itertools
 import re
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC, SECURITY_CONTEXT
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
@@ -131,7 +132,7 @@ def territory_actor_to_ap(
         "manuallyApprovesFollowers": False,
         "discoverable": True,
         "postingRestrictedToMods": True,
-        "published": actor.created_at.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "published": format_datetime(actor.created_at),
         "territoryCode": territory.code,
         "level": territory.level,
         "territoryParents": [

@@ -13,6 +13,7 @@ from fedicity.actors.service import with_keys
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.delivery import queries as delivery_queries
+from fedicity.errors import DomainError
 from fedicity.located import queries as located_queries
 from fedicity.located.models import LocatedItem, NewItem
 from fedicity.posts import service as posts
@@ -28,12 +29,8 @@ from fedicity.urls import Urls, new_token
 _log = logging.getLogger(__name__)
 
 
-class TerritoryError(ValueError):
+class TerritoryError(DomainError):
     """A territory operation was refused; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 async def served_root(conn: Connection, level: str, code: str) -> Territory | None:
@@ -180,7 +177,7 @@ async def write_note(
                     latitude=place.latitude,
                     longitude=place.longitude,
                 ),
-                activity_uri=post.uri + "/activity",
+                activity_uri=urls.create_activity(post.uri),
                 root=root,
                 urls=urls,
                 clock=clock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Quart, Response, g, request
 from werkzeug.datastructures import MultiDict
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.web import headers, i18n, signed_fetch
 from fedicity.web.app import state
 from fedicity.web.devices import device_name
@@ -32,6 +33,7 @@ def register_web(app: Quart) -> None:
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["device_name"] = device_name
+    app.jinja_env.filters["xsd_datetime"] = format_datetime
     headers.install(app)
     # First of the hooks: nothing may read a body before its route's cap is set.
     app.before_request(limit_body)

@@ -25,7 +25,9 @@ from fedicity.territories import service as territory_service
 from fedicity.web.app import state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
+from fedicity.web.forms import checked
 from fedicity.web.i18n import LOCALES, gettext, lazy
+from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
 from fedicity.web.session import (
     check_csrf,
@@ -40,34 +42,8 @@ from fedicity.web.territories import resolve_place, served_root
 blueprint = Blueprint("accounts", __name__)
 blueprint.before_request(check_csrf)
 
-ERROR_MESSAGES = {
-    "username_invalid": lazy("A username has 1 to 30 characters: lower-case letters, digits, _."),
-    "username_reserved": lazy("This username is reserved."),
-    "username_taken": lazy("This username is already taken."),
-    "email_invalid": lazy("This e-mail address does not look valid."),
-    "email_taken": lazy("An account already uses this e-mail address."),
-    "password_too_short": lazy("A password has at least 8 characters."),
-    "password_too_long": lazy("This password is too long."),
-    "password_common": lazy(
-        "This password is among the most common ones, the first that attackers try. "
-        "Choose another: a few unrelated words make a good one."
-    ),
-    "passwords_differ": lazy("The two passwords differ."),
-    "display_name_too_long": lazy("A name has at most 100 characters."),
-    "summary_too_long": lazy("A description has at most 5000 characters."),
-    "login_failed": lazy("Wrong username or password."),
-    "password_wrong": lazy("The current password is wrong."),
-    "territory_unknown": lazy("This place is not served by this instance."),
-}
-
-
-DEFAULT_ERROR = lazy("This request could not be completed.")
 THROTTLED = lazy("Too many attempts. Try again in %(minutes)s min.")
 HASHES_BUSY = lazy("Too many attempts at the same moment. Try again in a few seconds.")
-
-
-def _message(code: str) -> str:
-    return gettext(ERROR_MESSAGES.get(code, DEFAULT_ERROR))
 
 
 def _safe_next(target: str | None) -> str:
@@ -90,14 +66,14 @@ async def _too_many(retry_after: int | None, template: str, **context: Any) -> R
     form again, with what was typed, for browsers; a problem document for programs."""
     if retry_after is None:
         retry_after = passwords.BUSY_RETRY_AFTER
-        message = gettext(HASHES_BUSY)
+        text = gettext(HASHES_BUSY)
     else:
-        message = gettext(THROTTLED, minutes=math.ceil(retry_after / 60))
+        text = gettext(THROTTLED, minutes=math.ceil(retry_after / 60))
     if wants_html(request):
-        body = await render_template(template, error=message, **context)
+        body = await render_template(template, error=text, **context)
         response = Response(body, status=429, content_type="text/html; charset=utf-8")
     else:
-        response = await problem_response(429, message)
+        response = await problem_response(429, text)
     response.headers["Retry-After"] = str(retry_after)
     return response
 
@@ -120,7 +96,7 @@ async def signup() -> str | Response | WerkzeugResponse | tuple[str, int]:
         return await _too_many(retry_after, "signup.html", form=values)
     if form.get("password", "") != form.get("password_confirm", ""):
         return await render_template(
-            "signup.html", form=values, error=_message("passwords_differ")
+            "signup.html", form=values, error=message("passwords_differ")
         ), 422
     try:
         account = await accounts.sign_up(
@@ -133,7 +109,7 @@ async def signup() -> str | Response | WerkzeugResponse | tuple[str, int]:
             locale=request.cookies.get("lang") if request.cookies.get("lang") in LOCALES else None,
         )
     except ActorError as error:
-        return await render_template("signup.html", form=values, error=_message(error.code)), 422
+        return await render_template("signup.html", form=values, error=message(error.code)), 422
     except passwords.HashBusy:
         return await _too_many(None, "signup.html", form=values)
     await log_in(account)
@@ -167,7 +143,7 @@ async def login() -> str | Response | WerkzeugResponse | tuple[str, int]:
             await throttle.login_failed(conn, login_name, ip, app_state.clock.now())
         return (
             await render_template(
-                "login.html", login=login_name, error=_message("login_failed"), next_url=next_url
+                "login.html", login=login_name, error=message("login_failed"), next_url=next_url
             ),
             401,
         )
@@ -179,7 +155,7 @@ async def login() -> str | Response | WerkzeugResponse | tuple[str, int]:
 async def logout() -> WerkzeugResponse:
     """End the session, or with `everywhere`, every session of the account."""
     form = await request.form
-    await log_out(everywhere=form.get("everywhere") == "on")
+    await log_out(everywhere=checked(form, "everywhere"))
     return redirect("/", 303)
 
 
@@ -240,7 +216,7 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
     form = await request.form
     place = await resolve_place(form.get("home_territory", ""))
     if form.get("home_territory", "").strip() and place is None:
-        return await _settings_page(account, actor, error=_message("territory_unknown")), 422
+        return await _settings_page(account, actor, error=message("territory_unknown")), 422
     try:
         async with app_state.db.acquire() as conn, conn.transaction():
             actor = await actor_service.update_profile(
@@ -248,8 +224,8 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
                 actor,
                 display_name=form.get("display_name", ""),
                 summary=form.get("summary", ""),
-                manually_approves_followers=form.get("manually_approves_followers") == "on",
-                discoverable=form.get("discoverable") == "on",
+                manually_approves_followers=checked(form, "manually_approves_followers"),
+                discoverable=checked(form, "discoverable"),
             )
             await actor_queries.update_home_territory(
                 conn, actor.id, place.id if place is not None else None
@@ -259,7 +235,7 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
                 conn, account.id, locale if locale in LOCALES else None
             )
     except ActorError as error:
-        return await _settings_page(account, actor, error=_message(error.code)), 422
+        return await _settings_page(account, actor, error=message(error.code)), 422
     app_state.actor_documents.pop(actor.username, None)
     return redirect(url_for("accounts.settings_page", notice="saved"), 303)
 
@@ -298,7 +274,7 @@ async def change_password() -> str | Response | WerkzeugResponse | tuple[str, in
     except passwords.HashBusy:
         return await _too_many_settings(account, None)
     if error is not None:
-        return await _settings_page(account, error=_message(error)), 422
+        return await _settings_page(account, error=message(error)), 422
     async with app_state.db.acquire() as conn:
         refreshed = await account_queries.select_account_by_id(conn, account.id)
     assert refreshed is not None
@@ -378,9 +354,7 @@ async def admin_action(action: str, form: Any) -> str:
     app_state = state()
     if action == "registration":
         async with app_state.db.acquire() as conn:
-            await account_queries.update_registration_open(
-                conn, form.get("registration_open") == "on"
-            )
+            await account_queries.update_registration_open(conn, checked(form, "registration_open"))
         return "saved"
     if action in {"suspend", "allow", "lift"}:
         domain = form.get("domain", "").strip().lower()

@@ -21,7 +21,6 @@ from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import queries as post_queries
 from fedicity.posts.ap import note_to_ap
 from fedicity.posts.models import Post
-from fedicity.posts.service import tag_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.actors import territory_actor_to_ap
 from fedicity.web.app import state
@@ -132,7 +131,7 @@ async def _actor_document(found: Actor) -> dict[str, Any]:
         territory,
         ancestors,
         app_state.urls,
-        app_state.urls.absolute(territory_path(territory)),
+        app_state.urls.territory(territory.level, territory.code),
     )
 
 
@@ -304,7 +303,7 @@ async def note_document(post: Post) -> dict[str, Any]:
             (row["actor_uri"], names.get(row["actor_uri"], row["actor_uri"])) for row in mentions
         ],
         tags=[row["tag"] for row in tags],
-        tag_url=tag_url(urls),
+        tag_url=urls.tag_template,
     )
 
 
@@ -323,7 +322,7 @@ async def note(token: str) -> Response | str:
 async def replies(token: str) -> Response:
     """Public replies to a local post."""
     post = await _visible_local_post(token)
-    collection_id = post.uri + "/replies"
+    collection_id = state().urls.replies(post.uri)
     async with state().db.acquire() as conn:
         total = await post_queries.count_replies(conn, post.uri)
         if not _wants_page():
@@ -355,7 +354,8 @@ async def _activity(uri: str) -> Response:
 @serves_activitystreams("always")
 async def note_activity(token: str) -> Response:
     """The Create activity of a local post."""
-    return await _activity(state().urls.note(token) + "/activity")
+    urls = state().urls
+    return await _activity(urls.create_activity(urls.note(token)))
 
 
 @blueprint.get("/activities/<token>")

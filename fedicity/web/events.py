@@ -4,13 +4,14 @@ organiser's and participants' forms."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
+from fedicity.activitypub.dates import format_form_time, parse_form_time
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.events import participation, poll, queries
@@ -26,9 +27,11 @@ from fedicity.territories import queries as territory_queries
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
-from fedicity.web.i18n import gettext, lazy
+from fedicity.web.forms import checked
+from fedicity.web.i18n import lazy
 from fedicity.web.limits import accepts_uploads
 from fedicity.web.media import read_upload
+from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
@@ -38,36 +41,6 @@ blueprint = Blueprint("events", __name__)
 blueprint.before_request(check_csrf)
 
 AGENDA_SIZE = 200
-MESSAGES = {
-    "title_missing": lazy("An event needs a title."),
-    "title_too_long": lazy("The title is too long."),
-    "description_too_long": lazy("The description is too long."),
-    "time_invalid": lazy("Give a valid date and time."),
-    "ends_before_start": lazy("An event cannot end before it starts."),
-    "too_long": lazy("An event lasts at most a year."),
-    "timezone_invalid": lazy("Unknown time zone."),
-    "category_invalid": lazy("Choose a category from the list."),
-    "join_mode_invalid": lazy("Choose how people take part."),
-    "status_invalid": lazy("Unknown status."),
-    "capacity_invalid": lazy("The capacity is a positive number."),
-    "external_url_missing": lazy("External registration needs a web address."),
-    "online_url_invalid": lazy("The online address must start with https://."),
-    "location_missing": lazy("An event needs a place or an online address."),
-    "tag_invalid": lazy("Tags are single words."),
-    "not_organizer": lazy("Only the organiser can change this event."),
-    "deleted": lazy("This event was deleted."),
-    "parent_invalid": lazy("A programme groups events of the same organiser."),
-    "image_url_invalid": lazy("The image must be a web address (http:// or https://)."),
-    "image_file_invalid": lazy("The picture must be a PNG, JPEG, GIF or WebP image."),
-    "image_too_large": lazy("The picture is too large."),
-    "image_too_many_pixels": lazy(
-        "The picture has too many pixels: at most 7680 by 4320 (33 megapixels)."
-    ),
-    "upload_quota": lazy(
-        "You have uploaded as many pictures as an account may in a day; try again tomorrow."
-    ),
-    "territory_unknown": lazy("This place is not served by this instance."),
-}
 STATE_LABELS = {
     "accepted": lazy("You take part."),
     "pending": lazy("Your request awaits the organiser's approval."),
@@ -202,7 +175,7 @@ async def event_page(token: str) -> Response | str:
         programme=programme,
         parent=parent,
         organizer=me is not None and me.id == event.local_actor_id,
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
     )
 
 
@@ -225,7 +198,9 @@ async def attendees(token: str) -> Response:
     event = await _event(token)
     async with state().db.acquire() as conn:
         count = await queries.count_participants(conn, event.id)
-    return activity_response(collections.collection(event.uri + "/attendees", count, first=False))
+    return activity_response(
+        collections.collection(state().urls.attendees(event.uri), count, first=False)
+    )
 
 
 @blueprint.get("/actors/<username>/events.ics")
@@ -260,19 +235,15 @@ def _local_time(raw: str, timezone: str) -> datetime | None:
     raw = raw.strip()
     if not raw:
         return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone(timezone))
-        parsed.astimezone(UTC)  # year 1 or 9999 may have no UTC equivalent
-    except (ValueError, OverflowError):
-        raise EventError("time_invalid", "bad time") from None
+    parsed = parse_form_time(raw, zone(timezone))
+    if parsed is None:
+        raise EventError("time_invalid", "bad time")
     return parsed
 
 
 def _form_input(form: Any) -> EventInput:
     timezone = form.get("timezone", "Europe/Paris").strip() or "Europe/Paris"
-    all_day = form.get("all_day") == "on"
+    all_day = checked(form, "all_day")
     start_raw = form.get("starts_at", "")
     end_raw = form.get("ends_at", "")
     if all_day:
@@ -338,11 +309,11 @@ async def _parent_choices(event: Event | None) -> list[Event]:
     ]
 
 
-async def _form_page(event: Event | None, error: str | None, values: Any) -> str:
+async def _form_page(event: Event | None, values: Any, *, error: str | None = None) -> str:
     return await render_template(
         "event_form.html",
         event=event,
-        error=gettext(MESSAGES[error]) if error in MESSAGES else None,
+        error=message(error) if error else None,
         values=values,
         categories=CATEGORIES,
         join_modes=JOIN_MODES,
@@ -367,8 +338,8 @@ def _values_of(event: Event) -> dict[str, str]:
     return {
         "title": event.title,
         "description": event.description_source or "",
-        "starts_at": event.starts_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": event.ends_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if event.ends_at else "",
+        "starts_at": format_form_time(event.starts_at, tz),
+        "ends_at": format_form_time(event.ends_at, tz) if event.ends_at else "",
         "timezone": event.timezone,
         "all_day": "on" if event.all_day else "",
         "category": event.category or "",
@@ -392,21 +363,21 @@ def _values_of(event: Event) -> dict[str, str]:
 async def new_event() -> str | WerkzeugResponse:
     """The form to organise an event."""
     if await _me() is None:
-        return redirect(url_for("accounts.login", next="/events/new"), 303)
-    return await _form_page(None, None, {"timezone": "Europe/Paris", "join_mode": "free"})
+        return redirect(url_for("accounts.login", next=url_for("events.new_event")), 303)
+    return await _form_page(None, {"timezone": "Europe/Paris", "join_mode": "free"})
 
 
 async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]:
     me = await _require_me()
     if event is not None and event.local_actor_id != me.id:
         # Before an upload is stored for nothing.
-        raise Problem(403, gettext(MESSAGES["not_organizer"]))
+        raise Problem(403, message("not_organizer"))
     form = await request.form
     app_state = state()
     settings = app_state.settings
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory", "").strip() and place is None:
-        return await _form_page(event, "territory_unknown", form)
+        return await _form_page(event, form, error="territory_unknown")
     root = await served_root()
     try:
         data = _form_input(form)
@@ -458,10 +429,10 @@ async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]
                 )
     except EventError as error:
         if error.code == "not_organizer":
-            raise Problem(403, gettext(MESSAGES[error.code])) from error
-        return await _form_page(event, error.code, form)
+            raise Problem(403, message(error.code)) from error
+        return await _form_page(event, form, error=error.code)
     except MediaError as error:
-        page = await _form_page(event, error.code, form)
+        page = await _form_page(event, form, error=error.code)
         return page, _MEDIA_STATUS.get(error.code, 200)
     assert saved.token is not None
     return redirect(url_for("events.event_page", token=saved.token), 303)
@@ -476,8 +447,8 @@ async def edit(token: str) -> str | WerkzeugResponse | tuple[str, int]:
         return await _save(event)
     me = await _require_me()
     if me.id != event.local_actor_id:
-        raise Problem(403, gettext(MESSAGES["not_organizer"]))
-    return await _form_page(event, None, _values_of(event))
+        raise Problem(403, message("not_organizer"))
+    return await _form_page(event, _values_of(event))
 
 
 @blueprint.post("/events/<token>/cancel")
@@ -504,7 +475,7 @@ async def cancel(token: str) -> WerkzeugResponse:
                 keygen=app_state.keygen,
             )
         except EventError as error:
-            raise Problem(403, gettext(MESSAGES[error.code])) from error
+            raise Problem(403, message(error.code)) from error
     return redirect(url_for("events.event_page", token=token), 303)
 
 
@@ -520,7 +491,7 @@ async def delete(token: str) -> WerkzeugResponse:
                 conn, actor=me, event=event, urls=app_state.urls, clock=app_state.clock
             )
         except EventError as error:
-            raise Problem(403, gettext(MESSAGES[error.code])) from error
+            raise Problem(403, message(error.code)) from error
     return redirect(url_for("social.home_feed"), 303)
 
 
@@ -572,7 +543,7 @@ async def decide(token: str) -> WerkzeugResponse:
     event = await _event(token)
     me = await _require_me()
     if me.id != event.local_actor_id:
-        raise Problem(403, gettext(MESSAGES["not_organizer"]))
+        raise Problem(403, message("not_organizer"))
     form = await request.form
     app_state = state()
     async with (

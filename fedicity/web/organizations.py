@@ -3,7 +3,7 @@ behalf and on its wall; the members and moderators collections; the admins' iden
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, redirect, render_template, request
+from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
@@ -19,26 +19,14 @@ from fedicity.posts.service import PostError
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
-from fedicity.web.i18n import lazy
+from fedicity.web.forms import checked
+from fedicity.web.messages import query_error
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
 
 blueprint = Blueprint("organizations", __name__)
 blueprint.before_request(check_csrf)
-
-MESSAGES = {
-    "not_admin": lazy("Only the organisation's admins can do this."),
-    "not_member": lazy("Only members can do this."),
-    "last_admin": lazy("The last admin cannot leave or be demoted."),
-    "invitation_only": lazy("This organisation admits invited people only."),
-    "not_invited": lazy("There is no invitation for you."),
-    "no_request": lazy("There is no pending request from this person."),
-    "already_member": lazy("This person is already a member."),
-    "lookup_failed": lazy("This account could not be found or followed."),
-    "siren_invalid": lazy("A SIREN is 9 digits with a valid checksum."),
-    "rna_invalid": lazy("An RNA number is W followed by 9 digits."),
-}
 
 
 def _env() -> Env:
@@ -61,9 +49,13 @@ async def _organization(username: str) -> Actor:
     return found
 
 
-def _page(username: str, **params: str) -> WerkzeugResponse:
-    query = "&".join(f"{key}={value}" for key, value in params.items())
-    return redirect(f"/organizations/{username}" + (f"?{query}" if query else ""), 303)
+def _page(
+    username: str, *, error: str | None = None, notice: str | None = None
+) -> WerkzeugResponse:
+    return redirect(
+        url_for("organizations.organization_page", username=username, error=error, notice=notice),
+        303,
+    )
 
 
 @blueprint.get("/organizations/new")
@@ -74,7 +66,7 @@ async def new_organization() -> str:
         "organization_new.html",
         kinds=ORGANIZATION_KINDS,
         modes=MEMBERSHIP_MODES,
-        error=request.args.get("error"),
+        error=query_error(),
     )
 
 
@@ -97,7 +89,7 @@ async def create_organization() -> WerkzeugResponse:
                 env=_env(),
             )
     except (ActorError, MembershipError) as refused:
-        return redirect(f"/organizations/new?error={refused.code}", 303)
+        return redirect(url_for("organizations.new_organization", error=refused.code), 303)
     return _page(organization.username)
 
 
@@ -131,7 +123,6 @@ async def organization_page(username: str) -> str:
             if is_admin
             else []
         )
-    code = request.args.get("error", "")
     return await render_template(
         "organization.html",
         organization=organization,
@@ -144,7 +135,7 @@ async def organization_page(username: str) -> str:
         roles=ROLES,
         modes=MEMBERSHIP_MODES,
         instance_admin=account is not None and account.is_admin,
-        error=MESSAGES.get(code, code or None),
+        error=query_error(),
         notice=request.args.get("notice"),
     )
 
@@ -222,7 +213,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                     organization=organization,
                     by=me,
                     membership_mode=form.get("membership_mode", ""),
-                    hide_members=form.get("hide_members") == "on",
+                    hide_members=checked(form, "hide_members"),
                     env=env,
                 )
             elif action == "post":

@@ -7,7 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from quart import Blueprint, Response, redirect, render_template, request
+from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,7 +23,8 @@ from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
-from fedicity.web.i18n import lazy
+from fedicity.web.forms import checked
+from fedicity.web.messages import query_error
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
@@ -33,46 +34,6 @@ blueprint = Blueprint("proposals", __name__)
 blueprint.before_request(check_csrf)
 
 MAX_DAYS = 365
-MESSAGES = {
-    "title_invalid": lazy("A proposal needs a title of at most 200 characters."),
-    "too_long": lazy("This text is too long."),
-    "options_invalid": lazy("A vote needs 2 to 20 distinct options."),
-    "majority_invalid": lazy("The majority is a fraction between 0 and 1."),
-    "electorate_invalid": lazy("Choose who may vote."),
-    "electorate_unavailable": lazy("A members' vote needs one of your organisations."),
-    "territory_required": lazy("A residents' vote needs a territory."),
-    "territory_unknown": lazy("This place is not served by this instance."),
-    "not_allowed": lazy("Only the author or the organisation may do this."),
-    "wrong_state": lazy("This is not possible at this stage of the proposal."),
-    "date_invalid": lazy("The end date must be in the future."),
-    "not_open": lazy("The vote is not open."),
-    "vote_closed": lazy("The vote has ended."),
-    "option_invalid": lazy("This is not one of the options."),
-    "not_eligible": lazy("You may not vote on this proposal."),
-    "already_counted": lazy("Your vote was already counted."),
-    "change_not_allowed": lazy("Votes cannot be changed on this proposal."),
-    "stance_invalid": lazy("Choose for, neutral or against."),
-    "comment_invalid": lazy("A comment needs some text."),
-    "not_amendable": lazy("Amendments are only possible during the amendment period."),
-    "amendment_invalid": lazy("An amendment needs some text."),
-    "amendment_decided": lazy("This amendment was already decided."),
-    "unknown": lazy("No such amendment."),
-    "organization_invalid": lazy(
-        "You may only write in the name of an organisation you administer."
-    ),
-    "attachment_invalid": lazy("A link is an http or https address followed by its name."),
-    "attachments_too_many": lazy("A proposal has at most 10 links."),
-    "room_archived": lazy("This room is archived."),
-    "room_members_only": lazy("This room is open to the organisation's members only."),
-    "room_territory": lazy("This place is outside the room's territory."),
-    "room_unknown": lazy("No such room."),
-    "room_owner": lazy("A room belongs to one of your organisations or to a served territory."),
-    "room_name_invalid": lazy("A room needs a name of at most 200 characters."),
-    "room_status_invalid": lazy("A room is open or archived."),
-    "trusted_domains_invalid": lazy(
-        "Type at most 50 server names such as example.org, one per line."
-    ),
-}
 
 
 async def _env() -> Env:
@@ -112,8 +73,7 @@ def _days(raw: str | None, default: int) -> timedelta:
 
 
 def _back(proposal: Proposal, error: str | None = None) -> WerkzeugResponse:
-    target = f"/proposals/{proposal.token}"
-    return redirect(f"{target}?error={error}" if error else target, 303)
+    return redirect(url_for("proposals.proposal_page", token=proposal.token, error=error), 303)
 
 
 def parse_links(text: str) -> list[tuple[str, str]]:
@@ -149,13 +109,13 @@ async def new_proposal() -> str | WerkzeugResponse:
     """The form to write a proposal."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/proposals/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     env = await _env()
     async with state().db.acquire() as conn:
         organizations = await proposals.admin_organizations(conn, me, env.urls)
     return await render_template(
         "proposal_new.html",
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
         organizations=[
             (env.urls.actor(o.username), o.display_name or o.username) for o in organizations
         ],
@@ -169,11 +129,11 @@ async def create_proposal() -> WerkzeugResponse:
     """Save a draft proposal."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/proposals/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     form = await request.form
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory") and place is None:
-        return redirect("/proposals/new?error=territory_unknown", 303)
+        return redirect(url_for("proposals.new_proposal", error="territory_unknown"), 303)
     options = [line for line in form.get("options", "").splitlines() if line.strip()]
     try:
         majority = float(form.get("majority", "0.5") or 0.5)
@@ -184,7 +144,7 @@ async def create_proposal() -> WerkzeugResponse:
         if form.get("room"):
             room = await queries.select_room_by_token(conn, form.get("room", ""))
             if room is None:
-                return redirect("/proposals/new?error=room_unknown", 303)
+                return redirect(url_for("proposals.new_proposal", error="room_unknown"), 303)
         try:
             proposal = await proposals.create_draft(
                 conn,
@@ -193,21 +153,21 @@ async def create_proposal() -> WerkzeugResponse:
                 text=form.get("text", ""),
                 env=await _env(),
                 options=options or None,
-                multiple=form.get("multiple") == "on",
+                multiple=checked(form, "multiple"),
                 tags=form.get("tags", "").replace(",", " ").split(),
                 territory=place,
-                anonymous_votes=form.get("anonymous_votes") == "on",
-                vote_change_allowed=form.get("vote_change_allowed") == "on",
+                anonymous_votes=checked(form, "anonymous_votes"),
+                vote_change_allowed=checked(form, "vote_change_allowed"),
                 majority=majority,
                 electorate=form.get("electorate", "federated"),
-                federated_votes_count=form.get("federated_votes_count", "on") == "on",
+                federated_votes_count=checked(form, "federated_votes_count", default=True),
                 organization_uri=form.get("organization") or None,
                 room=room,
                 attachments=parse_links(form.get("links", "")),
                 trusted_vote_domains=form.get("trusted_vote_domains", "").split(),
             )
         except ProposalError as refused:
-            return redirect(f"/proposals/new?error={refused.code}", 303)
+            return redirect(url_for("proposals.new_proposal", error=refused.code), 303)
     return _back(proposal)
 
 
@@ -248,7 +208,7 @@ async def proposal_page(token: str) -> str | Response:
         and (proposal.amendable_until is None or env.clock.now() < proposal.amendable_until),
         me=me,
         manages=me_uri is not None and me_uri in (proposal.author_uri, proposal.organization_uri),
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
     )
 
 
@@ -261,7 +221,9 @@ async def _act(token: str, action: Action) -> WerkzeugResponse:
     refusal's code when the service refused."""
     me = await _me()
     if me is None:
-        return redirect(f"/login?next=/proposals/{token}", 303)
+        return redirect(
+            url_for("accounts.login", next=url_for("proposals.proposal_page", token=token)), 303
+        )
     proposal = await _proposal(token, me)
     form = await request.form
     env = await _env()
@@ -402,11 +364,15 @@ async def comment_document(token: str, comment_token: str) -> Response:
     """A local comment as its Note (it has no page of its own)."""
     proposal = await _proposal(token, None)
     async with state().db.acquire() as conn:
-        found = await queries.select_comment(conn, f"{proposal.uri}/comments/{comment_token}")
+        found = await queries.select_comment(
+            conn, state().urls.comment(proposal.uri, comment_token)
+        )
     if found is None or not found.local:
         raise Problem(404, "no such comment")
     if not wants_activitypub(request):
-        return Response("", status=303, headers={"Location": f"/proposals/{token}"})
+        return Response(
+            "", status=303, headers={"Location": url_for("proposals.proposal_page", token=token)}
+        )
     return Response(
         json.dumps(comment_to_ap(found, proposal)),
         content_type=f"{ACTIVITY_JSON}; charset=utf-8",
@@ -430,14 +396,14 @@ async def new_room() -> str | WerkzeugResponse:
     admins)."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/rooms/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
     env = await _env()
     async with state().db.acquire() as conn:
         organizations = await proposals.admin_organizations(conn, me, env.urls)
         instance_admin = await queries.is_instance_admin(conn, me.id)
     return await render_template(
         "room_new.html",
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
         organizations=[(o.username, o.display_name or o.username) for o in organizations],
         instance_admin=instance_admin,
     )
@@ -448,7 +414,7 @@ async def create_room() -> WerkzeugResponse:
     """Open a room."""
     me = await _me()
     if me is None:
-        return redirect("/login?next=/rooms/new", 303)
+        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
     form = await request.form
     owner = form.get("owner", "")
     territory = None
@@ -459,11 +425,11 @@ async def create_room() -> WerkzeugResponse:
                 await served_root() if not form.get("territory", "").strip() else None
             )
             if territory is None:
-                return redirect("/rooms/new?error=territory_unknown", 303)
+                return redirect(url_for("proposals.new_room", error="territory_unknown"), 303)
         else:
             organization = await actor_queries.select_actor_by_username(conn, owner)
             if organization is None:
-                return redirect("/rooms/new?error=room_owner", 303)
+                return redirect(url_for("proposals.new_room", error="room_owner"), 303)
         try:
             room = await rooms.create_room(
                 conn,
@@ -473,11 +439,11 @@ async def create_room() -> WerkzeugResponse:
                 env=await _env(),
                 organization=organization,
                 territory=territory,
-                members_only=form.get("members_only") == "on",
+                members_only=checked(form, "members_only"),
             )
         except ProposalError as refused:
-            return redirect(f"/rooms/new?error={refused.code}", 303)
-    return redirect(f"/rooms/{room.token}", 303)
+            return redirect(url_for("proposals.new_room", error=refused.code), 303)
+    return redirect(url_for("proposals.room_page", token=room.token), 303)
 
 
 @blueprint.get("/rooms/<token>")
@@ -502,7 +468,7 @@ async def room_page(token: str) -> str | Response:
         by_state=by_state,
         me=me,
         manages=manages,
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
     )
 
 
@@ -511,7 +477,9 @@ async def room_status(token: str) -> WerkzeugResponse:
     """Archive a room, or open it again (its managers)."""
     me = await _me()
     if me is None:
-        return redirect(f"/login?next=/rooms/{token}", 303)
+        return redirect(
+            url_for("accounts.login", next=url_for("proposals.room_page", token=token)), 303
+        )
     room = await _room(token)
     form = await request.form
     async with state().db.acquire() as conn:
@@ -520,5 +488,5 @@ async def room_status(token: str) -> WerkzeugResponse:
                 conn, actor=me, room=room, status=form.get("status", ""), env=await _env()
             )
         except ProposalError as refused:
-            return redirect(f"/rooms/{token}?error={refused.code}", 303)
-    return redirect(f"/rooms/{token}", 303)
+            return redirect(url_for("proposals.room_page", token=token, error=refused.code), 303)
+    return redirect(url_for("proposals.room_page", token=token), 303)

@@ -27,7 +27,7 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
-from fedicity.web.i18n import gettext, lazy
+from fedicity.web.messages import message, query_error
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import resolve_place, served_root
 
@@ -36,18 +36,6 @@ blueprint.before_request(check_csrf)
 _log = logging.getLogger(__name__)
 
 FEED_SIZE = 40
-MESSAGES = {
-    "empty": lazy("A post needs some text."),
-    "too_long": lazy("A post has at most 5000 characters."),
-    "visibility_invalid": lazy("Choose who can see the post."),
-    "not_author": lazy("Only the author can delete a post."),
-    "not_boostable": lazy("Only public posts can be boosted."),
-    "follow_failed": lazy("This account could not be found or followed."),
-    "territory_unknown": lazy("This place is not served by this instance."),
-    "not_admin": lazy("Only the organisation's admins can do this."),
-    "not_member": lazy("Only members can do this."),
-    "not_found": lazy("This account could not be found."),
-}
 # The compose form's "post as" choice: myself, as an organisation I administer, or on the wall
 # of an organisation I belong to. The services check the role again on posting.
 AS_ORGANIZATION, ON_WALL = "org:", "wall:"
@@ -109,7 +97,7 @@ async def home_feed() -> str | WerkzeugResponse:
         entries=entries,
         authors={a.uri: a for a in authors},
         pending=len(pending),
-        error=MESSAGES.get(request.args.get("error", "")),
+        error=query_error(),
         notice=request.args.get("notice"),
         reply_to=request.args.get("reply_to", ""),
         home_place=f"{home.level}:{home.code}" if home else "",
@@ -163,8 +151,9 @@ async def write_note() -> WerkzeugResponse:
                 kind, _sep, name = author.partition(":")
                 organization = await actor_queries.select_actor_by_username(conn, name[:100])
                 if organization is None or organization.kind != "organization":
-                    refusal = "not_admin" if kind == "org" else "not_member"
-                    return redirect(url_for("social.home_feed", error=refusal), 303)
+                    if kind == "org":
+                        return redirect(url_for("social.home_feed", error="not_admin"), 303)
+                    return redirect(url_for("social.home_feed", error="not_member"), 303)
                 env = organizations.Env(urls=app_state.urls, clock=app_state.clock)
                 if kind == "org":
                     await organizations.post_as_organization(
@@ -241,7 +230,7 @@ async def delete_post() -> WerkzeugResponse:
                 conn, actor=me, post=post, urls=app_state.urls, clock=app_state.clock
             )
         except PostError as error:
-            raise Problem(403, gettext(MESSAGES[error.code])) from error
+            raise Problem(403, message(error.code)) from error
     return redirect(url_for("social.home_feed"), 303)
 
 
@@ -362,7 +351,7 @@ async def authorize_interaction() -> str | WerkzeugResponse:
         # answers at an address: it goes to the log only.
         _log.info("lookup of %r failed: %s: %s", query, found.reason, found.detail)
         return await render_template(
-            "authorize_lookup.html", query=query, error=MESSAGES["not_found"]
+            "authorize_lookup.html", query=query, error=message("not_found")
         )
     if isinstance(found, str):
         return redirect(found, 303)

@@ -11,6 +11,7 @@ from quart import Blueprint, Response, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub.collections import parse_cursor
+from fedicity.activitypub.dates import format_datetime
 from fedicity.actors import queries as actor_queries
 from fedicity.db.pool import Connection
 from fedicity.located import queries as located_queries
@@ -19,6 +20,7 @@ from fedicity.sanitize import safe_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.urls import territory_path as page_path
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
@@ -32,7 +34,7 @@ MAX_RADIUS_KM = 500.0
 
 def territory_path(territory: Territory) -> str:
     """The page of a territory."""
-    return f"/territoires/{territory.level}/{territory.code}"
+    return page_path(territory.level, territory.code)
 
 
 def territory_json(territory: Territory) -> dict[str, Any]:
@@ -46,7 +48,7 @@ def territory_json(territory: Territory) -> dict[str, Any]:
         "population": territory.population,
         "latitude": territory.latitude,
         "longitude": territory.longitude,
-        "url": state().urls.absolute(territory_path(territory)),
+        "url": state().urls.territory(territory.level, territory.code),
     }
 
 
@@ -61,8 +63,8 @@ def item_json(item: LocatedItem) -> dict[str, Any]:
         "author": item.author_uri,
         "origin": item.origin_host,
         "via": item.via,
-        "published": item.published.isoformat(),
-        "startsAt": item.starts_at.isoformat() if item.starts_at else None,
+        "published": format_datetime(item.published),
+        "startsAt": format_datetime(item.starts_at) if item.starts_at else None,
         "latitude": item.latitude,
         "longitude": item.longitude,
         "cursor": _cursor(item),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -19,11 +20,14 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.posts import queries as post_queries
 from fedicity.territories import service as territory_service
+from fedicity.urls import Urls
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 
 blueprint = Blueprint("webfinger", __name__)
 
+# RFC 3986 §3.1: a letter, then letters, digits, "+", "-" or ".".
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 JRD_JSON = "application/jrd+json; charset=utf-8"
 XRD_XML = "application/xrd+xml; charset=utf-8"
 NODEINFO_VERSIONS = ("2.0", "2.1")
@@ -39,10 +43,10 @@ def _cors(response: Response) -> Response:
 
 
 class _NotOurs(Exception):
-    """The resource names another host: 404, not 400."""
+    """The resource is a well-formed URI that names nothing held here: 404, not 400."""
 
 
-def _username_from_resource(resource: str, host: str, base: str) -> str | None:
+def _username_from_resource(resource: str, host: str, urls: Urls) -> str | None:
     """The local username a resource names; None for the instance itself; raise on nonsense."""
     if resource.lower().startswith("acct:"):
         account = unquote(resource[5:]).lstrip("@")
@@ -52,21 +56,27 @@ def _username_from_resource(resource: str, host: str, base: str) -> str | None:
         if domain.lower() != host.lower():
             raise _NotOurs
         return None if user.lower() == host.lower() else user
+    scheme, colon, rest = resource.partition(":")
+    if not colon or not rest or not _SCHEME.fullmatch(scheme):
+        raise Problem(400, "resource must be a URI, such as acct:user@host or an https URL")
+    if scheme.lower() not in {"http", "https"}:
+        # A well-formed URI we know nothing about (mailto:, urn:, did:...): RFC 7033 §4.2
+        # keeps 400 for an absent or malformed resource, and answers 404 for the rest.
+        raise _NotOurs
     try:
         parts = urlsplit(resource)
     except ValueError:  # e.g. an unclosed IPv6 bracket
         raise Problem(400, "resource must be an acct: URI or an http(s) URL") from None
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise Problem(400, "resource must be an acct: URI or an http(s) URL")
-    if f"{parts.scheme}://{parts.netloc.lower()}" != base:
+    if not parts.netloc:
+        raise Problem(400, "an http(s) resource has a host")
+    if f"{parts.scheme.lower()}://{parts.netloc.lower()}" != urls.base.rstrip("/"):
         raise _NotOurs
-    path = parts.path.rstrip("/")
-    if path in {"", "/actor"}:
+    if parts.path.rstrip("/") in {"", urlsplit(urls.instance_actor).path}:
         return None
-    for prefix in ("/actors/", "/@"):
-        if path.startswith(prefix) and "/" not in path[len(prefix) :]:
-            return unquote(path[len(prefix) :])
-    raise _NotOurs
+    username = urls.username_in(parts.path) or urls.profile_username_in(parts.path)
+    if username is None:
+        raise _NotOurs
+    return username
 
 
 def _actor_jrd(actor: Actor, rels: list[str]) -> dict[str, Any]:
@@ -113,7 +123,7 @@ async def webfinger() -> Response:
         raise Problem(400, "exactly one resource parameter is required, e.g. acct:user@host")
     try:
         username = _username_from_resource(
-            resources[0].strip(), app_state.settings.host, app_state.urls.base
+            resources[0].strip(), app_state.settings.host, app_state.urls
         )
     except _NotOurs:
         raise Problem(404, "this server is not authoritative for that resource") from None

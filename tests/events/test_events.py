@@ -348,6 +348,32 @@ async def test_create_publishes_event_with_words_and_territories_announce_it(
     assert item.starts_at == event.starts_at
 
 
+async def test_the_title_comes_first_in_the_content_then_the_date(served: Served) -> None:
+    # Given an event whose title has characters HTML must escape
+    event = await served.create(_input(title="Fête <du> quartier"))
+    [create, _poll] = await served.outbox("Create")
+    content = create["object"]["content"]
+    # Then a server that shows `content` and not `name` (Takahē) still shows the title, first,
+    # the way proposals do, and the date in French right after it
+    title = "<p><strong>Fête &lt;du&gt; quartier</strong></p>"
+    assert content.startswith(title + "<p>📅 Le samedi 14 mars")
+    assert content.index("nombreux") > content.index("📅")
+    # And a cancelled event says so after its title
+    async with served.pool.acquire() as conn:
+        await events.cancel_event(
+            conn,
+            actor=served.camille,
+            event=event,
+            place=await served.montreuil(),
+            root=served.root,
+            urls=URLS,
+            clock=served.clock,
+            keygen=served.keygen,
+        )
+    [update, _poll_update] = await served.outbox("Update")
+    assert update["object"]["content"].startswith(title + "<p><strong>ANNULÉ</strong></p><p>📅")
+
+
 async def test_invalid_events_are_refused(served: Served) -> None:
     cases = {
         "title_missing": _input(title="  "),

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from quart import Quart
@@ -238,3 +239,35 @@ async def test_room_and_proposal_forms_rooms_organisations_and_links(
         "/proposals", form={"csrf_token": token, "title": "Encore", "room": room_token}
     )
     assert response.headers["Location"] == "/proposals/new?error=room_archived"
+
+
+async def test_the_federated_votes_checkbox_is_read_as_the_browser_sends_it(
+    app: Quart, pool: Pool, keygen: FixedKeys
+) -> None:
+    client = app.test_client()
+    token = await _log_in(client, pool, keygen, "camille")
+    # The form sends a hidden "off" before the checkbox, so that an unchecked box still says so
+    page = await (await client.get("/proposals/new")).get_data(as_text=True)
+    hidden = page.index('<input type="hidden" name="federated_votes_count" value="off">')
+    assert hidden < page.index('<input type="checkbox" name="federated_votes_count"')
+    stored = {}
+    for title, sent in (("Cochée", ["off", "on"]), ("Décochée", ["off"])):
+        # When camille saves a proposal with the box checked (both values), then unchecked
+        body = urlencode(
+            [("csrf_token", token), ("title", title), ("text", "x")]
+            + [("federated_votes_count", value) for value in sent]
+        )
+        response = await client.post(
+            "/proposals",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code == 303
+        async with pool.acquire() as conn:
+            proposal = await queries.select_proposal_by_token(
+                conn, response.headers["Location"].rsplit("/", 1)[1]
+            )
+        assert proposal is not None
+        stored[title] = proposal.federated_votes_count
+    # Then the last value wins, as the browser meant it (the first, "off", was read before)
+    assert stored == {"Cochée": True, "Décochée": False}

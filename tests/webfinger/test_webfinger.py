@@ -48,7 +48,8 @@ MALFORMED_QUERIES = {
     "acct with empty host": "?resource=acct:camille@",
     "acct with empty user": "?resource=acct:@fedicity.test",
     "bare word": "?resource=foo",
-    "other URI scheme": "?resource=mailto:camille@fedicity.test",
+    "scheme with nothing after it": "?resource=mailto:",
+    "scheme that is no scheme": "?resource=1http://fedicity.test/actors/camille",
     "URL without host": "?resource=http://",
     "unclosed IPv6 bracket": "?resource=http://%5B::1",
     "NUL in acct": "?resource=acct:ca%00mille@fedicity.test",
@@ -66,6 +67,14 @@ NOT_OURS = {
     "local URL that is no actor": "http://fedicity.test/settings",
     "local collection URL": "http://fedicity.test/actors/camille/outbox",
     "instance actor's internal name": "acct:instance.actor@fedicity.test",
+    # RFC 7033 §4.2: 400 is for an absent or malformed resource; a well-formed URI of any
+    # scheme that we hold nothing about is a 404 (it was a 400 for anything but acct: and http).
+    "mailto: URI": "mailto:camille@fedicity.test",
+    "urn: URI": "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66",
+    "did: URI": "did:web:fedicity.test",
+    "ftp: URL of this host": "ftp://fedicity.test/actors/camille",
+    "https: URL of an unknown page": "https://fedicity.test/about/team",
+    "http: URL of an unknown page": "http://fedicity.test/events/unknown",
 }
 CAMILLE_NAMES = {
     "acct": "acct:camille@fedicity.test",

@@ -1,0 +1,143 @@
+"""The one table of refusal messages: every code a domain error (fedicity.errors.DomainError)
+or a web form raises, in English (the msgid) with its French translation in the catalog, and one
+fallback for a code the table lacks. tests/web/test_messages.py holds every raised code to it."""
+
+from __future__ import annotations
+
+from quart import request
+
+from fedicity.web.i18n import gettext, lazy
+
+FALLBACK = lazy("This request could not be completed.")
+
+MESSAGES: dict[str, str] = {
+    # accounts and actors
+    "username_invalid": lazy("A username has 1 to 30 characters: lower-case letters, digits, _."),
+    "username_reserved": lazy("This username is reserved."),
+    "username_taken": lazy("This username is already taken."),
+    "email_invalid": lazy("This e-mail address does not look valid."),
+    "email_taken": lazy("An account already uses this e-mail address."),
+    "password_too_short": lazy("A password has at least 8 characters."),
+    "password_too_long": lazy("This password is too long."),
+    "password_common": lazy(
+        "This password is among the most common ones, the first that attackers try. "
+        "Choose another: a few unrelated words make a good one."
+    ),
+    "passwords_differ": lazy("The two passwords differ."),
+    "display_name_too_long": lazy("A name has at most 100 characters."),
+    "summary_too_long": lazy("A description has at most 5000 characters."),
+    "login_failed": lazy("Wrong username or password."),
+    "password_wrong": lazy("The current password is wrong."),
+    "organization_kind_invalid": lazy("Choose a kind of organisation from the list."),
+    "actor_missing": lazy("This account no longer exists."),
+    # territories
+    "territory_unknown": lazy("This place is not served by this instance."),
+    "not_served": lazy("This place is not served by this instance."),
+    # follows and posts
+    "follow_failed": lazy("This account could not be found or followed."),
+    "follow_self": lazy("You cannot follow yourself."),
+    "not_found": lazy("This account could not be found."),
+    "empty": lazy("A post needs some text."),
+    "post_too_long": lazy("A post has at most 5000 characters."),
+    "visibility_invalid": lazy("Choose who can see the post."),
+    "not_author": lazy("Only the author can do this."),
+    "not_boostable": lazy("Only public posts can be boosted."),
+    # events and media
+    "title_missing": lazy("An event needs a title."),
+    "title_too_long": lazy("The title is too long."),
+    "description_too_long": lazy("The description is too long."),
+    "time_invalid": lazy("Give a valid date and time."),
+    "ends_before_start": lazy("An event cannot end before it starts."),
+    "duration_too_long": lazy("An event lasts at most a year."),
+    "timezone_invalid": lazy("Unknown time zone."),
+    "category_invalid": lazy("Choose a category from the list."),
+    "join_mode_invalid": lazy("Choose how people take part."),
+    "status_invalid": lazy("Unknown status."),
+    "capacity_invalid": lazy("The capacity is a positive number."),
+    "external_url_missing": lazy("External registration needs a web address."),
+    "online_url_invalid": lazy("The online address must start with https://."),
+    "location_missing": lazy("An event needs a place or an online address."),
+    "tag_invalid": lazy("Tags are single words."),
+    "not_organizer": lazy("Only the organiser can change this event."),
+    "deleted": lazy("This event was deleted."),
+    "parent_invalid": lazy("A programme groups events of the same organiser."),
+    "image_url_invalid": lazy("The image must be a web address (http:// or https://)."),
+    "image_file_invalid": lazy("The picture must be a PNG, JPEG, GIF or WebP image."),
+    "image_too_large": lazy("The picture is too large."),
+    "image_too_many_pixels": lazy(
+        "The picture has too many pixels: at most 7680 by 4320 (33 megapixels)."
+    ),
+    "upload_quota": lazy(
+        "You have uploaded as many pictures as an account may in a day; try again tomorrow."
+    ),
+    # proposals, amendments, comments and rooms
+    "title_invalid": lazy("A proposal needs a title of at most 200 characters."),
+    "too_long": lazy("This text is too long."),
+    "options_invalid": lazy("A vote needs 2 to 20 distinct options."),
+    "majority_invalid": lazy("The majority is a fraction between 0 and 1."),
+    "electorate_invalid": lazy("Choose who may vote."),
+    "electorate_unavailable": lazy("A members' vote needs one of your organisations."),
+    "territory_required": lazy("A residents' vote needs a territory."),
+    "not_allowed": lazy("You are not allowed to do this."),
+    "wrong_state": lazy("This is not possible at this stage of the proposal."),
+    "date_invalid": lazy("The end date must be in the future."),
+    "not_open": lazy("The vote is not open."),
+    "vote_closed": lazy("The vote has ended."),
+    "option_invalid": lazy("This is not one of the options."),
+    "not_eligible": lazy("You may not vote on this proposal."),
+    "already_counted": lazy("Your vote was already counted."),
+    "change_not_allowed": lazy("Votes cannot be changed on this proposal."),
+    "stance_invalid": lazy("Choose for, neutral or against."),
+    "comment_invalid": lazy("A comment needs some text."),
+    "unchanged": lazy("Nothing was changed."),
+    "answer_invalid": lazy("An official answer has 1 to 20000 characters."),
+    "proposal_unknown": lazy("No such proposal."),
+    "not_amendable": lazy("Amendments are only possible during the amendment period."),
+    "amendment_invalid": lazy("An amendment needs some text."),
+    "amendment_decided": lazy("This amendment was already decided."),
+    "amendment_unknown": lazy("No such amendment."),
+    "organization_invalid": lazy(
+        "You may only write in the name of an organisation you administer."
+    ),
+    "attachment_invalid": lazy("A link is an http or https address followed by its name."),
+    "attachments_too_many": lazy("A proposal has at most 10 links."),
+    "room_archived": lazy("This room is archived."),
+    "room_members_only": lazy("This room is open to the organisation's members only."),
+    "room_territory": lazy("This place is outside the room's territory."),
+    "room_unknown": lazy("No such room."),
+    "room_owner": lazy("A room belongs to one of your organisations or to a served territory."),
+    "room_name_invalid": lazy("A room needs a name of at most 200 characters."),
+    "room_status_invalid": lazy("A room is open or archived."),
+    "trusted_domains_invalid": lazy(
+        "Type at most 50 server names such as example.org, one per line."
+    ),
+    # organisations and memberships
+    "not_admin": lazy("Only the organisation's admins can do this."),
+    "not_member": lazy("Only members can do this."),
+    "last_admin": lazy("The last admin cannot leave or be demoted."),
+    "invitation_only": lazy("This organisation admits invited people only."),
+    "not_invited": lazy("There is no invitation for you."),
+    "no_request": lazy("There is no pending request from this person."),
+    "already_member": lazy("This person is already a member."),
+    "lookup_failed": lazy("This account could not be found or followed."),
+    "siren_invalid": lazy("A SIREN is 9 digits with a valid checksum."),
+    "rna_invalid": lazy("An RNA number is W followed by 9 digits."),
+    "identifier_kind_invalid": lazy("An official identifier is a SIREN or an RNA number."),
+    "not_an_organization": lazy("This account is not an organisation."),
+    "not_a_person": lazy("Only a person can create an organisation."),
+    "mode_invalid": lazy("Membership is open, on approval or by invitation."),
+    "self": lazy("An organisation cannot join itself."),
+    "role_invalid": lazy("Choose a role from the list."),
+    "roles_invalid": lazy("At most 5 free roles of 40 characters each."),
+}
+
+
+def message(code: str) -> str:
+    """The message of a refusal code in the request's language; the fallback for an unknown one."""
+    return gettext(MESSAGES.get(code, FALLBACK))
+
+
+def query_error() -> str | None:
+    """The message of the `?error=` code a form's redirect carried; None when there is none."""
+    code = request.args.get("error", "")
+    return message(code) if code else None
