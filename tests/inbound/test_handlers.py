@@ -8,11 +8,9 @@ HTTP server on 127.0.0.1, which the app may fetch from (allow_private_addresses)
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -33,6 +31,7 @@ from fedicity.web.app import AppState
 from fedicity.workers.inbox import process_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import actor_document, post_signed, seed_remote_actor
+from tests.peer import Peer
 
 BASE = "http://fedicity.test"
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
@@ -119,50 +118,6 @@ async def _person(pool: Pool, keygen: FixedKeys, username: str) -> Actor:
 async def camille(pool: Pool, keygen: FixedKeys) -> Actor:
     """A local citizen."""
     return await _person(pool, keygen, "camille")
-
-
-@dataclass
-class Peer:
-    """A remote server on 127.0.0.1 serving JSON by exact path; it records each request's path."""
-
-    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[str] = field(default_factory=list)
-    port: int = 0
-    server: asyncio.Server | None = None
-
-    def url(self, path: str) -> str:
-        """An absolute URL on this peer."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def start(self) -> None:
-        """Listen on an ephemeral port."""
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b" ", 2)[1].decode("ascii")
-            self.requests.append(path)
-            document = self.documents.get(path)
-            status = 200 if document is not None else 404
-            body = json.dumps(document or {}).encode()
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/activity+json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
 
 
 @pytest.fixture
@@ -596,15 +551,15 @@ async def test_move_to_target_listing_the_origin_migrates_local_followers(
     await add_follow(pool, clock, CAMILLE, ALICE)
     await add_follow(pool, clock, DOMINIQUE, ALICE)
     target = peer.url("/users/alice")
-    peer.documents["/users/alice"] = {
-        **actor_document(target, KEY_C, username="alice"),
-        "alsoKnownAs": [ALICE],
-    }
+    peer.serve(
+        "/users/alice",
+        {**actor_document(target, KEY_C, username="alice"), "alsoKnownAs": [ALICE]},
+    )
     # When Alice moves there
     processed = await inbox.receive(activity("Move", ALICE, target=target))
     # Then the target was fetched once, and the move is recorded as verified
     assert processed.state == "done", processed.detail
-    assert peer.requests == ["/users/alice"]
+    assert peer.paths == ["/users/alice"]
     assert await _moves(pool) == [(ALICE, target, True)]
     # And Camille and Dominique now ask to follow the target instead of the origin
     for local in (CAMILLE, DOMINIQUE):
@@ -630,12 +585,12 @@ async def test_move_to_target_not_listing_the_origin_is_not_followed(
     # Given Camille following Alice, and a target that does not claim to be Alice
     await add_follow(pool, clock, CAMILLE, ALICE)
     target = peer.url("/users/impostor")
-    peer.documents["/users/impostor"] = actor_document(target, KEY_C, username="impostor")
+    peer.serve("/users/impostor", actor_document(target, KEY_C, username="impostor"))
     # When Alice announces a move there
     processed = await inbox.receive(activity("Move", ALICE, target=target))
     # Then the move is recorded unverified and nobody is migrated
     assert processed.state == "ignored"
-    assert peer.requests == ["/users/impostor"]
+    assert peer.paths == ["/users/impostor"]
     assert await _moves(pool) == [(ALICE, target, False)]
     assert await follow_state(pool, CAMILLE, ALICE) == "accepted"
     assert await follow_state(pool, CAMILLE, target) is None

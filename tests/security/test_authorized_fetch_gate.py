@@ -38,7 +38,8 @@ from fedicity.web.app import create_app
 from fedicity.web.signed_fetch import served_by
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, running_instance
-from tests.security.federation_peers import fake_peer, person, problem_reason, signed_get
+from tests.peer import running_peer
+from tests.security.federation_peers import person, problem_reason, signed_get
 
 KEY = fixed_keypairs()[5]
 AS = "application/activity+json"
@@ -257,7 +258,7 @@ async def test_every_gated_route_needs_a_signature_whatever_the_accept_header(
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False, authorized_fetch=True) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
         httpx.AsyncClient(trust_env=False, base_url=instance.base) as http,
     ):
         world = await _world(instance, pool, keygen)

@@ -37,7 +37,8 @@ from fedicity.urls import Urls, new_token
 from fedicity.workers.delivery import deliver_batch
 from fedicity.workers.federation import start_federation
 from tests.conftest import FixedKeys, fixed_keypairs
-from tests.security.federation_peers import fake_peer, person
+from tests.peer import running_peer
+from tests.security.federation_peers import person
 
 LAX = FetchPolicy(allow_private_addresses=True, timeout=5.0)
 STRICT = FetchPolicy(timeout=5.0)
@@ -56,7 +57,7 @@ class Answers:
 
 
 async def test_a_name_for_a_loopback_address_is_refused_when_connecting() -> None:
-    async with fake_peer() as peer, new_http_client() as client:
+    async with running_peer() as peer, new_http_client() as client:
         peer.serve("/note", {"id": f"http://localhost:{peer.port}/note", "type": "Note"})
         url = f"http://localhost:{peer.port}/note"
         # When the client itself is asked to GET a name that resolves to loopback
@@ -73,7 +74,7 @@ async def test_a_name_for_a_loopback_address_is_refused_when_connecting() -> Non
 
 
 async def test_the_connection_goes_to_the_address_that_was_checked() -> None:
-    async with fake_peer() as peer:
+    async with running_peer() as peer:
         name = "pinned.invalid"  # RFC 6761: no DNS server will ever answer for it
         url = f"http://{name}:{peer.port}/note"
         peer.serve("/note", {"id": url, "type": "Note"})
@@ -107,7 +108,7 @@ async def test_deliveries_and_key_fetches_use_pinned_clients(
     pool: Pool, settings: Settings, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
 ) -> None:
     strict = dataclasses.replace(settings, allow_private_addresses=False)
-    async with fake_peer() as peer:
+    async with running_peer() as peer:
         # Given a follower whose inbox is on a name for a loopback address
         remote = f"http://localhost:{peer.port}/users/bob"
         async with pool.acquire() as conn:

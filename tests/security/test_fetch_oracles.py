@@ -19,13 +19,8 @@ from fedicity.accounts import service as accounts
 from fedicity.db.pool import Pool
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import free_port, running_instance
-from tests.security.federation_peers import (
-    fake_peer,
-    logged_in,
-    person,
-    problem_reason,
-    signed_post,
-)
+from tests.peer import running_peer
+from tests.security.federation_peers import logged_in, person, problem_reason, signed_post
 
 KEY = fixed_keypairs()[2]
 
@@ -47,8 +42,8 @@ async def test_key_fetch_failures_answer_the_same_whatever_answers_at_the_addres
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False) as instance,
-        fake_peer("garbage") as not_http,
-        fake_peer() as web,
+        running_peer("garbage") as not_http,
+        running_peer() as web,
         httpx.AsyncClient(trust_env=False) as http,
     ):
         inbox = instance.base + "/inbox"
@@ -85,7 +80,7 @@ async def test_authorize_interaction_fetches_only_after_a_confirmed_form(
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
         httpx.AsyncClient(trust_env=False) as http,
     ):
         # Given a logged-in citizen, and an account on a remote server

@@ -23,12 +23,8 @@ from fedicity.db.pool import Pool
 from fedicity.posts import service as posts
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, running_instance
-from tests.security.inbound_http import (
-    AS_CONTEXT,
-    RemotePeer,
-    post_signed_http,
-    remote_peer,
-)
+from tests.peer import Peer, running_peer
+from tests.security.inbound_http import AS_CONTEXT, post_signed_http
 from tests.territory_helpers import import_slice
 
 ALICE_KEY = fixed_keypairs()[3]
@@ -40,7 +36,7 @@ class Setting:
     """A running instance with camille and one public post, a peer publishing Alice, a client."""
 
     instance: Instance
-    peer: RemotePeer
+    peer: Peer
     alice: str
     http: httpx.AsyncClient
     post_path: str
@@ -67,7 +63,7 @@ class Setting:
 async def _setting(pool: Pool, tmp_path: Path, keygen: FixedKeys) -> AsyncIterator[Setting]:
     await import_slice(pool, tmp_path / "slice")
     async with (
-        remote_peer() as peer,
+        running_peer() as peer,
         running_instance(
             pool,
             tmp_path,
@@ -191,7 +187,7 @@ async def test_a_fetched_key_document_jsonb_cannot_store_is_refused(
     setting: Setting, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given Alice's server publishes her actor with a NUL in its summary
-    setting.peer.documents["/users/alice"]["summary"] = "bonjour\x00"
+    setting.peer.document("/users/alice")["summary"] = "bonjour\x00"
     # When she sends a valid activity (her key must be fetched to check it)
     with caplog.at_level(logging.INFO, logger="fedicity.web.inbox"):
         response = await setting.post_as_alice(_activity(setting.alice).encode())

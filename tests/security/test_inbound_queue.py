@@ -29,7 +29,8 @@ from fedicity.workers.federation import start_federation
 from fedicity.workers.inbox import LEASE, process_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import eventually, running_instance
-from tests.security.inbound_http import AS_CONTEXT, PUBLIC, post_signed_http, remote_peer
+from tests.peer import running_peer
+from tests.security.inbound_http import AS_CONTEXT, PUBLIC, post_signed_http
 
 ALICE_KEY = fixed_keypairs()[3]
 
@@ -58,7 +59,7 @@ def _event(actor: str, number: int, to: str, **changes: Any) -> dict[str, Any]:
 async def test_a_remote_event_with_an_absurd_timezone_is_read_and_blocks_nothing(
     pool: Pool, tmp_path: Path, keygen: FixedKeys
 ) -> None:
-    async with remote_peer() as peer, running_instance(pool, tmp_path, keygen) as instance:
+    async with running_peer() as peer, running_instance(pool, tmp_path, keygen) as instance:
         # Given camille here, and Alice on a remote server that publishes her key
         async with pool.acquire() as conn:
             await accounts.register(conn, username="camille", password="long enough", keygen=keygen)

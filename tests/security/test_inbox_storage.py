@@ -29,7 +29,8 @@ from fedicity.workers.inbox import process_batch
 from fedicity.workers.loops import default_loops, run_worker
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, eventually, running_instance
-from tests.security.inbound_http import AS_CONTEXT, post_signed_http, remote_peer
+from tests.peer import running_peer
+from tests.security.inbound_http import AS_CONTEXT, post_signed_http
 
 ALICE_KEY, BOB_KEY = fixed_keypairs()[3:5]
 BULK = "x" * 500_000
@@ -79,7 +80,7 @@ async def test_what_nothing_handles_and_what_is_processed_is_kept_as_a_skeleton(
     pool: Pool, tmp_path: Path, keygen: FixedKeys
 ) -> None:
     async with (
-        remote_peer() as peer,
+        running_peer() as peer,
         running_instance(pool, tmp_path, keygen) as instance,
         httpx.AsyncClient(timeout=20) as http,
     ):
@@ -134,8 +135,8 @@ async def test_the_rows_one_domain_may_have_waiting_are_capped_with_a_429(
     pool: Pool, settings: Settings, tmp_path: Path, keygen: FixedKeys
 ) -> None:
     async with (
-        remote_peer() as peer,
-        remote_peer() as other_peer,
+        running_peer() as peer,
+        running_peer() as other_peer,
         running_instance(pool, tmp_path, keygen, worker=False, inbox_pending_per_domain=3) as a,
         httpx.AsyncClient(timeout=20) as http,
     ):

@@ -20,7 +20,8 @@ from fedicity.db.pool import Pool
 from fedicity.settings import SettingsError, load_settings
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import running_instance
-from tests.security.federation_peers import fake_peer, person, problem_reason, signed_post
+from tests.peer import running_peer
+from tests.security.federation_peers import person, problem_reason, signed_post
 
 KEY = fixed_keypairs()[1]
 BURST = 150
@@ -52,8 +53,8 @@ async def test_silent_key_servers_do_not_starve_a_new_peer(
             key_fetch_timeout=KEY_TIMEOUT,
             key_fetches_per_host=PER_HOST,
         ) as instance,
-        fake_peer("silent") as tarpit,
-        fake_peer() as newcomer,
+        running_peer("silent") as tarpit,
+        running_peer() as newcomer,
         httpx.AsyncClient(
             trust_env=False, timeout=60, limits=httpx.Limits(max_connections=None)
         ) as http,

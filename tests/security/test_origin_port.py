@@ -23,7 +23,8 @@ from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import eventually, running_instance
-from tests.security.federation_peers import fake_peer, person, signed_post
+from tests.peer import running_peer
+from tests.security.federation_peers import person, signed_post
 
 KEY = fixed_keypairs()[4]
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
@@ -34,7 +35,7 @@ async def test_announce_of_a_document_from_another_port_of_our_host_leaves_our_p
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
         httpx.AsyncClient(trust_env=False) as http,
     ):
         # Given camille's public post on our instance
@@ -122,7 +123,7 @@ async def test_the_fetcher_never_takes_our_own_objects_from_the_network(
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
     ):
         async with pool.acquire() as conn:
             camille = await actor_service.create_person(conn, "camille", keygen=keygen)

@@ -12,13 +12,12 @@ links either.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -36,6 +35,7 @@ from fedicity.sanitize import MAX_URL_LENGTH, safe_url
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, eventually, running_instance
 from tests.inbox_helpers import signed_headers
+from tests.peer import Peer
 from tests.territory_helpers import import_slice
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
@@ -190,21 +190,9 @@ def test_a_remote_question_keeps_no_script() -> None:
 
 
 @dataclass
-class HostilePeer:
-    """A fediverse server on 127.0.0.1 that serves an actor and keeps what it is sent."""
-
-    port: int = 0
-    received: list[dict[str, Any]] = field(default_factory=list)
-    server: asyncio.Server | None = None
-
-    def url(self, path: str) -> str:
-        """An absolute URL on this peer."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    @property
-    def host(self) -> str:
-        """host:port, as handles and domains name it."""
-        return f"127.0.0.1:{self.port}"
+class HostilePeer(Peer):
+    """A fediverse server on 127.0.0.1 that serves one actor whose every link is a script, and
+    keeps what it is sent."""
 
     @property
     def actor(self) -> str:
@@ -234,42 +222,9 @@ class HostilePeer:
         }
 
     async def start(self) -> None:
-        """Listen on an ephemeral port."""
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            method, path = head.split(" ", 2)[:2]
-            length = 0
-            for line in head.split("\r\n")[1:]:
-                name, _sep, value = line.partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            body = await reader.readexactly(length) if length else b""
-            status, answer = 404, b'{"error": "not found"}'
-            if method == "POST":
-                self.received.append(json.loads(body))
-                status, answer = 202, b""
-            elif path.split("?")[0] == "/users/mallory":
-                status, answer = 200, json.dumps(self.actor_document()).encode()
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: {ACTIVITY_JSON}\r\n"
-                f"Content-Length: {len(answer)}\r\nConnection: close\r\n\r\n".encode()
-                + answer
-            )
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
-            pass
-        finally:
-            writer.close()
+        """Listen on an ephemeral port, serving the actor."""
+        await super().start()
+        self.serve("/users/mallory", self.actor_document())
 
     async def deliver(self, instance: Instance, activity: dict[str, Any]) -> None:
         """POST a signed activity to the instance's shared inbox, as Mastodon does."""
@@ -346,10 +301,10 @@ async def hostile_world(pool: Pool, tmp_path: Path, keygen: FixedKeys) -> AsyncI
             assert "error" not in response.headers["location"], response.headers["location"]
 
             async def follow_arrived() -> bool:
-                return any(item.get("type") == "Follow" for item in peer.received)
+                return any(item.get("type") == "Follow" for item in peer.received_json())
 
             await eventually(follow_arrived, within=20)
-            follow = next(item for item in peer.received if item.get("type") == "Follow")
+            follow = next(item for item in peer.received_json() if item.get("type") == "Follow")
             camille = instance.urls.actor("camille")
             accept = {
                 "@context": AS_CONTEXT,

@@ -19,14 +19,8 @@ from fedicity.clock import SystemClock
 from fedicity.db.pool import Pool
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import running_instance
-from tests.security.federation_peers import (
-    FakePeer,
-    fake_peer,
-    person,
-    problem_reason,
-    signed_get,
-    signed_post,
-)
+from tests.peer import Peer, running_peer
+from tests.security.federation_peers import person, problem_reason, signed_get, signed_post
 
 KEY = fixed_keypairs()[3]
 AS = "application/activity+json"
@@ -52,7 +46,7 @@ async def stored(pool: Pool) -> list[str]:
     return [row["activity_uri"] for row in rows]
 
 
-def alice_on(peer: FakePeer) -> str:
+def alice_on(peer: Peer) -> str:
     """Alice's actor id on the peer, which serves her document and key."""
     alice = peer.url("/users/alice")
     peer.serve("/users/alice", person(alice, KEY, username="alice"))
@@ -64,7 +58,7 @@ async def test_delivery_signed_for_another_servers_inbox_is_refused(
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
         httpx.AsyncClient(trust_env=False) as http,
     ):
         # Given Alice, who sent a correctly signed delivery to another server's inbox
@@ -92,7 +86,7 @@ async def test_cavage_signature_without_host_is_refused(
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
         httpx.AsyncClient(trust_env=False) as http,
     ):
         # Given a delivery whose signature covers the path, date and digest but not host
@@ -126,7 +120,7 @@ async def test_rfc9421_signature_covering_only_the_path_is_refused(
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
         httpx.AsyncClient(trust_env=False) as http,
     ):
         alice = alice_on(peer)
@@ -167,7 +161,7 @@ async def test_fetch_signed_for_another_server_is_refused_under_authorized_fetch
 ) -> None:
     async with (
         running_instance(pool, tmp_path, keygen, worker=False, authorized_fetch=True) as instance,
-        fake_peer() as peer,
+        running_peer() as peer,
         httpx.AsyncClient(trust_env=False) as http,
     ):
         async with pool.acquire() as conn:

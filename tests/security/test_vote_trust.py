@@ -30,7 +30,7 @@ from fedicity.proposals.service import Env, ProposalError
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, eventually, running_instance
 from tests.inbox_helpers import actor_document, signed_headers
-from tests.web.test_inbox_security import Peer
+from tests.peer import Peer
 
 KEY = fixed_keypairs()[4]
 THROWAWAYS = 15

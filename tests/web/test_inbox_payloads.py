@@ -52,7 +52,7 @@ from fedicity.web.app import AppState
 from fedicity.workers.inbox import process_batch
 from tests.conftest import FIXTURES, FixedKeys, fixed_keypairs
 from tests.inbox_helpers import actor_document, post_signed, seed_remote_actor
-from tests.web.test_inbox_security import Peer
+from tests.peer import Peer
 
 INBOUND = FIXTURES / "inbound"
 URLS = Urls("http://fedicity.test")

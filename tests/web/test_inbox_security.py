@@ -9,11 +9,9 @@ by the test, which counts the key fetches it answers. The app may fetch from loo
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +28,7 @@ from fedicity.web.app import create_app
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import free_port
 from tests.inbox_helpers import actor_document, post_signed, seed_remote_actor, signed_headers
+from tests.peer import Peer
 
 BASE = "http://fedicity.test"
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
@@ -44,53 +43,6 @@ KEY_1, KEY_2, KEY_3 = fixed_keypairs()[:3]
 def settings(settings: Settings) -> Settings:
     """The test instance, allowed to fetch keys from the loopback peers these tests start."""
     return dataclasses.replace(settings, allow_private_addresses=True)
-
-
-@dataclass
-class Peer:
-    """A remote server on 127.0.0.1 serving JSON by exact path; it records each request's path."""
-
-    documents: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    requests: list[str] = field(default_factory=list)
-    port: int = 0
-    server: asyncio.Server | None = None
-
-    def url(self, path: str) -> str:
-        """An absolute URL on this peer."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def serve(self, path: str, document: dict[str, Any], status: int = 200) -> None:
-        """Answer GET `path` with `document` (replacing what was served there)."""
-        self.documents[path] = (status, document)
-
-    async def start(self) -> None:
-        """Listen on an ephemeral port."""
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b" ", 2)[1].decode("ascii")
-            self.requests.append(path)
-            status, document = self.documents.get(path, (404, {"error": "not found"}))
-            body = json.dumps(document).encode()
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/activity+json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
 
 
 @pytest.fixture
@@ -320,13 +272,13 @@ async def test_suspended_domain_is_refused_before_any_key_fetch(
     response = await post_as(client, like(carol), signer=carol, keypair=KEY_1, clock=clock)
     # Then the domain is refused, without her key ever being fetched, and nothing is stored
     await assert_refused(response, pool, 403, "domain_refused")
-    assert peer.requests == []
+    assert peer.paths == []
     # And once the suspension is lifted the same delivery is accepted (so only policy refused it)
     async with pool.acquire() as conn:
         await moderation_queries.delete_domain_policy(conn, "127.0.0.1")
     response = await post_as(client, like(carol), signer=carol, keypair=KEY_1, clock=clock)
     assert response.status_code == 202, await response.get_data(as_text=True)
-    assert peer.requests == ["/users/carol"]
+    assert peer.paths == ["/users/carol"]
 
 
 async def test_suspension_covers_subdomains(
@@ -406,7 +358,7 @@ async def test_rotated_key_is_refetched_once(
     first = await post_as(client, like(dana, 1), signer=dana, keypair=KEY_1, clock=clock)
     # Then it is accepted after one fetch of her key
     assert first.status_code == 202, await first.get_data(as_text=True)
-    assert peer.requests == ["/users/dana"]
+    assert peer.paths == ["/users/dana"]
     # And the key is cached: a second activity needs no fetch
     cached = await post_as(client, like(dana, 2), signer=dana, keypair=KEY_1, clock=clock)
     assert cached.status_code == 202, await cached.get_data(as_text=True)
