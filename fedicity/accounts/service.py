@@ -142,36 +142,24 @@ async def sign_up(
     async with db.acquire() as conn:
         canonical, clean_email, taken = await _check_new_account(conn, username, password, email)
     password_hash = await passwords.hash_password_async(password)
-    kept_email = None if taken else clean_email
-    async with db.acquire() as conn:
-        try:
-            return await _create_account(
-                conn,
-                username=canonical,
-                email=kept_email,
-                password_hash=password_hash,
-                keygen=keygen,
-                is_admin=False,
-                display_name=display_name,
-                locale=locale,
-            )
-        except asyncpg.UniqueViolationError as error:
-            if error.constraint_name != "accounts_email_lower":
-                raise _race_error(error) from None
-        # Another sign-up took the address meanwhile: the same answer as above, without it.
-        try:
-            return await _create_account(
-                conn,
-                username=canonical,
-                email=None,
-                password_hash=password_hash,
-                keygen=keygen,
-                is_admin=False,
-                display_name=display_name,
-                locale=locale,
-            )
-        except asyncpg.UniqueViolationError as error:
-            raise _race_error(error) from None
+    # When another sign-up takes the address meanwhile, the same answer as above, without it.
+    for kept_email in dict.fromkeys([None if taken else clean_email, None]):
+        async with db.acquire() as conn:
+            try:
+                return await _create_account(
+                    conn,
+                    username=canonical,
+                    email=kept_email,
+                    password_hash=password_hash,
+                    keygen=keygen,
+                    is_admin=False,
+                    display_name=display_name,
+                    locale=locale,
+                )
+            except asyncpg.UniqueViolationError as error:
+                if kept_email is None or error.constraint_name != "accounts_email_lower":
+                    raise _race_error(error) from None
+    raise AssertionError("the last try keeps no address, so it returns or raises")
 
 
 async def authenticate(db: Pool, login: str, password: str, clock: Clock) -> Account | None:
