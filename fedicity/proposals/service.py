@@ -13,9 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
-from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
@@ -28,11 +26,13 @@ from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
-from fedicity.proposals.ap import (
-    MAX_ATTACHMENT_NAME,
-    MAX_ATTACHMENTS,
+from fedicity.proposals.document import (
+    MAX_COMMENTS_LISTED,
+    amendment_create,
     amendment_to_ap,
+    comment_create,
     comment_to_ap,
+    question_activity,
     to_ap,
 )
 from fedicity.proposals.models import (
@@ -41,6 +41,9 @@ from fedicity.proposals.models import (
     DEFAULT_OPTIONS,
     ELECTORATES,
     FOR,
+    MAX_ATTACHMENT_NAME,
+    MAX_ATTACHMENTS,
+    MAX_OPTIONS,
     REJECTED,
     STANCES,
     Amendment,
@@ -62,9 +65,7 @@ from fedicity.urls import Urls, new_token
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 MAX_OPTION = 100
-MAX_OPTIONS = 20
 MAX_COMMENT = 5000
-MAX_COMMENTS_LISTED = 100
 MAX_TRUSTED_DOMAINS = 50
 
 
@@ -310,20 +311,17 @@ async def document(conn: Connection, proposal: Proposal, env: Env) -> dict[str, 
 async def _announce(conn: Connection, proposal: Proposal, env: Env, *, first: bool) -> None:
     """Publish the proposal: Create the first time it leaves draft, Update afterwards."""
     author = await _author(conn, proposal)
-    question = await document(conn, proposal, env)
-    question.pop("@context")
-    activity: dict[str, Any] = {
-        "@context": [AS_CONTEXT, env.urls.context],
-        "id": env.urls.create_activity(proposal.uri) if first else env.urls.activity(new_token()),
-        "type": "Create" if first else "Update",
-        "actor": proposal.author_uri,
-        "published": question["published"] if first else format_datetime(env.clock.now()),
-        "to": [PUBLIC],
-        "cc": [env.urls.actor_followers(author.username)],
-        "object": question,
-    }
-    if "audience" in question:
-        activity["audience"] = question["audience"]
+    activity = question_activity(
+        await document(conn, proposal, env),
+        proposal,
+        env.urls,
+        activity_id=env.urls.create_activity(proposal.uri)
+        if first
+        else env.urls.activity(new_token()),
+        first=first,
+        followers=env.urls.actor_followers(author.username),
+        now=env.clock.now(),
+    )
     voters = await queries.select_remote_voter_uris(conn, proposal.id)
     extra = {proposal.organization_uri} if proposal.organization_uri else set()
     await publish(
@@ -389,15 +387,10 @@ async def _transition(
                 "wrong_state", f"not possible while the proposal is {current.state}"
             )
         updated = replace(current, updated=env.clock.now(), **changes)
-        saved = await queries.upsert_proposal(conn, _data(updated))
+        saved = await queries.upsert_proposal(conn, updated.as_data())
         if saved.state != "draft":
             await _announce(conn, saved, env, first=current.state == "draft")
     return saved
-
-
-def _data(proposal: Proposal) -> ProposalData:
-    values = {name: getattr(proposal, name) for name in ProposalData.__dataclass_fields__}
-    return ProposalData(**values)
 
 
 async def open_amendments(
@@ -682,16 +675,7 @@ async def comment(
         await publish(
             conn,
             actor=actor,
-            activity={
-                "@context": [AS_CONTEXT, env.urls.context],
-                "id": env.urls.create_activity(found.uri),
-                "type": "Create",
-                "actor": author_uri,
-                "published": note["published"],
-                "to": note["to"],
-                "cc": note["cc"],
-                "object": note,
-            },
+            activity=comment_create(note, env.urls),
             audience=Audience(frozenset(recipients - {author_uri})),
             urls=env.urls,
             clock=env.clock,
@@ -829,15 +813,7 @@ async def propose_amendment(
             await publish(
                 conn,
                 actor=author,
-                activity={
-                    "@context": [AS_CONTEXT, env.urls.context],
-                    "id": env.urls.create_activity(amendment.uri),
-                    "type": "Create",
-                    "actor": author_uri,
-                    "to": note["to"],
-                    "cc": note["cc"],
-                    "object": note,
-                },
+                activity=amendment_create(note, env.urls),
                 audience=Audience(frozenset({current.author_uri}), followers=True),
                 urls=env.urls,
                 clock=env.clock,
@@ -948,7 +924,7 @@ async def advance_due(conn: Connection, env: Env, *, limit: int = DUE_BATCH) -> 
                     "voting_ends": now + timedelta(days=proposal.auto_voting_days),
                 }
             saved = await queries.upsert_proposal(
-                conn, _data(replace(proposal, updated=now, **changes))
+                conn, replace(proposal, updated=now, **changes).as_data()
             )
             await _announce(conn, saved, env, first=False)
     return len(due)

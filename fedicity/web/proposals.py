@@ -18,7 +18,7 @@ from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries, rooms
 from fedicity.proposals import service as proposals
-from fedicity.proposals.ap import comment_to_ap
+from fedicity.proposals.document import comment_to_ap
 from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.app import state

@@ -19,7 +19,7 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.organizations import queries as organization_queries
-from fedicity.proposals import ap as proposals_ap
+from fedicity.proposals import parse as proposals_parse
 from fedicity.proposals import queries
 from fedicity.proposals import service as proposals
 from fedicity.proposals.models import Proposal, ProposalData
@@ -328,7 +328,7 @@ async def test_round_trip_of_our_question(
         "replies": {"type": "Collection", "totalItems": 1},
     }
     assert URLS.context in document["@context"]
-    parsed = proposals_ap.from_ap(document, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(document, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     for name in ProposalData.__dataclass_fields__:
         if name in {
@@ -347,7 +347,7 @@ async def test_round_trip_of_our_question(
 
 def test_a_mastodon_poll_is_understood() -> None:
     question = _fixture("mastodon_create_question_1.json")["object"]
-    parsed = proposals_ap.from_ap(question, author=RIN, now=FrozenClock().now())
+    parsed = proposals_parse.from_ap(question, author=RIN, now=FrozenClock().now())
     assert not isinstance(parsed, str)
     assert parsed.title == "Why is Tenshi eating a corndog so cute?"
     assert parsed.options[1] == "Everyone knows that!"

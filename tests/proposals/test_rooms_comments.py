@@ -20,7 +20,7 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.organizations import queries as organization_queries
-from fedicity.proposals import ap as proposals_ap
+from fedicity.proposals import parse as proposals_parse
 from fedicity.proposals import queries, rooms
 from fedicity.proposals import service as proposals
 from fedicity.proposals.models import Attachment, Proposal, Room
@@ -333,11 +333,11 @@ async def test_the_room_of_a_remote_question_is_read_back_from_its_host_only(
         )
         proposal = await _open(conn, clock, keygen, author, room=room)
         document = await proposals.document(conn, proposal, _env(clock, keygen))
-    parsed = proposals_ap.from_ap(document, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(document, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert (parsed.room_uri, parsed.room_name) == (room.uri, "Vélo")
     forged = {**document, "room": {"id": "https://elsewhere.example/rooms/x", "name": "X"}}
-    parsed = proposals_ap.from_ap(forged, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(forged, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert parsed.room_uri is None
 
@@ -416,7 +416,7 @@ async def test_attachments_are_named_web_links_at_most_ten(
         "href": "https://example.org/0",
         "name": "Lien 0",
     }
-    parsed = proposals_ap.from_ap(document, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(document, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert parsed.attachments == proposal.attachments
     # From a remote Question: only http(s) Links, at most ten
@@ -429,7 +429,7 @@ async def test_attachments_are_named_web_links_at_most_ten(
             {"type": "Link", "href": "https://example.org/11", "name": "Onze"},
         ],
     }
-    parsed = proposals_ap.from_ap(remote, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(remote, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert len(parsed.attachments) == 10
     assert parsed.attachments[0] == Attachment(href="https://example.org/0", name="Lien 0")
