@@ -14,7 +14,7 @@ from fedicity.activitypub.accessors import get_id, get_str, get_type, host_of
 from fedicity.activitypub.dates import parse_datetime
 from fedicity.activitypub.routing import Outcome
 from fedicity.actors.context import InboundContext
-from fedicity.proposals import queries, service
+from fedicity.proposals import amendments, comments, queries, votes
 from fedicity.proposals.parse import (
     comment_target,
     content_of,
@@ -78,7 +78,7 @@ async def on_vote(
     option = get_str(document, "name") or ""
     activity_uri = get_id(activity) or get_id(document) or ""
     try:
-        await service.record_vote(
+        await votes.record_vote(
             ctx.conn,
             proposal=proposal,
             voter_uri=ctx.actor_uri,
@@ -111,7 +111,7 @@ async def on_amendment(
     if uri is None:
         return Outcome.ignored("the amendment's author is not the activity's actor")
     try:
-        await service.propose_amendment(
+        await amendments.propose_amendment(
             ctx.conn,
             proposal=proposal,
             author_uri=ctx.actor_uri,
@@ -142,7 +142,7 @@ async def on_comment(
     if uri is None:
         return Outcome.ignored("the comment's author is not the activity's actor")
     try:
-        await service.receive_comment(
+        await comments.receive_comment(
             ctx.conn,
             proposal=proposal,
             author_uri=ctx.actor_uri,
@@ -175,7 +175,7 @@ async def on_comment_edit(
     if comment.author_uri != ctx.actor_uri or author != ctx.actor_uri:
         return Outcome.ignored("only the comment's author can edit it")
     try:
-        await service.receive_comment_edit(
+        await comments.receive_comment_edit(
             ctx.conn,
             comment=comment,
             author_uri=ctx.actor_uri,
@@ -197,7 +197,7 @@ async def delete_stored_comment(ctx: InboundContext, object_uri: str) -> Outcome
     if comment.author_uri != ctx.actor_uri:
         return Outcome.ignored("only the comment's author can delete it")
     try:
-        await service.receive_comment_delete(
+        await comments.receive_comment_delete(
             ctx.conn, comment=comment, author_uri=ctx.actor_uri, env=_env(ctx)
         )
     except ProposalError as refused:

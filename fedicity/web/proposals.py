@@ -16,8 +16,9 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
-from fedicity.proposals import queries, rooms
-from fedicity.proposals import service as proposals
+from fedicity.proposals import amendments as proposal_amendments
+from fedicity.proposals import comments as proposal_comments
+from fedicity.proposals import drafts, lifecycle, queries, rooms, service, votes
 from fedicity.proposals.document import comment_to_ap
 from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
@@ -112,7 +113,7 @@ async def new_proposal() -> str | WerkzeugResponse:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     env = await _env()
     async with state().db.acquire() as conn:
-        organizations = await proposals.admin_organizations(conn, me, env.urls)
+        organizations = await drafts.admin_organizations(conn, me, env.urls)
     return await render_template(
         "proposal_new.html",
         error=query_error(),
@@ -146,7 +147,7 @@ async def create_proposal() -> WerkzeugResponse:
             if room is None:
                 return redirect(url_for("proposals.new_proposal", error="room_unknown"), 303)
         try:
-            proposal = await proposals.create_draft(
+            proposal = await drafts.create_draft(
                 conn,
                 actor=me,
                 title=form.get("title", ""),
@@ -179,7 +180,7 @@ async def proposal_page(token: str) -> str | Response:
     proposal = await _proposal(token, me)
     env = await _env()
     async with state().db.acquire() as conn:
-        document = await proposals.document(conn, proposal, env)
+        document = await service.question(conn, proposal, env)
         if wants_activitypub(request):
             return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
         tally = await queries.tally(conn, proposal.id)
@@ -192,7 +193,7 @@ async def proposal_page(token: str) -> str | Response:
         comments = await queries.select_comments(conn, proposal.id, limit=200)
         amendments = await queries.select_amendments(conn, proposal.id)
         room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
-        trusted = await proposals.trusted_domains(conn, proposal)
+        trusted = await votes.trusted_domains(conn, proposal)
     me_uri = env.urls.actor(me.username) if me else None
     return await render_template(
         "proposal.html",
@@ -242,7 +243,7 @@ async def vote(token: str) -> WerkzeugResponse:
     async def cast(
         conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
     ) -> None:
-        await proposals.vote_locally(
+        await votes.vote_locally(
             conn, actor=me, proposal=proposal, options=form.getlist("option"), env=env
         )
 
@@ -259,7 +260,7 @@ async def change_state(token: str) -> WerkzeugResponse:
         action = form.get("action", "")
         if action == "amendable":
             auto = form.get("auto_voting_days", "").strip()
-            await proposals.open_amendments(
+            await lifecycle.open_amendments(
                 conn,
                 actor=me,
                 proposal=proposal,
@@ -268,7 +269,7 @@ async def change_state(token: str) -> WerkzeugResponse:
                 auto_voting_days=_days(auto, 7).days if auto else None,
             )
         elif action == "voting":
-            await proposals.open_voting(
+            await lifecycle.open_voting(
                 conn,
                 actor=me,
                 proposal=proposal,
@@ -276,11 +277,11 @@ async def change_state(token: str) -> WerkzeugResponse:
                 env=env,
             )
         elif action == "close":
-            await proposals.close(conn, actor=me, proposal=proposal, env=env)
+            await lifecycle.close(conn, actor=me, proposal=proposal, env=env)
         elif action == "withdraw":
-            await proposals.withdraw(conn, actor=me, proposal=proposal, env=env)
+            await lifecycle.withdraw(conn, actor=me, proposal=proposal, env=env)
         elif action == "archive":
-            await proposals.archive(conn, actor=me, proposal=proposal, env=env)
+            await lifecycle.archive(conn, actor=me, proposal=proposal, env=env)
         else:
             raise Problem(400, "unknown action")
 
@@ -294,7 +295,7 @@ async def comment(token: str) -> WerkzeugResponse:
     async def write(
         conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
     ) -> None:
-        await proposals.comment(
+        await proposal_comments.comment(
             conn,
             actor=me,
             proposal=proposal,
@@ -321,7 +322,7 @@ async def amendments(token: str) -> WerkzeugResponse:
     ) -> None:
         action = form.get("action", "")
         if action == "propose":
-            await proposals.amend(
+            await proposal_amendments.amend(
                 conn, actor=me, proposal=proposal, text=form.get("text", ""), env=env
             )
         elif action in ("up", "down", "accept", "reject"):
@@ -330,11 +331,11 @@ async def amendments(token: str) -> WerkzeugResponse:
             if found is None or found.proposal_id != proposal.id:
                 raise Problem(404, "no such amendment")
             if action in ("up", "down"):
-                await proposals.vote_amendment(
+                await proposal_amendments.vote_amendment(
                     conn, actor=me, amendment_id=amendment_id, up=action == "up", env=env
                 )
             else:
-                await proposals.decide_amendment(
+                await proposal_amendments.decide_amendment(
                     conn,
                     actor=me,
                     amendment_id=amendment_id,
@@ -353,7 +354,7 @@ async def replies(token: str) -> Response:
     """The proposal's comments as a collection (the Question's `replies`)."""
     proposal = await _proposal(token, None)
     async with state().db.acquire() as conn:
-        document = await proposals.document(conn, proposal, await _env())
+        document = await service.question(conn, proposal, await _env())
     collection = {"@context": document["@context"], **document["replies"]}
     return Response(json.dumps(collection), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
 
@@ -399,7 +400,7 @@ async def new_room() -> str | WerkzeugResponse:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
     env = await _env()
     async with state().db.acquire() as conn:
-        organizations = await proposals.admin_organizations(conn, me, env.urls)
+        organizations = await drafts.admin_organizations(conn, me, env.urls)
         instance_admin = await queries.is_instance_admin(conn, me.id)
     return await render_template(
         "room_new.html",
