@@ -18,9 +18,9 @@ from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import amendments as proposal_amendments
 from fedicity.proposals import comments as proposal_comments
-from fedicity.proposals import drafts, lifecycle, queries, rooms, service, votes
+from fedicity.proposals import drafts, lifecycle, queries, service, votes
 from fedicity.proposals.document import comment_to_ap
-from fedicity.proposals.models import STATES, Proposal, Room
+from fedicity.proposals.models import Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
@@ -37,7 +37,8 @@ blueprint.before_request(check_csrf)
 MAX_DAYS = 365
 
 
-async def _env() -> Env:
+async def request_env() -> Env:
+    """What the proposals' and rooms' operations need, for this request."""
     app_state = state()
     return Env(
         urls=app_state.urls,
@@ -47,7 +48,8 @@ async def _env() -> Env:
     )
 
 
-async def _me() -> Actor | None:
+async def signed_in_actor() -> Actor | None:
+    """The actor of the signed-in citizen, None for a visitor."""
     account = current_account()
     if account is None:
         return None
@@ -89,7 +91,7 @@ def parse_links(text: str) -> list[tuple[str, str]]:
 
 async def _writable_rooms(me: Actor) -> list[Room]:
     """Open rooms the citizen may write in (members-only rooms: their members)."""
-    env = await _env()
+    env = await request_env()
     me_uri = env.urls.actor(me.username)
     async with state().db.acquire() as conn:
         found = []
@@ -108,10 +110,10 @@ async def _writable_rooms(me: Actor) -> list[Room]:
 @blueprint.get("/proposals/new")
 async def new_proposal() -> str | WerkzeugResponse:
     """The form to write a proposal."""
-    me = await _me()
+    me = await signed_in_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
-    env = await _env()
+    env = await request_env()
     async with state().db.acquire() as conn:
         organizations = await drafts.admin_organizations(conn, me, env.urls)
     return await render_template(
@@ -128,7 +130,7 @@ async def new_proposal() -> str | WerkzeugResponse:
 @blueprint.post("/proposals")
 async def create_proposal() -> WerkzeugResponse:
     """Save a draft proposal."""
-    me = await _me()
+    me = await signed_in_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     form = await request.form
@@ -152,7 +154,7 @@ async def create_proposal() -> WerkzeugResponse:
                 actor=me,
                 title=form.get("title", ""),
                 text=form.get("text", ""),
-                env=await _env(),
+                env=await request_env(),
                 options=options or None,
                 multiple=checked(form, "multiple"),
                 tags=form.get("tags", "").replace(",", " ").split(),
@@ -176,9 +178,9 @@ async def create_proposal() -> WerkzeugResponse:
 @serves_activitystreams("negotiated")
 async def proposal_page(token: str) -> str | Response:
     """A proposal: its Question for servers, a page for browsers."""
-    me = await _me() if not wants_activitypub(request) else None
+    me = await signed_in_actor() if not wants_activitypub(request) else None
     proposal = await _proposal(token, me)
-    env = await _env()
+    env = await request_env()
     async with state().db.acquire() as conn:
         document = await service.question(conn, proposal, env)
         if wants_activitypub(request):
@@ -220,14 +222,14 @@ Action = Callable[[Connection, Actor, Proposal, MultiDict[str, str], Env], Await
 async def _act(token: str, action: Action) -> WerkzeugResponse:
     """Run a citizen's action on a proposal (login first) and go back to its page, with the
     refusal's code when the service refused."""
-    me = await _me()
+    me = await signed_in_actor()
     if me is None:
         return redirect(
             url_for("accounts.login", next=url_for("proposals.proposal_page", token=token)), 303
         )
     proposal = await _proposal(token, me)
     form = await request.form
-    env = await _env()
+    env = await request_env()
     async with state().db.acquire() as conn:
         try:
             await action(conn, me, proposal, form, env)
@@ -354,7 +356,7 @@ async def replies(token: str) -> Response:
     """The proposal's comments as a collection (the Question's `replies`)."""
     proposal = await _proposal(token, None)
     async with state().db.acquire() as conn:
-        document = await service.question(conn, proposal, await _env())
+        document = await service.question(conn, proposal, await request_env())
     collection = {"@context": document["@context"], **document["replies"]}
     return Response(json.dumps(collection), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
 
@@ -378,116 +380,3 @@ async def comment_document(token: str, comment_token: str) -> Response:
         json.dumps(comment_to_ap(found, proposal)),
         content_type=f"{ACTIVITY_JSON}; charset=utf-8",
     )
-
-
-# --- rooms --------------------------------------------------------------------------------------
-
-
-async def _room(token: str) -> Room:
-    async with state().db.acquire() as conn:
-        room = await queries.select_room_by_token(conn, token)
-    if room is None:
-        raise Problem(404, "no such room")
-    return room
-
-
-@blueprint.get("/rooms/new")
-async def new_room() -> str | WerkzeugResponse:
-    """The form to open a room: for one's organisations, or a served territory (instance
-    admins)."""
-    me = await _me()
-    if me is None:
-        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
-    env = await _env()
-    async with state().db.acquire() as conn:
-        organizations = await drafts.admin_organizations(conn, me, env.urls)
-        instance_admin = await queries.is_instance_admin(conn, me.id)
-    return await render_template(
-        "room_new.html",
-        error=query_error(),
-        organizations=[(o.username, o.display_name or o.username) for o in organizations],
-        instance_admin=instance_admin,
-    )
-
-
-@blueprint.post("/rooms")
-async def create_room() -> WerkzeugResponse:
-    """Open a room."""
-    me = await _me()
-    if me is None:
-        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
-    form = await request.form
-    owner = form.get("owner", "")
-    territory = None
-    organization = None
-    async with state().db.acquire() as conn:
-        if owner == "territory":
-            territory = await resolve_place(form.get("territory", "")) or (
-                await served_root() if not form.get("territory", "").strip() else None
-            )
-            if territory is None:
-                return redirect(url_for("proposals.new_room", error="territory_unknown"), 303)
-        else:
-            organization = await actor_queries.select_actor_by_username(conn, owner)
-            if organization is None:
-                return redirect(url_for("proposals.new_room", error="room_owner"), 303)
-        try:
-            room = await rooms.create_room(
-                conn,
-                actor=me,
-                name=form.get("name", ""),
-                description=form.get("description", ""),
-                env=await _env(),
-                organization=organization,
-                territory=territory,
-                members_only=checked(form, "members_only"),
-            )
-        except ProposalError as refused:
-            return redirect(url_for("proposals.new_room", error=refused.code), 303)
-    return redirect(url_for("proposals.room_page", token=room.token), 303)
-
-
-@blueprint.get("/rooms/<token>")
-@serves_activitystreams("negotiated")
-async def room_page(token: str) -> str | Response:
-    """A room: its JSON-LD object (fc:Room) for servers, its proposals by state for browsers."""
-    room = await _room(token)
-    env = await _env()
-    async with state().db.acquire() as conn:
-        if wants_activitypub(request):
-            document = await rooms.document(conn, room, env)
-            return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
-        me = await _me()
-        found = await queries.select_room_proposals(conn, room.id, limit=500)
-        owner_uri = await rooms.owner_uri(conn, room, env)
-        manages = me is not None and await rooms.may_manage(conn, room, me, env)
-    by_state = {name: [p for p in found if p.state == name] for name in STATES if name != "draft"}
-    return await render_template(
-        "room.html",
-        room=room,
-        owner_uri=owner_uri,
-        by_state=by_state,
-        me=me,
-        manages=manages,
-        error=query_error(),
-    )
-
-
-@blueprint.post("/rooms/<token>/status")
-async def room_status(token: str) -> WerkzeugResponse:
-    """Archive a room, or open it again (its managers)."""
-    me = await _me()
-    if me is None:
-        return redirect(
-            url_for("accounts.login", next=url_for("proposals.room_page", token=token)), 303
-        )
-    room = await _room(token)
-    form = await request.form
-    async with state().db.acquire() as conn:
-        try:
-            await rooms.set_status(
-                conn, actor=me, room=room, status=form.get("status", ""), env=await _env()
-            )
-        except ProposalError as refused:
-            return redirect(url_for("proposals.room_page", token=token, error=refused.code), 303)
-    return redirect(url_for("proposals.room_page", token=token), 303)

@@ -67,7 +67,7 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "pages.home",
         "pages.profile",
         "proposals.new_proposal",
-        "proposals.new_room",
+        "rooms.new_room",
         "social.authorize_interaction",
         "social.follow_requests",
         "social.home_feed",
@@ -233,7 +233,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "proposals.proposal_page": path(opened.uri),
         "proposals.replies": path(opened.uri) + "/replies",
         "proposals.comment_document": path(comment.uri),
-        "proposals.room_page": f"/rooms/{room.token}",
+        "rooms.room_page": f"/rooms/{room.token}",
         "activitypub.instance_actor": "/actor",
         "activitypub.fedicity_context": "/ns/fedicity.jsonld",
     }
