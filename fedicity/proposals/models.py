@@ -19,6 +19,10 @@ ADOPTED, REJECTED = "adopted", "rejected"
 RoomStatus = Literal["open", "archived"]
 ROOM_STATUSES: tuple[RoomStatus, ...] = get_args(RoomStatus)
 
+MAX_OPTIONS = 20  # the proposals table's CHECK (cardinality(options) BETWEEN 2 AND 20)
+MAX_ATTACHMENTS = 10
+MAX_ATTACHMENT_NAME = 200
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -76,6 +80,11 @@ class Proposal(ProposalData):
     """A stored proposal."""
 
     id: int = 0
+
+    def as_data(self) -> ProposalData:
+        """What is stored of it, without its row id (to store it again, changed)."""
+        values = {name: getattr(self, name) for name in ProposalData.__dataclass_fields__}
+        return ProposalData(**values)
 
     @property
     def local(self) -> bool:

@@ -15,7 +15,7 @@ from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
-from fedicity.proposals.ap import room_to_ap
+from fedicity.proposals.document import room_to_ap
 from fedicity.proposals.models import ROOM_STATUSES, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.territories.models import Territory

@@ -24,6 +24,7 @@ def register_web(app: Quart) -> None:
     from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
     from fedicity.web.proposals import blueprint as proposals_blueprint
+    from fedicity.web.rooms import blueprint as rooms_blueprint
     from fedicity.web.social import blueprint as social_blueprint
     from fedicity.web.territories import blueprint as territories_blueprint
 
@@ -82,6 +83,7 @@ def register_web(app: Quart) -> None:
     app.register_blueprint(social_blueprint)
     app.register_blueprint(territories_blueprint)
     app.register_blueprint(proposals_blueprint)
+    app.register_blueprint(rooms_blueprint)
     app.register_blueprint(events_blueprint)
     app.register_blueprint(organizations_blueprint)
     app.register_blueprint(media_blueprint)

@@ -16,10 +16,11 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
-from fedicity.proposals import queries, rooms
-from fedicity.proposals import service as proposals
-from fedicity.proposals.ap import comment_to_ap
-from fedicity.proposals.models import STATES, Proposal, Room
+from fedicity.proposals import amendments as proposal_amendments
+from fedicity.proposals import comments as proposal_comments
+from fedicity.proposals import drafts, lifecycle, queries, service, votes
+from fedicity.proposals.document import comment_to_ap
+from fedicity.proposals.models import Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
@@ -36,7 +37,8 @@ blueprint.before_request(check_csrf)
 MAX_DAYS = 365
 
 
-async def _env() -> Env:
+async def request_env() -> Env:
+    """What the proposals' and rooms' operations need, for this request."""
     app_state = state()
     return Env(
         urls=app_state.urls,
@@ -46,7 +48,8 @@ async def _env() -> Env:
     )
 
 
-async def _me() -> Actor | None:
+async def signed_in_actor() -> Actor | None:
+    """The actor of the signed-in citizen, None for a visitor."""
     account = current_account()
     if account is None:
         return None
@@ -88,7 +91,7 @@ def parse_links(text: str) -> list[tuple[str, str]]:
 
 async def _writable_rooms(me: Actor) -> list[Room]:
     """Open rooms the citizen may write in (members-only rooms: their members)."""
-    env = await _env()
+    env = await request_env()
     me_uri = env.urls.actor(me.username)
     async with state().db.acquire() as conn:
         found = []
@@ -107,12 +110,12 @@ async def _writable_rooms(me: Actor) -> list[Room]:
 @blueprint.get("/proposals/new")
 async def new_proposal() -> str | WerkzeugResponse:
     """The form to write a proposal."""
-    me = await _me()
+    me = await signed_in_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
-    env = await _env()
+    env = await request_env()
     async with state().db.acquire() as conn:
-        organizations = await proposals.admin_organizations(conn, me, env.urls)
+        organizations = await drafts.admin_organizations(conn, me, env.urls)
     return await render_template(
         "proposal_new.html",
         error=query_error(),
@@ -127,7 +130,7 @@ async def new_proposal() -> str | WerkzeugResponse:
 @blueprint.post("/proposals")
 async def create_proposal() -> WerkzeugResponse:
     """Save a draft proposal."""
-    me = await _me()
+    me = await signed_in_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     form = await request.form
@@ -146,12 +149,12 @@ async def create_proposal() -> WerkzeugResponse:
             if room is None:
                 return redirect(url_for("proposals.new_proposal", error="room_unknown"), 303)
         try:
-            proposal = await proposals.create_draft(
+            proposal = await drafts.create_draft(
                 conn,
                 actor=me,
                 title=form.get("title", ""),
                 text=form.get("text", ""),
-                env=await _env(),
+                env=await request_env(),
                 options=options or None,
                 multiple=checked(form, "multiple"),
                 tags=form.get("tags", "").replace(",", " ").split(),
@@ -175,11 +178,11 @@ async def create_proposal() -> WerkzeugResponse:
 @serves_activitystreams("negotiated")
 async def proposal_page(token: str) -> str | Response:
     """A proposal: its Question for servers, a page for browsers."""
-    me = await _me() if not wants_activitypub(request) else None
+    me = await signed_in_actor() if not wants_activitypub(request) else None
     proposal = await _proposal(token, me)
-    env = await _env()
+    env = await request_env()
     async with state().db.acquire() as conn:
-        document = await proposals.document(conn, proposal, env)
+        document = await service.question(conn, proposal, env)
         if wants_activitypub(request):
             return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
         tally = await queries.tally(conn, proposal.id)
@@ -192,7 +195,7 @@ async def proposal_page(token: str) -> str | Response:
         comments = await queries.select_comments(conn, proposal.id, limit=200)
         amendments = await queries.select_amendments(conn, proposal.id)
         room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
-        trusted = await proposals.trusted_domains(conn, proposal)
+        trusted = await votes.trusted_domains(conn, proposal)
     me_uri = env.urls.actor(me.username) if me else None
     return await render_template(
         "proposal.html",
@@ -219,14 +222,14 @@ Action = Callable[[Connection, Actor, Proposal, MultiDict[str, str], Env], Await
 async def _act(token: str, action: Action) -> WerkzeugResponse:
     """Run a citizen's action on a proposal (login first) and go back to its page, with the
     refusal's code when the service refused."""
-    me = await _me()
+    me = await signed_in_actor()
     if me is None:
         return redirect(
             url_for("accounts.login", next=url_for("proposals.proposal_page", token=token)), 303
         )
     proposal = await _proposal(token, me)
     form = await request.form
-    env = await _env()
+    env = await request_env()
     async with state().db.acquire() as conn:
         try:
             await action(conn, me, proposal, form, env)
@@ -242,7 +245,7 @@ async def vote(token: str) -> WerkzeugResponse:
     async def cast(
         conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
     ) -> None:
-        await proposals.vote_locally(
+        await votes.vote_locally(
             conn, actor=me, proposal=proposal, options=form.getlist("option"), env=env
         )
 
@@ -259,7 +262,7 @@ async def change_state(token: str) -> WerkzeugResponse:
         action = form.get("action", "")
         if action == "amendable":
             auto = form.get("auto_voting_days", "").strip()
-            await proposals.open_amendments(
+            await lifecycle.open_amendments(
                 conn,
                 actor=me,
                 proposal=proposal,
@@ -268,7 +271,7 @@ async def change_state(token: str) -> WerkzeugResponse:
                 auto_voting_days=_days(auto, 7).days if auto else None,
             )
         elif action == "voting":
-            await proposals.open_voting(
+            await lifecycle.open_voting(
                 conn,
                 actor=me,
                 proposal=proposal,
@@ -276,11 +279,11 @@ async def change_state(token: str) -> WerkzeugResponse:
                 env=env,
             )
         elif action == "close":
-            await proposals.close(conn, actor=me, proposal=proposal, env=env)
+            await lifecycle.close(conn, actor=me, proposal=proposal, env=env)
         elif action == "withdraw":
-            await proposals.withdraw(conn, actor=me, proposal=proposal, env=env)
+            await lifecycle.withdraw(conn, actor=me, proposal=proposal, env=env)
         elif action == "archive":
-            await proposals.archive(conn, actor=me, proposal=proposal, env=env)
+            await lifecycle.archive(conn, actor=me, proposal=proposal, env=env)
         else:
             raise Problem(400, "unknown action")
 
@@ -294,7 +297,7 @@ async def comment(token: str) -> WerkzeugResponse:
     async def write(
         conn: Connection, me: Actor, proposal: Proposal, form: MultiDict[str, str], env: Env
     ) -> None:
-        await proposals.comment(
+        await proposal_comments.comment(
             conn,
             actor=me,
             proposal=proposal,
@@ -321,7 +324,7 @@ async def amendments(token: str) -> WerkzeugResponse:
     ) -> None:
         action = form.get("action", "")
         if action == "propose":
-            await proposals.amend(
+            await proposal_amendments.amend(
                 conn, actor=me, proposal=proposal, text=form.get("text", ""), env=env
             )
         elif action in ("up", "down", "accept", "reject"):
@@ -330,11 +333,11 @@ async def amendments(token: str) -> WerkzeugResponse:
             if found is None or found.proposal_id != proposal.id:
                 raise Problem(404, "no such amendment")
             if action in ("up", "down"):
-                await proposals.vote_amendment(
+                await proposal_amendments.vote_amendment(
                     conn, actor=me, amendment_id=amendment_id, up=action == "up", env=env
                 )
             else:
-                await proposals.decide_amendment(
+                await proposal_amendments.decide_amendment(
                     conn,
                     actor=me,
                     amendment_id=amendment_id,
@@ -353,7 +356,7 @@ async def replies(token: str) -> Response:
     """The proposal's comments as a collection (the Question's `replies`)."""
     proposal = await _proposal(token, None)
     async with state().db.acquire() as conn:
-        document = await proposals.document(conn, proposal, await _env())
+        document = await service.question(conn, proposal, await request_env())
     collection = {"@context": document["@context"], **document["replies"]}
     return Response(json.dumps(collection), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
 
@@ -377,116 +380,3 @@ async def comment_document(token: str, comment_token: str) -> Response:
         json.dumps(comment_to_ap(found, proposal)),
         content_type=f"{ACTIVITY_JSON}; charset=utf-8",
     )
-
-
-# --- rooms --------------------------------------------------------------------------------------
-
-
-async def _room(token: str) -> Room:
-    async with state().db.acquire() as conn:
-        room = await queries.select_room_by_token(conn, token)
-    if room is None:
-        raise Problem(404, "no such room")
-    return room
-
-
-@blueprint.get("/rooms/new")
-async def new_room() -> str | WerkzeugResponse:
-    """The form to open a room: for one's organisations, or a served territory (instance
-    admins)."""
-    me = await _me()
-    if me is None:
-        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
-    env = await _env()
-    async with state().db.acquire() as conn:
-        organizations = await proposals.admin_organizations(conn, me, env.urls)
-        instance_admin = await queries.is_instance_admin(conn, me.id)
-    return await render_template(
-        "room_new.html",
-        error=query_error(),
-        organizations=[(o.username, o.display_name or o.username) for o in organizations],
-        instance_admin=instance_admin,
-    )
-
-
-@blueprint.post("/rooms")
-async def create_room() -> WerkzeugResponse:
-    """Open a room."""
-    me = await _me()
-    if me is None:
-        return redirect(url_for("accounts.login", next=url_for("proposals.new_room")), 303)
-    form = await request.form
-    owner = form.get("owner", "")
-    territory = None
-    organization = None
-    async with state().db.acquire() as conn:
-        if owner == "territory":
-            territory = await resolve_place(form.get("territory", "")) or (
-                await served_root() if not form.get("territory", "").strip() else None
-            )
-            if territory is None:
-                return redirect(url_for("proposals.new_room", error="territory_unknown"), 303)
-        else:
-            organization = await actor_queries.select_actor_by_username(conn, owner)
-            if organization is None:
-                return redirect(url_for("proposals.new_room", error="room_owner"), 303)
-        try:
-            room = await rooms.create_room(
-                conn,
-                actor=me,
-                name=form.get("name", ""),
-                description=form.get("description", ""),
-                env=await _env(),
-                organization=organization,
-                territory=territory,
-                members_only=checked(form, "members_only"),
-            )
-        except ProposalError as refused:
-            return redirect(url_for("proposals.new_room", error=refused.code), 303)
-    return redirect(url_for("proposals.room_page", token=room.token), 303)
-
-
-@blueprint.get("/rooms/<token>")
-@serves_activitystreams("negotiated")
-async def room_page(token: str) -> str | Response:
-    """A room: its JSON-LD object (fc:Room) for servers, its proposals by state for browsers."""
-    room = await _room(token)
-    env = await _env()
-    async with state().db.acquire() as conn:
-        if wants_activitypub(request):
-            document = await rooms.document(conn, room, env)
-            return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
-        me = await _me()
-        found = await queries.select_room_proposals(conn, room.id, limit=500)
-        owner_uri = await rooms.owner_uri(conn, room, env)
-        manages = me is not None and await rooms.may_manage(conn, room, me, env)
-    by_state = {name: [p for p in found if p.state == name] for name in STATES if name != "draft"}
-    return await render_template(
-        "room.html",
-        room=room,
-        owner_uri=owner_uri,
-        by_state=by_state,
-        me=me,
-        manages=manages,
-        error=query_error(),
-    )
-
-
-@blueprint.post("/rooms/<token>/status")
-async def room_status(token: str) -> WerkzeugResponse:
-    """Archive a room, or open it again (its managers)."""
-    me = await _me()
-    if me is None:
-        return redirect(
-            url_for("accounts.login", next=url_for("proposals.room_page", token=token)), 303
-        )
-    room = await _room(token)
-    form = await request.form
-    async with state().db.acquire() as conn:
-        try:
-            await rooms.set_status(
-                conn, actor=me, room=room, status=form.get("status", ""), env=await _env()
-            )
-        except ProposalError as refused:
-            return redirect(url_for("proposals.room_page", token=token, error=refused.code), 303)
-    return redirect(url_for("proposals.room_page", token=token), 303)

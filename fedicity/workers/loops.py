@@ -85,7 +85,8 @@ def default_loops(
         )
 
     async def phases_step(pool: Pool) -> int:
-        from fedicity.proposals.service import Env, advance_due
+        from fedicity.proposals.phases import advance_due
+        from fedicity.proposals.service import Env
 
         async with pool.acquire() as conn:
             return await advance_due(conn, Env(urls=urls, clock=clock, keygen=federation.keygen))

@@ -18,7 +18,7 @@ from fedicity.moderation import ap as moderation_ap
 from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import ap as posts_ap
 from fedicity.posts.models import POST_TYPES
-from fedicity.proposals import ap as proposals_ap
+from fedicity.proposals import inbound as proposals_inbound
 from fedicity.territories import ap as territories_ap
 
 
@@ -38,14 +38,14 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if event_outcome is not None:
         return event_outcome
     # A comment on one of our proposals is not a post: the proposal's replies lose it.
-    comment_outcome = await proposals_ap.delete_stored_comment(ctx, object_uri)
+    comment_outcome = await proposals_inbound.delete_stored_comment(ctx, object_uri)
     if comment_outcome is not None:
         return comment_outcome
     return await posts_ap.on_delete_object(ctx, object_uri)
 
 
 # Who may claim a created Note before it is taken as a post, in order.
-CREATE_CLAIMS = (proposals_ap.claim_created, events_poll.claim_created)
+CREATE_CLAIMS = (proposals_inbound.claim_created, events_poll.claim_created)
 
 
 async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -61,7 +61,7 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
             return claimed
     outcome = await posts_ap.store_created(ctx, document)
     if outcome.state == "done":
-        await proposals_ap.remember_question(ctx, document)
+        await proposals_inbound.remember_question(ctx, document)
     return outcome
 
 
@@ -70,14 +70,14 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     document = get_object(activity)
     if document is None:
         return Outcome.ignored("the Update does not embed the post")
-    claimed = await proposals_ap.claim_updated(ctx, activity, document)
+    claimed = await proposals_inbound.claim_updated(ctx, activity, document)
     if claimed is not None:
         return claimed
     outcome = await posts_ap.store_updated(ctx, document)
     if outcome is None:
         return await on_create(ctx, activity)
     if outcome.state == "done":
-        await proposals_ap.remember_question(ctx, document)
+        await proposals_inbound.remember_question(ctx, document)
     return outcome
 
 

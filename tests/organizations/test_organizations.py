@@ -20,6 +20,7 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.organizations import queries, service
 from fedicity.organizations.service import Env, MembershipError, luhn_valid, normalize_identifier
+from fedicity.proposals import drafts, lifecycle, votes
 from fedicity.proposals import service as proposals
 from fedicity.proposals.service import ProposalError
 from fedicity.urls import Urls
@@ -598,10 +599,10 @@ async def test_members_electorate_counts_only_accepted_members(world: World) -> 
     env = proposals.Env(urls=URLS, clock=world.clock, keygen=world.keygen)
     async with world.pool.acquire() as conn:
         with pytest.raises(ProposalError):
-            await proposals.create_draft(
+            await drafts.create_draft(
                 conn, actor=world.camille, title="T", text="", env=env, electorate="members"
             )
-        draft = await proposals.create_draft(
+        draft = await drafts.create_draft(
             conn,
             actor=world.camille,
             title="Budget",
@@ -610,14 +611,14 @@ async def test_members_electorate_counts_only_accepted_members(world: World) -> 
             electorate="members",
             organization_uri=URLS.actor("velo"),
         )
-        proposal = await proposals.open_voting(
+        proposal = await lifecycle.open_voting(
             conn,
             actor=world.camille,
             proposal=draft,
             ends=world.clock.now() + timedelta(days=3),
             env=env,
         )
-        await proposals.vote_locally(
+        await votes.vote_locally(
             conn, actor=world.camille, proposal=proposal, options=["Pour"], env=env
         )
         # A pending member is not a member yet
@@ -625,13 +626,13 @@ async def test_members_electorate_counts_only_accepted_members(world: World) -> 
             conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
         )
         with pytest.raises(ProposalError) as refused:
-            await proposals.vote_locally(
+            await votes.vote_locally(
                 conn, actor=world.dominique, proposal=proposal, options=["Contre"], env=env
             )
         assert refused.value.code == "not_eligible"
         # A remote non-member neither
         with pytest.raises(ProposalError):
-            await proposals.record_vote(
+            await votes.record_vote(
                 conn,
                 proposal=proposal,
                 voter_uri=BOB,
@@ -649,7 +650,7 @@ async def test_members_electorate_counts_only_accepted_members(world: World) -> 
             accept=True,
             env=world.env,
         )
-        await proposals.vote_locally(
+        await votes.vote_locally(
             conn, actor=world.dominique, proposal=proposal, options=["Contre"], env=env
         )
 

@@ -15,7 +15,7 @@ from quart.typing import TestClientProtocol
 from fedicity.actors.models import Actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.proposals import queries
+from fedicity.proposals import amendments, drafts, lifecycle, phases, queries
 from fedicity.proposals import service as proposals
 from fedicity.proposals.models import Proposal
 from fedicity.proposals.service import ProposalError
@@ -39,10 +39,10 @@ async def _amendable(
 ) -> Proposal:
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
-        draft = await proposals.create_draft(
+        draft = await drafts.create_draft(
             conn, actor=author, title="Un jardin partagé", text="Rue de Paris.", env=env
         )
-        return await proposals.open_amendments(
+        return await lifecycle.open_amendments(
             conn,
             actor=author,
             proposal=draft,
@@ -56,7 +56,7 @@ async def _amend(
     pool: Pool, clock: FrozenClock, keygen: FixedKeys, proposal: Proposal, who: Actor
 ) -> int:
     async with pool.acquire() as conn:
-        amendment = await proposals.amend(
+        amendment = await amendments.amend(
             conn, actor=who, proposal=proposal, text="Et des arbres.", env=_env(clock, keygen)
         )
     return amendment.id
@@ -75,14 +75,14 @@ async def test_amendments_only_during_the_amendment_period(
     other = await _citizen(pool, keygen, "dominique")
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
-        draft = await proposals.create_draft(conn, actor=author, title="T", text="x", env=env)
+        draft = await drafts.create_draft(conn, actor=author, title="T", text="x", env=env)
         assert await _code(
-            proposals.amend(conn, actor=other, proposal=draft, text="y", env=env)
+            amendments.amend(conn, actor=other, proposal=draft, text="y", env=env)
         ) == ("not_amendable")
     proposal = await _amendable(pool, clock, keygen, author)
     async with pool.acquire() as conn:
         assert (
-            await _code(proposals.amend(conn, actor=other, proposal=proposal, text="  ", env=env))
+            await _code(amendments.amend(conn, actor=other, proposal=proposal, text="  ", env=env))
             == "amendment_invalid"
         )
     await _amend(pool, clock, keygen, proposal, other)
@@ -97,13 +97,13 @@ async def test_amendments_only_during_the_amendment_period(
     clock.advance(timedelta(days=4))  # the period is over
     async with pool.acquire() as conn:
         assert (
-            await _code(proposals.amend(conn, actor=other, proposal=proposal, text="z", env=env))
+            await _code(amendments.amend(conn, actor=other, proposal=proposal, text="z", env=env))
             == "not_amendable"
         )
     voting = await _voting(pool, clock, keygen, author)
     async with pool.acquire() as conn:
         assert (
-            await _code(proposals.amend(conn, actor=other, proposal=voting, text="z", env=env))
+            await _code(amendments.amend(conn, actor=other, proposal=voting, text="z", env=env))
             == "not_amendable"
         )
         assert len(await queries.select_amendments(conn, proposal.id)) == 1
@@ -120,26 +120,26 @@ async def test_only_the_author_or_the_organisation_accepts_and_the_text_is_kept(
     async with pool.acquire() as conn:
         assert (
             await _code(
-                proposals.decide_amendment(
+                amendments.decide_amendment(
                     conn, actor=other, amendment_id=amendment_id, accept=True, env=env
                 )
             )
             == "not_allowed"
         )
-        accepted = await proposals.decide_amendment(
+        accepted = await amendments.decide_amendment(
             conn, actor=author, amendment_id=amendment_id, accept=True, env=env
         )
         assert accepted.state == "accepted"
         assert accepted.decided_by == URLS.actor("camille")
         assert (
             await _code(
-                proposals.decide_amendment(
+                amendments.decide_amendment(
                     conn, actor=author, amendment_id=amendment_id, accept=False, env=env
                 )
             )
             == "amendment_decided"
         )
-        question = await proposals.document(conn, await _reload(pool, proposal), env)
+        question = await proposals.question(conn, await _reload(pool, proposal), env)
     [item] = question["amendments"]["items"]
     assert item["amendmentState"] == "accepted"
     assert "Et des arbres." in item["content"]
@@ -155,32 +155,32 @@ async def test_one_up_or_down_vote_per_actor(
     amendment_id = await _amend(pool, clock, keygen, proposal, other)
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
-        first = await proposals.vote_amendment(
+        first = await amendments.vote_amendment(
             conn, actor=other, amendment_id=amendment_id, up=True, env=env
         )
         assert (first.up, first.down) == (1, 0)
         assert (
             await _code(
-                proposals.vote_amendment(
+                amendments.vote_amendment(
                     conn, actor=other, amendment_id=amendment_id, up=True, env=env
                 )
             )
             == "already_counted"
         )
-        switched = await proposals.vote_amendment(
+        switched = await amendments.vote_amendment(
             conn, actor=other, amendment_id=amendment_id, up=False, env=env
         )
         assert (switched.up, switched.down) == (0, 1)
-        both = await proposals.vote_amendment(
+        both = await amendments.vote_amendment(
             conn, actor=author, amendment_id=amendment_id, up=True, env=env
         )
         assert (both.up, both.down) == (1, 1)
-        await proposals.decide_amendment(
+        await amendments.decide_amendment(
             conn, actor=author, amendment_id=amendment_id, accept=False, env=env
         )
         assert (
             await _code(
-                proposals.vote_amendment(
+                amendments.vote_amendment(
                     conn, actor=other, amendment_id=amendment_id, up=True, env=env
                 )
             )
@@ -191,7 +191,7 @@ async def test_one_up_or_down_vote_per_actor(
     async with pool.acquire() as conn:
         assert (
             await _code(
-                proposals.vote_amendment(conn, actor=other, amendment_id=late, up=True, env=env)
+                amendments.vote_amendment(conn, actor=other, amendment_id=late, up=True, env=env)
             )
             == "not_amendable"
         )
@@ -243,11 +243,11 @@ async def test_a_vote_whose_end_passed_is_closed_once_with_its_result(
     await _vote(pool, clock, keygen, proposal, author, "Pour")
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
-        assert await proposals.advance_due(conn, env) == 0  # not yet
+        assert await phases.advance_due(conn, env) == 0  # not yet
     clock.advance(timedelta(days=7))
     async with pool.acquire() as conn:
-        assert await proposals.advance_due(conn, env) == 1
-        assert await proposals.advance_due(conn, env) == 0  # idempotent
+        assert await phases.advance_due(conn, env) == 1
+        assert await phases.advance_due(conn, env) == 0  # idempotent
         update = await conn.fetchval(
             "SELECT raw FROM outbox_activities WHERE type = 'Update' ORDER BY id DESC LIMIT 1"
         )
@@ -270,7 +270,7 @@ async def test_several_workers_never_apply_a_change_twice(
     async def worker() -> int:
         total = 0
         async with pool.acquire() as conn:
-            while handled := await proposals.advance_due(conn, env, limit=2):
+            while handled := await phases.advance_due(conn, env, limit=2):
                 total += handled
         return total
 
@@ -292,14 +292,14 @@ async def test_the_vote_opens_after_amendments_only_when_asked(
     manual = await _amendable(pool, clock, keygen, author)
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
-        assert await proposals.advance_due(conn, env) == 0
+        assert await phases.advance_due(conn, env) == 0
         with pytest.raises(ProposalError):
-            await proposals.open_amendments(
+            await lifecycle.open_amendments(
                 conn, actor=author, proposal=manual, until=clock.now(), env=env
             )
     clock.advance(timedelta(days=3))
     async with pool.acquire() as conn:
-        assert await proposals.advance_due(conn, env) == 1
+        assert await phases.advance_due(conn, env) == 1
     opened = await _reload(pool, automatic)
     assert opened.state == "voting"
     assert opened.voting_ends == clock.now() + timedelta(days=5)
@@ -307,6 +307,6 @@ async def test_the_vote_opens_after_amendments_only_when_asked(
     await _vote(pool, clock, keygen, opened, author, "Contre")
     clock.advance(timedelta(days=5))
     async with pool.acquire() as conn:
-        assert await proposals.advance_due(conn, env) == 1
+        assert await phases.advance_due(conn, env) == 1
     done = await _reload(pool, automatic)
     assert (done.state, done.result) == ("closed", "rejected")

@@ -19,8 +19,8 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.organizations import queries as organization_queries
-from fedicity.proposals import ap as proposals_ap
-from fedicity.proposals import queries
+from fedicity.proposals import drafts, lifecycle, queries, votes
+from fedicity.proposals import parse as proposals_parse
 from fedicity.proposals import service as proposals
 from fedicity.proposals.models import Proposal, ProposalData
 from fedicity.proposals.service import Env, ProposalError
@@ -61,10 +61,10 @@ async def _voting(
 ) -> Proposal:
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
-        draft = await proposals.create_draft(
+        draft = await drafts.create_draft(
             conn, actor=author, title="Un jardin partagé", text="Rue de Paris.", env=env, **settings
         )
-        return await proposals.open_voting(
+        return await lifecycle.open_voting(
             conn, actor=author, proposal=draft, ends=clock.now() + timedelta(days=7), env=env
         )
 
@@ -73,7 +73,7 @@ async def _vote(
     pool: Pool, clock: FrozenClock, keygen: FixedKeys, proposal: Proposal, voter: Actor, *opts: str
 ) -> None:
     async with pool.acquire() as conn:
-        await proposals.vote_locally(
+        await votes.vote_locally(
             conn, actor=voter, proposal=proposal, options=list(opts), env=_env(clock, keygen)
         )
 
@@ -107,15 +107,13 @@ async def test_a_draft_is_private_and_voting_is_refused_until_it_opens(
     author = await _citizen(pool, keygen)
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
-        draft = await proposals.create_draft(conn, actor=author, title="T", text="x", env=env)
+        draft = await drafts.create_draft(conn, actor=author, title="T", text="x", env=env)
         assert draft.options == ("Pour", "Contre", "Abstention")
         assert await conn.fetchval("SELECT count(*) FROM outbox_activities") == 0
         with pytest.raises(ProposalError) as refused:
-            await proposals.vote_locally(
-                conn, actor=author, proposal=draft, options=["Pour"], env=env
-            )
+            await votes.vote_locally(conn, actor=author, proposal=draft, options=["Pour"], env=env)
         assert refused.value.code == "not_open"
-        amendable = await proposals.open_amendments(
+        amendable = await lifecycle.open_amendments(
             conn, actor=author, proposal=draft, until=clock.now() + timedelta(days=3), env=env
         )
         assert amendable.state == "amendable"
@@ -124,7 +122,7 @@ async def test_a_draft_is_private_and_voting_is_refused_until_it_opens(
         assert create["type"] == "Create"
         assert create["raw"]["object"]["proposalState"] == "amendable"
         with pytest.raises(ProposalError) as refused:
-            await proposals.vote_locally(
+            await votes.vote_locally(
                 conn, actor=author, proposal=amendable, options=["Pour"], env=env
             )
         assert refused.value.code == "not_open"
@@ -182,7 +180,7 @@ async def test_residents_only_and_membership_votes_deferred(
         author = await actor_queries.select_actor_by_id(conn, author.id)  # type: ignore[assignment]
         neighbour = await actor_queries.select_actor_by_id(conn, neighbour.id)  # type: ignore[assignment]
         with pytest.raises(ProposalError) as refused:
-            await proposals.create_draft(
+            await drafts.create_draft(
                 conn,
                 actor=author,
                 title="T",
@@ -212,21 +210,21 @@ async def test_results_majority_abstentions_custom_options_and_local_only_counts
     env = _env(clock, keygen)
     async with pool.acquire() as conn:
         # 2 for, 1 against: 2/3 > 0.6 (the abstentions are not counted)
-        closed = await proposals.close(conn, actor=people[0], proposal=proposal, env=env)
+        closed = await lifecycle.close(conn, actor=people[0], proposal=proposal, env=env)
         assert (closed.state, closed.result) == ("closed", "adopted")
         with pytest.raises(ProposalError):
-            await proposals.close(conn, actor=people[0], proposal=closed, env=env)
+            await lifecycle.close(conn, actor=people[0], proposal=closed, env=env)
         with pytest.raises(ProposalError) as refused:
-            await proposals.withdraw(conn, actor=people[1], proposal=closed, env=env)
+            await lifecycle.withdraw(conn, actor=people[1], proposal=closed, env=env)
         assert refused.value.code == "not_allowed"
-        archived = await proposals.archive(conn, actor=people[0], proposal=closed, env=env)
+        archived = await lifecycle.archive(conn, actor=people[0], proposal=closed, env=env)
         assert archived.state == "archived"
     custom = await _voting(pool, clock, keygen, people[0], options=["Parc", "Piscine", "Rien"])
     await _vote(pool, clock, keygen, custom, people[1], "Piscine")
     await _vote(pool, clock, keygen, custom, people[2], "Piscine")
     await _vote(pool, clock, keygen, custom, people[3], "Parc")
     async with pool.acquire() as conn:
-        result = await proposals.close(conn, actor=people[0], proposal=custom, env=env)
+        result = await lifecycle.close(conn, actor=people[0], proposal=custom, env=env)
         assert result.result == "Piscine"
         local_only = await _voting(pool, clock, keygen, people[0], federated_votes_count=False)
         await queries.upsert_vote(
@@ -238,10 +236,10 @@ async def test_results_majority_abstentions_custom_options_and_local_only_counts
             local=False,
             now=clock.now(),
         )
-        await proposals.vote_locally(
+        await votes.vote_locally(
             conn, actor=people[1], proposal=local_only, options=["Pour"], env=env
         )
-        counted = await proposals.close(conn, actor=people[0], proposal=local_only, env=env)
+        counted = await lifecycle.close(conn, actor=people[0], proposal=local_only, env=env)
         assert counted.result == "adopted"
 
 
@@ -260,17 +258,17 @@ async def test_withdraw_and_official_answer_rights(
     async with pool.acquire() as conn:
         for who in (author, other):
             with pytest.raises(ProposalError):
-                await proposals.answer(conn, actor=who, proposal=proposal, text="Oui", env=env)
-        answered = await proposals.answer(
+                await lifecycle.answer(conn, actor=who, proposal=proposal, text="Oui", env=env)
+        answered = await lifecycle.answer(
             conn, actor=org, proposal=proposal, text="Nous le ferons.", env=env
         )
         assert answered.official_answer == "<p>Nous le ferons.</p>"
         with pytest.raises(ProposalError):
-            await proposals.withdraw(conn, actor=other, proposal=answered, env=env)
-        withdrawn = await proposals.withdraw(conn, actor=author, proposal=answered, env=env)
+            await lifecycle.withdraw(conn, actor=other, proposal=answered, env=env)
+        withdrawn = await lifecycle.withdraw(conn, actor=author, proposal=answered, env=env)
         assert withdrawn.state == "withdrawn"
         with pytest.raises(ProposalError) as refused:
-            await proposals.vote_locally(
+            await votes.vote_locally(
                 conn, actor=other, proposal=withdrawn, options=["Pour"], env=env
             )
         assert refused.value.code == "not_open"
@@ -285,7 +283,7 @@ async def test_anonymous_votes_are_never_disclosed(
     await _vote(pool, clock, keygen, proposal, voter, "Contre")
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT raw FROM outbox_activities")
-        document = await proposals.document(conn, proposal, _env(clock, keygen))
+        document = await proposals.question(conn, proposal, _env(clock, keygen))
     assert "secret_voter" not in json.dumps([row["raw"] for row in rows])
     assert "secret_voter" not in json.dumps(document)
     assert document["votersCount"] == 1
@@ -321,14 +319,14 @@ async def test_round_trip_of_our_question(
     await _vote(pool, clock, keygen, proposal, author, "A", "C")
     proposal = await _reload(pool, proposal)
     async with pool.acquire() as conn:
-        document = await proposals.document(conn, proposal, _env(clock, keygen))
+        document = await proposals.question(conn, proposal, _env(clock, keygen))
     assert document["anyOf"][2] == {
         "type": "Note",
         "name": "C",
         "replies": {"type": "Collection", "totalItems": 1},
     }
     assert URLS.context in document["@context"]
-    parsed = proposals_ap.from_ap(document, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(document, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     for name in ProposalData.__dataclass_fields__:
         if name in {
@@ -347,7 +345,7 @@ async def test_round_trip_of_our_question(
 
 def test_a_mastodon_poll_is_understood() -> None:
     question = _fixture("mastodon_create_question_1.json")["object"]
-    parsed = proposals_ap.from_ap(question, author=RIN, now=FrozenClock().now())
+    parsed = proposals_parse.from_ap(question, author=RIN, now=FrozenClock().now())
     assert not isinstance(parsed, str)
     assert parsed.title == "Why is Tenshi eating a corndog so cute?"
     assert parsed.options[1] == "Everyone knows that!"

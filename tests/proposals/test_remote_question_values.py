@@ -8,7 +8,7 @@ from typing import Any
 
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.proposals import ap as proposals_ap
+from fedicity.proposals import parse as proposals_parse
 from fedicity.proposals import queries
 from tests.conftest import FIXTURES
 
@@ -22,9 +22,9 @@ def _question(**extra: Any) -> dict[str, Any]:
 
 def test_a_question_with_more_options_than_the_table_allows_is_refused() -> None:
     options = [{"type": "Note", "name": f"Option {n}"} for n in range(21)]
-    parsed = proposals_ap.from_ap(_question(oneOf=options), author=RIN, now=FrozenClock().now())
+    parsed = proposals_parse.from_ap(_question(oneOf=options), author=RIN, now=FrozenClock().now())
     assert isinstance(parsed, str)
-    twenty = proposals_ap.from_ap(
+    twenty = proposals_parse.from_ap(
         _question(oneOf=options[:20]), author=RIN, now=FrozenClock().now()
     )
     assert not isinstance(twenty, str)
@@ -41,11 +41,11 @@ async def test_out_of_range_counts_and_dates_of_a_remote_question_are_dropped(
         published="0001-01-01T00:00:00+14:00",
         updated="9999-12-31T23:59:59-14:00",
     )
-    parsed = proposals_ap.from_ap(question, author=RIN, now=clock.now())
+    parsed = proposals_parse.from_ap(question, author=RIN, now=clock.now())
     assert not isinstance(parsed, str)
     assert parsed.remote_voters_count is None
     assert parsed.voting_opens is None
-    assert parsed.voting_ends == proposals_ap.parse_time("2030-01-01T00:00:00Z")
+    assert parsed.voting_ends == proposals_parse.parse_time("2030-01-01T00:00:00Z")
     assert parsed.published == clock.now()
     assert parsed.updated is None
     async with pool.acquire() as conn:
@@ -55,7 +55,7 @@ async def test_out_of_range_counts_and_dates_of_a_remote_question_are_dropped(
 
 
 def test_parse_time_keeps_ordinary_times() -> None:
-    parsed = proposals_ap.parse_time("2019-05-10T09:03:36+02:00")
+    parsed = proposals_parse.parse_time("2019-05-10T09:03:36+02:00")
     assert parsed is not None
     assert parsed.isoformat() == "2019-05-10T09:03:36+02:00"
-    assert proposals_ap.parse_time("2019-05-10T09:03:36") is None
+    assert proposals_parse.parse_time("2019-05-10T09:03:36") is None

@@ -20,8 +20,8 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.organizations import queries as organization_queries
-from fedicity.proposals import ap as proposals_ap
-from fedicity.proposals import queries, rooms
+from fedicity.proposals import comments, drafts, lifecycle, queries, rooms
+from fedicity.proposals import parse as proposals_parse
 from fedicity.proposals import service as proposals
 from fedicity.proposals.models import Attachment, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
@@ -83,10 +83,10 @@ async def _open(
     conn: Connection, clock: FrozenClock, keygen: FixedKeys, author: Actor, **settings: Any
 ) -> Proposal:
     env = _env(clock, keygen)
-    draft = await proposals.create_draft(
+    draft = await drafts.create_draft(
         conn, actor=author, title="Un jardin", text="Rue de Paris.", env=env, **settings
     )
-    return await proposals.open_voting(
+    return await lifecycle.open_voting(
         conn, actor=author, proposal=draft, ends=clock.now() + timedelta(days=7), env=env
     )
 
@@ -153,9 +153,7 @@ async def test_only_an_organisations_admins_open_and_archive_its_rooms(
         # An archived room takes no new proposal
         assert (
             await _code(
-                proposals.create_draft(
-                    conn, actor=admin, title="T", text="", env=env, room=archived
-                )
+                drafts.create_draft(conn, actor=admin, title="T", text="", env=env, room=archived)
             )
             == "room_archived"
         )
@@ -217,7 +215,7 @@ async def test_territory_rooms_belong_to_instance_admins_and_served_territories(
         assert await rooms.may_manage(conn, room, boss, env)
         assert not await rooms.may_manage(conn, room, citizen, env)
         # A proposal in the room is in its territory
-        draft = await proposals.create_draft(
+        draft = await drafts.create_draft(
             conn, actor=citizen, title="Un banc", text="", env=env, room=room
         )
         assert draft.territory_id == montreuil.id
@@ -225,7 +223,7 @@ async def test_territory_rooms_belong_to_instance_admins_and_served_territories(
         # A place outside the room's territory is refused
         assert (
             await _code(
-                proposals.create_draft(
+                drafts.create_draft(
                     conn, actor=citizen, title="T", text="", env=env, room=room, territory=other
                 )
             )
@@ -264,7 +262,7 @@ async def test_a_room_gives_its_organisation_and_members_only_rooms_keep_others_
         # ... but not in the name of another organisation
         assert (
             await _code(
-                proposals.create_draft(
+                drafts.create_draft(
                     conn,
                     actor=member,
                     title="T",
@@ -279,13 +277,13 @@ async def test_a_room_gives_its_organisation_and_members_only_rooms_keep_others_
         # Outsiders neither write nor comment in a members-only room
         assert (
             await _code(
-                proposals.create_draft(conn, actor=outsider, title="T", text="", env=env, room=room)
+                drafts.create_draft(conn, actor=outsider, title="T", text="", env=env, room=room)
             )
             == "room_members_only"
         )
         assert (
             await _code(
-                proposals.comment(
+                comments.comment(
                     conn, actor=outsider, proposal=proposal, stance="for", text="Oui", env=env
                 )
             )
@@ -293,7 +291,7 @@ async def test_a_room_gives_its_organisation_and_members_only_rooms_keep_others_
         )
         assert (
             await _code(
-                proposals.receive_comment(
+                comments.receive_comment(
                     conn,
                     proposal=proposal,
                     author_uri=RIN,
@@ -306,10 +304,10 @@ async def test_a_room_gives_its_organisation_and_members_only_rooms_keep_others_
             )
             == "room_members_only"
         )
-        await proposals.comment(
+        await comments.comment(
             conn, actor=member, proposal=proposal, stance="for", text="Oui", env=env
         )
-        document = await proposals.document(conn, proposal, env)
+        document = await proposals.question(conn, proposal, env)
         assert document["room"] == {"id": room.uri, "type": "Room", "name": "Bureau"}
         assert document["context"] == URLS.actor("asso")
         listed = await queries.select_room_proposals(conn, room.id, limit=10)
@@ -332,12 +330,12 @@ async def test_the_room_of_a_remote_question_is_read_back_from_its_host_only(
             organization=org,
         )
         proposal = await _open(conn, clock, keygen, author, room=room)
-        document = await proposals.document(conn, proposal, _env(clock, keygen))
-    parsed = proposals_ap.from_ap(document, author=proposal.author_uri, now=clock.now())
+        document = await proposals.question(conn, proposal, _env(clock, keygen))
+    parsed = proposals_parse.from_ap(document, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert (parsed.room_uri, parsed.room_name) == (room.uri, "Vélo")
     forged = {**document, "room": {"id": "https://elsewhere.example/rooms/x", "name": "X"}}
-    parsed = proposals_ap.from_ap(forged, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(forged, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert parsed.room_uri is None
 
@@ -356,17 +354,17 @@ async def test_a_proposal_belongs_only_to_an_organisation_its_author_administers
         for uri in (URLS.actor("asso"), "https://asso.example/actors/asso", URLS.actor("camille")):
             assert (
                 await _code(
-                    proposals.create_draft(
+                    drafts.create_draft(
                         conn, actor=author, title="T", text="", env=env, organization_uri=uri
                     )
                 )
                 == "organization_invalid"
             )
         await _member(conn, org, author, clock, "admin")
-        assert [o.username for o in await proposals.admin_organizations(conn, author, URLS)] == [
+        assert [o.username for o in await drafts.admin_organizations(conn, author, URLS)] == [
             "asso"
         ]
-        draft = await proposals.create_draft(
+        draft = await drafts.create_draft(
             conn,
             actor=author,
             title="T",
@@ -396,7 +394,7 @@ async def test_attachments_are_named_web_links_at_most_ten(
         ):
             assert (
                 await _code(
-                    proposals.create_draft(
+                    drafts.create_draft(
                         conn, actor=author, title="T", text="", env=env, attachments=links
                     )
                 )
@@ -410,13 +408,13 @@ async def test_attachments_are_named_web_links_at_most_ten(
             attachments=[(f"https://example.org/{n}", f"Lien {n}") for n in range(10)],
         )
         assert len(proposal.attachments) == 10
-        document = await proposals.document(conn, proposal, env)
+        document = await proposals.question(conn, proposal, env)
     assert document["attachment"][0] == {
         "type": "Link",
         "href": "https://example.org/0",
         "name": "Lien 0",
     }
-    parsed = proposals_ap.from_ap(document, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(document, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert parsed.attachments == proposal.attachments
     # From a remote Question: only http(s) Links, at most ten
@@ -429,7 +427,7 @@ async def test_attachments_are_named_web_links_at_most_ten(
             {"type": "Link", "href": "https://example.org/11", "name": "Onze"},
         ],
     }
-    parsed = proposals_ap.from_ap(remote, author=proposal.author_uri, now=clock.now())
+    parsed = proposals_parse.from_ap(remote, author=proposal.author_uri, now=clock.now())
     assert not isinstance(parsed, str)
     assert len(parsed.attachments) == 10
     assert parsed.attachments[0] == Attachment(href="https://example.org/0", name="Lien 0")
@@ -454,11 +452,11 @@ async def test_a_local_comment_goes_out_as_a_note_with_its_stance(
             accepted=True,
             now=clock.now(),
         )
-        draft = await proposals.create_draft(conn, actor=author, title="T", text="", env=env)
+        draft = await drafts.create_draft(conn, actor=author, title="T", text="", env=env)
         # Not while a draft, nor with an unknown stance
         assert (
             await _code(
-                proposals.comment(
+                comments.comment(
                     conn, actor=critic, proposal=draft, stance="against", text="Non", env=env
                 )
             )
@@ -467,13 +465,13 @@ async def test_a_local_comment_goes_out_as_a_note_with_its_stance(
         proposal = await _open(conn, clock, keygen, author)
         assert (
             await _code(
-                proposals.comment(
+                comments.comment(
                     conn, actor=critic, proposal=proposal, stance="maybe", text="Non", env=env
                 )
             )
             == "stance_invalid"
         )
-        comment = await proposals.comment(
+        comment = await comments.comment(
             conn, actor=critic, proposal=proposal, stance="against", text="Non", env=env
         )
         row = await conn.fetchrow(
@@ -492,7 +490,7 @@ async def test_a_local_comment_goes_out_as_a_note_with_its_stance(
         assert await conn.fetchval(
             "SELECT count(*) FROM inbox_items WHERE activity_uri = $1", comment.uri + "/activity"
         )
-        document = await proposals.document(conn, proposal, env)
+        document = await proposals.question(conn, proposal, env)
     assert document["replies"]["totalItems"] == 1
     assert document["replies"]["items"][0]["id"] == comment.uri
     assert document["replies"]["items"][0]["stance"] == "against"
@@ -586,7 +584,7 @@ async def test_remote_comments_mastodon_replies_are_neutral_and_votes_are_not_co
     assert update["object"]["replies"]["totalItems"] == 3
     # Once closed, comments are refused
     async with pool.acquire() as conn:
-        await proposals.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
+        await lifecycle.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
     state, detail = await _deliver(app, client, pool, clock, _reply(proposal, 6))
     assert state == "ignored"
     assert "comments are open" in detail
@@ -614,7 +612,7 @@ async def test_rooms_by_room_page_and_json_ld(
             organization=org,
         )
         await _open(conn, clock, keygen, author, room=room)
-        await proposals.create_draft(
+        await drafts.create_draft(
             conn,
             actor=author,
             title="Brouillon secret",
@@ -686,7 +684,7 @@ async def test_a_remote_comment_is_edited_by_its_author_only(
         author = await _citizen(conn, keygen, "camille")
         critic = await _citizen(conn, keygen, "dominique")
         proposal = await _open(conn, clock, keygen, author)
-        local = await proposals.comment(
+        local = await comments.comment(
             conn, actor=critic, proposal=proposal, stance="for", text="Oui", env=_env(clock, keygen)
         )
     assert await _deliver(app, client, pool, clock, _reply(proposal, 1, stance="for")) == (
@@ -750,7 +748,7 @@ async def test_a_remote_comment_is_edited_by_its_author_only(
     assert len(await _question_updates(pool)) == before + 2
     # Once the vote is closed the debate is frozen: edits are refused
     async with pool.acquire() as conn:
-        await proposals.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
+        await lifecycle.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
     closed = len(await _question_updates(pool))
     late = _edit(proposal, 1, 8, content="<p>Trop tard</p>")
     state, detail = await _deliver(app, client, pool, clock, late)
@@ -767,7 +765,7 @@ async def test_a_remote_comment_is_deleted_by_its_author_only(
         author = await _citizen(conn, keygen, "camille")
         critic = await _citizen(conn, keygen, "dominique")
         proposal = await _open(conn, clock, keygen, author)
-        local = await proposals.comment(
+        local = await comments.comment(
             conn, actor=critic, proposal=proposal, stance="for", text="Oui", env=_env(clock, keygen)
         )
     for n in (1, 2):
@@ -805,7 +803,7 @@ async def test_a_remote_comment_is_deleted_by_its_author_only(
     assert len(await _question_updates(pool)) == before + 2
     # An author may take her words back after the vote too
     async with pool.acquire() as conn:
-        await proposals.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
+        await lifecycle.close(conn, actor=author, proposal=proposal, env=_env(clock, keygen))
     assert await _deliver(
         app, client, pool, clock, _delete(f"{OTHER}/statuses/3", 4, actor=OTHER), signer=OTHER
     ) == ("done", "")

@@ -29,8 +29,7 @@ from fedicity.events.models import Location
 from fedicity.events.service import EventInput
 from fedicity.organizations import queries as organization_queries
 from fedicity.posts import service as posts
-from fedicity.proposals import rooms
-from fedicity.proposals import service as proposals
+from fedicity.proposals import comments, drafts, lifecycle, rooms
 from fedicity.proposals.service import Env
 from fedicity.settings import Settings
 from fedicity.urls import new_token
@@ -69,7 +68,7 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "pages.home",
         "pages.profile",
         "proposals.new_proposal",
-        "proposals.new_room",
+        "rooms.new_room",
         "social.authorize_interaction",
         "social.follow_requests",
         "social.home_feed",
@@ -190,18 +189,16 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         room = await rooms.create_room(
             conn, actor=camille, name="Le quartier", description="", env=env, organization=velo
         )
-        draft = await proposals.create_draft(
+        draft = await drafts.create_draft(
             conn, actor=camille, title="Un jardin", text="Rue de Paris.", env=env
         )
-        opened = await proposals.open_voting(
+        opened = await lifecycle.open_voting(
             conn, actor=camille, proposal=draft, ends=now + timedelta(days=7), env=env
         )
-        comment = await proposals.comment(
+        comment = await comments.comment(
             conn, actor=camille, proposal=opened, stance="for", text="Oui", env=env
         )
-        hidden = await proposals.create_draft(
-            conn, actor=camille, title="Brouillon", text="", env=env
-        )
+        hidden = await drafts.create_draft(conn, actor=camille, title="Brouillon", text="", env=env)
         activity_id = urls.activity(new_token())
         activity: dict[str, Any] = {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -237,7 +234,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "proposals.proposal_page": path(opened.uri),
         "proposals.replies": path(opened.uri) + "/replies",
         "proposals.comment_document": path(comment.uri),
-        "proposals.room_page": f"/rooms/{room.token}",
+        "rooms.room_page": f"/rooms/{room.token}",
         "activitypub.instance_actor": "/actor",
         "activitypub.fedicity_context": "/ns/fedicity.jsonld",
     }

@@ -29,8 +29,8 @@ import pytest
 from fedicity.accounts import service as accounts
 from fedicity.db.pool import Pool
 from fedicity.follows import queries as follow_queries
-from fedicity.proposals.ap import from_ap
 from fedicity.proposals.models import ProposalData
+from fedicity.proposals.parse import from_ap
 from fedicity.sanitize import MAX_URL_LENGTH, safe_url
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, eventually, running_instance

@@ -23,8 +23,8 @@ from fedicity.actors.models import Actor
 from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
+from fedicity.proposals import drafts, lifecycle, votes
 from fedicity.proposals import queries as proposal_queries
-from fedicity.proposals import service as proposals
 from fedicity.proposals.models import Proposal
 from fedicity.proposals.service import Env, ProposalError
 from tests.conftest import FixedKeys, fixed_keypairs
@@ -66,7 +66,7 @@ async def _open_vote(
 ) -> Proposal:
     env = _env(instance, keygen)
     async with instance.pool.acquire() as conn:
-        draft = await proposals.create_draft(
+        draft = await drafts.create_draft(
             conn,
             actor=author,
             title="Fermer la rue de la mairie aux voitures le dimanche",
@@ -74,7 +74,7 @@ async def _open_vote(
             env=env,
             trusted_vote_domains=trusted,
         )
-        return await proposals.open_voting(
+        return await lifecycle.open_voting(
             conn,
             actor=author,
             proposal=draft,
@@ -133,7 +133,7 @@ async def test_throwaway_actors_on_an_untrusted_server_do_not_swing_the_vote(
         env = _env(instance, keygen)
         async with pool.acquire() as conn:
             for who in (author, voter):
-                await proposals.vote_locally(
+                await votes.vote_locally(
                     conn, actor=who, proposal=proposal, options=["Pour"], env=env
                 )
 
@@ -148,7 +148,7 @@ async def test_throwaway_actors_on_an_untrusted_server_do_not_swing_the_vote(
             "affichés à côté du résultat" in page.text
         )
         async with pool.acquire() as conn:
-            closed = await proposals.close(conn, actor=author, proposal=proposal, env=env)
+            closed = await lifecycle.close(conn, actor=author, proposal=proposal, env=env)
             tally = await proposal_queries.tally(conn, proposal.id)
         assert tally.federated == {"Contre": THROWAWAYS}
         assert tally.trusted == {}
@@ -167,20 +167,18 @@ async def test_votes_from_a_server_the_proposal_or_the_admin_trusts_count(
         trusting = await _open_vote(instance, author, keygen, trusted=[f"http://{server}/"])
         assert trusting.trusted_vote_domains == (server,)
         async with pool.acquire() as conn:
-            await proposals.vote_locally(
+            await votes.vote_locally(
                 conn, actor=author, proposal=trusting, options=["Pour"], env=env
             )
         await _flood(instance, attacker, trusting, "Contre")
         async with pool.acquire() as conn:
-            closed = await proposals.close(conn, actor=author, proposal=trusting, env=env)
+            closed = await lifecycle.close(conn, actor=author, proposal=trusting, env=env)
         assert closed.result == "rejected"
 
         # Another proposal that trusts nobody, until the admin trusts the server instance-wide
         plain = await _open_vote(instance, author, keygen)
         async with pool.acquire() as conn:
-            await proposals.vote_locally(
-                conn, actor=author, proposal=plain, options=["Pour"], env=env
-            )
+            await votes.vote_locally(conn, actor=author, proposal=plain, options=["Pour"], env=env)
             for n in range(THROWAWAYS):
                 await conn.execute(
                     "UPDATE proposal_votes SET proposal_id = $1 WHERE voter_uri = $2",
@@ -194,8 +192,8 @@ async def test_votes_from_a_server_the_proposal_or_the_admin_trusts_count(
             )
             admin_trusted = await proposal_queries.tally(conn, plain.id)
             assert admin_trusted.trusted == {"Contre": THROWAWAYS}
-            assert await proposals.trusted_domains(conn, plain) == [server]
-            closed = await proposals.close(conn, actor=author, proposal=plain, env=env)
+            assert await votes.trusted_domains(conn, plain) == [server]
+            closed = await lifecycle.close(conn, actor=author, proposal=plain, env=env)
         assert closed.result == "rejected"
 
 
@@ -215,7 +213,7 @@ async def test_a_proposal_refuses_a_trust_entry_that_is_no_server(
         env = _env(instance, keygen)
         async with pool.acquire() as conn:
             with pytest.raises(ProposalError) as refused:
-                await proposals.create_draft(
+                await drafts.create_draft(
                     conn,
                     actor=author,
                     title="Titre",

@@ -42,6 +42,7 @@ from fedicity.posts import queries as post_queries
 from fedicity.posts import service as post_service
 from fedicity.posts.ap import post_from_ap
 from fedicity.posts.models import Post
+from fedicity.proposals import drafts, lifecycle
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals import service as proposal_service
 from fedicity.proposals.models import Proposal
@@ -292,7 +293,7 @@ class World:
         """A proposal of `author`'s, open for a week of voting on `options`."""
         env = proposal_service.Env(urls=URLS, clock=self.clock, keygen=self.keygen)
         async with self.pool.acquire() as conn:
-            draft = await proposal_service.create_draft(
+            draft = await drafts.create_draft(
                 conn,
                 actor=author,
                 title="Le marché du dimanche",
@@ -301,7 +302,7 @@ class World:
                 options=options,
                 multiple=multiple,
             )
-            return await proposal_service.open_voting(
+            return await lifecycle.open_voting(
                 conn,
                 actor=author,
                 proposal=draft,
