@@ -248,36 +248,7 @@ def load_settings(
 ) -> Settings:
     """Build Settings from the environment (and FEDICITY_CONFIG's TOML file, which it overrides)."""
     env = dict(os.environ if environ is None else environ)
-    raw: dict[str, object] = {}
-    config_path = env.get(f"{PREFIX}CONFIG")
-    if config_path:
-        try:
-            with open(config_path, "rb") as handle:
-                raw.update(tomllib.load(handle))
-        except OSError as exc:
-            raise SettingsError(
-                f"{PREFIX}CONFIG: cannot read {config_path}: {exc.strerror}"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{PREFIX}CONFIG: {config_path} is not valid TOML: {exc}") from None
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise SettingsError(f"{PREFIX}CONFIG: unknown setting(s) {', '.join(unknown)}")
-    for name in known:
-        from_env = env.get(PREFIX + name.upper())
-        # An empty variable means "not set" (FEDICITY_X= in a unit file), not false or zero.
-        if from_env is not None and from_env.strip() != "":
-            raw[name] = from_env
-
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        convert = _CONVERTERS.get(name)
-        values[name] = convert(name, value) if convert else value
-    for name in ("base_url", "listen", "secret_key", "instance_name", "territory_name"):
-        if name in values and not isinstance(values[name], str):
-            raise SettingsError(f"{PREFIX}{name.upper()}: expected text, got {values[name]!r}")
-
+    values = _converted(_raw_settings(env))
     base_url = _check_base_url(str(values.get("base_url", Settings.base_url)))
     values["base_url"] = base_url
     values["listen"] = _check_listen(str(values.get("listen") or _default_listen(base_url)))
@@ -291,12 +262,63 @@ def load_settings(
     )
     data_dir = Path(str(values.get("data_dir", Settings.data_dir))).expanduser()
     values["data_dir"] = data_dir
-    secret = str(values.get("secret_key", ""))
+    values["secret_key"] = _secret_key(str(values.get("secret_key", "")), data_dir, persist_secret)
+    _check_bounds(values)
+    return Settings(**values)
+
+
+def _raw_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """The settings as written: FEDICITY_CONFIG's file, each FEDICITY_* variable overriding it."""
+    raw: dict[str, object] = {}
+    config_path = env.get(f"{PREFIX}CONFIG")
+    if config_path:
+        raw.update(_read_config_file(config_path))
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(f"{PREFIX}CONFIG: unknown setting(s) {', '.join(unknown)}")
+    for name in known:
+        from_env = env.get(PREFIX + name.upper())
+        # An empty variable means "not set" (FEDICITY_X= in a unit file), not false or zero.
+        if from_env is not None and from_env.strip() != "":
+            raw[name] = from_env
+    return raw
+
+
+def _read_config_file(config_path: str) -> dict[str, object]:
+    """The TOML file FEDICITY_CONFIG names."""
+    try:
+        with open(config_path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsError(f"{PREFIX}CONFIG: cannot read {config_path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{PREFIX}CONFIG: {config_path} is not valid TOML: {exc}") from None
+
+
+def _converted(raw: Mapping[str, object]) -> dict[str, Any]:
+    """Each value converted to its setting's type; text settings must be text."""
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        convert = _CONVERTERS.get(name)
+        values[name] = convert(name, value) if convert else value
+    for name in ("base_url", "listen", "secret_key", "instance_name", "territory_name"):
+        if name in values and not isinstance(values[name], str):
+            raise SettingsError(f"{PREFIX}{name.upper()}: expected text, got {values[name]!r}")
+    return values
+
+
+def _secret_key(secret: str, data_dir: Path, persist_secret: bool) -> str:
+    """The configured secret key, checked, or one generated (and kept in data_dir if asked)."""
     if not secret:
-        secret = _secret_key_for(data_dir) if persist_secret else secrets.token_urlsafe(48)
-    elif len(secret) < 16:
+        return _secret_key_for(data_dir) if persist_secret else secrets.token_urlsafe(48)
+    if len(secret) < 16:
         raise SettingsError(f"{PREFIX}SECRET_KEY: too short; use at least 16 random characters")
-    values["secret_key"] = secret
+    return secret
+
+
+def _check_bounds(values: Mapping[str, Any]) -> None:
+    """Refuse an upload cap above the ceiling and an inbox retention below the floor."""
     if values.get("max_upload_bytes", Settings.max_upload_bytes) > MAX_UPLOAD_CEILING:
         raise SettingsError(
             f"{PREFIX}MAX_UPLOAD_BYTES: at most {MAX_UPLOAD_CEILING} bytes (100 MiB), "
@@ -308,4 +330,3 @@ def load_settings(
             f"{PREFIX}INBOX_RETENTION_DAYS: at least {MIN_INBOX_RETENTION_DAYS} days, so that "
             f"peers' retries are still recognised as duplicates; got {retention}"
         )
-    return Settings(**values)

@@ -107,7 +107,7 @@ def new_http_client(
     timeout: float = 10.0,
     resolve: Resolver = resolve_host,
 ) -> httpx.AsyncClient:
-    """A client for fetches and deliveries: redirects are followed by fetch.py, hop by hop.
+    """A client for fetches and deliveries: redirects are followed by fetch/, hop by hop.
 
     Its connections go only to addresses checked against the address policy when connecting
     (PinnedTransport), whatever checks the caller made before; `allow_private_addresses` is
@@ -115,7 +115,7 @@ def new_http_client(
     """
     return httpx.AsyncClient(
         follow_redirects=False,
-        # Connect directly: through a proxy, fetch.py's address checks would see the proxy.
+        # Connect directly: through a proxy, fetch/'s address checks would see the proxy.
         trust_env=False,
         timeout=httpx.Timeout(timeout),
         transport=PinnedTransport(

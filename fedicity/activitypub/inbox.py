@@ -7,7 +7,7 @@ accepts and answers 202; workers interpret it later (the inbox is a mailbox).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -165,20 +165,12 @@ async def check(
     assert actor_uri is not None
     activity_type = get_type(activity) or ""
 
-    signature = parse_signature(method, url, headers)
-    if isinstance(signature, SignatureFailure):
-        return _failure(signature)
-    # Before any key fetch: a signature meant for another server costs us nothing.
-    elsewhere = check_authority(signature, headers, authority)
-    if elsewhere is not None:
-        return _failure(elsewhere)
-
-    if refuse_host is not None:
-        # Refuse a blocked peer before fetching anything from it.
-        for host in {host_of(signature.key_id), host_of(actor_uri)}:
-            reason = await refuse_host(host)
-            if reason is not None:
-                return Rejected(403, "domain_refused", reason)
+    signature = _signature_for_us(method, url, headers, authority)
+    if isinstance(signature, Rejected):
+        return signature
+    refused = await _refused_host(refuse_host, {host_of(signature.key_id), host_of(actor_uri)})
+    if refused is not None:
+        return refused
 
     key = await verify_with_key(signature, resolve_key, method, body, headers, now, authority)
     if isinstance(key, KeyUnavailable):
@@ -188,45 +180,91 @@ async def check(
     if isinstance(key, SignatureFailure):
         return _failure(key)
 
-    forwarded = False
-    if key.owner != actor_uri:
-        # A relayed activity (Mastodon forwards replies to followers' servers) is signed by the
-        # relayer, not the author. Its Linked Data signature would vouch for the content; without
-        # checking one, a Create or Update is taken only as a pointer: its object is fetched
-        # from the author's own server, never trusted from the relayer (GoToSocial does the same).
-        ld_ok = check_ld_signature is not None and await check_ld_signature(activity, actor_uri)
-        object_id = get_id(activity.get("object"))
-        if not ld_ok and (
-            activity_type not in FORWARDABLE
-            or object_id is None
-            or host_of(object_id) != host_of(actor_uri)
-        ):
-            return Rejected(
-                401,
-                "signer_not_actor",
-                f"signed by {key.owner} but the activity's actor is {actor_uri}",
-            )
-        if not ld_ok:
-            forwarded = True
-            activity = {**activity, "object": object_id}
-    elif host_of(key.key_id) != host_of(actor_uri):
-        return Rejected(401, "signer_not_actor", "the key is not on the actor's host")
-
-    # The activity id is not required to be on the actor's host: recorded Mobilizon and Pleroma
-    # traffic relays ids from elsewhere. Objects are origin-checked where they are stored.
-    # An id on another host is kept, but not trusted as the dedupe key: otherwise a peer could
-    # pre-empt another server's activity by sending its (predictable) id first.
-    claimed = activity.get("id")
-    activity_uri = claimed if claimed and host_of(claimed) == host_of(actor_uri) else None
-    activity_uri = activity_uri or synthetic_id(body)
+    bound = await _bind_signer_to_actor(activity, activity_type, actor_uri, key, check_ld_signature)
+    if isinstance(bound, Rejected):
+        return bound
+    activity, forwarded = bound
     return Accepted(
         activity=activity,
-        activity_uri=activity_uri,
+        activity_uri=_dedupe_id(activity, actor_uri, body),
         actor_uri=actor_uri,
         type=activity_type,
         key_id=key.key_id,
         forwarded=forwarded,
     )
+
+
+def _signature_for_us(
+    method: str, url: str, headers: Mapping[str, str], authority: str
+) -> ParsedSignature | Rejected:
+    """The request's signature, parsed and checked to name this server, before any key fetch."""
+    signature = parse_signature(method, url, headers)
+    if isinstance(signature, SignatureFailure):
+        return _failure(signature)
+    # Before any key fetch: a signature meant for another server costs us nothing.
+    elsewhere = check_authority(signature, headers, authority)
+    if elsewhere is not None:
+        return _failure(elsewhere)
+    return signature
+
+
+async def _refused_host(
+    refuse_host: Callable[[str], Awaitable[str | None]] | None, hosts: Iterable[str]
+) -> Rejected | None:
+    """A 403 when the domain policy refuses any of these hosts, asked before fetching from them."""
+    if refuse_host is None:
+        return None
+    for host in hosts:
+        reason = await refuse_host(host)
+        if reason is not None:
+            return Rejected(403, "domain_refused", reason)
+    return None
+
+
+async def _bind_signer_to_actor(
+    activity: dict[str, Any],
+    activity_type: str,
+    actor_uri: str,
+    key: InboxKey,
+    check_ld_signature: Callable[[dict[str, Any], str], Awaitable[bool]] | None,
+) -> tuple[dict[str, Any], bool] | Rejected:
+    """The activity to store and whether it was forwarded, or why its signer may not send it."""
+    if key.owner == actor_uri:
+        if host_of(key.key_id) != host_of(actor_uri):
+            return Rejected(401, "signer_not_actor", "the key is not on the actor's host")
+        return activity, False
+    # A relayed activity (Mastodon forwards replies to followers' servers) is signed by the
+    # relayer, not the author. Its Linked Data signature would vouch for the content; without
+    # checking one, a Create or Update is taken only as a pointer: its object is fetched
+    # from the author's own server, never trusted from the relayer (GoToSocial does the same).
+    ld_ok = check_ld_signature is not None and await check_ld_signature(activity, actor_uri)
+    if ld_ok:
+        return activity, False
+    object_id = get_id(activity.get("object"))
+    if (
+        activity_type not in FORWARDABLE
+        or object_id is None
+        or host_of(object_id) != host_of(actor_uri)
+    ):
+        return Rejected(
+            401,
+            "signer_not_actor",
+            f"signed by {key.owner} but the activity's actor is {actor_uri}",
+        )
+    return {**activity, "object": object_id}, True
+
+
+def _dedupe_id(activity: Mapping[str, Any], actor_uri: str, body: bytes) -> str:
+    """The mailbox's unique key for this activity: its id when on the actor's host, else a hash.
+
+    The activity id is not required to be on the actor's host: recorded Mobilizon and Pleroma
+    traffic relays ids from elsewhere. Objects are origin-checked where they are stored. An id
+    on another host is kept, but not trusted as the dedupe key: otherwise a peer could pre-empt
+    another server's activity by sending its (predictable) id first.
+    """
+    claimed = activity.get("id")
+    activity_uri = claimed if claimed and host_of(claimed) == host_of(actor_uri) else None
+    return activity_uri or synthetic_id(body)
 
 
 async def verify_with_key(
@@ -266,16 +304,12 @@ async def authenticate_fetch(
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> InboxKey | Rejected:
     """Check a signed GET or HEAD (authorized fetch): the signer's key, or why it is refused."""
-    signature = parse_signature(method, url, headers)
-    if isinstance(signature, SignatureFailure):
-        return _failure(signature)
-    elsewhere = check_authority(signature, headers, authority)
-    if elsewhere is not None:
-        return _failure(elsewhere)
-    if refuse_host is not None:
-        reason = await refuse_host(host_of(signature.key_id))
-        if reason is not None:
-            return Rejected(403, "domain_refused", reason)
+    signature = _signature_for_us(method, url, headers, authority)
+    if isinstance(signature, Rejected):
+        return signature
+    refused = await _refused_host(refuse_host, [host_of(signature.key_id)])
+    if refused is not None:
+        return refused
     key = await verify_with_key(signature, resolve_key, method, None, headers, now, authority)
     if isinstance(key, KeyUnavailable):
         return _key_unavailable(key)

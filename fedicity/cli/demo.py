@@ -74,16 +74,8 @@ async def seed_demo(
     await actor_service.ensure_instance_actor(conn, keygen=keygen)
     root = None
     if settings is not None and settings.territory_code:
-        if await territory_queries.count_territories(conn) == 0:
-            report = await import_territories(conn)
-            created.append(f"imported {report.inserted} territories of France")
-        root = await territory_service.served_root(
-            conn, settings.territory_level, settings.territory_code
-        )
-        if root is not None:
-            actors_made = await territory_service.prepare_served_actors(conn, root)
-            if actors_made:
-                created.append(f"created {actors_made} territory actors under {root.name}")
+        root, lines = await _seed_territories(conn, settings)
+        created += lines
     if await actor_queries.select_actor_by_username(conn, DEMO_ADMIN) is None:
         await accounts.register(
             conn,
@@ -94,35 +86,69 @@ async def seed_demo(
             keygen=keygen,
         )
         created.append(f"created admin @{DEMO_ADMIN}")
-    for username, name, summary in CITIZENS:
-        if await actor_queries.select_actor_by_username(conn, username) is None:
-            account = await accounts.register(
-                conn, username=username, password=DEMO_PASSWORD, display_name=name, keygen=keygen
-            )
-            actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
-            assert actor is not None
-            await actor_service.update_profile(
-                conn,
-                actor,
-                display_name=name,
-                summary=summary,
-                manually_approves_followers=False,
-                discoverable=True,
-            )
-            created.append(f"created citizen @{username} (password: {DEMO_PASSWORD})")
-    for username, kind, name, summary in ORGANIZATIONS:
-        if await actor_queries.select_actor_by_username(conn, username) is None:
-            await actor_service.create_organization(
-                conn,
-                username,
-                organization_kind=kind,
-                display_name=name,
-                summary=summary,
-                keygen=keygen,
-            )
-            created.append(f"created {kind} @{username}")
+    created += await _seed_citizens(conn, keygen)
+    created += await _seed_organizations(conn, keygen)
     if root is not None and settings is not None:
         created += await _seed_located(conn, root, settings, clock or SystemClock(), keygen)
+    return created
+
+
+async def _seed_territories(
+    conn: Connection, settings: Settings
+) -> tuple[Territory | None, list[str]]:
+    """Import the territories if there are none, and give the served ones their actors."""
+    created: list[str] = []
+    if await territory_queries.count_territories(conn) == 0:
+        report = await import_territories(conn)
+        created.append(f"imported {report.inserted} territories of France")
+    root = await territory_service.served_root(
+        conn, settings.territory_level, settings.territory_code
+    )
+    if root is not None:
+        actors_made = await territory_service.prepare_served_actors(conn, root)
+        if actors_made:
+            created.append(f"created {actors_made} territory actors under {root.name}")
+    return root, created
+
+
+async def _seed_citizens(conn: Connection, keygen: KeyGenerator) -> list[str]:
+    """The demo citizens that are missing, with their profiles."""
+    created: list[str] = []
+    for username, name, summary in CITIZENS:
+        if await actor_queries.select_actor_by_username(conn, username) is not None:
+            continue
+        account = await accounts.register(
+            conn, username=username, password=DEMO_PASSWORD, display_name=name, keygen=keygen
+        )
+        actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
+        assert actor is not None
+        await actor_service.update_profile(
+            conn,
+            actor,
+            display_name=name,
+            summary=summary,
+            manually_approves_followers=False,
+            discoverable=True,
+        )
+        created.append(f"created citizen @{username} (password: {DEMO_PASSWORD})")
+    return created
+
+
+async def _seed_organizations(conn: Connection, keygen: KeyGenerator) -> list[str]:
+    """The demo organisations that are missing."""
+    created: list[str] = []
+    for username, kind, name, summary in ORGANIZATIONS:
+        if await actor_queries.select_actor_by_username(conn, username) is not None:
+            continue
+        await actor_service.create_organization(
+            conn,
+            username,
+            organization_kind=kind,
+            display_name=name,
+            summary=summary,
+            keygen=keygen,
+        )
+        created.append(f"created {kind} @{username}")
     return created
 
 

@@ -1,12 +1,15 @@
-"""`fedicity org verify NAME --siren N | --rna W... | --clear`: the instance admin's identifier."""
+"""`fedicity org create NAME --kind K` and `fedicity org verify NAME --siren N | --rna W... |
+--clear` (the instance admin's identifier)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors import queries as actor_queries
+from fedicity.actors import service as actor_service
+from fedicity.actors.models import ORGANIZATION_KINDS
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Connection
 from fedicity.organizations import service
@@ -15,8 +18,48 @@ from fedicity.settings import Settings
 WithConn = Callable[[Settings, Callable[[Connection], Awaitable[None]]], Awaitable[None]]
 
 
-def register(org_commands: Any, with_conn: WithConn) -> None:
-    """Add `verify` under `fedicity org`."""
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], with_conn: WithConn
+) -> None:
+    """Add the `org` command and its actions (create, verify) to the `fedicity` parser."""
+    org = commands.add_parser(
+        "org", help="manage organisations", description="manage organisations"
+    )
+    org_commands = org.add_subparsers(dest="org_command", required=True, metavar="ACTION")
+    _register_create(org_commands, with_conn)
+    _register_verify(org_commands, with_conn)
+
+
+def _register_create(
+    org_commands: argparse._SubParsersAction[argparse.ArgumentParser], with_conn: WithConn
+) -> None:
+    async def cmd_create(settings: Settings, args: argparse.Namespace) -> None:
+        async def action(conn: Connection) -> None:
+            actor = await actor_service.create_organization(
+                conn,
+                args.name,
+                organization_kind=args.kind,
+                display_name=args.display_name or "",
+                summary=args.summary or "",
+                keygen=generate_rsa_keypair,
+            )
+            print(f"created {actor.organization_kind} @{actor.username}@{settings.host}")
+
+        await with_conn(settings, action)
+
+    create = org_commands.add_parser(
+        "create", help="create an organisation actor", description="create an organisation actor"
+    )
+    create.add_argument("name", help="handle: 1 to 30 of a-z, 0-9, _")
+    create.add_argument("--kind", required=True, choices=ORGANIZATION_KINDS)
+    create.add_argument("--display-name")
+    create.add_argument("--summary")
+    create.set_defaults(handler=cmd_create)
+
+
+def _register_verify(
+    org_commands: argparse._SubParsersAction[argparse.ArgumentParser], with_conn: WithConn
+) -> None:
 
     async def cmd_verify(settings: Settings, args: argparse.Namespace) -> None:
         async def action(conn: Connection) -> None:

@@ -1,5 +1,5 @@
 """`fedicity territories ...`: import the tree, build the shipped file, show a territory, add a
-quartier. fedicity/cli.py plugs these in with `register(commands, _with_conn)`."""
+quartier. cli/main.py plugs these in with `register(commands, with_conn)`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from fedicity.cli.lifecycle import CommandError
 from fedicity.db.pool import Connection
 from fedicity.territories import queries
 from fedicity.territories.importer import (
@@ -28,9 +29,7 @@ Handler = Callable[["Settings", argparse.Namespace], Awaitable[None]]
 
 
 def _error(message: str) -> Exception:
-    """The command error fedicity/cli.py prints as one line (imported late: it imports us)."""
-    from fedicity.cli.main import CommandError
-
+    """The command error `fedicity` prints as one line."""
     return CommandError(message)
 
 

@@ -16,6 +16,68 @@ from fedicity.web.session import csrf_token, load_account
 
 def register_web(app: Quart) -> None:
     """Attach templates' helpers, per-request hooks, error handlers and the web blueprints."""
+    _install_template_helpers(app)
+    headers.install(app)
+    # First of the hooks: nothing may read a body before its route's cap is set.
+    app.before_request(limit_body)
+    app.before_request(_identify)
+    app.before_request(_refuse_nul)
+    # By route, for the whole app: every view marked serves_activitystreams is gated.
+    signed_fetch.register(app)
+    app.after_request(_remember_language)
+    register_error_handlers(app)
+    _register_blueprints(app)
+
+
+def _install_template_helpers(app: Quart) -> None:
+    """Translations, the CSRF token, filters and the globals every template sees."""
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.filters["device_name"] = device_name
+    app.jinja_env.filters["xsd_datetime"] = format_datetime
+    app.context_processor(_template_globals)
+
+
+async def _identify() -> None:
+    """Load the session's account (only if a cookie came) and pick the locale."""
+    g.account = await load_account() if request.cookies else None
+    account_locale = g.account.locale if g.account else None
+    g.locale = i18n.choose_locale(request, account_locale, state().settings.default_locale)
+    i18n.activate(g.locale)
+
+
+async def _refuse_nul() -> None:
+    """Refuse a NUL character in the path, the query or a POSTed form."""
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail (500) in a query.
+    has_nul = "\x00" in request.path or _has_nul(request.args)
+    if not has_nul and request.url_rule is not None and request.method == "POST":
+        has_nul = _has_nul(await request.form)
+    if has_nul:
+        raise Problem(400, "the request contains a NUL character")
+
+
+async def _remember_language(response: Response) -> Response:
+    """Keep a language chosen with ?lang= in a cookie."""
+    chosen = request.args.get("lang")
+    if chosen in i18n.LOCALES:
+        response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+async def _template_globals() -> dict[str, object]:
+    app_state = state()
+    return {
+        "account": g.get("account"),
+        "locale": g.get("locale", app_state.settings.default_locale),
+        "settings": app_state.settings,
+        "urls": app_state.urls,
+    }
+
+
+def _register_blueprints(app: Quart) -> None:
     from fedicity.web.accounts import blueprint as accounts_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
     from fedicity.web.events import blueprint as events_blueprint
@@ -28,54 +90,6 @@ def register_web(app: Quart) -> None:
     from fedicity.web.social import blueprint as social_blueprint
     from fedicity.web.territories import blueprint as territories_blueprint
 
-    app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        i18n.gettext, i18n.ngettext, newstyle=True
-    )
-    app.jinja_env.globals["csrf_token"] = csrf_token
-    app.jinja_env.filters["device_name"] = device_name
-    app.jinja_env.filters["xsd_datetime"] = format_datetime
-    headers.install(app)
-    # First of the hooks: nothing may read a body before its route's cap is set.
-    app.before_request(limit_body)
-
-    @app.before_request
-    async def identify() -> None:
-        g.account = await load_account() if request.cookies else None
-        account_locale = g.account.locale if g.account else None
-        g.locale = i18n.choose_locale(request, account_locale, state().settings.default_locale)
-        i18n.activate(g.locale)
-
-    @app.before_request
-    async def refuse_nul() -> None:
-        # PostgreSQL text cannot hold NUL: refuse it here rather than fail (500) in a query.
-        has_nul = "\x00" in request.path or _has_nul(request.args)
-        if not has_nul and request.url_rule is not None and request.method == "POST":
-            has_nul = _has_nul(await request.form)
-        if has_nul:
-            raise Problem(400, "the request contains a NUL character")
-
-    # By route, for the whole app: every view marked serves_activitystreams is gated.
-    signed_fetch.register(app)
-
-    @app.after_request
-    async def remember_language(response: Response) -> Response:
-        chosen = request.args.get("lang")
-        if chosen in i18n.LOCALES:
-            response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
-        return response
-
-    @app.context_processor
-    async def template_globals() -> dict[str, object]:
-        app_state = state()
-        return {
-            "account": g.get("account"),
-            "locale": g.get("locale", app_state.settings.default_locale),
-            "settings": app_state.settings,
-            "urls": app_state.urls,
-        }
-
-    register_error_handlers(app)
     app.register_blueprint(pages_blueprint)
     app.register_blueprint(accounts_blueprint)
     app.register_blueprint(activitypub_blueprint)

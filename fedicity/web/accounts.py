@@ -22,6 +22,7 @@ from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
+from fedicity.territories.models import Territory
 from fedicity.web.app import state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
@@ -351,69 +352,90 @@ ADMIN_NOTICES = {
 
 async def admin_action(action: str, form: Any) -> str:
     """Carry out one admin form; the notice code to show."""
-    app_state = state()
     if action == "registration":
-        async with app_state.db.acquire() as conn:
+        async with state().db.acquire() as conn:
             await account_queries.update_registration_open(conn, checked(form, "registration_open"))
         return "saved"
     if action in {"suspend", "allow", "lift"}:
-        domain = form.get("domain", "").strip().lower()
-        if not domain or "/" in domain or " " in domain or "." not in domain:
-            return "policy_failed"
-        async with app_state.db.acquire() as conn:
-            if action == "lift":
-                await moderation_queries.delete_domain_policy(conn, domain)
-            else:
-                await moderation_queries.upsert_domain_policy(
-                    conn, domain, action, form.get("reason", "")[:500]
-                )
-        return "policy_saved"
+        return await _set_domain_policy(action, form)
     if action in {"trust_votes", "distrust_votes"}:
-        authority = trusted_authority(form.get("domain", ""))
-        if authority is None:
-            return "policy_failed"
-        async with app_state.db.acquire() as conn:
-            if action == "trust_votes":
-                await moderation_queries.insert_vote_trusted_domain(
-                    conn, authority, now=app_state.clock.now()
-                )
-            else:
-                await moderation_queries.delete_vote_trusted_domain(conn, authority)
-        return "policy_saved"
+        return await _set_vote_trust(action, form)
     root = await served_root()
     if root is None:
         return "no_territory"
     if action == "quartier":
-        commune = await resolve_place(form.get("commune", ""))
-        if commune is None or commune.level != "commune":
-            return "quartier_failed"
-        async with app_state.db.acquire() as conn:
-            try:
-                quartier = await territory_queries.insert_quartier(
-                    conn, commune.id, form.get("name", "")[:100]
-                )
-            except ValueError:
-                return "quartier_failed"
-            if quartier is None:
-                return "quartier_failed"
-            await territory_service.prepare_served_actors(conn, root)
-        return "quartier_added"
+        return await _add_quartier(root, form)
     if action == "aggregate":
-        found = await find_actor(
-            app_state.db,
-            app_state.fed.directory,
-            form.get("handle", ""),
-            local_host=app_state.settings.host,
-        )
-        if not isinstance(found, RemoteActor) or found.type != "Group":
-            return "aggregate_failed"
-        async with app_state.db.acquire() as conn:
-            actor = await territory_service.territory_actor(conn, root, keygen=app_state.keygen)
-            await follows.follow(
-                conn, actor=actor, target=found.uri, urls=app_state.urls, clock=app_state.clock
-            )
-        return "aggregating"
+        return await _aggregate(root, form)
     raise Problem(400, f"unknown admin action {action!r}")
+
+
+async def _set_domain_policy(action: str, form: Any) -> str:
+    """Suspend, allow or lift the form's domain."""
+    domain = form.get("domain", "").strip().lower()
+    if not domain or "/" in domain or " " in domain or "." not in domain:
+        return "policy_failed"
+    async with state().db.acquire() as conn:
+        if action == "lift":
+            await moderation_queries.delete_domain_policy(conn, domain)
+        else:
+            await moderation_queries.upsert_domain_policy(
+                conn, domain, action, form.get("reason", "")[:500]
+            )
+    return "policy_saved"
+
+
+async def _set_vote_trust(action: str, form: Any) -> str:
+    """Count, or stop counting, the votes of the form's server."""
+    authority = trusted_authority(form.get("domain", ""))
+    if authority is None:
+        return "policy_failed"
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        if action == "trust_votes":
+            await moderation_queries.insert_vote_trusted_domain(
+                conn, authority, now=app_state.clock.now()
+            )
+        else:
+            await moderation_queries.delete_vote_trusted_domain(conn, authority)
+    return "policy_saved"
+
+
+async def _add_quartier(root: Territory, form: Any) -> str:
+    """Add a quartier to a commune and give it its territory actor."""
+    commune = await resolve_place(form.get("commune", ""))
+    if commune is None or commune.level != "commune":
+        return "quartier_failed"
+    async with state().db.acquire() as conn:
+        try:
+            quartier = await territory_queries.insert_quartier(
+                conn, commune.id, form.get("name", "")[:100]
+            )
+        except ValueError:
+            return "quartier_failed"
+        if quartier is None:
+            return "quartier_failed"
+        await territory_service.prepare_served_actors(conn, root)
+    return "quartier_added"
+
+
+async def _aggregate(root: Territory, form: Any) -> str:
+    """Have the served territory's actor follow a remote territory actor."""
+    app_state = state()
+    found = await find_actor(
+        app_state.db,
+        app_state.fed.directory,
+        form.get("handle", ""),
+        local_host=app_state.settings.host,
+    )
+    if not isinstance(found, RemoteActor) or found.type != "Group":
+        return "aggregate_failed"
+    async with app_state.db.acquire() as conn:
+        actor = await territory_service.territory_actor(conn, root, keygen=app_state.keygen)
+        await follows.follow(
+            conn, actor=actor, target=found.uri, urls=app_state.urls, clock=app_state.clock
+        )
+    return "aggregating"
 
 
 def _login_redirect() -> WerkzeugResponse:

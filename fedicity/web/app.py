@@ -93,10 +93,29 @@ def create_app(
 ) -> Quart:
     """Build the web application; pass `pool` to share one (tests), else one is opened on start."""
     from fedicity.web import register_web
-    from fedicity.web.limits import CappedRequest, app_body_cap
     from fedicity.web.webfinger import blueprint as webfinger_blueprint
 
     app = Quart("fedicity.web", template_folder="templates", static_folder="static")
+    _configure(app, settings)
+    app_state = AppState(
+        settings=settings,
+        urls=Urls(settings.base_url),
+        clock=clock or SystemClock(),
+        keygen=keygen,
+        pool=pool,
+        federation=federation,
+    )
+    app.extensions["fedicity"] = app_state
+    _manage_services(app, app_state)
+    app.register_blueprint(webfinger_blueprint)
+    register_web(app)
+    return app
+
+
+def _configure(app: Quart, settings: Settings) -> None:
+    """The secret key, the capped request class, the session cookie and the debug flag."""
+    from fedicity.web.limits import CappedRequest, app_body_cap
+
     app.secret_key = settings.secret_key
     # Checked before routing: the largest cap of any route; `web.limits.limit_body` then lowers it
     # to FEDICITY_MAX_BODY_BYTES everywhere but on the upload routes.
@@ -110,15 +129,12 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=sessions.LIFETIME,
         DEBUG=settings.debug,
     )
-    app_state = AppState(
-        settings=settings,
-        urls=Urls(settings.base_url),
-        clock=clock or SystemClock(),
-        keygen=keygen,
-        pool=pool,
-        federation=federation,
-    )
-    app.extensions["fedicity"] = app_state
+
+
+def _manage_services(app: Quart, app_state: AppState) -> None:
+    """Open the pool and the federation services when serving starts, unless given; close what
+    was opened here when it ends."""
+    settings = app_state.settings
 
     @app.before_serving
     async def open_pool() -> None:
@@ -129,7 +145,7 @@ def create_app(
             app_state.owns_pool = True
         if app_state.federation is None:
             app_state.federation = await start_federation(
-                app_state.pool, settings, clock=app_state.clock, keygen=keygen
+                app_state.pool, settings, clock=app_state.clock, keygen=app_state.keygen
             )
             app_state.owns_federation = True
 
@@ -141,7 +157,3 @@ def create_app(
         if app_state.owns_pool and app_state.pool is not None:
             await app_state.pool.close()
             app_state.pool = None
-
-    app.register_blueprint(webfinger_blueprint)
-    register_web(app)
-    return app

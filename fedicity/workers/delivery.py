@@ -6,26 +6,26 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
-from fedicity import __version__
 from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.fetch import (
     FetchFailure,
     FetchPolicy,
     RefusedAddress,
     check_destination,
+    user_agent_for,
 )
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage
 from fedicity.activitypub.keys import load_private_key
 from fedicity.activitypub.retry import next_delay, parse_retry_after
 from fedicity.activitypub.vocab import ACTIVITY_JSON
 from fedicity.clock import Clock
-from fedicity.db.pool import Pool
+from fedicity.db.pool import Connection, Pool
 from fedicity.delivery import queries
-from fedicity.delivery.queries import DeliveryJob
+from fedicity.delivery.queries import DeliveryJob, DomainHealth
 from fedicity.moderation.policy import admit
 from fedicity.urls import Urls
 
@@ -69,9 +69,9 @@ async def post_activity(
     """Sign and POST one activity to one inbox."""
     body = json.dumps(job.raw).encode("utf-8")
     headers = {
-        "Content-Type": f"{ACTIVITY_JSON}",
+        "Content-Type": ACTIVITY_JSON,
         "Accept": ACTIVITY_JSON,
-        "User-Agent": f"fedicity/{__version__} (+{urls.base})",
+        "User-Agent": user_agent_for(urls.base),
     }
     headers.update(
         sign_cavage("POST", job.inbox, headers, body, _signing_key(job, urls), clock.now())
@@ -125,21 +125,25 @@ async def deliver_batch(
             except Exception as error:  # noqa: BLE001 -- a bug must count an attempt, not loop
                 # Otherwise the row would come back at every lease end, forever, never failing.
                 _log.exception("delivery %s to %s failed", job.id, job.inbox)
-                delay = next_delay(job.attempts + 1, None)
-                now = clock.now()
-                async with pool.acquire() as conn:
-                    await queries.mark_failed_attempt(
-                        conn,
-                        job.id,
-                        status=None,
-                        error=f"{type(error).__name__}: {error}",
-                        next_attempt_at=None if delay is None else now + delay,
-                        now=now,
-                        lease=job.locked_until,
-                    )
+                await _count_crashed_attempt(pool, job, error, clock.now())
 
     await asyncio.gather(*(one(job) for job in jobs))
     return len(jobs)
+
+
+async def _count_crashed_attempt(
+    pool: Pool, job: DeliveryJob, error: Exception, now: datetime
+) -> None:
+    """Count a delivery that raised as a failed attempt, retried on the usual curve."""
+    delay = next_delay(job.attempts + 1, None)
+    async with pool.acquire() as conn:
+        await _mark_failed(
+            conn,
+            job,
+            f"{type(error).__name__}: {error}",
+            now=now,
+            retry_at=None if delay is None else now + delay,
+        )
 
 
 async def _deliver(
@@ -152,88 +156,111 @@ async def _deliver(
     policy: FetchPolicy,
     allowlist_mode: bool = False,
 ) -> None:
+    """Deliver one leased row: wait for a domain's probe, refuse what must never be sent, POST,
+    record the answer."""
     async with pool.acquire() as conn:
         health = await queries.select_domain_health(conn, job.domain)
     now = clock.now()
-    if health is not None and health.unavailable and health.last_failure_at is not None:
-        # An unavailable domain gets one probe per interval; the rest wait for it without
-        # spending attempts, so nothing is lost when it comes back.
-        probe_due = health.last_failure_at + PROBE_INTERVAL
-        if now < probe_due:
-            async with pool.acquire() as conn:
-                await queries.postpone(conn, job.id, probe_due, now)
-            return
-        # The rows postponed above all fall due at probe_due: only the oldest due one posts,
-        # the others look again once its answer is known.
-        async with pool.acquire() as conn:
-            if await queries.select_probe_id(conn, job.domain, now) != job.id:
-                await queries.postpone(conn, job.id, now + PROBE_WAIT, now)
-                return
-    async with pool.acquire() as conn:
-        decision = await admit(conn, host_of(job.inbox), allowlist_mode=allowlist_mode)
-    if not decision.allowed:
-        # A domain suspended after the activity was queued gets nothing, and it is not retried.
-        async with pool.acquire() as conn:
-            await queries.mark_failed_attempt(
-                conn,
-                job.id,
-                status=None,
-                error=f"refused by policy: {decision.reason}",
-                next_attempt_at=None,
-                now=now,
-                lease=job.locked_until,
-            )
+    if await _waits_for_probe(pool, job, health, now):
         return
-    refused = await check_destination(job.inbox, policy)
-    if refused is not None and refused.reason in (
-        FetchFailure.BLOCKED_ADDRESS,
-        FetchFailure.BAD_URL,
-    ):
-        # An actor document named an inbox on a private address or a non-http URL: never POST
-        # there (SSRF), and do not retry.
-        attempt = Attempt(None, f"inbox refused: {refused.detail}")
+    refusal = await _refusal(pool, job, policy, allowlist_mode)
+    if refusal is not None:
         async with pool.acquire() as conn:
-            await queries.mark_failed_attempt(
-                conn,
-                job.id,
-                status=None,
-                error=attempt.detail,
-                next_attempt_at=None,
-                now=now,
-                lease=job.locked_until,
-            )
+            await _mark_failed(conn, job, refusal, now=now)
         return
     attempt = await post_activity(client, job, urls, clock)
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         if attempt.refused:
             # As for a blocked address found before connecting: never POST there, no retry.
-            await queries.mark_failed_attempt(
-                conn,
-                job.id,
-                status=None,
-                error=attempt.detail,
-                next_attempt_at=None,
-                now=now,
-                lease=job.locked_until,
-            )
-            return
-        if attempt.ok:
+            await _mark_failed(conn, job, attempt.detail, now=now)
+        elif attempt.ok:
             assert attempt.status is not None
             if await queries.mark_delivered(conn, job.id, attempt.status, now, job.locked_until):
                 await queries.record_domain_success(conn, job.domain, now)
-            return
-        delay = next_delay(
-            job.attempts + 1, attempt.status, parse_retry_after(attempt.retry_after, now)
-        )
-        await queries.mark_failed_attempt(
-            conn,
-            job.id,
-            status=attempt.status,
-            error=attempt.detail,
-            next_attempt_at=None if delay is None else now + delay,
-            now=now,
-            lease=job.locked_until,
-        )
-        if attempt.status is None or attempt.status >= 500:
-            await queries.record_domain_failure(conn, job.domain, now, UNAVAILABLE_AFTER_DAYS)
+        else:
+            await _record_failed_answer(conn, job, attempt, now)
+
+
+async def _waits_for_probe(
+    pool: Pool, job: DeliveryJob, health: DomainHealth | None, now: datetime
+) -> bool:
+    """Whether the row waits (postponed) for the probe of its unavailable domain."""
+    if health is None or not health.unavailable or health.last_failure_at is None:
+        return False
+    # An unavailable domain gets one probe per interval; the rest wait for it without
+    # spending attempts, so nothing is lost when it comes back.
+    probe_due = health.last_failure_at + PROBE_INTERVAL
+    if now < probe_due:
+        async with pool.acquire() as conn:
+            await queries.postpone(conn, job.id, probe_due, now)
+        return True
+    # The rows postponed above all fall due at probe_due: only the oldest due one posts,
+    # the others look again once its answer is known.
+    async with pool.acquire() as conn:
+        if await queries.select_probe_id(conn, job.domain, now) != job.id:
+            await queries.postpone(conn, job.id, now + PROBE_WAIT, now)
+            return True
+    return False
+
+
+async def _refusal(
+    pool: Pool, job: DeliveryJob, policy: FetchPolicy, allowlist_mode: bool
+) -> str | None:
+    """Why this row must never be sent (and not retried), or None."""
+    async with pool.acquire() as conn:
+        decision = await admit(conn, host_of(job.inbox), allowlist_mode=allowlist_mode)
+    if not decision.allowed:
+        # A domain suspended after the activity was queued gets nothing.
+        return f"refused by policy: {decision.reason}"
+    refused = await check_destination(job.inbox, policy)
+    if refused is not None and refused.reason in (
+        FetchFailure.BLOCKED_ADDRESS,
+        FetchFailure.BAD_URL,
+    ):
+        # An actor document named an inbox on a private address or a non-http URL: never POST
+        # there (SSRF).
+        return f"inbox refused: {refused.detail}"
+    return None
+
+
+async def _record_failed_answer(
+    conn: Connection, job: DeliveryJob, attempt: Attempt, now: datetime
+) -> None:
+    """A POST that failed: schedule the next try (Retry-After heeded), count it against the
+    domain's health when the server, not the activity, failed."""
+    delay = next_delay(
+        job.attempts + 1, attempt.status, parse_retry_after(attempt.retry_after, now)
+    )
+    await _mark_failed(
+        conn,
+        job,
+        attempt.detail,
+        status=attempt.status,
+        now=now,
+        retry_at=None if delay is None else now + delay,
+    )
+    if attempt.status is None or attempt.status >= 500:
+        await queries.record_domain_failure(conn, job.domain, now, UNAVAILABLE_AFTER_DAYS)
+
+
+async def _mark_failed(
+    conn: Connection,
+    job: DeliveryJob,
+    error: str,
+    *,
+    now: datetime,
+    status: int | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record a failed attempt on the row we hold the lease of: retried at `retry_at`, or, when
+    it is None, given up."""
+    await queries.mark_failed_attempt(
+        conn,
+        job.id,
+        status=status,
+        error=error,
+        next_attempt_at=retry_at,
+        now=now,
+        lease=job.locked_until,
+    )

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from fedicity import __version__
-from fedicity.activitypub.fetch import FetchPolicy
+from fedicity.activitypub.fetch import FetchPolicy, user_agent_for
 from fedicity.activitypub.fetcher import Fetcher, new_http_client
 from fedicity.activitypub.httpsig import SigningKey
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair, load_private_key
@@ -72,7 +71,7 @@ async def start_federation(
         policy=FetchPolicy(allow_private_addresses=settings.allow_private_addresses),
         signing_key=SigningKey(urls.instance_actor_key, load_private_key(instance.private_key_pem)),
         clock=clock,
-        user_agent=f"fedicity/{__version__} (+{settings.base_url})",
+        user_agent=user_agent_for(settings.base_url),
         refuse_host=refuse_host,
         local_base=settings.base_url,
         key_client=key_http,

@@ -26,16 +26,18 @@ from hypothesis import strategies as st
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import service as accounts
-from fedicity.activitypub import httpsig
 from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.collections import BadCursor, parse_cursor
 from fedicity.activitypub.httpsig import (
     ParsedSignature,
     SignatureFailure,
     SigningKey,
+    digests,
     parse_signature,
     sign_cavage,
+    structured,
     verify,
+    wire,
 )
 from fedicity.activitypub.inbox import Rejected, parse_activity
 from fedicity.activitypub.keys import key_fetch_url, load_private_key, load_public_key
@@ -202,7 +204,7 @@ async def test_inbox_posts_get_no_5xx(
 
 # --- 2. signature header parsers -----------------------------------------------------------------
 
-SIGNATURE_BYTES = st.binary(min_size=1, max_size=300).map(httpsig._b64encode)
+SIGNATURE_BYTES = st.binary(min_size=1, max_size=300).map(wire.b64encode)
 B64ISH = st.one_of(SIGNATURE_BYTES, st.text("ABCab+/=0-_:", max_size=30), HEADER_TEXT)
 COMPONENT = st.one_of(
     st.sampled_from(
@@ -404,11 +406,11 @@ def test_signature_headers_of_any_text_give_a_value_or_a_failure(text: str) -> N
 @PURE
 @given(value=st.one_of(DIGEST, CONTENT_DIGEST, HEADER_TEXT), body=st.binary(max_size=50))
 def test_digest_parsers_give_none_or_a_failure(value: str, body: bytes) -> None:
-    for check in (httpsig._check_rfc3230_digest, httpsig._check_content_digest):
+    for check in (digests.check_rfc3230_digest, digests.check_content_digest):
         outcome = check(value, body)
         assert outcome is None or isinstance(outcome, SignatureFailure)
-    assert httpsig._parse_dictionary(value) is None or isinstance(
-        httpsig._parse_dictionary(value), dict
+    assert structured.parse_dictionary(value) is None or isinstance(
+        structured.parse_dictionary(value), dict
     )
 
 
@@ -416,7 +418,7 @@ def test_digest_parsers_give_none_or_a_failure(value: str, body: bytes) -> None:
 @given(value=st.one_of(DATE, HEADER_TEXT))
 @example(value="Mon, 01 Jan 2026 2147483648:00:00 GMT")
 def test_date_parser_gives_an_aware_date_or_none(value: str) -> None:
-    parsed = httpsig._parse_http_date(value)
+    parsed = wire.parse_http_date(value)
     assert parsed is None or parsed.tzinfo is not None
 
 
@@ -449,7 +451,7 @@ def test_key_ids_of_any_text_give_a_url_or_none(key_id: str) -> None:
             "Signature": f'keyId="{ALICE}#main-key",headers="(request-target) date digest",'
             'signature="AAAA"',
             "Date": "Mon, 01 Jan 2026 2147483648:00:00 GMT",
-            "Digest": httpsig.digest_header(LIKE),
+            "Digest": digests.digest_header(LIKE),
         },
         b"",
     )

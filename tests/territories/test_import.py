@@ -803,7 +803,7 @@ async def test_commands(
     await args.handler(settings, args)
     assert capsys.readouterr().out.splitlines()[-1] == "below: 2 epci, 2 commune, 1 quartier"
 
-    from fedicity.cli.main import CommandError
+    from fedicity.cli.lifecycle import CommandError
 
     for argv, message in (
         (["territories", "show", "commune", "99999"], "no commune with code '99999'"),
