@@ -16,7 +16,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.events import participation, poll, queries
 from fedicity.events import service as events
-from fedicity.events.document import event_to_ap
+from fedicity.events.document import event_to_ap, poll_to_ap
 from fedicity.events.ical import calendar
 from fedicity.events.models import CATEGORIES, JOIN_MODES, Event, Location
 from fedicity.events.service import EventError, EventInput
@@ -188,7 +188,7 @@ async def companion_poll(token: str) -> Response:
         raise Problem(404, "this event has no poll")
     async with state().db.acquire() as conn:
         counts = await poll.tallies(conn, event)
-    return activity_response(poll.poll_to_ap(event, counts, state().urls))
+    return activity_response(poll_to_ap(event, counts, state().urls))
 
 
 @blueprint.get("/events/<token>/attendees")

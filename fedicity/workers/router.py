@@ -11,8 +11,7 @@ from fedicity.activitypub.routing import ANY_OBJECT, Handler, Outcome, Router
 from fedicity.actors import inbound as actors_inbound
 from fedicity.actors.context import InboundContext
 from fedicity.actors.remote_parse import ACTOR_TYPES
-from fedicity.events import ap as events_ap
-from fedicity.events import poll as events_poll
+from fedicity.events import inbound as events_inbound
 from fedicity.follows import ap as follows_ap
 from fedicity.moderation import ap as moderation_ap
 from fedicity.organizations import ap as organizations_ap
@@ -34,7 +33,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         await posts_ap.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
-    event_outcome = await events_ap.delete_stored_event(ctx, object_uri)
+    event_outcome = await events_inbound.delete_stored_event(ctx, object_uri)
     if event_outcome is not None:
         return event_outcome
     # A comment on one of our proposals is not a post: the proposal's replies lose it.
@@ -45,7 +44,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
 
 
 # Who may claim a created Note before it is taken as a post, in order.
-CREATE_CLAIMS = (proposals_ap.claim_created, events_poll.claim_created)
+CREATE_CLAIMS = (proposals_ap.claim_created, events_inbound.claim_created)
 
 
 async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -159,7 +158,7 @@ def build_router() -> Router[InboundContext]:
     _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_ap.register(router)
     territories_ap.register(router)
-    _register_wrapped(router, events_ap.register, EVENTS_SHARED)
+    _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_ap.register(router)
     router.register("Delete")(on_delete)
     router.register("Undo")(on_undo_by_id)
