@@ -11,8 +11,8 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import ORGANIZATION_KINDS, Actor, RemoteActor
 from fedicity.actors.service import ActorError
-from fedicity.organizations import ap as organizations_ap
-from fedicity.organizations import queries, service
+from fedicity.organizations import identifiers, invitations, memberships, posting, queries, service
+from fedicity.organizations.document import members_collection, moderators_collection
 from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES
 from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.service import PostError
@@ -169,11 +169,11 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
             resolved_mentions = await _resolve_mentions(form.get("text", ""))
         async with state().db.acquire() as conn:
             if action == "join":
-                await service.join(conn, organization=organization, member_uri=me_uri, env=env)
+                await memberships.join(conn, organization=organization, member_uri=me_uri, env=env)
             elif action == "leave":
-                await service.leave(conn, organization=organization, member_uri=me_uri, env=env)
+                await memberships.leave(conn, organization=organization, member_uri=me_uri, env=env)
             elif action in ("approve", "reject"):
-                await service.answer_request(
+                await memberships.answer_request(
                     conn,
                     organization=organization,
                     by=me,
@@ -182,7 +182,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                     env=env,
                 )
             elif action in ("accept_invitation", "decline_invitation"):
-                await service.answer_invitation(
+                await invitations.answer_invitation(
                     conn,
                     organization=organization,
                     member_uri=me_uri,
@@ -190,11 +190,11 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                     env=env,
                 )
             elif action == "invite":
-                await service.invite(
+                await invitations.invite(
                     conn, organization=organization, by=me, member_uri=target, env=env
                 )
             elif action == "role":
-                await service.change_role(
+                await memberships.change_role(
                     conn,
                     organization=organization,
                     by=me,
@@ -204,7 +204,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                     env=env,
                 )
             elif action == "remove":
-                await service.remove(
+                await memberships.remove(
                     conn, organization=organization, by=me, member_uri=target, env=env
                 )
             elif action == "settings":
@@ -217,7 +217,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                     env=env,
                 )
             elif action == "post":
-                await service.post_as_organization(
+                await posting.post_as_organization(
                     conn,
                     organization=organization,
                     by=me,
@@ -227,7 +227,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                     resolved=resolved_mentions,
                 )
             elif action == "wall":
-                await service.post_on_wall(
+                await posting.post_on_wall(
                     conn,
                     organization=organization,
                     author=me,
@@ -239,7 +239,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
             elif action == "verify":
                 account = require_admin()
                 if form.get("value", "").strip():
-                    await service.verify_identifier(
+                    await identifiers.verify_identifier(
                         conn,
                         organization=organization,
                         kind=form.get("kind", ""),
@@ -248,7 +248,7 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
                         clock=env.clock,
                     )
                 else:
-                    await service.clear_identifier(conn, organization=organization)
+                    await identifiers.clear_identifier(conn, organization=organization)
                 state().actor_documents.pop(organization.username, None)
             else:
                 raise Problem(404, f"unknown action {action!r}")
@@ -261,14 +261,12 @@ async def _collection(username: str, *, moderators: bool) -> Response:
     organization = await _organization(username)
     urls = state().urls
     collection_id = (
-        organizations_ap.moderators_collection(urls, organization)
+        moderators_collection(urls, organization)
         if moderators
-        else service.members_collection(urls, organization)
+        else members_collection(urls, organization)
     )
     async with state().db.acquire() as conn:
-        total, items = await organizations_ap.members_items(
-            conn, organization, moderators=moderators
-        )
+        total, items = await service.members_items(conn, organization, moderators=moderators)
     document = collections.collection(collection_id, total, first=False)
     if items is not None:
         document["orderedItems"] = items
