@@ -28,7 +28,6 @@ from html import escape
 from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.activities import activity
 from fedicity.activitypub.dates import format_datetime
-from fedicity.activitypub.vocab import AS_CONTEXT
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
@@ -185,7 +184,6 @@ async def _explain(
             actor=event.organizer_uri,
             object=note,
             to=[voter],
-            context=AS_CONTEXT,
         ),
         audience=Audience(frozenset({voter})),
         urls=urls,
