@@ -12,7 +12,8 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.models import ORGANIZATION_KINDS
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Connection
-from fedicity.organizations import service
+from fedicity.organizations import identifiers
+from fedicity.organizations.service import MembershipError
 from fedicity.settings import Settings
 
 WithConn = Callable[[Settings, Callable[[Connection], Awaitable[None]]], Awaitable[None]]
@@ -67,12 +68,12 @@ def _register_verify(
             if organization is None or organization.kind != "organization":
                 raise SystemExit(f"no organisation named {args.name!r}")
             if args.clear:
-                await service.clear_identifier(conn, organization=organization)
+                await identifiers.clear_identifier(conn, organization=organization)
                 print(f"@{organization.username}: identifier removed")
                 return
             kind, value = ("SIREN", args.siren) if args.siren else ("RNA", args.rna)
             try:
-                checked = await service.verify_identifier(
+                checked = await identifiers.verify_identifier(
                     conn,
                     organization=organization,
                     kind=kind,
@@ -80,7 +81,7 @@ def _register_verify(
                     admin_account_id=None,
                     clock=SystemClock(),
                 )
-            except service.MembershipError as refused:
+            except MembershipError as refused:
                 raise SystemExit(str(refused)) from None
             print(f"@{organization.username}: {checked[0]} {checked[1]} verified")
 

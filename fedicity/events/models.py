@@ -45,6 +45,15 @@ CATEGORIES: tuple[str, ...] = (
     "THEATRE",
     "MEETING",
 )
+# The companion poll's options, in the words Mastodon users see, and the participation state each
+# one is counted from.
+GOING, MAYBE, CANT = "J'y vais", "Peut-être", "Je ne peux pas"
+POLL_OPTIONS: tuple[str, ...] = (GOING, MAYBE, CANT)
+STATE_OF_OPTION: dict[str, ParticipationState] = {
+    GOING: "accepted",
+    MAYBE: "interested",
+    CANT: "left",
+}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fedicity.activitypub.accessors import host_of
-from fedicity.activitypub.vocab import AS_CONTEXT
+from fedicity.activitypub.activities import EMBEDDED, activity
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
@@ -81,21 +81,20 @@ async def send_answer(
 ) -> None:
     """Accept or Reject a Join, embedding it; sent to the participant only."""
     organizer = await organizer_of(conn, event)
-    activity: dict[str, Any] = {
-        "@context": AS_CONTEXT,
-        "id": urls.activity(new_token()),
-        "type": "Accept" if accept else "Reject",
-        "actor": event.organizer_uri,
-        "object": _join_stub(join),
-        "to": [actor_uri],
-    }
-    if not accept and event.join_mode == "external" and event.external_url:
-        activity["content"] = f"Inscription sur {event.external_url}"
-        activity["externalParticipationUrl"] = event.external_url
+    # A refusal of an event whose participation happens elsewhere says where.
+    elsewhere = event.external_url if not accept and event.join_mode == "external" else None
     await publish(
         conn,
         actor=organizer,
-        activity=activity,
+        activity=activity(
+            "Accept" if accept else "Reject",
+            id=urls.activity(new_token()),
+            actor=event.organizer_uri,
+            object=_join_stub(join),
+            to=[actor_uri],
+            content=f"Inscription sur {elsewhere}" if elsewhere else None,
+            externalParticipationUrl=elsewhere or None,
+        ),
         audience=Audience(frozenset({actor_uri})),
         urls=urls,
         clock=clock,
@@ -192,12 +191,13 @@ async def decide_pending(
             now=clock.now(),
         )
         if not _is_local(actor_uri, urls):
-            join = {
-                "id": current.join_uri or f"{actor_uri}#join",
-                "type": "Join",
-                "actor": actor_uri,
-                "object": event.uri,
-            }
+            join = activity(
+                "Join",
+                id=current.join_uri or f"{actor_uri}#join",
+                actor=actor_uri,
+                object=event.uri,
+                context=EMBEDDED,
+            )
             await send_answer(
                 conn,
                 event=event,
@@ -243,15 +243,9 @@ async def join_remote(
     """A local actor asks to join a remote event: Join sent to the organiser, pending."""
     me = urls.actor(actor.username)
     join_uri = urls.activity(new_token())
-    activity: dict[str, Any] = {
-        "@context": AS_CONTEXT,
-        "id": join_uri,
-        "type": "Join",
-        "actor": me,
-        "object": event.uri,
-        "to": [event.organizer_uri],
-        "participationMessage": None,
-    }
+    join = activity("Join", id=join_uri, actor=me, object=event.uri, to=[event.organizer_uri])
+    # Written null, as Mobilizon writes it in its own Joins (the builder leaves out None members).
+    join["participationMessage"] = None
     async with conn.transaction():
         found = await queries.set_participation(
             conn,
@@ -264,7 +258,7 @@ async def join_remote(
         await publish(
             conn,
             actor=actor,
-            activity=activity,
+            activity=join,
             audience=Audience(frozenset({event.organizer_uri})),
             urls=urls,
             clock=clock,
@@ -283,14 +277,13 @@ async def leave_remote(
         await publish(
             conn,
             actor=actor,
-            activity={
-                "@context": AS_CONTEXT,
-                "id": urls.activity(new_token()),
-                "type": "Leave",
-                "actor": me,
-                "object": event.uri,
-                "to": [event.organizer_uri],
-            },
+            activity=activity(
+                "Leave",
+                id=urls.activity(new_token()),
+                actor=me,
+                object=event.uri,
+                to=[event.organizer_uri],
+            ),
             audience=Audience(frozenset({event.organizer_uri})),
             urls=urls,
             clock=clock,

@@ -16,41 +16,35 @@ The poll's counts are the participation states (accepted, interested, left), so 
 `Update(Question)` after each edit or cancellation, and after each participation change that moves
 them (a vote, a Join or Leave, a page button, an approval), together with an `Update(Event)`
 carrying the new `participantCount`: see `counts_published`. The poll ends when the event starts.
-This module imports neither posts nor events.ap (posts.ap asks it whether a Create is a poll vote).
+Its documents are written by `events.document`; votes arrive through `events.inbound`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import escape
-from typing import Any
 
-from fedicity.activitypub.accessors import get_id, get_str, get_type, host_of
+from fedicity.activitypub.accessors import host_of
+from fedicity.activitypub.activities import activity
 from fedicity.activitypub.dates import format_datetime
-from fedicity.activitypub.routing import Outcome
-from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
-from fedicity.actors.context import InboundContext
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.events import participation, queries
-from fedicity.events.document import event_context, event_to_ap
-from fedicity.events.models import Event
-from fedicity.events.text import summary_block
-from fedicity.textfmt import title_html
+from fedicity.events.document import (
+    event_activity,
+    event_to_ap,
+    poll_activity,
+    poll_to_ap,
+    tombstone,
+    vote_refusal_note,
+)
+from fedicity.events.models import GOING, MAYBE, STATE_OF_OPTION, Event
 from fedicity.urls import Urls, new_token
 
-GOING, MAYBE, CANT = "J'y vais", "Peut-être", "Je ne peux pas"
-OPTIONS: tuple[str, ...] = (GOING, MAYBE, CANT)
-# The participation state each option is counted from.
-STATE_OF_OPTION = {GOING: "accepted", MAYBE: "interested", CANT: "left"}
-POLL_EXTENSION: dict[str, Any] = {
-    "toot": "http://joinmastodon.org/ns#",
-    "votersCount": "toot:votersCount",
-}
 # Why a "J'y vais" took no place, in the voter's words.
 _EXPLANATIONS = {
     "the event is cancelled": "cet événement est annulé, votre réponse n'a pas été comptée.",
@@ -74,66 +68,17 @@ def has_poll(event: Event) -> bool:
 
 async def tallies(conn: Connection, event: Event) -> dict[str, int]:
     """Count per option, from the participation states."""
-    rows = await conn.fetch(
-        """SELECT state, count(*) AS n FROM event_participations
-            WHERE event_id = $1 GROUP BY state""",
-        event.id,
-    )
-    by_state = {row["state"]: row["n"] for row in rows}
+    by_state = await queries.count_by_state(conn, event.id)
     return {option: by_state.get(state, 0) for option, state in STATE_OF_OPTION.items()}
 
 
-def poll_to_ap(
-    event: Event, counts: Mapping[str, int], urls: Urls, *, with_context: bool = True
-) -> dict[str, Any]:
-    """The companion poll as a Question (closed once the event is cancelled or deleted)."""
-    words = summary_block(
-        starts_at=event.starts_at,
-        ends_at=event.ends_at,
-        timezone=event.timezone,
-        all_day=event.all_day,
-        location=event.location,
-        cancelled=event.status == "cancelled",
-    )
-    link = escape(event.url or event.uri)
-    document: dict[str, Any] = {
-        "id": urls.companion_poll(event.uri),
-        "type": "Question",
-        "attributedTo": event.organizer_uri,
-        "name": event.title,
-        "content": (
-            f'{title_html(event.title)}{words}<p>Vous venez ? <a href="{link}">{link}</a></p>'
-        ),
-        "url": event.url or event.uri,
-        "published": format_datetime(event.published),
-        "endTime": format_datetime(event.starts_at),
-        "to": [PUBLIC],
-        "cc": [urls.followers_of(event.organizer_uri)],
-        "oneOf": [
-            {
-                "type": "Note",
-                "name": option,
-                "replies": {"type": "Collection", "totalItems": counts.get(option, 0)},
-            }
-            for option in OPTIONS
-        ],
-        "votersCount": sum(counts.get(option, 0) for option in OPTIONS),
-    }
-    if event.updated is not None:
-        document["updated"] = format_datetime(event.updated)
-    if event.status == "cancelled" or event.deleted_at is not None:
-        document["closed"] = format_datetime(event.updated or event.published)
-    if with_context:
-        document = {"@context": [AS_CONTEXT, POLL_EXTENSION], **document}
-    return document
-
-
 async def _remote_voters(conn: Connection, event: Event, urls: Urls) -> frozenset[str]:
-    rows = await conn.fetch(
-        "SELECT actor_uri FROM event_participations WHERE event_id = $1", event.id
-    )
     local = host_of(urls.base)
-    return frozenset(row["actor_uri"] for row in rows if host_of(row["actor_uri"]) != local)
+    return frozenset(
+        uri
+        for uri in await queries.select_participant_uris(conn, event.id)
+        if host_of(uri) != local
+    )
 
 
 async def publish_poll(
@@ -143,31 +88,16 @@ async def publish_poll(
     organiser's followers and every remote voter (never listed in the addressing)."""
     if not has_poll(event):
         return
-    activity: dict[str, Any] = {
-        "@context": [AS_CONTEXT, POLL_EXTENSION],
-        "id": (
-            urls.create_activity(urls.companion_poll(event.uri))
-            if kind == "Create"
-            else urls.activity(new_token())
-        ),
-        "type": kind,
-        "actor": event.organizer_uri,
-        "to": [PUBLIC],
-        "cc": [urls.followers_of(event.organizer_uri)],
-    }
+    poll_uri = urls.companion_poll(event.uri)
     if kind == "Delete":
-        activity["object"] = {
-            "id": urls.companion_poll(event.uri),
-            "type": "Tombstone",
-            "formerType": "Question",
-        }
+        document = tombstone(poll_uri, "Question")
     else:
-        counts = await tallies(conn, event)
-        activity["object"] = poll_to_ap(event, counts, urls, with_context=False)
+        document = poll_to_ap(event, await tallies(conn, event), urls, with_context=False)
+    activity_id = urls.create_activity(poll_uri) if kind == "Create" else urls.activity(new_token())
     await publish(
         conn,
         actor=actor,
-        activity=activity,
+        activity=poll_activity(kind, event, urls, id=activity_id, object=document),
         audience=Audience(await _remote_voters(conn, event, urls), followers=True),
         urls=urls,
         clock=clock,
@@ -186,21 +116,18 @@ async def _publish_participant_count(
     document = event_to_ap(
         event, urls, participant_count=count, audience_uri=audience_uri, with_context=False
     )
-    activity: dict[str, Any] = {
-        "@context": event_context(urls),
-        "id": urls.activity(new_token()),
-        "type": "Update",
-        "actor": event.organizer_uri,
-        "to": [PUBLIC],
-        "cc": [urls.followers_of(event.organizer_uri)],
-        "object": document,
-    }
-    if audience_uri is not None:
-        activity["audience"] = audience_uri
+    update = event_activity(
+        "Update",
+        event,
+        urls,
+        id=urls.activity(new_token()),
+        object=document,
+        audience_uri=audience_uri,
+    )
     await publish(
         conn,
         actor=actor,
-        activity=activity,
+        activity=update,
         audience=Audience(await _remote_voters(conn, event, urls), followers=True),
         urls=urls,
         clock=clock,
@@ -230,62 +157,34 @@ async def counts_published(
     await publish_poll(conn, actor=organizer, event=event, kind="Update", urls=urls, clock=clock)
 
 
-def vote_target(document: Mapping[str, Any]) -> str | None:
-    """The poll a Mastodon-shaped vote answers (a Note with a name, no content)."""
-    if get_type(document) != "Note":
-        return None
-    if get_str(document, "content") or not get_str(document, "name"):
-        return None
-    return get_id(document.get("inReplyTo"))
-
-
-async def poll_event(ctx: InboundContext, document: Mapping[str, Any]) -> Event | None:
-    """The local event whose companion poll a Create's Note votes on, if it is one."""
-    target = vote_target(document)
-    event_uri = ctx.urls.event_of_poll(target) if target is not None else None
-    if event_uri is None:
-        return None
-    event = await queries.select_event(ctx.conn, event_uri)
-    return event if event is not None and has_poll(event) else None
-
-
 async def _explain(
     conn: Connection, *, event: Event, voter: str, reason: str, urls: Urls, clock: Clock
 ) -> None:
     """A direct Note from the organiser telling a voter why "J'y vais" took no place."""
     remote = await actor_queries.select_remote_actor(conn, voter)
     handle = f"@{remote.username}@{remote.domain}" if remote and remote.username else voter
-    short = handle.split("@")[1] if handle.startswith("@") else handle
-    link = escape(event.url or event.uri)
     why = _EXPLANATIONS.get(reason, "votre réponse n'a pas été comptée.").format(
         url=escape(event.external_url or "")
     )
     token = new_token()
-    note = {
-        "id": urls.poll_answer_note(urls.activity(token)),
-        "type": "Note",
-        "attributedTo": event.organizer_uri,
-        "to": [voter],
-        "cc": [],
-        "content": (
-            f'<p><span class="h-card"><a href="{escape(voter)}" class="u-url mention">'
-            f"@<span>{escape(short)}</span></a></span> "
-            f'« <a href="{link}">{escape(event.title)}</a> » : {escape(why)}</p>'
-        ),
-        "tag": [{"type": "Mention", "href": voter, "name": handle}],
-        "published": format_datetime(clock.now()),
-    }
+    note = vote_refusal_note(
+        event,
+        note_id=urls.poll_answer_note(urls.activity(token)),
+        voter=voter,
+        handle=handle,
+        why=why,
+        published=format_datetime(clock.now()),
+    )
     await publish(
         conn,
         actor=await participation.organizer_of(conn, event),
-        activity={
-            "@context": AS_CONTEXT,
-            "id": urls.activity(token),
-            "type": "Create",
-            "actor": event.organizer_uri,
-            "to": [voter],
-            "object": note,
-        },
+        activity=activity(
+            "Create",
+            id=urls.activity(token),
+            actor=event.organizer_uri,
+            object=note,
+            to=[voter],
+        ),
         audience=Audience(frozenset({voter})),
         urls=urls,
         clock=clock,
@@ -324,39 +223,3 @@ async def answer(
                     now=clock.now(),
                 )
     return detail
-
-
-async def on_poll_vote(
-    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any], event: Event
-) -> Outcome:
-    """A remote vote on a companion poll: participation under the event's rules."""
-    author = get_id(document.get("attributedTo")) or ctx.actor_uri
-    if author != ctx.actor_uri:
-        return Outcome.ignored("the vote's author is not the activity's actor")
-    if host_of(ctx.actor_uri) == host_of(ctx.urls.base):
-        return Outcome.ignored("local citizens take part from the event's page")
-    option = get_str(document, "name") or ""
-    if option not in OPTIONS:
-        return Outcome.ignored("this is not one of the poll's options")
-    if ctx.clock.now() >= event.starts_at:
-        return Outcome.ignored("the poll ended when the event started")
-    detail = await answer(
-        ctx.conn,
-        event=event,
-        voter=ctx.actor_uri,
-        option=option,
-        urls=ctx.urls,
-        clock=ctx.clock,
-    )
-    return Outcome.done(detail)
-
-
-async def claim_created(
-    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
-) -> Outcome | None:
-    """An answer to one of our events' companion polls (going, maybe, not going), handled; None
-    for anything else."""
-    polled = await poll_event(ctx, document)
-    if polled is None:
-        return None
-    return await on_poll_vote(ctx, activity, document, polled)

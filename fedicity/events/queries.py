@@ -226,6 +226,24 @@ async def count_participants(conn: Connection, event_id: int, state: str = "acce
     return count
 
 
+async def count_by_state(conn: Connection, event_id: int) -> dict[str, int]:
+    """How many participations of an event are in each state (the companion poll's tallies)."""
+    rows = await conn.fetch(
+        """SELECT state, count(*) AS n FROM event_participations
+            WHERE event_id = $1 GROUP BY state""",
+        event_id,
+    )
+    return {row["state"]: row["n"] for row in rows}
+
+
+async def select_participant_uris(conn: Connection, event_id: int) -> list[str]:
+    """Every actor with a participation in an event, whatever its state."""
+    rows = await conn.fetch(
+        "SELECT actor_uri FROM event_participations WHERE event_id = $1", event_id
+    )
+    return [row["actor_uri"] for row in rows]
+
+
 async def select_participants(
     conn: Connection, event_id: int, *, state: str = "accepted", limit: int = 200
 ) -> list[Participation]:

@@ -11,14 +11,13 @@ from typing import Any
 
 from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.keys import KeyGenerator
-from fedicity.activitypub.vocab import PUBLIC
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.events import poll, queries
-from fedicity.events.document import event_context, event_to_ap
+from fedicity.events.document import event_activity, event_to_ap, tombstone
 from fedicity.events.models import (
     CATEGORIES,
     JOIN_MODES,
@@ -175,6 +174,24 @@ def _data(
     )
 
 
+def _located_item(event: Event, urls: Urls, place: Territory) -> NewItem:
+    """The event as an item located in its territory."""
+    return NewItem(
+        object_uri=event.uri,
+        kind="event",
+        territory_id=place.id,
+        title=event.title,
+        summary=html_to_text(event.description_html)[:500],
+        url=event.uri,
+        author_uri=event.organizer_uri,
+        origin_host=host_of(urls.base),
+        published=event.published,
+        latitude=event.location.latitude,
+        longitude=event.location.longitude,
+        starts_at=event.starts_at,
+    )
+
+
 async def _publish_event(
     conn: Connection,
     *,
@@ -193,18 +210,15 @@ async def _publish_event(
     document = event_to_ap(
         event, urls, participant_count=count, audience_uri=audience_uri, with_context=False
     )
-    activity: dict[str, Any] = {
-        "@context": event_context(urls),
-        "id": urls.create_activity(event.uri) if kind == "Create" else urls.activity(new_token()),
-        "type": kind,
-        "actor": event.organizer_uri,
-        "published": document["published"],
-        "to": [PUBLIC],
-        "cc": [urls.followers_of(event.organizer_uri)],
-        "object": document,
-    }
-    if audience_uri:
-        activity["audience"] = audience_uri
+    activity = event_activity(
+        kind,
+        event,
+        urls,
+        id=urls.create_activity(event.uri) if kind == "Create" else urls.activity(new_token()),
+        object=document,
+        audience_uri=audience_uri,
+        published=document["published"],
+    )
     await publish(
         conn,
         actor=actor,
@@ -216,20 +230,7 @@ async def _publish_event(
     if place is not None:
         await locate_and_announce(
             conn,
-            item=NewItem(
-                object_uri=event.uri,
-                kind="event",
-                territory_id=place.id,
-                title=event.title,
-                summary=html_to_text(event.description_html)[:500],
-                url=event.uri,
-                author_uri=event.organizer_uri,
-                origin_host=host_of(urls.base),
-                published=event.published,
-                latitude=event.location.latitude,
-                longitude=event.location.longitude,
-                starts_at=event.starts_at,
-            ),
+            item=_located_item(event, urls, place),
             activity_uri=activity["id"],
             root=root,
             urls=urls,
@@ -387,15 +388,13 @@ async def delete_event(
         await publish(
             conn,
             actor=actor,
-            activity={
-                "@context": event_context(urls),
-                "id": urls.activity(new_token()),
-                "type": "Delete",
-                "actor": event.organizer_uri,
-                "to": [PUBLIC],
-                "cc": [urls.followers_of(event.organizer_uri)],
-                "object": {"id": event.uri, "type": "Tombstone", "formerType": "Event"},
-            },
+            activity=event_activity(
+                "Delete",
+                event,
+                urls,
+                id=urls.activity(new_token()),
+                object=tombstone(event.uri, "Event"),
+            ),
             audience=Audience(followers=True),
             urls=urls,
             clock=clock,

@@ -175,6 +175,15 @@ async def delete_membership(conn: Connection, membership_id: int) -> None:
     await conn.execute("DELETE FROM memberships WHERE id = $1", membership_id)
 
 
+async def lock_admins(conn: Connection, organization_id: int) -> None:
+    """Lock the rows of an organisation's accepted admins until the transaction ends."""
+    await conn.execute(
+        """SELECT id FROM memberships
+            WHERE organization_id = $1 AND state = 'accepted' AND role = 'admin' FOR UPDATE""",
+        organization_id,
+    )
+
+
 async def count_admins(conn: Connection, organization_id: int) -> int:
     """Accepted admins of an organisation."""
     found: int = await conn.fetchval(

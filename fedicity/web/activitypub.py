@@ -17,7 +17,7 @@ from fedicity.actors.ap import actor_to_ap
 from fedicity.actors.models import Actor
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
-from fedicity.organizations import ap as organizations_ap
+from fedicity.organizations import service as organizations
 from fedicity.posts import queries as post_queries
 from fedicity.posts.ap import note_to_ap
 from fedicity.posts.models import Post
@@ -108,7 +108,7 @@ async def _actor_document(found: Actor) -> dict[str, Any]:
     if found.kind == "organization":
         # Organisations add their members, moderators and verified identifier.
         async with state().db.acquire() as conn:
-            return await organizations_ap.enrich_actor_document(
+            return await organizations.enrich_actor_document(
                 conn, found, actor_to_ap(found, state().urls), state().urls
             )
     if found.kind != "territory" or found.territory_id is None:

@@ -3,31 +3,32 @@ organiser's and participants' forms."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
-from fedicity.activitypub.dates import format_form_time, parse_form_time
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
+from fedicity.db.pool import Connection
 from fedicity.events import participation, poll, queries
 from fedicity.events import service as events
-from fedicity.events.document import event_to_ap
+from fedicity.events.document import event_to_ap, poll_to_ap
 from fedicity.events.ical import calendar
-from fedicity.events.models import CATEGORIES, JOIN_MODES, Event, Location
+from fedicity.events.models import CATEGORIES, JOIN_MODES, Event
 from fedicity.events.service import EventError, EventInput
-from fedicity.events.text import when_in_words, zone
+from fedicity.events.text import when_in_words
 from fedicity.media import service as media
-from fedicity.media.models import Media, MediaError
+from fedicity.media.models import MediaError
 from fedicity.territories import queries as territory_queries
+from fedicity.territories.models import Territory
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
-from fedicity.web.forms import checked
+from fedicity.web.event_form import form_input, values_of, with_image
 from fedicity.web.i18n import lazy
 from fedicity.web.limits import accepts_uploads
 from fedicity.web.media import read_upload
@@ -188,7 +189,7 @@ async def companion_poll(token: str) -> Response:
         raise Problem(404, "this event has no poll")
     async with state().db.acquire() as conn:
         counts = await poll.tallies(conn, event)
-    return activity_response(poll.poll_to_ap(event, counts, state().urls))
+    return activity_response(poll_to_ap(event, counts, state().urls))
 
 
 @blueprint.get("/events/<token>/attendees")
@@ -231,62 +232,6 @@ async def territory_agenda(level: str, code: str) -> Response:
 # --- forms -------------------------------------------------------------------------------------
 
 
-def _local_time(raw: str, timezone: str) -> datetime | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    parsed = parse_form_time(raw, zone(timezone))
-    if parsed is None:
-        raise EventError("time_invalid", "bad time")
-    return parsed
-
-
-def _form_input(form: Any) -> EventInput:
-    timezone = form.get("timezone", "Europe/Paris").strip() or "Europe/Paris"
-    all_day = checked(form, "all_day")
-    start_raw = form.get("starts_at", "")
-    end_raw = form.get("ends_at", "")
-    if all_day:
-        start_raw = start_raw[:10] + "T00:00" if start_raw else ""
-        end_raw = end_raw[:10] + "T23:59" if end_raw else ""
-    starts_at = _local_time(start_raw, timezone)
-    if starts_at is None:
-        raise EventError("time_invalid", "a start is needed")
-    capacity_raw = form.get("capacity", "").strip()
-    if capacity_raw and not (capacity_raw.isascii() and capacity_raw.isdigit()):
-        raise EventError("capacity_invalid", "bad capacity")
-    if len(capacity_raw) > 7:
-        raise EventError("capacity_invalid", "bad capacity")
-
-    def text(name: str) -> str | None:
-        return form.get(name, "").strip()[:300] or None
-
-    return EventInput(
-        title=form.get("title", ""),
-        starts_at=starts_at,
-        ends_at=_local_time(end_raw, timezone),
-        description=form.get("description", ""),
-        timezone=timezone,
-        all_day=all_day,
-        category=text("category"),
-        tags=tuple(t.lstrip("#") for t in form.get("tags", "").replace(",", " ").split()),
-        location=Location(
-            place_name=text("place_name"),
-            street=text("street"),
-            postal_code=text("postal_code"),
-            locality=text("locality"),
-            country=text("country"),
-            online_url=text("online_url"),
-        ),
-        capacity=int(capacity_raw) if capacity_raw else None,
-        join_mode=form.get("join_mode", "free"),
-        external_url=text("external_url"),
-        status=form.get("status", "confirmed"),
-        parent_uri=form.get("parent_uri", "").strip() or None,
-        image_url=form.get("image_url", "").strip()[: events.MAX_IMAGE_URL + 1] or None,
-    )
-
-
 PARENT_CHOICES = 100
 
 
@@ -322,43 +267,6 @@ async def _form_page(event: Event | None, values: Any, *, error: str | None = No
     )
 
 
-def _with_image(data: EventInput, found: Media) -> EventInput:
-    return replace(
-        data,
-        image_url=media.url_of(state().urls, found),
-        image_media_type=found.media_type,
-        image_width=found.width,
-        image_height=found.height,
-    )
-
-
-def _values_of(event: Event) -> dict[str, str]:
-    tz = zone(event.timezone)
-    loc = event.location
-    return {
-        "title": event.title,
-        "description": event.description_source or "",
-        "starts_at": format_form_time(event.starts_at, tz),
-        "ends_at": format_form_time(event.ends_at, tz) if event.ends_at else "",
-        "timezone": event.timezone,
-        "all_day": "on" if event.all_day else "",
-        "category": event.category or "",
-        "tags": " ".join(event.tags),
-        "place_name": loc.place_name or "",
-        "street": loc.street or "",
-        "postal_code": loc.postal_code or "",
-        "locality": loc.locality or "",
-        "country": loc.country or "",
-        "online_url": loc.online_url or "",
-        "capacity": str(event.capacity) if event.capacity is not None else "",
-        "join_mode": event.join_mode,
-        "external_url": event.external_url or "",
-        "image_url": event.image_url or "",
-        "parent_uri": event.parent_uri or "",
-        "territory": "",
-    }
-
-
 @blueprint.get("/events/new")
 async def new_event() -> str | WerkzeugResponse:
     """The form to organise an event."""
@@ -367,66 +275,88 @@ async def new_event() -> str | WerkzeugResponse:
     return await _form_page(None, {"timezone": "Europe/Paris", "join_mode": "free"})
 
 
+async def _checked_upload() -> bytes:
+    """The form's image file (empty when none was chosen), checked before anything is stored."""
+    max_bytes = state().settings.max_upload_bytes
+    upload = await read_upload(await request.files, "image_file", max_bytes=max_bytes)
+    if upload:
+        media.check_image(upload, max_bytes=max_bytes)
+    return upload
+
+
+async def _with_stored_image(
+    conn: Connection, data: EventInput, upload: bytes, me: Actor
+) -> EventInput:
+    """The input with its image: an uploaded file (stored now; it wins over the address field),
+    or one of our files named by its address (the edit form shows it), whose size is known."""
+    app_state = state()
+    settings = app_state.settings
+    if upload:
+        stored = await media.store_image(
+            conn,
+            upload,
+            data_dir=settings.data_dir,
+            uploaded_by=me.id,
+            now=app_state.clock.now(),
+            max_bytes=settings.max_upload_bytes,
+            quota_bytes=settings.upload_quota_bytes_per_day,
+        )
+        return with_image(data, stored, app_state.urls)
+    if data.image_url is not None:
+        known = await media.local_media(conn, app_state.urls, data.image_url)
+        if known is not None:
+            return with_image(data, known, app_state.urls)
+    return data
+
+
+async def _create_or_update(
+    conn: Connection,
+    *,
+    me: Actor,
+    event: Event | None,
+    data: EventInput,
+    place: Territory | None,
+    root: Territory | None,
+) -> Event:
+    """Organise a new event (`event` None) or change it."""
+    app_state = state()
+    urls, clock, keygen = app_state.urls, app_state.clock, app_state.keygen
+    if event is None:
+        return await events.create_event(
+            conn, actor=me, data=data, place=place, root=root, urls=urls, clock=clock, keygen=keygen
+        )
+    return await events.update_event(
+        conn,
+        actor=me,
+        event=event,
+        data=data,
+        place=place,
+        root=root,
+        urls=urls,
+        clock=clock,
+        keygen=keygen,
+    )
+
+
 async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]:
+    """Organise (`event` None) or edit an event from the posted form."""
     me = await _require_me()
     if event is not None and event.local_actor_id != me.id:
         # Before an upload is stored for nothing.
         raise Problem(403, message("not_organizer"))
     form = await request.form
-    app_state = state()
-    settings = app_state.settings
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory", "").strip() and place is None:
         return await _form_page(event, form, error="territory_unknown")
     root = await served_root()
     try:
-        data = _form_input(form)
-        # An uploaded file wins over the address field; it is checked before anything is stored.
-        upload = await read_upload(
-            await request.files, "image_file", max_bytes=settings.max_upload_bytes
-        )
-        if upload:
-            media.check_image(upload, max_bytes=settings.max_upload_bytes)
-        async with app_state.db.acquire() as conn, conn.transaction():
-            if upload:
-                stored = await media.store_image(
-                    conn,
-                    upload,
-                    data_dir=settings.data_dir,
-                    uploaded_by=me.id,
-                    now=app_state.clock.now(),
-                    max_bytes=settings.max_upload_bytes,
-                    quota_bytes=settings.upload_quota_bytes_per_day,
-                )
-                data = _with_image(data, stored)
-            elif data.image_url is not None:
-                # One of our files by its address (the edit form shows it): keep its size.
-                known = await media.local_media(conn, app_state.urls, data.image_url)
-                if known is not None:
-                    data = _with_image(data, known)
-            if event is None:
-                saved = await events.create_event(
-                    conn,
-                    actor=me,
-                    data=data,
-                    place=place,
-                    root=root,
-                    urls=app_state.urls,
-                    clock=app_state.clock,
-                    keygen=app_state.keygen,
-                )
-            else:
-                saved = await events.update_event(
-                    conn,
-                    actor=me,
-                    event=event,
-                    data=data,
-                    place=place,
-                    root=root,
-                    urls=app_state.urls,
-                    clock=app_state.clock,
-                    keygen=app_state.keygen,
-                )
+        data = form_input(form)
+        upload = await _checked_upload()
+        async with state().db.acquire() as conn, conn.transaction():
+            data = await _with_stored_image(conn, data, upload, me)
+            saved = await _create_or_update(
+                conn, me=me, event=event, data=data, place=place, root=root
+            )
     except EventError as error:
         if error.code == "not_organizer":
             raise Problem(403, message(error.code)) from error
@@ -448,7 +378,7 @@ async def edit(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     me = await _require_me()
     if me.id != event.local_actor_id:
         raise Problem(403, message("not_organizer"))
-    return await _form_page(event, _values_of(event))
+    return await _form_page(event, values_of(event))
 
 
 @blueprint.post("/events/<token>/cancel")
@@ -495,17 +425,26 @@ async def delete(token: str) -> WerkzeugResponse:
     return redirect(url_for("social.home_feed"), 303)
 
 
-@blueprint.post("/events/<token>/participate")
-async def participate(token: str) -> WerkzeugResponse:
-    """A local citizen takes part (the same rules as a federated Join)."""
-    event = await _event(token)
-    me = await _require_me()
+@asynccontextmanager
+async def _participation_change(event: Event) -> AsyncIterator[Connection]:
+    """A connection in a transaction; a participation change made in it sends the new counts
+    (participantCount and the companion poll's tallies) when they moved."""
     app_state = state()
     async with (
         app_state.db.acquire() as conn,
         conn.transaction(),
         poll.counts_published(conn, event, urls=app_state.urls, clock=app_state.clock),
     ):
+        yield conn
+
+
+@blueprint.post("/events/<token>/participate")
+async def participate(token: str) -> WerkzeugResponse:
+    """A local citizen takes part (the same rules as a federated Join)."""
+    event = await _event(token)
+    me = await _require_me()
+    app_state = state()
+    async with _participation_change(event) as conn:
         await participation.answer_join(
             conn,
             event=event,
@@ -523,11 +462,7 @@ async def leave(token: str) -> WerkzeugResponse:
     event = await _event(token)
     me = await _require_me()
     app_state = state()
-    async with (
-        app_state.db.acquire() as conn,
-        conn.transaction(),
-        poll.counts_published(conn, event, urls=app_state.urls, clock=app_state.clock),
-    ):
+    async with _participation_change(event) as conn:
         await participation.leave(
             conn,
             event=event,
@@ -546,11 +481,7 @@ async def decide(token: str) -> WerkzeugResponse:
         raise Problem(403, message("not_organizer"))
     form = await request.form
     app_state = state()
-    async with (
-        app_state.db.acquire() as conn,
-        conn.transaction(),
-        poll.counts_published(conn, event, urls=app_state.urls, clock=app_state.clock),
-    ):
+    async with _participation_change(event) as conn:
         await participation.decide_pending(
             conn,
             event=event,

@@ -3,6 +3,11 @@ behalf and on its wall; the members and moderators collections; the admins' iden
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -11,10 +16,12 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import ORGANIZATION_KINDS, Actor, RemoteActor
 from fedicity.actors.service import ActorError
-from fedicity.organizations import ap as organizations_ap
-from fedicity.organizations import queries, service
+from fedicity.db.pool import Connection
+from fedicity.organizations import identifiers, invitations, memberships, posting, queries, service
+from fedicity.organizations.document import members_collection, moderators_collection
 from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES
 from fedicity.organizations.service import Env, MembershipError
+from fedicity.posts.compose import Mention
 from fedicity.posts.service import PostError
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
@@ -150,108 +157,178 @@ async def _resolve(handle: str) -> str | None:
     return found if isinstance(found, str) else None
 
 
+@dataclass(frozen=True)
+class _Posted:
+    """One organisation form, as its action sees it."""
+
+    organization: Actor
+    me: Actor
+    form: Any
+    env: Env
+    # The person the form is about: its `member` field, or whom an invitation's handle names.
+    target: str
+    mentions: dict[tuple[str, str], Mention] = field(default_factory=dict)
+
+    @property
+    def me_uri(self) -> str:
+        """The visitor's actor id."""
+        return self.env.urls.actor(self.me.username)
+
+
+async def _join(conn: Connection, posted: _Posted) -> None:
+    await memberships.join(
+        conn, organization=posted.organization, member_uri=posted.me_uri, env=posted.env
+    )
+
+
+async def _leave(conn: Connection, posted: _Posted) -> None:
+    await memberships.leave(
+        conn, organization=posted.organization, member_uri=posted.me_uri, env=posted.env
+    )
+
+
+async def _answer_request(conn: Connection, posted: _Posted, *, accept: bool) -> None:
+    await memberships.answer_request(
+        conn,
+        organization=posted.organization,
+        by=posted.me,
+        member_uri=posted.target,
+        accept=accept,
+        env=posted.env,
+    )
+
+
+async def _answer_invitation(conn: Connection, posted: _Posted, *, accept: bool) -> None:
+    await invitations.answer_invitation(
+        conn,
+        organization=posted.organization,
+        member_uri=posted.me_uri,
+        accept=accept,
+        env=posted.env,
+    )
+
+
+async def _invite(conn: Connection, posted: _Posted) -> None:
+    await invitations.invite(
+        conn,
+        organization=posted.organization,
+        by=posted.me,
+        member_uri=posted.target,
+        env=posted.env,
+    )
+
+
+async def _role(conn: Connection, posted: _Posted) -> None:
+    await memberships.change_role(
+        conn,
+        organization=posted.organization,
+        by=posted.me,
+        member_uri=posted.target,
+        role=posted.form.get("role", ""),
+        roles=posted.form.get("roles", "").split(","),
+        env=posted.env,
+    )
+
+
+async def _remove(conn: Connection, posted: _Posted) -> None:
+    await memberships.remove(
+        conn,
+        organization=posted.organization,
+        by=posted.me,
+        member_uri=posted.target,
+        env=posted.env,
+    )
+
+
+async def _settings(conn: Connection, posted: _Posted) -> None:
+    await service.update_settings(
+        conn,
+        organization=posted.organization,
+        by=posted.me,
+        membership_mode=posted.form.get("membership_mode", ""),
+        hide_members=checked(posted.form, "hide_members"),
+        env=posted.env,
+    )
+
+
+async def _post(conn: Connection, posted: _Posted) -> None:
+    await posting.post_as_organization(
+        conn,
+        organization=posted.organization,
+        by=posted.me,
+        text=posted.form.get("text", ""),
+        env=posted.env,
+        local_host=state().settings.host,
+        resolved=posted.mentions,
+    )
+
+
+async def _wall(conn: Connection, posted: _Posted) -> None:
+    await posting.post_on_wall(
+        conn,
+        organization=posted.organization,
+        author=posted.me,
+        text=posted.form.get("text", ""),
+        env=posted.env,
+        local_host=state().settings.host,
+        resolved=posted.mentions,
+    )
+
+
+async def _verify(conn: Connection, posted: _Posted) -> None:
+    """An instance admin sets the verified identifier, or clears it with an empty value."""
+    account = require_admin()
+    if posted.form.get("value", "").strip():
+        await identifiers.verify_identifier(
+            conn,
+            organization=posted.organization,
+            kind=posted.form.get("kind", ""),
+            value=posted.form.get("value", ""),
+            admin_account_id=account.id,
+            clock=posted.env.clock,
+        )
+    else:
+        await identifiers.clear_identifier(conn, organization=posted.organization)
+    state().actor_documents.pop(posted.organization.username, None)
+
+
+_ACTIONS: dict[str, Callable[[Connection, _Posted], Awaitable[None]]] = {
+    "join": _join,
+    "leave": _leave,
+    "approve": partial(_answer_request, accept=True),
+    "reject": partial(_answer_request, accept=False),
+    "accept_invitation": partial(_answer_invitation, accept=True),
+    "decline_invitation": partial(_answer_invitation, accept=False),
+    "invite": _invite,
+    "role": _role,
+    "remove": _remove,
+    "settings": _settings,
+    "post": _post,
+    "wall": _wall,
+    "verify": _verify,
+}
+
+
 @blueprint.post("/organizations/<username>/<action>")
 async def organization_action(username: str, action: str) -> WerkzeugResponse:
     """Join, leave, answer, invite, role, remove, settings, post, wall, verify."""
     organization = await _organization(username)
     me = await _me()
     form = await request.form
-    env = _env()
-    me_uri = env.urls.actor(me.username)
-    target = form.get("member", "")
+    run = _ACTIONS.get(action)
+    if run is None:
+        raise Problem(404, f"unknown action {action!r}")
+    posted = _Posted(organization, me, form, _env(), target=form.get("member", ""))
     try:
         if action == "invite":
-            resolved = await _resolve(form.get("handle", ""))
-            if resolved is None:
+            invitee = await _resolve(form.get("handle", ""))
+            if invitee is None:
                 return _page(username, error="lookup_failed")
-            target = resolved
+            posted = replace(posted, target=invitee)
         elif action in ("post", "wall"):
-            resolved_mentions = await _resolve_mentions(form.get("text", ""))
+            posted = replace(posted, mentions=await _resolve_mentions(form.get("text", "")))
         async with state().db.acquire() as conn:
-            if action == "join":
-                await service.join(conn, organization=organization, member_uri=me_uri, env=env)
-            elif action == "leave":
-                await service.leave(conn, organization=organization, member_uri=me_uri, env=env)
-            elif action in ("approve", "reject"):
-                await service.answer_request(
-                    conn,
-                    organization=organization,
-                    by=me,
-                    member_uri=target,
-                    accept=action == "approve",
-                    env=env,
-                )
-            elif action in ("accept_invitation", "decline_invitation"):
-                await service.answer_invitation(
-                    conn,
-                    organization=organization,
-                    member_uri=me_uri,
-                    accept=action == "accept_invitation",
-                    env=env,
-                )
-            elif action == "invite":
-                await service.invite(
-                    conn, organization=organization, by=me, member_uri=target, env=env
-                )
-            elif action == "role":
-                await service.change_role(
-                    conn,
-                    organization=organization,
-                    by=me,
-                    member_uri=target,
-                    role=form.get("role", ""),
-                    roles=form.get("roles", "").split(","),
-                    env=env,
-                )
-            elif action == "remove":
-                await service.remove(
-                    conn, organization=organization, by=me, member_uri=target, env=env
-                )
-            elif action == "settings":
-                await service.update_settings(
-                    conn,
-                    organization=organization,
-                    by=me,
-                    membership_mode=form.get("membership_mode", ""),
-                    hide_members=checked(form, "hide_members"),
-                    env=env,
-                )
-            elif action == "post":
-                await service.post_as_organization(
-                    conn,
-                    organization=organization,
-                    by=me,
-                    text=form.get("text", ""),
-                    env=env,
-                    local_host=state().settings.host,
-                    resolved=resolved_mentions,
-                )
-            elif action == "wall":
-                await service.post_on_wall(
-                    conn,
-                    organization=organization,
-                    author=me,
-                    text=form.get("text", ""),
-                    env=env,
-                    local_host=state().settings.host,
-                    resolved=resolved_mentions,
-                )
-            elif action == "verify":
-                account = require_admin()
-                if form.get("value", "").strip():
-                    await service.verify_identifier(
-                        conn,
-                        organization=organization,
-                        kind=form.get("kind", ""),
-                        value=form.get("value", ""),
-                        admin_account_id=account.id,
-                        clock=env.clock,
-                    )
-                else:
-                    await service.clear_identifier(conn, organization=organization)
-                state().actor_documents.pop(organization.username, None)
-            else:
-                raise Problem(404, f"unknown action {action!r}")
+            await run(conn, posted)
     except (MembershipError, PostError) as refused:
         return _page(username, error=refused.code)
     return _page(username, notice="saved")
@@ -261,14 +338,12 @@ async def _collection(username: str, *, moderators: bool) -> Response:
     organization = await _organization(username)
     urls = state().urls
     collection_id = (
-        organizations_ap.moderators_collection(urls, organization)
+        moderators_collection(urls, organization)
         if moderators
-        else service.members_collection(urls, organization)
+        else members_collection(urls, organization)
     )
     async with state().db.acquire() as conn:
-        total, items = await organizations_ap.members_items(
-            conn, organization, moderators=moderators
-        )
+        total, items = await service.members_items(conn, organization, moderators=moderators)
     document = collections.collection(collection_id, total, first=False)
     if items is not None:
         document["orderedItems"] = items

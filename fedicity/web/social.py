@@ -15,9 +15,9 @@ from fedicity.db.pool import Connection
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follows
 from fedicity.follows.service import FollowError
+from fedicity.organizations import posting as organizations
 from fedicity.organizations import queries as organization_queries
-from fedicity.organizations import service as organizations
-from fedicity.organizations.service import MembershipError
+from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention, find_handles
@@ -154,7 +154,7 @@ async def write_note() -> WerkzeugResponse:
                     if kind == "org":
                         return redirect(url_for("social.home_feed", error="not_admin"), 303)
                     return redirect(url_for("social.home_feed", error="not_member"), 303)
-                env = organizations.Env(urls=app_state.urls, clock=app_state.clock)
+                env = Env(urls=app_state.urls, clock=app_state.clock)
                 if kind == "org":
                     await organizations.post_as_organization(
                         conn,

@@ -11,11 +11,10 @@ from fedicity.activitypub.routing import ANY_OBJECT, Handler, Outcome, Router
 from fedicity.actors import inbound as actors_inbound
 from fedicity.actors.context import InboundContext
 from fedicity.actors.remote_parse import ACTOR_TYPES
-from fedicity.events import ap as events_ap
-from fedicity.events import poll as events_poll
+from fedicity.events import inbound as events_inbound
 from fedicity.follows import ap as follows_ap
 from fedicity.moderation import ap as moderation_ap
-from fedicity.organizations import ap as organizations_ap
+from fedicity.organizations import inbound as organizations_inbound
 from fedicity.posts import ap as posts_ap
 from fedicity.posts.models import POST_TYPES
 from fedicity.proposals import inbound as proposals_inbound
@@ -34,7 +33,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         await posts_ap.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
-    event_outcome = await events_ap.delete_stored_event(ctx, object_uri)
+    event_outcome = await events_inbound.delete_stored_event(ctx, object_uri)
     if event_outcome is not None:
         return event_outcome
     # A comment on one of our proposals is not a post: the proposal's replies lose it.
@@ -45,7 +44,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
 
 
 # Who may claim a created Note before it is taken as a post, in order.
-CREATE_CLAIMS = (proposals_inbound.claim_created, events_poll.claim_created)
+CREATE_CLAIMS = (proposals_inbound.claim_created, events_inbound.claim_created)
 
 
 async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -103,7 +102,7 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 
 
 # Some activity types are wanted by two domains; the first domain's handlers are wrapped so each
-# activity reaches the right one (the wrappers live in organizations/ap.py):
+# activity reaches the right one:
 # - Join and Leave: of a local organisation actor -> organisations, anything else -> events;
 # - Accept and Reject naming their object by id only: of one of our Invites -> organisations,
 #   anything else -> follows (an Accept that embeds the Invite is routed on its type already);
@@ -111,17 +110,68 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 #   then a remote member's post new here addressed to a local organisation is announced by it
 #   (the organisation's wall, FEP-1b12).
 Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
+
+
+def organizations_first(
+    organization_handler: Handler[InboundContext], other: Handler[InboundContext]
+) -> Handler[InboundContext]:
+    """Activities whose object is a local organisation actor to `organization_handler`, the
+    others (events' Join and Leave) to `other`."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        object_uri = get_id(activity.get("object"))
+        if await organizations_inbound.local_organization(ctx, object_uri) is not None:
+            return await organization_handler(ctx, activity)
+        return await other(ctx, activity)
+
+    handler.__doc__ = f"Organisations first, then {getattr(other, '__name__', 'the others')}."
+    return handler
+
+
+def invite_answers_first(
+    other: Handler[InboundContext], *, accept: bool
+) -> Handler[InboundContext]:
+    """Accept (or Reject) naming one of our Invites by id to the organisation, anything else (a
+    Follow's answer) to `other`."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        claimed = await organizations_inbound.claim_invite_answer(ctx, activity, accept=accept)
+        return claimed if claimed is not None else await other(ctx, activity)
+
+    handler.__doc__ = f"Invites first, then {getattr(other, '__name__', 'the others')}."
+    return handler
+
+
+def with_wall(post_handler: Handler[InboundContext]) -> Handler[InboundContext]:
+    """The posts' Create (or Update) handler, then the wall: a post new here that a remote member
+    addressed to a local organisation is announced by it, embedding the activity received (once: a
+    post already stored, even deleted since, is not; an Update is new here only when its Create
+    never reached us)."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        new_post = await organizations_inbound.new_post_uri(ctx, activity)
+        outcome = await post_handler(ctx, activity)
+        if new_post is None or outcome.state != "done":
+            return outcome
+        lines = await organizations_inbound.announce_on_walls(ctx, activity, new_post)
+        detail = "; ".join(part for part in (outcome.detail, *lines) if part)
+        return Outcome(outcome.state, detail)
+
+    handler.__doc__ = f"{getattr(post_handler, '__name__', 'Posts')}, then the wall."
+    return handler
+
+
 EVENTS_SHARED: dict[str, Wrapper] = {
-    "Join": lambda events: organizations_ap.dispatch(organizations_ap.on_join, events),
-    "Leave": lambda events: organizations_ap.dispatch(organizations_ap.on_leave, events),
+    "Join": lambda events: organizations_first(organizations_inbound.on_join, events),
+    "Leave": lambda events: organizations_first(organizations_inbound.on_leave, events),
 }
 FOLLOWS_SHARED: dict[str, Wrapper] = {
-    "Accept": lambda follows: organizations_ap.invite_answers_first(follows, accept=True),
-    "Reject": lambda follows: organizations_ap.invite_answers_first(follows, accept=False),
+    "Accept": lambda follows: invite_answers_first(follows, accept=True),
+    "Reject": lambda follows: invite_answers_first(follows, accept=False),
 }
 POSTS_SHARED: dict[str, Wrapper] = {
-    "Create": organizations_ap.with_wall,
-    "Update": organizations_ap.with_wall,
+    "Create": with_wall,
+    "Update": with_wall,
 }
 
 
@@ -159,8 +209,8 @@ def build_router() -> Router[InboundContext]:
     _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_ap.register(router)
     territories_ap.register(router)
-    _register_wrapped(router, events_ap.register, EVENTS_SHARED)
-    organizations_ap.register(router)
+    _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
+    organizations_inbound.register(router)
     router.register("Delete")(on_delete)
     router.register("Undo")(on_undo_by_id)
     router.register("Update")(on_update_other)

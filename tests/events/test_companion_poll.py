@@ -11,8 +11,7 @@ from typing import Any
 
 from fedicity.events import queries
 from fedicity.events import service as events
-from fedicity.events.models import Event
-from fedicity.events.poll import CANT, GOING, MAYBE
+from fedicity.events.models import CANT, GOING, MAYBE, Event
 from tests.events.test_events import (
     ALICE,
     AP,

@@ -25,9 +25,9 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.events import participation, queries
 from fedicity.events import service as events
-from fedicity.events.ap import coordinates, event_from_ap
 from fedicity.events.document import event_to_ap
 from fedicity.events.models import Event, EventData, Location
+from fedicity.events.parse import coordinates, event_from_ap
 from fedicity.events.service import EventError, EventInput
 from fedicity.follows import queries as follow_queries
 from fedicity.located import queries as located_queries

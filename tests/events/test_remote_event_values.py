@@ -1,4 +1,4 @@
-"""Values of remote Events read by events.ap.event_from_ap: out-of-range numbers and times are
+"""Values of remote Events read by events.parse.event_from_ap: out-of-range numbers and times are
 dropped or refused, padded times and unknown join modes are read the tolerant way."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from fedicity.events.ap import coordinates, event_from_ap
 from fedicity.events.models import EventData
+from fedicity.events.parse import coordinates, event_from_ap
 
 ORGANIZER = "https://events.example/@alice"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -18,8 +18,9 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.organizations import queries, service
-from fedicity.organizations.service import Env, MembershipError, luhn_valid, normalize_identifier
+from fedicity.organizations import identifiers, invitations, memberships, posting, queries, service
+from fedicity.organizations.identifiers import luhn_valid, normalize_identifier
+from fedicity.organizations.service import Env, MembershipError
 from fedicity.proposals import drafts, lifecycle, votes
 from fedicity.proposals import service as proposals
 from fedicity.proposals.service import ProposalError
@@ -181,7 +182,7 @@ def test_rna_is_w_and_nine_digits() -> None:
 async def test_verified_identifier_appears_in_the_actor_document(world: World) -> None:
     async with world.pool.acquire() as conn:
         with pytest.raises(MembershipError):
-            await service.verify_identifier(
+            await identifiers.verify_identifier(
                 conn,
                 organization=world.org,
                 kind="SIREN",
@@ -192,7 +193,7 @@ async def test_verified_identifier_appears_in_the_actor_document(world: World) -
         document = await (await world.client.get("/actors/velo", headers={"Accept": AP})).json
         assert "officialIdentifier" not in document
         assert document["members"] == URLS.actor("velo") + "/members"
-        await service.verify_identifier(
+        await identifiers.verify_identifier(
             conn,
             organization=world.org,
             kind="SIREN",
@@ -252,13 +253,13 @@ async def test_only_instance_admins_verify_through_the_web(world: World) -> None
 async def test_creator_is_admin_and_approval_mode_keeps_requests_pending(world: World) -> None:
     assert (await world.membership(_uri(world.camille))).is_admin
     async with world.pool.acquire() as conn:
-        requested = await service.join(
+        requested = await memberships.join(
             conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
         )
         assert requested.state == "pending"
         # A non-admin cannot approve, not even their own request
         with pytest.raises(MembershipError) as refused:
-            await service.answer_request(
+            await memberships.answer_request(
                 conn,
                 organization=world.org,
                 by=world.dominique,
@@ -267,7 +268,7 @@ async def test_creator_is_admin_and_approval_mode_keeps_requests_pending(world: 
                 env=world.env,
             )
         assert refused.value.code == "not_admin"
-        approved = await service.answer_request(
+        approved = await memberships.answer_request(
             conn,
             organization=world.org,
             by=world.camille,
@@ -285,14 +286,14 @@ async def test_open_mode_accepts_and_invitation_mode_refuses_the_uninvited(world
     await world.set_mode("invitation")
     async with world.pool.acquire() as conn:
         with pytest.raises(MembershipError) as refused:
-            await service.join(
+            await memberships.join(
                 conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
             )
         assert refused.value.code == "invitation_only"
         assert await world.membership(_uri(world.dominique)) is None
         # Accepting an invitation nobody sent does nothing
         with pytest.raises(MembershipError):
-            await service.answer_invitation(
+            await invitations.answer_invitation(
                 conn,
                 organization=world.org,
                 member_uri=_uri(world.dominique),
@@ -300,23 +301,23 @@ async def test_open_mode_accepts_and_invitation_mode_refuses_the_uninvited(world
                 env=world.env,
             )
         # Invited: now the join (or the acceptance) goes through
-        await service.invite(
+        await invitations.invite(
             conn,
             organization=world.org,
             by=world.camille,
             member_uri=_uri(world.dominique),
             env=world.env,
         )
-        joined = await service.join(
+        joined = await memberships.join(
             conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
         )
         assert joined.accepted
     await world.set_mode("open")
     async with world.pool.acquire() as conn:
-        await service.leave(
+        await memberships.leave(
             conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
         )
-        rejoined = await service.join(
+        rejoined = await memberships.join(
             conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
         )
     assert rejoined.accepted
@@ -327,10 +328,10 @@ async def test_the_last_admin_cannot_leave_be_demoted_or_removed(world: World) -
     camille = _uri(world.camille)
     async with world.pool.acquire() as conn:
         with pytest.raises(MembershipError) as refused:
-            await service.leave(conn, organization=world.org, member_uri=camille, env=world.env)
+            await memberships.leave(conn, organization=world.org, member_uri=camille, env=world.env)
         assert refused.value.code == "last_admin"
         with pytest.raises(MembershipError) as refused:
-            await service.change_role(
+            await memberships.change_role(
                 conn,
                 organization=world.org,
                 by=world.camille,
@@ -340,18 +341,18 @@ async def test_the_last_admin_cannot_leave_be_demoted_or_removed(world: World) -
             )
         assert refused.value.code == "last_admin"
         with pytest.raises(MembershipError) as refused:
-            await service.remove(
+            await memberships.remove(
                 conn, organization=world.org, by=world.camille, member_uri=camille, env=world.env
             )
         assert refused.value.code == "last_admin"
         # With a second admin, the first may step down
         await world.set_mode("open")
-        await service.join(
+        await memberships.join(
             conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
         )
         # A plain member cannot promote themself
         with pytest.raises(MembershipError):
-            await service.change_role(
+            await memberships.change_role(
                 conn,
                 organization=world.org,
                 by=world.dominique,
@@ -359,7 +360,7 @@ async def test_the_last_admin_cannot_leave_be_demoted_or_removed(world: World) -
                 role="admin",
                 env=world.env,
             )
-        promoted = await service.change_role(
+        promoted = await memberships.change_role(
             conn,
             organization=world.org,
             by=world.camille,
@@ -371,7 +372,7 @@ async def test_the_last_admin_cannot_leave_be_demoted_or_removed(world: World) -
         assert promoted.is_admin
         assert promoted.roles == ("trésorière",)
         with pytest.raises(MembershipError):
-            await service.change_role(
+            await memberships.change_role(
                 conn,
                 organization=world.org,
                 by=world.camille,
@@ -379,7 +380,9 @@ async def test_the_last_admin_cannot_leave_be_demoted_or_removed(world: World) -
                 role="chief",
                 env=world.env,
             )
-        assert await service.leave(conn, organization=world.org, member_uri=camille, env=world.env)
+        assert await memberships.leave(
+            conn, organization=world.org, member_uri=camille, env=world.env
+        )
     removes = await world.outbox("Remove")
     assert removes[-1]["object"] == camille
 
@@ -393,7 +396,7 @@ async def test_remote_join_through_the_inbox_in_each_mode(world: World) -> None:
     assert (await world.membership(ALICE)).state == "pending"
     assert await world.outbox("Accept") == []
     async with world.pool.acquire() as conn:
-        await service.answer_request(
+        await memberships.answer_request(
             conn,
             organization=world.org,
             by=world.camille,
@@ -438,10 +441,10 @@ async def test_join_of_something_else_still_reaches_events(world: World) -> None
 async def test_remote_invitation_accepted_by_the_invitee_only(world: World) -> None:
     async with world.pool.acquire() as conn:
         with pytest.raises(MembershipError):
-            await service.invite(
+            await invitations.invite(
                 conn, organization=world.org, by=world.dominique, member_uri=ALICE, env=world.env
             )
-        await service.invite(
+        await invitations.invite(
             conn, organization=world.org, by=world.camille, member_uri=ALICE, env=world.env
         )
     invite = (await world.outbox("Invite"))[-1]
@@ -501,7 +504,7 @@ async def test_members_collection_counts_always_and_lists_unless_hidden(world: W
 async def test_only_admins_post_as_the_organisation(world: World) -> None:
     async with world.pool.acquire() as conn:
         with pytest.raises(MembershipError) as refused:
-            await service.post_as_organization(
+            await posting.post_as_organization(
                 conn,
                 organization=world.org,
                 by=world.dominique,
@@ -511,7 +514,7 @@ async def test_only_admins_post_as_the_organisation(world: World) -> None:
                 resolved={},
             )
         assert refused.value.code == "not_admin"
-        post = await service.post_as_organization(
+        post = await posting.post_as_organization(
             conn,
             organization=world.org,
             by=world.camille,
@@ -526,7 +529,7 @@ async def test_only_admins_post_as_the_organisation(world: World) -> None:
 async def test_members_post_on_the_wall_and_the_organisation_announces(world: World) -> None:
     async with world.pool.acquire() as conn:
         with pytest.raises(MembershipError):
-            await service.post_on_wall(
+            await posting.post_on_wall(
                 conn,
                 organization=world.org,
                 author=world.dominique,
@@ -535,7 +538,7 @@ async def test_members_post_on_the_wall_and_the_organisation_announces(world: Wo
                 local_host="fedicity.test",
                 resolved={},
             )
-        post = await service.post_on_wall(
+        post = await posting.post_on_wall(
             conn,
             organization=world.org,
             author=world.camille,
@@ -622,7 +625,7 @@ async def test_members_electorate_counts_only_accepted_members(world: World) -> 
             conn, actor=world.camille, proposal=proposal, options=["Pour"], env=env
         )
         # A pending member is not a member yet
-        await service.join(
+        await memberships.join(
             conn, organization=world.org, member_uri=_uri(world.dominique), env=world.env
         )
         with pytest.raises(ProposalError) as refused:
@@ -642,7 +645,7 @@ async def test_members_electorate_counts_only_accepted_members(world: World) -> 
                 voter_home_territory_id=None,
                 env=env,
             )
-        await service.answer_request(
+        await memberships.answer_request(
             conn,
             organization=world.org,
             by=world.camille,
@@ -695,14 +698,14 @@ async def test_home_compose_posts_as_an_administered_organisation_or_on_a_wall(
     assert await world.outbox("Announce") == []
     # A plain member may post on the wall but not as the organisation
     async with world.pool.acquire() as conn:
-        await service.invite(
+        await invitations.invite(
             conn,
             organization=world.org,
             by=world.camille,
             member_uri=_uri(world.dominique),
             env=world.env,
         )
-        await service.answer_invitation(
+        await invitations.answer_invitation(
             conn,
             organization=world.org,
             member_uri=_uri(world.dominique),
@@ -863,7 +866,7 @@ async def test_a_wall_post_first_seen_through_an_update_is_announced_once(world:
 
 async def test_an_accept_naming_our_invite_by_id_makes_a_member(world: World) -> None:
     async with world.pool.acquire() as conn:
-        await service.invite(
+        await invitations.invite(
             conn, organization=world.org, by=world.camille, member_uri=ALICE, env=world.env
         )
     invite_id = (await world.outbox("Invite"))[-1]["id"]
@@ -888,7 +891,7 @@ async def test_an_accept_naming_our_invite_by_id_makes_a_member(world: World) ->
     assert (await world.outbox("Add"))[-1]["object"] == ALICE
     # A Reject by id of a fresh invitation declines it
     async with world.pool.acquire() as conn:
-        await service.invite(
+        await invitations.invite(
             conn, organization=world.org, by=world.camille, member_uri=BOB, env=world.env
         )
     second = (await world.outbox("Invite"))[-1]["id"]

@@ -34,8 +34,8 @@ from fedicity.db.pool import Pool
 from fedicity.events import participation
 from fedicity.events import queries as event_queries
 from fedicity.events import service as event_service
-from fedicity.events.ap import event_from_ap
 from fedicity.events.models import Event, Location
+from fedicity.events.parse import event_from_ap
 from fedicity.follows import queries as follow_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.posts import queries as post_queries

@@ -6,7 +6,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from fedicity.events.service import EventError
-from fedicity.web.events import _form_input
+from fedicity.web.event_form import form_input
 
 
 @pytest.mark.parametrize(
@@ -16,5 +16,5 @@ from fedicity.web.events import _form_input
 def test_a_form_date_with_no_utc_equivalent_is_a_form_error(starts_at: str, timezone: str) -> None:
     form = MultiDict({"title": "Repair café", "starts_at": starts_at, "timezone": timezone})
     with pytest.raises(EventError) as raised:
-        _form_input(form)
+        form_input(form)
     assert raised.value.code == "time_invalid"

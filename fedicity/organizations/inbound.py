@@ -1,9 +1,10 @@
-"""Organisations over ActivityPub: inbound Join, Leave and answers to our Invites (embedded or
-named by id); remote members' wall posts announced (FEP-1b12); the organisation's actor document
-(official identifier, members, moderators) and its collections.
+"""The organisations' inbound handlers, which workers/router.py calls: Join and Leave of a local
+organisation, answers to our Invites (embedded, or named by id), and a remote member's post on a
+local organisation's wall, announced by it (FEP-1b12).
 
 Join/Leave are shared with events, Accept/Reject with follows, Create and Update with posts: the
-wrappers here (`dispatch`, `invite_answers_first`, `with_wall`) are applied by workers/router.py."""
+router decides which domain gets each (`local_organization`, `claim_invite_answer`,
+`new_post_uri` and `announce_on_walls` are what it asks here)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from fedicity.activitypub.accessors import as_list, get_id, get_object, host_of
-from fedicity.activitypub.routing import Handler, Outcome, Router
-from fedicity.activitypub.vocab import ACTOR_CONTEXT
+from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.context import InboundContext
 from fedicity.actors.models import Actor
 from fedicity.actors.service import local_actor_for_uri
-from fedicity.db.pool import Connection
-from fedicity.organizations import queries, service
-from fedicity.organizations.service import Env, MembershipError
+from fedicity.organizations import document, invitations, memberships, posting, queries
+from fedicity.organizations.service import Env, MembershipError, is_member
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
-from fedicity.urls import Urls
 
-ORGANIZATION_TERMS: dict[str, Any] = {
-    "officialIdentifier": "fc:officialIdentifier",
-    "members": {"@id": "fc:members", "@type": "@id"},
-}
+# A post names at most this many local organisations' walls (one Announce each).
+MAX_WALLS = 5
 
 
 def _env(ctx: InboundContext) -> Env:
@@ -46,7 +42,7 @@ async def on_join(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     if organization is None:
         return Outcome.ignored("the Join is not for a local organisation")
     try:
-        membership = await service.join(
+        membership = await memberships.join(
             ctx.conn,
             organization=organization,
             member_uri=ctx.actor_uri,
@@ -64,7 +60,7 @@ async def on_leave(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     if organization is None:
         return Outcome.ignored("the Leave is not for a local organisation")
     try:
-        left = await service.leave(
+        left = await memberships.leave(
             ctx.conn, organization=organization, member_uri=ctx.actor_uri, env=_env(ctx)
         )
     except MembershipError as error:
@@ -72,17 +68,7 @@ async def on_leave(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     return Outcome.done() if left else Outcome.ignored("not a member")
 
 
-def dispatch(organization_handler: Handler[InboundContext], other: Handler[InboundContext]) -> Any:
-    """A handler sending activities whose object is a local organisation actor to
-    `organization_handler` and everything else (events' Join/Leave) to `other`."""
-
-    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-        if await local_organization(ctx, get_id(activity.get("object"))) is not None:
-            return await organization_handler(ctx, activity)
-        return await other(ctx, activity)
-
-    handler.__doc__ = f"Organisations first, then {getattr(other, '__name__', 'the others')}."
-    return handler
+# --- answers to our Invites -------------------------------------------------------------------
 
 
 async def _answer_invite(ctx: InboundContext, invite: Mapping[str, Any], accept: bool) -> Outcome:
@@ -94,7 +80,7 @@ async def _answer_invite(ctx: InboundContext, invite: Mapping[str, Any], accept:
     if target is not None and target != ctx.actor_uri:
         return Outcome.ignored("only the invitee can answer an invitation")
     try:
-        await service.answer_invitation(
+        await invitations.answer_invitation(
             ctx.conn,
             organization=organization,
             member_uri=ctx.actor_uri,
@@ -134,34 +120,27 @@ async def our_invite(ctx: InboundContext, invite_uri: str | None) -> dict[str, A
     organization = await actor_queries.select_actor_by_id(ctx.conn, membership.organization_id)
     if organization is None or organization.kind != "organization":
         return None
-    organization_uri = ctx.urls.actor(organization.username)
-    return {
-        "id": invite_uri,
-        "type": "Invite",
-        "actor": organization_uri,
-        "object": organization_uri,
-        "target": membership.member_uri,
-    }
+    return document.invite(
+        id=invite_uri,
+        organization_uri=ctx.urls.actor(organization.username),
+        member_uri=membership.member_uri,
+    )
 
 
-def invite_answers_first(other: Handler[InboundContext], *, accept: bool) -> Any:
-    """A handler for Accept (or Reject) that names its object by id only: an answer to one of
-    our Invites goes to the organisation, anything else (a Follow's answer) to `other`."""
-
-    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-        if get_object(activity) is None:
-            invite = await our_invite(ctx, get_id(activity.get("object")))
-            if invite is not None:
-                return await _answer_invite(ctx, invite, accept)
-        return await other(ctx, activity)
-
-    handler.__doc__ = f"Invites first, then {getattr(other, '__name__', 'the others')}."
-    return handler
+async def claim_invite_answer(
+    ctx: InboundContext, activity: Mapping[str, Any], *, accept: bool
+) -> Outcome | None:
+    """An Accept (or Reject) naming one of our Invites by id only, handled; None for anything
+    else (a Follow's answer, or an answer that embeds its object and is routed on its type)."""
+    if get_object(activity) is not None:
+        return None
+    invite = await our_invite(ctx, get_id(activity.get("object")))
+    if invite is None:
+        return None
+    return await _answer_invite(ctx, invite, accept)
 
 
 # --- the wall (FEP-1b12) ----------------------------------------------------------------------
-
-MAX_WALLS = 5
 
 
 def _addressed(post: Post) -> list[str]:
@@ -188,87 +167,39 @@ async def announce_wall_post(
             break
         if post.visibility != "public":
             lines.append(f"not announced by {organization.username}: not public")
-        elif not await service.is_member(ctx.conn, organization.id, post.author_uri):
+        elif not await is_member(ctx.conn, organization.id, post.author_uri):
             lines.append(f"not announced by {organization.username}: not a member")
         else:
-            await service.announce_to_followers(
+            await posting.announce_to_followers(
                 ctx.conn, organization=organization, activity=dict(activity), env=_env(ctx)
             )
             lines.append(f"announced by {organization.username}")
     return lines
 
 
-def with_wall(post_handler: Handler[InboundContext]) -> Any:
-    """The posts' Create (or Update) handler, then the wall: a post new here that a remote member
-    addressed to a local organisation is announced by it, embedding the activity received (once: a
-    post already stored, even deleted since, is not; an Update is new here only when its Create
-    never reached us)."""
+async def new_post_uri(ctx: InboundContext, activity: Mapping[str, Any]) -> str | None:
+    """The id of the post a Create (or Update) carries, when no post with that id was stored
+    before, even deleted since: only a post new here may go on a wall, once."""
+    object_uri = get_id(activity.get("object"))
+    if object_uri is None:
+        return None
+    known = await post_queries.select_post(ctx.conn, object_uri, include_deleted=True)
+    return object_uri if known is None else None
 
-    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-        object_uri = get_id(activity.get("object"))
-        if object_uri is None:
-            return await post_handler(ctx, activity)
-        known = (
-            await post_queries.select_post(ctx.conn, object_uri, include_deleted=True) is not None
-        )
-        outcome = await post_handler(ctx, activity)
-        if known or outcome.state != "done":
-            return outcome
-        post = await post_queries.select_post(ctx.conn, object_uri)
-        if post is None:  # a ballot or a poll answer, not a post
-            return outcome
-        lines = await announce_wall_post(ctx, activity, post)
-        detail = "; ".join(part for part in (outcome.detail, *lines) if part)
-        return Outcome(outcome.state, detail)
 
-    handler.__doc__ = f"{getattr(post_handler, '__name__', 'Posts')}, then the wall."
-    return handler
+async def announce_on_walls(
+    ctx: InboundContext, activity: Mapping[str, Any], object_uri: str
+) -> list[str]:
+    """After the posts' handler stored the new post `object_uri`: `announce_wall_post`, embedding
+    the activity received; nothing when it was not stored as a post (a ballot, a poll answer)."""
+    post = await post_queries.select_post(ctx.conn, object_uri)
+    if post is None:
+        return []
+    return await announce_wall_post(ctx, activity, post)
 
 
 def register(router: Router[InboundContext]) -> None:
-    """Answers to our Invites. Join and Leave are shared with events: workers/router.py
-    dispatches them with `dispatch`."""
+    """Answers to our Invites. Join and Leave are shared with events: workers/router.py sends
+    those of a local organisation to `on_join` and `on_leave`."""
     router.register("Accept", "Invite")(on_accept_invite)
     router.register("Reject", "Invite")(on_reject_invite)
-
-
-# --- documents ------------------------------------------------------------------------------
-
-
-def moderators_collection(urls: Urls, organization: Actor) -> str:
-    """FEP-1b12: the collection of the organisation's admins and moderators."""
-    return urls.actor_moderators(organization.username)
-
-
-async def enrich_actor_document(
-    conn: Connection, organization: Actor, document: dict[str, Any], urls: Urls
-) -> dict[str, Any]:
-    """An organisation's actor document plus its members, moderators and official identifier."""
-    settings = await queries.select_settings(conn, organization.id)
-    context = list(ACTOR_CONTEXT)
-    context[-1] = {**context[-1], **ORGANIZATION_TERMS}
-    enriched = {**document, "@context": context}
-    enriched["members"] = service.members_collection(urls, organization)
-    enriched["attributedTo"] = moderators_collection(urls, organization)
-    if settings.official_identifier is not None:
-        enriched["officialIdentifier"] = {
-            "kind": settings.official_identifier.kind,
-            "value": settings.official_identifier.value,
-        }
-    return enriched
-
-
-async def members_items(
-    conn: Connection, organization: Actor, *, moderators: bool
-) -> tuple[int, list[str] | None]:
-    """(total, member URIs or None when hidden) for the members or moderators collection."""
-    settings = await queries.select_settings(conn, organization.id)
-    accepted = await queries.select_memberships(conn, organization.id, limit=10_000)
-    if moderators:
-        # Moderators are public whatever the setting: they answer for the group (FEP-1b12).
-        chosen = [m.member_uri for m in accepted if m.role in ("admin", "moderator")]
-        return len(chosen), chosen
-    total = await queries.count_members(conn, organization.id)
-    if settings.hide_members:
-        return total, None
-    return total, [m.member_uri for m in accepted]
