@@ -13,7 +13,7 @@ from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
 from fedicity.activitypub.vocab import fedicity_context as vocab_fedicity_context
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
-from fedicity.actors.ap import actor_to_ap
+from fedicity.actors.document import actor_to_ap
 from fedicity.actors.models import Actor
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries

@@ -10,7 +10,7 @@ from fedicity.activitypub.accessors import get_id, get_object
 from fedicity.activitypub.routing import ANY_OBJECT, Handler, Outcome, Router
 from fedicity.actors import inbound as actors_inbound
 from fedicity.actors.context import InboundContext
-from fedicity.actors.remote_parse import ACTOR_TYPES
+from fedicity.actors.parse import ACTOR_TYPES
 from fedicity.events import ap as events_ap
 from fedicity.events import poll as events_poll
 from fedicity.follows import ap as follows_ap

@@ -28,7 +28,7 @@ from fedicity.activitypub.vocab import PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor, RemoteActor
-from fedicity.actors.remote_parse import parse_remote_actor
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.events import participation
