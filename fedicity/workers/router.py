@@ -13,7 +13,7 @@ from fedicity.actors.context import InboundContext
 from fedicity.actors.parse import ACTOR_TYPES
 from fedicity.events import ap as events_ap
 from fedicity.events import poll as events_poll
-from fedicity.follows import ap as follows_ap
+from fedicity.follows import inbound as follows_inbound
 from fedicity.moderation import ap as moderation_ap
 from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import ap as posts_ap
@@ -30,7 +30,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         return Outcome.ignored("the Delete has no object")
     if object_uri == ctx.actor_uri:
         # An actor deleted itself: each domain forgets what it kept of it.
-        await follows_ap.forget_actor(ctx)
+        await follows_inbound.forget_actor(ctx)
         await posts_ap.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
@@ -87,7 +87,7 @@ async def on_undo_by_id(ctx: InboundContext, activity: Mapping[str, Any]) -> Out
     undone = get_id(activity.get("object"))
     if undone is None:
         return Outcome.ignored("the Undo has no object")
-    for undo in (posts_ap.undo_interaction_by_id, follows_ap.undo_follow_by_id):
+    for undo in (posts_ap.undo_interaction_by_id, follows_inbound.undo_follow_by_id):
         outcome = await undo(ctx, undone)
         if outcome is not None:
             return outcome
@@ -155,7 +155,7 @@ def _register_posts(router: Router[InboundContext]) -> None:
 def build_router() -> Router[InboundContext]:
     """Register every domain's handlers once."""
     router: Router[InboundContext] = Router()
-    _register_wrapped(router, follows_ap.register, FOLLOWS_SHARED)
+    _register_wrapped(router, follows_inbound.register, FOLLOWS_SHARED)
     _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_ap.register(router)
     territories_ap.register(router)
