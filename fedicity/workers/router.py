@@ -14,7 +14,7 @@ from fedicity.actors.parse import ACTOR_TYPES
 from fedicity.events import ap as events_ap
 from fedicity.events import poll as events_poll
 from fedicity.follows import inbound as follows_inbound
-from fedicity.moderation import ap as moderation_ap
+from fedicity.moderation import inbound as moderation_inbound
 from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import ap as posts_ap
 from fedicity.posts.models import POST_TYPES
@@ -157,7 +157,7 @@ def build_router() -> Router[InboundContext]:
     router: Router[InboundContext] = Router()
     _register_wrapped(router, follows_inbound.register, FOLLOWS_SHARED)
     _register_wrapped(router, _register_posts, POSTS_SHARED)
-    moderation_ap.register(router)
+    moderation_inbound.register(router)
     territories_ap.register(router)
     _register_wrapped(router, events_ap.register, EVENTS_SHARED)
     organizations_ap.register(router)
@@ -166,5 +166,5 @@ def build_router() -> Router[InboundContext]:
     router.register("Update")(on_update_other)
     for actor_type in sorted(ACTOR_TYPES):
         router.register("Update", actor_type)(actors_inbound.on_update_actor)
-    router.register("Move")(moderation_ap.on_move)
+    router.register("Move")(moderation_inbound.on_move)
     return router
