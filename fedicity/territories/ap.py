@@ -15,7 +15,7 @@ from fedicity.follows import queries as follow_queries
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.posts import queries as post_queries
-from fedicity.posts.ap import post_from_ap
+from fedicity.posts.parse import post_from_ap
 from fedicity.sanitize import html_to_text
 from fedicity.territories import queries
 from fedicity.territories.models import Territory

@@ -16,7 +16,7 @@ from fedicity.events import poll as events_poll
 from fedicity.follows import inbound as follows_inbound
 from fedicity.moderation import inbound as moderation_inbound
 from fedicity.organizations import ap as organizations_ap
-from fedicity.posts import ap as posts_ap
+from fedicity.posts import inbound as posts_inbound
 from fedicity.posts.models import POST_TYPES
 from fedicity.proposals import ap as proposals_ap
 from fedicity.territories import ap as territories_ap
@@ -31,7 +31,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     if object_uri == ctx.actor_uri:
         # An actor deleted itself: each domain forgets what it kept of it.
         await follows_inbound.forget_actor(ctx)
-        await posts_ap.forget_author(ctx)
+        await posts_inbound.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
     event_outcome = await events_ap.delete_stored_event(ctx, object_uri)
@@ -41,7 +41,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     comment_outcome = await proposals_ap.delete_stored_comment(ctx, object_uri)
     if comment_outcome is not None:
         return comment_outcome
-    return await posts_ap.on_delete_object(ctx, object_uri)
+    return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
 # Who may claim a created Note before it is taken as a post, in order.
@@ -52,14 +52,14 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     """A created Note-like object: a vote, amendment or comment on one of our proposals, or an
     answer to one of our events' companion polls, if one of them claims it; else a post (and a
     Question is kept as a remote proposal too)."""
-    document = await posts_ap.object_of(ctx, activity)
+    document = await posts_inbound.object_of(ctx, activity)
     if isinstance(document, Outcome):
         return document
     for claim in CREATE_CLAIMS:
         claimed = await claim(ctx, activity, document)
         if claimed is not None:
             return claimed
-    outcome = await posts_ap.store_created(ctx, document)
+    outcome = await posts_inbound.store_created(ctx, document)
     if outcome.state == "done":
         await proposals_ap.remember_question(ctx, document)
     return outcome
@@ -73,7 +73,7 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     claimed = await proposals_ap.claim_updated(ctx, activity, document)
     if claimed is not None:
         return claimed
-    outcome = await posts_ap.store_updated(ctx, document)
+    outcome = await posts_inbound.store_updated(ctx, document)
     if outcome is None:
         return await on_create(ctx, activity)
     if outcome.state == "done":
@@ -87,7 +87,7 @@ async def on_undo_by_id(ctx: InboundContext, activity: Mapping[str, Any]) -> Out
     undone = get_id(activity.get("object"))
     if undone is None:
         return Outcome.ignored("the Undo has no object")
-    for undo in (posts_ap.undo_interaction_by_id, follows_inbound.undo_follow_by_id):
+    for undo in (posts_inbound.undo_interaction_by_id, follows_inbound.undo_follow_by_id):
         outcome = await undo(ctx, undone)
         if outcome is not None:
             return outcome
@@ -148,7 +148,7 @@ def _register_posts(router: Router[InboundContext]) -> None:
         router.register("Create", object_type)(on_create)
         router.register("Update", object_type)(on_update)
     router.register("Create")(on_create)
-    posts_ap.register(router)
+    posts_inbound.register(router)
 
 
 @lru_cache(maxsize=1)

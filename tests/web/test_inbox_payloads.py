@@ -40,8 +40,8 @@ from fedicity.follows import queries as follow_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as post_service
-from fedicity.posts.ap import post_from_ap
 from fedicity.posts.models import Post
+from fedicity.posts.parse import post_from_ap
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals import service as proposal_service
 from fedicity.proposals.models import Proposal
