@@ -22,7 +22,7 @@ from fedicity.posts import queries as post_queries
 from fedicity.posts.document import note_to_ap
 from fedicity.posts.models import Post
 from fedicity.territories import queries as territory_queries
-from fedicity.territories.actors import territory_actor_to_ap
+from fedicity.territories.document import territory_actor_to_ap
 from fedicity.web.app import state
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem

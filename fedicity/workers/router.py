@@ -19,7 +19,7 @@ from fedicity.organizations import ap as organizations_ap
 from fedicity.posts import inbound as posts_inbound
 from fedicity.posts.models import POST_TYPES
 from fedicity.proposals import ap as proposals_ap
-from fedicity.territories import ap as territories_ap
+from fedicity.territories import inbound as territories_inbound
 
 
 async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -158,7 +158,7 @@ def build_router() -> Router[InboundContext]:
     _register_wrapped(router, follows_inbound.register, FOLLOWS_SHARED)
     _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_inbound.register(router)
-    territories_ap.register(router)
+    territories_inbound.register(router)
     _register_wrapped(router, events_ap.register, EVENTS_SHARED)
     organizations_ap.register(router)
     router.register("Delete")(on_delete)
