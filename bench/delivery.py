@@ -71,7 +71,7 @@ from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT, PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.outbox import Audience, publish
-from fedicity.actors.remote_parse import parse_remote_actor
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Pool, create_pool
 from fedicity.delivery import queries as delivery_queries

@@ -13,7 +13,7 @@ from fedicity.activitypub.httpsig import SigningKey, sign_cavage
 from fedicity.activitypub.keys import KeyPair, load_private_key
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import RemoteActor
-from fedicity.actors.remote_parse import parse_remote_actor
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.db.pool import Pool
 
 

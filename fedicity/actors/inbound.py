@@ -10,7 +10,7 @@ from fedicity.activitypub.routing import Outcome
 from fedicity.actors import queries
 from fedicity.actors.context import InboundContext
 from fedicity.actors.models import RemoteActor
-from fedicity.actors.remote_parse import ACTOR_TYPES
+from fedicity.actors.parse import ACTOR_TYPES
 
 
 async def on_update_actor(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:

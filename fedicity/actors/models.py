@@ -44,10 +44,9 @@ class Actor:
 
 
 @dataclass(frozen=True)
-class RemoteActor:
-    """An actor of another server, as last fetched (its raw document kept beside)."""
+class RemoteActorData:
+    """What we keep of a remote actor's document (actors/parse.py reads it from the wire)."""
 
-    id: int
     uri: str
     domain: str
     type: str
@@ -62,10 +61,17 @@ class RemoteActor:
     key_id: str | None
     public_key_pem: str | None
     manually_approves_followers: bool
-    also_known_as: list[str]
+    also_known_as: tuple[str, ...]
     moved_to: str | None
     raw: dict[str, Any]
     fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class RemoteActor(RemoteActorData):
+    """An actor of another server, as last fetched and stored (its raw document kept beside)."""
+
+    id: int
     deleted_at: datetime | None
 
     @property

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fedicity.actors.models import Actor, ActorKind, OrganizationKind, RemoteActor
-from fedicity.actors.remote_parse import RemoteActorData
+import asyncpg
+
+from fedicity.actors.models import (
+    INSTANCE_ACTOR_USERNAME,
+    Actor,
+    ActorKind,
+    OrganizationKind,
+    RemoteActor,
+    RemoteActorData,
+)
 from fedicity.db.pool import Connection, record_dict
 
 _COLUMNS = """id, username, kind, organization_kind, display_name, summary,
@@ -124,6 +132,12 @@ _REMOTE_COLUMNS = """id, uri, domain, type, username, display_name, summary_html
                      deleted_at"""
 
 
+def _remote_actor(row: asyncpg.Record) -> RemoteActor:
+    fields = record_dict(row)
+    fields["also_known_as"] = tuple(fields["also_known_as"])
+    return RemoteActor(**fields)
+
+
 async def upsert_remote_actor(conn: Connection, data: RemoteActorData) -> RemoteActor:
     """Insert or refresh a remote actor from its parsed document."""
     row = await conn.fetchrow(
@@ -162,13 +176,13 @@ async def upsert_remote_actor(conn: Connection, data: RemoteActorData) -> Remote
         data.fetched_at,
     )
     assert row is not None
-    return RemoteActor(**record_dict(row))
+    return _remote_actor(row)
 
 
 async def select_remote_actor(conn: Connection, uri: str) -> RemoteActor | None:
     """The remote actor with this URI."""
     row = await conn.fetchrow(f"SELECT {_REMOTE_COLUMNS} FROM remote_actors WHERE uri = $1", uri)
-    return None if row is None else RemoteActor(**record_dict(row))
+    return None if row is None else _remote_actor(row)
 
 
 async def select_remote_actor_by_key_id(conn: Connection, key_id: str) -> RemoteActor | None:
@@ -177,7 +191,7 @@ async def select_remote_actor_by_key_id(conn: Connection, key_id: str) -> Remote
         f"SELECT {_REMOTE_COLUMNS} FROM remote_actors WHERE key_id = $1 AND deleted_at IS NULL",
         key_id,
     )
-    return None if row is None else RemoteActor(**record_dict(row))
+    return None if row is None else _remote_actor(row)
 
 
 async def select_remote_actors(conn: Connection, uris: list[str]) -> list[RemoteActor]:
@@ -187,7 +201,7 @@ async def select_remote_actors(conn: Connection, uris: list[str]) -> list[Remote
              WHERE uri = ANY($1::text[]) AND deleted_at IS NULL""",
         uris,
     )
-    return [RemoteActor(**record_dict(row)) for row in rows]
+    return [_remote_actor(row) for row in rows]
 
 
 async def mark_remote_actor_deleted(conn: Connection, uri: str, when: datetime) -> None:
@@ -213,7 +227,7 @@ async def select_remote_actor_by_handle(
         username,
         domain,
     )
-    return None if row is None else RemoteActor(**record_dict(row))
+    return None if row is None else _remote_actor(row)
 
 
 async def update_missing_keys(
@@ -289,3 +303,17 @@ async def select_actors_in_territory(
         limit,
     )
     return [Actor(**record_dict(row)) for row in rows]
+
+
+async def insert_instance_actor(
+    conn: Connection, public_key_pem: str, private_key_pem: str
+) -> None:
+    """Create the instance actor with its key pair, unless a concurrent start made it first."""
+    await conn.execute(
+        """INSERT INTO actors (username, kind, public_key_pem, private_key_pem)
+           VALUES ($1, 'application', $2, $3)
+           ON CONFLICT DO NOTHING""",
+        INSTANCE_ACTOR_USERNAME,
+        public_key_pem,
+        private_key_pem,
+    )

@@ -16,7 +16,7 @@ from fedicity.activitypub.fetcher import Fetcher
 from fedicity.activitypub.keys import key_fetch_url
 from fedicity.actors import queries
 from fedicity.actors.models import RemoteActor
-from fedicity.actors.remote_parse import ActorParseError, parse_remote_actor
+from fedicity.actors.parse import ActorParseError, parse_remote_actor
 from fedicity.db.pool import Pool
 from fedicity.urls import Urls
 

@@ -11,7 +11,6 @@ import asyncpg
 from fedicity.activitypub.keys import KeyGenerator
 from fedicity.actors import queries
 from fedicity.actors.models import (
-    INSTANCE_ACTOR_USERNAME,
     ORGANIZATION_KINDS,
     Actor,
     ActorKind,
@@ -196,14 +195,7 @@ async def ensure_instance_actor(conn: Connection, *, keygen: KeyGenerator) -> Ac
         return actor
     keypair = await asyncio.to_thread(keygen)
     async with conn.transaction():
-        await conn.execute(
-            """INSERT INTO actors (username, kind, public_key_pem, private_key_pem)
-               VALUES ($1, 'application', $2, $3)
-               ON CONFLICT DO NOTHING""",
-            INSTANCE_ACTOR_USERNAME,
-            keypair.public_pem,
-            keypair.private_pem,
-        )
+        await queries.insert_instance_actor(conn, keypair.public_pem, keypair.private_pem)
     actor = await queries.select_instance_actor(conn)
     assert actor is not None
     return actor

@@ -11,14 +11,9 @@ from typing import TYPE_CHECKING, cast
 from fedicity.cli.lifecycle import CommandError
 from fedicity.db.pool import Connection
 from fedicity.territories import queries
-from fedicity.territories.importer import (
-    FORMATS,
-    Format,
-    ImportFormatError,
-    build_data,
-    import_territories,
-)
-from fedicity.territories.models import LEVELS, Level, slugify
+from fedicity.territories.importer import import_territories
+from fedicity.territories.models import LEVELS, ImportFormatError, Level, slugify
+from fedicity.territories.sources import FORMATS, Format, build_data
 
 if TYPE_CHECKING:
     from fedicity.settings import Settings

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fedicity.activitypub.vocab import AS_CONTEXT
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.follows import queries
+from fedicity.follows.document import answer_activity, follow_activity, undo_follow_activity
 from fedicity.urls import Urls, new_token
 
 
@@ -26,14 +26,7 @@ async def follow(
     if target == me:
         raise FollowError("follow_self", "an actor cannot follow itself")
     activity_uri = urls.activity(new_token())
-    activity: dict[str, Any] = {
-        "@context": AS_CONTEXT,
-        "id": activity_uri,
-        "type": "Follow",
-        "actor": me,
-        "object": target,
-        "to": [target],
-    }
+    activity = follow_activity(activity_uri, follower=me, followee=target)
     async with conn.transaction():
         await queries.upsert_follow(
             conn,
@@ -64,23 +57,15 @@ async def unfollow(
         if existing is None:
             return False
         await queries.delete_follow(conn, me, target)
-        follow_activity: dict[str, Any] = {
-            "id": existing.activity_uri or urls.activity(new_token()),
-            "type": "Follow",
-            "actor": me,
-            "object": target,
-        }
         await publish(
             conn,
             actor=actor,
-            activity={
-                "@context": AS_CONTEXT,
-                "id": urls.activity(new_token()),
-                "type": "Undo",
-                "actor": me,
-                "object": follow_activity,
-                "to": [target],
-            },
+            activity=undo_follow_activity(
+                urls.activity(new_token()),
+                follow_uri=existing.activity_uri or urls.activity(new_token()),
+                follower=me,
+                followee=target,
+            ),
             audience=Audience(frozenset({target})),
             urls=urls,
             clock=clock,
@@ -131,20 +116,16 @@ async def send_answer(
 ) -> None:
     """Send Accept or Reject of a Follow, embedding the Follow as Mastodon expects."""
     me = urls.actor(actor.username)
-    follow_object: dict[str, Any] = {"type": "Follow", "actor": follower, "object": me}
-    if follow_uri is not None:
-        follow_object["id"] = follow_uri
     await publish(
         conn,
         actor=actor,
-        activity={
-            "@context": AS_CONTEXT,
-            "id": urls.activity(new_token()),
-            "type": "Accept" if accept else "Reject",
-            "actor": me,
-            "object": follow_object,
-            "to": [follower],
-        },
+        activity=answer_activity(
+            urls.activity(new_token()),
+            followee=me,
+            follower=follower,
+            follow_uri=follow_uri,
+            accept=accept,
+        ),
         audience=Audience(frozenset({follower})),
         urls=urls,
         clock=clock,

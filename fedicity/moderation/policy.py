@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fedicity.db.pool import Connection
+from fedicity.db.pool import Connection, Pool
 from fedicity.moderation import queries
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -31,6 +32,18 @@ async def admit(conn: Connection, domain: str, *, allowlist_mode: bool) -> Decis
     if allowlist_mode and (policy is None or policy.action != "allow"):
         return Decision(False, f"{domain} is not on this instance's allowlist")
     return Decision(True)
+
+
+def host_refusal(pool: Pool, *, allowlist_mode: bool) -> Callable[[str], Awaitable[str | None]]:
+    """The `refuse_host` check the protocol asks before a key fetch: why the policy refuses a
+    host, or None when it may federate."""
+
+    async def refuse_host(host: str) -> str | None:
+        async with pool.acquire() as conn:
+            decision = await admit(conn, host, allowlist_mode=allowlist_mode)
+        return None if decision.allowed else decision.reason
+
+    return refuse_host
 
 
 def policy_domain(authority: str) -> str:

@@ -21,7 +21,7 @@ from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention
 from fedicity.posts.models import Post
 from fedicity.territories import service as territory_service
-from fedicity.territories.actors import announce
+from fedicity.territories.document import announce
 from fedicity.territories.models import Territory
 from fedicity.urls import new_token
 

@@ -70,6 +70,20 @@ async def select_post(conn: Connection, uri: str, *, include_deleted: bool = Fal
     return None if row is None else _post(row)
 
 
+async def select_post_mentions(conn: Connection, post_id: int) -> list[str]:
+    """The actors a post mentions, by URI."""
+    rows = await conn.fetch(
+        "SELECT actor_uri FROM post_mentions WHERE post_id = $1 ORDER BY actor_uri", post_id
+    )
+    return [row["actor_uri"] for row in rows]
+
+
+async def select_post_tags(conn: Connection, post_id: int) -> list[str]:
+    """A post's hashtags, without the #."""
+    rows = await conn.fetch("SELECT tag FROM post_tags WHERE post_id = $1 ORDER BY tag", post_id)
+    return [row["tag"] for row in rows]
+
+
 async def mark_post_deleted(conn: Connection, uri: str, author_uri: str, when: datetime) -> bool:
     """Tombstone a post if `author_uri` wrote it; whether it did."""
     result = await conn.execute(

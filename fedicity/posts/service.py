@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fedicity.activitypub.dates import format_datetime
-from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
+from fedicity.activitypub.vocab import PUBLIC
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
@@ -13,8 +11,13 @@ from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.located import queries as located_queries
 from fedicity.posts import queries
-from fedicity.posts.ap import addressing, note_to_ap
-from fedicity.posts.compose import Mention, compose
+from fedicity.posts.compose import Composed, Mention, compose
+from fedicity.posts.document import (
+    addressing,
+    create_activity,
+    delete_activity,
+    interaction_activity,
+)
 from fedicity.posts.models import VISIBILITIES, Post, PostData, Visibility
 from fedicity.urls import Urls, new_token
 
@@ -23,6 +26,56 @@ MAX_NOTE_LENGTH = 5000
 
 class PostError(DomainError):
     """A post was refused; `code` says why."""
+
+
+def _checked_visibility(text: str, visibility: str) -> Visibility:
+    """The visibility of a note to write, once its text and visibility are acceptable."""
+    if not text.strip():
+        raise PostError("empty", "a post needs some text")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise PostError("post_too_long", f"a post has at most {MAX_NOTE_LENGTH} characters")
+    if visibility not in VISIBILITIES:
+        raise PostError("visibility_invalid", f"visibility is one of {', '.join(VISIBILITIES)}")
+    return visibility
+
+
+def _note_data(
+    actor: Actor,
+    composed: Composed,
+    *,
+    visibility: Visibility,
+    in_reply_to: Post | None,
+    summary: str,
+    language: str | None,
+    urls: Urls,
+    clock: Clock,
+) -> PostData:
+    """A new local note's columns: addressed to the mentioned and the replied-to author."""
+    mentioned = [m.actor_uri for m in composed.mentions]
+    if in_reply_to is not None and in_reply_to.author_uri not in mentioned:
+        mentioned.append(in_reply_to.author_uri)
+    to, cc = addressing(visibility, urls.actor_followers(actor.username), mentioned)
+    return PostData(
+        uri=urls.note(new_token()),
+        author_uri=urls.actor(actor.username),
+        local_actor_id=actor.id,
+        type="Note",
+        name=None,
+        summary=summary.strip() or None,
+        content_html=composed.html,
+        in_reply_to=in_reply_to.uri if in_reply_to else None,
+        url=None,
+        visibility=visibility,
+        to_uris=to,
+        cc_uris=cc,
+        sensitive=bool(summary.strip()),
+        language=language,
+        published=clock.now(),
+        updated=None,
+        raw=None,
+        mentions=tuple(mentioned),
+        tags=composed.tags,
+    )
 
 
 async def create_note(
@@ -41,72 +94,32 @@ async def create_note(
     audience: str | None = None,
 ) -> Post:
     """Write a note; its Create goes to followers, mentioned actors and the replied-to author."""
-    if not text.strip():
-        raise PostError("empty", "a post needs some text")
-    if len(text) > MAX_NOTE_LENGTH:
-        raise PostError("post_too_long", f"a post has at most {MAX_NOTE_LENGTH} characters")
-    if visibility not in VISIBILITIES:
-        raise PostError("visibility_invalid", f"visibility is one of {', '.join(VISIBILITIES)}")
-    vis: Visibility = visibility
+    checked = _checked_visibility(text, visibility)
     composed = compose(text, local_host=local_host, resolved=resolved, tag_url=urls.tag_template)
-    me = urls.actor(actor.username)
-    mentioned = [m.actor_uri for m in composed.mentions]
-    if in_reply_to is not None and in_reply_to.author_uri not in mentioned:
-        mentioned.append(in_reply_to.author_uri)
-    to, cc = addressing(vis, urls.actor_followers(actor.username), mentioned)
-    token = new_token()
-    now = clock.now()
-    data = PostData(
-        uri=urls.note(token),
-        author_uri=me,
-        local_actor_id=actor.id,
-        type="Note",
-        name=None,
-        summary=summary.strip() or None,
-        content_html=composed.html,
-        in_reply_to=in_reply_to.uri if in_reply_to else None,
-        url=None,
-        visibility=vis,
-        to_uris=to,
-        cc_uris=cc,
-        sensitive=bool(summary.strip()),
+    data = _note_data(
+        actor,
+        composed,
+        visibility=checked,
+        in_reply_to=in_reply_to,
+        summary=summary,
         language=language,
-        published=now,
-        updated=None,
-        raw=None,
-        mentions=tuple(mentioned),
-        tags=composed.tags,
+        urls=urls,
+        clock=clock,
     )
     async with conn.transaction():
         post = await queries.upsert_post(conn, data)
-        note = note_to_ap(
+        activity = create_activity(
             post,
             urls,
             mentions=[(m.actor_uri, m.text) for m in composed.mentions],
             tags=list(composed.tags),
-            tag_url=urls.tag_template,
-            with_context=False,
+            audience=audience,
         )
-        if audience is not None:
-            # FEP-1b12: the territory (a Group) the post is published in.
-            note["audience"] = audience
-        activity: dict[str, Any] = {
-            "@context": AS_CONTEXT,
-            "id": urls.create_activity(post.uri),
-            "type": "Create",
-            "actor": me,
-            "published": note["published"],
-            "to": to,
-            "cc": cc,
-            "object": note,
-        }
-        if audience is not None:
-            activity["audience"] = audience
         await publish(
             conn,
             actor=actor,
             activity=activity,
-            audience=Audience(frozenset(mentioned), followers=vis != "direct"),
+            audience=Audience(frozenset(data.mentions), followers=checked != "direct"),
             urls=urls,
             clock=clock,
         )
@@ -126,15 +139,7 @@ async def delete_note(
         await publish(
             conn,
             actor=actor,
-            activity={
-                "@context": AS_CONTEXT,
-                "id": urls.activity(new_token()),
-                "type": "Delete",
-                "actor": me,
-                "to": [PUBLIC] if post.visibility in ("public", "unlisted") else post.to_uris,
-                "cc": post.cc_uris,
-                "object": {"id": post.uri, "type": "Tombstone", "formerType": post.type},
-            },
+            activity=delete_activity(post, activity_uri=urls.activity(new_token())),
             audience=Audience(frozenset(post.to_uris + post.cc_uris) - {PUBLIC}, followers=True),
             urls=urls,
             clock=clock,
@@ -160,21 +165,17 @@ async def interact(
         )
         if not new:
             return False
-        activity: dict[str, Any] = {
-            "@context": AS_CONTEXT,
-            "id": activity_uri,
-            "type": "Like" if kind == "like" else "Announce",
-            "actor": me,
-            "object": post.uri,
-            "to": [post.author_uri] if kind == "like" else [PUBLIC],
-            "cc": [] if kind == "like" else [post.author_uri, urls.actor_followers(actor.username)],
-        }
-        if kind == "announce":
-            activity["published"] = format_datetime(clock.now())
         await publish(
             conn,
             actor=actor,
-            activity=activity,
+            activity=interaction_activity(
+                kind,
+                post,
+                activity_uri=activity_uri,
+                actor=me,
+                followers=urls.actor_followers(actor.username),
+                published=format_datetime(clock.now()),
+            ),
             audience=Audience(frozenset({post.author_uri}), followers=kind == "announce"),
             urls=urls,
             clock=clock,

@@ -1,9 +1,11 @@
-"""SQL for the territory tree; connection first, one statement each (insert_quartier: two)."""
+"""SQL for the territory tree; connection first, one statement each (insert_quartier: two; the
+import's scripts that create its temporary tables: several)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from fedicity.db.pool import Connection, record_dict
 from fedicity.territories.models import Level, Territory, slugify
@@ -268,3 +270,219 @@ async def count_territories(conn: Connection) -> int:
     """How many territories are imported."""
     count: int = await conn.fetchval("SELECT count(*) FROM territories")
     return count
+
+
+# --- the import (territories/importer.py) ----------------------------------------------------
+# Rows and their links are copied into temporary tables, upserted one batch (a level, parents
+# first) at a time, then the closure table is rebuilt for the imported territories and those
+# below them by set difference. The temporary tables go with the transaction.
+
+_IMPORT_LOCK_KEY = 0x7465727269  # "terri"
+IMPORT_ROW_COLUMNS = (
+    "batch", "level", "code", "name", "kind", "parent_level", "parent_code", "postal_codes",
+    "population", "zone", "latitude", "longitude", "bbox", "geometry",
+)  # fmt: skip
+IMPORT_LINK_COLUMNS = (
+    "child_level", "child_code", "parent_level", "parent_code", "depth", "inherit",
+)  # fmt: skip
+
+_CREATE_TEMP = """
+DROP TABLE IF EXISTS _ti_rows, _ti_links, _ti_affected, _ti_edges, _ti_want;
+CREATE TEMP TABLE _ti_rows (
+    batch integer, level text, code text, name text, kind text, parent_level text,
+    parent_code text, postal_codes text[], population integer, zone text,
+    latitude double precision, longitude double precision, bbox double precision[],
+    geometry text
+) ON COMMIT DROP;
+CREATE TEMP TABLE _ti_links (
+    child_level text, child_code text, parent_level text, parent_code text, depth integer,
+    inherit boolean
+) ON COMMIT DROP;
+"""
+
+_UPSERT = """
+WITH upserted AS (
+    INSERT INTO territories AS t (level, code, name, kind, parent_id, postal_codes, population,
+                                  zone, latitude, longitude, bbox, geometry)
+    SELECT i.level, i.code, i.name, i.kind, p.id, i.postal_codes, i.population, i.zone,
+           i.latitude, i.longitude, i.bbox, i.geometry::jsonb
+      FROM _ti_rows i
+      LEFT JOIN territories p ON p.level = i.parent_level AND p.code = i.parent_code
+     WHERE i.batch = $1
+    ON CONFLICT (level, code) DO UPDATE SET
+        name = EXCLUDED.name, kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id,
+        postal_codes = EXCLUDED.postal_codes, population = EXCLUDED.population,
+        zone = EXCLUDED.zone,
+        latitude = COALESCE(EXCLUDED.latitude, t.latitude),
+        longitude = COALESCE(EXCLUDED.longitude, t.longitude),
+        bbox = COALESCE(EXCLUDED.bbox, t.bbox),
+        geometry = COALESCE(EXCLUDED.geometry, t.geometry),
+        updated_at = now()
+    WHERE (t.name, t.kind, t.parent_id, t.postal_codes, t.population, t.zone, t.latitude,
+           t.longitude, t.bbox, t.geometry)
+          IS DISTINCT FROM
+          (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.parent_id, EXCLUDED.postal_codes,
+           EXCLUDED.population, EXCLUDED.zone, COALESCE(EXCLUDED.latitude, t.latitude),
+           COALESCE(EXCLUDED.longitude, t.longitude), COALESCE(EXCLUDED.bbox, t.bbox),
+           COALESCE(EXCLUDED.geometry, t.geometry))
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted) AS updated
+  FROM upserted
+"""
+
+# The territories whose ancestry is rebuilt: the imported ones and everything below them now.
+# Links of those below come from their current ancestry, since no input row describes them.
+_PREPARE_ANCESTRY = """
+CREATE TEMP TABLE _ti_affected (id bigint PRIMARY KEY, level text, imported boolean)
+    ON COMMIT DROP;
+INSERT INTO _ti_affected
+SELECT t.id, t.level, true FROM _ti_rows i JOIN territories t USING (level, code);
+INSERT INTO _ti_affected
+SELECT DISTINCT a.descendant_id, d.level, false
+  FROM _ti_affected x
+  JOIN territory_ancestors a ON a.ancestor_id = x.id AND a.depth > 0
+  JOIN territories d ON d.id = a.descendant_id
+ON CONFLICT (id) DO NOTHING;
+CREATE TEMP TABLE _ti_edges (child_id bigint, parent_id bigint, depth integer, inherit boolean)
+    ON COMMIT DROP;
+INSERT INTO _ti_edges
+SELECT c.id, p.id, l.depth, l.inherit
+  FROM _ti_links l
+  JOIN territories c ON c.level = l.child_level AND c.code = l.child_code
+  JOIN territories p ON p.level = l.parent_level AND p.code = l.parent_code;
+INSERT INTO _ti_edges
+SELECT x.id, p.id, a.depth, p.level <> 'epci'
+  FROM _ti_affected x
+  JOIN territory_ancestors a ON a.descendant_id = x.id AND a.depth > 0
+  JOIN territories p ON p.id = a.ancestor_id
+ WHERE NOT x.imported
+   AND (x.level, p.level) IN (('region', 'country'), ('departement', 'region'),
+                              ('epci', 'epci'), ('epci', 'departement'),
+                              ('commune', 'epci'), ('commune', 'departement'),
+                              ('quartier', 'commune'));
+CREATE INDEX ON _ti_edges (child_id);
+CREATE TEMP TABLE _ti_want (
+    ancestor_id bigint, descendant_id bigint, depth integer,
+    PRIMARY KEY (descendant_id, ancestor_id)
+) ON COMMIT DROP;
+ANALYZE _ti_affected;
+ANALYZE _ti_edges;
+"""
+
+# One level at a time, top down: an inherited link points to a level already done (or to a
+# territory outside the rebuild, whose ancestry stands).
+_WANT_LEVEL = """
+INSERT INTO _ti_want (ancestor_id, descendant_id, depth)
+SELECT ancestor_id, descendant_id, min(depth) FROM (
+    SELECT x.id AS ancestor_id, x.id AS descendant_id, 0 AS depth
+      FROM _ti_affected x WHERE x.level = $1
+    UNION ALL
+    SELECT e.parent_id, e.child_id, e.depth
+      FROM _ti_edges e JOIN _ti_affected x ON x.id = e.child_id
+     WHERE x.level = $1 AND NOT e.inherit
+    UNION ALL
+    SELECT w.ancestor_id, e.child_id, w.depth + e.depth
+      FROM _ti_edges e JOIN _ti_affected x ON x.id = e.child_id
+      JOIN _ti_want w ON w.descendant_id = e.parent_id
+     WHERE x.level = $1 AND e.inherit
+    UNION ALL
+    SELECT a.ancestor_id, e.child_id, a.depth + e.depth
+      FROM _ti_edges e JOIN _ti_affected x ON x.id = e.child_id
+      JOIN territory_ancestors a ON a.descendant_id = e.parent_id
+     WHERE x.level = $1 AND e.inherit
+       AND NOT EXISTS (SELECT 1 FROM _ti_affected y WHERE y.id = e.parent_id)
+) pairs
+GROUP BY ancestor_id, descendant_id
+"""
+
+_REMOVE_STALE = """
+DELETE FROM territory_ancestors a
+ USING _ti_affected x
+ WHERE a.descendant_id = x.id
+   AND NOT EXISTS (SELECT 1 FROM _ti_want w
+                    WHERE w.descendant_id = a.descendant_id AND w.ancestor_id = a.ancestor_id)
+"""
+_RERANK = """
+UPDATE territory_ancestors a SET depth = w.depth
+  FROM _ti_want w
+ WHERE a.descendant_id = w.descendant_id AND a.ancestor_id = w.ancestor_id
+   AND a.depth <> w.depth
+"""
+_ADD_MISSING = """
+INSERT INTO territory_ancestors (ancestor_id, descendant_id, depth)
+SELECT w.ancestor_id, w.descendant_id, w.depth FROM _ti_want w
+ WHERE NOT EXISTS (SELECT 1 FROM territory_ancestors a
+                    WHERE a.descendant_id = w.descendant_id AND a.ancestor_id = w.ancestor_id)
+"""
+
+
+def _affected_count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def lock_import(conn: Connection) -> None:
+    """One import at a time (until this transaction ends): two would each rebuild the ancestry
+    from a stale view."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _IMPORT_LOCK_KEY)
+
+
+async def select_parent_codes(conn: Connection) -> list[tuple[str, str, str | None, str | None]]:
+    """(level, code, parent level, parent code) of every territory above the quartiers."""
+    rows = await conn.fetch(
+        """SELECT t.level, t.code, p.level AS parent_level, p.code AS parent_code
+             FROM territories t LEFT JOIN territories p ON p.id = t.parent_id
+            WHERE t.level <> 'quartier'"""
+    )
+    return [(r["level"], r["code"], r["parent_level"], r["parent_code"]) for r in rows]
+
+
+async def stage_import(
+    conn: Connection,
+    rows: Iterable[tuple[object, ...]],
+    links: Iterable[tuple[object, ...]],
+) -> None:
+    """Copy the rows (IMPORT_ROW_COLUMNS) and their links (IMPORT_LINK_COLUMNS) to import into
+    temporary tables."""
+    await conn.execute(_CREATE_TEMP)
+    await conn.copy_records_to_table("_ti_rows", records=rows, columns=IMPORT_ROW_COLUMNS)
+    await conn.copy_records_to_table("_ti_links", records=links, columns=IMPORT_LINK_COLUMNS)
+    await conn.execute("ANALYZE _ti_rows")
+
+
+async def upsert_import_batch(conn: Connection, batch: int) -> tuple[int, int]:
+    """Upsert one batch of the staged rows; (inserted, updated), rows left as they were aside."""
+    result = await conn.fetchrow(_UPSERT, batch)
+    assert result is not None
+    return result["inserted"], result["updated"]
+
+
+async def prepare_import_ancestry(conn: Connection) -> None:
+    """Stage the territories whose ancestry is rebuilt and the edges it is rebuilt from."""
+    await conn.execute(_PREPARE_ANCESTRY)
+
+
+async def want_import_ancestry(conn: Connection, level: str) -> None:
+    """Compute the ancestry the staged territories of one level should have (levels top down)."""
+    await conn.execute(_WANT_LEVEL, level)
+
+
+async def remove_stale_ancestors(conn: Connection) -> int:
+    """Delete the ancestry links the rebuilt territories should no longer have; how many."""
+    return _affected_count(await conn.execute(_REMOVE_STALE))
+
+
+async def rerank_ancestors(conn: Connection) -> int:
+    """Correct the depth of the links that stay; how many changed."""
+    return _affected_count(await conn.execute(_RERANK))
+
+
+async def add_missing_ancestors(conn: Connection) -> int:
+    """Insert the links the rebuilt territories lack; how many."""
+    return _affected_count(await conn.execute(_ADD_MISSING))
+
+
+async def drop_import_tables(conn: Connection) -> None:
+    """Drop the import's temporary tables now rather than at commit."""
+    await conn.execute("DROP TABLE _ti_rows, _ti_links, _ti_affected, _ti_edges, _ti_want")

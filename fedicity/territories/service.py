@@ -22,7 +22,8 @@ from fedicity.posts.models import Post
 from fedicity.sanitize import html_to_text
 from fedicity.settings import Settings
 from fedicity.territories import queries
-from fedicity.territories.actors import announce, ensure_actors
+from fedicity.territories.actors import ensure_actors
+from fedicity.territories.document import announce
 from fedicity.territories.models import Territory
 from fedicity.urls import Urls, new_token
 
@@ -138,13 +139,12 @@ async def write_note(
 
     One transaction: the post, its Create, its location and the territories' Announces.
     """
+    # Only public posts are located and announced (territory pages and announces are public),
+    # and the territory is the post's audience only when it announces it.
+    announced_in = place if place is not None and visibility == "public" else None
     async with conn.transaction():
-        # The territory is the post's audience only when it will announce it (public posts).
-        located_publicly = place is not None and visibility == "public"
         place_actor = (
-            await territory_actor(conn, place, keygen=keygen)
-            if place is not None and located_publicly
-            else None
+            await territory_actor(conn, announced_in, keygen=keygen) if announced_in else None
         )
         post = await posts.create_note(
             conn,
@@ -160,23 +160,10 @@ async def write_note(
             language=language,
             audience=urls.actor(place_actor.username) if place_actor else None,
         )
-        # Only public posts are located: territory pages and announces are public.
-        if place is not None and located_publicly:
+        if announced_in is not None:
             await locate_and_announce(
                 conn,
-                item=NewItem(
-                    object_uri=post.uri,
-                    kind="post",
-                    territory_id=place.id,
-                    title="",
-                    summary=html_to_text(post.content_html)[:500],
-                    url=post.uri,
-                    author_uri=post.author_uri,
-                    origin_host=local_host,
-                    published=post.published,
-                    latitude=place.latitude,
-                    longitude=place.longitude,
-                ),
+                item=_note_item(post, announced_in, local_host),
                 activity_uri=urls.create_activity(post.uri),
                 root=root,
                 urls=urls,
@@ -184,3 +171,20 @@ async def write_note(
                 keygen=keygen,
             )
     return post
+
+
+def _note_item(post: Post, place: Territory, local_host: str) -> NewItem:
+    """A local note as an item of the territory it was written in, at the territory's centre."""
+    return NewItem(
+        object_uri=post.uri,
+        kind="post",
+        territory_id=place.id,
+        title="",
+        summary=html_to_text(post.content_html)[:500],
+        url=post.uri,
+        author_uri=post.author_uri,
+        origin_host=local_host,
+        published=post.published,
+        latitude=place.latitude,
+        longitude=place.longitude,
+    )

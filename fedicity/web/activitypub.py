@@ -13,16 +13,16 @@ from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
 from fedicity.activitypub.vocab import fedicity_context as vocab_fedicity_context
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
-from fedicity.actors.ap import actor_to_ap
+from fedicity.actors.document import actor_to_ap
 from fedicity.actors.models import Actor
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
 from fedicity.organizations import service as organizations
 from fedicity.posts import queries as post_queries
-from fedicity.posts.ap import note_to_ap
+from fedicity.posts.document import note_to_ap
 from fedicity.posts.models import Post
 from fedicity.territories import queries as territory_queries
-from fedicity.territories.actors import territory_actor_to_ap
+from fedicity.territories.document import territory_actor_to_ap
 from fedicity.web.app import state
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem
@@ -285,24 +285,16 @@ async def _visible_local_post(token: str) -> Post:
 async def note_document(post: Post) -> dict[str, Any]:
     """The Note of a local post, with its mentions and tags read back."""
     async with state().db.acquire() as conn:
-        mentions = await conn.fetch(
-            "SELECT actor_uri FROM post_mentions WHERE post_id = $1 ORDER BY actor_uri", post.id
-        )
-        tags = await conn.fetch(
-            "SELECT tag FROM post_tags WHERE post_id = $1 ORDER BY tag", post.id
-        )
-        named = await actor_queries.select_remote_actors(
-            conn, [row["actor_uri"] for row in mentions]
-        )
+        mentions = await post_queries.select_post_mentions(conn, post.id)
+        tags = await post_queries.select_post_tags(conn, post.id)
+        named = await actor_queries.select_remote_actors(conn, mentions)
     names = {remote.uri: remote.handle for remote in named}
     urls = state().urls
     return note_to_ap(
         post,
         urls,
-        mentions=[
-            (row["actor_uri"], names.get(row["actor_uri"], row["actor_uri"])) for row in mentions
-        ],
-        tags=[row["tag"] for row in tags],
+        mentions=[(uri, names.get(uri, uri)) for uri in mentions],
+        tags=tags,
         tag_url=urls.tag_template,
     )
 

@@ -17,7 +17,7 @@ from fedicity.activitypub.inbox import (
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.remote import LookupFailure
 from fedicity.inbound import mailbox
-from fedicity.moderation.policy import admit
+from fedicity.moderation.policy import host_refusal
 from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
 from fedicity.workers.router import build_router
@@ -56,13 +56,6 @@ async def _receive(recipient: str | None) -> Response:
     # Verify against the public URL the peer signed, not the address a proxy forwarded to.
     url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
 
-    async def refuse_host(host: str) -> str | None:
-        async with app_state.db.acquire() as conn:
-            decision = await admit(
-                conn, host, allowlist_mode=app_state.settings.federation_allowlist
-            )
-        return None if decision.allowed else decision.reason
-
     result = await check(
         method=request.method,
         url=url,
@@ -71,7 +64,9 @@ async def _receive(recipient: str | None) -> Response:
         resolve_key=resolve_key,
         now=app_state.clock.now(),
         authority=app_state.settings.host,
-        refuse_host=refuse_host,
+        refuse_host=host_refusal(
+            app_state.db, allowlist_mode=app_state.settings.federation_allowlist
+        ),
     )
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})

@@ -29,7 +29,7 @@ from quart import Quart, Response, current_app, g, request
 
 from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES
-from fedicity.moderation.policy import admit
+from fedicity.moderation.policy import host_refusal
 from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.inbox import folded_headers, resolve_key
@@ -93,13 +93,6 @@ async def require_signed_fetch() -> Response | None:
         raise Problem(401, "this server requires signed fetches", extra={"reason": "unsigned"})
     url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
 
-    async def refuse_host(host: str) -> str | None:
-        async with app_state.db.acquire() as conn:
-            decision = await admit(
-                conn, host, allowlist_mode=app_state.settings.federation_allowlist
-            )
-        return None if decision.allowed else decision.reason
-
     result = await authenticate_fetch(
         method=request.method,
         url=url,
@@ -107,7 +100,9 @@ async def require_signed_fetch() -> Response | None:
         resolve_key=resolve_key,
         now=app_state.clock.now(),
         authority=app_state.settings.host,
-        refuse_host=refuse_host,
+        refuse_host=host_refusal(
+            app_state.db, allowlist_mode=app_state.settings.federation_allowlist
+        ),
     )
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})

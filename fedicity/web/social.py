@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from quart import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -25,6 +26,7 @@ from fedicity.posts.models import Post
 from fedicity.posts.service import PostError
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
+from fedicity.territories.models import Territory
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.messages import message, query_error
@@ -125,6 +127,20 @@ async def _resolve_mentions(text: str) -> dict[tuple[str, str], Mention]:
     return resolved
 
 
+@dataclass(frozen=True)
+class _Note:
+    """What the compose form asks to publish."""
+
+    text: str
+    resolved: dict[tuple[str, str], Mention]
+    visibility: str
+    summary: str
+    in_reply_to: Post | None
+    language: str | None
+    place: Territory | None
+    root: Territory | None
+
+
 @blueprint.post("/notes")
 async def write_note() -> WerkzeugResponse:
     """Publish a post."""
@@ -135,76 +151,102 @@ async def write_note() -> WerkzeugResponse:
     app_state = state()
     text = form.get("text", "")
     resolved = await _resolve_mentions(text)
-    reply_to = None
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory") and place is None:
         return redirect(url_for("social.home_feed", error="territory_unknown"), 303)
     root = await served_root()
     account = current_account()
-    language = account.locale if account else None
     author = form.get("as", "")
     async with app_state.db.acquire() as conn:
+        reply_to = None
         if form.get("in_reply_to"):
             reply_to = await post_queries.select_post(conn, form.get("in_reply_to", ""))
+        note = _Note(
+            text=text,
+            resolved=resolved,
+            visibility=form.get("visibility", "public"),
+            summary=form.get("summary", ""),
+            in_reply_to=reply_to,
+            language=account.locale if account else None,
+            place=place,
+            root=root,
+        )
         try:
             if author.startswith((AS_ORGANIZATION, ON_WALL)):
-                kind, _sep, name = author.partition(":")
-                organization = await actor_queries.select_actor_by_username(conn, name[:100])
-                if organization is None or organization.kind != "organization":
-                    if kind == "org":
-                        return redirect(url_for("social.home_feed", error="not_admin"), 303)
-                    return redirect(url_for("social.home_feed", error="not_member"), 303)
-                env = Env(urls=app_state.urls, clock=app_state.clock)
-                if kind == "org":
-                    await organizations.post_as_organization(
-                        conn,
-                        organization=organization,
-                        by=me,
-                        text=text,
-                        env=env,
-                        local_host=app_state.settings.host,
-                        resolved=resolved,
-                        visibility=form.get("visibility", "public"),
-                        summary=form.get("summary", ""),
-                        in_reply_to=reply_to,
-                        language=language,
-                        place=place,
-                        root=root,
-                        keygen=app_state.keygen,
-                    )
-                else:
-                    # A wall post is public and its audience is the organisation, not a place.
-                    await organizations.post_on_wall(
-                        conn,
-                        organization=organization,
-                        author=me,
-                        text=text,
-                        env=env,
-                        local_host=app_state.settings.host,
-                        resolved=resolved,
-                        summary=form.get("summary", ""),
-                        language=language,
-                    )
-                return redirect(url_for("social.home_feed"), 303)
-            await territory_service.write_note(
-                conn,
-                actor=me,
-                text=text,
-                visibility=form.get("visibility", "public"),
-                place=place,
-                root=root,
-                summary=form.get("summary", ""),
-                urls=app_state.urls,
-                clock=app_state.clock,
-                keygen=app_state.keygen,
-                local_host=app_state.settings.host,
-                resolved=resolved,
-                in_reply_to=reply_to,
-                language=language,
-            )
+                refused = await _write_for_organization(conn, me, author, note)
+                if refused is not None:
+                    return redirect(url_for("social.home_feed", error=refused), 303)
+            else:
+                await _write_as_myself(conn, me, note)
         except (PostError, MembershipError) as error:
             return redirect(url_for("social.home_feed", error=error.code), 303)
     return redirect(url_for("social.home_feed"), 303)
+
+
+async def _write_as_myself(conn: Connection, me: Actor, note: _Note) -> None:
+    """My own post, located in the chosen territory (which announces it when it is public)."""
+    app_state = state()
+    await territory_service.write_note(
+        conn,
+        actor=me,
+        text=note.text,
+        visibility=note.visibility,
+        place=note.place,
+        root=note.root,
+        summary=note.summary,
+        urls=app_state.urls,
+        clock=app_state.clock,
+        keygen=app_state.keygen,
+        local_host=app_state.settings.host,
+        resolved=note.resolved,
+        in_reply_to=note.in_reply_to,
+        language=note.language,
+    )
+
+
+async def _write_for_organization(
+    conn: Connection, me: Actor, author: str, note: _Note
+) -> str | None:
+    """A post as an organisation I administer ("org:NAME") or on the wall of one I belong to
+    ("wall:NAME"); the error code when there is no such organisation (the services check the
+    role)."""
+    kind, _sep, name = author.partition(":")
+    organization = await actor_queries.select_actor_by_username(conn, name[:100])
+    if organization is None or organization.kind != "organization":
+        return "not_admin" if kind == "org" else "not_member"
+    app_state = state()
+    env = Env(urls=app_state.urls, clock=app_state.clock)
+    if kind == "org":
+        await organizations.post_as_organization(
+            conn,
+            organization=organization,
+            by=me,
+            text=note.text,
+            env=env,
+            local_host=app_state.settings.host,
+            resolved=note.resolved,
+            visibility=note.visibility,
+            summary=note.summary,
+            in_reply_to=note.in_reply_to,
+            language=note.language,
+            place=note.place,
+            root=note.root,
+            keygen=app_state.keygen,
+        )
+    else:
+        # A wall post is public and its audience is the organisation, not a place.
+        await organizations.post_on_wall(
+            conn,
+            organization=organization,
+            author=me,
+            text=note.text,
+            env=env,
+            local_host=app_state.settings.host,
+            resolved=note.resolved,
+            summary=note.summary,
+            language=note.language,
+        )
+    return None
 
 
 async def _named_post(conn: Connection, uri: str) -> Post:

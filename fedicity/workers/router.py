@@ -10,15 +10,15 @@ from fedicity.activitypub.accessors import get_id, get_object
 from fedicity.activitypub.routing import ANY_OBJECT, Handler, Outcome, Router
 from fedicity.actors import inbound as actors_inbound
 from fedicity.actors.context import InboundContext
-from fedicity.actors.remote_parse import ACTOR_TYPES
+from fedicity.actors.parse import ACTOR_TYPES
 from fedicity.events import inbound as events_inbound
-from fedicity.follows import ap as follows_ap
-from fedicity.moderation import ap as moderation_ap
+from fedicity.follows import inbound as follows_inbound
+from fedicity.moderation import inbound as moderation_inbound
 from fedicity.organizations import inbound as organizations_inbound
-from fedicity.posts import ap as posts_ap
+from fedicity.posts import inbound as posts_inbound
 from fedicity.posts.models import POST_TYPES
 from fedicity.proposals import inbound as proposals_inbound
-from fedicity.territories import ap as territories_ap
+from fedicity.territories import inbound as territories_inbound
 
 
 async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -29,8 +29,8 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         return Outcome.ignored("the Delete has no object")
     if object_uri == ctx.actor_uri:
         # An actor deleted itself: each domain forgets what it kept of it.
-        await follows_ap.forget_actor(ctx)
-        await posts_ap.forget_author(ctx)
+        await follows_inbound.forget_actor(ctx)
+        await posts_inbound.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
     event_outcome = await events_inbound.delete_stored_event(ctx, object_uri)
@@ -40,7 +40,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     comment_outcome = await proposals_inbound.delete_stored_comment(ctx, object_uri)
     if comment_outcome is not None:
         return comment_outcome
-    return await posts_ap.on_delete_object(ctx, object_uri)
+    return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
 # Who may claim a created Note before it is taken as a post, in order.
@@ -51,14 +51,14 @@ async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     """A created Note-like object: a vote, amendment or comment on one of our proposals, or an
     answer to one of our events' companion polls, if one of them claims it; else a post (and a
     Question is kept as a remote proposal too)."""
-    document = await posts_ap.object_of(ctx, activity)
+    document = await posts_inbound.object_of(ctx, activity)
     if isinstance(document, Outcome):
         return document
     for claim in CREATE_CLAIMS:
         claimed = await claim(ctx, activity, document)
         if claimed is not None:
             return claimed
-    outcome = await posts_ap.store_created(ctx, document)
+    outcome = await posts_inbound.store_created(ctx, document)
     if outcome.state == "done":
         await proposals_inbound.remember_question(ctx, document)
     return outcome
@@ -72,7 +72,7 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     claimed = await proposals_inbound.claim_updated(ctx, activity, document)
     if claimed is not None:
         return claimed
-    outcome = await posts_ap.store_updated(ctx, document)
+    outcome = await posts_inbound.store_updated(ctx, document)
     if outcome is None:
         return await on_create(ctx, activity)
     if outcome.state == "done":
@@ -86,7 +86,7 @@ async def on_undo_by_id(ctx: InboundContext, activity: Mapping[str, Any]) -> Out
     undone = get_id(activity.get("object"))
     if undone is None:
         return Outcome.ignored("the Undo has no object")
-    for undo in (posts_ap.undo_interaction_by_id, follows_ap.undo_follow_by_id):
+    for undo in (posts_inbound.undo_interaction_by_id, follows_inbound.undo_follow_by_id):
         outcome = await undo(ctx, undone)
         if outcome is not None:
             return outcome
@@ -198,17 +198,17 @@ def _register_posts(router: Router[InboundContext]) -> None:
         router.register("Create", object_type)(on_create)
         router.register("Update", object_type)(on_update)
     router.register("Create")(on_create)
-    posts_ap.register(router)
+    posts_inbound.register(router)
 
 
 @lru_cache(maxsize=1)
 def build_router() -> Router[InboundContext]:
     """Register every domain's handlers once."""
     router: Router[InboundContext] = Router()
-    _register_wrapped(router, follows_ap.register, FOLLOWS_SHARED)
+    _register_wrapped(router, follows_inbound.register, FOLLOWS_SHARED)
     _register_wrapped(router, _register_posts, POSTS_SHARED)
-    moderation_ap.register(router)
-    territories_ap.register(router)
+    moderation_inbound.register(router)
+    territories_inbound.register(router)
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
     router.register("Delete")(on_delete)
@@ -216,5 +216,5 @@ def build_router() -> Router[InboundContext]:
     router.register("Update")(on_update_other)
     for actor_type in sorted(ACTOR_TYPES):
         router.register("Update", actor_type)(actors_inbound.on_update_actor)
-    router.register("Move")(moderation_ap.on_move)
+    router.register("Move")(moderation_inbound.on_move)
     return router

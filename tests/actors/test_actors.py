@@ -13,7 +13,7 @@ from fedicity.activitypub.keys import KeyPair, load_private_key, load_public_key
 from fedicity.activitypub.vocab import ACTOR_CONTEXT, AS_CONTEXT, SECURITY_CONTEXT
 from fedicity.actors import queries
 from fedicity.actors import service as actors
-from fedicity.actors.ap import actor_to_ap, instance_actor_to_ap
+from fedicity.actors.document import actor_to_ap, instance_actor_to_ap
 from fedicity.actors.models import INSTANCE_ACTOR_USERNAME, ORGANIZATION_KINDS, Actor
 from fedicity.actors.service import ActorError
 from fedicity.db.pool import Pool

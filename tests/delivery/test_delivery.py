@@ -29,7 +29,7 @@ from fedicity.activitypub.retry import MAX_ATTEMPTS
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.outbox import Audience, publish
-from fedicity.actors.remote_parse import parse_remote_actor
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.actors.service import create_person
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool, record_dict

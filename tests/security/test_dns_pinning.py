@@ -29,7 +29,7 @@ from fedicity.activitypub.vocab import PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.outbox import Audience, publish
-from fedicity.actors.remote_parse import parse_remote_actor
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.settings import Settings

@@ -21,17 +21,15 @@ from fedicity.db.migrate import migrate
 from fedicity.db.pool import Connection, Pool, connect
 from fedicity.settings import Settings
 from fedicity.territories import queries
-from fedicity.territories.importer import (
-    COLUMNS,
-    SHIPPED_FILE,
+from fedicity.territories.importer import import_territories
+from fedicity.territories.models import (
     ImportFormatError,
     ImportReport,
+    Territory,
     TerritoryRow,
-    build_data,
-    import_territories,
-    read_csv,
+    slugify,
 )
-from fedicity.territories.models import Territory, slugify
+from fedicity.territories.sources import COLUMNS, SHIPPED_FILE, build_data, read_csv
 from tests.conftest import _with_database
 
 SCRATCH_DATABASE = "fedicity_territories_test"

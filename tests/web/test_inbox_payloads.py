@@ -28,7 +28,7 @@ from fedicity.activitypub.vocab import PUBLIC
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor, RemoteActor
-from fedicity.actors.remote_parse import parse_remote_actor
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.events import participation
@@ -40,8 +40,8 @@ from fedicity.follows import queries as follow_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as post_service
-from fedicity.posts.ap import post_from_ap
 from fedicity.posts.models import Post
+from fedicity.posts.parse import post_from_ap
 from fedicity.proposals import drafts, lifecycle
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals import service as proposal_service

@@ -1,4 +1,5 @@
-"""Federated aggregation: what remote territory actors announce lands in our scope queries."""
+"""Federated aggregation: what remote territory actors announce lands in our scope queries (the
+handler the router calls)."""
 
 from __future__ import annotations
 
@@ -15,34 +16,20 @@ from fedicity.follows import queries as follow_queries
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.posts import queries as post_queries
-from fedicity.posts.ap import post_from_ap
+from fedicity.posts.models import Post, PostData
+from fedicity.posts.parse import post_from_ap
 from fedicity.sanitize import html_to_text
 from fedicity.territories import queries
 from fedicity.territories.models import Territory
-
-
-def _term(document: Mapping[str, Any], name: str) -> Any:
-    # Our own context maps these short names; a peer may also send them prefixed.
-    return document.get(name, document.get(f"fc:{name}"))
+from fedicity.territories.parse import claimed_territories
 
 
 async def territory_of(ctx: InboundContext, group: RemoteActor) -> Territory | None:
     """The territory a remote territory actor stands for, or its nearest known parent."""
-    candidates: list[tuple[Any, Any]] = [
-        (_term(group.raw, "level"), _term(group.raw, "territoryCode"))
-    ]
-    parents = _term(group.raw, "territoryParents")
-    if isinstance(parents, list):
-        candidates += [
-            (_term(p, "level"), _term(p, "territoryCode"))
-            for p in reversed(parents)
-            if isinstance(p, Mapping)
-        ]
-    for level, code in candidates:
-        if isinstance(level, str) and isinstance(code, str):
-            found = await queries.select_territory(ctx.conn, level, code)
-            if found is not None:
-                return found
+    for level, code in claimed_territories(group.raw):
+        found = await queries.select_territory(ctx.conn, level, code)
+        if found is not None:
+            return found
     return None
 
 
@@ -57,9 +44,22 @@ async def on_announce_activity(ctx: InboundContext, activity: Mapping[str, Any])
     local_prefix = ctx.urls.actor("")
     if not await follow_queries.select_local_followers_of(ctx.conn, ctx.actor_uri, local_prefix):
         return Outcome.ignored("nobody here follows this territory actor")
-    author = get_id(inner.get("actor"))
-    document = get_object(inner)
-    object_uri = get_id(inner.get("object"))
+    data = await _announced_post(ctx, inner)
+    if isinstance(data, Outcome):
+        return data
+    post = await post_queries.upsert_post(ctx.conn, data)
+    territory = await territory_of(ctx, group)
+    if territory is None:
+        return Outcome.done("stored, but its territory is unknown here")
+    await located_queries.upsert_item(ctx.conn, _located(post, territory, via=ctx.actor_uri))
+    return Outcome.done(f"located in {territory.level} {territory.code}")
+
+
+async def _announced_post(ctx: InboundContext, create: Mapping[str, Any]) -> PostData | Outcome:
+    """The public post an announced Create carries, or why it is not aggregated."""
+    author = get_id(create.get("actor"))
+    document = get_object(create)
+    object_uri = get_id(create.get("object"))
     if author is None or object_uri is None:
         return Outcome.ignored("the announced Create has no actor or object")
     if document is None or host_of(object_uri) != host_of(ctx.actor_uri):
@@ -75,26 +75,23 @@ async def on_announce_activity(ctx: InboundContext, activity: Mapping[str, Any])
         return Outcome.ignored(data)
     if data.visibility != "public":
         return Outcome.ignored("only public items are aggregated")
-    post = await post_queries.upsert_post(ctx.conn, data)
-    territory = await territory_of(ctx, group)
-    if territory is None:
-        return Outcome.done("stored, but its territory is unknown here")
-    await located_queries.upsert_item(
-        ctx.conn,
-        NewItem(
-            object_uri=post.uri,
-            kind="post",
-            territory_id=territory.id,
-            title=(post.name or "")[:200],
-            summary=html_to_text(post.content_html)[:500],
-            url=post.url or post.uri,
-            author_uri=post.author_uri,
-            origin_host=host_of(post.uri),
-            published=post.published,
-            via=ctx.actor_uri,
-        ),
+    return data
+
+
+def _located(post: Post, territory: Territory, *, via: str) -> NewItem:
+    """A remote post as an item of the territory its announcer stands for."""
+    return NewItem(
+        object_uri=post.uri,
+        kind="post",
+        territory_id=territory.id,
+        title=(post.name or "")[:200],
+        summary=html_to_text(post.content_html)[:500],
+        url=post.url or post.uri,
+        author_uri=post.author_uri,
+        origin_host=host_of(post.uri),
+        published=post.published,
+        via=via,
     )
-    return Outcome.done(f"located in {territory.level} {territory.code}")
 
 
 def register(router: Router[InboundContext]) -> None:

@@ -1,4 +1,5 @@
-"""Inbound Flag (reports), Block, and Move (account migration, recorded with its proof)."""
+"""Inbound Flag (reports), Block, and Move (account migration, recorded with its proof): the
+handlers the router calls."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ from fedicity.follows import service as follow_service
 from fedicity.moderation import queries
 
 
+def _activity_uri(activity: Mapping[str, Any]) -> str:
+    # Reports and blocks are kept once each: one sent without an id is keyed on its content.
+    return get_id(activity) or synthetic_id(repr(sorted(activity.items())).encode())
+
+
 async def on_flag(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     """A report from another server, kept for the admins (reason in content or summary)."""
     targets = get_ids(activity.get("object"))
@@ -25,7 +31,7 @@ async def on_flag(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     content = get_str(activity, "content") or get_str(activity, "summary") or ""
     await queries.insert_report(
         ctx.conn,
-        activity_uri=get_id(activity) or synthetic_id(repr(sorted(activity.items())).encode()),
+        activity_uri=_activity_uri(activity),
         reporter=ctx.actor_uri,
         targets=targets,
         content=content[:5000],
@@ -47,7 +53,7 @@ async def on_block(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     blocked_uri = ctx.urls.actor(blocked.username)
     await queries.insert_block(
         ctx.conn,
-        activity_uri=get_id(activity) or synthetic_id(repr(sorted(activity.items())).encode()),
+        activity_uri=_activity_uri(activity),
         blocker=ctx.actor_uri,
         blocked=blocked_uri,
         now=ctx.clock.now(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -17,33 +16,10 @@ from fedicity.activitypub.accessors import (
     get_web_url,
     host_of,
 )
+from fedicity.actors.models import RemoteActorData
 from fedicity.sanitize import safe_url, sanitize_html
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
-
-
-@dataclass(frozen=True)
-class RemoteActorData:
-    """What we extract from a remote actor document."""
-
-    uri: str
-    domain: str
-    type: str
-    username: str | None
-    display_name: str
-    summary_html: str
-    url: str | None
-    icon_url: str | None
-    inbox: str
-    shared_inbox: str | None
-    followers_uri: str | None
-    key_id: str | None
-    public_key_pem: str | None
-    manually_approves_followers: bool
-    also_known_as: tuple[str, ...]
-    moved_to: str | None
-    raw: dict[str, Any]
-    fetched_at: datetime
 
 
 class ActorParseError(ValueError):

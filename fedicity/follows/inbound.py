@@ -1,4 +1,4 @@
-"""Inbound Follow, Accept, Reject and Undo(Follow)."""
+"""Inbound Follow, Accept, Reject and Undo(Follow): the handlers the router calls."""
 
 from __future__ import annotations
 
