@@ -1,5 +1,5 @@
 """xsd:dateTime both ways: the one reader of dates (from the network and from our forms) and the
-one writer of ours.
+one writer of ours; and HTTP dates (Date, Retry-After).
 
 Python's datetime stops at years 1 and 9999, and PostgreSQL's driver converts every moment to UTC:
 a remote `0001-01-01T00:30:00+01:00` or `9999-12-31T23:30:00-05:00` parses, then overflows when
@@ -12,6 +12,7 @@ object, the same way on every try.
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from email.utils import parsedate_to_datetime
 
 EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
@@ -70,3 +71,15 @@ def format_wall_time(moment: datetime, zone: tzinfo) -> str:
 def format_form_time(moment: datetime, zone: tzinfo) -> str:
     """Our moment as a form's `datetime-local` value at its wall time in `zone` (to the minute)."""
     return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_http_date(value: str, *, naive_as_utc: bool) -> datetime | None:
+    """An HTTP date (IMF-fixdate and its RFC 2822 cousins) as an aware datetime, or None; one
+    without a zone is UTC when `naive_as_utc` (a Date header), else None (a Retry-After)."""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an hour of 2147483648
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC) if naive_as_utc else None
+    return parsed

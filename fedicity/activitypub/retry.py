@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+
+from fedicity.activitypub.dates import parse_http_date
 
 MAX_ATTEMPTS = 16
 # 4xx answers that can change on their own: auth (key not yet fetched), timeouts, rate limits.
@@ -28,11 +29,8 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
         if len(digits) > len(str(int(_MAX_RETRY_AFTER.total_seconds()))):
             return _MAX_RETRY_AFTER
         return min(timedelta(seconds=int(digits)), _MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, OverflowError):  # e.g. an hour of 99999999999
-        return None
-    if when.tzinfo is None:
+    when = parse_http_date(text, naive_as_utc=False)
+    if when is None:
         return None
     return min(max(when - now, timedelta(0)), _MAX_RETRY_AFTER)
 

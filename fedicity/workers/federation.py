@@ -14,7 +14,7 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
 from fedicity.db.pool import Pool
-from fedicity.moderation.policy import admit
+from fedicity.moderation.policy import host_refusal
 from fedicity.settings import Settings
 from fedicity.urls import Urls
 
@@ -60,12 +60,8 @@ async def start_federation(
         timeout=settings.key_fetch_timeout,
     )
 
-    async def refuse_host(host: str) -> str | None:
-        # Suspended domains (and, in allowlist mode, unlisted ones) are never fetched from.
-        async with pool.acquire() as conn:
-            decision = await admit(conn, host, allowlist_mode=settings.federation_allowlist)
-        return None if decision.allowed else decision.reason
-
+    # Suspended domains (and, in allowlist mode, unlisted ones) are never fetched from.
+    refuse_host = host_refusal(pool, allowlist_mode=settings.federation_allowlist)
     fetcher = Fetcher(
         client=http,
         policy=FetchPolicy(allow_private_addresses=settings.allow_private_addresses),

@@ -28,6 +28,7 @@ from quart.typing import TestClientProtocol
 from fedicity.accounts import service as accounts
 from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.collections import BadCursor, parse_cursor
+from fedicity.activitypub.dates import parse_http_date
 from fedicity.activitypub.httpsig import (
     ParsedSignature,
     SignatureFailure,
@@ -92,16 +93,18 @@ NUMBER = st.one_of(
     st.integers(1, 400).map(lambda n: "0." + "1" * n + "e" + "9" * (n % 7 + 1)),
 )
 LEAF = st.one_of(st.sampled_from(["null", "true", "false", '""']), NUMBER, JSON_STRING)
-JSON_TEXT = st.recursive(
-    LEAF,
-    lambda children: st.one_of(
-        st.lists(children, max_size=5).map(lambda items: "[" + ",".join(items) + "]"),
-        st.lists(st.tuples(JSON_STRING, children), max_size=5).map(
-            lambda pairs: "{" + ",".join(f"{key}:{value}" for key, value in pairs) + "}"
-        ),
-    ),
-    max_leaves=20,
-)
+
+
+def _containers(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Arrays and objects of `children`, as JSON text."""
+    arrays = st.lists(children, max_size=5).map(lambda items: "[" + ",".join(items) + "]")
+    objects = st.lists(st.tuples(JSON_STRING, children), max_size=5).map(
+        lambda pairs: "{" + ",".join(f"{key}:{value}" for key, value in pairs) + "}"
+    )
+    return st.one_of(arrays, objects)
+
+
+JSON_TEXT = st.recursive(LEAF, _containers, max_leaves=20)
 
 
 def _nested(depth: int, opener: str, closed: bool) -> str:
@@ -418,8 +421,9 @@ def test_digest_parsers_give_none_or_a_failure(value: str, body: bytes) -> None:
 @given(value=st.one_of(DATE, HEADER_TEXT))
 @example(value="Mon, 01 Jan 2026 2147483648:00:00 GMT")
 def test_date_parser_gives_an_aware_date_or_none(value: str) -> None:
-    parsed = wire.parse_http_date(value)
-    assert parsed is None or parsed.tzinfo is not None
+    for naive_as_utc in (True, False):
+        parsed = parse_http_date(value, naive_as_utc=naive_as_utc)
+        assert parsed is None or parsed.tzinfo is not None
 
 
 @PURE

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from fedicity.activitypub.dates import parse_http_date
 from fedicity.activitypub.httpsig.cavage import parse_cavage
 from fedicity.activitypub.httpsig.digests import check_digests
 from fedicity.activitypub.httpsig.models import (
@@ -28,7 +29,6 @@ from fedicity.activitypub.httpsig.rfc9421 import parse_rfc9421, signed_component
 from fedicity.activitypub.httpsig.wire import (
     encode,
     fold_headers,
-    parse_http_date,
     require_aware,
     split_target,
 )
@@ -180,7 +180,7 @@ def _check_freshness(
         raw = fields.get("date")
         if raw is None:
             return missing("date")
-        date = parse_http_date(raw)
+        date = parse_http_date(raw, naive_as_utc=True)
         if date is None:
             return fail(FailureReason.INVALID_DATE, "The Date header is not an HTTP date.")
         if abs(now_ts - date.timestamp()) > skew:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
@@ -91,15 +91,6 @@ def require_aware(now: datetime) -> datetime:
 def imf_fixdate(now: datetime) -> str:
     """`now` as an HTTP Date header value."""
     return format_datetime(require_aware(now), usegmt=True)
-
-
-def parse_http_date(value: str) -> datetime | None:
-    """Parse an HTTP date leniently (IMF-fixdate and its RFC 2822 cousins), or None."""
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an hour of 2147483648
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
