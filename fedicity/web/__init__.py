@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Quart, Response, g, request
 from werkzeug.datastructures import MultiDict
 
+from fedicity.accounts import queries as account_queries
 from fedicity.activitypub.dates import format_datetime
 from fedicity.web import headers, i18n, signed_fetch
 from fedicity.web.app import state
@@ -47,6 +48,12 @@ async def _identify() -> None:
     account_locale = g.account.locale if g.account else None
     g.locale = i18n.choose_locale(request, account_locale, state().settings.default_locale)
     i18n.activate(g.locale)
+    chosen = i18n.chosen_now(request)
+    if g.account is not None and chosen is not None and chosen != account_locale:
+        # The language link in the header is the citizen's choice too: it follows the account
+        # to every device, as the one in the settings does.
+        async with state().db.acquire() as conn:
+            await account_queries.update_locale(conn, g.account.id, chosen)
 
 
 async def _refuse_nul() -> None:
@@ -61,8 +68,8 @@ async def _refuse_nul() -> None:
 
 async def _remember_language(response: Response) -> Response:
     """Keep a language chosen with ?lang= in a cookie."""
-    chosen = request.args.get("lang")
-    if chosen in i18n.LOCALES:
+    chosen = i18n.chosen_now(request)
+    if chosen is not None:
         response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
     return response
 

@@ -35,13 +35,23 @@ def translations_for(locale: str) -> NullTranslations:
     return Translations(buffer)
 
 
+def chosen_now(request: Request) -> str | None:
+    """The language a ?lang= link asks for, when it is one we have."""
+    chosen = request.args.get("lang")
+    return chosen if chosen in LOCALES else None
+
+
 def choose_locale(request: Request, account_locale: str | None, default: str) -> str:
-    """The account's choice, else ?lang= or the lang cookie, else Accept-Language, else default."""
+    """The language just chosen with ?lang=, else the account's choice, else the lang cookie,
+    else Accept-Language, else the default."""
+    now = chosen_now(request)
+    if now is not None:
+        return now
     if account_locale in LOCALES:
         return account_locale
-    for candidate in (request.args.get("lang"), request.cookies.get("lang")):
-        if candidate in LOCALES:
-            return candidate
+    cookie = request.cookies.get("lang")
+    if cookie in LOCALES:
+        return cookie
     best = request.accept_languages.best_match(LOCALES)
     return best if best in LOCALES else default
 

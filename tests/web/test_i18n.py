@@ -111,7 +111,7 @@ async def test_unknown_lang_values_are_ignored(client: TestClientProtocol) -> No
 
 
 @pytest.mark.parametrize(("account_locale", "other"), [("en", "fr"), ("fr", "en")])
-async def test_a_logged_in_accounts_locale_wins(
+async def test_a_logged_in_accounts_locale_wins_over_cookie_and_browser(
     client: TestClientProtocol,
     pool: Pool,
     keygen: FixedKeys,
@@ -121,11 +121,32 @@ async def test_a_logged_in_accounts_locale_wins(
     # Given a citizen who chose a language, logged in
     await _register(pool, keygen, "camille", account_locale)
     await _log_in(client, "camille")
-    # When her browser, a cookie and the URL all ask for the other language
+    # When her browser and a cookie ask for the other language
     client.set_cookie("fedicity.test", "lang", other)
-    response = await client.get(f"/?lang={other}", headers={"Accept-Language": other})
+    response = await client.get("/", headers={"Accept-Language": other})
     # Then her own choice wins
     assert await _language_of(response) == account_locale
+
+
+@pytest.mark.parametrize(("account_locale", "other"), [("en", "fr"), ("fr", "en")])
+async def test_the_language_link_changes_a_logged_in_accounts_language(
+    client: TestClientProtocol,
+    pool: Pool,
+    keygen: FixedKeys,
+    account_locale: str,
+    other: str,
+) -> None:
+    # Given a citizen who saved a language in her settings, logged in
+    await _register(pool, keygen, "camille", account_locale)
+    await _log_in(client, "camille")
+    # When she follows the header's link to the other language
+    response = await client.get(f"/?lang={other}", headers={"Accept-Language": account_locale})
+    # Then the page is in that language, and it stays so on her next pages (her account's choice)
+    assert await _language_of(response) == other
+    client.set_cookie("fedicity.test", "lang", account_locale)
+    assert await _language_of(await client.get("/")) == other
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT locale FROM accounts") == other
 
 
 async def test_error_pages_are_translated(client: TestClientProtocol) -> None:
