@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fmt bench messages clean
+.PHONY: run test lint fmt bench messages screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "fedicity needs Python 3.11 or newer on PATH"; exit 1; }
@@ -27,6 +27,10 @@ run: $(STAMP)
 ## Lint, type-check and run the whole test suite against a real PostgreSQL.
 test: $(STAMP) lint
 	$(BIN)/pytest
+
+## Phone (390x844) and desktop (1280x900) screenshots of the main pages, in screenshots/.
+screenshots: $(STAMP)
+	FEDICITY_SCREENSHOTS_DIR=$(CURDIR)/screenshots $(BIN)/pytest -q tests/browser/test_screenshots.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

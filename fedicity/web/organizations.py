@@ -133,7 +133,8 @@ async def organization_page(username: str) -> str:
     return await render_template(
         "organization.html",
         organization=organization,
-        settings=settings,
+        # Not `settings`: that name is the instance's (its name heads every page).
+        org_settings=settings,
         mine=mine,
         is_admin=is_admin,
         members=members,

@@ -1,0 +1,262 @@
+"""Browser tests: a real instance on loopback with demo-like data, and one headless Debian
+Chromium for the whole session, driven by Playwright (whose own browser builds are never
+downloaded)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
+
+from fedicity.cli.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
+from fedicity.db.pool import Pool, create_pool
+from tests.conftest import FixedKeys, _fresh_database
+from tests.flows.harness import running_instance
+from tests.media.images import png
+from tests.territory_helpers import import_slice
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN_PASSWORD = "browser-admin-password-long"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+NARROW: ViewportSize = {"width": 360, "height": 800}
+# A word and an address with no break opportunity: they once made a post's page 3106 px wide.
+LONG_WORD = "Anticonstitutionnellement" * 12
+LONG_URL = "https://example.org/" + "chemin-tres-long/" * 20 + "?q=" + "x" * 80
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_NOTE = re.compile(r'href="[^"]*?(/notes/[^"#/]+)"')
+
+
+def ensure_chromium() -> Path:
+    """Debian's Chromium, installed with apt when missing and we may; else skip, loudly."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip(
+            f"BROWSER TESTS NOT RUN: {CHROMIUM} is missing and cannot be installed here "
+            "(needs root and apt-get); run `apt-get install chromium`"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+    ):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"`{' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr}")
+    if not CHROMIUM.exists():
+        pytest.fail(f"apt-get installed chromium but {CHROMIUM} is still missing")
+    return CHROMIUM
+
+
+@dataclass(frozen=True)
+class Site:
+    """The running instance and the paths of its main pages."""
+
+    base: str
+    pages: dict[str, str]
+    anonymous: frozenset[str]
+
+
+def _csrf(page_html: str) -> str:
+    match = _CSRF.search(page_html)
+    assert match is not None, "no CSRF token on the page"
+    return match.group(1)
+
+
+async def _logged_in(client: httpx.AsyncClient, login: str, password: str) -> str:
+    """Log the client in; return a CSRF token of its session."""
+    token = _csrf((await client.get("/login")).text)
+    response = await client.post(
+        "/login", data={"csrf_token": token, "login": login, "password": password}
+    )
+    assert response.status_code == 303, response.text
+    return _csrf((await client.get("/home")).text)
+
+
+async def _seed(base: str) -> dict[str, str]:
+    """Write through the real forms what the main pages show; return their paths."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        token = await _logged_in(client, "camille", DEMO_PASSWORD)
+        for text in (
+            f"Un mot sans fin : {LONG_WORD} #x",
+            f"Le compte rendu est en ligne : {LONG_URL} #x",
+        ):
+            response = await client.post(
+                "/notes",
+                data={"csrf_token": token, "text": text, "territory": "93048"},
+            )
+            assert response.status_code == 303, response.text
+            assert "error" not in response.headers["Location"], response.headers["Location"]
+        response = await client.post(
+            "/events",
+            data={
+                "csrf_token": token,
+                "title": "Fête de quartier de la Croix-de-Chavaux",
+                "description": f"Musique, jeux et repas partagé. Programme : {LONG_URL}",
+                "starts_at": "2031-06-21T14:30",
+                "ends_at": "2031-06-21T22:00",
+                "timezone": "Europe/Paris",
+                "place_name": "Place de la Croix-de-Chavaux",
+                "territory": "93048",
+                "capacity": "50",
+                "join_mode": "free",
+            },
+            # A banner far wider than a phone: it once made an event's page 825 px wide.
+            files={"image_file": ("banniere.png", png(1600, 400), "image/png")},
+        )
+        assert response.status_code == 303, response.text
+        event = response.headers["Location"]
+        token = _csrf((await client.get("/proposals/new")).text)
+        response = await client.post(
+            "/proposals",
+            data={
+                "csrf_token": token,
+                "title": "Un jardin partagé rue de Paris",
+                "text": f"Planter des arbres fruitiers. Voir {LONG_URL}",
+                "territory": "93048",
+                "tags": "jardin",
+            },
+        )
+        assert response.status_code == 303, response.text
+        proposal = response.headers["Location"]
+        response = await client.post(
+            proposal + "/state", data={"csrf_token": token, "action": "voting", "days": "7"}
+        )
+        assert response.status_code == 303, response.text
+        notes = _NOTE.findall((await client.get("/@camille")).text)
+        assert notes, "no post link on camille's profile"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        # The browser's own account writes one too, so that its feed has a long address.
+        token = await _logged_in(client, DEMO_ADMIN, ADMIN_PASSWORD)
+        response = await client.post(
+            "/notes", data={"csrf_token": token, "text": f"Ordre du jour : {LONG_URL}"}
+        )
+        assert response.status_code == 303, response.text
+    return {
+        "feed": "/home",
+        "events": "/events",
+        "event": event,
+        "event_new": "/events/new",
+        "proposal": proposal,
+        "proposal_new": "/proposals/new",
+        "profile": "/@camille",
+        "organization": "/organizations/mairie",
+        "territory": "/territoires/commune/93048",
+        "settings": "/settings",
+        "admin": "/admin",
+        "login": "/login",
+        "signup": "/signup",
+        "post": notes[0],
+        "tag": "/tags/x",
+    }
+
+
+@pytest.fixture(scope="session")
+async def browser_pool(pg_server_dsn: str) -> AsyncIterator[Pool]:
+    """A database of its own: the per-test cleaning of `pool` must not empty the seeded site."""
+    created = await create_pool(
+        await _fresh_database(pg_server_dsn, "fedicity_browser"), max_size=8
+    )
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture(scope="session")
+async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    """An instance serving Montreuil on loopback, seeded like the demo plus an event with a
+    banner, a proposal in its vote and posts with unbreakable words."""
+    keygen = FixedKeys()
+    await import_slice(browser_pool, tmp_path_factory.mktemp("slice"))
+    async with running_instance(
+        browser_pool,
+        tmp_path_factory.mktemp("site"),
+        keygen,
+        territory_level="commune",
+        territory_code="93048",
+        instance_name="Montreuil en commun",
+    ) as instance:
+        async with browser_pool.acquire() as conn:
+            await seed_demo(
+                conn, admin_password=ADMIN_PASSWORD, keygen=keygen, settings=instance.settings
+            )
+        pages = await _seed(instance.base)
+        yield Site(instance.base, pages, frozenset({"login", "signup"}))
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Debian Chromium for the whole session."""
+    executable = ensure_chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(executable), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture(scope="session")
+async def member_context(browser: Browser, site: Site) -> AsyncIterator[BrowserContext]:
+    """A browser session logged in as the demo admin (who also sees /admin)."""
+    context = await browser.new_context(base_url=site.base, viewport=NARROW, locale="fr-FR")
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("input[name=login]", DEMO_ADMIN)
+    await page.fill("input[name=password]", ADMIN_PASSWORD)
+    async with page.expect_navigation():
+        await page.click("main form button[type=submit]")
+    assert "/login" not in page.url, "the browser could not log in"
+    await page.close()
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+@pytest.fixture(scope="session")
+async def visitor_context(browser: Browser, site: Site) -> AsyncIterator[BrowserContext]:
+    """A browser session of someone not logged in."""
+    context = await browser.new_context(base_url=site.base, viewport=NARROW, locale="fr-FR")
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+async def open_page(
+    site: Site,
+    name: str,
+    member: BrowserContext,
+    visitor: BrowserContext,
+    viewport: ViewportSize,
+) -> Page:
+    """The main page `name`, loaded at `viewport` by whoever may see it, checked to be a 200."""
+    context = visitor if name in site.anonymous else member
+    page = await context.new_page()
+    await page.set_viewport_size(viewport)
+    response = await page.goto(site.pages[name])
+    assert response is not None
+    assert response.status == 200, f"{name}: {site.pages[name]} answered {response.status}"
+    return page

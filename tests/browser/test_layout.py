@@ -1,0 +1,47 @@
+"""No main page is wider than a small phone: long words, URLs, banners, tables and forms fit
+in 360 px."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import BrowserContext
+
+from tests.browser.conftest import NARROW, Site, open_page
+
+MAIN_PAGES = [
+    "feed",
+    "events",
+    "event",
+    "event_new",
+    "proposal",
+    "proposal_new",
+    "profile",
+    "organization",
+    "territory",
+    "settings",
+    "admin",
+    "login",
+    "signup",
+    "post",
+    "tag",
+]
+
+# The elements that stick out on the right, to say what to fix when the page is too wide.
+_OVERFLOWING = """(limit) => Array.from(document.querySelectorAll('body *'))
+  .filter(e => e.getBoundingClientRect().right > limit + 0.5)
+  .slice(0, 8)
+  .map(e => `${e.tagName.toLowerCase()}${e.className ? '.' + e.className : ''} `
+            + `right=${Math.round(e.getBoundingClientRect().right)}`)"""
+
+
+@pytest.mark.parametrize("name", MAIN_PAGES)
+async def test_main_page_fits_360_px(
+    name: str, site: Site, member_context: BrowserContext, visitor_context: BrowserContext
+) -> None:
+    page = await open_page(site, name, member_context, visitor_context, NARROW)
+    try:
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        culprits = await page.evaluate(_OVERFLOWING, NARROW["width"])
+        assert width <= NARROW["width"], f"{site.pages[name]} is {width} px wide: {culprits}"
+    finally:
+        await page.close()
