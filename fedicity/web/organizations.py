@@ -28,6 +28,7 @@ from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.messages import query_error
+from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
@@ -62,6 +63,28 @@ def _page(
     return redirect(
         url_for("organizations.organization_page", username=username, error=error, notice=notice),
         303,
+    )
+
+
+@blueprint.get("/organizations")
+async def organizations_index() -> str:
+    """The organisations here, verified ones first; filtered by kind."""
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in ORGANIZATION_KINDS:
+        raise Problem(400, "kind: not an organisation kind", extra={"reason": "bad_kind"})
+    after = pair_cursor_arg()
+    async with state().db.acquire() as conn:
+        rows = await queries.select_organizations_index(
+            conn, limit=PAGE_SIZE + 1, kind=kind, after=after
+        )
+    page = rows[:PAGE_SIZE]
+    last = page[-1] if page else None
+    return await render_template(
+        "organizations.html",
+        organizations=page,
+        kinds=ORGANIZATION_KINDS,
+        chosen_kind=kind or "",
+        next_cursor=pair_cursor(last[0], last[1].id) if last and len(rows) > PAGE_SIZE else None,
     )
 
 
