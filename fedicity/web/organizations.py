@@ -29,6 +29,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.messages import query_error
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
+from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
@@ -153,6 +154,7 @@ async def organization_page(username: str) -> str:
             if is_admin
             else []
         )
+        people = await known_actors(conn, urls, (m.member_uri for m in (*members, *pending)))
     return await render_template(
         "organization.html",
         organization=organization,
@@ -162,6 +164,7 @@ async def organization_page(username: str) -> str:
         members=members,
         total=total,
         pending=pending,
+        people=people,
         roles=ROLES,
         modes=MEMBERSHIP_MODES,
         instance_admin=account is not None and account.is_admin,

@@ -317,3 +317,29 @@ async def test_the_existing_post_routes_still_answer(
     # POST without a session or token is refused as before (CSRF), not 405.
     assert (await client.post("/proposals")).status_code == 400
     assert (await client.post("/organizations")).status_code == 400
+
+
+async def test_an_organisation_page_names_its_members_and_translates_codes(
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+) -> None:
+    await _register(pool, keygen, "camille")
+    async with pool.acquire() as conn:
+        camille = await actor_queries.select_actor_by_username(conn, "camille")
+        assert camille is not None
+        await organization_service.create(
+            conn,
+            creator=camille,
+            username="mairie",
+            organization_kind="local_government",
+            keygen=keygen,
+            env=Env(urls=URLS, clock=clock),
+        )
+    text = _outside_hrefs(await _text(client, "/organizations/mairie"))
+    assert "Collectivité" in text
+    assert "local_government" not in text
+    assert "@camille@fedicity.test" in text
+    assert "Admin" in text
+    assert "/actors/" not in text
+    assert "Local government" in _outside_hrefs(
+        await _text(client, "/organizations/mairie?lang=en")
+    )
