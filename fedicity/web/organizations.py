@@ -67,9 +67,12 @@ def _page(
     )
 
 
-@blueprint.get("/organizations")
-async def organizations_index() -> str:
-    """The organisations here, verified ones first; filtered by kind."""
+@blueprint.route("/organizations", methods=["GET", "POST"])
+async def organizations_index() -> str | WerkzeugResponse:
+    """The organisations here, verified ones first, by kind (GET); or create one (POST, the form
+    of /organizations/new)."""
+    if request.method == "POST":
+        return await create_organization()
     kind = request.args.get("kind") or None
     if kind is not None and kind not in ORGANIZATION_KINDS:
         raise Problem(400, "kind: not an organisation kind", extra={"reason": "bad_kind"})
@@ -101,7 +104,6 @@ async def new_organization() -> str:
     )
 
 
-@blueprint.post("/organizations")
 async def create_organization() -> WerkzeugResponse:
     """Create an organisation; its creator becomes its admin."""
     me = await _me()

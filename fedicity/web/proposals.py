@@ -129,9 +129,12 @@ async def new_proposal() -> str | WerkzeugResponse:
     )
 
 
-@blueprint.get("/proposals")
-async def proposals_index() -> str:
-    """The proposals published here, what is open to a vote first; by state and by room."""
+@blueprint.route("/proposals", methods=["GET", "POST"])
+async def proposals_index() -> str | WerkzeugResponse:
+    """The proposals published here, what is open to a vote first; by state and by room (GET); or
+    save a draft (POST, the form of /proposals/new)."""
+    if request.method == "POST":
+        return await create_proposal()
     chosen_state = request.args.get("state") or None
     if chosen_state is not None and (chosen_state not in STATES or chosen_state == "draft"):
         raise Problem(400, "state: not a proposal state", extra={"reason": "bad_state"})
@@ -169,7 +172,6 @@ def _rank_id(row: tuple[int, Proposal]) -> tuple[int, int]:
     return row[0], row[1].id
 
 
-@blueprint.post("/proposals")
 async def create_proposal() -> WerkzeugResponse:
     """Save a draft proposal."""
     me = await signed_in_actor()
