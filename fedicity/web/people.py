@@ -52,7 +52,7 @@ def _shown(row: KnownActor, urls: Urls, host: str) -> Shown:
     username = row.username or "?"
     if row.local:
         href = (
-            urls.absolute(f"/organizations/{username}")
+            urls.organization_page(username)
             if row.kind == "organization"
             else urls.profile(username)
         )
