@@ -80,6 +80,10 @@ class Urls:
         """The human profile page of a local actor (Mastodon-style @name)."""
         return self.absolute(f"/@{quote(username)}")
 
+    def organization_page(self, username: str) -> str:
+        """The page of a local organisation: its members and what a visitor may do."""
+        return self.absolute(f"/organizations/{quote(username)}")
+
     @property
     def instance_actor(self) -> str:
         """The instance actor, which signs server-level fetches."""

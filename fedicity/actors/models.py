@@ -83,3 +83,16 @@ class RemoteActor(RemoteActorData):
     def handle(self) -> str:
         """@user@domain, for display."""
         return f"@{self.username or '?'}@{self.domain}"
+
+
+@dataclass(frozen=True)
+class KnownActor:
+    """What a page shows of an actor, local or remote: its name, its handle and where it lives."""
+
+    uri: str
+    name: str
+    username: str | None
+    domain: str | None
+    kind: str
+    url: str | None
+    local: bool

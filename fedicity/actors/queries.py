@@ -10,6 +10,7 @@ from fedicity.actors.models import (
     INSTANCE_ACTOR_USERNAME,
     Actor,
     ActorKind,
+    KnownActor,
     OrganizationKind,
     RemoteActor,
     RemoteActorData,
@@ -317,3 +318,24 @@ async def insert_instance_actor(
         public_key_pem,
         private_key_pem,
     )
+
+
+async def select_known_actors(
+    conn: Connection, local: dict[str, str], remote: list[str]
+) -> list[KnownActor]:
+    """In one statement, local actors (URI -> username) and known remote ones, by URI."""
+    rows = await conn.fetch(
+        """SELECT l.uri, a.display_name AS name, a.username, NULL AS domain, a.kind,
+                  NULL AS url, true AS local
+             FROM unnest($1::text[], $2::text[]) AS l (uri, username)
+             JOIN actors a ON lower(a.username) = lower(l.username)
+            WHERE a.kind <> 'application'
+           UNION ALL
+           SELECT r.uri, r.display_name, r.username, r.domain, lower(r.type), r.url, false
+             FROM remote_actors r
+            WHERE r.uri = ANY($3::text[]) AND r.deleted_at IS NULL""",
+        list(local),
+        list(local.values()),
+        remote,
+    )
+    return [KnownActor(**record_dict(row)) for row in rows]

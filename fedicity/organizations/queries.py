@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fedicity.db.pool import Connection
+from fedicity.actors.models import Actor
+from fedicity.db.pool import Connection, record_dict
 from fedicity.organizations.models import Membership, OfficialIdentifier, OrganizationSettings
 
+_ACTOR_COLUMNS = """a.id, a.username, a.kind, a.organization_kind, a.display_name, a.summary,
+    a.manually_approves_followers, a.discoverable, a.public_key_pem, a.private_key_pem,
+    a.created_at, a.updated_at, a.hide_network, a.territory_id, a.home_territory_id"""
 _MEMBERSHIP_COLUMNS = """id, organization_id, member_uri, role, roles, state, activity_uri,
     invited_by, created_at, updated_at"""
 
@@ -227,3 +231,37 @@ async def select_organizations_of(conn: Connection, member_uri: str) -> list[tup
         member_uri,
     )
     return [(row["organization_id"], row["role"]) for row in rows]
+
+
+async def select_organizations_index(
+    conn: Connection,
+    *,
+    limit: int,
+    kind: str | None = None,
+    after: tuple[int, int] | None = None,
+) -> list[tuple[int, Actor]]:
+    """Discoverable local organisations, verified ones first, then newest, keyset-paged after
+    (unverified, id); each with its 0 (verified) or 1, which with its id makes the cursor."""
+    unverified, last_id = after or (None, None)
+    rows = await conn.fetch(
+        f"""SELECT {_ACTOR_COLUMNS},
+                   (o.official_id_verified_at IS NULL)::int AS unverified
+              FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
+             WHERE a.kind = 'organization' AND a.discoverable
+               AND ($1::text IS NULL OR a.organization_kind = $1)
+               AND ($2::int IS NULL
+                    OR ((o.official_id_verified_at IS NULL)::int, -a.id) > ($2, -$3::bigint))
+             ORDER BY unverified, a.id DESC
+             LIMIT $4""",
+        kind,
+        unverified,
+        last_id,
+        limit,
+    )
+    return [
+        (
+            int(row["unverified"]),
+            Actor(**{k: v for k, v in record_dict(row).items() if k != "unverified"}),
+        )
+        for row in rows
+    ]

@@ -455,3 +455,36 @@ async def is_instance_admin(conn: Connection, actor_id: int) -> bool:
     """Whether a local actor's account administers the instance."""
     found = await conn.fetchval("SELECT is_admin FROM accounts WHERE actor_id = $1", actor_id)
     return bool(found)
+
+
+# The index's order: what can be acted on first (voting, then amendable), then what is over.
+_STATE_RANK = """CASE state WHEN 'voting' THEN 0 WHEN 'amendable' THEN 1 WHEN 'closed' THEN 2
+                  WHEN 'archived' THEN 3 ELSE 4 END"""
+
+
+async def select_proposals_index(
+    conn: Connection,
+    *,
+    limit: int,
+    state: str | None = None,
+    room_id: int | None = None,
+    after: tuple[int, int] | None = None,
+) -> list[tuple[int, Proposal]]:
+    """Published proposals (no drafts) by state rank then newest, keyset-paged after (rank, id);
+    each with its rank, which with its id makes the next page's cursor."""
+    rank, last_id = after or (None, None)
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS}, {_STATE_RANK} AS rank FROM proposals
+             WHERE state <> 'draft'
+               AND ($1::text IS NULL OR state = $1)
+               AND ($2::bigint IS NULL OR room_id = $2)
+               AND ($3::int IS NULL OR ({_STATE_RANK}, -id) > ($3, -$4::bigint))
+             ORDER BY {_STATE_RANK}, id DESC
+             LIMIT $5""",
+        state,
+        room_id,
+        rank,
+        last_id,
+        limit,
+    )
+    return [(int(row["rank"]), _proposal(row)) for row in rows]

@@ -11,6 +11,7 @@ from fedicity.web import headers, i18n, signed_fetch
 from fedicity.web.app import state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
+from fedicity.web.labels import label
 from fedicity.web.limits import limit_body
 from fedicity.web.session import csrf_token, load_account
 
@@ -39,6 +40,7 @@ def _install_template_helpers(app: Quart) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["device_name"] = device_name
     app.jinja_env.filters["xsd_datetime"] = format_datetime
+    app.jinja_env.filters["label"] = label
     app.context_processor(_template_globals)
 
 

@@ -47,6 +47,10 @@ THROTTLED = lazy("Too many attempts. Try again in %(minutes)s min.")
 HASHES_BUSY = lazy("Too many attempts at the same moment. Try again in a few seconds.")
 
 
+# Where a citizen lands after logging in or signing up: the feed and its composer.
+LANDING = "/home"
+
+
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: an open redirect after login is a phishing tool. Browsers drop tabs
     # and line breaks from URLs ("/\t/evil.example" becomes "//evil.example"), and a line break
@@ -59,7 +63,7 @@ def _safe_next(target: str | None) -> str:
         and target.isprintable()
     ):
         return target
-    return "/"
+    return LANDING
 
 
 async def _too_many(retry_after: int | None, template: str, **context: Any) -> Response:
@@ -114,7 +118,7 @@ async def signup() -> str | Response | WerkzeugResponse | tuple[str, int]:
     except passwords.HashBusy:
         return await _too_many(None, "signup.html", form=values)
     await log_in(account)
-    return redirect(app_state.urls.profile(account.username), 303)
+    return redirect(LANDING, 303)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

@@ -28,6 +28,8 @@ from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.messages import query_error
+from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
+from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
@@ -65,6 +67,31 @@ def _page(
     )
 
 
+@blueprint.route("/organizations", methods=["GET", "POST"])
+async def organizations_index() -> str | WerkzeugResponse:
+    """The organisations here, verified ones first, by kind (GET); or create one (POST, the form
+    of /organizations/new)."""
+    if request.method == "POST":
+        return await create_organization()
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in ORGANIZATION_KINDS:
+        raise Problem(400, "kind: not an organisation kind", extra={"reason": "bad_kind"})
+    after = pair_cursor_arg()
+    async with state().db.acquire() as conn:
+        rows = await queries.select_organizations_index(
+            conn, limit=PAGE_SIZE + 1, kind=kind, after=after
+        )
+    page = rows[:PAGE_SIZE]
+    last = page[-1] if page else None
+    return await render_template(
+        "organizations.html",
+        organizations=page,
+        kinds=ORGANIZATION_KINDS,
+        chosen_kind=kind or "",
+        next_cursor=pair_cursor(last[0], last[1].id) if last and len(rows) > PAGE_SIZE else None,
+    )
+
+
 @blueprint.get("/organizations/new")
 async def new_organization() -> str:
     """The form to create an organisation."""
@@ -77,7 +104,6 @@ async def new_organization() -> str:
     )
 
 
-@blueprint.post("/organizations")
 async def create_organization() -> WerkzeugResponse:
     """Create an organisation; its creator becomes its admin."""
     me = await _me()
@@ -130,6 +156,7 @@ async def organization_page(username: str) -> str:
             if is_admin
             else []
         )
+        people = await known_actors(conn, urls, (m.member_uri for m in (*members, *pending)))
     return await render_template(
         "organization.html",
         organization=organization,
@@ -140,6 +167,7 @@ async def organization_page(username: str) -> str:
         members=members,
         total=total,
         pending=pending,
+        people=people,
         roles=ROLES,
         modes=MEMBERSHIP_MODES,
         instance_admin=account is not None and account.is_admin,

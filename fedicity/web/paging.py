@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from quart import request
 
 from fedicity.activitypub.collections import BadCursor, parse_cursor
@@ -14,3 +16,24 @@ def cursor_arg(name: str = "cursor") -> int | None:
     if isinstance(cursor, BadCursor):
         raise Problem(400, f"{name}: {cursor.detail}", extra={"reason": "bad_cursor"})
     return cursor
+
+
+PAGE_SIZE = 20
+# A keyset cursor of two small non-negative integers ("rank-id"): anything else is refused.
+_PAIR = re.compile(r"(\d{1,2})-(\d{1,18})")
+
+
+def pair_cursor_arg(name: str = "after") -> tuple[int, int] | None:
+    """The `name` query argument as a (rank, id) cursor (None when absent); a 400 otherwise."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    matched = _PAIR.fullmatch(raw)
+    if matched is None:
+        raise Problem(400, f"{name}: not a page cursor", extra={"reason": "bad_cursor"})
+    return int(matched[1]), int(matched[2])
+
+
+def pair_cursor(rank: int, row_id: int) -> str:
+    """The cursor of the page that follows a row."""
+    return f"{rank}-{row_id}"

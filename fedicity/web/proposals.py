@@ -20,13 +20,15 @@ from fedicity.proposals import amendments as proposal_amendments
 from fedicity.proposals import comments as proposal_comments
 from fedicity.proposals import drafts, lifecycle, queries, service, votes
 from fedicity.proposals.document import comment_to_ap
-from fedicity.proposals.models import Proposal, Room
+from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.messages import query_error
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
+from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
@@ -127,7 +129,49 @@ async def new_proposal() -> str | WerkzeugResponse:
     )
 
 
-@blueprint.post("/proposals")
+@blueprint.route("/proposals", methods=["GET", "POST"])
+async def proposals_index() -> str | WerkzeugResponse:
+    """The proposals published here, what is open to a vote first; by state and by room (GET); or
+    save a draft (POST, the form of /proposals/new)."""
+    if request.method == "POST":
+        return await create_proposal()
+    chosen_state = request.args.get("state") or None
+    if chosen_state is not None and (chosen_state not in STATES or chosen_state == "draft"):
+        raise Problem(400, "state: not a proposal state", extra={"reason": "bad_state"})
+    room_token = request.args.get("room") or None
+    after = pair_cursor_arg()
+    urls = state().urls
+    async with state().db.acquire() as conn:
+        room = await queries.select_room_by_token(conn, room_token) if room_token else None
+        if room_token and room is None:
+            raise Problem(404, "no such room")
+        rows = await queries.select_proposals_index(
+            conn,
+            limit=PAGE_SIZE + 1,
+            state=chosen_state,
+            room_id=room.id if room else None,
+            after=after,
+        )
+        page = rows[:PAGE_SIZE]
+        rooms = await queries.select_open_rooms(conn)
+        people = await known_actors(conn, urls, (p.author_uri for _, p in page))
+    more = len(rows) > PAGE_SIZE
+    return await render_template(
+        "proposals.html",
+        proposals=[p for _, p in page],
+        people=people,
+        states=[s for s in STATES if s != "draft"],
+        rooms=rooms,
+        chosen_state=chosen_state or "",
+        chosen_room=room_token or "",
+        next_cursor=pair_cursor(*_rank_id(page[-1])) if more else None,
+    )
+
+
+def _rank_id(row: tuple[int, Proposal]) -> tuple[int, int]:
+    return row[0], row[1].id
+
+
 async def create_proposal() -> WerkzeugResponse:
     """Save a draft proposal."""
     me = await signed_in_actor()

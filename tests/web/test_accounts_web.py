@@ -116,9 +116,9 @@ async def test_signup_creates_the_account_and_logs_in(
             token, "Newbie", email="newbie@example.org", display_name="Nouvelle Venue"
         ),
     )
-    # Then she lands on her profile, logged in
+    # Then she lands on her feed, logged in
     assert response.status_code == 303
-    assert response.headers["Location"] == f"{BASE}/@newbie"
+    assert response.headers["Location"] == "/home"
     assert await _logged_in(client)
     # And her account and actor exist, with a lower-case username
     async with pool.acquire() as conn:
@@ -263,9 +263,9 @@ async def test_login_with_the_right_password_starts_a_session(
     response = await client.post(
         "/login", form={"csrf_token": token, "login": "camille", "password": PASSWORD}
     )
-    # Then she is sent home, with a session that opens her settings
+    # Then she lands on her feed, with a session that opens her settings
     assert response.status_code == 303
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/home"
     settings_page = await client.get("/settings")
     assert settings_page.status_code == 200
     assert "@camille" in await settings_page.get_data(as_text=True)
@@ -346,16 +346,16 @@ async def test_next_only_allows_same_site_paths(
         # When a login link carries a hostile next, the form does not carry it on
         form_page = await client.get("/login", query_string={"next": target})
         page = await form_page.get_data(as_text=True)
-        assert '<input type="hidden" name="next" value="/">' in page, repr(target)
+        assert '<input type="hidden" name="next" value="/home">' in page, repr(target)
         # And when she logs in with that next posted back anyway
         token = await _csrf(client)
         response = await client.post(
             "/login",
             form={"csrf_token": token, "login": "camille", "password": PASSWORD, "next": target},
         )
-        # Then she is sent to the home page of this site, not elsewhere
+        # Then she is sent to her feed on this site, not elsewhere
         assert response.status_code == 303, repr(target)
-        assert response.headers["Location"] == "/", repr(target)
+        assert response.headers["Location"] == "/home", repr(target)
 
 
 async def test_next_keeps_same_site_paths(

@@ -1,0 +1,71 @@
+"""Codes shown to people, in their words: organisation kinds, roles, proposal states, event
+categories. Templates use the `label` filter (`kind|label("organization_kind")`); a code that is
+not listed (a remote server's) is shown as it came."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fedicity.web.i18n import gettext, lazy
+
+LABELS: Final[dict[str, dict[str, str]]] = {
+    "organization_kind": {
+        "association": lazy("Association"),
+        "company": lazy("Company"),
+        "local_government": lazy("Local government"),
+        "collective": lazy("Collective"),
+        "informal_group": lazy("Informal group"),
+    },
+    "role": {
+        "member": lazy("Member"),
+        "moderator": lazy("Moderator"),
+        "admin": lazy("Admin"),
+    },
+    "proposal_state": {
+        "draft": lazy("Draft"),
+        "amendable": lazy("Amendments open"),
+        "voting": lazy("Vote open"),
+        "closed": lazy("Closed"),
+        "withdrawn": lazy("Withdrawn"),
+        "archived": lazy("Archived"),
+    },
+    "event_category": {
+        "ARTS": lazy("Arts"),
+        "BOOK_CLUBS": lazy("Book clubs"),
+        "BUSINESS": lazy("Business"),
+        "CAUSES": lazy("Causes"),
+        "COMEDY": lazy("Comedy"),
+        "CRAFTS": lazy("Crafts"),
+        "FOOD_DRINK": lazy("Food & drink"),
+        "HEALTH": lazy("Health"),
+        "MUSIC": lazy("Music"),
+        "AUTO_BOAT_AIR": lazy("Auto, boat & air"),
+        "COMMUNITY": lazy("Community"),
+        "FAMILY_EDUCATION": lazy("Family & education"),
+        "FASHION_BEAUTY": lazy("Fashion & beauty"),
+        "FILM_MEDIA": lazy("Film & media"),
+        "GAMES": lazy("Games"),
+        "LANGUAGE_CULTURE": lazy("Language & culture"),
+        "LEARNING": lazy("Learning"),
+        "LGBTQ": lazy("LGBTQ"),
+        "MOVEMENTS_POLITICS": lazy("Movements & politics"),
+        "NETWORKING": lazy("Networking"),
+        "PARTY": lazy("Party"),
+        "PERFORMING_VISUAL_ARTS": lazy("Performing & visual arts"),
+        "PETS": lazy("Pets"),
+        "PHOTOGRAPHY": lazy("Photography"),
+        "OUTDOORS_ADVENTURE": lazy("Outdoors & adventure"),
+        "SPIRITUALITY_RELIGION_BELIEFS": lazy("Spirituality, religion & beliefs"),
+        "SCIENCE_TECH": lazy("Science & tech"),
+        "SPORTS": lazy("Sports"),
+        "THEATRE": lazy("Theatre"),
+        "MEETING": lazy("Meeting"),
+    },
+}
+
+
+def label(code: object, group: str) -> str:
+    """The code's name in the request's language; an unknown code as it came."""
+    text = "" if code is None else str(code)
+    known = LABELS[group].get(text)
+    return gettext(known) if known is not None else text
