@@ -34,6 +34,7 @@ from fedicity.web.limits import accepts_uploads
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
@@ -164,8 +165,12 @@ async def event_page(token: str) -> Response | str:
         )
         programme = await queries.select_children(conn, event.id)
         parent = await queries.select_event(conn, event.parent_uri) if event.parent_uri else None
+        people = await known_actors(
+            conn, urls, [event.organizer_uri, *(p.actor_uri for p in pending)]
+        )
     return await render_template(
         "event.html",
+        people=people,
         event=event,
         when=when_in_words(event.starts_at, event.ends_at, event.timezone, all_day=event.all_day),
         count=count,

@@ -745,6 +745,18 @@ async def test_event_page_is_content_negotiated(served: Served) -> None:
     assert (await served.client.get("/events/nope", headers={"Accept": AP})).status_code == 404
 
 
+async def test_event_page_names_its_organiser_not_her_actor_url(served: Served) -> None:
+    event = await served.create()
+    page = await served.client.get(
+        event.uri.removeprefix(BASE), headers={"Accept": "text/html", "Accept-Language": "en"}
+    )
+    text = await page.get_data(as_text=True)
+    organiser = re.search(r"Organised by (.*?)</p>", text, re.S)
+    assert organiser is not None
+    assert "@camille@" in organiser.group(1)
+    assert "/actors/" not in re.sub(r'href="[^"]*"', "", organiser.group(1))
+
+
 async def _log_in(client: TestClientProtocol, username: str) -> str:
     page = await (await client.get("/login")).get_data(as_text=True)
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
