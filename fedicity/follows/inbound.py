@@ -10,7 +10,7 @@ from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors.context import InboundContext
 from fedicity.actors.service import local_actor_for_uri, with_keys
 from fedicity.follows import queries
-from fedicity.follows.service import send_answer
+from fedicity.follows.service import notify_follow, send_answer
 
 
 async def on_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -39,6 +39,7 @@ async def on_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         accepted=accepted,
         now=ctx.clock.now(),
     )
+    await notify_follow(ctx.conn, target, follower=ctx.actor_uri, urls=ctx.urls, clock=ctx.clock)
     if accepted:
         await send_answer(
             ctx.conn,

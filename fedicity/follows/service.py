@@ -6,11 +6,13 @@ from typing import Any
 
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
+from fedicity.actors.service import local_actor_for_uri
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.follows import queries
 from fedicity.follows.document import answer_activity, follow_activity, undo_follow_activity
+from fedicity.notifications.service import notify
 from fedicity.urls import Urls, new_token
 
 
@@ -44,7 +46,25 @@ async def follow(
             urls=urls,
             clock=clock,
         )
+        followed = await local_actor_for_uri(conn, urls, target)
+        if followed is not None:
+            await notify_follow(conn, followed, follower=me, urls=urls, clock=clock)
     return activity
+
+
+async def notify_follow(
+    conn: Connection, followed: Actor, *, follower: str, urls: Urls, clock: Clock
+) -> None:
+    """Tell a local actor they have a new follower, or a request to approve."""
+    await notify(
+        conn,
+        recipient=urls.actor(followed.username),
+        kind="follow_request" if followed.manually_approves_followers else "follow",
+        actor_uri=follower,
+        object_uri=follower,
+        urls=urls,
+        clock=clock,
+    )
 
 
 async def unfollow(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fedicity.activitypub.activities import activity
+from fedicity.activitypub.activities import EMBEDDED, activity
 from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
 from fedicity.posts.models import Post, Visibility
@@ -117,4 +117,28 @@ def interaction_activity(
         to=[PUBLIC],
         cc=[post.author_uri, followers],
         published=published,
+    )
+
+
+def undo_interaction_activity(
+    kind: str, post: Post, *, activity_uri: str, interaction_uri: str, actor: str, followers: str
+) -> dict[str, Any]:
+    """Undo of our Like or Announce, embedding it (Mastodon matches it by its id), addressed as
+    the undone activity was."""
+    undone = activity(
+        "Like" if kind == "like" else "Announce",
+        id=interaction_uri,
+        actor=actor,
+        object=post.uri,
+        context=EMBEDDED,
+    )
+    if kind == "like":
+        return activity("Undo", id=activity_uri, actor=actor, object=undone, to=[post.author_uri])
+    return activity(
+        "Undo",
+        id=activity_uri,
+        actor=actor,
+        object=undone,
+        to=[PUBLIC],
+        cc=[post.author_uri, followers],
     )

@@ -15,9 +15,11 @@ from fedicity.actors.context import InboundContext
 from fedicity.actors.models import RemoteActor
 from fedicity.follows import queries as follow_queries
 from fedicity.located import queries as located_queries
+from fedicity.notifications.service import notify
 from fedicity.posts import queries
 from fedicity.posts.models import PostData
 from fedicity.posts.parse import post_from_ap
+from fedicity.posts.service import notify_post
 
 
 def _claims_ours(ctx: InboundContext, uri: str) -> bool:
@@ -83,7 +85,8 @@ async def store_created(ctx: InboundContext, document: Mapping[str, Any]) -> Out
         return data
     if not await _relevant(ctx, data):
         return Outcome.ignored("nobody here follows or is addressed by this post")
-    await queries.upsert_post(ctx.conn, data)
+    post = await queries.upsert_post(ctx.conn, data)
+    await notify_post(ctx.conn, post, data.mentions, urls=ctx.urls, clock=ctx.clock)
     return Outcome.done()
 
 
@@ -159,7 +162,8 @@ async def _interaction(ctx: InboundContext, activity: Mapping[str, Any], kind: s
     activity_uri = get_id(activity)
     if object_uri is None or activity_uri is None:
         return Outcome.ignored(f"the {kind} lacks an id or an object")
-    if await queries.select_post(ctx.conn, object_uri) is None:
+    post = await queries.select_post(ctx.conn, object_uri)
+    if post is None:
         return Outcome.ignored(f"the {kind}d object is unknown here")
     new = await queries.insert_interaction(
         ctx.conn,
@@ -169,7 +173,18 @@ async def _interaction(ctx: InboundContext, activity: Mapping[str, Any], kind: s
         object_uri=object_uri,
         when=parse_datetime(activity.get("published")) or ctx.clock.now(),
     )
-    return Outcome.done() if new else Outcome.ignored(f"already {kind}d")
+    if not new:
+        return Outcome.ignored(f"already {kind}d")
+    await notify(
+        ctx.conn,
+        recipient=post.author_uri,
+        kind="like" if kind == "like" else "announce",
+        actor_uri=ctx.actor_uri,
+        object_uri=post.uri,
+        urls=ctx.urls,
+        clock=ctx.clock,
+    )
+    return Outcome.done()
 
 
 async def on_undo_interaction(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:

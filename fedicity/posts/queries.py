@@ -241,6 +241,46 @@ async def delete_interaction(
     return result != "DELETE 0"
 
 
+async def select_interaction_uri(
+    conn: Connection, *, kind: str, actor_uri: str, object_uri: str
+) -> str | None:
+    """The activity id of an actor's like or boost of an object, if there is one."""
+    uri: str | None = await conn.fetchval(
+        """SELECT activity_uri FROM interactions
+            WHERE kind = $1 AND actor_uri = $2 AND object_uri = $3""",
+        kind,
+        actor_uri,
+        object_uri,
+    )
+    return uri
+
+
+async def select_interaction_states(
+    conn: Connection, actor_uri: str, object_uris: list[str]
+) -> dict[str, dict[str, int | bool]]:
+    """Per object: its like and boost counts, and whether `actor_uri` liked or boosted it."""
+    rows = await conn.fetch(
+        """SELECT object_uri,
+                  count(*) FILTER (WHERE kind = 'like') AS likes,
+                  count(*) FILTER (WHERE kind = 'announce') AS announces,
+                  bool_or(kind = 'like' AND actor_uri = $1) AS liked,
+                  bool_or(kind = 'announce' AND actor_uri = $1) AS announced
+             FROM interactions WHERE object_uri = ANY($2::text[])
+            GROUP BY object_uri""",
+        actor_uri,
+        object_uris,
+    )
+    return {
+        row["object_uri"]: {
+            "likes": row["likes"],
+            "announces": row["announces"],
+            "liked": bool(row["liked"]),
+            "announced": bool(row["announced"]),
+        }
+        for row in rows
+    }
+
+
 async def count_interactions(conn: Connection, object_uri: str, kind: str) -> int:
     """Likes or boosts of an object."""
     count: int = await conn.fetchval(

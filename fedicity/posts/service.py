@@ -10,6 +10,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.located import queries as located_queries
+from fedicity.notifications.service import notify
 from fedicity.posts import queries
 from fedicity.posts.compose import Composed, Mention, compose
 from fedicity.posts.document import (
@@ -17,6 +18,7 @@ from fedicity.posts.document import (
     create_activity,
     delete_activity,
     interaction_activity,
+    undo_interaction_activity,
 )
 from fedicity.posts.models import VISIBILITIES, Post, PostData, Visibility
 from fedicity.urls import Urls, new_token
@@ -123,7 +125,45 @@ async def create_note(
             urls=urls,
             clock=clock,
         )
+        await notify_post(conn, post, data.mentions, urls=urls, clock=clock)
     return post
+
+
+async def notify_post(
+    conn: Connection, post: Post, mentions: tuple[str, ...], *, urls: Urls, clock: Clock
+) -> None:
+    """Tell the local author of the post this one answers, and the local actors it mentions."""
+    replied_to = None
+    if post.in_reply_to is not None:
+        parent = await queries.select_post(conn, post.in_reply_to)
+        # A reply the parent's author is not allowed to read does not reach them this way.
+        if parent is not None and parent.local_actor_id is not None:
+            replied_to = parent.author_uri
+            if post.visibility in ("public", "unlisted") or replied_to in (
+                *post.to_uris,
+                *post.cc_uris,
+                *mentions,
+            ):
+                await notify(
+                    conn,
+                    recipient=replied_to,
+                    kind="reply",
+                    actor_uri=post.author_uri,
+                    object_uri=post.uri,
+                    urls=urls,
+                    clock=clock,
+                )
+    for mentioned in dict.fromkeys(mentions):
+        if mentioned != replied_to:
+            await notify(
+                conn,
+                recipient=mentioned,
+                kind="mention",
+                actor_uri=post.author_uri,
+                object_uri=post.uri,
+                urls=urls,
+                clock=clock,
+            )
 
 
 async def delete_note(
@@ -175,6 +215,47 @@ async def interact(
                 actor=me,
                 followers=urls.actor_followers(actor.username),
                 published=format_datetime(clock.now()),
+            ),
+            audience=Audience(frozenset({post.author_uri}), followers=kind == "announce"),
+            urls=urls,
+            clock=clock,
+        )
+        await notify(
+            conn,
+            recipient=post.author_uri,
+            kind="like" if kind == "like" else "announce",
+            actor_uri=me,
+            object_uri=post.uri,
+            urls=urls,
+            clock=clock,
+        )
+    return True
+
+
+async def undo_interaction(
+    conn: Connection, *, actor: Actor, post: Post, kind: str, urls: Urls, clock: Clock
+) -> bool:
+    """Take back a like or boost, telling those who got it with Undo; whether there was one."""
+    me = urls.actor(actor.username)
+    async with conn.transaction():
+        interaction_uri = await queries.select_interaction_uri(
+            conn, kind=kind, actor_uri=me, object_uri=post.uri
+        )
+        if interaction_uri is None:
+            return False
+        await queries.delete_interaction(
+            conn, kind=kind, actor_uri=me, activity_uri=interaction_uri, object_uri=None
+        )
+        await publish(
+            conn,
+            actor=actor,
+            activity=undo_interaction_activity(
+                kind,
+                post,
+                activity_uri=urls.activity(new_token()),
+                interaction_uri=interaction_uri,
+                actor=me,
+                followers=urls.actor_followers(actor.username),
             ),
             audience=Audience(frozenset({post.author_uri}), followers=kind == "announce"),
             urls=urls,

@@ -92,6 +92,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.media import blueprint as media_blueprint
+    from fedicity.web.notifications import blueprint as notifications_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
     from fedicity.web.proposals import blueprint as proposals_blueprint
@@ -110,6 +111,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(events_blueprint)
     app.register_blueprint(organizations_blueprint)
     app.register_blueprint(media_blueprint)
+    app.register_blueprint(notifications_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

@@ -14,7 +14,7 @@ from fedicity.textfmt import plain_to_html
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub
-from fedicity.web.session import check_csrf
+from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import served_root, territory_path
 
 blueprint = Blueprint("pages", __name__)
@@ -22,26 +22,59 @@ blueprint.before_request(check_csrf)
 
 HOME_PAGE_SIZE = 24
 PROFILE_POSTS = 20
+THREAD_REPLIES = 100
+
+
+def _viewer_uri() -> str:
+    """The logged-in viewer's actor id, or "" (whose likes and shares are then not pressed)."""
+    account = current_account()
+    return state().urls.actor(account.username) if account is not None else ""
 
 
 async def render_post_page(post: Post) -> str:
-    """A single public post as a page."""
-    return await render_template("post.html", post=post, authors={})
+    """A single public post as a page, in its thread: the post it answers and its replies."""
+    async with state().db.acquire() as conn:
+        parent = (
+            await post_queries.select_post(conn, post.in_reply_to) if post.in_reply_to else None
+        )
+        if parent is not None and parent.visibility not in ("public", "unlisted"):
+            parent = None
+        replies = await post_queries.select_replies(conn, post.uri, limit=THREAD_REPLIES)
+        shown = [p for p in (parent, post, *replies) if p is not None]
+        authors = await actor_queries.select_remote_actors(
+            conn, sorted({p.author_uri for p in shown})
+        )
+        states = await post_queries.select_interaction_states(
+            conn, _viewer_uri(), [p.uri for p in shown]
+        )
+    return await render_template(
+        "post.html",
+        post=post,
+        parent=parent,
+        replies=replies,
+        authors={a.uri: a for a in authors},
+        states=states,
+    )
 
 
 async def render_profile(actor: Actor) -> str:
     """The HTML profile page of a local actor, with its public posts and counts."""
     app_state = state()
     me = app_state.urls.actor(actor.username)
+    viewer = _viewer_uri()
     async with app_state.db.acquire() as conn:
         recent = await post_queries.select_author_posts(conn, me, limit=PROFILE_POSTS)
         followers = await follow_queries.count_followers(conn, me)
         following = await follow_queries.count_following(conn, me)
+        my_follow = await follow_queries.select_follow(conn, viewer, me) if viewer else None
+        states = await post_queries.select_interaction_states(conn, viewer, [p.uri for p in recent])
     return await render_template(
         "profile.html",
         actor=actor,
         posts=recent,
         authors={},
+        states=states,
+        following_state=my_follow.state if my_follow is not None else None,
         followers=followers,
         following=following,
         summary_html=plain_to_html(actor.summary),

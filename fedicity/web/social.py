@@ -93,10 +93,14 @@ async def home_feed() -> str | WerkzeugResponse:
             else None
         )
         admin_of, member_of = await _posting_choices(conn, me)
+        states = await post_queries.select_interaction_states(
+            conn, urls.actor(me.username), [e.post.uri for e in entries]
+        )
     return await render_template(
         "feed.html",
         me=me,
         entries=entries,
+        states=states,
         authors={a.uri: a for a in authors},
         pending=len(pending),
         error=query_error(),
@@ -276,9 +280,17 @@ async def delete_post() -> WerkzeugResponse:
     return redirect(url_for("social.home_feed"), 303)
 
 
+def _back_to(target: str | None) -> str:
+    """The local page a form came from (a path of ours only: never an open redirect), else
+    the home feed."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("social.home_feed")
+
+
 @blueprint.post("/posts/interact")
 async def interact() -> WerkzeugResponse:
-    """Like or boost a post."""
+    """Like or share a post, or take the like or share back (undo=1)."""
     me = await _me()
     if not isinstance(me, Actor):
         return me
@@ -290,12 +302,17 @@ async def interact() -> WerkzeugResponse:
     async with app_state.db.acquire() as conn:
         post = await _named_post(conn, form.get("uri", ""))
         try:
-            await posts.interact(
-                conn, actor=me, post=post, kind=kind, urls=app_state.urls, clock=app_state.clock
-            )
+            if form.get("undo") == "1":
+                await posts.undo_interaction(
+                    conn, actor=me, post=post, kind=kind, urls=app_state.urls, clock=app_state.clock
+                )
+            else:
+                await posts.interact(
+                    conn, actor=me, post=post, kind=kind, urls=app_state.urls, clock=app_state.clock
+                )
         except PostError as error:
             return redirect(url_for("social.home_feed", error=error.code), 303)
-    return redirect(url_for("social.home_feed"), 303)
+    return redirect(_back_to(form.get("next")), 303)
 
 
 @blueprint.post("/follow")
@@ -327,7 +344,7 @@ async def follow() -> WerkzeugResponse:
 
 @blueprint.post("/unfollow")
 async def unfollow() -> WerkzeugResponse:
-    """Stop following an account."""
+    """Stop following an account (Undo(Follow) goes to it)."""
     me = await _me()
     if not isinstance(me, Actor):
         return me
@@ -337,7 +354,7 @@ async def unfollow() -> WerkzeugResponse:
         await follows.unfollow(
             conn, actor=me, target=form.get("uri", ""), urls=app_state.urls, clock=app_state.clock
         )
-    return redirect(url_for("social.home_feed"), 303)
+    return redirect(_back_to(form.get("next")), 303)
 
 
 @blueprint.route("/follow-requests", methods=["GET", "POST"])
@@ -408,6 +425,16 @@ async def tag(tag: str) -> str:
         authors = await actor_queries.select_remote_actors(
             conn, sorted({p.author_uri for p in found})
         )
+        account = current_account()
+        states = await post_queries.select_interaction_states(
+            conn,
+            state().urls.actor(account.username) if account is not None else "",
+            [p.uri for p in found],
+        )
     return await render_template(
-        "tag.html", tag=tag[:100], posts=found, authors={a.uri: a for a in authors}
+        "tag.html",
+        tag=tag[:100],
+        posts=found,
+        authors={a.uri: a for a in authors},
+        states=states,
     )

@@ -63,6 +63,7 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "events.organizer_agenda",
         "events.territory_agenda",
         "media.serve",
+        "notifications.notifications",
         "organizations.new_organization",
         "organizations.organizations_index",
         "organizations.organization_page",

@@ -1,0 +1,38 @@
+"""Dataclasses for notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
+
+Kind = Literal[
+    "follow",
+    "follow_request",
+    "mention",
+    "reply",
+    "like",
+    "announce",
+    "rsvp",
+    "rsvp_accepted",
+    "rsvp_refused",
+    "proposal_vote",
+    "proposal_comment",
+    "membership_request",
+    "membership_accepted",
+    "membership_refused",
+]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One thing that happened to `recipient_id`: `actor_uri` did `kind` about `object_uri`."""
+
+    id: int
+    recipient_id: int
+    kind: Kind
+    actor_uri: str
+    object_uri: str
+    created_at: datetime
+    read_at: datetime | None
