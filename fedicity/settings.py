@@ -16,6 +16,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 PREFIX = "FEDICITY_"
 
@@ -40,6 +41,9 @@ class Settings:
     territory_code: str = ""
     territory_level: str = "commune"
     default_locale: str = "fr"
+    # The zone the pages show times in when a thing has none of its own (posts, vote deadlines,
+    # the territory agenda); an event is shown in its own zone.
+    timezone: str = "Europe/Paris"
     authorized_fetch: bool = False
     allow_private_addresses: bool = False
     federation_allowlist: bool = False
@@ -199,6 +203,19 @@ def _check_locale(value: str) -> str:
     return value
 
 
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    # A missing zone is a KeyError (ZoneInfoNotFoundError); a malformed key a ValueError or an
+    # OSError (a path past the zone folder, a name too long for the file system).
+    except (KeyError, ValueError, OSError):
+        raise SettingsError(
+            f"{PREFIX}TIMEZONE: expected an IANA time zone such as Europe/Paris or "
+            f"Indian/Reunion, got {value!r}"
+        ) from None
+    return value
+
+
 def _secret_key_for(data_dir: Path) -> str:
     """Read the instance's secret key from its data dir, creating it on first start."""
     path = data_dir / "secret_key"
@@ -257,6 +274,7 @@ def load_settings(
         None if database_url is None else str(database_url)
     )
     values["default_locale"] = _check_locale(str(values.get("default_locale", "fr")))
+    values["timezone"] = _check_timezone(str(values.get("timezone", Settings.timezone)))
     values["territory_level"] = _check_territory_level(
         str(values.get("territory_level", Settings.territory_level))
     )

@@ -464,3 +464,12 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.debug = True  # type: ignore[misc]
     assert settings.debug is False
+
+
+def test_the_time_zone_is_an_iana_zone() -> None:
+    assert load_settings({}, persist_secret=False).timezone == "Europe/Paris"
+    chosen = load_settings({"FEDICITY_TIMEZONE": "Indian/Reunion"}, persist_secret=False)
+    assert chosen.timezone == "Indian/Reunion"
+    for bad in ("Nowhere/Land", "../../etc/passwd", "x" * 300):
+        with pytest.raises(SettingsError, match="FEDICITY_TIMEZONE"):
+            load_settings({"FEDICITY_TIMEZONE": bad}, persist_secret=False)

@@ -14,6 +14,7 @@ from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.labels import label
 from fedicity.web.limits import limit_body
 from fedicity.web.session import csrf_token, load_account
+from fedicity.web.times import local_time, zone_name
 
 
 def register_web(app: Quart) -> None:
@@ -40,6 +41,8 @@ def _install_template_helpers(app: Quart) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["device_name"] = device_name
     app.jinja_env.filters["xsd_datetime"] = format_datetime
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["zone_name"] = zone_name
     app.jinja_env.filters["label"] = label
     app.context_processor(_template_globals)
 

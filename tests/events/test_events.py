@@ -604,6 +604,32 @@ async def test_remote_event_in_our_territory_is_stored_and_in_the_agenda(served:
     assert "My first event" in await page.get_data(as_text=True)
 
 
+async def test_an_event_at_14_30_in_paris_shows_14_30_everywhere(served: Served) -> None:
+    # Given an event at 14:30 Paris time (13:30 UTC in March)
+    event = await served.create(
+        _input(
+            starts_at=datetime(2026, 3, 14, 13, 30, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 14, 16, 0, tzinfo=UTC),
+            timezone="Europe/Paris",
+        )
+    )
+    html = {"Accept": "text/html"}
+    # Then the territory's agenda, the agenda and the event's page all say 14:30, never 13:30
+    pages = {
+        "territory": "/territoires/commune/93048",
+        "agenda": "/events",
+        "event": event.uri.removeprefix(BASE),
+    }
+    for name, path in pages.items():
+        page = await (await served.client.get(path, headers=html)).get_data(as_text=True)
+        # French writes "14 h 30" with no-break spaces.
+        text = page.replace("\u00a0", " ").replace("\u202f", " ")
+        assert "Fête de quartier" in text, name
+        assert "14:30" in text or "14 h 30" in text, name
+        assert "13:30" not in text, name
+        assert "13 h 30" not in text, name
+
+
 async def test_remote_event_elsewhere_that_nobody_follows_is_ignored(served: Served) -> None:
     create = _remote_event()
     create["object"]["location"]["address"]["postalCode"] = "69007"
