@@ -240,10 +240,21 @@ async def proposal_page(token: str) -> str | Response:
         amendments = await queries.select_amendments(conn, proposal.id)
         room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
         trusted = await votes.trusted_domains(conn, proposal)
+        people = await known_actors(
+            conn,
+            env.urls,
+            [
+                proposal.author_uri,
+                *(ballot.voter_uri for ballot in ballots),
+                *(comment.author_uri for comment in comments),
+                *(amendment.author_uri for amendment in amendments),
+            ],
+        )
     me_uri = env.urls.actor(me.username) if me else None
     return await render_template(
         "proposal.html",
         proposal=proposal,
+        people=people,
         tally=tally,
         ballots=ballots,
         my_vote=my_vote,

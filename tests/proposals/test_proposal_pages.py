@@ -104,7 +104,12 @@ async def test_write_open_vote_and_see_it_on_the_territory_page(
         await (await client.get(path, headers={"Accept": BROWSER})).get_data(as_text=True)
     )
     assert "Un jardin partagé" in page
-    assert "http://fedicity.test/actors/camille: Pour" in page  # public votes are listed
+    # Public votes are listed, voters by name and handle (step 7: never by their actor URL)
+    voters = re.search(r'<ul class="voters">(.*?)</ul>', page, re.S)
+    assert voters is not None
+    assert "@camille@fedicity.test</span></span>: Pour" in voters.group(1)
+    assert "/actors/" not in re.sub(r'href="[^"]*"', "", voters.group(1))
+    assert "@camille@fedicity.test" in page.split('class="byline"', 1)[1].split("</p>", 1)[0]
     document = json.loads(
         await (
             await app.test_client().get(path, headers={"Accept": "application/activity+json"})
