@@ -14,6 +14,7 @@ from fedicity.textfmt import plain_to_html
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import served_root, territory_path
 
@@ -41,9 +42,7 @@ async def render_post_page(post: Post) -> str:
             parent = None
         replies = await post_queries.select_replies(conn, post.uri, limit=THREAD_REPLIES)
         shown = [p for p in (parent, post, *replies) if p is not None]
-        authors = await actor_queries.select_remote_actors(
-            conn, sorted({p.author_uri for p in shown})
-        )
+        people = await known_actors(conn, state().urls, (p.author_uri for p in shown))
         states = await post_queries.select_interaction_states(
             conn, _viewer_uri(), [p.uri for p in shown]
         )
@@ -52,7 +51,7 @@ async def render_post_page(post: Post) -> str:
         post=post,
         parent=parent,
         replies=replies,
-        authors={a.uri: a for a in authors},
+        people=people,
         states=states,
     )
 
@@ -68,11 +67,12 @@ async def render_profile(actor: Actor) -> str:
         following = await follow_queries.count_following(conn, me)
         my_follow = await follow_queries.select_follow(conn, viewer, me) if viewer else None
         states = await post_queries.select_interaction_states(conn, viewer, [p.uri for p in recent])
+        people = await known_actors(conn, app_state.urls, [me])
     return await render_template(
         "profile.html",
         actor=actor,
         posts=recent,
-        authors={},
+        people=people,
         states=states,
         following_state=my_follow.state if my_follow is not None else None,
         followers=followers,

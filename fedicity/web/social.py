@@ -30,6 +30,7 @@ from fedicity.territories.models import Territory
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.messages import message, query_error
+from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import resolve_place, served_root
 
@@ -80,9 +81,8 @@ async def home_feed() -> str | WerkzeugResponse:
         entries = await post_queries.select_home_feed(
             conn, urls.actor(me.username), limit=FEED_SIZE
         )
-        authors = await actor_queries.select_remote_actors(
-            conn,
-            sorted({e.post.author_uri for e in entries} | {e.boosted_by or "" for e in entries}),
+        people = await known_actors(
+            conn, urls, [uri for e in entries for uri in (e.post.author_uri, e.boosted_by)]
         )
         pending = await follow_queries.select_pending_requests(
             conn, urls.actor(me.username), limit=5
@@ -101,7 +101,7 @@ async def home_feed() -> str | WerkzeugResponse:
         me=me,
         entries=entries,
         states=states,
-        authors={a.uri: a for a in authors},
+        people=people,
         pending=len(pending),
         error=query_error(),
         notice=request.args.get("notice"),
@@ -422,9 +422,7 @@ async def tag(tag: str) -> str:
     """Public posts with a hashtag."""
     async with state().db.acquire() as conn:
         found = await post_queries.select_tag_posts(conn, tag[:100], limit=FEED_SIZE)
-        authors = await actor_queries.select_remote_actors(
-            conn, sorted({p.author_uri for p in found})
-        )
+        people = await known_actors(conn, state().urls, (p.author_uri for p in found))
         account = current_account()
         states = await post_queries.select_interaction_states(
             conn,
@@ -435,6 +433,6 @@ async def tag(tag: str) -> str:
         "tag.html",
         tag=tag[:100],
         posts=found,
-        authors={a.uri: a for a in authors},
+        people=people,
         states=states,
     )

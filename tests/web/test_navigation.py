@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 from quart.typing import TestClientProtocol
 
 from fedicity.actors import queries as actor_queries
+from fedicity.actors import service as actor_service
 from fedicity.actors.models import RemoteActorData
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.organizations import queries as organization_queries
 from fedicity.organizations import service as organization_service
 from fedicity.organizations.service import Env
+from fedicity.posts import service as post_service
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals.models import ProposalData, State
 from fedicity.urls import Urls
@@ -343,3 +345,37 @@ async def test_an_organisation_page_names_its_members_and_translates_codes(
     assert "Local government" in _outside_hrefs(
         await _text(client, "/organizations/mairie?lang=en")
     )
+
+
+async def test_posts_name_their_authors_on_the_profile_the_post_and_the_tag_pages(
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+) -> None:
+    # Given Camille, with a display name, who posted publicly with a hashtag
+    account = await _register(pool, keygen, "camille")
+    async with pool.acquire() as conn:
+        camille = await actor_queries.select_actor_by_id(conn, account.actor_id)
+        assert camille is not None
+        await actor_service.update_profile(
+            conn,
+            camille,
+            display_name="Camille Martin",
+            summary="",
+            manually_approves_followers=False,
+            discoverable=True,
+        )
+        post = await post_service.create_note(
+            conn,
+            actor=camille,
+            text="Réunion du jardin #jardin",
+            visibility="public",
+            urls=URLS,
+            clock=clock,
+            local_host="fedicity.test",
+            resolved={},
+        )
+    # Then every page showing the post names her, with her handle, not by her actor URL
+    for path in ("/@camille", post.uri.removeprefix(BASE), "/tags/jardin"):
+        page = _outside_hrefs(await _text(client, path, Accept="text/html"))
+        assert "Camille Martin" in page, path
+        assert "@camille@fedicity.test" in page, path
+        assert "/actors/camille" not in page, path
