@@ -24,6 +24,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.events import queries
 from fedicity.events.models import Event, Participation
+from fedicity.notifications.service import notify
 from fedicity.urls import Urls, new_token
 
 Answer = Literal["accept", "pending", "reject"]
@@ -148,6 +149,16 @@ async def decide_join(
             join_uri=join_uri if isinstance(join_uri, str) else None,
             now=clock.now(),
         )
+        if state in ("accepted", "pending") and (current is None or current.state != state):
+            await notify(
+                conn,
+                recipient=event.organizer_uri,
+                kind="rsvp",
+                actor_uri=actor_uri,
+                object_uri=event.uri,
+                urls=urls,
+                clock=clock,
+            )
         if join is not None and not _is_local(actor_uri, urls) and decision.answer != "pending":
             await send_answer(
                 conn,
@@ -189,6 +200,15 @@ async def decide_pending(
             state="accepted" if approve else "rejected",
             join_uri=None,
             now=clock.now(),
+        )
+        await notify(
+            conn,
+            recipient=actor_uri,
+            kind="rsvp_accepted" if approve else "rsvp_refused",
+            actor_uri=event.organizer_uri,
+            object_uri=event.uri,
+            urls=urls,
+            clock=clock,
         )
         if not _is_local(actor_uri, urls):
             join = activity(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.db.pool import Connection
+from fedicity.notifications.service import notify
 from fedicity.organizations import queries
 from fedicity.organizations.document import join_answer, membership_change
 from fedicity.organizations.models import ROLES, Membership
@@ -139,7 +140,7 @@ async def join(
                 env=env,
             )
         else:
-            stored = await _request(conn, organization, current, member_uri, join_uri, env)
+            stored = await _request(conn, organization, current, member_uri, join_uri, mode, env)
             if mode == "open" or invited:
                 stored = await make_member(conn, organization, stored, env)
                 await answer_membership(conn, organization, stored, accept=True, env=env)
@@ -153,9 +154,23 @@ async def _request(
     current: Membership | None,
     member_uri: str,
     join_uri: str | None,
+    mode: str,
     env: Env,
 ) -> Membership:
     invited = current is not None and current.state == "invited"
+    if not invited and mode == "approval" and (current is None or current.state != "pending"):
+        # People log in, organisations do not: each admin hears of the request.
+        for admin in await queries.select_memberships(conn, organization.id):
+            if admin.is_admin:
+                await notify(
+                    conn,
+                    recipient=admin.member_uri,
+                    kind="membership_request",
+                    actor_uri=member_uri,
+                    object_uri=env.urls.actor(organization.username),
+                    urls=env.urls,
+                    clock=env.clock,
+                )
     return await queries.upsert_membership(
         conn,
         organization_id=organization.id,
@@ -190,6 +205,15 @@ async def answer_request(
         else:
             await queries.update_state(conn, current.id, "rejected", env.clock.now())
         await answer_membership(conn, organization, current, accept=accept, env=env)
+        await notify(
+            conn,
+            recipient=member_uri,
+            kind="membership_accepted" if accept else "membership_refused",
+            actor_uri=env.urls.actor(organization.username),
+            object_uri=env.urls.actor(organization.username),
+            urls=env.urls,
+            clock=env.clock,
+        )
         found = await queries.select_membership(conn, organization.id, member_uri)
         assert found is not None
         return found

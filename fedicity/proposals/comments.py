@@ -9,6 +9,7 @@ from datetime import datetime
 from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.db.pool import Connection
+from fedicity.notifications.service import notify
 from fedicity.proposals import queries
 from fedicity.proposals.document import comment_create, comment_to_ap
 from fedicity.proposals.models import STANCES, Comment, Proposal
@@ -87,8 +88,21 @@ async def comment(
             urls=env.urls,
             clock=env.clock,
         )
+        await _notify_author(conn, current, author_uri, env)
         await announce(conn, current, env, first=False)
     return found
+
+
+async def _notify_author(conn: Connection, proposal: Proposal, author_uri: str, env: Env) -> None:
+    await notify(
+        conn,
+        recipient=proposal.author_uri,
+        kind="proposal_comment",
+        actor_uri=author_uri,
+        object_uri=proposal.uri,
+        urls=env.urls,
+        clock=env.clock,
+    )
 
 
 async def receive_comment(
@@ -121,6 +135,7 @@ async def receive_comment(
         )
         if found is None:
             raise ProposalError("already_counted", "this comment is already known")
+        await _notify_author(conn, current, author_uri, env)
         await announce(conn, current, env, first=False)
     return found
 

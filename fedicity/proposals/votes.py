@@ -10,6 +10,7 @@ from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection
 from fedicity.moderation import queries as moderation_queries
+from fedicity.notifications.service import notify
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
 from fedicity.proposals.models import ADOPTED, AGAINST, FOR, REJECTED, Proposal, Tally, Vote
@@ -145,6 +146,17 @@ async def record_vote(
             local=local,
             now=now,
         )
+        if not current.anonymous_votes:
+            # A secret ballot tells its author nothing of who voted.
+            await notify(
+                conn,
+                recipient=current.author_uri,
+                kind="proposal_vote",
+                actor_uri=voter_uri,
+                object_uri=current.uri,
+                urls=env.urls,
+                clock=env.clock,
+            )
         await announce(conn, current, env, first=False)
     return vote
 

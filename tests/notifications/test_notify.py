@@ -3,16 +3,27 @@ the real inbox and worker), and never twice for the same thing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
+from fedicity.events import participation
+from fedicity.events import service as event_service
+from fedicity.events.models import Location
+from fedicity.events.service import EventInput
 from fedicity.follows import service as follow_service
+from fedicity.organizations import memberships
+from fedicity.organizations import service as organization_service
+from fedicity.organizations.service import Env as OrganizationEnv
 from fedicity.posts import service as post_service
 from fedicity.posts.compose import Mention
 from fedicity.posts.models import Post
+from fedicity.proposals import comments, drafts, lifecycle, votes
+from fedicity.proposals.service import Env as ProposalEnv
 from fedicity.urls import Urls
 from tests.conftest import FixedKeys
 from tests.inbound.test_handlers import (
@@ -27,6 +38,7 @@ from tests.inbound.test_handlers import (
 )
 
 URLS = Urls("http://fedicity.test")
+SQUARE = Location(place_name="Square Jean-Moulin", locality="Montreuil")
 Seen = tuple[str, str, str]
 
 
@@ -224,3 +236,117 @@ async def test_inbound_like_and_share_notify_once(
         ("like", ALICE, post.uri),
         ("announce", BOB, post.uri),
     ]
+
+
+# --- events, proposals, organisations ---------------------------------------------------------
+
+
+async def test_rsvps_notify_the_organiser_and_answers_the_participant(
+    pool: Pool, clock: FrozenClock, keygen: FixedKeys, camille: Actor, dominique: Actor
+) -> None:
+    starts = clock.now() + timedelta(days=3)
+    async with pool.acquire() as conn:
+        free = await event_service.create_event(
+            conn,
+            actor=camille,
+            data=EventInput(title="Troc de plantes", starts_at=starts, location=SQUARE),
+            place=None,
+            root=None,
+            urls=URLS,
+            clock=clock,
+            keygen=keygen,
+        )
+        approval = await event_service.create_event(
+            conn,
+            actor=camille,
+            data=EventInput(
+                title="Atelier vélo", starts_at=starts, join_mode="restricted", location=SQUARE
+            ),
+            place=None,
+            root=None,
+            urls=URLS,
+            clock=clock,
+            keygen=keygen,
+        )
+        # When Dominique takes part in both (twice in the first: one notification)
+        for event in (free, approval, free):
+            await participation.answer_join(
+                conn, event=event, actor_uri=DOMINIQUE, join=None, urls=URLS, clock=clock
+            )
+        # And Camille approves her for the workshop
+        assert await participation.decide_pending(
+            conn, event=approval, actor_uri=DOMINIQUE, approve=True, urls=URLS, clock=clock
+        )
+    assert await notifications_of(pool, camille) == [
+        ("rsvp", DOMINIQUE, free.uri),
+        ("rsvp", DOMINIQUE, approval.uri),
+    ]
+    assert await notifications_of(pool, dominique) == [("rsvp_accepted", CAMILLE, approval.uri)]
+
+
+async def test_votes_and_comments_notify_the_proposals_author_but_a_secret_ballot_names_nobody(
+    pool: Pool, clock: FrozenClock, keygen: FixedKeys, camille: Actor, dominique: Actor
+) -> None:
+    env = ProposalEnv(urls=URLS, clock=clock, keygen=keygen)
+    async with pool.acquire() as conn:
+        opened = []
+        for anonymous in (False, True):
+            draft = await drafts.create_draft(
+                conn,
+                actor=camille,
+                title="Un composteur rue de Paris",
+                text="",
+                env=env,
+                anonymous_votes=anonymous,
+            )
+            opened.append(
+                await lifecycle.open_voting(
+                    conn,
+                    actor=camille,
+                    proposal=draft,
+                    ends=clock.now() + timedelta(days=7),
+                    env=env,
+                )
+            )
+        public, secret = opened
+        for proposal in (public, secret):
+            await votes.vote_locally(
+                conn, actor=dominique, proposal=proposal, options=["Pour"], env=env
+            )
+        await comments.comment(
+            conn, actor=dominique, proposal=public, stance="for", text="Oui !", env=env
+        )
+    assert await notifications_of(pool, camille) == [
+        ("proposal_vote", DOMINIQUE, public.uri),
+        ("proposal_comment", DOMINIQUE, public.uri),
+    ]
+
+
+async def test_membership_requests_notify_the_admins_and_answers_the_member(
+    pool: Pool, clock: FrozenClock, keygen: FixedKeys, camille: Actor, dominique: Actor
+) -> None:
+    env = OrganizationEnv(urls=URLS, clock=clock)
+    async with pool.acquire() as conn:
+        velo = await organization_service.create(
+            conn,
+            creator=camille,
+            username="velo",
+            organization_kind="association",
+            env=env,
+            keygen=keygen,
+        )
+        await organization_service.update_settings(
+            conn,
+            organization=velo,
+            by=camille,
+            membership_mode="approval",
+            hide_members=False,
+            env=env,
+        )
+        await memberships.join(conn, organization=velo, member_uri=DOMINIQUE, env=env)
+        await memberships.answer_request(
+            conn, organization=velo, by=camille, member_uri=DOMINIQUE, accept=True, env=env
+        )
+    velo_uri = URLS.actor("velo")
+    assert await notifications_of(pool, camille) == [("membership_request", DOMINIQUE, velo_uri)]
+    assert await notifications_of(pool, dominique) == [("membership_accepted", velo_uri, velo_uri)]
