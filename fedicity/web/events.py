@@ -158,15 +158,16 @@ async def event_page(token: str) -> Response | str:
             if me
             else None
         )
+        organises = me is not None and me.id == event.local_actor_id
         pending = (
-            await queries.select_participants(conn, event.id, state="pending")
-            if me and me.id == event.local_actor_id
-            else []
+            await queries.select_participants(conn, event.id, state="pending") if organises else []
         )
+        # The organiser sees who comes.
+        attendees = await queries.select_participants(conn, event.id) if organises else []
         programme = await queries.select_children(conn, event.id)
         parent = await queries.select_event(conn, event.parent_uri) if event.parent_uri else None
         people = await known_actors(
-            conn, urls, [event.organizer_uri, *(p.actor_uri for p in pending)]
+            conn, urls, [event.organizer_uri, *(p.actor_uri for p in (*pending, *attendees))]
         )
     return await render_template(
         "event.html",
@@ -178,9 +179,11 @@ async def event_page(token: str) -> Response | str:
         mine=mine,
         state_label=STATE_LABELS.get(mine.state) if mine else None,
         pending=pending,
+        attendees=attendees,
+        full=event.capacity is not None and count >= event.capacity,
         programme=programme,
         parent=parent,
-        organizer=me is not None and me.id == event.local_actor_id,
+        organizer=organises,
         error=query_error(),
     )
 

@@ -992,3 +992,43 @@ async def test_counts_are_republished_once_per_change_of_participation(served: S
     assert found[-2]["object"]["participantCount"] == 0
     assert ALICE not in found[-2]["to"] + found[-2]["cc"]
     assert "Update" in await served.queued_to("https://mobilizon.invalid/inbox")
+
+
+async def test_a_full_event_says_so_and_its_organiser_sees_who_comes_and_confirms_deletion(
+    served: Served,
+) -> None:
+    # Given an event for one person, and Dominique who takes the place
+    event = await served.create(_input(capacity=1))
+    async with served.pool.acquire() as conn:
+        for name in ("dominique", "lea"):
+            await accounts.register(
+                conn, username=name, password=PASSWORD, keygen=served.keygen, locale="en"
+            )
+        await participation.answer_join(
+            conn,
+            event=event,
+            actor_uri=URLS.actor("dominique"),
+            join=None,
+            urls=URLS,
+            clock=served.clock,
+        )
+    path = event.uri.removeprefix(BASE)
+    browser = {"Accept": "text/html"}
+    # When Léa opens it, it says it is full and offers no « Take part »
+    lea = served.app.test_client()
+    await _log_in(lea, "lea")
+    page = await (await lea.get(path, headers=browser)).get_data(as_text=True)
+    assert "This event is full." in page
+    assert "/participate" not in page
+    # And the organiser sees who comes, by name, and each irreversible action asks once more
+    await _log_in(served.client, "camille")
+    page = await (await served.client.get(path, headers=browser)).get_data(as_text=True)
+    attendees = page.split('class="attendees"', 1)[1].split("</section>", 1)[0]
+    assert "@dominique@fedicity.test" in attendees
+    for action in ("/cancel", "/delete"):
+        confirm = re.search(
+            rf'<details class="confirm"><summary>[^<]+</summary><form method="post" '
+            rf'action="[^"]*{action}"',
+            page,
+        )
+        assert confirm is not None, action
