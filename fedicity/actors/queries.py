@@ -290,17 +290,25 @@ async def update_home_territory(conn: Connection, actor_id: int, territory_id: i
 
 
 async def select_actors_in_territory(
-    conn: Connection, territory_id: int, *, limit: int
+    conn: Connection,
+    territory_id: int,
+    *,
+    limit: int,
+    before: tuple[datetime, int] | None = None,
 ) -> list[Actor]:
-    """Discoverable citizens and organisations whose home is this territory or below it."""
+    """Discoverable citizens and organisations whose home is this territory or below it, newest
+    first, keyset-paged by (arrival, id): `before` is the last one of the page seen."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM actors
              WHERE kind IN ('person', 'organization') AND discoverable
                AND home_territory_id IN (SELECT descendant_id FROM territory_ancestors
                                           WHERE ancestor_id = $1)
-             ORDER BY kind DESC, created_at DESC, id DESC
-             LIMIT $2""",
+               AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+             ORDER BY created_at DESC, id DESC
+             LIMIT $4""",
         territory_id,
+        before[0] if before else None,
+        before[1] if before else None,
         limit,
     )
     return [Actor(**record_dict(row)) for row in rows]

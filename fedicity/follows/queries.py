@@ -129,13 +129,17 @@ async def select_following_page(
     return [Follow(**record_dict(row)) for row in rows]
 
 
-async def select_pending_requests(conn: Connection, followee: str, *, limit: int) -> list[Follow]:
-    """Follow requests waiting for a local actor's approval."""
+async def select_pending_requests(
+    conn: Connection, followee: str, *, limit: int, after_id: int = 0
+) -> list[Follow]:
+    """Follow requests waiting for a local actor's approval, oldest first, keyset-paged by id."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM follows WHERE followee = $1 AND state = 'pending'
+               AND id > $3
              ORDER BY id LIMIT $2""",
         followee,
         limit,
+        after_id,
     )
     return [Follow(**record_dict(row)) for row in rows]
 

@@ -10,6 +10,7 @@ from fedicity.located.models import LocatedItem, NewItem
 
 _COLUMNS = """id, object_uri, kind, territory_id, latitude, longitude, title, summary, url,
               author_uri, origin_host, via, published, starts_at"""
+_ITEM_COLUMNS = ", ".join(f"li.{c.strip()}" for c in _COLUMNS.split(","))
 EARTH_RADIUS_KM = 6371.0088
 
 
@@ -93,6 +94,36 @@ async def select_in_scope(
         kind,
         before[0] if before else None,
         before[1] if before else None,
+        limit,
+    )
+    return [_item(row) for row in rows]
+
+
+async def select_upcoming_in_scope(
+    conn: Connection,
+    territory_id: int,
+    now: datetime,
+    *,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
+) -> list[LocatedItem]:
+    """Events located in a territory or below it that have not ended, soonest first,
+    keyset-paged by (start, id): `after` is the last one of the page seen."""
+    # The end lives in the events table (every event item has its row there); an event without
+    # an end is upcoming until it starts, as on the agenda.
+    rows = await conn.fetch(
+        f"""SELECT {_ITEM_COLUMNS} FROM located_items li
+              LEFT JOIN events e ON e.uri = li.object_uri AND e.deleted_at IS NULL
+             WHERE li.scope_ids @> ARRAY[$1::bigint] AND li.deleted_at IS NULL
+               AND li.kind = 'event' AND li.starts_at IS NOT NULL
+               AND coalesce(e.ends_at, li.starts_at) >= $2
+               AND ($3::timestamptz IS NULL OR (li.starts_at, li.id) > ($3, $4))
+             ORDER BY li.starts_at, li.id
+             LIMIT $5""",
+        territory_id,
+        now,
+        after[0] if after else None,
+        after[1] if after else None,
         limit,
     )
     return [_item(row) for row in rows]

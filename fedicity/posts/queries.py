@@ -147,8 +147,13 @@ async def count_local_posts(conn: Connection) -> int:
     return count
 
 
-async def select_home_feed(conn: Connection, me: str, *, limit: int) -> list[FeedEntry]:
-    """A local actor's home feed: own posts, posts and boosts of followed actors, mentions."""
+async def select_home_feed(
+    conn: Connection, me: str, *, limit: int, before: tuple[datetime, int] | None = None
+) -> list[FeedEntry]:
+    """A local actor's home feed: own posts, posts and boosts of followed actors, mentions.
+
+    Newest first, keyset-paged by (moment, post id): `before` is the last entry of the page seen.
+    """
     rows = await conn.fetch(
         f"""WITH followed AS (
                 SELECT followee FROM follows WHERE follower = $1 AND state = 'accepted')
@@ -160,15 +165,19 @@ async def select_home_feed(conn: Connection, me: str, *, limit: int) -> list[Fee
                 OR EXISTS (SELECT 1 FROM post_mentions m
                             WHERE m.post_id = p.id AND m.actor_uri = $1)
                 OR $1 = ANY(p.to_uris) OR $1 = ANY(p.cc_uris))
+               AND ($3::timestamptz IS NULL OR (p.published, p.id) < ($3, $4))
             UNION ALL
             SELECT {_COLUMNS}, i.actor_uri AS boosted_by, i.published AS sort_at
               FROM interactions i JOIN posts p ON p.uri = i.object_uri
              WHERE i.kind = 'announce' AND i.actor_uri IN (SELECT followee FROM followed)
                AND p.deleted_at IS NULL AND p.visibility IN ('public', 'unlisted')
-             ORDER BY sort_at DESC
+               AND ($3::timestamptz IS NULL OR (i.published, p.id) < ($3, $4))
+             ORDER BY sort_at DESC, id DESC
              LIMIT $2""",
         me,
         limit,
+        before[0] if before else None,
+        before[1] if before else None,
     )
     entries = []
     for row in rows:

@@ -30,6 +30,7 @@ from fedicity.web.forms import checked
 from fedicity.web.i18n import LOCALES, gettext, lazy
 from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
+from fedicity.web.people import known_actors
 from fedicity.web.session import (
     check_csrf,
     current_account,
@@ -331,8 +332,10 @@ async def admin() -> str | WerkzeugResponse:
         policies = await moderation_queries.select_domain_policies(conn, limit=500)
         reports = await moderation_queries.select_open_reports(conn, limit=100)
         vote_trusted = await moderation_queries.select_vote_trusted_domains(conn, limit=500)
+        people = await known_actors(conn, app_state.urls, (r.reporter for r in reports))
     return await render_template(
         "admin.html",
+        people=people,
         registration_open=is_open,
         members=members,
         policies=policies,

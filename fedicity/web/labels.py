@@ -16,6 +16,14 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "collective": lazy("Collective"),
         "informal_group": lazy("Informal group"),
     },
+    "territory_level": {
+        "country": lazy("Country"),
+        "region": lazy("Region"),
+        "departement": lazy("Département"),
+        "epci": lazy("Intercommunality"),
+        "commune": lazy("Commune"),
+        "quartier": lazy("Neighbourhood"),
+    },
     "role": {
         "member": lazy("Member"),
         "moderator": lazy("Moderator"),

@@ -14,6 +14,7 @@ from fedicity.textfmt import plain_to_html
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.paging import cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import served_root, territory_path
@@ -40,7 +41,10 @@ async def render_post_page(post: Post) -> str:
         )
         if parent is not None and parent.visibility not in ("public", "unlisted"):
             parent = None
-        replies = await post_queries.select_replies(conn, post.uri, limit=THREAD_REPLIES)
+        fetched = await post_queries.select_replies(
+            conn, post.uri, limit=THREAD_REPLIES + 1, after_id=cursor_arg("after") or 0
+        )
+        replies = fetched[:THREAD_REPLIES]
         shown = [p for p in (parent, post, *replies) if p is not None]
         people = await known_actors(conn, state().urls, (p.author_uri for p in shown))
         states = await post_queries.select_interaction_states(
@@ -51,6 +55,7 @@ async def render_post_page(post: Post) -> str:
         post=post,
         parent=parent,
         replies=replies,
+        more_replies=replies[-1].id if len(fetched) > THREAD_REPLIES else None,
         people=people,
         states=states,
     )
@@ -62,7 +67,10 @@ async def render_profile(actor: Actor) -> str:
     me = app_state.urls.actor(actor.username)
     viewer = _viewer_uri()
     async with app_state.db.acquire() as conn:
-        recent = await post_queries.select_author_posts(conn, me, limit=PROFILE_POSTS)
+        fetched = await post_queries.select_author_posts(
+            conn, me, limit=PROFILE_POSTS + 1, before_id=cursor_arg("before")
+        )
+        recent = fetched[:PROFILE_POSTS]
         followers = await follow_queries.count_followers(conn, me)
         following = await follow_queries.count_following(conn, me)
         my_follow = await follow_queries.select_follow(conn, viewer, me) if viewer else None
@@ -72,6 +80,7 @@ async def render_profile(actor: Actor) -> str:
         "profile.html",
         actor=actor,
         posts=recent,
+        older=recent[-1].id if len(fetched) > PROFILE_POSTS else None,
         people=people,
         states=states,
         following_state=my_follow.state if my_follow is not None else None,

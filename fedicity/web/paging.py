@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from quart import request
 
@@ -37,3 +39,37 @@ def pair_cursor_arg(name: str = "after") -> tuple[int, int] | None:
 def pair_cursor(rank: int, row_id: int) -> str:
     """The cursor of the page that follows a row."""
     return f"{rank}-{row_id}"
+
+
+def moment_cursor(moment: datetime, row_id: int) -> str:
+    """The cursor of the page after a row of a list ordered by (moment, id) descending."""
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    sign = "-" if micros < 0 else ""
+    seconds, fraction = divmod(abs(micros), 1_000_000)
+    return f"{sign}{seconds}.{fraction:06d}_{row_id}"
+
+
+# Seconds since 1970 (negative for old remote dates), up to microseconds, then a row id.
+_MOMENT = re.compile(r"(-?\d{1,12}(?:\.\d{1,6})?)_(\d{1,18})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def moment_cursor_arg(name: str = "before") -> tuple[datetime, int] | None:
+    """The `name` query argument as a (moment, id) cursor (None when absent); a 400 otherwise."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    matched = _MOMENT.fullmatch(raw)
+    moment = None
+    if matched is not None:
+        # Decimal, not float: the moment must come back to the exact microsecond it was.
+        micros = int(Decimal(matched[1]) * 1_000_000)
+        try:
+            moment = _EPOCH + timedelta(microseconds=micros)
+        except OverflowError:
+            moment = None
+    if matched is None or moment is None:
+        raise Problem(
+            400, f"{name} is a cursor taken from a previous page", extra={"reason": "bad_cursor"}
+        )
+    return moment, int(matched[2])

@@ -30,6 +30,7 @@ from fedicity.territories.models import Territory
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.messages import message, query_error
+from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import resolve_place, served_root
@@ -39,6 +40,7 @@ blueprint.before_request(check_csrf)
 _log = logging.getLogger(__name__)
 
 FEED_SIZE = 40
+REQUESTS_PAGE = 50
 # The compose form's "post as" choice: myself, as an organisation I administer, or on the wall
 # of an organisation I belong to. The services check the role again on posting.
 AS_ORGANIZATION, ON_WALL = "org:", "wall:"
@@ -78,9 +80,10 @@ async def home_feed() -> str | WerkzeugResponse:
         return me
     urls = state().urls
     async with state().db.acquire() as conn:
-        entries = await post_queries.select_home_feed(
-            conn, urls.actor(me.username), limit=FEED_SIZE
+        fetched = await post_queries.select_home_feed(
+            conn, urls.actor(me.username), limit=FEED_SIZE + 1, before=moment_cursor_arg()
         )
+        entries = fetched[:FEED_SIZE]
         people = await known_actors(
             conn, urls, [uri for e in entries for uri in (e.post.author_uri, e.boosted_by)]
         )
@@ -100,6 +103,9 @@ async def home_feed() -> str | WerkzeugResponse:
         "feed.html",
         me=me,
         entries=entries,
+        older=moment_cursor(entries[-1].sort_at, entries[-1].post.id)
+        if len(fetched) > FEED_SIZE
+        else None,
         states=states,
         people=people,
         pending=len(pending),
@@ -377,10 +383,16 @@ async def follow_requests() -> str | WerkzeugResponse:
                 clock=app_state.clock,
             )
             return redirect(url_for("social.follow_requests"), 303)
-        pending = await follow_queries.select_pending_requests(conn, me_uri, limit=100)
-        remote = await actor_queries.select_remote_actors(conn, [f.follower for f in pending])
+        fetched = await follow_queries.select_pending_requests(
+            conn, me_uri, limit=REQUESTS_PAGE + 1, after_id=cursor_arg("after") or 0
+        )
+        pending = fetched[:REQUESTS_PAGE]
+        people = await known_actors(conn, app_state.urls, (f.follower for f in pending))
     return await render_template(
-        "follow_requests.html", pending=pending, actors={a.uri: a for a in remote}
+        "follow_requests.html",
+        pending=pending,
+        people=people,
+        more=pending[-1].id if len(fetched) > REQUESTS_PAGE else None,
     )
 
 
@@ -421,7 +433,10 @@ async def authorize_interaction() -> str | WerkzeugResponse:
 async def tag(tag: str) -> str:
     """Public posts with a hashtag."""
     async with state().db.acquire() as conn:
-        found = await post_queries.select_tag_posts(conn, tag[:100], limit=FEED_SIZE)
+        fetched = await post_queries.select_tag_posts(
+            conn, tag[:100], limit=FEED_SIZE + 1, before_id=cursor_arg("before")
+        )
+        found = fetched[:FEED_SIZE]
         people = await known_actors(conn, state().urls, (p.author_uri for p in found))
         account = current_account()
         states = await post_queries.select_interaction_states(
@@ -433,6 +448,7 @@ async def tag(tag: str) -> str:
         "tag.html",
         tag=tag[:100],
         posts=found,
+        older=found[-1].id if len(fetched) > FEED_SIZE else None,
         people=people,
         states=states,
     )

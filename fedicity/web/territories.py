@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, Response, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from fedicity.activitypub.collections import parse_cursor
 from fedicity.activitypub.dates import format_datetime
 from fedicity.actors import queries as actor_queries
-from fedicity.db.pool import Connection
 from fedicity.located import queries as located_queries
 from fedicity.located.models import ITEM_KINDS, LocatedItem
 from fedicity.sanitize import safe_url
@@ -24,12 +21,16 @@ from fedicity.urls import territory_path as page_path
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
+from fedicity.web.paging import moment_cursor, moment_cursor_arg
+from fedicity.web.people import known_actors
 
 blueprint = Blueprint("territories", __name__)
 
 PAGE = 20
 MAX_PAGE = 100
 MAX_RADIUS_KM = 500.0
+# A département has up to about 900 communes: all of them are listed.
+MAX_CHILDREN = 1000
 
 
 def territory_path(territory: Territory) -> str:
@@ -72,25 +73,7 @@ def item_json(item: LocatedItem) -> dict[str, Any]:
 
 
 def _cursor(item: LocatedItem) -> str:
-    return f"{item.published.timestamp():.6f}_{item.id}"
-
-
-def _parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
-    if not raw:
-        return None
-    stamp, _, row_id = raw.partition("_")
-    key = parse_cursor(row_id)  # a bigint row id, as in every other cursor
-    try:
-        from datetime import UTC
-
-        moment = datetime.fromtimestamp(float(stamp), UTC)
-    except (ValueError, OverflowError, OSError):
-        moment = None
-    if moment is None or not isinstance(key, int):
-        raise Problem(
-            400, "before is a cursor taken from a previous page", extra={"reason": "bad_cursor"}
-        )
-    return moment, key
+    return moment_cursor(item.published, item.id)
 
 
 def _kind() -> str | None:
@@ -124,53 +107,87 @@ async def _territory(level: str, code: str) -> Territory:
     return found
 
 
-async def _overview(territory: Territory) -> dict[str, Any]:
+# What a territory page can show on its own, a page at a time (`?show=...`).
+SECTIONS = ("events", "posts", "proposals", "people")
+
+
+async def _overview(territory: Territory, show: str | None = None) -> dict[str, Any]:
+    """A territory's page: every section's first page, or one section from a cursor on."""
     app_state = state()
+    size = PAGE if show is None else PAGE * 2
+    before = moment_cursor_arg() if show in ("posts", "proposals", "people") else None
+    after = moment_cursor_arg("after") if show == "events" else None
+    wanted = SECTIONS if show is None else (show,)
+    sections: dict[str, list[Any]] = {name: [] for name in SECTIONS}
+    more: dict[str, str | None] = {name: None for name in SECTIONS}
     async with app_state.db.acquire() as conn:
         ancestors = [
             t
             for t in await territory_queries.select_ancestors(conn, territory.id)
             if t.id != territory.id
         ]
-        children = await territory_queries.select_children(conn, territory.id, limit=500)
-        posts = await located_queries.select_in_scope(conn, territory.id, limit=PAGE, kind="post")
-        events = await located_queries.select_in_scope(conn, territory.id, limit=PAGE, kind="event")
-        proposals = await located_queries.select_in_scope(
-            conn, territory.id, limit=PAGE, kind="proposal"
+        children = (
+            await territory_queries.select_children(conn, territory.id, limit=MAX_CHILDREN)
+            if show is None
+            else []
         )
-        people = await actor_queries.select_actors_in_territory(conn, territory.id, limit=100)
+        if "events" in wanted:
+            found = await located_queries.select_upcoming_in_scope(
+                conn, territory.id, app_state.clock.now(), limit=size + 1, after=after
+            )
+            sections["events"] = found[:size]
+            soonest_after = found[size - 1] if len(found) > size else None
+            if soonest_after is not None and soonest_after.starts_at is not None:
+                more["events"] = moment_cursor(soonest_after.starts_at, soonest_after.id)
+        for name, kind in (("posts", "post"), ("proposals", "proposal")):
+            if name in wanted:
+                items = await located_queries.select_in_scope(
+                    conn, territory.id, limit=size + 1, kind=kind, before=before
+                )
+                sections[name] = items[:size]
+                more[name] = _cursor(items[size - 1]) if len(items) > size else None
+        if "people" in wanted:
+            people = await actor_queries.select_actors_in_territory(
+                conn, territory.id, limit=size + 1, before=before
+            )
+            sections["people"] = people[:size]
+            last = people[size - 1] if len(people) > size else None
+            more["people"] = moment_cursor(last.created_at, last.id) if last else None
         actor = await actor_queries.select_territory_actor(conn, territory.id)
-        authors = await _author_names(conn, [i.author_uri for i in (*posts, *events, *proposals)])
+        authors = await known_actors(
+            conn,
+            app_state.urls,
+            [
+                *(i.author_uri for i in (*sections["posts"], *sections["proposals"])),
+                *(e.author_uri for e in sections["events"]),
+                *(app_state.urls.actor(a.username) for a in sections["people"]),
+            ],
+        )
     return {
         "territory": territory,
         "ancestors": ancestors,
         "children": children,
-        "posts": posts,
-        "events": events,
-        "proposals": proposals,
-        "people": people,
+        **sections,
+        "more": more,
+        "show": show,
         "authors": authors,
         "handle": f"@{actor.username}@{app_state.settings.host}" if actor else None,
         "actor_url": app_state.urls.actor(actor.username) if actor else None,
     }
 
 
-async def _author_names(conn: Connection, uris: list[str]) -> dict[str, str]:
-    """@handles for the authors of listed items: local ones by username, remote ones as known."""
-    urls = state().urls
-    prefix = urls.actor("")
-    names = {uri: f"@{uri.removeprefix(prefix)}" for uri in uris if uri.startswith(prefix)}
-    remote = [uri for uri in set(uris) if uri not in names]
-    for known in await actor_queries.select_remote_actors(conn, remote):
-        names[known.uri] = known.handle
-    return names
+def _show() -> str | None:
+    show = request.args.get("show") or None
+    if show is not None and show not in SECTIONS:
+        raise Problem(400, f"show is one of {', '.join(SECTIONS)}", extra={"reason": "bad_show"})
+    return show
 
 
 @blueprint.get("/territoires/<level>/<code>")
 async def territory_page(level: str, code: str) -> str | Response | WerkzeugResponse:
     """A territory: its page for browsers, its JSON for programs."""
     territory = await _territory(level, code)
-    overview = await _overview(territory)
+    overview = await _overview(territory, _show())
     if not wants_html(request):
         return _json(_overview_json(overview))
     return await render_template("territory.html", **overview, path=territory_path)
@@ -212,7 +229,7 @@ async def territory_items(level: str, code: str) -> Response:
             territory.id,
             limit=limit,
             kind=_kind(),
-            before=_parse_cursor(request.args.get("before")),
+            before=moment_cursor_arg(),
         )
     return _json(
         {
@@ -254,7 +271,7 @@ async def near() -> Response:
             radius,
             limit=limit,
             kind=_kind(),
-            before=_parse_cursor(request.args.get("before")),
+            before=moment_cursor_arg(),
         )
     return _json(
         {

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
@@ -17,7 +20,8 @@ from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.service import prepare_serving
 from fedicity.web.app import create_app
-from tests.conftest import FixedKeys
+from tests.conftest import FixedKeys, fixed_keypairs
+from tests.inbox_helpers import actor_document
 from tests.territory_helpers import import_slice
 from tests.web.test_accounts_web import _csrf, _log_in, _register
 
@@ -33,6 +37,9 @@ async def serving_app(
     application = create_app(serving, pool=pool, clock=clock, keygen=keygen)
     async with application.test_app():
         yield application
+
+
+ALICE = "https://social.invalid/users/alice"
 
 
 async def _admin_client(app: Quart, pool: Pool, keygen: FixedKeys) -> TestClientProtocol:
@@ -128,3 +135,34 @@ async def test_aggregating_something_that_is_not_a_territory_actor_is_refused(
         "/admin", form={"csrf_token": token, "action": "aggregate", "handle": "@root_admin"}
     )
     assert "aggregate_failed" in response.headers["Location"]
+
+
+async def test_reports_name_their_reporter_and_keep_hostile_targets_unlinked(
+    serving_app: Quart, pool: Pool, keygen: FixedKeys
+) -> None:
+    # Given a report from a known remote moderator, about a post and a hostile "URL"
+    document = {**actor_document(ALICE, fixed_keypairs()[0], username="alice")}
+    document["name"] = "Alice Modératrice"
+    async with pool.acquire() as conn:
+        await actor_queries.upsert_remote_actor(
+            conn, parse_remote_actor(document, datetime(2026, 3, 1, tzinfo=UTC))
+        )
+        await moderation_queries.insert_report(
+            conn,
+            activity_uri="https://social.invalid/flags/1",
+            reporter=ALICE,
+            targets=["https://social.invalid/notes/1", "javascript:alert(1)"],
+            content="spam",
+            raw={},
+            now=datetime(2026, 3, 1, 13, 30, tzinfo=UTC),
+        )
+    client = await _admin_client(serving_app, pool, keygen)
+    # When the admin opens the admin page
+    page = await (await client.get("/admin")).get_data(as_text=True)
+    # Then the reporter is named, the time is Paris time, and only the http(s) target is a link
+    assert "Alice Modératrice" in page
+    assert "@alice@social.invalid" in page
+    assert ALICE + "</" not in page
+    assert "14:30" in page
+    assert '<a href="https://social.invalid/notes/1">' in page
+    assert 'href="javascript:' not in page

@@ -30,10 +30,12 @@ from fedicity.territories.service import prepare_serving
 from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
 from tests.territory_helpers import import_slice
+from tests.web.test_paging import MARKED, flat, walk
 
 BASE = "http://fedicity.test"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
 PROBLEM_JSON = "application/problem+json"
 PASSWORD = "correct horse"
 MONTREUIL_POINT = (48.8638, 2.4485)
@@ -103,6 +105,8 @@ async def _seed_items(pool: Pool) -> None:
                     author_uri="https://social.invalid/users/alice",
                     origin_host="social.invalid",
                     published=BASE_TIME + timedelta(minutes=minutes),
+                    # An event item always has its start: this one is in a year's time.
+                    starts_at=BASE_TIME + timedelta(days=365) if kind == "event" else None,
                     latitude=point[0],
                     longitude=point[1],
                 ),
@@ -498,3 +502,46 @@ async def test_posting_in_a_territory_locates_and_announces_public_posts(
     # And the post shows on Montreuil's page
     page = await _json(await client.get("/api/territories/commune/93048/items"))
     assert [i["id"] for i in page["items"]] == [public_uri]
+
+
+async def test_a_territory_section_pages_on_its_own(client: TestClientProtocol, pool: Pool) -> None:
+    # Given 45 posts located in Montreuil, some at the same moment
+    async with pool.acquire() as conn:
+        montreuil = await _get(conn, "commune", "93048")
+        for number in range(45):
+            await located.upsert_item(
+                conn,
+                NewItem(
+                    object_uri=f"https://social.invalid/notes/{number}",
+                    kind="post",
+                    territory_id=montreuil.id,
+                    title="",
+                    summary=f"item-{number:03d}",
+                    url=None,
+                    author_uri="https://social.invalid/users/alice",
+                    origin_host="social.invalid",
+                    published=datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=number // 3),
+                ),
+            )
+    # When a visitor opens the commune's page, then its posts a page at a time
+    overview = await _page(await client.get("/territoires/commune/93048", headers=HTML))
+    assert len(MARKED.findall(overview)) == 20
+    assert 'href="/territoires/commune/93048?show=posts&before=' in overview
+    pages = await walk(client, "/territoires/commune/93048?show=posts")
+    # Then every post is there once, newest first, even those sharing a moment
+    assert [len(p) for p in pages] == [40, 5]
+    assert sorted(flat(pages), reverse=True) == flat(pages)
+    assert len(set(flat(pages))) == 45
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["show=posts&before=x", "show=events&after=1_%00", "show=nothing", "show=people&before=1e9_1"],
+)
+async def test_a_territory_cursor_not_taken_from_a_page_is_a_400(
+    client: TestClientProtocol, query: str
+) -> None:
+    # When a visitor asks for a section with a cursor or a section no page gave
+    response = await client.get(f"/territoires/commune/93048?{query}")
+    # Then it is a bad request, not a server error
+    assert response.status_code == 400, query
