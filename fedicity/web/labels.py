@@ -24,6 +24,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "commune": lazy("Commune"),
         "quartier": lazy("Neighbourhood"),
     },
+    "membership_mode": {
+        "open": lazy("Anyone can join"),
+        "approval": lazy("On an admin's approval"),
+        "invitation": lazy("By invitation only"),
+    },
     "role": {
         "member": lazy("Member"),
         "moderator": lazy("Moderator"),

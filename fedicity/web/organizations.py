@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from quart import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
@@ -27,7 +28,7 @@ from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
-from fedicity.web.messages import query_error
+from fedicity.web.messages import message, query_error
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
@@ -68,7 +69,7 @@ def _page(
 
 
 @blueprint.route("/organizations", methods=["GET", "POST"])
-async def organizations_index() -> str | WerkzeugResponse:
+async def organizations_index() -> str | WerkzeugResponse | tuple[str, int]:
     """The organisations here, verified ones first, by kind (GET); or create one (POST, the form
     of /organizations/new)."""
     if request.method == "POST":
@@ -96,15 +97,35 @@ async def organizations_index() -> str | WerkzeugResponse:
 async def new_organization() -> str:
     """The form to create an organisation."""
     require_account()
+    return await _new_form()
+
+
+# Which field of the creation form a refusal is about; the others are said above the form.
+_FIELD_OF = {
+    "username_invalid": "username",
+    "username_reserved": "username",
+    "username_taken": "username",
+    "display_name_too_long": "display_name",
+    "summary_too_long": "summary",
+    "organization_kind_invalid": "kind",
+    "mode_invalid": "membership_mode",
+}
+
+
+async def _new_form(typed: MultiDict[str, str] | None = None, refused: str | None = None) -> str:
+    """The creation form; after a refusal, with what was typed and the reason by its field."""
+    field = _FIELD_OF.get(refused or "")
     return await render_template(
         "organization_new.html",
         kinds=ORGANIZATION_KINDS,
         modes=MEMBERSHIP_MODES,
-        error=query_error(),
+        error=message(refused) if refused and field is None else query_error(),
+        errors={field: message(refused)} if refused and field else {},
+        typed=typed or MultiDict(),
     )
 
 
-async def create_organization() -> WerkzeugResponse:
+async def create_organization() -> WerkzeugResponse | tuple[str, int]:
     """Create an organisation; its creator becomes its admin."""
     me = await _me()
     form = await request.form
@@ -122,7 +143,7 @@ async def create_organization() -> WerkzeugResponse:
                 env=_env(),
             )
     except (ActorError, MembershipError) as refused:
-        return redirect(url_for("organizations.new_organization", error=refused.code), 303)
+        return await _new_form(form, refused.code), 422
     return _page(organization.username)
 
 

@@ -22,7 +22,7 @@ def cursor_arg(name: str = "cursor") -> int | None:
 
 PAGE_SIZE = 20
 # A keyset cursor of two small non-negative integers ("rank-id"): anything else is refused.
-_PAIR = re.compile(r"(\d{1,2})-(\d{1,18})")
+_PAIR = re.compile(r"([0-9]{1,2})-([0-9]{1,18})")
 
 
 def pair_cursor_arg(name: str = "after") -> tuple[int, int] | None:
@@ -50,7 +50,7 @@ def moment_cursor(moment: datetime, row_id: int) -> str:
 
 
 # Seconds since 1970 (negative for old remote dates), up to microseconds, then a row id.
-_MOMENT = re.compile(r"(-?\d{1,12}(?:\.\d{1,6})?)_(\d{1,18})")
+_MOMENT = re.compile(r"(-?[0-9]{1,12}(?:\.[0-9]{1,6})?)_([0-9]{1,18})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from quart import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.actors import queries as actor_queries
@@ -24,6 +25,7 @@ from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention, find_handles
 from fedicity.posts.models import Post
 from fedicity.posts.service import PostError
+from fedicity.sanitize import html_to_text
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
@@ -78,14 +80,43 @@ async def home_feed() -> str | WerkzeugResponse:
     me = await _me()
     if not isinstance(me, Actor):
         return me
+    return await _render_feed(me, error=query_error())
+
+
+# Which field of the compose form a refusal is about; the others are said above the form.
+_FIELD_OF = {
+    "empty": "text",
+    "post_too_long": "text",
+    "visibility_invalid": "visibility",
+    "territory_unknown": "territory",
+    "not_admin": "as",
+    "not_member": "as",
+}
+
+
+async def _render_feed(
+    me: Actor,
+    *,
+    error: str | None = None,
+    typed: MultiDict[str, str] | None = None,
+    refused: str | None = None,
+) -> str:
+    """The feed page; after a refused post, with what was typed and the reason by its field."""
     urls = state().urls
+    reply_to = typed.get("in_reply_to", "") if typed else request.args.get("reply_to", "")
     async with state().db.acquire() as conn:
+        replying = await post_queries.select_post(conn, reply_to[:2000]) if reply_to else None
         fetched = await post_queries.select_home_feed(
             conn, urls.actor(me.username), limit=FEED_SIZE + 1, before=moment_cursor_arg()
         )
         entries = fetched[:FEED_SIZE]
         people = await known_actors(
-            conn, urls, [uri for e in entries for uri in (e.post.author_uri, e.boosted_by)]
+            conn,
+            urls,
+            [
+                *(uri for e in entries for uri in (e.post.author_uri, e.boosted_by)),
+                replying.author_uri if replying else None,
+            ],
         )
         pending = await follow_queries.select_pending_requests(
             conn, urls.actor(me.username), limit=5
@@ -99,6 +130,9 @@ async def home_feed() -> str | WerkzeugResponse:
         states = await post_queries.select_interaction_states(
             conn, urls.actor(me.username), [e.post.uri for e in entries]
         )
+    field = _FIELD_OF.get(refused or "")
+    if field == "as" and not (admin_of or member_of):
+        field = None  # a forged choice: there is no such field on her form
     return await render_template(
         "feed.html",
         me=me,
@@ -109,13 +143,22 @@ async def home_feed() -> str | WerkzeugResponse:
         states=states,
         people=people,
         pending=len(pending),
-        error=query_error(),
+        error=message(refused) if refused and field is None else error,
+        errors={field: message(refused)} if refused and field else {},
+        typed=typed or MultiDict(),
         notice=request.args.get("notice"),
-        reply_to=request.args.get("reply_to", ""),
-        home_place=f"{home.level}:{home.code}" if home else "",
+        reply_to=replying.uri if replying else "",
+        replying=replying,
+        replying_text=html_to_text(replying.content_html)[:200] if replying else "",
+        home_place=home.name if home else "",
         admin_of=admin_of,
         member_of=member_of,
     )
+
+
+async def _refused(me: Actor, form: MultiDict[str, str], code: str) -> tuple[str, int]:
+    """The feed again with what was typed, saying why the post was refused."""
+    return await _render_feed(me, typed=form, refused=code), 422
 
 
 async def _resolve_mentions(text: str) -> dict[tuple[str, str], Mention]:
@@ -152,7 +195,7 @@ class _Note:
 
 
 @blueprint.post("/notes")
-async def write_note() -> WerkzeugResponse:
+async def write_note() -> WerkzeugResponse | tuple[str, int]:
     """Publish a post."""
     me = await _me()
     if not isinstance(me, Actor):
@@ -163,7 +206,7 @@ async def write_note() -> WerkzeugResponse:
     resolved = await _resolve_mentions(text)
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory") and place is None:
-        return redirect(url_for("social.home_feed", error="territory_unknown"), 303)
+        return await _refused(me, form, "territory_unknown")
     root = await served_root()
     account = current_account()
     author = form.get("as", "")
@@ -185,11 +228,11 @@ async def write_note() -> WerkzeugResponse:
             if author.startswith((AS_ORGANIZATION, ON_WALL)):
                 refused = await _write_for_organization(conn, me, author, note)
                 if refused is not None:
-                    return redirect(url_for("social.home_feed", error=refused), 303)
+                    return await _refused(me, form, refused)
             else:
                 await _write_as_myself(conn, me, note)
         except (PostError, MembershipError) as error:
-            return redirect(url_for("social.home_feed", error=error.code), 303)
+            return await _refused(me, form, error.code)
     return redirect(url_for("social.home_feed"), 303)
 
 

@@ -314,9 +314,11 @@ async def resolve_place(text: str) -> Territory | None:
             found = await territory_queries.select_territory(conn, level, code)
         else:
             found = await territory_queries.select_territory(conn, "commune", value)
-            if found is None:
-                matches = await territory_queries.search_territories(conn, value, limit=1)
-                found = matches[0] if matches else None
+            if found is None and root is not None:
+                # Names repeat across France (Saint-Denis): the first one this instance serves.
+                for match in await territory_queries.search_territories(conn, value, limit=20):
+                    if await territory_service.is_served(conn, root, match.id):
+                        return match
         if found is None or root is None:
             return None
         if not await territory_service.is_served(conn, root, found.id):

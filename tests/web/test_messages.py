@@ -165,11 +165,13 @@ async def test_organisation_pages_show_the_french_message_not_the_code(
             "membership_mode": "lottery",
         },
     )
-    # Then the form says why, in French (it showed the bare code "mode_invalid")
-    assert created.status_code == 303
-    assert await _shown_error(client, created.headers["Location"]) == (
-        "L'adhésion est libre, sur validation ou sur invitation."
-    )
+    # Then the form says why by its field, in French (it showed the bare code "mode_invalid")
+    assert created.status_code == 422
+    again = html.unescape(await created.get_data(as_text=True))
+    assert (
+        '<span class="field-error" id="membership_mode-error">'
+        "L'adhésion est libre, sur validation ou sur invitation.</span>"
+    ) in again
     # When she gives herself a role that does not exist
     changed = await client.post(
         "/organizations/velo/role",

@@ -458,9 +458,15 @@ async def test_posting_in_a_territory_locates_and_announces_public_posts(
     # And followers-only in Montreuil too
     assert (await write("Pour mes abonné·es seulement", "followers", "93048")).status_code == 303
     # And in a commune this instance does not serve
-    refused = await write("Ailleurs", "public", "75056")
-    assert refused.status_code == 303
-    assert "error=territory_unknown" in refused.headers["Location"]
+    refused = await write("Ailleurs, <b>vraiment</b>", "unlisted", "75056")
+    # Then the form comes back with what she typed and the reason by the place field
+    assert refused.status_code == 422
+    again = await refused.get_data(as_text=True)
+    assert "Ailleurs, &lt;b&gt;vraiment&lt;/b&gt;</textarea>" in again
+    assert 'value="75056" placeholder="Montreuil" maxlength="100" aria-invalid="true"' in again
+    assert '<span class="field-error" id="territory-error">' in again
+    assert '<option value="unlisted" selected>' in again
+
     async with pool.acquire() as conn:
         notes = await conn.fetch(
             "SELECT uri, visibility FROM posts WHERE author_uri = $1 ORDER BY id",
@@ -502,6 +508,8 @@ async def test_posting_in_a_territory_locates_and_announces_public_posts(
     # And the post shows on Montreuil's page
     page = await _json(await client.get("/api/territories/commune/93048/items"))
     assert [i["id"] for i in page["items"]] == [public_uri]
+    # And a commune is found by its name, the first one this instance serves
+    assert (await write("Au marché", "public", "montreuil")).status_code == 303
 
 
 async def test_a_territory_section_pages_on_its_own(client: TestClientProtocol, pool: Pool) -> None:
