@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from quart import Blueprint, Response, render_template, request
+from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub.dates import format_datetime
@@ -23,8 +23,10 @@ from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
 from fedicity.web.paging import moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
+from fedicity.web.session import check_csrf, current_account
 
 blueprint = Blueprint("territories", __name__)
+blueprint.before_request(check_csrf)
 
 PAGE = 20
 MAX_PAGE = 100
@@ -190,7 +192,72 @@ async def territory_page(level: str, code: str) -> str | Response | WerkzeugResp
     overview = await _overview(territory, _show())
     if not wants_html(request):
         return _json(_overview_json(overview))
-    return await render_template("territory.html", **overview, path=territory_path)
+    account = current_account()
+    home_id = None
+    if account is not None:
+        async with state().db.acquire() as conn:
+            me = await actor_queries.select_actor_by_id(conn, account.actor_id)
+        home_id = me.home_territory_id if me is not None else None
+    return await render_template(
+        "territory.html",
+        **overview,
+        path=territory_path,
+        is_home=home_id == territory.id,
+        notice=request.args.get("notice"),
+    )
+
+
+MAX_PLACE_QUERY = 100
+
+
+@blueprint.get("/territoires")
+async def find_place() -> str | WerkzeugResponse | tuple[str, int]:
+    """Go to a place by name, postal code or code: straight to it when one served place matches,
+    else the served places that match."""
+    text = request.args.get("q", "").strip()[:MAX_PLACE_QUERY]
+    if not text:
+        return await render_template(
+            "territory_find.html", query="", matches=[], place_path=territory_path
+        )
+    found = await resolve_place(text)
+    if found is not None and (":" in text or text.isdigit()):
+        return redirect(territory_path(found), 303)
+    root = await served_root()
+    matches: list[Territory] = []
+    if root is not None:
+        async with state().db.acquire() as conn:
+            for match in await territory_queries.search_territories(conn, text, limit=40):
+                if await territory_service.is_served(conn, root, match.id):
+                    matches.append(match)
+    if len(matches) == 1:
+        return redirect(territory_path(matches[0]), 303)
+    page = await render_template(
+        "territory_find.html", query=text, matches=matches[:20], place_path=territory_path
+    )
+    return (page, 200) if matches else (page, 404)
+
+
+@blueprint.post("/territoires/<level>/<code>/communect")
+async def communect(level: str, code: str) -> WerkzeugResponse:
+    """Make this served territory my communexion (my home territory), or leave it."""
+    account = current_account()
+    if account is None:
+        return redirect(url_for("accounts.login", next=page_path(level, code)), 303)
+    territory = await _territory(level, code)
+    root = await served_root()
+    form = await request.form
+    leave = form.get("leave") == "1"
+    async with state().db.acquire() as conn:
+        if root is None or not await territory_service.is_served(conn, root, territory.id):
+            raise Problem(404, "this instance does not serve this territory")
+        me = await actor_queries.select_actor_by_id(conn, account.actor_id)
+        assert me is not None
+        if leave and me.home_territory_id != territory.id:
+            return redirect(territory_path(territory), 303)
+        await actor_queries.update_home_territory(conn, me.id, None if leave else territory.id)
+    state().actor_documents.pop(me.username, None)
+    notice = "left" if leave else "communected"
+    return redirect(f"{territory_path(territory)}?notice={notice}", 303)
 
 
 def _overview_json(overview: dict[str, Any]) -> dict[str, Any]:

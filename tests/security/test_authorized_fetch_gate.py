@@ -77,6 +77,7 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "social.home_feed",
         "social.tag",
         "static",
+        "territories.find_place",
         "territories.near",
         "territories.search",
         "territories.territory_api",
