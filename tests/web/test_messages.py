@@ -165,11 +165,14 @@ async def test_organisation_pages_show_the_french_message_not_the_code(
             "membership_mode": "lottery",
         },
     )
-    # Then the form says why, in French (it showed the bare code "mode_invalid")
-    assert created.status_code == 303
-    assert await _shown_error(client, created.headers["Location"]) == (
-        "L'adhésion est libre, sur validation ou sur invitation."
-    )
+    # Then the form comes again and says why, in French (it showed the bare code
+    # "mode_invalid"), with what she typed
+    assert created.status_code == 200
+    page = html.unescape(await created.get_data(as_text=True))
+    found = re.search(r'<p class="error" role="alert">([^<]*)</p>', page)
+    assert found is not None, page[:2000]
+    assert found.group(1) == "L'adhésion est libre, sur validation ou sur invitation."
+    assert 'name="username" required maxlength="30" pattern="[a-z0-9_]+" value="jardin"' in page
     # When she gives herself a role that does not exist
     changed = await client.post(
         "/organizations/velo/role",
