@@ -7,11 +7,21 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint fmt bench messages screenshots clean
 
-$(STAMP): pyproject.toml
+# Browser libraries come from npm at install time (package-lock.json pins them) and are served
+# from the app's static files; nothing of them is in the repository.
+VENDOR := fedicity/web/static/vendor
+
+$(STAMP): pyproject.toml package-lock.json
 	@test -n "$(PYTHON)" || { echo "fedicity needs Python 3.11 or newer on PATH"; exit 1; }
+	@command -v npm >/dev/null || { echo "fedicity needs npm to fetch Leaflet, the map library: install Node.js and npm (Debian: apt-get install npm)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	npm ci --silent
+	rm -rf $(VENDOR)/leaflet && mkdir -p $(VENDOR)/leaflet
+	cp -R node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.js.map \
+		node_modules/leaflet/dist/leaflet.css node_modules/leaflet/dist/images \
+		node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
 	@touch $(STAMP)
 
 ## Run a demo instance on http://localhost:8000 with an embedded PostgreSQL (Ctrl-C stops both).
@@ -48,4 +58,4 @@ messages: $(STAMP)
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d fedicity/web/translations --no-fuzzy-matching --width 100
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules $(VENDOR)

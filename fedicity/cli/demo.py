@@ -8,6 +8,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Connection
+from fedicity.organizations import queries as organization_queries
 from fedicity.posts import queries as post_queries
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
@@ -49,6 +50,13 @@ ORGANIZATIONS = (
         "Pour des rues cyclables et apaisées.",
     ),
 )
+
+# Where the demo organisations are, for the map (the shipped territories have no coordinates).
+ORGANIZATION_PLACES = {
+    "mairie": (48.8620, 2.4418),
+    "amap_chavaux": (48.8580, 2.4360),
+    "fournil_du_bas": (48.8555, 2.4275),
+}
 
 
 DEMO_POSTS = (
@@ -140,7 +148,7 @@ async def _seed_organizations(conn: Connection, keygen: KeyGenerator) -> list[st
     for username, kind, name, summary in ORGANIZATIONS:
         if await actor_queries.select_actor_by_username(conn, username) is not None:
             continue
-        await actor_service.create_organization(
+        organization = await actor_service.create_organization(
             conn,
             username,
             organization_kind=kind,
@@ -148,6 +156,11 @@ async def _seed_organizations(conn: Connection, keygen: KeyGenerator) -> list[st
             summary=summary,
             keygen=keygen,
         )
+        if username in ORGANIZATION_PLACES:
+            latitude, longitude = ORGANIZATION_PLACES[username]
+            await organization_queries.set_place(
+                conn, organization.id, latitude=latitude, longitude=longitude
+            )
         created.append(f"created {kind} @{username}")
     return created
 

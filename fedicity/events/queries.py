@@ -258,6 +258,35 @@ async def select_participants(
     return [_participation(row) for row in rows]
 
 
+async def select_upcoming_placed(
+    conn: Connection,
+    now: datetime,
+    *,
+    scope_id: int | None,
+    unplaced_in_scope: bool,
+    limit: int,
+) -> list[Event]:
+    """Public upcoming events that are not cancelled and have coordinates, soonest first: those
+    located in the scope or below it (all of them when `scope_id` is None), and our own with no
+    territory when `unplaced_in_scope` (they happen in the territory this instance serves)."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE deleted_at IS NULL AND public AND status <> 'cancelled'
+               AND coalesce(ends_at, starts_at) >= $1
+               AND latitude IS NOT NULL AND longitude IS NOT NULL
+               AND ($2::bigint IS NULL
+                    OR territory_id IN (SELECT descendant_id FROM territory_ancestors
+                                         WHERE ancestor_id = $2)
+                    OR ($3 AND territory_id IS NULL AND local_actor_id IS NOT NULL))
+             ORDER BY starts_at, id LIMIT $4""",
+        now,
+        scope_id,
+        unplaced_in_scope,
+        limit,
+    )
+    return [_event(row) for row in rows]
+
+
 async def select_upcoming(
     conn: Connection, now: datetime, *, limit: int, offset: int = 0
 ) -> list[Event]:

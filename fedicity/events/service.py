@@ -30,7 +30,7 @@ from fedicity.events.models import (
 )
 from fedicity.events.text import is_zone, render_markdown
 from fedicity.located import queries as located_queries
-from fedicity.located.models import NewItem
+from fedicity.located.models import NewItem, point_problem
 from fedicity.sanitize import MAX_URL_LENGTH, html_to_text, safe_url
 from fedicity.territories.models import Territory
 from fedicity.territories.service import locate_and_announce, territory_actor
@@ -102,6 +102,9 @@ def check(data: EventInput) -> None:
         raise EventError("online_url_invalid", "the online address must be a web address")
     if data.image_url is not None and safe_url(data.image_url) is None:
         raise EventError("image_url_invalid", "the image is a web address (http or https)")
+    problem = point_problem(data.location.latitude, data.location.longitude)
+    if problem is not None:
+        raise EventError(problem, "a place is a latitude and a longitude in degrees")
     if not data.location.has_place and not data.location.online_url:
         raise EventError("location_missing", "an event needs a place or an online address")
     for tag in data.tags:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 ItemKind = Literal["post", "event", "proposal"]
 ITEM_KINDS: tuple[ItemKind, ...] = ("post", "event", "proposal")
+
+
+def point_problem(latitude: float | None, longitude: float | None) -> str | None:
+    """Why a (latitude, longitude) pair in degrees is no place on Earth: a refusal code
+    (latitude_invalid, longitude_invalid, coordinates_incomplete), or None when it is one or
+    when both are absent."""
+    if latitude is None and longitude is None:
+        return None
+    if latitude is None or longitude is None:
+        return "coordinates_incomplete"
+    if not (math.isfinite(latitude) and -90 <= latitude <= 90):
+        return "latitude_invalid"
+    if not (math.isfinite(longitude) and -180 <= longitude <= 180):
+        return "longitude_invalid"
+    return None
 
 
 @dataclass(frozen=True)

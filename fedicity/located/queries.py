@@ -177,3 +177,22 @@ async def select_near(
         limit,
     )
     return [_item(row) for row in rows]
+
+
+async def select_placed(
+    conn: Connection, scope_id: int | None, *, kind: str, limit: int
+) -> list[LocatedItem]:
+    """Items of one kind with coordinates, located in the scope or below it (anywhere when
+    `scope_id` is None), newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM located_items
+             WHERE deleted_at IS NULL AND kind = $2
+               AND latitude IS NOT NULL AND longitude IS NOT NULL
+               AND ($1::bigint IS NULL OR scope_ids @> ARRAY[$1::bigint])
+             ORDER BY published DESC, id DESC
+             LIMIT $3""",
+        scope_id,
+        kind,
+        limit,
+    )
+    return [_item(row) for row in rows]

@@ -32,6 +32,9 @@ class OrganizationSettings:
     membership_mode: MembershipMode = "approval"
     hide_members: bool = False
     official_identifier: OfficialIdentifier | None = None
+    # Where it can be found (set with the place picker), shown on the map.
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from fedicity.actors.models import Actor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
+from fedicity.located.models import point_problem
 from fedicity.organizations import queries
 from fedicity.organizations.document import actor_document
 from fedicity.organizations.models import MEMBERSHIP_MODES
@@ -49,12 +50,15 @@ async def create(
     display_name: str = "",
     summary: str = "",
     membership_mode: str = "approval",
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> Actor:
     """A citizen creates an organisation and becomes its first admin."""
     if creator.kind != "person":
         raise MembershipError("not_a_person", "only a citizen can create an organisation")
     if membership_mode not in MEMBERSHIP_MODES:
         raise MembershipError("mode_invalid", "membership is open, on approval or by invitation")
+    _check_point(latitude, longitude)
     organization = await actor_service.create_organization(
         conn,
         username,
@@ -67,6 +71,8 @@ async def create(
         await queries.upsert_settings(
             conn, organization.id, membership_mode=membership_mode, hide_members=False
         )
+        if latitude is not None:
+            await queries.set_place(conn, organization.id, latitude=latitude, longitude=longitude)
         await queries.upsert_membership(
             conn,
             organization_id=organization.id,
@@ -96,6 +102,27 @@ async def update_settings(
     await queries.upsert_settings(
         conn, organization.id, membership_mode=membership_mode, hide_members=hide_members
     )
+
+
+def _check_point(latitude: float | None, longitude: float | None) -> None:
+    problem = point_problem(latitude, longitude)
+    if problem is not None:
+        raise MembershipError(problem, "a place is a latitude and a longitude in degrees")
+
+
+async def set_place(
+    conn: Connection,
+    *,
+    organization: Actor,
+    by: Actor,
+    latitude: float | None,
+    longitude: float | None,
+    env: Env,
+) -> None:
+    """An admin says where the organisation can be found (None, None: nowhere on the map)."""
+    await require_admin(conn, organization, by, env.urls)
+    _check_point(latitude, longitude)
+    await queries.set_place(conn, organization.id, latitude=latitude, longitude=longitude)
 
 
 # --- who may do what ------------------------------------------------------------------------

@@ -109,6 +109,21 @@ async def select_served_ancestors(
     return [Territory(**record_dict(row)) for row in rows]
 
 
+async def select_served_by_code(conn: Connection, root_id: int, code: str) -> Territory | None:
+    """The territory with this code at or under the root, the highest one when several levels
+    share it (a collectivité d'outre-mer is a région and a département of one code)."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM territory_ancestors a
+              JOIN territories t ON t.id = a.descendant_id
+             WHERE a.ancestor_id = $1 AND t.code = $2
+             ORDER BY a.depth, {_LEVEL_RANK}
+             LIMIT 1""",
+        root_id,
+        code,
+    )
+    return None if row is None else Territory(**record_dict(row))
+
+
 async def select_scope_ids(conn: Connection, territory_id: int) -> list[int]:
     """The territory and all its ancestors: what located_items.scope_ids holds."""
     rows = await conn.fetch(

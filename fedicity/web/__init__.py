@@ -94,6 +94,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
     from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.inbox import blueprint as inbox_blueprint
+    from fedicity.web.map import blueprint as map_blueprint
     from fedicity.web.media import blueprint as media_blueprint
     from fedicity.web.notifications import blueprint as notifications_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
@@ -115,6 +116,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(organizations_blueprint)
     app.register_blueprint(media_blueprint)
     app.register_blueprint(notifications_blueprint)
+    app.register_blueprint(map_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

@@ -16,7 +16,7 @@ from fedicity.events.text import zone
 from fedicity.media import service as media
 from fedicity.media.models import Media
 from fedicity.urls import Urls
-from fedicity.web.forms import checked
+from fedicity.web.forms import checked, degrees_text, point
 
 # The most digits a capacity field may have (the service allows at most a million).
 _CAPACITY_DIGITS = 7
@@ -46,12 +46,17 @@ def _text(form: Any, name: str) -> str | None:
 
 
 def _location(form: Any) -> Location:
+    picked = point(form)
+    if isinstance(picked, str):
+        raise EventError(picked, "bad coordinates")
     return Location(
         place_name=_text(form, "place_name"),
         street=_text(form, "street"),
         postal_code=_text(form, "postal_code"),
         locality=_text(form, "locality"),
         country=_text(form, "country"),
+        latitude=picked[0],
+        longitude=picked[1],
         online_url=_text(form, "online_url"),
     )
 
@@ -118,6 +123,8 @@ def values_of(event: Event) -> dict[str, str]:
         "postal_code": loc.postal_code or "",
         "locality": loc.locality or "",
         "country": loc.country or "",
+        "latitude": degrees_text(loc.latitude),
+        "longitude": degrees_text(loc.longitude),
         "online_url": loc.online_url or "",
         "capacity": str(event.capacity) if event.capacity is not None else "",
         "join_mode": event.join_mode,

@@ -29,8 +29,10 @@ from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.event_form import form_input, values_of, with_image
+from fedicity.web.forms import POINT_ERRORS
 from fedicity.web.i18n import lazy
 from fedicity.web.limits import accepts_uploads
+from fedicity.web.map import default_center
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
@@ -263,10 +265,13 @@ async def _parent_choices(event: Event | None) -> list[Event]:
 
 
 async def _form_page(event: Event | None, values: Any, *, error: str | None = None) -> str:
+    by_place = error in POINT_ERRORS
     return await render_template(
         "event_form.html",
         event=event,
-        error=message(error) if error else None,
+        error=message(error) if error and not by_place else None,
+        place_error=message(error) if error and by_place else None,
+        picker_center=await default_center(),
         values=values,
         categories=CATEGORIES,
         join_modes=JOIN_MODES,

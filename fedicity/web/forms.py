@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.datastructures import MultiDict
+
+from fedicity.located.models import point_problem
 
 # What a checkbox sends when checked (its default value is "on"), and what API clients write.
 _TRUE = frozenset({"on", "true", "1", "yes"})
+# The refusals of point(): the form shows them by its latitude and longitude fields.
+POINT_ERRORS = frozenset({"latitude_invalid", "longitude_invalid", "coordinates_incomplete"})
+# Degrees as people and the place picker write them: plain ASCII digits, a point or a French
+# comma. Not what float() takes besides (nan, inf, 1e400, "٤٨", "4_8").
+_DEGREES = re.compile(r"[+-]?[0-9]{1,3}(?:[.,][0-9]{1,20})?")
 
 
 def checked(form: MultiDict[str, str], name: str, default: bool = False) -> bool:
@@ -16,3 +25,28 @@ def checked(form: MultiDict[str, str], name: str, default: bool = False) -> bool
     if not values:
         return default
     return values[-1].strip().lower() in _TRUE
+
+
+def _degrees(form: MultiDict[str, str], name: str) -> float | str | None:
+    raw = form.get(name, "").strip()
+    if not raw:
+        return None
+    if not _DEGREES.fullmatch(raw):
+        return f"{name}_invalid"
+    return float(raw.replace(",", "."))
+
+
+def point(form: MultiDict[str, str]) -> tuple[float | None, float | None] | str:
+    """The form's `latitude` and `longitude` fields (both empty: None, None), or the refusal
+    code of the first one that is not a place on Earth."""
+    latitude, longitude = _degrees(form, "latitude"), _degrees(form, "longitude")
+    if isinstance(latitude, str):
+        return latitude
+    if isinstance(longitude, str):
+        return longitude
+    return point_problem(latitude, longitude) or (latitude, longitude)
+
+
+def degrees_text(value: float | None) -> str:
+    """Degrees as a form field shows them: at most six decimals (11 cm), no float noise."""
+    return "" if value is None else f"{value:.6f}".rstrip("0").rstrip(".")

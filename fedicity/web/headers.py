@@ -1,12 +1,13 @@
 """Security headers on every response, and the template helpers that keep stored URLs and HTML
 safe to put in a page.
 
-Pages get a Content-Security-Policy that runs only our own script files (there are none today:
-no inline script, no `on*=` attribute and no `javascript:` URL can run, even one that slipped
-into stored data), loads styles only from our stylesheet (the templates have no inline style, and
-sanitized HTML keeps no style attribute), lets no other site frame them (clickjacking) and
-submits forms only to us. Images may also come from other servers over https: remote event
-images and avatars are shown where they are, not copied. data: images are not allowed, since
+Pages get a Content-Security-Policy that runs only our own script files (static/: the map's,
+over Leaflet; no inline script, no `on*=` attribute and no `javascript:` URL can run, even one
+that slipped into stored data), loads styles only from our stylesheets (the templates have no
+inline style, and sanitized HTML keeps no style attribute), lets no other site frame them
+(clickjacking) and submits forms only to us. Images may also come from other servers over
+https: remote event images and avatars are shown where they are, not copied, and the map's
+OpenStreetMap tiles load in the browser. data: images are not allowed, since
 nothing of ours needs them and remote URLs never keep them. A development instance served over
 plain http also allows http images, since its peers are plain http too.
 

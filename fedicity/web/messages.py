@@ -33,6 +33,13 @@ MESSAGES: dict[str, str] = {
     # territories
     "territory_unknown": lazy("This place is not served by this instance."),
     "not_served": lazy("This place is not served by this instance."),
+    "latitude_invalid": lazy(
+        "The latitude is a number of degrees from -90 to 90, such as 48.8638."
+    ),
+    "longitude_invalid": lazy(
+        "The longitude is a number of degrees from -180 to 180, such as 2.4485."
+    ),
+    "coordinates_incomplete": lazy("Give both the latitude and the longitude, or neither."),
     # follows and posts
     "follow_failed": lazy("This account could not be found or followed."),
     "follow_self": lazy("You cannot follow yourself."),

@@ -20,14 +20,15 @@ from fedicity.actors.service import ActorError
 from fedicity.db.pool import Connection
 from fedicity.organizations import identifiers, invitations, memberships, posting, queries, service
 from fedicity.organizations.document import members_collection, moderators_collection
-from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES
+from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES, OrganizationSettings
 from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.compose import Mention
 from fedicity.posts.service import PostError
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
-from fedicity.web.forms import checked
+from fedicity.web.forms import POINT_ERRORS, checked, degrees_text, point
+from fedicity.web.map import default_center
 from fedicity.web.messages import message, query_error
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
@@ -113,22 +114,30 @@ _FIELD_OF = {
 
 
 async def _new_form(typed: MultiDict[str, str] | None = None, refused: str | None = None) -> str:
-    """The creation form; after a refusal, with what was typed and the reason by its field."""
+    """The creation form; after a refusal, with what was typed and the reason by its field (the
+    place picker says its own)."""
+    by_place = refused in POINT_ERRORS
     field = _FIELD_OF.get(refused or "")
     return await render_template(
         "organization_new.html",
         kinds=ORGANIZATION_KINDS,
         modes=MEMBERSHIP_MODES,
-        error=message(refused) if refused and field is None else query_error(),
+        error=message(refused) if refused and field is None and not by_place else query_error(),
         errors={field: message(refused)} if refused and field else {},
+        place_error=message(refused) if refused and by_place else None,
         typed=typed or MultiDict(),
+        picker_center=await default_center(),
     )
 
 
 async def create_organization() -> WerkzeugResponse | tuple[str, int]:
-    """Create an organisation; its creator becomes its admin."""
+    """Create an organisation; its creator becomes its admin. A refusal shows the form again,
+    with what was typed."""
     me = await _me()
     form = await request.form
+    picked = point(form)
+    if isinstance(picked, str):
+        return await _new_form(form, picked), 422
     try:
         async with state().db.acquire() as conn:
             organization = await service.create(
@@ -139,6 +148,8 @@ async def create_organization() -> WerkzeugResponse | tuple[str, int]:
                 display_name=form.get("display_name", ""),
                 summary=form.get("summary", ""),
                 membership_mode=form.get("membership_mode", "approval"),
+                latitude=picked[0],
+                longitude=picked[1],
                 keygen=state().keygen,
                 env=_env(),
             )
@@ -150,6 +161,14 @@ async def create_organization() -> WerkzeugResponse | tuple[str, int]:
 @blueprint.get("/organizations/<username>")
 async def organization_page(username: str) -> str:
     """An organisation: members (unless hidden), and what the visitor may do."""
+    return await _organization_view(username)
+
+
+async def _organization_view(
+    username: str, *, place_values: Any = None, place_error: str | None = None
+) -> str:
+    """The organisation's page; `place_values` and `place_error` show its place form again
+    with what was typed and why it was refused."""
     organization = await _organization(username)
     account = current_account()
     urls = state().urls
@@ -194,7 +213,19 @@ async def organization_page(username: str) -> str:
         instance_admin=account is not None and account.is_admin,
         error=query_error(),
         notice=request.args.get("notice"),
+        place_values=place_values if place_values is not None else _place_values(settings),
+        place_error=message(place_error) if place_error else None,
+        picker_center=await default_center() if is_admin else "",
     )
+
+
+def _place_values(settings: OrganizationSettings) -> dict[str, str]:
+    if settings.latitude is None or settings.longitude is None:
+        return {}
+    return {
+        "latitude": degrees_text(settings.latitude),
+        "longitude": degrees_text(settings.longitude),
+    }
 
 
 async def _resolve(handle: str) -> str | None:
@@ -218,6 +249,8 @@ class _Posted:
     # The person the form is about: its `member` field, or whom an invitation's handle names.
     target: str
     mentions: dict[tuple[str, str], Mention] = field(default_factory=dict)
+    # The `place` form's latitude and longitude, read and checked.
+    point: tuple[float | None, float | None] = (None, None)
 
     @property
     def me_uri(self) -> str:
@@ -301,6 +334,17 @@ async def _settings(conn: Connection, posted: _Posted) -> None:
     )
 
 
+async def _place(conn: Connection, posted: _Posted) -> None:
+    await service.set_place(
+        conn,
+        organization=posted.organization,
+        by=posted.me,
+        latitude=posted.point[0],
+        longitude=posted.point[1],
+        env=posted.env,
+    )
+
+
 async def _post(conn: Connection, posted: _Posted) -> None:
     await posting.post_as_organization(
         conn,
@@ -353,6 +397,7 @@ _ACTIONS: dict[str, Callable[[Connection, _Posted], Awaitable[None]]] = {
     "role": _role,
     "remove": _remove,
     "settings": _settings,
+    "place": _place,
     "post": _post,
     "wall": _wall,
     "verify": _verify,
@@ -360,8 +405,8 @@ _ACTIONS: dict[str, Callable[[Connection, _Posted], Awaitable[None]]] = {
 
 
 @blueprint.post("/organizations/<username>/<action>")
-async def organization_action(username: str, action: str) -> WerkzeugResponse:
-    """Join, leave, answer, invite, role, remove, settings, post, wall, verify."""
+async def organization_action(username: str, action: str) -> str | WerkzeugResponse:
+    """Join, leave, answer, invite, role, remove, settings, place, post, wall, verify."""
     organization = await _organization(username)
     me = await _me()
     form = await request.form
@@ -369,6 +414,11 @@ async def organization_action(username: str, action: str) -> WerkzeugResponse:
     if run is None:
         raise Problem(404, f"unknown action {action!r}")
     posted = _Posted(organization, me, form, _env(), target=form.get("member", ""))
+    if action == "place":
+        picked = point(form)
+        if isinstance(picked, str):
+            return await _organization_view(username, place_values=form, place_error=picked)
+        posted = replace(posted, point=picked)
     try:
         if action == "invite":
             invitee = await _resolve(form.get("handle", ""))

@@ -166,6 +166,7 @@ async def _seed(base: str) -> dict[str, str]:
         "signup": "/signup",
         "post": notes[0],
         "tag": "/tags/x",
+        "map": "/map",
     }
 
 

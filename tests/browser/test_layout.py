@@ -24,6 +24,7 @@ MAIN_PAGES = [
     "signup",
     "post",
     "tag",
+    "map",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.

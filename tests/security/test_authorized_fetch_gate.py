@@ -62,6 +62,8 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "events.new_event",
         "events.organizer_agenda",
         "events.territory_agenda",
+        "map.features",
+        "map.map_page",
         "media.serve",
         "notifications.notifications",
         "organizations.new_organization",

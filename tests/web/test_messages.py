@@ -172,6 +172,7 @@ async def test_organisation_pages_show_the_french_message_not_the_code(
         '<span class="field-error" id="membership_mode-error">'
         "L'adhésion est libre, sur validation ou sur invitation.</span>"
     ) in again
+    assert 'value="jardin"' in again
     # When she gives herself a role that does not exist
     changed = await client.post(
         "/organizations/velo/role",
