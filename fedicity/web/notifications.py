@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from quart import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from fedicity.actors import queries as actor_queries
-from fedicity.actors.service import local_actor_for_uri
 from fedicity.db.pool import Connection
 from fedicity.notifications import queries
 from fedicity.notifications.models import Notification
 from fedicity.posts import queries as post_queries
 from fedicity.web.app import state
 from fedicity.web.paging import cursor_arg
+from fedicity.web.people import Shown, known_actors
 from fedicity.web.session import check_csrf, current_account
 
 blueprint = Blueprint("notifications", __name__)
@@ -43,23 +42,10 @@ async def unread_count() -> dict[str, object]:
         return {"unread_notifications": await queries.count_unread(conn, account.actor_id)}
 
 
-async def _names(conn: Connection, uris: set[str]) -> dict[str, tuple[str, str | None]]:
-    """Actor URI -> (display name, page URL), for local and known remote actors."""
-    urls = state().urls
-    found: dict[str, tuple[str, str | None]] = {}
-    for remote in await actor_queries.select_remote_actors(conn, sorted(uris)):
-        found[remote.uri] = (remote.display_name or remote.handle, remote.url or remote.uri)
-    for uri in uris - found.keys():
-        local = await local_actor_for_uri(conn, urls, uri)
-        if local is not None:
-            found[uri] = (local.name, urls.profile(local.username))
-    return found
-
-
-async def _object_href(conn: Connection, uri: str, names: dict[str, tuple[str, str | None]]) -> str:
+async def _object_href(conn: Connection, uri: str, actors: dict[str, Shown]) -> str:
     """Where the object of a notification is seen: an actor's page, a post's page, or its id."""
-    if uri in names:
-        return names[uri][1] or uri
+    if uri in actors:
+        return actors[uri].href or uri
     post = await post_queries.select_post(conn, uri)
     if post is not None and post.local_actor_id is None and post.url:
         return post.url
@@ -79,12 +65,17 @@ async def notifications() -> str | WerkzeugResponse:
             conn, account.actor_id, limit=PAGE_SIZE + 1, before_id=before
         )
         shown = page[:PAGE_SIZE]
-        names = await _names(conn, {n.actor_uri for n in shown} | {n.object_uri for n in shown})
+        # Who did it is always named (guessed from the id when unknown); an object is linked to
+        # an actor's page only when it is an actor we know.
+        who = await known_actors(conn, app_state.urls, (n.actor_uri for n in shown))
+        actors = await known_actors(
+            conn, app_state.urls, (n.object_uri for n in shown), guess=False
+        )
         lines = [
             Line(
                 notification=n,
-                who=names.get(n.actor_uri, (n.actor_uri, None))[0],
-                href=await _object_href(conn, n.object_uri, names),
+                who=who[n.actor_uri].name,
+                href=await _object_href(conn, n.object_uri, actors),
                 unread=n.read_at is None,
             )
             for n in shown

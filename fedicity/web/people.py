@@ -28,9 +28,10 @@ class Shown:
 
 
 async def known_actors(
-    conn: Connection, urls: Urls, uris: Iterable[str | None]
+    conn: Connection, urls: Urls, uris: Iterable[str | None], *, guess: bool = True
 ) -> dict[str, Shown]:
-    """Every given actor URI, named: one query for all of them."""
+    """Every given actor URI, named: one query for all of them. Without `guess`, only the URIs
+    that are actors we know (for lists that mix actors and other objects)."""
     wanted = {uri for uri in uris if uri}
     prefix = urls.actor("")
     local: dict[str, str] = {}
@@ -45,6 +46,8 @@ async def known_actors(
         row.uri: _shown(row, urls, host)
         for row in await actor_queries.select_known_actors(conn, local, remote)
     }
+    if not guess:
+        return found
     return {uri: found.get(uri) or guessed(uri, host) for uri in wanted}
 
 
