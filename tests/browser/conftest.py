@@ -166,6 +166,9 @@ async def _seed(base: str) -> dict[str, str]:
         "signup": "/signup",
         "post": notes[0],
         "tag": "/tags/x",
+        "search": "/search?q=f%C3%AAte",
+        # A visitor sees the remote follow form on an actor's page.
+        "profile_visitor": "/@camille",
     }
 
 
@@ -200,7 +203,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
                 conn, admin_password=ADMIN_PASSWORD, keygen=keygen, settings=instance.settings
             )
         pages = await _seed(instance.base)
-        yield Site(instance.base, pages, frozenset({"login", "signup"}))
+        yield Site(instance.base, pages, frozenset({"login", "signup", "profile_visitor"}))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ MAIN_PAGES = [
     "signup",
     "post",
     "tag",
+    "search",
+    "profile_visitor",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.
