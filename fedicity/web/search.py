@@ -2,7 +2,7 @@
 here or on its own server; and remote follow (/remote-follow), which sends a visitor to their own
 server's subscribe page to follow one of our actors.
 
-A lookup on another server is made only for a logged-in citizen, within her hourly share
+A lookup on another server is made only for a logged-in citizen, within her share
 (search/resolve.py), and on a GET only when the request came from one of our pages or was typed
 in the address bar (Sec-Fetch-Site): a link on another site must not make the server fetch
 anything. Otherwise the page asks to confirm with a form that carries the CSRF token.
@@ -184,8 +184,10 @@ async def look_up(query: str) -> Found | NotResolved:
     """What a typed handle or address names, looked up on its server when needed (for the
     logged-in citizen, within her share)."""
     target = target_of(query)
-    if target is None:
-        return NotResolved("unsupported")
+    return await _resolved(target) if target is not None else NotResolved("unsupported")
+
+
+async def _resolved(target: Target) -> Found | NotResolved:
     app_state = state()
     account = current_account()
     return await resolve(
@@ -205,13 +207,7 @@ async def _lookup(
     account = current_account()
     found: Found | NotResolved | None
     if network and account is not None:
-        found = await resolve(
-            app_state.db,
-            app_state.fed.directory,
-            target,
-            account_id=account.id,
-            now=app_state.clock.now(),
-        )
+        found = await _resolved(target)
     else:
         async with app_state.db.acquire() as conn:
             found = await resolve_known(conn, target, urls=app_state.urls)
