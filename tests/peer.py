@@ -36,6 +36,8 @@ class Peer:
     mode: Mode = "http"
     documents: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     redirects: dict[str, str] = field(default_factory=dict)
+    # The Content-Type of a path served otherwise than as ActivityStreams (WebFinger's JRD).
+    content_types: dict[str, str] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     # What was POSTed: (path, body).
     received: list[tuple[str, bytes]] = field(default_factory=list)
@@ -68,9 +70,16 @@ class Peer:
         """The POSTed bodies, decoded."""
         return [json.loads(body) for _path, body in self.received]
 
-    def serve(self, path: str, document: dict[str, Any], status: int = 200) -> None:
+    def serve(
+        self,
+        path: str,
+        document: dict[str, Any],
+        status: int = 200,
+        content_type: str = "application/activity+json",
+    ) -> None:
         """Answer GET `path` with `document` (replacing what was served there)."""
         self.documents[path] = (status, document)
+        self.content_types[path] = content_type
 
     def document(self, path: str) -> dict[str, Any]:
         """What GET `path` answers (to change it in place)."""
@@ -120,7 +129,13 @@ class Peer:
             writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        first = await reader.readexactly(1)
+        if first == b"\x16":
+            # A TLS handshake (an https:// attempt, as WebFinger makes first): this server
+            # speaks plain HTTP only, so it hangs up at once, as a closed port would.
+            return
+        head = first + await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
         method, path, _version = lines[0].split(" ", 2)
         headers = {
             name.strip().lower(): value.strip()
@@ -139,8 +154,9 @@ class Peer:
         else:
             status, document = self.documents.get(path, (404, {"error": "not found"}))
             body = json.dumps(document).encode()
+            content_type = self.content_types.get(path, "application/activity+json")
             writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/activity+json\r\n"
+                f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                 + body
             )

@@ -101,6 +101,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.pages import blueprint as pages_blueprint
     from fedicity.web.proposals import blueprint as proposals_blueprint
     from fedicity.web.rooms import blueprint as rooms_blueprint
+    from fedicity.web.search import blueprint as search_blueprint
     from fedicity.web.social import blueprint as social_blueprint
     from fedicity.web.territories import blueprint as territories_blueprint
 
@@ -117,6 +118,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(media_blueprint)
     app.register_blueprint(notifications_blueprint)
     app.register_blueprint(map_blueprint)
+    app.register_blueprint(search_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

@@ -49,6 +49,38 @@ MESSAGES: dict[str, str] = {
     "visibility_invalid": lazy("Choose who can see the post."),
     "not_author": lazy("Only the author can do this."),
     "not_boostable": lazy("Only public posts can be boosted."),
+    # search, lookups of handles and addresses, remote follow
+    "search_too_long": lazy("A search has at most 500 characters."),
+    "search_no_words": lazy("Type at least one word: letters or digits."),
+    "lookup_unknown_local": lazy("Nobody here has this handle."),
+    "lookup_blocked": lazy("This address cannot be looked up from here."),
+    "lookup_refused": lazy("This instance does not federate with that server."),
+    "lookup_unreachable": lazy(
+        "Nothing was found there: the server did not answer, or it has no such account or post."
+    ),
+    "lookup_unsupported": lazy(
+        "This address holds no account, post or event that this site can show."
+    ),
+    "lookup_not_public": lazy("This post or event is not public."),
+    "lookup_needs_login": lazy("Log in to look up accounts, posts and events on other servers."),
+    "lookup_rate_limited": lazy(
+        "You looked up many addresses in a short time; try again in a few minutes."
+    ),
+    "remote_follow_bad_handle": lazy("Type your handle as name@your.server."),
+    "remote_follow_local_handle": lazy(
+        "This handle is on this server: log in here and use the Follow button."
+    ),
+    "remote_follow_blocked": lazy("This server cannot be reached from here."),
+    "remote_follow_refused": lazy("This instance does not federate with your server."),
+    "remote_follow_unreachable": lazy(
+        "Your server did not answer, or it does not know this handle."
+    ),
+    "remote_follow_no_template": lazy(
+        "Your server does not say where to follow from: search for this account there instead."
+    ),
+    "remote_follow_rate_limited": lazy(
+        "Too many attempts from your connection; try again in a few minutes."
+    ),
     # events and media
     "title_missing": lazy("An event needs a title."),
     "title_too_long": lazy("The title is too long."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -26,6 +26,7 @@ from fedicity.posts.compose import Mention, find_handles
 from fedicity.posts.models import Post
 from fedicity.posts.service import PostError
 from fedicity.sanitize import html_to_text
+from fedicity.search.resolve import FoundActor, NotResolved
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
@@ -34,6 +35,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.messages import message, query_error
 from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
+from fedicity.web.search import look_up, render_found
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import resolve_place, served_root
 
@@ -440,7 +442,7 @@ async def follow_requests() -> str | WerkzeugResponse:
 
 
 @blueprint.route("/authorize_interaction", methods=["GET", "POST"])
-async def authorize_interaction() -> str | WerkzeugResponse:
+async def authorize_interaction() -> str | tuple[str, int] | Response | WerkzeugResponse:
     """The OStatus subscribe target: an account found by handle or URL, with a follow button.
 
     A GET only asks to confirm: following a link must not make this server fetch anything (a
@@ -456,6 +458,17 @@ async def authorize_interaction() -> str | WerkzeugResponse:
         raise Problem(400, "uri is required")
     if request.method == "GET":
         return await render_template("authorize_lookup.html", query=query, error=None)
+    if query.lower().startswith(("http://", "https://")):
+        # Servers send posts and events here too (to answer or like them from one's own
+        # account): an address goes through the search's lookup, which shows what it names.
+        looked_up = await look_up(query)
+        if isinstance(looked_up, FoundActor) and looked_up.remote is not None:
+            return await render_template("authorize.html", remote=looked_up.remote)
+        if not isinstance(looked_up, NotResolved):
+            return await render_found(query, looked_up)
+        return await render_template(
+            "authorize_lookup.html", query=query, error=message("not_found")
+        )
     app_state = state()
     found = await find_actor(
         app_state.db, app_state.fed.directory, query, local_host=app_state.settings.host

@@ -231,6 +231,8 @@ async def find_place() -> str | WerkzeugResponse | tuple[str, int]:
                     matches.append(match)
     if len(matches) == 1:
         return redirect(territory_path(matches[0]), 303)
+    if not matches and not wants_html(request):
+        raise Problem(404, "no place served by this instance matches", extra={"reason": "no_place"})
     page = await render_template(
         "territory_find.html", query=text, matches=matches[:20], place_path=territory_path
     )

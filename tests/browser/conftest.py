@@ -167,6 +167,9 @@ async def _seed(base: str) -> dict[str, str]:
         "post": notes[0],
         "tag": "/tags/x",
         "map": "/map",
+        "search": "/search?q=f%C3%AAte",
+        # A visitor sees the remote follow form on an actor's page.
+        "profile_visitor": "/@camille",
     }
 
 
@@ -201,7 +204,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
                 conn, admin_password=ADMIN_PASSWORD, keygen=keygen, settings=instance.settings
             )
         pages = await _seed(instance.base)
-        yield Site(instance.base, pages, frozenset({"login", "signup"}))
+        yield Site(instance.base, pages, frozenset({"login", "signup", "profile_visitor"}))
 
 
 @pytest.fixture(scope="session")

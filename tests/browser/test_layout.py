@@ -25,6 +25,8 @@ MAIN_PAGES = [
     "post",
     "tag",
     "map",
+    "search",
+    "profile_visitor",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.

@@ -74,6 +74,8 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "proposals.new_proposal",
         "proposals.proposals_index",
         "rooms.new_room",
+        "search.remote_follow",
+        "search.search_page",
         "social.authorize_interaction",
         "social.follow_requests",
         "social.home_feed",

@@ -110,8 +110,8 @@ async def test_a_visitor_finds_the_public_sections_in_the_header(
         assert f'href="{path}"' in header, path
     assert 'href="/login"' in header
     assert 'href="/signup"' in header
-    # No search box until /search exists, and no create menu for a visitor.
-    assert "/search" not in header
+    # The search field, and no create menu for a visitor.
+    assert '<form method="get" action="/search" role="search"' in header
     assert "/proposals/new" not in header
 
 
