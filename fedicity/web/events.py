@@ -20,7 +20,6 @@ from fedicity.events.document import event_to_ap, poll_to_ap
 from fedicity.events.ical import calendar
 from fedicity.events.models import CATEGORIES, JOIN_MODES, Event
 from fedicity.events.service import EventError, EventInput
-from fedicity.events.text import when_in_words
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
 from fedicity.territories import queries as territory_queries
@@ -38,9 +37,17 @@ from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
+from fedicity.web.times import event_when, moment_in_zone, time_in_zone, zone_in_reader_words
 
 blueprint = Blueprint("events", __name__)
 blueprint.before_request(check_csrf)
+# Dates in the reader's language and the event's zone, named (web/times.py), on every page that
+# shows an event: `event|event_when`, `moment|in_zone(timezone)`, `moment|time_in_zone(timezone)`,
+# `moment|zone_words(timezone)`.
+blueprint.add_app_template_filter(event_when, "event_when")
+blueprint.add_app_template_filter(moment_in_zone, "in_zone")
+blueprint.add_app_template_filter(time_in_zone, "time_in_zone")
+blueprint.add_app_template_filter(zone_in_reader_words, "zone_words")
 
 AGENDA_SIZE = 200
 STATE_LABELS = {
@@ -121,15 +128,7 @@ async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
         )
     return await render_template(
         "events.html",
-        events=[
-            (
-                event,
-                when_in_words(
-                    event.starts_at, event.ends_at, event.timezone, all_day=event.all_day
-                ),
-            )
-            for event in found[:EVENTS_PAGE]
-        ],
+        events=[(event, event_when(event)) for event in found[:EVENTS_PAGE]],
         page=page,
         has_next=len(found) > EVENTS_PAGE,
     )
@@ -173,7 +172,7 @@ async def event_page(token: str) -> Response | str:
         "event.html",
         people=people,
         event=event,
-        when=when_in_words(event.starts_at, event.ends_at, event.timezone, all_day=event.all_day),
+        when=event_when(event),
         count=count,
         me=me,
         mine=mine,

@@ -14,6 +14,7 @@ from fedicity.activitypub.collections import parse_cursor
 from fedicity.activitypub.dates import format_datetime
 from fedicity.actors import queries as actor_queries
 from fedicity.db.pool import Connection
+from fedicity.events import queries as event_queries
 from fedicity.located import queries as located_queries
 from fedicity.located.models import ITEM_KINDS, LocatedItem
 from fedicity.sanitize import safe_url
@@ -141,12 +142,15 @@ async def _overview(territory: Territory) -> dict[str, Any]:
         people = await actor_queries.select_actors_in_territory(conn, territory.id, limit=100)
         actor = await actor_queries.select_territory_actor(conn, territory.id)
         authors = await _author_names(conn, [i.author_uri for i in (*posts, *events, *proposals)])
+        # Events are shown in their own zone: located items do not keep it.
+        event_zones = await event_queries.select_timezones(conn, [i.object_uri for i in events])
     return {
         "territory": territory,
         "ancestors": ancestors,
         "children": children,
         "posts": posts,
         "events": events,
+        "event_zones": event_zones,
         "proposals": proposals,
         "people": people,
         "authors": authors,
