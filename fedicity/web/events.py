@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from quart import Blueprint, Response, redirect, render_template, request, url_for
@@ -28,16 +29,22 @@ from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.event_form import form_input, values_of, with_image
-from fedicity.web.i18n import lazy
+from fedicity.web.i18n import gettext, lazy
 from fedicity.web.limits import accepts_uploads
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.paging import cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
-from fedicity.web.times import event_when, moment_in_zone, time_in_zone, zone_in_reader_words
+from fedicity.web.times import (
+    event_when,
+    moment_in_zone,
+    time_in_zone,
+    zone_in_reader_words,
+)
 
 blueprint = Blueprint("events", __name__)
 blueprint.before_request(check_csrf)
@@ -57,6 +64,7 @@ STATE_LABELS = {
     "invited": lazy("You are invited."),
     "left": lazy("You left this event."),
     "interested": lazy("You are interested."),
+    "removed": lazy("The organiser removed you from this event."),
 }
 
 
@@ -151,39 +159,131 @@ async def event_page(token: str) -> Response | str:
     me = await _me()
     urls = state().urls
     async with state().db.acquire() as conn:
-        count = await queries.count_participants(conn, event.id)
+        counts = await queries.count_by_state(conn, event.id)
         mine = (
             await queries.select_participation(conn, event.id, urls.actor(me.username))
             if me
             else None
         )
-        organises = me is not None and me.id == event.local_actor_id
-        pending = (
-            await queries.select_participants(conn, event.id, state="pending") if organises else []
+        position = (
+            await queries.waiting_position(conn, event.id, mine.waiting_rank)
+            if mine is not None and mine.waiting_rank is not None
+            else None
         )
-        # The organiser sees who comes.
-        attendees = await queries.select_participants(conn, event.id) if organises else []
+        organises = me is not None and me.id == event.local_actor_id
+        # The organiser sees who comes; the attendees page manages them.
+        attendees = (
+            await queries.select_participants(conn, event.id, limit=ATTENDEES_SHOWN)
+            if organises
+            else []
+        )
         programme = await queries.select_children(conn, event.id)
         parent = await queries.select_event(conn, event.parent_uri) if event.parent_uri else None
         people = await known_actors(
-            conn, urls, [event.organizer_uri, *(p.actor_uri for p in (*pending, *attendees))]
+            conn, urls, [event.organizer_uri, *(p.actor_uri for p in attendees)]
         )
+    count = counts.get("accepted", 0)
     return await render_template(
         "event.html",
         people=people,
         event=event,
         when=event_when(event),
         count=count,
+        waiting=counts.get("waiting", 0),
+        pending_count=counts.get("pending", 0),
         me=me,
         mine=mine,
-        state_label=STATE_LABELS.get(mine.state) if mine else None,
-        pending=pending,
+        position=position,
+        state_label=gettext(STATE_LABELS[mine.state])
+        if mine and mine.state in STATE_LABELS
+        else None,
         attendees=attendees,
+        more_attendees=count > len(attendees),
         full=event.capacity is not None and count >= event.capacity,
         programme=programme,
         parent=parent,
         organizer=organises,
         error=query_error(),
+    )
+
+
+# On the event's page: the first participants by name; the attendees page lists them all.
+ATTENDEES_SHOWN = 50
+# A page of one list (going, waiting, awaiting approval) on the attendees page.
+ATTENDEES_PAGE = 50
+_LISTS = ("pending", "accepted", "waiting")
+
+
+@dataclass(frozen=True)
+class AttendeeList:
+    """One list of the attendees page: its state, how many, a page of them, the next page."""
+
+    state: str
+    total: int
+    shown: list[Any]
+    first_position: int
+    next_after: int | None
+
+
+@blueprint.route("/events/<token>/participants", methods=["GET", "POST"])
+async def participants_page(token: str) -> str | WerkzeugResponse:
+    """The organiser's attendees page (GET): who comes, who waits (in order), who asks, with the
+    counts; approving, refusing and removing. `state` and `after` page through one list. A POST
+    approves or declines a request."""
+    if request.method == "POST":
+        return await _decide(token)
+    event = await _event(token)
+    me = await _me()
+    if me is None:
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")), 303)
+    if me.id != event.local_actor_id:
+        raise Problem(403, message("not_organizer"))
+    only = request.args.get("state")
+    if only is not None and only not in _LISTS:
+        raise Problem(400, "state is one of " + ", ".join(_LISTS))
+    after = cursor_arg("after") if only else None
+    lists: list[AttendeeList] = []
+    async with state().db.acquire() as conn:
+        counts = await queries.count_by_state(conn, event.id)
+        # Requests only where the organiser approves, a line only where there is one (or was).
+        shown_lists = [
+            list_state
+            for list_state in _LISTS
+            if counts.get(list_state)
+            or list_state == "accepted"
+            or (list_state == "pending" and event.join_mode == "restricted")
+            or (list_state == "waiting" and event.waiting_list)
+        ]
+        for list_state in shown_lists if only is None else (only,):
+            found = await queries.select_participants(
+                conn, event.id, state=list_state, limit=ATTENDEES_PAGE + 1, after=after
+            )
+            shown = found[:ATTENDEES_PAGE]
+            first_position = 1
+            if list_state == "waiting" and shown and shown[0].waiting_rank is not None:
+                first_position = await queries.waiting_position(
+                    conn, event.id, shown[0].waiting_rank
+                )
+            last = shown[-1] if shown else None
+            next_after = None
+            if last is not None and len(found) > ATTENDEES_PAGE:
+                next_after = last.waiting_rank if list_state == "waiting" else last.id
+            lists.append(
+                AttendeeList(
+                    list_state, counts.get(list_state, 0), shown, first_position, next_after
+                )
+            )
+        people = await known_actors(
+            conn, state().urls, [p.actor_uri for found in lists for p in found.shown]
+        )
+    return await render_template(
+        "event_participants.html",
+        event=event,
+        lists=lists,
+        only=only,
+        people=people,
+        counts=counts,
+        shown_lists=shown_lists,
     )
 
 
@@ -465,36 +565,58 @@ async def participate(token: str) -> WerkzeugResponse:
 
 @blueprint.post("/events/<token>/leave")
 async def leave(token: str) -> WerkzeugResponse:
-    """A local citizen leaves the event."""
+    """A local citizen leaves the event, or its waiting list; the first in line takes a place
+    that opens."""
     event = await _event(token)
     me = await _require_me()
     app_state = state()
     async with _participation_change(event) as conn:
-        await participation.leave(
+        await participation.leave_event(
             conn,
             event=event,
             actor_uri=app_state.urls.actor(me.username),
-            now=app_state.clock.now(),
+            urls=app_state.urls,
+            clock=app_state.clock,
         )
     return redirect(url_for("events.event_page", token=token), 303)
 
 
-@blueprint.post("/events/<token>/participants")
-async def decide(token: str) -> WerkzeugResponse:
-    """The organiser approves or declines a pending participant."""
+async def _organised(token: str) -> tuple[Event, str]:
+    """The organiser's own event, and the actor a form of the attendees page names."""
     event = await _event(token)
     me = await _require_me()
     if me.id != event.local_actor_id:
         raise Problem(403, message("not_organizer"))
+    actor = (await request.form).get("actor", "")
+    if not actor or len(actor) > 2048:
+        raise Problem(400, "actor names the participant")
+    return event, actor
+
+
+async def _decide(token: str) -> WerkzeugResponse:
+    """The organiser approves or declines a pending participant."""
+    event, actor = await _organised(token)
     form = await request.form
     app_state = state()
     async with _participation_change(event) as conn:
         await participation.decide_pending(
             conn,
             event=event,
-            actor_uri=form.get("actor", ""),
+            actor_uri=actor,
             approve=form.get("decision") == "approve",
             urls=app_state.urls,
             clock=app_state.clock,
         )
-    return redirect(url_for("events.event_page", token=token), 303)
+    return redirect(url_for("events.participants_page", token=token), 303)
+
+
+@blueprint.post("/events/<token>/participants/remove")
+async def remove(token: str) -> WerkzeugResponse:
+    """The organiser takes a participant, or someone waiting, off the event."""
+    event, actor = await _organised(token)
+    app_state = state()
+    async with _participation_change(event) as conn:
+        await participation.remove(
+            conn, event=event, actor_uri=actor, urls=app_state.urls, clock=app_state.clock
+        )
+    return redirect(url_for("events.participants_page", token=token), 303)
