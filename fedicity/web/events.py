@@ -3,11 +3,16 @@ organiser's and participants' forms."""
 
 from __future__ import annotations
 
+import calendar as month_calendar
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date, format_skeleton, get_day_names
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -21,6 +26,7 @@ from fedicity.events.document import event_to_ap, poll_to_ap
 from fedicity.events.ical import calendar
 from fedicity.events.models import CATEGORIES, JOIN_MODES, Event
 from fedicity.events.service import EventError, EventInput
+from fedicity.events.text import zone
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
 from fedicity.territories import queries as territory_queries
@@ -42,6 +48,7 @@ from fedicity.web.territories import resolve_place, served_root
 from fedicity.web.times import (
     event_when,
     moment_in_zone,
+    reader_locale,
     time_in_zone,
     zone_in_reader_words,
 )
@@ -123,10 +130,13 @@ _MEDIA_STATUS = {"image_too_large": 413, "image_too_many_pixels": 413, "upload_q
 @blueprint.route("/events", methods=["GET", "POST"])
 @accepts_uploads
 async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
-    """Upcoming public events (GET), organised here and federated, soonest first, paged; or
-    organise an event (POST, the form of /events/new)."""
+    """Upcoming public events (GET), organised here and federated, soonest first, paged, or a
+    month of them as a calendar (`view=month`, `month=YYYY-MM`); or organise an event (POST, the
+    form of /events/new)."""
     if request.method == "POST":
         return await _save(None)
+    if request.args.get("view") == "month":
+        return await _month_view()
     # A person's page: a page number that makes no sense shows the first page, not an error.
     asked = collections.parse_cursor(request.args.get("page"))
     page = asked if isinstance(asked, int) and 1 <= asked <= MAX_PAGE else 1
@@ -139,6 +149,95 @@ async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
         events=[(event, event_when(event)) for event in found[:EVENTS_PAGE]],
         page=page,
         has_next=len(found) > EVENTS_PAGE,
+        this_month=_this_month().strftime("%Y-%m"),
+    )
+
+
+# The most events a month view shows (a calendar of more would be unreadable anyway).
+MONTH_EVENTS = 500
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits: \d admits others
+
+
+@dataclass(frozen=True)
+class Day:
+    """A day of the month view: its date, whether it is in the month shown, its events."""
+
+    day: date
+    in_month: bool
+    today: bool
+    events: list[Event]
+
+
+def _this_month() -> date:
+    """The first day of the current month, in the instance's zone."""
+    today = state().clock.now().astimezone(zone(state().settings.timezone)).date()
+    return today.replace(day=1)
+
+
+def _asked_month() -> date:
+    """The month of `month=YYYY-MM` (its first day), the current one when absent; a 400 for
+    anything else."""
+    raw = request.args.get("month", "")
+    if not raw:
+        return _this_month()
+    matched = _MONTH.fullmatch(raw)
+    if matched is None or not (1000 <= int(matched[1]) <= 9998 and 1 <= int(matched[2]) <= 12):
+        raise Problem(400, "month is a year and a month, such as 2026-12")
+    return date(int(matched[1]), int(matched[2]), 1)
+
+
+def _full_date_without_year(locale: str) -> str:
+    """The locale's full date pattern without its year: 'EEEE d MMMM', 'EEEE, MMMM d'."""
+    pattern = Locale.parse(locale).date_formats["full"].pattern
+    return re.sub(r"[,\s]*y+", "", pattern).strip(" ,")
+
+
+def _local_day(event: Event) -> date:
+    """The day an event starts on, where it happens (in its own zone)."""
+    return event.starts_at.astimezone(zone(event.timezone)).date()
+
+
+async def _month_view() -> str:
+    """The month's public events, here and federated, as a calendar: each on the day it starts
+    in its own zone."""
+    first = _asked_month()
+    following = (first + timedelta(days=32)).replace(day=1)
+    instance_zone = zone(state().settings.timezone)
+    # A day's margin either side: an event is placed by its own zone's date, which may be
+    # another day than the instance's.
+    start = datetime.combine(first, datetime.min.time(), instance_zone) - timedelta(days=1)
+    end = datetime.combine(following, datetime.min.time(), instance_zone) + timedelta(days=1)
+    async with state().db.acquire() as conn:
+        found = await queries.select_starting_between(conn, start, end, limit=MONTH_EVENTS + 1)
+    by_day: dict[date, list[Event]] = {}
+    for event in found[:MONTH_EVENTS]:
+        by_day.setdefault(_local_day(event), []).append(event)
+    today = state().clock.now().astimezone(instance_zone).date()
+    weeks = [
+        [Day(day, day.month == first.month, day == today, by_day.get(day, [])) for day in week]
+        for week in month_calendar.Calendar(firstweekday=0).monthdatescalendar(
+            first.year, first.month
+        )
+    ]
+    locale = reader_locale()
+    return await render_template(
+        "events_month.html",
+        weeks=weeks,
+        title=format_skeleton("yMMMM", first, locale=locale),
+        weekdays=[
+            (
+                get_day_names("wide", locale=locale)[n],
+                get_day_names("abbreviated", locale=locale)[n],
+            )
+            for n in range(7)
+        ],
+        day_name=lambda day: format_date(day, _full_date_without_year(locale), locale=locale),
+        previous=(first - timedelta(days=1)).strftime("%Y-%m")
+        if first.year > 1000 or first.month > 1
+        else None,
+        following=following.strftime("%Y-%m") if following.year <= 9998 else None,
+        empty=not any(day.events for week in weeks for day in week if day.in_month),
+        truncated=len(found) > MONTH_EVENTS,
     )
 
 
