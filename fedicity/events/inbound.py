@@ -141,7 +141,8 @@ async def _local_event(ctx: InboundContext, activity: Mapping[str, Any]) -> Even
 
 
 async def on_join(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """Join{Event}: answered with Accept, Reject, or kept pending for the organiser."""
+    """Join{Event}: answered with Accept, Reject, or kept pending for the organiser or waiting
+    for a place (answered then)."""
     event = await _local_event(ctx, activity)
     if event is None:
         return Outcome.ignored("the joined event is not one of ours")
@@ -160,13 +161,13 @@ async def on_join(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
 
 
 async def on_leave(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """Leave{Event}: the participant's place is freed."""
+    """Leave{Event}: the participant's place is freed (and taken by the first in line)."""
     event = await _local_event(ctx, activity)
     if event is None:
         return Outcome.ignored("the event left is not one of ours")
     async with poll.counts_published(ctx.conn, event, urls=ctx.urls, clock=ctx.clock):
-        left = await participation.leave(
-            ctx.conn, event=event, actor_uri=ctx.actor_uri, now=ctx.clock.now()
+        left = await participation.leave_event(
+            ctx.conn, event=event, actor_uri=ctx.actor_uri, urls=ctx.urls, clock=ctx.clock
         )
     return Outcome.done() if left else Outcome.ignored("this actor does not take part")
 

@@ -10,7 +10,9 @@ JoinMode = Literal["free", "restricted", "invite", "external"]
 JOIN_MODES: tuple[JoinMode, ...] = get_args(JoinMode)
 Status = Literal["confirmed", "tentative", "cancelled"]
 STATUSES: tuple[Status, ...] = get_args(Status)
-ParticipationState = Literal["invited", "pending", "accepted", "rejected", "left", "interested"]
+ParticipationState = Literal[
+    "invited", "pending", "accepted", "rejected", "left", "interested", "waiting", "removed"
+]
 DEFAULT_TIMEZONE = "Europe/Paris"
 # FEP-8a8e's category list (Mobilizon's).
 CATEGORIES: tuple[str, ...] = (
@@ -108,6 +110,8 @@ class EventData:
     coordinates_swapped: bool = False
     capacity: int | None = None
     join_mode: JoinMode = "free"
+    # When full, a Join waits in line for a place instead of being refused.
+    waiting_list: bool = False
     external_url: str | None = None
     status: Status = "confirmed"
     parent_uri: str | None = None
@@ -144,3 +148,5 @@ class Participation:
     join_uri: str | None
     created_at: datetime
     updated_at: datetime
+    # The place in line while `state` is "waiting" (lower is sooner), else None.
+    waiting_rank: int | None = None

@@ -9,7 +9,8 @@ participation:
 - "J'y vais": a Join under the event's rules (cancelled, external, invite-only, capacity,
   approval). Accepted: the voter takes a place. Pending (restricted) or refused: the vote takes no
   place and the organiser sends the voter a direct Note saying why (Mastodon ignores a Reject).
-- "Peut-être": the voter is counted as interested; a place they held is freed.
+- "Peut-être": the voter is counted as interested; a place they held is freed (the first on the
+  waiting list takes it).
 - "Je ne peux pas": a Leave; the voter is counted among those who cannot come.
 
 The poll's counts are the participation states (accepted, interested, left), so they go out as
@@ -57,6 +58,16 @@ _EXPLANATIONS = {
     "the event is full": "cet événement est complet, votre réponse n'a pas été comptée.",
     "the organiser approves each participant": (
         "l'organisateur valide chaque participation, votre demande est en attente."
+    ),
+    "the event is full: on the waiting list": (
+        "cet événement est complet : vous êtes sur la liste d'attente et prendrez la première "
+        "place qui se libère."
+    ),
+    "already on the waiting list": (
+        "cet événement est complet : vous êtes déjà sur la liste d'attente."
+    ),
+    "the organiser removed this participant": (
+        "l'organisateur vous a retiré de cet événement, votre réponse n'a pas été comptée."
     ),
 }
 
@@ -213,6 +224,8 @@ async def answer(
             detail = STATE_OF_OPTION[option]
             if option == MAYBE and current is not None and current.state == "invited":
                 detail = "invited"  # a "maybe" keeps the invitation
+            elif current is not None and current.state == "removed":
+                detail = "removed"  # the organiser's decision stands
             else:
                 await queries.set_participation(
                     conn,
@@ -222,4 +235,6 @@ async def answer(
                     join_uri=None,
                     now=clock.now(),
                 )
+                if current is not None and current.state == "accepted":
+                    await participation.promote_waiting(conn, event=event, urls=urls, clock=clock)
     return detail

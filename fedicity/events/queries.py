@@ -41,6 +41,7 @@ _DATA = (
     "coordinates_swapped",
     "capacity",
     "join_mode",
+    "waiting_list",
     "external_url",
     "status",
     "parent_uri",
@@ -53,7 +54,7 @@ _DATA = (
     "updated",
 )
 _COLUMNS = ", ".join(("id", *_DATA, "parent_id", "deleted_at"))
-_PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at"
+_PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at, waiting_rank"
 
 
 def _event(row: Any) -> Event:
@@ -191,15 +192,22 @@ async def set_participation(
     join_uri: str | None,
     now: datetime,
 ) -> Participation:
-    """Record an actor's participation state (the Join's id kept when one is given)."""
+    """Record an actor's participation state (the Join's id kept when one is given). Starting to
+    wait draws a place in line; waiting again keeps it; any other state clears it."""
     row = await conn.fetchrow(
         f"""INSERT INTO event_participations (event_id, actor_uri, state, join_uri, created_at,
-                                              updated_at)
-            VALUES ($1, $2, $3, $4, $5, $5)
+                                              updated_at, waiting_rank)
+            VALUES ($1, $2, $3, $4, $5, $5,
+                    CASE WHEN $3 = 'waiting' THEN nextval('event_waiting_rank') END)
             ON CONFLICT (event_id, actor_uri) DO UPDATE SET
                 state = EXCLUDED.state,
                 join_uri = COALESCE(EXCLUDED.join_uri, event_participations.join_uri),
-                updated_at = EXCLUDED.updated_at
+                updated_at = EXCLUDED.updated_at,
+                waiting_rank = CASE
+                    WHEN EXCLUDED.state <> 'waiting' THEN NULL
+                    WHEN event_participations.state = 'waiting'
+                        THEN event_participations.waiting_rank
+                    ELSE EXCLUDED.waiting_rank END
             RETURNING {_PARTICIPATION}""",
         event_id,
         actor_uri,
@@ -211,9 +219,11 @@ async def set_participation(
     return _participation(row)
 
 
-async def lock_event(conn: Connection, event_id: int) -> None:
-    """Serialise participation changes of one event (capacity checks)."""
-    await conn.execute("SELECT id FROM events WHERE id = $1 FOR UPDATE", event_id)
+async def lock_event(conn: Connection, event_id: int) -> Event | None:
+    """Serialise participation changes of one event (capacity checks); the event as it is now
+    (its capacity may have changed since the caller read it)."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM events WHERE id = $1 FOR UPDATE", event_id)
+    return None if row is None else _event(row)
 
 
 async def count_participants(conn: Connection, event_id: int, state: str = "accepted") -> int:
@@ -245,17 +255,77 @@ async def select_participant_uris(conn: Connection, event_id: int) -> list[str]:
 
 
 async def select_participants(
-    conn: Connection, event_id: int, *, state: str = "accepted", limit: int = 200
+    conn: Connection,
+    event_id: int,
+    *,
+    state: str = "accepted",
+    limit: int = 200,
+    after: int | None = None,
 ) -> list[Participation]:
-    """Participations of an event in `state`, oldest first."""
+    """Participations of an event in `state`, in order: the waiting by their place in line,
+    the others oldest first; `after` is the last key (place in line or row id) already shown."""
+    key = "waiting_rank" if state == "waiting" else "id"
     rows = await conn.fetch(
         f"""SELECT {_PARTICIPATION} FROM event_participations
-             WHERE event_id = $1 AND state = $2 ORDER BY id LIMIT $3""",
+             WHERE event_id = $1 AND state = $2 AND ($4::bigint IS NULL OR {key} > $4)
+             ORDER BY {key} LIMIT $3""",
         event_id,
         state,
         limit,
+        after,
     )
     return [_participation(row) for row in rows]
+
+
+async def waiting_position(conn: Connection, event_id: int, waiting_rank: int) -> int:
+    """The position in line (1 is next) of the participation waiting with this rank."""
+    position: int = await conn.fetchval(
+        """SELECT count(*) FROM event_participations
+            WHERE event_id = $1 AND state = 'waiting' AND waiting_rank <= $2""",
+        event_id,
+        waiting_rank,
+    )
+    return position
+
+
+async def select_timezones(conn: Connection, uris: list[str]) -> dict[str, str]:
+    """The time zone of each of these events that is stored here."""
+    rows = await conn.fetch(
+        "SELECT uri, timezone FROM events WHERE uri = ANY($1::text[]) AND deleted_at IS NULL",
+        uris,
+    )
+    return {row["uri"]: row["timezone"] for row in rows}
+
+
+async def select_starting_between(
+    conn: Connection, start: datetime, end: datetime, *, limit: int
+) -> list[Event]:
+    """Public events here and federated that start in [start, end), soonest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE deleted_at IS NULL AND public AND starts_at >= $1 AND starts_at < $2
+             ORDER BY starts_at, id LIMIT $3""",
+        start,
+        end,
+        limit,
+    )
+    return [_event(row) for row in rows]
+
+
+async def select_upcoming(
+    conn: Connection, now: datetime, *, limit: int, offset: int = 0
+) -> list[Event]:
+    """Public events here and federated that have not ended yet (an event without an end is
+    upcoming until it starts), soonest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE deleted_at IS NULL AND public AND coalesce(ends_at, starts_at) >= $1
+             ORDER BY starts_at, id LIMIT $2 OFFSET $3""",
+        now,
+        limit,
+        offset,
+    )
+    return [_event(row) for row in rows]
 
 
 async def select_upcoming_placed(
@@ -283,21 +353,5 @@ async def select_upcoming_placed(
         scope_id,
         unplaced_in_scope,
         limit,
-    )
-    return [_event(row) for row in rows]
-
-
-async def select_upcoming(
-    conn: Connection, now: datetime, *, limit: int, offset: int = 0
-) -> list[Event]:
-    """Public events here and federated that have not ended yet (an event without an end is
-    upcoming until it starts), soonest first."""
-    rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND coalesce(ends_at, starts_at) >= $1
-             ORDER BY starts_at, id LIMIT $2 OFFSET $3""",
-        now,
-        limit,
-        offset,
     )
     return [_event(row) for row in rows]

@@ -16,7 +16,7 @@ from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
-from fedicity.events import poll, queries
+from fedicity.events import participation, poll, queries
 from fedicity.events.document import event_activity, event_to_ap, tombstone
 from fedicity.events.models import (
     CATEGORIES,
@@ -62,6 +62,7 @@ class EventInput:
     location: Location = field(default_factory=Location)
     capacity: int | None = None
     join_mode: str = "free"
+    waiting_list: bool = False
     external_url: str | None = None
     status: str = "confirmed"
     parent_uri: str | None = None
@@ -164,6 +165,7 @@ def _data(
         location=location,
         capacity=data.capacity,
         join_mode=join_mode,
+        waiting_list=data.waiting_list,
         external_url=data.external_url if join_mode == "external" else None,
         status=status,
         parent_uri=data.parent_uri,
@@ -312,6 +314,8 @@ async def update_event(
         assert stored is not None
         if place is None and event.territory_id is not None:
             await located_queries.mark_deleted(conn, event.uri, clock.now())
+        # A raised capacity gives its new places to those waiting, before the new count goes out.
+        await participation.promote_waiting(conn, event=stored, urls=urls, clock=clock)
         await _publish_event(
             conn,
             actor=actor,
@@ -343,6 +347,7 @@ def input_of(event: Event) -> EventInput:
         location=event.location,
         capacity=event.capacity,
         join_mode=event.join_mode,
+        waiting_list=event.waiting_list,
         external_url=event.external_url,
         status=event.status,
         parent_uri=event.parent_uri,

@@ -21,6 +21,8 @@ Kind = Literal[
     "membership_request",
     "membership_accepted",
     "membership_refused",
+    # A place opened up at an event the recipient was waiting for: they now take part.
+    "waiting_list_promoted",
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

@@ -3,10 +3,16 @@ organiser's and participants' forms."""
 
 from __future__ import annotations
 
+import calendar as month_calendar
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date, format_skeleton, get_day_names
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -20,7 +26,7 @@ from fedicity.events.document import event_to_ap, poll_to_ap
 from fedicity.events.ical import calendar
 from fedicity.events.models import CATEGORIES, JOIN_MODES, Event
 from fedicity.events.service import EventError, EventInput
-from fedicity.events.text import when_in_words
+from fedicity.events.text import zone
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
 from fedicity.territories import queries as territory_queries
@@ -30,19 +36,34 @@ from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.event_form import form_input, values_of, with_image
 from fedicity.web.forms import POINT_ERRORS
-from fedicity.web.i18n import lazy
+from fedicity.web.i18n import gettext, lazy
 from fedicity.web.limits import accepts_uploads
 from fedicity.web.map import default_center
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.paging import cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
+from fedicity.web.times import (
+    event_when,
+    moment_in_zone,
+    reader_locale,
+    time_in_zone,
+    zone_in_reader_words,
+)
 
 blueprint = Blueprint("events", __name__)
 blueprint.before_request(check_csrf)
+# Dates in the reader's language and the event's zone, named (web/times.py), on every page that
+# shows an event: `event|event_when`, `moment|in_zone(timezone)`, `moment|time_in_zone(timezone)`,
+# `moment|zone_words(timezone)`.
+blueprint.add_app_template_filter(event_when, "event_when")
+blueprint.add_app_template_filter(moment_in_zone, "in_zone")
+blueprint.add_app_template_filter(time_in_zone, "time_in_zone")
+blueprint.add_app_template_filter(zone_in_reader_words, "zone_words")
 
 AGENDA_SIZE = 200
 STATE_LABELS = {
@@ -52,6 +73,7 @@ STATE_LABELS = {
     "invited": lazy("You are invited."),
     "left": lazy("You left this event."),
     "interested": lazy("You are interested."),
+    "removed": lazy("The organiser removed you from this event."),
 }
 
 
@@ -110,10 +132,13 @@ _MEDIA_STATUS = {"image_too_large": 413, "image_too_many_pixels": 413, "upload_q
 @blueprint.route("/events", methods=["GET", "POST"])
 @accepts_uploads
 async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
-    """Upcoming public events (GET), organised here and federated, soonest first, paged; or
-    organise an event (POST, the form of /events/new)."""
+    """Upcoming public events (GET), organised here and federated, soonest first, paged, or a
+    month of them as a calendar (`view=month`, `month=YYYY-MM`); or organise an event (POST, the
+    form of /events/new)."""
     if request.method == "POST":
         return await _save(None)
+    if request.args.get("view") == "month":
+        return await _month_view()
     # A person's page: a page number that makes no sense shows the first page, not an error.
     asked = collections.parse_cursor(request.args.get("page"))
     page = asked if isinstance(asked, int) and 1 <= asked <= MAX_PAGE else 1
@@ -123,17 +148,98 @@ async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
         )
     return await render_template(
         "events.html",
-        events=[
-            (
-                event,
-                when_in_words(
-                    event.starts_at, event.ends_at, event.timezone, all_day=event.all_day
-                ),
-            )
-            for event in found[:EVENTS_PAGE]
-        ],
+        events=[(event, event_when(event)) for event in found[:EVENTS_PAGE]],
         page=page,
         has_next=len(found) > EVENTS_PAGE,
+        this_month=_this_month().strftime("%Y-%m"),
+    )
+
+
+# The most events a month view shows (a calendar of more would be unreadable anyway).
+MONTH_EVENTS = 500
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits: \d admits others
+
+
+@dataclass(frozen=True)
+class Day:
+    """A day of the month view: its date, whether it is in the month shown, its events."""
+
+    day: date
+    in_month: bool
+    today: bool
+    events: list[Event]
+
+
+def _this_month() -> date:
+    """The first day of the current month, in the instance's zone."""
+    today = state().clock.now().astimezone(zone(state().settings.timezone)).date()
+    return today.replace(day=1)
+
+
+def _asked_month() -> date:
+    """The month of `month=YYYY-MM` (its first day), the current one when absent; a 400 for
+    anything else."""
+    raw = request.args.get("month", "")
+    if not raw:
+        return _this_month()
+    matched = _MONTH.fullmatch(raw)
+    if matched is None or not (1000 <= int(matched[1]) <= 9998 and 1 <= int(matched[2]) <= 12):
+        raise Problem(400, "month is a year and a month, such as 2026-12")
+    return date(int(matched[1]), int(matched[2]), 1)
+
+
+def _full_date_without_year(locale: str) -> str:
+    """The locale's full date pattern without its year: 'EEEE d MMMM', 'EEEE, MMMM d'."""
+    pattern = Locale.parse(locale).date_formats["full"].pattern
+    return re.sub(r"[,\s]*y+", "", pattern).strip(" ,")
+
+
+def _local_day(event: Event) -> date:
+    """The day an event starts on, where it happens (in its own zone)."""
+    return event.starts_at.astimezone(zone(event.timezone)).date()
+
+
+async def _month_view() -> str:
+    """The month's public events, here and federated, as a calendar: each on the day it starts
+    in its own zone."""
+    first = _asked_month()
+    following = (first + timedelta(days=32)).replace(day=1)
+    instance_zone = zone(state().settings.timezone)
+    # A day's margin either side: an event is placed by its own zone's date, which may be
+    # another day than the instance's.
+    start = datetime.combine(first, datetime.min.time(), instance_zone) - timedelta(days=1)
+    end = datetime.combine(following, datetime.min.time(), instance_zone) + timedelta(days=1)
+    async with state().db.acquire() as conn:
+        found = await queries.select_starting_between(conn, start, end, limit=MONTH_EVENTS + 1)
+    by_day: dict[date, list[Event]] = {}
+    for event in found[:MONTH_EVENTS]:
+        by_day.setdefault(_local_day(event), []).append(event)
+    today = state().clock.now().astimezone(instance_zone).date()
+    weeks = [
+        [Day(day, day.month == first.month, day == today, by_day.get(day, [])) for day in week]
+        for week in month_calendar.Calendar(firstweekday=0).monthdatescalendar(
+            first.year, first.month
+        )
+    ]
+    locale = reader_locale()
+    return await render_template(
+        "events_month.html",
+        weeks=weeks,
+        title=format_skeleton("yMMMM", first, locale=locale),
+        weekdays=[
+            (
+                get_day_names("wide", locale=locale)[n],
+                get_day_names("abbreviated", locale=locale)[n],
+            )
+            for n in range(7)
+        ],
+        day_name=lambda day: format_date(day, _full_date_without_year(locale), locale=locale),
+        previous=(first - timedelta(days=1)).strftime("%Y-%m")
+        if first.year > 1000 or first.month > 1
+        else None,
+        following=following.strftime("%Y-%m") if following.year <= 9998 else None,
+        empty=not any(day.events for week in weeks for day in week if day.in_month),
+        truncated=len(found) > MONTH_EVENTS,
     )
 
 
@@ -154,39 +260,131 @@ async def event_page(token: str) -> Response | str:
     me = await _me()
     urls = state().urls
     async with state().db.acquire() as conn:
-        count = await queries.count_participants(conn, event.id)
+        counts = await queries.count_by_state(conn, event.id)
         mine = (
             await queries.select_participation(conn, event.id, urls.actor(me.username))
             if me
             else None
         )
-        organises = me is not None and me.id == event.local_actor_id
-        pending = (
-            await queries.select_participants(conn, event.id, state="pending") if organises else []
+        position = (
+            await queries.waiting_position(conn, event.id, mine.waiting_rank)
+            if mine is not None and mine.waiting_rank is not None
+            else None
         )
-        # The organiser sees who comes.
-        attendees = await queries.select_participants(conn, event.id) if organises else []
+        organises = me is not None and me.id == event.local_actor_id
+        # The organiser sees who comes; the attendees page manages them.
+        attendees = (
+            await queries.select_participants(conn, event.id, limit=ATTENDEES_SHOWN)
+            if organises
+            else []
+        )
         programme = await queries.select_children(conn, event.id)
         parent = await queries.select_event(conn, event.parent_uri) if event.parent_uri else None
         people = await known_actors(
-            conn, urls, [event.organizer_uri, *(p.actor_uri for p in (*pending, *attendees))]
+            conn, urls, [event.organizer_uri, *(p.actor_uri for p in attendees)]
         )
+    count = counts.get("accepted", 0)
     return await render_template(
         "event.html",
         people=people,
         event=event,
-        when=when_in_words(event.starts_at, event.ends_at, event.timezone, all_day=event.all_day),
+        when=event_when(event),
         count=count,
+        waiting=counts.get("waiting", 0),
+        pending_count=counts.get("pending", 0),
         me=me,
         mine=mine,
-        state_label=STATE_LABELS.get(mine.state) if mine else None,
-        pending=pending,
+        position=position,
+        state_label=gettext(STATE_LABELS[mine.state])
+        if mine and mine.state in STATE_LABELS
+        else None,
         attendees=attendees,
+        more_attendees=count > len(attendees),
         full=event.capacity is not None and count >= event.capacity,
         programme=programme,
         parent=parent,
         organizer=organises,
         error=query_error(),
+    )
+
+
+# On the event's page: the first participants by name; the attendees page lists them all.
+ATTENDEES_SHOWN = 50
+# A page of one list (going, waiting, awaiting approval) on the attendees page.
+ATTENDEES_PAGE = 50
+_LISTS = ("pending", "accepted", "waiting")
+
+
+@dataclass(frozen=True)
+class AttendeeList:
+    """One list of the attendees page: its state, how many, a page of them, the next page."""
+
+    state: str
+    total: int
+    shown: list[Any]
+    first_position: int
+    next_after: int | None
+
+
+@blueprint.route("/events/<token>/participants", methods=["GET", "POST"])
+async def participants_page(token: str) -> str | WerkzeugResponse:
+    """The organiser's attendees page (GET): who comes, who waits (in order), who asks, with the
+    counts; approving, refusing and removing. `state` and `after` page through one list. A POST
+    approves or declines a request."""
+    if request.method == "POST":
+        return await _decide(token)
+    event = await _event(token)
+    me = await _me()
+    if me is None:
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")), 303)
+    if me.id != event.local_actor_id:
+        raise Problem(403, message("not_organizer"))
+    only = request.args.get("state")
+    if only is not None and only not in _LISTS:
+        raise Problem(400, "state is one of " + ", ".join(_LISTS))
+    after = cursor_arg("after") if only else None
+    lists: list[AttendeeList] = []
+    async with state().db.acquire() as conn:
+        counts = await queries.count_by_state(conn, event.id)
+        # Requests only where the organiser approves, a line only where there is one (or was).
+        shown_lists = [
+            list_state
+            for list_state in _LISTS
+            if counts.get(list_state)
+            or list_state == "accepted"
+            or (list_state == "pending" and event.join_mode == "restricted")
+            or (list_state == "waiting" and event.waiting_list)
+        ]
+        for list_state in shown_lists if only is None else (only,):
+            found = await queries.select_participants(
+                conn, event.id, state=list_state, limit=ATTENDEES_PAGE + 1, after=after
+            )
+            shown = found[:ATTENDEES_PAGE]
+            first_position = 1
+            if list_state == "waiting" and shown and shown[0].waiting_rank is not None:
+                first_position = await queries.waiting_position(
+                    conn, event.id, shown[0].waiting_rank
+                )
+            last = shown[-1] if shown else None
+            next_after = None
+            if last is not None and len(found) > ATTENDEES_PAGE:
+                next_after = last.waiting_rank if list_state == "waiting" else last.id
+            lists.append(
+                AttendeeList(
+                    list_state, counts.get(list_state, 0), shown, first_position, next_after
+                )
+            )
+        people = await known_actors(
+            conn, state().urls, [p.actor_uri for found in lists for p in found.shown]
+        )
+    return await render_template(
+        "event_participants.html",
+        event=event,
+        lists=lists,
+        only=only,
+        people=people,
+        counts=counts,
+        shown_lists=shown_lists,
     )
 
 
@@ -471,36 +669,58 @@ async def participate(token: str) -> WerkzeugResponse:
 
 @blueprint.post("/events/<token>/leave")
 async def leave(token: str) -> WerkzeugResponse:
-    """A local citizen leaves the event."""
+    """A local citizen leaves the event, or its waiting list; the first in line takes a place
+    that opens."""
     event = await _event(token)
     me = await _require_me()
     app_state = state()
     async with _participation_change(event) as conn:
-        await participation.leave(
+        await participation.leave_event(
             conn,
             event=event,
             actor_uri=app_state.urls.actor(me.username),
-            now=app_state.clock.now(),
+            urls=app_state.urls,
+            clock=app_state.clock,
         )
     return redirect(url_for("events.event_page", token=token), 303)
 
 
-@blueprint.post("/events/<token>/participants")
-async def decide(token: str) -> WerkzeugResponse:
-    """The organiser approves or declines a pending participant."""
+async def _organised(token: str) -> tuple[Event, str]:
+    """The organiser's own event, and the actor a form of the attendees page names."""
     event = await _event(token)
     me = await _require_me()
     if me.id != event.local_actor_id:
         raise Problem(403, message("not_organizer"))
+    actor = (await request.form).get("actor", "")
+    if not actor or len(actor) > 2048:
+        raise Problem(400, "actor names the participant")
+    return event, actor
+
+
+async def _decide(token: str) -> WerkzeugResponse:
+    """The organiser approves or declines a pending participant."""
+    event, actor = await _organised(token)
     form = await request.form
     app_state = state()
     async with _participation_change(event) as conn:
         await participation.decide_pending(
             conn,
             event=event,
-            actor_uri=form.get("actor", ""),
+            actor_uri=actor,
             approve=form.get("decision") == "approve",
             urls=app_state.urls,
             clock=app_state.clock,
         )
-    return redirect(url_for("events.event_page", token=token), 303)
+    return redirect(url_for("events.participants_page", token=token), 303)
+
+
+@blueprint.post("/events/<token>/participants/remove")
+async def remove(token: str) -> WerkzeugResponse:
+    """The organiser takes a participant, or someone waiting, off the event."""
+    event, actor = await _organised(token)
+    app_state = state()
+    async with _participation_change(event) as conn:
+        await participation.remove(
+            conn, event=event, actor_uri=actor, urls=app_state.urls, clock=app_state.clock
+        )
+    return redirect(url_for("events.participants_page", token=token), 303)

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub.dates import format_datetime
 from fedicity.actors import queries as actor_queries
+from fedicity.events import queries as event_queries
 from fedicity.located import queries as located_queries
 from fedicity.located.models import ITEM_KINDS, LocatedItem
 from fedicity.sanitize import safe_url
@@ -165,6 +166,10 @@ async def _overview(territory: Territory, show: str | None = None) -> dict[str, 
                 *(app_state.urls.actor(a.username) for a in sections["people"]),
             ],
         )
+        # Events are shown in their own zone: located items do not keep it.
+        event_zones = await event_queries.select_timezones(
+            conn, [i.object_uri for i in sections["events"]]
+        )
     return {
         "territory": territory,
         "ancestors": ancestors,
@@ -172,6 +177,7 @@ async def _overview(territory: Territory, show: str | None = None) -> dict[str, 
         **sections,
         "more": more,
         "show": show,
+        "event_zones": event_zones,
         "authors": authors,
         "handle": f"@{actor.username}@{app_state.settings.host}" if actor else None,
         "actor_url": app_state.urls.actor(actor.username) if actor else None,

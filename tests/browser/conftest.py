@@ -150,11 +150,37 @@ async def _seed(base: str) -> dict[str, str]:
             "/notes", data={"csrf_token": token, "text": f"Ordre du jour : {LONG_URL}"}
         )
         assert response.status_code == 303, response.text
+        # And organises a full event with a waiting list, so that its attendees page has people
+        # in each list.
+        response = await client.post(
+            "/events",
+            data={
+                "csrf_token": token,
+                "title": "Atelier réparation de vélos",
+                "starts_at": "2031-06-14T10:00",
+                "ends_at": "2031-06-14T12:00",
+                "timezone": "Europe/Paris",
+                "place_name": "Garage solidaire, rue de Paris",
+                "territory": "93048",
+                "capacity": "1",
+                "waiting_list": "on",
+                "join_mode": "free",
+            },
+        )
+        assert response.status_code == 303, response.text
+        workshop = response.headers["Location"]
+    for citizen in ("camille", "yanis"):
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            token = await _logged_in(client, citizen, DEMO_PASSWORD)
+            response = await client.post(workshop + "/participate", data={"csrf_token": token})
+            assert response.status_code == 303, response.text
     return {
         "feed": "/home",
         "events": "/events",
         "event": event,
         "event_new": "/events/new",
+        "events_month": "/events?view=month&month=2031-06",
+        "event_attendees": workshop + "/participants",
         "proposal": proposal,
         "proposal_new": "/proposals/new",
         "profile": "/@camille",

@@ -13,6 +13,8 @@ MAIN_PAGES = [
     "events",
     "event",
     "event_new",
+    "events_month",
+    "event_attendees",
     "proposal",
     "proposal_new",
     "profile",

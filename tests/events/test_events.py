@@ -334,8 +334,11 @@ async def test_create_publishes_event_with_words_and_territories_announce_it(
     assert document["category"] == "COMMUNITY"
     assert {t["name"] for t in document["tag"]} == {"#fete", "#quartier"}
     assert create["cc"] == [URLS.actor("camille") + "/followers"]
-    # Mastodon shows Events as converted statuses: date, time and place are in the content.
-    assert "samedi 14 mars 2026 de 10\u00a0h\u00a000 à 12\u00a0h\u00a030" in document["content"]
+    # Mastodon shows Events as converted statuses: date, time and place are in the content, in
+    # French, the zone named.
+    assert (
+        "Samedi 14 mars 2026, 10:00\u2009\u2013\u200912:30 (heure de Paris)" in document["content"]
+    )
     assert "Place Jean-Jaurès" in document["content"]
     assert "<strong>nombreux</strong>" in document["content"]
     announces = await served.outbox("Announce")
@@ -356,7 +359,7 @@ async def test_the_title_comes_first_in_the_content_then_the_date(served: Served
     # Then a server that shows `content` and not `name` (Takahē) still shows the title, first,
     # the way proposals do, and the date in French right after it
     title = "<p><strong>Fête &lt;du&gt; quartier</strong></p>"
-    assert content.startswith(title + "<p>📅 Le samedi 14 mars")
+    assert content.startswith(title + "<p>📅 Samedi 14 mars")
     assert content.index("nombreux") > content.index("📅")
     # And a cancelled event says so after its title
     async with served.pool.acquire() as conn:

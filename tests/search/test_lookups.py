@@ -223,7 +223,7 @@ async def test_addresses_of_posts_and_events_are_shown_with_a_link_to_the_origin
         event = await w.search(w.peer.url("/events/1"))
         assert event.status_code == 200, event.text
         assert "Troc de graines" in event.text
-        assert "14\u00a0h\u00a030" in event.text
+        assert "14:30" in event.text
         assert "Organisé par" in event.text
         assert "Dana Lefèvre" in event.text
         assert f'href="{w.peer.url("/e/troc")}"' in event.text

@@ -61,6 +61,7 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "events.events_index",
         "events.new_event",
         "events.organizer_agenda",
+        "events.participants_page",
         "events.territory_agenda",
         "map.features",
         "map.map_page",
