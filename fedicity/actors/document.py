@@ -7,7 +7,7 @@ from typing import Any
 from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import ACTOR_CONTEXT
 from fedicity.actors.models import Actor
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import render_markdown
 from fedicity.urls import Urls
 
 _AS_TYPES = {"person": "Person", "organization": "Organization", "application": "Application"}
@@ -24,7 +24,7 @@ def actor_to_ap(actor: Actor, urls: Urls) -> dict[str, Any]:
         "type": _AS_TYPES[actor.kind],
         "preferredUsername": actor.username,
         "name": actor.name,
-        "summary": plain_to_html(actor.summary),
+        "summary": render_markdown(actor.summary),
         "url": urls.profile(actor.username),
         "inbox": urls.actor_inbox(actor.username),
         "outbox": urls.actor_outbox(actor.username),

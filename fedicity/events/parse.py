@@ -30,9 +30,9 @@ from fedicity.events.models import (
     Location,
     Status,
 )
-from fedicity.events.text import is_zone, render_markdown
+from fedicity.events.text import is_zone
 from fedicity.sanitize import html_to_text, safe_url, sanitize_html
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import plain_to_html, render_markdown
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 100_000

@@ -28,12 +28,13 @@ from fedicity.events.models import (
     Location,
     Status,
 )
-from fedicity.events.text import is_zone, render_markdown
+from fedicity.events.text import is_zone
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem, point_problem
 from fedicity.sanitize import MAX_URL_LENGTH, html_to_text, safe_url
 from fedicity.territories.models import Territory
 from fedicity.territories.service import locate_and_announce, territory_actor
+from fedicity.textfmt import render_markdown
 from fedicity.urls import Urls, new_token
 
 MAX_TITLE = 200

@@ -1,15 +1,11 @@
-"""Event texts: Markdown descriptions, and the date, time and place in words (French for what we
-federate, the reader's language on our pages).
-
-Descriptions are Markdown (CommonMark, raw HTML disabled) rendered by markdown-it-py, then passed
-through the one sanitising policy, so what we federate is what we would accept from a peer.
-"""
+"""Event texts: the date, time and place in words (French for what we federate, the reader's
+language on our pages); descriptions are Markdown, rendered by
+`fedicity.textfmt.render_markdown`."""
 
 from __future__ import annotations
 
 import html
 from datetime import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
@@ -19,23 +15,8 @@ from babel.dates import (
     format_skeleton,
     get_timezone_gmt,
 )
-from markdown_it import MarkdownIt
 
 from fedicity.events.models import DEFAULT_TIMEZONE, Location
-from fedicity.sanitize import sanitize_html
-
-
-@lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("strikethrough")
-
-
-def render_markdown(source: str) -> str:
-    """Markdown to the sanitised HTML we show and federate."""
-    if not source.strip():
-        return ""
-    return sanitize_html(_markdown().render(source))
-
 
 # IANA names are at most ~30 characters; a longer one is refused before zoneinfo turns it into
 # a file path (which can raise "File name too long").

@@ -4,6 +4,7 @@ or organisation. Each change that shows sends the Question out again with its `a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from fedicity.actors.models import Actor
@@ -14,7 +15,7 @@ from fedicity.proposals.document import amendment_create, amendment_to_ap
 from fedicity.proposals.models import Amendment, Proposal
 from fedicity.proposals.service import MAX_TEXT, Env, ProposalError, announce, may_manage
 from fedicity.sanitize import html_to_text
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import render_markdown
 from fedicity.urls import new_token
 
 
@@ -34,6 +35,7 @@ async def propose_amendment(
     env: Env,
     author: Actor | None,
     uri: str | None = None,
+    content_source: str | None = None,
 ) -> Amendment:
     """An amendment during the amendment period (local when `author` is given: its Note is
     published); the Question goes out again with its amendments."""
@@ -52,6 +54,7 @@ async def propose_amendment(
             content_html=content_html,
             local=author is not None,
             now=env.clock.now(),
+            content_source=content_source,
         )
         if amendment is None:
             raise ProposalError("already_counted", "this amendment is already known")
@@ -80,14 +83,16 @@ async def _publish_note(
 async def amend(
     conn: Connection, *, actor: Actor, proposal: Proposal, text: str, env: Env
 ) -> Amendment:
-    """A citizen of this instance proposes an amendment from the proposal's page."""
+    """A citizen of this instance proposes an amendment from the proposal's page, in
+    Markdown."""
     if not text.strip() or len(text) > MAX_TEXT:
         raise ProposalError("amendment_invalid", f"an amendment has 1 to {MAX_TEXT} characters")
     return await propose_amendment(
         conn,
         proposal=proposal,
         author_uri=env.urls.actor(actor.username),
-        content_html=plain_to_html(text),
+        content_html=await asyncio.to_thread(render_markdown, text),
+        content_source=text,
         env=env,
         author=actor,
     )

@@ -4,6 +4,7 @@ sends the Question out again with its `replies`."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from fedicity.actors.models import Actor
@@ -15,7 +16,7 @@ from fedicity.proposals.document import comment_create, comment_to_ap
 from fedicity.proposals.models import STANCES, Comment, Proposal
 from fedicity.proposals.service import Env, ProposalError, announce, author_of, check_room_access
 from fedicity.sanitize import html_to_text
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import render_markdown
 from fedicity.urls import new_token
 
 MAX_COMMENT = 5000
@@ -54,10 +55,14 @@ async def _locked(conn: Connection, proposal_id: int) -> Proposal:
 async def comment(
     conn: Connection, *, actor: Actor, proposal: Proposal, stance: str, text: str, env: Env
 ) -> Comment:
-    """A comment for, against or neutral, while the proposal is open for debate; published as a
-    Note in reply to the proposal (with `fc:stance`) to the proposal author's followers and the
-    author, and the Question goes out again with it in `replies`."""
+    """A comment for, against or neutral, while the proposal is open for debate, in Markdown;
+    published as a Note in reply to the proposal (with `fc:stance` and its Markdown `source`) to
+    the proposal author's followers and the author, and the Question goes out again with it in
+    `replies`."""
     if not text.strip() or len(text) > MAX_COMMENT:
+        raise ProposalError("comment_invalid", f"a comment has 1 to {MAX_COMMENT} characters")
+    content_html = await asyncio.to_thread(render_markdown, text)
+    if not html_to_text(content_html).strip():
         raise ProposalError("comment_invalid", f"a comment has 1 to {MAX_COMMENT} characters")
     author_uri = env.urls.actor(actor.username)
     async with conn.transaction():
@@ -68,9 +73,10 @@ async def comment(
             proposal_id=current.id,
             author_uri=author_uri,
             stance=stance,
-            content_html=plain_to_html(text),
+            content_html=content_html,
             now=env.clock.now(),
             uri=env.urls.comment(current.uri, new_token()),
+            content_source=text,
         )
         assert found is not None
         proposal_author = await author_of(conn, current)
@@ -115,6 +121,7 @@ async def receive_comment(
     uri: str,
     published: datetime | None,
     env: Env,
+    content_source: str | None = None,
 ) -> Comment:
     """A comment from another server (a Note in reply to a local proposal), under the same
     rules as a local one; the Question goes out again with it in `replies`."""
@@ -132,6 +139,7 @@ async def receive_comment(
             now=min(published, now) if published else now,
             uri=uri,
             local=False,
+            content_source=content_source,
         )
         if found is None:
             raise ProposalError("already_counted", "this comment is already known")
@@ -148,6 +156,7 @@ async def receive_comment_edit(
     stance: str,
     content_html: str,
     env: Env,
+    content_source: str | None = None,
 ) -> Comment:
     """A remote comment edited by its author: text and stance replaced, under the rules of a new
     comment (the debate must still be open); the Question goes out again once, when it changed."""
@@ -161,7 +170,12 @@ async def receive_comment_edit(
         if (stored.stance, stored.content_html) == (stance, content_html):
             raise ProposalError("unchanged", "the comment is unchanged")
         edited = await queries.update_comment(
-            conn, uri=stored.uri, author_uri=author_uri, stance=stance, content_html=content_html
+            conn,
+            uri=stored.uri,
+            author_uri=author_uri,
+            stance=stance,
+            content_html=content_html,
+            content_source=content_source,
         )
         assert edited is not None
         await announce(conn, current, env, first=False)

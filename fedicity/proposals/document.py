@@ -54,6 +54,12 @@ AMENDMENT_EXTENSION: dict[str, Any] = {
 }
 
 
+def markdown_source(source: str | None) -> dict[str, str] | None:
+    """`source` of a text rendered from Markdown (as Mastodon and Misskey send it), so that a
+    peer may show or edit what was typed; None when there is no source."""
+    return {"content": source, "mediaType": "text/markdown"} if source else None
+
+
 def counts_of(proposal: Proposal, tally: Tally | None) -> tuple[dict[str, int], int]:
     """Per-option counts and voters as published: every vote, local and federated."""
     if not proposal.local:
@@ -132,7 +138,9 @@ def _question(
         ],
         "proposalState": proposal.state,
         "majority": proposal.majority,
-        "anonymousVotes": proposal.anonymous_votes,
+        "ballot": proposal.ballot,
+        # Kept for fedicity servers that predate `ballot`.
+        "anonymousVotes": proposal.secret,
         "voteChangeAllowed": proposal.vote_change_allowed,
         "electorate": proposal.electorate,
         "federatedVotesCount": proposal.federated_votes_count,
@@ -153,6 +161,7 @@ def _optional_terms(
         "audience": audience_uri,
         "context": proposal.organization_uri,
         "room": room_ref(proposal, room),
+        "source": markdown_source(proposal.content_source),
     }
     if proposal.state in ("closed", "withdrawn", "archived"):
         # Mastodon shows a poll with `closed` as finished and refuses votes in the app.
@@ -183,10 +192,16 @@ def _amendments_collection(
                 "amendmentState": amendment.state,
                 "upVotes": amendment.up,
                 "downVotes": amendment.down,
+                **_with_source(amendment.content_source),
             }
             for amendment in amendments[:MAX_AMENDMENTS_LISTED]
         ],
     }
+
+
+def _with_source(source: str | None) -> dict[str, Any]:
+    found = markdown_source(source)
+    return {"source": found} if found else {}
 
 
 def room_ref(proposal: Proposal, room: Room | None) -> dict[str, Any] | None:
@@ -238,6 +253,7 @@ def comment_to_ap(
         "to": [PUBLIC],
         "cc": cc,
         "stance": comment.stance,
+        **_with_source(comment.content_source),
     }
     if with_context:
         document = {"@context": [AS_CONTEXT, COMMENT_EXTENSION], **document}
@@ -264,6 +280,7 @@ def amendment_to_ap(
         "amendmentState": amendment.state,
         "upVotes": amendment.up,
         "downVotes": amendment.down,
+        **_with_source(amendment.content_source),
     }
     if amendment.decided_at is not None:
         document["updated"] = format_datetime(amendment.decided_at)

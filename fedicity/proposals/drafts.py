@@ -3,6 +3,8 @@ majority, who votes, links, trusted servers) and its owner (an organisation, a r
 
 from __future__ import annotations
 
+import asyncio
+
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
@@ -11,12 +13,14 @@ from fedicity.moderation.policy import trusted_authority
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
 from fedicity.proposals.models import (
+    BALLOTS,
     DEFAULT_OPTIONS,
     ELECTORATES,
     MAX_ATTACHMENT_NAME,
     MAX_ATTACHMENTS,
     MAX_OPTIONS,
     Attachment,
+    Ballot,
     Electorate,
     Proposal,
     ProposalData,
@@ -26,7 +30,7 @@ from fedicity.proposals.service import MAX_TEXT, Env, ProposalError, check_room_
 from fedicity.sanitize import safe_url
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import render_markdown
 from fedicity.urls import Urls, new_token
 
 MAX_TITLE = 200
@@ -151,6 +155,13 @@ def _check_text(title: str, text: str, majority: float) -> None:
         raise ProposalError("majority_invalid", "the majority is a fraction between 0 and 1")
 
 
+def _ballot(value: str) -> Ballot:
+    if value not in BALLOTS:
+        raise ProposalError("ballot_invalid", "a ballot is secret or nominal")
+    ballot: Ballot = value
+    return ballot
+
+
 def _electorate(value: str) -> Electorate:
     if value not in ELECTORATES:
         raise ProposalError("electorate_invalid", f"who votes is one of {', '.join(ELECTORATES)}")
@@ -190,7 +201,7 @@ async def create_draft(
     tags: list[str] | None = None,
     territory: Territory | None = None,
     organization_uri: str | None = None,
-    anonymous_votes: bool = False,
+    ballot: str = "secret",
     vote_change_allowed: bool = True,
     majority: float = 0.5,
     electorate: str = "federated",
@@ -199,7 +210,8 @@ async def create_draft(
     attachments: list[tuple[str, str]] | None = None,
     trusted_vote_domains: list[str] | None = None,
 ) -> Proposal:
-    """A new proposal, private to its author until it opens for amendments or voting.
+    """A new proposal, private to its author until it opens for amendments or voting; its text
+    is Markdown, its ballot secret unless `ballot` is "nominal".
 
     It may belong to an organisation where its author is an admin, or to a room (and through
     it to the room's organisation or territory)."""
@@ -214,6 +226,7 @@ async def create_draft(
     trusted = clean_trusted_domains(trusted_vote_domains)
     _check_text(title, text, majority)
     voters = _electorate(electorate)
+    kind = _ballot(ballot)
     await _check_electorate(
         conn, voters, organization_uri=organization_uri, territory=territory, env=env
     )
@@ -225,14 +238,15 @@ async def create_draft(
         local_actor_id=actor.id,
         author_uri=author_uri,
         title=title.strip(),
-        content_html=plain_to_html(text),
+        content_html=await asyncio.to_thread(render_markdown, text),
+        content_source=text if text.strip() else None,
         options=chosen,
         published=env.clock.now(),
         organization_uri=organization_uri,
         territory_id=territory.id if territory else None,
         tags=tuple(dict.fromkeys(t.strip().lstrip("#").lower() for t in tags or [] if t.strip())),
         multiple=multiple,
-        anonymous_votes=anonymous_votes,
+        ballot=kind,
         vote_change_allowed=vote_change_allowed,
         majority=majority,
         electorate=voters,

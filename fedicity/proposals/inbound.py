@@ -20,6 +20,7 @@ from fedicity.proposals.parse import (
     content_of,
     from_ap,
     is_amendment_document,
+    source_of,
     stance_of,
     vote_target,
 )
@@ -116,6 +117,7 @@ async def on_amendment(
             proposal=proposal,
             author_uri=ctx.actor_uri,
             content_html=content_of(document),
+            content_source=source_of(document),
             uri=uri,
             author=None,
             env=_env(ctx),
@@ -148,6 +150,7 @@ async def on_comment(
             author_uri=ctx.actor_uri,
             stance=stance_of(document),
             content_html=content_of(document),
+            content_source=source_of(document),
             uri=uri,
             published=parse_datetime(document.get("published")),
             env=_env(ctx),
@@ -181,6 +184,7 @@ async def on_comment_edit(
             author_uri=ctx.actor_uri,
             stance=stance_of(document),
             content_html=content_of(document),
+            content_source=source_of(document),
             env=_env(ctx),
         )
     except ProposalError as refused:

@@ -4,6 +4,7 @@ out as the Question's Create (leaving draft) or Update."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from fedicity.proposals import queries
 from fedicity.proposals.models import Proposal, State
 from fedicity.proposals.service import MAX_TEXT, Env, ProposalError, announce, may_manage
 from fedicity.proposals.votes import compute_result
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import render_markdown
 
 
 async def _transition(
@@ -136,7 +137,8 @@ async def archive(conn: Connection, *, actor: Actor, proposal: Proposal, env: En
 async def answer(
     conn: Connection, *, actor: Actor, proposal: Proposal, text: str, env: Env
 ) -> Proposal:
-    """The organisation's official answer (only the organisation the proposal belongs to)."""
+    """The organisation's official answer, in Markdown (only the organisation the proposal
+    belongs to)."""
     if proposal.organization_uri != env.urls.actor(actor.username):
         raise ProposalError("not_allowed", "only the organisation gives the official answer")
     if not text.strip() or len(text) > MAX_TEXT:
@@ -147,5 +149,5 @@ async def answer(
         proposal=proposal,
         env=env,
         allowed_from=("amendable", "voting", "closed", "archived"),
-        official_answer=plain_to_html(text),
+        official_answer=await asyncio.to_thread(render_markdown, text),
     )

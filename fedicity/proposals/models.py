@@ -11,6 +11,9 @@ STATES: tuple[State, ...] = get_args(State)
 Electorate = Literal["members", "residents", "federated"]
 ELECTORATES: tuple[Electorate, ...] = get_args(Electorate)
 Stance = Literal["for", "neutral", "against"]
+# Secret: only counts are shown (each voter sees their own ballot); nominal: voters by name.
+Ballot = Literal["secret", "nominal"]
+BALLOTS: tuple[Ballot, ...] = get_args(Ballot)
 STANCES: tuple[Stance, ...] = get_args(Stance)
 
 FOR, AGAINST, ABSTAIN = "Pour", "Contre", "Abstention"
@@ -52,7 +55,7 @@ class ProposalData:
     voting_opens: datetime | None = None
     voting_ends: datetime | None = None
     multiple: bool = False
-    anonymous_votes: bool = False
+    ballot: Ballot = "secret"
     vote_change_allowed: bool = True
     majority: float = 0.5
     electorate: Electorate = "federated"
@@ -73,6 +76,8 @@ class ProposalData:
     # Servers (host, or host:port) whose voters' ballots count in the result, besides the ones
     # the instance admin trusts for every proposal; ballots from any other server are only shown.
     trusted_vote_domains: tuple[str, ...] = ()
+    # The Markdown the text was rendered from (None: written before, or received without one).
+    content_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,11 @@ class Proposal(ProposalData):
     def local(self) -> bool:
         """Whether it was written here."""
         return self.local_actor_id is not None
+
+    @property
+    def secret(self) -> bool:
+        """Whether who voted what stays hidden (only counts are shown)."""
+        return self.ballot != "nominal"
 
     @property
     def is_default_ballot(self) -> bool:
@@ -121,6 +131,7 @@ class Tally:
     local_voters: int = 0
     federated_voters: int = 0
     trusted: dict[str, int] = field(default_factory=dict)
+    trusted_voters: int = 0
 
     def total(self, option: str) -> int:
         """Every vote for an option, wherever it came from."""
@@ -137,6 +148,20 @@ class Tally:
         """Everyone who voted."""
         return self.local_voters + self.federated_voters
 
+    def counted_voters(self, *, federated_votes_count: bool) -> int:
+        """The voters whose ballots decide the result."""
+        return self.local_voters + (self.trusted_voters if federated_votes_count else 0)
+
+
+@dataclass(frozen=True)
+class VoterServer:
+    """How many remote voters a proposal has from one server, and whether that server is
+    trusted (its ballots count in the result)."""
+
+    host: str
+    voters: int
+    trusted: bool
+
 
 @dataclass(frozen=True)
 class Comment:
@@ -150,6 +175,7 @@ class Comment:
     published: datetime
     uri: str = ""
     local: bool = True
+    content_source: str | None = None
 
 
 AmendmentState = Literal["proposed", "accepted", "rejected"]
@@ -172,6 +198,7 @@ class Amendment:
     decided_at: datetime | None
     up: int = 0
     down: int = 0
+    content_source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from fedicity.activitypub.accessors import as_list, get_id, get_str, get_type, host_of
 from fedicity.activitypub.dates import parse_datetime
 from fedicity.proposals.models import (
+    BALLOTS,
     ELECTORATES,
     MAX_ATTACHMENT_NAME,
     MAX_ATTACHMENTS,
@@ -22,6 +23,7 @@ from fedicity.proposals.models import (
     STANCES,
     STATES,
     Attachment,
+    Ballot,
     Electorate,
     ProposalData,
     Stance,
@@ -39,6 +41,30 @@ MAX_INT4 = 2**31 - 1  # remote_voters_count is an integer column
 def content_of(document: Mapping[str, Any]) -> str:
     """A remote Note's content, cut to MAX_CONTENT and sanitized."""
     return sanitize_html((get_str(document, "content") or "")[:MAX_CONTENT])
+
+
+def source_of(document: Mapping[str, Any]) -> str | None:
+    """The Markdown a remote text was written in (`source` with mediaType text/markdown), cut to
+    MAX_CONTENT; None without one.
+
+    It is kept, never rendered: what we show is the sender's `content`, sanitized, so a peer's
+    text costs us one pass of the HTML policy and no Markdown parsing."""
+    source = document.get("source")
+    if not isinstance(source, Mapping) or get_str(source, "mediaType") != "text/markdown":
+        return None
+    text = source.get("content")
+    return text[:MAX_CONTENT] if isinstance(text, str) and text.strip() else None
+
+
+def ballot_of(document: Mapping[str, Any]) -> Ballot:
+    """`fc:ballot`; without it, the `anonymousVotes` of earlier fedicity versions (false: the
+    voters were shown), else secret (a Mastodon poll shows only counts)."""
+    for key in ("ballot", "fc:ballot", "https://fedicity.org/ns#ballot"):
+        value = document.get(key)
+        if isinstance(value, str) and value in BALLOTS:
+            found: Ballot = value
+            return found
+    return "nominal" if document.get("anonymousVotes") is False else "secret"
 
 
 def stance_of(document: Mapping[str, Any]) -> Stance:
@@ -224,7 +250,7 @@ def from_ap(
         voting_opens=voting_opens,
         voting_ends=voting_ends,
         multiple=multiple,
-        anonymous_votes=_bool(document, "anonymousVotes", False),
+        ballot=ballot_of(document),
         vote_change_allowed=_bool(document, "voteChangeAllowed", False),
         majority=float(majority) if isinstance(majority, int | float) and 0 < majority < 1 else 0.5,
         electorate=_electorate_of(document),
@@ -238,4 +264,5 @@ def from_ap(
         room_uri=room_uri,
         room_name=room_name,
         attachments=attachments_of(document),
+        content_source=source_of(document),
     )

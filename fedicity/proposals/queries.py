@@ -16,6 +16,7 @@ from fedicity.proposals.models import (
     Room,
     Tally,
     Vote,
+    VoterServer,
 )
 
 _DATA_FIELDS = [f.name for f in fields(ProposalData)]
@@ -151,35 +152,60 @@ async def select_remote_voter_uris(conn: Connection, proposal_id: int) -> list[s
     return [row["voter_uri"] for row in rows]
 
 
+# A remote ballot counts when its voter's server is one the proposal (p) or the instance trusts.
+_TRUSTED_HOST = """(v.voter_host = ANY(p.trusted_vote_domains)
+                    OR v.voter_host IN (SELECT domain FROM vote_trusted_domains))"""
+
+
 async def tally(conn: Connection, proposal_id: int) -> Tally:
     """Counts per option, local and federated apart, and the federated ones from servers the
     proposal or the instance trusts."""
     rows = await conn.fetch(
-        """SELECT v.local, option, count(*) AS n,
-                  count(*) FILTER (WHERE NOT v.local AND (
-                      v.voter_host = ANY(p.trusted_vote_domains)
-                      OR v.voter_host IN (SELECT domain FROM vote_trusted_domains))) AS trusted
+        f"""SELECT v.local, option, count(*) AS n,
+                  count(*) FILTER (WHERE NOT v.local AND {_TRUSTED_HOST}) AS trusted
              FROM proposal_votes v JOIN proposals p ON p.id = v.proposal_id,
                   unnest(v.options) AS option
             WHERE v.proposal_id = $1 GROUP BY v.local, option""",
         proposal_id,
     )
-    voters = await conn.fetch(
-        """SELECT local, count(*) AS n FROM proposal_votes WHERE proposal_id = $1
-            GROUP BY local""",
+    voters = await conn.fetchrow(
+        f"""SELECT count(*) FILTER (WHERE v.local) AS local,
+                  count(*) FILTER (WHERE NOT v.local) AS federated,
+                  count(*) FILTER (WHERE NOT v.local AND {_TRUSTED_HOST}) AS trusted
+             FROM proposal_votes v JOIN proposals p ON p.id = v.proposal_id
+            WHERE v.proposal_id = $1""",
         proposal_id,
     )
-    by_voters = {row["local"]: row["n"] for row in voters}
+    assert voters is not None
     return Tally(
         local={row["option"]: row["n"] for row in rows if row["local"]},
         federated={row["option"]: row["n"] for row in rows if not row["local"]},
         trusted={row["option"]: row["trusted"] for row in rows if row["trusted"]},
-        local_voters=by_voters.get(True, 0),
-        federated_voters=by_voters.get(False, 0),
+        local_voters=voters["local"],
+        federated_voters=voters["federated"],
+        trusted_voters=voters["trusted"],
     )
 
 
-_COMMENT = "id, proposal_id, author_uri, stance, content_html, published, uri, local"
+async def select_voter_servers(conn: Connection, proposal_id: int) -> list[VoterServer]:
+    """The servers remote voters of a proposal came from, each with its number of voters and
+    whether it is trusted; most voters first (at most 100 servers)."""
+    rows = await conn.fetch(
+        f"""SELECT coalesce(v.voter_host, '') AS host, count(*) AS voters,
+                  bool_or({_TRUSTED_HOST}) AS trusted
+             FROM proposal_votes v JOIN proposals p ON p.id = v.proposal_id
+            WHERE v.proposal_id = $1 AND NOT v.local
+            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 100""",
+        proposal_id,
+    )
+    return [
+        VoterServer(host=row["host"], voters=row["voters"], trusted=bool(row["trusted"]))
+        for row in rows
+    ]
+
+
+_COMMENT = """id, proposal_id, author_uri, stance, content_html, published, uri, local,
+              content_source"""
 
 
 async def insert_comment(
@@ -192,12 +218,14 @@ async def insert_comment(
     now: datetime,
     uri: str,
     local: bool = True,
+    content_source: str | None = None,
 ) -> Comment | None:
     """A new comment with its stance (None when its URI is already known)."""
     row = await conn.fetchrow(
         f"""INSERT INTO proposal_comments
-                (proposal_id, author_uri, stance, content_html, published, uri, local)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+                (proposal_id, author_uri, stance, content_html, published, uri, local,
+                 content_source)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             ON CONFLICT (uri) DO NOTHING
             RETURNING {_COMMENT}""",
         proposal_id,
@@ -207,6 +235,7 @@ async def insert_comment(
         now,
         uri,
         local,
+        content_source,
     )
     return Comment(**record_dict(row)) if row else None
 
@@ -229,17 +258,24 @@ async def select_comment(conn: Connection, uri: str) -> Comment | None:
 
 
 async def update_comment(
-    conn: Connection, *, uri: str, author_uri: str, stance: str, content_html: str
+    conn: Connection,
+    *,
+    uri: str,
+    author_uri: str,
+    stance: str,
+    content_html: str,
+    content_source: str | None = None,
 ) -> Comment | None:
     """Replace a comment's text and stance if `author_uri` wrote it (None otherwise)."""
     row = await conn.fetchrow(
-        f"""UPDATE proposal_comments SET stance = $3, content_html = $4
+        f"""UPDATE proposal_comments SET stance = $3, content_html = $4, content_source = $5
              WHERE uri = $1 AND author_uri = $2
             RETURNING {_COMMENT}""",
         uri,
         author_uri,
         stance,
         content_html,
+        content_source,
     )
     return Comment(**record_dict(row)) if row else None
 
@@ -346,7 +382,7 @@ async def select_room_proposals(conn: Connection, room_id: int, *, limit: int) -
 
 
 _AMENDMENT = """a.id, a.uri, a.proposal_id, a.author_uri, a.content_html, a.state, a.local,
-                a.published, a.decided_by, a.decided_at,
+                a.published, a.decided_by, a.decided_at, a.content_source,
                 (SELECT count(*) FROM proposal_amendment_votes v
                   WHERE v.amendment_id = a.id AND v.up) AS up,
                 (SELECT count(*) FROM proposal_amendment_votes v
@@ -362,13 +398,15 @@ async def insert_amendment(
     content_html: str,
     local: bool,
     now: datetime,
+    content_source: str | None = None,
 ) -> Amendment | None:
     """A new amendment (None when its URI is already known)."""
     row = await conn.fetchrow(
         f"""WITH a AS (
                 INSERT INTO proposal_amendments
-                    (uri, proposal_id, author_uri, content_html, local, published)
-                VALUES ($1, $2, $3, $4, $5, $6)
+                    (uri, proposal_id, author_uri, content_html, local, published,
+                     content_source)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT (uri) DO NOTHING
                 RETURNING *)
             SELECT {_AMENDMENT} FROM a""",
@@ -378,6 +416,7 @@ async def insert_amendment(
         content_html,
         local,
         now,
+        content_source,
     )
     return Amendment(**record_dict(row)) if row else None
 

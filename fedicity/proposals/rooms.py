@@ -19,7 +19,7 @@ from fedicity.proposals.document import room_to_ap
 from fedicity.proposals.models import ROOM_STATUSES, Room
 from fedicity.proposals.service import Env, ProposalError
 from fedicity.territories.models import Territory
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import render_markdown
 from fedicity.urls import new_token
 
 MAX_NAME = 200
@@ -78,7 +78,7 @@ async def create_room(
         token=token,
         uri=env.urls.room(token),
         name=name.strip(),
-        description_html=plain_to_html(description),
+        description_html=render_markdown(description),
         organization_id=organization.id if organization else None,
         territory_id=territory.id if territory else None,
         members_only=members_only,

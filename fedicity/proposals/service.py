@@ -6,7 +6,7 @@ The operations live in files named by their job: `drafts` (writing a proposal), 
 (the automatic phase changes). Every rule is enforced there, for local and federated actors
 alike. Each public state change, each new vote, comment or amendment publishes the Question
 again (`Update`) in the same transaction, to the author's followers and every remote voter
-(delivered to them, never listed in the addressing, so anonymous ballots stay anonymous).
+(delivered to them, never listed in the addressing, so secret ballots stay secret).
 """
 
 from __future__ import annotations

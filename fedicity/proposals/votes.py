@@ -4,7 +4,10 @@ votes only from trusted servers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
@@ -13,7 +16,16 @@ from fedicity.moderation import queries as moderation_queries
 from fedicity.notifications.service import notify
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import queries
-from fedicity.proposals.models import ADOPTED, AGAINST, FOR, REJECTED, Proposal, Tally, Vote
+from fedicity.proposals.models import (
+    ADOPTED,
+    AGAINST,
+    FOR,
+    REJECTED,
+    Proposal,
+    Tally,
+    Vote,
+    VoterServer,
+)
 from fedicity.proposals.service import Env, ProposalError, announce
 from fedicity.territories import queries as territory_queries
 from fedicity.urls import Urls, new_token
@@ -34,6 +46,102 @@ def compute_result(proposal: Proposal, counts: Tally) -> str | None:
     if ranked[0][0] == 0 or ranked[0][0] == ranked[1][0]:
         return None
     return ranked[0][1]
+
+
+@dataclass(frozen=True)
+class OptionCount:
+    """One option of a result: the ballots that decide (local, and from trusted servers when
+    they count), their share of the counted voters, and the remote ballots only shown."""
+
+    option: str
+    counted: int
+    share: float
+    local: int
+    trusted: int
+    not_counted: int
+
+
+OutcomeKind = Literal["adopted", "rejected", "chosen", "tie", "none"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A result in words: adopted or rejected (Pour / Contre / Abstention, with the share of
+    "Pour" among the votes for or against), the chosen option, a tie, or no vote at all."""
+
+    kind: OutcomeKind
+    option: str | None = None
+    tied: tuple[str, ...] = ()
+    for_share: float | None = None
+
+    @property
+    def ahead(self) -> tuple[str, ...]:
+        """The options the outcome is made of (to set them apart): the chosen one, the tied
+        ones, "Pour" when adopted, "Contre" when rejected by the votes."""
+        if self.kind == "chosen" and self.option is not None:
+            return (self.option,)
+        if self.kind == "adopted":
+            return (FOR,)
+        if self.kind == "rejected" and self.for_share is not None:
+            return (AGAINST,)
+        return self.tied
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a vote stands: per option, the counted voters, and the remote servers whose
+    ballots counted or were only shown (untrusted, or federated votes not counted at all)."""
+
+    options: tuple[OptionCount, ...]
+    counted_voters: int
+    counted_servers: tuple[VoterServer, ...]
+    ignored_servers: tuple[VoterServer, ...]
+
+    @property
+    def ignored_voters(self) -> int:
+        """Remote voters whose ballots are shown but not counted."""
+        return sum(server.voters for server in self.ignored_servers)
+
+
+def standing(proposal: Proposal, counts: Tally, servers: Sequence[VoterServer]) -> Standing:
+    """The counts that decide the result and where the remote ones came from (pure)."""
+    federated = proposal.federated_votes_count
+    voters = counts.counted_voters(federated_votes_count=federated)
+    options = []
+    for option in proposal.options:
+        counted = counts.counted(option, federated_votes_count=federated)
+        trusted = counts.trusted.get(option, 0)
+        options.append(
+            OptionCount(
+                option=option,
+                counted=counted,
+                share=counted / voters if voters else 0.0,
+                local=counts.local.get(option, 0),
+                trusted=trusted if federated else 0,
+                not_counted=counts.federated.get(option, 0) - (trusted if federated else 0),
+            )
+        )
+    return Standing(
+        options=tuple(options),
+        counted_voters=voters,
+        counted_servers=tuple(s for s in servers if s.trusted and federated),
+        ignored_servers=tuple(s for s in servers if not (s.trusted and federated)),
+    )
+
+
+def outcome(proposal: Proposal, result: str | None, where: Standing) -> Outcome:
+    """A result (`compute_result`'s, or the one a closed proposal kept) in words."""
+    by_option = {count.option: count.counted for count in where.options}
+    if proposal.is_default_ballot:
+        cast = by_option.get(FOR, 0) + by_option.get(AGAINST, 0)
+        share = by_option.get(FOR, 0) / cast if cast else None
+        return Outcome("adopted" if result == ADOPTED else "rejected", for_share=share)
+    if result is not None and result in by_option:
+        return Outcome("chosen", option=result)
+    top = max(by_option.values(), default=0)
+    if top == 0:
+        return Outcome("none")
+    return Outcome("tie", tied=tuple(o for o, n in by_option.items() if n == top))
 
 
 async def trusted_domains(conn: Connection, proposal: Proposal) -> list[str]:
@@ -146,8 +254,9 @@ async def record_vote(
             local=local,
             now=now,
         )
-        if not current.anonymous_votes:
-            # A secret ballot tells its author nothing of who voted.
+        if not current.secret:
+            # A secret ballot tells its author nothing of who voted: no notification names a
+            # voter (its counts show on the proposal's page).
             await notify(
                 conn,
                 recipient=current.author_uri,

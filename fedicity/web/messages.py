@@ -147,6 +147,7 @@ MESSAGES: dict[str, str] = {
     "room_owner": lazy("A room belongs to one of your organisations or to a served territory."),
     "room_name_invalid": lazy("A room needs a name of at most 200 characters."),
     "room_status_invalid": lazy("A room is open or archived."),
+    "ballot_invalid": lazy("Choose a secret ballot or a nominal vote."),
     "trusted_domains_invalid": lazy(
         "Type at most 50 server names such as example.org, one per line."
     ),

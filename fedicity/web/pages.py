@@ -10,7 +10,7 @@ from fedicity.actors.models import Actor
 from fedicity.follows import queries as follow_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
-from fedicity.textfmt import plain_to_html
+from fedicity.textfmt import render_markdown
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_activitypub
@@ -86,7 +86,7 @@ async def render_profile(actor: Actor) -> str:
         following_state=my_follow.state if my_follow is not None else None,
         followers=followers,
         following=following,
-        summary_html=plain_to_html(actor.summary),
+        summary_html=render_markdown(actor.summary),
         handle=f"@{actor.username}@{app_state.settings.host}",
         actor_url=app_state.urls.actor(actor.username),
         avatar_url=app_state.urls.actor_avatar(actor.username),

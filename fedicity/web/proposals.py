@@ -4,10 +4,13 @@ servers at the same URL (content negotiation)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from quart import Blueprint, Response, redirect, render_template, request, url_for
+from babel.numbers import format_percent
+from quart import Blueprint, Response, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -25,7 +28,7 @@ from fedicity.proposals.service import Env, ProposalError
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
-from fedicity.web.messages import query_error
+from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
@@ -37,6 +40,29 @@ blueprint = Blueprint("proposals", __name__)
 blueprint.before_request(check_csrf)
 
 MAX_DAYS = 365
+
+# The field of the proposal form a refusal is about, so the form shows it there.
+FIELD_OF = {
+    "title_invalid": "title",
+    "too_long": "text",
+    "options_invalid": "options",
+    "majority_invalid": "majority",
+    "electorate_invalid": "electorate",
+    "electorate_unavailable": "electorate",
+    "territory_required": "territory",
+    "territory_unknown": "territory",
+    "room_territory": "territory",
+    "organization_invalid": "organization",
+    "attachment_invalid": "links",
+    "attachments_too_many": "links",
+    "room_archived": "room",
+    "room_members_only": "room",
+    "room_unknown": "room",
+    "trusted_domains_invalid": "trusted_vote_domains",
+    "ballot_invalid": "ballot",
+}
+# The new-proposal form's boxes and what they are before anything was typed.
+CHECKBOXES = {"multiple": False, "vote_change_allowed": True, "federated_votes_count": True}
 
 
 async def request_env() -> Env:
@@ -115,22 +141,41 @@ async def new_proposal() -> str | WerkzeugResponse:
     me = await signed_in_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
+    code = request.args.get("error", "")
+    return await _form_page(
+        me,
+        {"room": request.args.get("room", ""), "majority": "0.5", "ballot": "secret"},
+        code=code or None,
+    )
+
+
+async def _form_page(
+    me: Actor, values: Mapping[str, str], *, code: str | None = None, typed: bool = False
+) -> str:
+    """The proposal form with `values` in its fields and a refusal, if any, by its field;
+    `typed`: the values came from a sent form (an unchecked box then stays unchecked)."""
     env = await request_env()
     async with state().db.acquire() as conn:
         organizations = await drafts.admin_organizations(conn, me, env.urls)
+    field_name = FIELD_OF.get(code or "")
     return await render_template(
         "proposal_new.html",
-        error=query_error(),
+        error=message(code) if code and field_name is None else None,
+        errors={field_name: message(code or "")} if field_name else {},
+        values=values,
+        checks={
+            name: (values.get(name, "") in ("on", "true", "1") if typed else default)
+            for name, default in CHECKBOXES.items()
+        },
         organizations=[
             (env.urls.actor(o.username), o.display_name or o.username) for o in organizations
         ],
         rooms=await _writable_rooms(me),
-        chosen_room=request.args.get("room", ""),
     )
 
 
 @blueprint.route("/proposals", methods=["GET", "POST"])
-async def proposals_index() -> str | WerkzeugResponse:
+async def proposals_index() -> str | WerkzeugResponse | tuple[str, int]:
     """The proposals published here, what is open to a vote first; by state and by room (GET); or
     save a draft (POST, the form of /proposals/new)."""
     if request.method == "POST":
@@ -172,15 +217,25 @@ def _rank_id(row: tuple[int, Proposal]) -> tuple[int, int]:
     return row[0], row[1].id
 
 
-async def create_proposal() -> WerkzeugResponse:
-    """Save a draft proposal."""
+async def create_proposal() -> WerkzeugResponse | tuple[str, int]:
+    """Save a draft proposal; a refusal shows the form again with what was typed and the
+    message by its field (422)."""
     me = await signed_in_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=url_for("proposals.new_proposal")), 303)
     form = await request.form
+    typed = {name: form.get(name, "") for name in form}
+    for name in CHECKBOXES:
+        # As create_draft reads them below: a box left out counts as unchecked, except the
+        # federated one (its form sends a hidden "off" first).
+        typed[name] = "on" if checked(form, name, default=name == "federated_votes_count") else ""
+
+    async def refused(code: str) -> tuple[str, int]:
+        return await _form_page(me, typed, code=code, typed=True), 422
+
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory") and place is None:
-        return redirect(url_for("proposals.new_proposal", error="territory_unknown"), 303)
+        return await refused("territory_unknown")
     options = [line for line in form.get("options", "").splitlines() if line.strip()]
     try:
         majority = float(form.get("majority", "0.5") or 0.5)
@@ -191,7 +246,7 @@ async def create_proposal() -> WerkzeugResponse:
         if form.get("room"):
             room = await queries.select_room_by_token(conn, form.get("room", ""))
             if room is None:
-                return redirect(url_for("proposals.new_proposal", error="room_unknown"), 303)
+                return await refused("room_unknown")
         try:
             proposal = await drafts.create_draft(
                 conn,
@@ -203,7 +258,7 @@ async def create_proposal() -> WerkzeugResponse:
                 multiple=checked(form, "multiple"),
                 tags=form.get("tags", "").replace(",", " ").split(),
                 territory=place,
-                anonymous_votes=checked(form, "anonymous_votes"),
+                ballot=form.get("ballot", "secret"),
                 vote_change_allowed=checked(form, "vote_change_allowed"),
                 majority=majority,
                 electorate=form.get("electorate", "federated"),
@@ -213,29 +268,76 @@ async def create_proposal() -> WerkzeugResponse:
                 attachments=parse_links(form.get("links", "")),
                 trusted_vote_domains=form.get("trusted_vote_domains", "").split(),
             )
-        except ProposalError as refused:
-            return redirect(url_for("proposals.new_proposal", error=refused.code), 303)
+        except ProposalError as error:
+            return await refused(error.code)
     return _back(proposal)
+
+
+# The field of a form of the proposal's page a refusal is about (others are the whole form's).
+PAGE_FIELD_OF = {
+    "option_invalid": "option",
+    "stance_invalid": "stance",
+    "comment_invalid": "text",
+    "amendment_invalid": "text",
+    "too_long": "text",
+    "date_invalid": "days",
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A form of the proposal's page that was refused: which one, why, the field it is about
+    (None: the whole form) and what was typed."""
+
+    form: str
+    message: str
+    about: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def errors(self, form: str) -> dict[str, str]:
+        """The message by its field, when this failure is about that form's field."""
+        return {self.about: self.message} if self.form == form and self.about else {}
+
+    def general(self, form: str) -> str | None:
+        """The message, when this failure is about that form as a whole."""
+        return self.message if self.form == form and not self.about else None
+
+    def typed(self, form: str) -> Mapping[str, Any]:
+        """What was typed in that form, if it is the one refused."""
+        return self.values if self.form == form else {}
+
+
+def _percent(share: float) -> str:
+    """A share (0 to 1) as a percentage in the reader's language: "66,7 %", "66.7%"."""
+    # Rounded to a tenth of a percent, in the locale's own pattern (a no-break space in French).
+    return format_percent(round(share, 3), locale=g.get("locale", "fr"), decimal_quantization=False)
 
 
 @blueprint.get("/proposals/<token>")
 @serves_activitystreams("negotiated")
 async def proposal_page(token: str) -> str | Response:
     """A proposal: its Question for servers, a page for browsers."""
-    me = await signed_in_actor() if not wants_activitypub(request) else None
-    proposal = await _proposal(token, me)
+    if wants_activitypub(request):
+        proposal = await _proposal(token, None)
+        async with state().db.acquire() as conn:
+            document = await service.question(conn, proposal, await request_env())
+        return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
+    me = await signed_in_actor()
+    return await _page(await _proposal(token, me), me)
+
+
+async def _page(proposal: Proposal, me: Actor | None, failure: Failure | None = None) -> str:
+    """The proposal's page: its text, the result (or the live count), the vote form, the
+    management forms, amendments and the debate; a refused form shows its message by it and
+    keeps what was typed."""
     env = await request_env()
+    me_uri = env.urls.actor(me.username) if me else None
     async with state().db.acquire() as conn:
-        document = await service.question(conn, proposal, env)
-        if wants_activitypub(request):
-            return Response(json.dumps(document), content_type=f"{ACTIVITY_JSON}; charset=utf-8")
         tally = await queries.tally(conn, proposal.id)
-        ballots = [] if proposal.anonymous_votes else await queries.select_voters(conn, proposal.id)
-        my_vote = (
-            await queries.select_vote(conn, proposal.id, env.urls.actor(me.username))
-            if me
-            else None
-        )
+        servers = await queries.select_voter_servers(conn, proposal.id)
+        # A secret ballot shows nobody's choice but one's own.
+        ballots = [] if proposal.secret else await queries.select_voters(conn, proposal.id)
+        my_vote = await queries.select_vote(conn, proposal.id, me_uri) if me_uri else None
         comments = await queries.select_comments(conn, proposal.id, limit=200)
         amendments = await queries.select_amendments(conn, proposal.id)
         room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
@@ -250,12 +352,18 @@ async def proposal_page(token: str) -> str | Response:
                 *(amendment.author_uri for amendment in amendments),
             ],
         )
-    me_uri = env.urls.actor(me.username) if me else None
+    where = votes.standing(proposal, tally, servers)
+    final = proposal.state in ("closed", "archived")
+    result = proposal.result if final else votes.compute_result(proposal, tally)
     return await render_template(
         "proposal.html",
         proposal=proposal,
         people=people,
         tally=tally,
+        standing=where,
+        outcome=votes.outcome(proposal, result, where),
+        final=final,
+        percent=_percent,
         ballots=ballots,
         my_vote=my_vote,
         comments=comments,
@@ -266,7 +374,9 @@ async def proposal_page(token: str) -> str | Response:
         and (proposal.amendable_until is None or env.clock.now() < proposal.amendable_until),
         me=me,
         manages=me_uri is not None and me_uri in (proposal.author_uri, proposal.organization_uri),
+        is_author=me_uri == proposal.author_uri,
         error=query_error(),
+        failure=failure or Failure(form="", message=""),
     )
 
 
@@ -274,9 +384,11 @@ async def proposal_page(token: str) -> str | Response:
 Action = Callable[[Connection, Actor, Proposal, MultiDict[str, str], Env], Awaitable[object]]
 
 
-async def _act(token: str, action: Action) -> WerkzeugResponse:
-    """Run a citizen's action on a proposal (login first) and go back to its page, with the
-    refusal's code when the service refused."""
+async def _act(
+    token: str, action: Action, form_name: str | Callable[[MultiDict[str, str]], str]
+) -> WerkzeugResponse | tuple[str, int]:
+    """Run a citizen's action on a proposal (login first) and go back to its page; when the
+    service refuses, the page again (422) with the message by the form and what was typed."""
     me = await signed_in_actor()
     if me is None:
         return redirect(
@@ -289,12 +401,20 @@ async def _act(token: str, action: Action) -> WerkzeugResponse:
         try:
             await action(conn, me, proposal, form, env)
         except ProposalError as refused:
-            return _back(proposal, refused.code)
-    return _back(proposal)
+            code = refused.code
+        else:
+            return _back(proposal)
+    name = form_name if isinstance(form_name, str) else form_name(form)
+    kept: dict[str, Any] = {key: form.get(key, "") for key in form if key != "csrf_token"}
+    kept["option"] = form.getlist("option")
+    # The page as it is now (the refused action may have raced another change).
+    current = await _proposal(token, me)
+    failure = Failure(form=name, message=message(code), about=PAGE_FIELD_OF.get(code), values=kept)
+    return await _page(current, me, failure), 422
 
 
 @blueprint.post("/proposals/<token>/vote")
-async def vote(token: str) -> WerkzeugResponse:
+async def vote(token: str) -> WerkzeugResponse | tuple[str, int]:
     """A citizen's ballot."""
 
     async def cast(
@@ -304,11 +424,11 @@ async def vote(token: str) -> WerkzeugResponse:
             conn, actor=me, proposal=proposal, options=form.getlist("option"), env=env
         )
 
-    return await _act(token, cast)
+    return await _act(token, cast, "vote")
 
 
 @blueprint.post("/proposals/<token>/state")
-async def change_state(token: str) -> WerkzeugResponse:
+async def change_state(token: str) -> WerkzeugResponse | tuple[str, int]:
     """Open for amendments or voting, close, withdraw, archive."""
 
     async def move(
@@ -342,11 +462,11 @@ async def change_state(token: str) -> WerkzeugResponse:
         else:
             raise Problem(400, "unknown action")
 
-    return await _act(token, move)
+    return await _act(token, move, "state")
 
 
 @blueprint.post("/proposals/<token>/comments")
-async def comment(token: str) -> WerkzeugResponse:
+async def comment(token: str) -> WerkzeugResponse | tuple[str, int]:
     """A comment with a stance."""
 
     async def write(
@@ -361,7 +481,7 @@ async def comment(token: str) -> WerkzeugResponse:
             env=env,
         )
 
-    return await _act(token, write)
+    return await _act(token, write, "comment")
 
 
 def _amendment_id(raw: str | None) -> int:
@@ -371,7 +491,7 @@ def _amendment_id(raw: str | None) -> int:
 
 
 @blueprint.post("/proposals/<token>/amendments")
-async def amendments(token: str) -> WerkzeugResponse:
+async def amendments(token: str) -> WerkzeugResponse | tuple[str, int]:
     """Propose an amendment, vote on one (up/down), or accept/reject one (author/organisation)."""
 
     async def handle(
@@ -402,7 +522,14 @@ async def amendments(token: str) -> WerkzeugResponse:
         else:
             raise Problem(400, "unknown action")
 
-    return await _act(token, handle)
+    return await _act(token, handle, _amendment_form)
+
+
+def _amendment_form(form: MultiDict[str, str]) -> str:
+    """Which form of the amendments section was sent: a new amendment, or one amendment's."""
+    if form.get("action") == "propose":
+        return "amend"
+    return f"amendment-{form.get('amendment', '')}"
 
 
 @blueprint.get("/proposals/<token>/replies")

@@ -18,6 +18,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.messages import query_error
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.people import known_actors
 from fedicity.web.proposals import request_env, signed_in_actor
 from fedicity.web.session import check_csrf
 from fedicity.web.signed_fetch import serves_activitystreams
@@ -104,12 +105,14 @@ async def room_page(token: str) -> str | Response:
         me = await signed_in_actor()
         found = await queries.select_room_proposals(conn, room.id, limit=500)
         owner_uri = await rooms.owner_uri(conn, room, env)
+        people = await known_actors(conn, env.urls, [owner_uri])
         manages = me is not None and await rooms.may_manage(conn, room, me, env)
     by_state = {name: [p for p in found if p.state == name] for name in STATES if name != "draft"}
     return await render_template(
         "room.html",
         room=room,
         owner_uri=owner_uri,
+        people=people,
         by_state=by_state,
         me=me,
         manages=manages,

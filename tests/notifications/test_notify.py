@@ -290,14 +290,14 @@ async def test_votes_and_comments_notify_the_proposals_author_but_a_secret_ballo
     env = ProposalEnv(urls=URLS, clock=clock, keygen=keygen)
     async with pool.acquire() as conn:
         opened = []
-        for anonymous in (False, True):
+        for ballot in ("nominal", "secret"):
             draft = await drafts.create_draft(
                 conn,
                 actor=camille,
                 title="Un composteur rue de Paris",
                 text="",
                 env=env,
-                anonymous_votes=anonymous,
+                ballot=ballot,
             )
             opened.append(
                 await lifecycle.open_voting(

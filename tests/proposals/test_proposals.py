@@ -262,7 +262,7 @@ async def test_withdraw_and_official_answer_rights(
         answered = await lifecycle.answer(
             conn, actor=org, proposal=proposal, text="Nous le ferons.", env=env
         )
-        assert answered.official_answer == "<p>Nous le ferons.</p>"
+        assert answered.official_answer == "<p>Nous le ferons.</p>\n"
         with pytest.raises(ProposalError):
             await lifecycle.withdraw(conn, actor=other, proposal=answered, env=env)
         withdrawn = await lifecycle.withdraw(conn, actor=author, proposal=answered, env=env)
@@ -274,12 +274,12 @@ async def test_withdraw_and_official_answer_rights(
         assert refused.value.code == "not_open"
 
 
-async def test_anonymous_votes_are_never_disclosed(
+async def test_a_secret_ballot_is_never_disclosed_in_what_goes_out(
     pool: Pool, clock: FrozenClock, keygen: FixedKeys
 ) -> None:
     author = await _citizen(pool, keygen)
     voter = await _citizen(pool, keygen, "secret_voter")
-    proposal = await _voting(pool, clock, keygen, author, anonymous_votes=True)
+    proposal = await _voting(pool, clock, keygen, author, ballot="secret")
     await _vote(pool, clock, keygen, proposal, voter, "Contre")
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT raw FROM outbox_activities")
@@ -287,6 +287,7 @@ async def test_anonymous_votes_are_never_disclosed(
     assert "secret_voter" not in json.dumps([row["raw"] for row in rows])
     assert "secret_voter" not in json.dumps(document)
     assert document["votersCount"] == 1
+    assert document["ballot"] == "secret"
     assert document["anonymousVotes"] is True
 
 
@@ -310,7 +311,7 @@ async def test_round_trip_of_our_question(
         options=["A", "B", "C"],
         multiple=True,
         tags=["Jardin"],
-        anonymous_votes=True,
+        ballot="nominal",
         vote_change_allowed=False,
         majority=0.66,
         federated_votes_count=False,

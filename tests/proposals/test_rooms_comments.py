@@ -139,7 +139,7 @@ async def test_only_an_organisations_admins_open_and_archive_its_rooms(
             conn, actor=admin, name="Vélo", description="Pistes", env=env, organization=org
         )
         assert room.open
-        assert room.description_html == "<p>Pistes</p>"
+        assert room.description_html == "<p>Pistes</p>\n"
         assert (
             await _code(rooms.set_status(conn, actor=member, room=room, status="archived", env=env))
             == "not_allowed"

@@ -8,7 +8,9 @@ beside the result, but they count only once the proposal or the instance admin t
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -140,12 +142,23 @@ async def test_throwaway_actors_on_an_untrusted_server_do_not_swing_the_vote(
         # When fifteen actors of one unknown server vote against it
         await _flood(instance, attacker, proposal, "Contre")
 
-        # Then their ballots are kept and shown beside the result, not counted in it
+        # Then their ballots are kept and shown beside the result, not counted in it, and the
+        # page says how many were left out and from which server
         async with httpx.AsyncClient() as client:
             page = await client.get(f"{instance.base}/proposals/{proposal.token}")
         assert page.status_code == 200
-        assert "Votes from other servers are shown beside the result" in page.text or (
-            "affichés à côté du résultat" in page.text
+        text = html.unescape(page.text)
+        assert "affichés à côté du résultat" in text
+        server = f"127.0.0.1:{attacker.port}"
+        assert (
+            f"Non comptés : {THROWAWAYS} votes venus de serveurs qui ne sont pas de confiance "
+            f"ici : {server} ({THROWAWAYS})"
+        ) in text
+        assert "Comptés :" not in text
+        figures = re.findall(r'<span class="tally-figures">([^<]*)</span>', text)
+        assert figures == ["2 votes · 100\xa0%", "0 vote · 0\xa0%", "0 vote · 0\xa0%"]
+        assert re.search(
+            rf"<th scope=\"row\">Contre</th><td>0</td><td>0</td><td>{THROWAWAYS}</td>", text
         )
         async with pool.acquire() as conn:
             closed = await lifecycle.close(conn, actor=author, proposal=proposal, env=env)
@@ -174,6 +187,13 @@ async def test_votes_from_a_server_the_proposal_or_the_admin_trusts_count(
         async with pool.acquire() as conn:
             closed = await lifecycle.close(conn, actor=author, proposal=trusting, env=env)
         assert closed.result == "rejected"
+        # The page names the trusted server its counted votes came from
+        async with httpx.AsyncClient() as client:
+            page = await client.get(f"{instance.base}/proposals/{trusting.token}")
+        text = html.unescape(page.text)
+        assert f"Comptés : {server} ({THROWAWAYS} votes)" in text
+        assert "Non compté :" not in text
+        assert "<strong>Rejetée</strong>" in text
 
         # Another proposal that trusts nobody, until the admin trusts the server instance-wide
         plain = await _open_vote(instance, author, keygen)

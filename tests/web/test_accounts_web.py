@@ -455,7 +455,8 @@ async def test_settings_update_profile_locale_and_actor_document(
     # And the actor document other servers fetch shows the new profile
     after = await (await client.get("/actors/camille", headers=ap)).get_json()
     assert after["name"] == "Camille Martin"
-    assert after["summary"] == "<p>Jardinière.</p><p>Bénévole à l&#x27;AMAP.</p>"
+    # The bio is Markdown, rendered as event descriptions and proposals are
+    assert after["summary"] == "<p>Jardinière.</p>\n<p>Bénévole à l'AMAP.</p>\n"
     assert after["manuallyApprovesFollowers"] is True
     assert after["discoverable"] is False
     async with pool.acquire() as conn:
