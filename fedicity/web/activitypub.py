@@ -26,7 +26,8 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories.document import territory_actor_to_ap
 from fedicity.web.app import state
 from fedicity.web.avatars import avatar_png
-from fedicity.web.errors import Problem
+from fedicity.web.errors import Problem, problem_response
+from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.pages import render_post_page, render_profile
 from fedicity.web.paging import cursor_arg
@@ -91,7 +92,7 @@ async def _gone(error: Gone) -> Response:
     actor = error.actor
     assert actor.deleted_at is not None
     if not wants_activitypub(request):
-        raise Problem(410, "this account was closed")
+        return await problem_response(410, message("account_closed"))
     response = activity_response(
         tombstone(
             state().urls.actor(actor.username),

@@ -75,6 +75,7 @@ MESSAGES: dict[str, str] = {
         "or JPEG and choose that file."
     ),
     "reset_link_invalid": lazy("This link no longer works: ask for a new one."),
+    "account_closed": lazy("This account was closed."),
     "sole_admin": lazy(
         "You are the only admin of an organisation: name another admin before deleting "
         "your account."

@@ -14,6 +14,7 @@ from fedicity.posts.models import Post
 from fedicity.textfmt import plain_to_html
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
+from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
@@ -111,7 +112,7 @@ async def profile(username: str) -> Response | WerkzeugResponse:
         actor = await actor_queries.select_actor_by_username(conn, username)
         closed = actor is None and await actor_queries.select_deleted_actor(conn, username)
     if closed:
-        raise Problem(410, "this account was closed")
+        raise Problem(410, message("account_closed"))
     if actor is None or actor.kind == "application":
         raise Problem(404, f"no actor named {username!r} here")
     if wants_activitypub(request):
