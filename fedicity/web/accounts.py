@@ -244,8 +244,9 @@ async def _settings_page(
     and each field's error in `overrides`)."""
     context = await _settings_context(account, actor)
     context.update(overrides)
+    shown = SETTINGS_NOTICES.get(notice or "")
     return await render_template(
-        "settings.html", error=error, notice=SETTINGS_NOTICES.get(notice or ""), **context
+        "settings.html", error=error, notice=gettext(shown) if shown else None, **context
     )
 
 

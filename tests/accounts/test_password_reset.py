@@ -192,7 +192,7 @@ async def test_the_answer_is_the_same_for_known_and_unknown_addresses(
 ) -> None:
     await register(pool, keygen, "camille")
     login_page = html.unescape(await (await client.get("/login")).get_data(as_text=True))
-    assert '<a href="/password/forgot">Mot de passe oublié ?</a>' in login_page
+    assert '<a href="/password/forgot">Mot de passe oublié\u00a0?</a>' in login_page
     token = csrf_in(await (await client.get("/password/forgot")).get_data(as_text=True))
     pages = []
     for address in ("camille@example.org", "nobody@example.org"):

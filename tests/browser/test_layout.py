@@ -24,6 +24,9 @@ MAIN_PAGES = [
     "signup",
     "post",
     "tag",
+    "forgot",
+    "reset",
+    "account_delete",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.
