@@ -42,7 +42,7 @@ from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.forms import checked
 from fedicity.web.i18n import LOCALES, gettext, lazy, translations_for
-from fedicity.web.limits import accepts_uploads
+from fedicity.web.limits import accepts_two_uploads
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
@@ -251,7 +251,7 @@ async def _settings_page(
 
 
 @blueprint.route("/settings", methods=["GET", "POST"])
-@accepts_uploads
+@accepts_two_uploads
 async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
     """Edit one's profile (pictures included), language and territory."""
     account = current_account()

@@ -9,6 +9,7 @@ from io import BytesIO
 from pathlib import Path
 
 import httpx
+import pytest
 from quart import Quart
 from quart.datastructures import FileStorage
 from quart.typing import TestClientProtocol
@@ -25,6 +26,7 @@ from tests.accounts.helpers import (
     register,
     remote_follower,
 )
+from tests.accounts.test_pictures import png_bomb
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import eventually, running_instance
 from tests.peer import running_peer
@@ -246,3 +248,50 @@ async def test_saving_an_unchanged_profile_sends_nothing(
 
 async def _has(peer: object, kind: str) -> bool:
     return any(json.loads(body).get("type") == kind for _p, body in peer.received)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (png_bomb(20000, 20000), "trop de pixels"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>', "autre chose"),
+        (b"%PDF-1.7\n1 0 obj", "PNG, JPEG, GIF ou WebP"),
+        (picture(8, 8, "PNG") + b"PK\x03\x04zip", "autre chose"),
+    ],
+    ids=["png-bomb", "svg", "pdf", "png-zip-polyglot"],
+)
+async def test_what_is_not_a_plain_picture_is_refused_by_the_avatar_field(
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, data: bytes, said: str
+) -> None:
+    await register(pool, keygen, "camille")
+    await quart_log_in(client, "camille", "quatre mots sans rapport")
+    token = await _settings_token(client)
+    response = await client.post(
+        "/settings", form=_profile(token, display_name="Camille D."), files=_upload("avatar", data)
+    )
+    assert response.status_code == 422
+    page = html.unescape(await response.get_data(as_text=True))
+    error = page.split('id="avatar-error">', 1)[1].split("</span>", 1)[0]
+    assert said in error
+    assert 'value="Camille D."' in page
+
+
+async def test_an_avatar_and_a_banner_of_nearly_the_upload_cap_each_fit_one_form(
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, settings: Settings
+) -> None:
+    # Two phone photos chosen at once: each may be as large as one upload.
+    await register(pool, keygen, "camille")
+    await quart_log_in(client, "camille", "quatre mots sans rapport")
+    token = await _settings_token(client)
+    padding = settings.max_upload_bytes - 200_000
+    photo = picture(1200, 900, "JPEG")
+    # A JPEG comment segment holds at most 64 KiB: pad with many of them after the header.
+    comment = b"\xff\xfe\xff\xff" + b"\x20" * 0xFFFD
+    big = photo[:2] + comment * (padding // len(comment)) + photo[2:]
+    assert len(big) > settings.max_upload_bytes // 2
+    response = await client.post(
+        "/settings",
+        form=_profile(token),
+        files={**_upload("avatar", big, "a.jpg"), **_upload("banner", big, "b.jpg")},
+    )
+    assert response.status_code == 303, await response.get_data(as_text=True)
