@@ -61,15 +61,12 @@ class SmtpMailer:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConsoleMailer:
     """Writes each message to the log instead (the default, for local use)."""
 
-    sent: list[EmailMessage] = field(default_factory=list)
-
     async def send(self, message: EmailMessage) -> None:
         """Log the message whole, so its link can be followed."""
-        self.sent.append(message)
         body = message.get_body(("plain",))
         text = body.get_content() if body is not None else ""
         _log.warning(
