@@ -604,7 +604,10 @@ async def _reset_form(token: str, *, error: str | None = None, status: int = 200
 
 
 async def _dead_link() -> Response:
-    """A used, expired or unknown link: a clear page with the way to a new one, never a 500."""
+    """A used, expired or unknown link: a clear page with the way to a new one, never a 500
+    (a problem document for programs)."""
+    if not wants_html(request):
+        return await problem_response(410, message("reset_link_invalid"))
     body = await render_template("password_reset.html", token="", error=None, live=False)
     return Response(body, status=410, content_type="text/html; charset=utf-8")
 

@@ -110,6 +110,9 @@ async def limit_body() -> None:
     settings = state().settings
     view = current_app.view_functions.get(request.endpoint or "")
     files = int(getattr(view, _UPLOAD_MARK, 0)) if view is not None else 0
+    # Files come only in multipart bodies: any other body keeps the ordinary cap, even here.
+    if request.mimetype != "multipart/form-data":
+        files = 0
     limit = upload_body_cap(settings, files) if files else settings.max_body_bytes
     request.max_content_length = limit
     body = request.body

@@ -30,6 +30,7 @@ from tests.conftest import FixedKeys
 from tests.flows.harness import free_port, running_instance
 
 NEW_PASSWORD = "une autre phrase bien longue"
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 _LINK = re.compile(r"https?://\S+/password/reset/\S+")
 
 
@@ -212,13 +213,17 @@ async def test_a_used_expired_or_made_up_link_is_a_clear_page(
     await register(pool, keygen, "camille")
     ticket = await resets.request_link(pool, "camille@example.org", "198.51.100.1", clock.now())
     assert isinstance(ticket, resets.Ticket)
-    made_up = await client.get("/password/reset/" + "A" * 43)
-    too_short = await client.get("/password/reset/x")
+    made_up = await client.get("/password/reset/" + "A" * 43, headers=BROWSER)
+    too_short = await client.get("/password/reset/x", headers=BROWSER)
     for response in (made_up, too_short):
         assert response.status_code == 410
         page = html.unescape(await response.get_data(as_text=True))
         assert "Ce lien ne fonctionne plus" in page
         assert 'href="/password/forgot"' in page
+    # A program gets a problem document
+    answer = await client.get("/password/reset/" + "A" * 43)
+    assert answer.status_code == 410
+    assert answer.headers["Content-Type"] == "application/problem+json"
     live = await client.get(f"/password/reset/{ticket.token}")
     assert live.status_code == 200
     token = csrf_in(await live.get_data(as_text=True))
