@@ -62,6 +62,16 @@ class Settings:
     key_fetch_timeout: float = 5.0
     key_fetch_connections: int = 50
     key_fetches_per_host: int = 4
+    # Mail (forgotten passwords). Without a host, messages are written to the log instead, so
+    # a local instance needs no mail server. security: starttls (port 587), ssl (implicit TLS,
+    # port 465) or none (a relay on the same machine only).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "starttls"
+    smtp_timeout: float = 15.0
+    mail_from: str = ""
 
     @property
     def host(self) -> str:
@@ -236,6 +246,30 @@ def _secret_key_for(data_dir: Path) -> str:
     return key
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+_MAILBOX = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+
+
+def _parse_smtp_security(name: str, raw: object) -> str:
+    text = str(raw).strip().lower()
+    if text not in SMTP_SECURITY:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected one of {', '.join(SMTP_SECURITY)}, got {raw!r}"
+        )
+    return text
+
+
+def _parse_mail_from(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    address = text.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in text else text
+    if not _MAILBOX.match(address) or "\n" in text or "\r" in text:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected an address such as noreply@example.org or "
+            f"'Fedicity <noreply@example.org>', got {raw!r}"
+        )
+    return text
+
+
 _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "registration_open": _parse_bool,
     "debug": _parse_bool,
@@ -251,6 +285,10 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "key_fetch_timeout": _parse_seconds,
     "key_fetch_connections": _parse_int,
     "key_fetches_per_host": _parse_int,
+    "smtp_port": _parse_int,
+    "smtp_security": _parse_smtp_security,
+    "smtp_timeout": _parse_seconds,
+    "mail_from": _parse_mail_from,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.
@@ -320,7 +358,16 @@ def _converted(raw: Mapping[str, object]) -> dict[str, Any]:
     for name, value in raw.items():
         convert = _CONVERTERS.get(name)
         values[name] = convert(name, value) if convert else value
-    for name in ("base_url", "listen", "secret_key", "instance_name", "territory_name"):
+    for name in (
+        "base_url",
+        "listen",
+        "secret_key",
+        "instance_name",
+        "territory_name",
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+    ):
         if name in values and not isinstance(values[name], str):
             raise SettingsError(f"{PREFIX}{name.upper()}: expected text, got {values[name]!r}")
     return values

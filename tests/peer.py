@@ -29,6 +29,15 @@ class Seen:
     host: str
 
 
+@dataclass(frozen=True)
+class Posted:
+    """One POST the peer received, headers included."""
+
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
 @dataclass
 class Peer:
     """A fediverse server on 127.0.0.1 (see the module's docstring)."""
@@ -41,6 +50,8 @@ class Peer:
     requests: list[Seen] = field(default_factory=list)
     # What was POSTed: (path, body).
     received: list[tuple[str, bytes]] = field(default_factory=list)
+    # The same POSTs with their headers (as sent, in order), to check their signatures.
+    posted: list[Posted] = field(default_factory=list)
     connections: int = 0
     port: int = 0
     _server: asyncio.Server | None = None
@@ -137,6 +148,10 @@ class Peer:
         head = first + await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         method, path, _version = lines[0].split(" ", 2)
+        raw_headers = tuple(
+            (name.strip(), value.strip())
+            for name, _sep, value in (line.partition(":") for line in lines[1:] if line)
+        )
         headers = {
             name.strip().lower(): value.strip()
             for name, _sep, value in (line.partition(":") for line in lines[1:] if line)
@@ -144,7 +159,9 @@ class Peer:
         self.requests.append(Seen(method, path, headers.get("host", "")))
         if method == "POST":
             length = int(headers.get("content-length", "0") or "0")
-            self.received.append((path, await reader.readexactly(length) if length else b""))
+            body = await reader.readexactly(length) if length else b""
+            self.received.append((path, body))
+            self.posted.append(Posted(path, raw_headers, body))
             writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         elif path in self.redirects:
             writer.write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fedicity.accounts.models import Account, Session
 from fedicity.db.pool import Connection, record_dict
@@ -251,3 +252,195 @@ async def delete_dead_sessions(conn: Connection, before: datetime, batch: int) -
         batch,
     )
     return int(result.split()[-1])
+
+
+async def select_account_by_email(conn: Connection, email: str) -> Account | None:
+    """The account with this e-mail address, whatever its case."""
+    row = await conn.fetchrow(f"{_SELECT} WHERE lower(a.email) = lower($1)", email)
+    return None if row is None else Account(**record_dict(row))
+
+
+# --- password resets --------------------------------------------------------------------------
+
+
+async def insert_password_reset(
+    conn: Connection, *, token_hash: bytes, account_id: int, now: datetime, expires_at: datetime
+) -> None:
+    """Record a reset link (its token's hash)."""
+    await conn.execute(
+        """INSERT INTO password_resets (token_hash, account_id, created_at, expires_at)
+           VALUES ($1, $2, $3, $4)""",
+        token_hash,
+        account_id,
+        now,
+        expires_at,
+    )
+
+
+async def select_live_reset(conn: Connection, token_hash: bytes, now: datetime) -> int | None:
+    """The account a reset token opens, when it is unused and unexpired."""
+    account_id: int | None = await conn.fetchval(
+        """SELECT account_id FROM password_resets
+            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2""",
+        token_hash,
+        now,
+    )
+    return account_id
+
+
+async def use_reset(conn: Connection, token_hash: bytes, now: datetime) -> int | None:
+    """Spend a live reset token (once: of two racing uses, one gets the account id)."""
+    account_id: int | None = await conn.fetchval(
+        """UPDATE password_resets SET used_at = $2
+            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+        RETURNING account_id""",
+        token_hash,
+        now,
+    )
+    return account_id
+
+
+async def spend_account_resets(conn: Connection, account_id: int, now: datetime) -> None:
+    """Spend every other live link of an account (its password just changed)."""
+    await conn.execute(
+        "UPDATE password_resets SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL",
+        account_id,
+        now,
+    )
+
+
+async def delete_old_resets(conn: Connection, before: datetime, batch: int) -> int:
+    """Forget up to `batch` reset links that expired before a moment; how many went."""
+    result: str = await conn.execute(
+        """DELETE FROM password_resets WHERE id IN (
+               SELECT id FROM password_resets WHERE expires_at < $1 LIMIT $2)""",
+        before,
+        batch,
+    )
+    return int(result.split()[-1])
+
+
+# --- export and closing -----------------------------------------------------------------------
+# An account's own data spans the other packages' tables. Reading it out (export) and removing
+# it (closing) are the account's operations, done in one place, so these statements live here.
+
+
+async def select_own_activities(
+    conn: Connection, actor_id: int, *, after_id: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """(row id, activity) of everything an actor published, oldest first, keyset-paged."""
+    rows = await conn.fetch(
+        """SELECT id, raw FROM outbox_activities
+            WHERE actor_id = $1 AND id > $2 ORDER BY id LIMIT $3""",
+        actor_id,
+        after_id,
+        limit,
+    )
+    return [(row["id"], row["raw"]) for row in rows]
+
+
+async def select_followed_handles(
+    conn: Connection, follower: str, local_prefix: str, *, after_id: int, limit: int
+) -> list[tuple[int, str | None, str | None]]:
+    """(follow id, local username or None, remote user@domain or None) of whom an actor
+    follows (accepted), keyset-paged."""
+    rows = await conn.fetch(
+        """SELECT f.id,
+                  CASE WHEN starts_with(f.followee, $2)
+                       THEN substr(f.followee, length($2) + 1) END AS local_username,
+                  CASE WHEN r.username IS NOT NULL
+                       THEN r.username || '@' || r.domain END AS remote_handle
+             FROM follows f LEFT JOIN remote_actors r ON r.uri = f.followee
+            WHERE f.follower = $1 AND f.state = 'accepted' AND f.id > $3
+            ORDER BY f.id LIMIT $4""",
+        follower,
+        local_prefix,
+        after_id,
+        limit,
+    )
+    return [(row["id"], row["local_username"], row["remote_handle"]) for row in rows]
+
+
+async def select_acquainted_remote_actors(
+    conn: Connection, actor_uri: str, *, limit: int
+) -> list[str]:
+    """Remote actors whose servers know an actor: followers and followed, those who liked,
+    shared or answered its posts, and those its posts mention."""
+    rows = await conn.fetch(
+        """SELECT uri FROM (
+               SELECT follower AS uri FROM follows WHERE followee = $1
+               UNION SELECT followee FROM follows WHERE follower = $1
+               UNION SELECT i.actor_uri FROM interactions i
+                       JOIN posts p ON p.uri = i.object_uri WHERE p.author_uri = $1
+               UNION SELECT r.author_uri FROM posts r
+                       JOIN posts p ON p.uri = r.in_reply_to WHERE p.author_uri = $1
+               UNION SELECT m.actor_uri FROM post_mentions m
+                       JOIN posts p ON p.id = m.post_id WHERE p.author_uri = $1
+           ) AS known
+            WHERE uri IN (SELECT uri FROM remote_actors WHERE deleted_at IS NULL)
+            LIMIT $2""",
+        actor_uri,
+        limit,
+    )
+    return [row["uri"] for row in rows]
+
+
+async def delete_own_activities(conn: Connection, actor_id: int) -> None:
+    """Forget what a closing account published (and the deliveries still pending of it)."""
+    await conn.execute("DELETE FROM outbox_activities WHERE actor_id = $1", actor_id)
+
+
+async def delete_traces(conn: Connection, actor_id: int, actor_uri: str, now: datetime) -> None:
+    """Remove a closing account's likes and shares, participations, memberships and
+    notifications; cancel-delete the events it organised."""
+    await conn.execute("DELETE FROM interactions WHERE actor_uri = $1", actor_uri)
+    await conn.execute("DELETE FROM event_participations WHERE actor_uri = $1", actor_uri)
+    await conn.execute("DELETE FROM memberships WHERE member_uri = $1", actor_uri)
+    await conn.execute("DELETE FROM notifications WHERE recipient_id = $1", actor_id)
+    await conn.execute(
+        "UPDATE events SET deleted_at = $2 WHERE local_actor_id = $1 AND deleted_at IS NULL",
+        actor_id,
+        now,
+    )
+
+
+async def delete_unshared_media(conn: Connection, actor_id: int, media_prefix: str) -> list[str]:
+    """Remove the rows of files an actor uploaded first that nothing else shows (another
+    actor's picture, a live event's image); the names of the files to remove from disk."""
+    rows = await conn.fetch(
+        """DELETE FROM media m
+            WHERE m.uploaded_by = $1
+              AND NOT EXISTS (
+                  SELECT 1 FROM actors a
+                   WHERE a.id <> $1
+                     AND (a.avatar_name = m.sha256 || '.' || m.extension
+                          OR a.banner_name = m.sha256 || '.' || m.extension))
+              AND NOT EXISTS (
+                  SELECT 1 FROM events e
+                   WHERE e.deleted_at IS NULL
+                     AND e.image_url = $2 || m.sha256 || '.' || m.extension)
+        RETURNING m.sha256 || '.' || m.extension AS name""",
+        actor_id,
+        media_prefix,
+    )
+    return [row["name"] for row in rows]
+
+
+async def tombstone_actor(conn: Connection, actor_id: int, now: datetime) -> bool:
+    """Empty a closing account's actor and mark it deleted (its row, username and key stay);
+    False when it already was."""
+    result: str = await conn.execute(
+        """UPDATE actors
+              SET display_name = '', summary = '', avatar_name = NULL, banner_name = NULL,
+                  discoverable = false, home_territory_id = NULL, deleted_at = $2,
+                  updated_at = $2
+            WHERE id = $1 AND deleted_at IS NULL""",
+        actor_id,
+        now,
+    )
+    return result != "UPDATE 0"
+
+
+async def delete_account(conn: Connection, account_id: int) -> None:
+    """Remove the login (its sessions and reset links go with it)."""
+    await conn.execute("DELETE FROM accounts WHERE id = $1", account_id)

@@ -33,7 +33,8 @@ def normalize_email(raw: str | None) -> str | None:
     return email
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
+    """AccountError when a new password breaks the sign-up rules."""
     problem = passwords.password_problem(password)
     if problem == "password_common":
         raise AccountError(problem, "this password is among the most common ones; choose another")
@@ -47,7 +48,7 @@ async def _check_new_account(
     conn: Connection, username: str, password: str, email: str | None
 ) -> tuple[str, str | None, bool]:
     """The canonical username and e-mail of a new account, and whether the e-mail is taken."""
-    _check_password(password)
+    check_password(password)
     clean_email = normalize_email(email)
     # Every cheap check first: a refused sign-up must not cost an argon2 hash.
     canonical = actors.normalize_username(username)
@@ -198,7 +199,7 @@ async def set_password(
     conn: Connection, account: Account, password: str, clock: Clock | None = None
 ) -> None:
     """Change an account's password (the administrator's way); all its sessions end."""
-    _check_password(password)
+    check_password(password)
     password_hash = await passwords.hash_password_async(password)
     await _store_password(conn, account.id, password_hash, (clock or SystemClock()).now())
 
@@ -206,7 +207,7 @@ async def set_password(
 async def change_password(db: Pool, account: Account, password: str, clock: Clock) -> None:
     """Change an account's password, hashing with no pool connection held; all its sessions
     end (the caller starts a new one for the person who changed it)."""
-    _check_password(password)
+    check_password(password)
     password_hash = await passwords.hash_password_async(password)
     async with db.acquire() as conn:
         await _store_password(conn, account.id, password_hash, clock.now())

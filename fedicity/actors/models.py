@@ -36,6 +36,11 @@ class Actor:
     hide_network: bool = False
     territory_id: int | None = None
     home_territory_id: int | None = None
+    # Uploaded pictures by media file name (None: the generated avatar, no banner).
+    avatar_name: str | None = None
+    banner_name: str | None = None
+    # Set when the account was closed: the actor stays as a tombstone (see accounts/closing.py).
+    deleted_at: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -96,3 +101,5 @@ class KnownActor:
     kind: str
     url: str | None
     local: bool
+    # A local actor's uploaded avatar (media file name), a remote actor's icon URL.
+    avatar: str | None = None

@@ -19,7 +19,8 @@ from fedicity.db.pool import Connection, record_dict
 
 _COLUMNS = """id, username, kind, organization_kind, display_name, summary,
               manually_approves_followers, discoverable, public_key_pem, private_key_pem,
-              created_at, updated_at, hide_network, territory_id, home_territory_id"""
+              created_at, updated_at, hide_network, territory_id, home_territory_id,
+              avatar_name, banner_name, deleted_at"""
 
 
 async def insert_actor(
@@ -54,7 +55,19 @@ async def insert_actor(
 async def select_actor_by_username(conn: Connection, username: str) -> Actor | None:
     """The local actor with this username, whatever its case."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM actors WHERE lower(username) = lower($1)", username
+        f"""SELECT {_COLUMNS} FROM actors
+             WHERE lower(username) = lower($1) AND deleted_at IS NULL""",
+        username,
+    )
+    return None if row is None else Actor(**record_dict(row))
+
+
+async def select_deleted_actor(conn: Connection, username: str) -> Actor | None:
+    """The closed account's actor with this username (a tombstone), if there is one."""
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM actors
+             WHERE lower(username) = lower($1) AND deleted_at IS NOT NULL""",
+        username,
     )
     return None if row is None else Actor(**record_dict(row))
 
@@ -83,7 +96,7 @@ async def select_actors_page(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM actors
              WHERE kind IN ('person', 'organization')
-               AND discoverable
+               AND discoverable AND deleted_at IS NULL
                AND ($1::text IS NULL OR kind = $1)
                AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
              ORDER BY created_at DESC, id DESC
@@ -117,6 +130,21 @@ async def update_profile(
         summary,
         manually_approves_followers,
         discoverable,
+    )
+    return None if row is None else Actor(**record_dict(row))
+
+
+async def update_pictures(
+    conn: Connection, actor_id: int, *, avatar_name: str | None, banner_name: str | None
+) -> Actor | None:
+    """Set (or clear, with None) a local actor's uploaded avatar and banner."""
+    row = await conn.fetchrow(
+        f"""UPDATE actors SET avatar_name = $2, banner_name = $3, updated_at = now()
+             WHERE id = $1
+         RETURNING {_COLUMNS}""",
+        actor_id,
+        avatar_name,
+        banner_name,
     )
     return None if row is None else Actor(**record_dict(row))
 
@@ -300,7 +328,7 @@ async def select_actors_in_territory(
     first, keyset-paged by (arrival, id): `before` is the last one of the page seen."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM actors
-             WHERE kind IN ('person', 'organization') AND discoverable
+             WHERE kind IN ('person', 'organization') AND discoverable AND deleted_at IS NULL
                AND home_territory_id IN (SELECT descendant_id FROM territory_ancestors
                                           WHERE ancestor_id = $1)
                AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
@@ -334,12 +362,13 @@ async def select_known_actors(
     """In one statement, local actors (URI -> username) and known remote ones, by URI."""
     rows = await conn.fetch(
         """SELECT l.uri, a.display_name AS name, a.username, NULL AS domain, a.kind,
-                  NULL AS url, true AS local
+                  NULL AS url, true AS local, a.avatar_name AS avatar
              FROM unnest($1::text[], $2::text[]) AS l (uri, username)
              JOIN actors a ON lower(a.username) = lower(l.username)
             WHERE a.kind <> 'application'
            UNION ALL
-           SELECT r.uri, r.display_name, r.username, r.domain, lower(r.type), r.url, false
+           SELECT r.uri, r.display_name, r.username, r.domain, lower(r.type), r.url, false,
+                  r.icon_url
              FROM remote_actors r
             WHERE r.uri = ANY($3::text[]) AND r.deleted_at IS NULL""",
         list(local),

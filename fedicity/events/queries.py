@@ -355,3 +355,17 @@ async def select_upcoming_placed(
         limit,
     )
     return [_event(row) for row in rows]
+
+
+async def select_attended(conn: Connection, actor_uri: str, *, limit: int) -> list[Event]:
+    """The events someone takes part in (accepted), soonest first: their calendar export."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE deleted_at IS NULL AND id IN (
+                   SELECT event_id FROM event_participations
+                    WHERE actor_uri = $1 AND state = 'accepted')
+             ORDER BY starts_at, id LIMIT $2""",
+        actor_uri,
+        limit,
+    )
+    return [_event(row) for row in rows]

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
 from typing import Any
 
-from quart import Blueprint, Response, redirect, render_template, request, url_for
+from quart import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from fedicity.accounts import passwords, sessions, throttle
+from fedicity.accounts import closing, export, passwords, profile, resets, sessions, throttle
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.accounts.models import Account
+from fedicity.accounts.profile import ProfileForm, ProfileRefused
 from fedicity.actors import queries as actor_queries
-from fedicity.actors import service as actor_service
+from fedicity.actors.document import actor_to_ap, avatar_url
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.service import ActorError
 from fedicity.follows import service as follows
+from fedicity.mail.sender import MailQueue, mailer_for, text_message
+from fedicity.media.models import MediaError
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import trusted_authority
 from fedicity.territories import queries as territory_queries
@@ -27,7 +41,9 @@ from fedicity.web.app import state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.forms import checked
-from fedicity.web.i18n import LOCALES, gettext, lazy
+from fedicity.web.i18n import LOCALES, gettext, lazy, translations_for
+from fedicity.web.limits import accepts_two_uploads
+from fedicity.web.media import read_upload
 from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
 from fedicity.web.people import known_actors
@@ -169,6 +185,20 @@ SETTINGS_NOTICES = {
     "saved": lazy("Saved."),
     "session_ended": lazy("That session has ended."),
 }
+_PROFILE_FIELDS = ("display_name", "summary", "home_territory", "locale")
+_PROFILE_CHECKS = ("manually_approves_followers", "discoverable")
+
+
+def _profile_values(actor: Actor, home_place: str, locale: str | None) -> dict[str, Any]:
+    """The profile form as stored."""
+    return {
+        "display_name": actor.display_name,
+        "summary": actor.summary,
+        "home_territory": home_place,
+        "locale": locale or "",
+        "manually_approves_followers": actor.manually_approves_followers,
+        "discoverable": actor.discoverable,
+    }
 
 
 async def _settings_context(account: Account, actor: Actor | None = None) -> dict[str, Any]:
@@ -184,12 +214,22 @@ async def _settings_context(account: Account, actor: Actor | None = None) -> dic
             else None
         )
         live_sessions = await sessions.live(conn, account.id, app_state.clock.now())
+        sole_admin_of = await closing.sole_admin_of(conn, app_state.urls, actor)
+    home_place = f"{home.level}:{home.code}" if home else ""
     return {
         "actor": actor,
         "account": account,
-        "home_place": f"{home.level}:{home.code}" if home else "",
+        "home_place": home_place,
+        "form": _profile_values(actor, home_place, account.locale),
+        "errors": {},
+        "avatar_url": avatar_url(actor, app_state.urls),
+        "banner_url": app_state.urls.media(actor.banner_name) if actor.banner_name else None,
+        "max_upload_mib": max(1, app_state.settings.max_upload_bytes // (1024 * 1024)),
         "sessions": live_sessions,
         "current_session": current_session_id(),
+        "sole_admin_of": sole_admin_of,
+        "delete_error": None,
+        "password_error": None,
     }
 
 
@@ -199,51 +239,96 @@ async def _settings_page(
     *,
     error: str | None = None,
     notice: str | None = None,
+    **overrides: Any,
 ) -> str:
-    """The settings page, with an error or a notice."""
+    """The settings page, with an error or a notice (and, after a refused form, what was typed
+    and each field's error in `overrides`)."""
     context = await _settings_context(account, actor)
+    context.update(overrides)
+    shown = SETTINGS_NOTICES.get(notice or "")
     return await render_template(
-        "settings.html", error=error, notice=SETTINGS_NOTICES.get(notice or ""), **context
+        "settings.html", error=error, notice=gettext(shown) if shown else None, **context
     )
 
 
 @blueprint.route("/settings", methods=["GET", "POST"])
+@accepts_two_uploads
 async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
-    """Edit one's profile, language and password."""
+    """Edit one's profile (pictures included), language and territory."""
     account = current_account()
     if account is None:
         return _login_redirect()
     app_state = state()
     if request.method == "GET":
         return await _settings_page(account, notice=request.args.get("notice"))
-    async with app_state.db.acquire() as conn:
-        actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
-        assert actor is not None
     form = await request.form
-    place = await resolve_place(form.get("home_territory", ""))
-    if form.get("home_territory", "").strip() and place is None:
-        return await _settings_page(account, actor, error=message("territory_unknown")), 422
+    typed: dict[str, Any] = {name: form.get(name, "") for name in _PROFILE_FIELDS}
+    typed.update({name: checked(form, name) for name in _PROFILE_CHECKS})
+    errors: dict[str, str] = {}
+    uploads: dict[str, bytes] = {}
+    files = await request.files
+    for field in ("avatar", "banner"):
+        try:
+            uploads[field] = await read_upload(
+                files, field, max_bytes=app_state.settings.max_upload_bytes
+            )
+        except MediaError as refused:
+            errors[field] = refused.code
+    place = await resolve_place(typed["home_territory"])
+    profile_form = ProfileForm(
+        display_name=typed["display_name"],
+        summary=typed["summary"],
+        manually_approves_followers=typed["manually_approves_followers"],
+        discoverable=typed["discoverable"],
+        home_territory_id=place.id if place is not None else None,
+        locale=typed["locale"] or None,
+        avatar=uploads.get("avatar", b""),
+        banner=uploads.get("banner", b""),
+        remove_avatar=checked(form, "remove_avatar"),
+        remove_banner=checked(form, "remove_banner"),
+        territory_error=(
+            "territory_unknown" if typed["home_territory"].strip() and place is None else None
+        ),
+    )
     try:
-        async with app_state.db.acquire() as conn, conn.transaction():
-            actor = await actor_service.update_profile(
-                conn,
-                actor,
-                display_name=form.get("display_name", ""),
-                summary=form.get("summary", ""),
-                manually_approves_followers=checked(form, "manually_approves_followers"),
-                discoverable=checked(form, "discoverable"),
-            )
-            await actor_queries.update_home_territory(
-                conn, actor.id, place.id if place is not None else None
-            )
-            locale = form.get("locale")
-            await account_queries.update_locale(
-                conn, account.id, locale if locale in LOCALES else None
-            )
-    except ActorError as error:
-        return await _settings_page(account, actor, error=message(error.code)), 422
+        if errors:
+            raise ProfileRefused(errors)
+        actor = await profile.save_profile(
+            app_state.db,
+            account,
+            profile_form,
+            uploads=profile.Uploads(
+                data_dir=app_state.settings.data_dir,
+                max_bytes=app_state.settings.max_upload_bytes,
+                quota_bytes=app_state.settings.upload_quota_bytes_per_day,
+            ),
+            urls=app_state.urls,
+            clock=app_state.clock,
+        )
+    except ProfileRefused as refused:
+        # Checks that did not run because an upload was refused first run now, so every field
+        # says what is wrong with it at once.
+        everything = {**_profile_errors(profile_form), **errors, **refused.errors}
+        return await _settings_page(
+            account,
+            error=gettext(FORM_HAS_ERRORS),
+            form=typed,
+            errors={field: message(code) for field, code in everything.items()},
+        ), 422
     app_state.actor_documents.pop(actor.username, None)
     return redirect(url_for("accounts.settings_page", notice="saved"), 303)
+
+
+FORM_HAS_ERRORS = lazy("Nothing was saved: correct what is marked below.")
+
+
+def _profile_errors(form: ProfileForm) -> dict[str, str]:
+    """The text fields' errors alone (the pictures are checked when they are decoded)."""
+    try:
+        profile.check_texts(form)
+    except ProfileRefused as refused:
+        return refused.errors
+    return {}
 
 
 @blueprint.post("/settings/password")
@@ -447,3 +532,249 @@ async def _aggregate(root: Territory, form: Any) -> str:
 
 def _login_redirect() -> WerkzeugResponse:
     return redirect(url_for("accounts.login", next=request.path), 303)
+
+
+# --- forgotten passwords ----------------------------------------------------------------------
+
+RESET_SUBJECT = lazy("Your password on %(instance)s")
+RESET_BODY = lazy(
+    "Hello %(name)s,\n\n"
+    "Someone, probably you, asked to choose a new password for your account @%(username)s "
+    "on %(instance)s. To do so, open this link within an hour:\n\n"
+    "%(link)s\n\n"
+    "The link works once. If you did not ask for it, do nothing: your password stays as it is."
+)
+
+
+def mail_queue() -> MailQueue:
+    """The app's queue of outgoing messages (made on first use, from the settings)."""
+    extensions = current_app.extensions
+    queue = extensions.get("fedicity_mail")
+    if not isinstance(queue, MailQueue):
+        queue = MailQueue(mailer_for(state().settings))
+        extensions["fedicity_mail"] = queue
+    return queue
+
+
+@blueprint.after_app_serving
+async def _drain_mail() -> None:
+    queue = current_app.extensions.get("fedicity_mail")
+    if isinstance(queue, MailQueue):
+        await queue.drain()
+
+
+def _reset_message(ticket: resets.Ticket) -> EmailMessage:
+    """The link by e-mail, in the account's language (the instance's default when unset)."""
+    app_state = state()
+    locale = ticket.account.locale or app_state.settings.default_locale
+    translate = translations_for(locale if locale in LOCALES else "fr").gettext
+    link = app_state.urls.absolute(url_for("accounts.reset_password", token=ticket.token))
+    assert ticket.account.email is not None
+    return text_message(
+        app_state.settings,
+        to=ticket.account.email,
+        subject=translate(RESET_SUBJECT) % {"instance": app_state.settings.instance_name},
+        body=translate(RESET_BODY)
+        % {
+            "name": ticket.account.username,
+            "username": ticket.account.username,
+            "instance": app_state.settings.instance_name,
+            "link": link,
+        },
+    )
+
+
+@blueprint.route("/password/forgot", methods=["GET", "POST"])
+async def forgot_password() -> str | Response | tuple[str, int]:
+    """Ask for a link to choose a new password; the answer never says whether the address has
+    an account here."""
+    if request.method == "GET":
+        return await render_template("password_forgot.html", email="", sent=False, error=None)
+    form = await request.form
+    typed = form.get("email", "")[:320]
+    app_state = state()
+    outcome = await resets.request_link(app_state.db, typed, client_ip(), app_state.clock.now())
+    if isinstance(outcome, resets.Throttled):
+        return await _too_many(outcome.retry_after, "password_forgot.html", email=typed, sent=False)
+    if outcome is not None:
+        mail_queue().submit(_reset_message(outcome))
+    return await render_template("password_forgot.html", email=typed, sent=True, error=None)
+
+
+async def _reset_form(token: str, *, error: str | None = None, status: int = 200) -> Response:
+    body = await render_template("password_reset.html", token=token, error=error, live=True)
+    return Response(body, status=status, content_type="text/html; charset=utf-8")
+
+
+async def _dead_link() -> Response:
+    """A used, expired or unknown link: a clear page with the way to a new one, never a 500
+    (a problem document for programs)."""
+    if not wants_html(request):
+        return await problem_response(410, message("reset_link_invalid"))
+    body = await render_template("password_reset.html", token="", error=None, live=False)
+    return Response(body, status=410, content_type="text/html; charset=utf-8")
+
+
+@blueprint.route("/password/reset/<token>", methods=["GET", "POST"])
+async def reset_password(token: str) -> Response | WerkzeugResponse:
+    """Choose a new password through an e-mailed link; every session ends, and this browser
+    is logged in."""
+    app_state = state()
+    if request.method == "GET":
+        if not await resets.link_is_live(app_state.db, token, app_state.clock.now()):
+            return await _dead_link()
+        return await _reset_form(token)
+    form = await request.form
+    password = form.get("password", "")
+    if password != form.get("password_confirm", ""):
+        if not await resets.link_is_live(app_state.db, token, app_state.clock.now()):
+            return await _dead_link()
+        return await _reset_form(token, error=message("passwords_differ"), status=422)
+    try:
+        account = await resets.reset_password(app_state.db, token, password, app_state.clock)
+    except resets.ResetError:
+        return await _dead_link()
+    except ActorError as refused:
+        if not await resets.link_is_live(app_state.db, token, app_state.clock.now()):
+            return await _dead_link()
+        return await _reset_form(token, error=message(refused.code), status=422)
+    except passwords.HashBusy:
+        return await _too_many(None, "password_reset.html", token=token, live=True)
+    await log_in(account)
+    return redirect(LANDING, 303)
+
+
+# --- one's data -------------------------------------------------------------------------------
+
+
+async def _own_actor() -> tuple[Account, Actor] | WerkzeugResponse:
+    account = current_account()
+    if account is None:
+        return _login_redirect()
+    async with state().db.acquire() as conn:
+        actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
+    assert actor is not None
+    return account, actor
+
+
+def _download(body: bytes, content_type: str, filename: str) -> Response:
+    response = Response(body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get("/settings/export/archive.zip")
+async def export_archive() -> Response | WerkzeugResponse:
+    """Everything one published, one's actor, follows and calendar, as a zip made on the fly."""
+    owned = await _own_actor()
+    if not isinstance(owned, tuple):
+        return owned
+    _account, actor = owned
+    app_state = state()
+    document = actor_to_ap(actor, app_state.urls)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        async for piece in export.archive(
+            app_state.db,
+            actor,
+            document,
+            app_state.urls,
+            app_state.settings.host,
+            stamp=app_state.clock.now(),
+        ):
+            if piece:
+                yield piece
+
+    response = Response(pieces(), content_type="application/zip")
+    stamp = app_state.clock.now().strftime("%Y%m%d")
+    response.headers["Content-Disposition"] = f'attachment; filename="{actor.username}-{stamp}.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get("/settings/export/following_accounts.csv")
+async def export_following() -> Response | WerkzeugResponse:
+    """Whom one follows, in Mastodon's import format."""
+    owned = await _own_actor()
+    if not isinstance(owned, tuple):
+        return owned
+    app_state = state()
+    body = await export.following_csv(
+        app_state.db, owned[1], app_state.urls, app_state.settings.host
+    )
+    return _download(body, "text/csv; charset=utf-8", "following_accounts.csv")
+
+
+@blueprint.get("/settings/export/calendar.ics")
+async def export_calendar() -> Response | WerkzeugResponse:
+    """The events one organises and takes part in."""
+    owned = await _own_actor()
+    if not isinstance(owned, tuple):
+        return owned
+    app_state = state()
+    body = await export.calendar_ics(
+        app_state.db, owned[1], app_state.urls, stamp=app_state.clock.now()
+    )
+    return _download(body, "text/calendar; charset=utf-8", "calendar.ics")
+
+
+# --- closing one's account --------------------------------------------------------------------
+
+
+async def _closing_page(
+    account: Account, actor: Actor, *, error: str | None = None, status: int = 200
+) -> Response:
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        lonely = await closing.sole_admin_of(conn, app_state.urls, actor)
+    body = await render_template(
+        "account_delete.html", actor=actor, account=account, sole_admin_of=lonely, error=error
+    )
+    return Response(body, status=status, content_type="text/html; charset=utf-8")
+
+
+@blueprint.route("/settings/delete", methods=["GET", "POST"])
+async def delete_account() -> Response | WerkzeugResponse:
+    """Close one's account for good, after a confirmation with one's password."""
+    owned = await _own_actor()
+    if not isinstance(owned, tuple):
+        return owned
+    account, actor = owned
+    if request.method == "GET":
+        return await _closing_page(account, actor)
+    form = await request.form
+    app_state = state()
+    ip = client_ip()
+    async with app_state.db.acquire() as conn:
+        retry_after = await throttle.before_login(conn, account.username, ip, app_state.clock.now())
+    if retry_after is not None:
+        return await _too_many(
+            retry_after, "account_delete.html", actor=actor, account=account, sole_admin_of=[]
+        )
+    try:
+        right = await passwords.verify_password_async(
+            account.password_hash, form.get("password", "")
+        )
+    except passwords.HashBusy:
+        return await _too_many(
+            None, "account_delete.html", actor=actor, account=account, sole_admin_of=[]
+        )
+    if not right:
+        async with app_state.db.acquire() as conn:
+            await throttle.login_failed(conn, account.username, ip, app_state.clock.now())
+        return await _closing_page(account, actor, error=message("password_wrong"), status=422)
+    try:
+        await closing.close_account(
+            app_state.db,
+            account,
+            urls=app_state.urls,
+            clock=app_state.clock,
+            data_dir=app_state.settings.data_dir,
+        )
+    except closing.ClosingRefused:
+        return await _closing_page(account, actor, error=message("sole_admin"), status=409)
+    app_state.actor_documents.pop(actor.username, None)
+    session.clear()
+    body = await render_template("account_deleted.html", handle=f"@{actor.username}")
+    return Response(body, content_type="text/html; charset=utf-8")

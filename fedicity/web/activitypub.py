@@ -9,11 +9,12 @@ from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
 from fedicity.activitypub.vocab import fedicity_context as vocab_fedicity_context
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
-from fedicity.actors.document import actor_to_ap
+from fedicity.actors.document import actor_to_ap, tombstone
 from fedicity.actors.models import Actor
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
@@ -25,7 +26,8 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories.document import territory_actor_to_ap
 from fedicity.web.app import state
 from fedicity.web.avatars import avatar_png
-from fedicity.web.errors import Problem
+from fedicity.web.errors import Problem, problem_response
+from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.pages import render_post_page, render_profile
 from fedicity.web.paging import cursor_arg
@@ -69,9 +71,37 @@ async def _minimal_actor(view_args: dict[str, Any]) -> Response:
 async def _local_actor(username: str) -> Actor:
     async with state().db.acquire() as conn:
         actor = await actor_queries.select_actor_by_username(conn, username)
+        closed = await actor_queries.select_deleted_actor(conn, username) if actor is None else None
+    if closed is not None:
+        raise Gone(closed)
     if actor is None or actor.kind == "application":
         raise Problem(404, f"no actor named {username!r} here")
     return actor
+
+
+class Gone(Exception):
+    """A closed account's actor: its id answers 410 with a Tombstone (see accounts/closing)."""
+
+    def __init__(self, actor: Actor) -> None:
+        super().__init__(actor.username)
+        self.actor = actor
+
+
+@blueprint.errorhandler(Gone)
+async def _gone(error: Gone) -> Response:
+    actor = error.actor
+    assert actor.deleted_at is not None
+    if not wants_activitypub(request):
+        return await problem_response(410, message("account_closed"))
+    response = activity_response(
+        tombstone(
+            state().urls.actor(actor.username),
+            format_datetime(actor.deleted_at),
+            "Organization" if actor.kind == "organization" else "Person",
+        )
+    )
+    response.status_code = 410
+    return response
 
 
 @blueprint.get("/actors/<username>")
@@ -263,11 +293,17 @@ async def liked(username: str) -> Response:
 
 
 @blueprint.get("/actors/<username>/avatar.png")
-async def avatar(username: str) -> Response:
+async def avatar(username: str) -> Response | WerkzeugResponse:
     """The actor's default avatar."""
     found = await _local_actor(username)
+    if found.avatar_name:
+        # Every page that shows an avatar by this address shows the uploaded one; briefly
+        # cached, so a new picture shows soon.
+        moved = redirect(state().urls.media(found.avatar_name), 302)
+        moved.headers["Cache-Control"] = "public, max-age=300"
+        return moved
     response = Response(avatar_png(found.username), content_type="image/png")
-    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 

@@ -23,20 +23,30 @@ _UPLOAD_MARK = "fedicity_accepts_uploads"
 View = TypeVar("View", bound=Callable[..., object])
 
 
+# The most files one form takes (the settings page: an avatar and a banner at once).
+MAX_FILES_PER_FORM = 2
+
+
 def accepts_uploads(view: View) -> View:
     """Mark a view (under its route decorator) as taking a file upload in its form."""
-    setattr(view, _UPLOAD_MARK, True)
+    setattr(view, _UPLOAD_MARK, 1)
     return view
 
 
-def upload_body_cap(settings: Settings) -> int:
-    """The body cap of an upload route: the file plus room for the rest of the form."""
-    return settings.max_upload_bytes + settings.max_body_bytes
+def accepts_two_uploads(view: View) -> View:
+    """Mark a view whose form takes two files, each up to the upload cap."""
+    setattr(view, _UPLOAD_MARK, MAX_FILES_PER_FORM)
+    return view
+
+
+def upload_body_cap(settings: Settings, files: int = 1) -> int:
+    """The body cap of an upload route: its files plus room for the rest of the form."""
+    return files * settings.max_upload_bytes + settings.max_body_bytes
 
 
 def app_body_cap(settings: Settings) -> int:
     """The cap checked before routing (MAX_CONTENT_LENGTH): the largest any route allows."""
-    return max(settings.max_body_bytes, upload_body_cap(settings))
+    return max(settings.max_body_bytes, upload_body_cap(settings, MAX_FILES_PER_FORM))
 
 
 class CappedBody(Body):
@@ -99,8 +109,11 @@ async def limit_body() -> None:
 
     settings = state().settings
     view = current_app.view_functions.get(request.endpoint or "")
-    uploads = view is not None and getattr(view, _UPLOAD_MARK, False)
-    limit = upload_body_cap(settings) if uploads else settings.max_body_bytes
+    files = int(getattr(view, _UPLOAD_MARK, 0)) if view is not None else 0
+    # Files come only in multipart bodies: any other body keeps the ordinary cap, even here.
+    if request.mimetype != "multipart/form-data":
+        files = 0
+    limit = upload_body_cap(settings, files) if files else settings.max_body_bytes
     request.max_content_length = limit
     body = request.body
     if isinstance(body, CappedBody):

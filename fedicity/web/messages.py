@@ -109,6 +109,16 @@ MESSAGES: dict[str, str] = {
     "upload_quota": lazy(
         "You have uploaded as many pictures as an account may in a day; try again tomorrow."
     ),
+    "image_polyglot": lazy(
+        "This file holds something else than a picture. Save the picture again as a plain PNG "
+        "or JPEG and choose that file."
+    ),
+    "reset_link_invalid": lazy("This link no longer works: ask for a new one."),
+    "account_closed": lazy("This account was closed."),
+    "sole_admin": lazy(
+        "You are the only admin of an organisation: name another admin before deleting "
+        "your account."
+    ),
     # proposals, amendments, comments and rooms
     "title_invalid": lazy("A proposal needs a title of at most 200 characters."),
     "too_long": lazy("This text is too long."),

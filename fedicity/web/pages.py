@@ -6,6 +6,7 @@ from quart import Blueprint, Response, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.document import avatar_url
 from fedicity.actors.models import Actor
 from fedicity.follows import queries as follow_queries
 from fedicity.posts import queries as post_queries
@@ -13,6 +14,7 @@ from fedicity.posts.models import Post
 from fedicity.textfmt import render_markdown
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
+from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import cursor_arg
 from fedicity.web.people import known_actors
@@ -89,7 +91,8 @@ async def render_profile(actor: Actor) -> str:
         summary_html=render_markdown(actor.summary),
         handle=f"@{actor.username}@{app_state.settings.host}",
         actor_url=app_state.urls.actor(actor.username),
-        avatar_url=app_state.urls.actor_avatar(actor.username),
+        avatar_url=avatar_url(actor, app_state.urls),
+        banner_url=app_state.urls.media(actor.banner_name) if actor.banner_name else None,
     )
 
 
@@ -116,6 +119,9 @@ async def profile(username: str) -> Response | WerkzeugResponse:
     """A profile page; ActivityPub clients are sent to the actor's id."""
     async with state().db.acquire() as conn:
         actor = await actor_queries.select_actor_by_username(conn, username)
+        closed = actor is None and await actor_queries.select_deleted_actor(conn, username)
+    if closed:
+        raise Problem(410, message("account_closed"))
     if actor is None or actor.kind == "application":
         raise Problem(404, f"no actor named {username!r} here")
     if wants_activitypub(request):

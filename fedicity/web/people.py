@@ -25,6 +25,8 @@ class Shown:
     handle: str
     href: str | None
     remote: bool
+    # A local actor's avatar (uploaded or generated); None for remote actors.
+    avatar: str | None = None
 
 
 async def known_actors(
@@ -59,7 +61,8 @@ def _shown(row: KnownActor, urls: Urls, host: str) -> Shown:
             if row.kind == "organization"
             else urls.profile(username)
         )
-        return Shown(row.name or username, f"@{username}@{host}", href, remote=False)
+        avatar = urls.media(row.avatar) if row.avatar else urls.actor_avatar(username)
+        return Shown(row.name or username, f"@{username}@{host}", href, False, avatar)
     return Shown(row.name or username, f"@{username}@{row.domain}", row.url or row.uri, remote=True)
 
 

@@ -92,12 +92,16 @@ def default_loops(
             return await advance_due(conn, Env(urls=urls, clock=clock, keygen=federation.keygen))
 
     async def housekeeping_step(pool: Pool) -> int:
-        from fedicity.accounts import sessions
+        from fedicity.accounts import resets, sessions
         from fedicity.ratelimit import limiter
 
         async with pool.acquire() as conn:
             now = clock.now()
-            return await limiter.prune(conn, now) + await sessions.prune(conn, now)
+            return (
+                await limiter.prune(conn, now)
+                + await sessions.prune(conn, now)
+                + await resets.prune(conn, now)
+            )
 
     async def purge_step(pool: Pool) -> int:
         return await purge_batch(pool, clock=clock, retention=inbox_retention)

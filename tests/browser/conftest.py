@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
+from fedicity.accounts import queries as account_queries
+from fedicity.accounts import resets
 from fedicity.cli.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
 from fedicity.db.pool import Pool, create_pool
 from tests.conftest import FixedKeys, _fresh_database
@@ -199,6 +203,28 @@ async def _seed(base: str) -> dict[str, str]:
     }
 
 
+async def _account_pages(pool: Pool) -> dict[str, str]:
+    """The forgotten-password pages (a live link minted for the demo admin) and the
+    confirmation page of closing an account."""
+    token = secrets.token_urlsafe(32)
+    async with pool.acquire() as conn:
+        account = await account_queries.select_account_by_login(conn, DEMO_ADMIN)
+        assert account is not None
+        now = datetime.now(UTC)
+        await account_queries.insert_password_reset(
+            conn,
+            token_hash=resets.token_hash(token),
+            account_id=account.id,
+            now=now,
+            expires_at=now + timedelta(days=1),
+        )
+    return {
+        "forgot": "/password/forgot",
+        "reset": f"/password/reset/{token}",
+        "account_delete": "/settings/delete",
+    }
+
+
 @pytest.fixture(scope="session")
 async def browser_pool(pg_server_dsn: str) -> AsyncIterator[Pool]:
     """A database of its own: the per-test cleaning of `pool` must not empty the seeded site."""
@@ -230,7 +256,12 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
                 conn, admin_password=ADMIN_PASSWORD, keygen=keygen, settings=instance.settings
             )
         pages = await _seed(instance.base)
-        yield Site(instance.base, pages, frozenset({"login", "signup", "profile_visitor"}))
+        pages.update(await _account_pages(browser_pool))
+        yield Site(
+            instance.base,
+            pages,
+            frozenset({"login", "signup", "profile_visitor", "forgot", "reset"}),
+        )
 
 
 @pytest.fixture(scope="session")

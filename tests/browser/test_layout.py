@@ -29,6 +29,9 @@ MAIN_PAGES = [
     "map",
     "search",
     "profile_visitor",
+    "forgot",
+    "reset",
+    "account_delete",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.

@@ -52,7 +52,13 @@ UNSIGNED_ACCEPTS: list[str | None] = [AS, LD, None, "*/*", "application/json"]
 SERVE_NO_ACTIVITYSTREAMS = frozenset(
     {
         "accounts.admin",
+        "accounts.delete_account",
+        "accounts.export_archive",
+        "accounts.export_calendar",
+        "accounts.export_following",
+        "accounts.forgot_password",
         "accounts.login",
+        "accounts.reset_password",
         "accounts.settings_page",
         "accounts.signup",
         "activitypub.avatar",
