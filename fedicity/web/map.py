@@ -26,6 +26,7 @@ from fedicity.territories.models import Territory
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
+from fedicity.web.times import reader_locale
 
 blueprint = Blueprint("map", __name__)
 
@@ -67,7 +68,13 @@ def _event_item(event: Event) -> MapItem | None:
     latitude, longitude = event.location.latitude, event.location.longitude
     if url is None or latitude is None or longitude is None:
         return None
-    when = when_in_words(event.starts_at, event.ends_at, event.timezone, all_day=event.all_day)
+    when = when_in_words(
+        event.starts_at,
+        event.ends_at,
+        event.timezone,
+        all_day=event.all_day,
+        locale=reader_locale(),
+    )
     return MapItem("event", _name(event.title), url, latitude, longitude, when)
 
 

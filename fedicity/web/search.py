@@ -45,6 +45,7 @@ from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
 from fedicity.web.people import Shown, known_actors
 from fedicity.web.session import check_csrf, current_account
+from fedicity.web.times import reader_locale
 
 blueprint = Blueprint("search", __name__)
 blueprint.before_request(check_csrf)
@@ -121,7 +122,9 @@ async def _people(results: Results) -> dict[str, Shown]:
 
 
 def _when(hit: Any) -> str:
-    return when_in_words(hit.starts_at, hit.ends_at, hit.timezone, all_day=hit.all_day)
+    return when_in_words(
+        hit.starts_at, hit.ends_at, hit.timezone, all_day=hit.all_day, locale=reader_locale()
+    )
 
 
 @blueprint.route("/search", methods=["GET", "POST"])
@@ -306,7 +309,11 @@ async def _shown(found: FoundActor | FoundPost | FoundEvent) -> dict[str, Any]:
             "found_event": event,
             "event_local": event.token is not None,
             "event_when": when_in_words(
-                event.starts_at, event.ends_at, event.timezone, all_day=event.all_day
+                event.starts_at,
+                event.ends_at,
+                event.timezone,
+                all_day=event.all_day,
+                locale=reader_locale(),
             ),
             "people": people,
         }

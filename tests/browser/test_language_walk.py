@@ -13,11 +13,10 @@ import httpx
 import pytest
 from babel.messages.pofile import read_po
 
-from fedicity.accounts import service as accounts
+from fedicity.cli.demo import DEMO_ADMIN
 from fedicity.db.pool import Pool
-from tests.browser.conftest import Site
+from tests.browser.conftest import ADMIN_PASSWORD, Site
 from tests.browser.test_layout import MAIN_PAGES
-from tests.conftest import FixedKeys
 
 CATALOG = (
     Path(__file__).resolve().parents[2]
@@ -28,7 +27,6 @@ CATALOG = (
     / "LC_MESSAGES"
     / "messages.po"
 )
-PASSWORD = "a walk through every page"
 # Pages beyond the main ones that a citizen reaches from the header.
 MORE_PAGES = {
     "proposals": "/proposals",
@@ -73,8 +71,9 @@ class _Texts(HTMLParser):
         classes = (dict(attrs).get("class") or "").split()
         if tag in ("script", "style", "textarea"):
             self._skip += 1
-        # What people wrote (posts, descriptions, names) is theirs, in their language.
-        elif self._user or {"content", "summary", "description", "person", "user"} & set(classes):
+        # What people wrote (posts, descriptions, names; class "ugc" where nothing else says
+        # so) is theirs, in their language.
+        elif self._user or {"content", "summary", "description", "person", "ugc"} & set(classes):
             self._user += 1
         for name, value in attrs:
             if name in _READ_ATTRIBUTES and value and not self._user:
@@ -135,27 +134,15 @@ def _other_language(texts: list[str], patterns: list[re.Pattern[str]]) -> Iterat
                 break
 
 
-async def _client(site: Site, pool: Pool, keygen: FixedKeys, locale: str) -> httpx.AsyncClient:
-    """A logged-in admin whose saved language is `locale` (an account of its own: changing the
-    language of the browser tests' account would change their pages)."""
-    username = f"walker_{locale}"
-    async with pool.acquire() as conn:
-        if await conn.fetchval("SELECT 1 FROM actors WHERE username = $1", username) is None:
-            await accounts.register(
-                conn,
-                username=username,
-                password=PASSWORD,
-                keygen=keygen,
-                display_name=f"Walker {locale}",
-                locale=locale,
-                is_admin=True,
-            )
+async def _client(site: Site) -> httpx.AsyncClient:
+    """The browser tests' member (the demo admin, who sees every main page), logged in."""
     client = httpx.AsyncClient(base_url=site.base, timeout=30, headers={"Accept": "text/html"})
     page = (await client.get("/login")).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
     response = await client.post(
-        "/login", data={"csrf_token": token.group(1), "login": username, "password": PASSWORD}
+        "/login",
+        data={"csrf_token": token.group(1), "login": DEMO_ADMIN, "password": ADMIN_PASSWORD},
     )
     assert response.status_code == 303, response.text[:500]
     return client
@@ -167,7 +154,20 @@ async def test_every_main_page_speaks_one_language(
 ) -> None:
     english, french = _catalog()
     foreign = french if locale == "en" else english
-    client = await _client(site, browser_pool, FixedKeys(), locale)
+    # The member's saved language decides; the other browser tests' is put back afterwards.
+    async with browser_pool.acquire() as conn:
+        saved = await conn.fetchval(
+            """SELECT a.locale FROM accounts a JOIN actors r ON r.id = a.actor_id
+                WHERE r.username = $1""",
+            DEMO_ADMIN,
+        )
+        await conn.execute(
+            """UPDATE accounts SET locale = $2
+                WHERE actor_id = (SELECT id FROM actors WHERE username = $1)""",
+            DEMO_ADMIN,
+            locale,
+        )
+    client = await _client(site)
     visitor = httpx.AsyncClient(
         base_url=site.base, timeout=30, headers={"Accept": "text/html", "Accept-Language": locale}
     )
@@ -194,4 +194,11 @@ async def test_every_main_page_speaks_one_language(
     finally:
         await client.aclose()
         await visitor.aclose()
+        async with browser_pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE accounts SET locale = $2
+                    WHERE actor_id = (SELECT id FROM actors WHERE username = $1)""",
+                DEMO_ADMIN,
+                saved,
+            )
     assert not found, "\n".join(f"{page}: {', '.join(texts)}" for page, texts in found.items())

@@ -391,8 +391,10 @@ async def test_the_page_lists_the_same_items_by_kind_without_any_script(
     assert events < organisations < proposals
     assert "Fête de quartier</a><br>" in text[events:organisations]
     assert "21 juin 2026" in text[events:organisations]
-    assert f'<a href="{BASE}/organizations/amap">AMAP</a>' in text[organisations:proposals]
-    assert 'href="https://fedicity.test/proposals/jardin">Un jardin partagé</a>' in text
+    assert (
+        f'<a href="{BASE}/organizations/amap" class="ugc">AMAP</a>' in text[organisations:proposals]
+    )
+    assert 'href="https://fedicity.test/proposals/jardin" class="ugc">Un jardin partagé</a>' in text
     # And the map is an enhancement: a hidden box for map.js, Leaflet from our static files,
     # no inline script, and the GeoJSON of the same scope
     assert '<div id="map" class="map" hidden' in page
