@@ -390,6 +390,9 @@ async def follow() -> WerkzeugResponse:
             )
         except FollowError:
             return redirect(url_for("social.home_feed", error="follow_failed"), 303)
+    # From an actor's page, back to it, where the button now says how the follow stands.
+    if form.get("next"):
+        return redirect(_back_to(form.get("next")), 303)
     return redirect(url_for("social.home_feed", notice="follow_sent"), 303)
 
 
