@@ -313,17 +313,24 @@ async def select_starting_between(
 
 
 async def select_upcoming(
-    conn: Connection, now: datetime, *, limit: int, offset: int = 0
+    conn: Connection,
+    now: datetime,
+    *,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
 ) -> list[Event]:
     """Public events here and federated that have not ended yet (an event without an end is
-    upcoming until it starts), soonest first."""
+    upcoming until it starts), soonest first, keyset-paged by (start, id): `after` is the last
+    event of the page seen."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
              WHERE deleted_at IS NULL AND public AND coalesce(ends_at, starts_at) >= $1
-             ORDER BY starts_at, id LIMIT $2 OFFSET $3""",
+               AND ($3::timestamptz IS NULL OR (starts_at, id) > ($3, $4))
+             ORDER BY starts_at, id LIMIT $2""",
         now,
         limit,
-        offset,
+        after[0] if after else None,
+        after[1] if after else None,
     )
     return [_event(row) for row in rows]
 

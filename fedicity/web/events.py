@@ -42,7 +42,7 @@ from fedicity.web.map import default_center
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
-from fedicity.web.paging import cursor_arg
+from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
@@ -122,7 +122,6 @@ async def _document(event: Event) -> dict[str, Any]:
 
 
 EVENTS_PAGE = 20
-MAX_PAGE = 500
 
 
 # Refused uploads keep the form (with what was typed) and say why with their status.
@@ -139,18 +138,20 @@ async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
         return await _save(None)
     if request.args.get("view") == "month":
         return await _month_view()
-    # A person's page: a page number that makes no sense shows the first page, not an error.
-    asked = collections.parse_cursor(request.args.get("page"))
-    page = asked if isinstance(asked, int) and 1 <= asked <= MAX_PAGE else 1
+    # Keyset pages from the soonest (an old ?page=N link shows the first page).
+    after = moment_cursor_arg("after")
     async with state().db.acquire() as conn:
         found = await queries.select_upcoming(
-            conn, state().clock.now(), limit=EVENTS_PAGE + 1, offset=(page - 1) * EVENTS_PAGE
+            conn, state().clock.now(), limit=EVENTS_PAGE + 1, after=after
         )
+    shown = found[:EVENTS_PAGE]
     return await render_template(
         "events.html",
-        events=[(event, event_when(event)) for event in found[:EVENTS_PAGE]],
-        page=page,
-        has_next=len(found) > EVENTS_PAGE,
+        events=[(event, event_when(event)) for event in shown],
+        paged=after is not None,
+        later=moment_cursor(shown[-1].starts_at, shown[-1].id)
+        if len(found) > EVENTS_PAGE
+        else None,
         this_month=_this_month().strftime("%Y-%m"),
     )
 

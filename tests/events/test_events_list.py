@@ -4,6 +4,7 @@ on territory pages."""
 from __future__ import annotations
 
 import html
+import re
 from datetime import timedelta
 
 from fedicity.events import queries
@@ -38,7 +39,9 @@ async def test_upcoming_events_here_and_federated_soonest_first(served: Served) 
     assert "My first event" not in await _page(served)
 
 
-async def test_the_list_is_paged_and_bad_pages_are_tolerated(served: Served) -> None:
+async def test_the_list_is_paged_by_keyset_and_old_page_numbers_are_tolerated(
+    served: Served,
+) -> None:
     start = served.clock.now() + timedelta(days=1)
     async with served.pool.acquire() as conn:
         for n in range(25):
@@ -58,14 +61,20 @@ async def test_the_list_is_paged_and_bad_pages_are_tolerated(served: Served) -> 
     assert "Concert n°00" in first
     assert "Concert n°19" in first
     assert "Concert n°20" not in first
-    assert 'href="/events?page=2"' in first
-    second = await _page(served, "?page=2")
+    later = re.search(r'href="(/events\?after=[^"]+)" rel="next"', first)
+    assert later is not None
+    second = await _page(served, html.unescape(later.group(1)).removeprefix("/events"))
     assert "Concert n°20" in second
     assert "Concert n°24" in second
     assert "Concert n°19" not in second
-    assert "page=3" not in second
-    for bad in ("?page=abc", "?page=-1", "?page=99999999999"):
-        assert "Concert n°00" in await _page(served, bad)
+    assert 'rel="next"' not in second
+    assert 'href="/events">' in second  # back to the soonest
+    # An old page number shows the first page; a cursor no page gave is a 400
+    for old in ("?page=abc", "?page=-1", "?page=2"):
+        assert "Concert n°00" in await _page(served, old)
+    for bad in ("?after=abc", "?after=1_%00", "?after=99999999999999_1"):
+        response = await served.client.get("/events" + bad, headers=BROWSER)
+        assert response.status_code == 400, bad
 
 
 async def test_territory_page_links_its_agenda(served: Served) -> None:

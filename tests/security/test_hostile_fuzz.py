@@ -527,6 +527,7 @@ async def paged_paths(
         "/api/near?lat=48.8&lon=2.4&before=1700000000.5_",
         "/api/near?lat=48.8&lon=2.4&before=",
         "/events?page=",
+        "/events?after=",
     ]
 
 
