@@ -264,6 +264,18 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
         )
 
 
+@pytest.fixture(autouse=True)
+async def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
+    """Each browser test starts with no login or sign-up counted: every session of every test
+    logs in from 127.0.0.1, and twenty logins from one address in five minutes are refused, as
+    they should be for a real address."""
+    if "site" not in request.fixturenames:
+        return
+    pool: Pool = request.getfixturevalue("browser_pool")
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM rate_limits")
+
+
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     """One headless Debian Chromium for the whole session."""
