@@ -223,20 +223,39 @@ async def count_members(conn: Connection, organization_id: int) -> int:
     return found
 
 
+# Admins, then moderators, then the others: the order members are listed in, and the first half
+# of a members page's cursor.
+_ROLE_RANK = "CASE role WHEN 'admin' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END"
+
+
 async def select_memberships(
-    conn: Connection, organization_id: int, *, state: str = "accepted", limit: int = 200
+    conn: Connection,
+    organization_id: int,
+    *,
+    state: str = "accepted",
+    limit: int = 200,
+    after: tuple[int, int] | None = None,
 ) -> list[Membership]:
-    """Memberships in a state, admins first, then by age."""
+    """Memberships in a state, admins first, then moderators, then by arrival; keyset-paged by
+    (role rank, id): `after` is the cursor of the last one seen (`member_cursor`)."""
     rows = await conn.fetch(
         f"""SELECT {_MEMBERSHIP_COLUMNS} FROM memberships
              WHERE organization_id = $1 AND state = $2
-             ORDER BY role = 'admin' DESC, role = 'moderator' DESC, created_at, id
+               AND ($4::int IS NULL OR ({_ROLE_RANK}, id) > ($4, $5))
+             ORDER BY {_ROLE_RANK}, id
              LIMIT $3""",
         organization_id,
         state,
         limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )
     return [_membership(row) for row in rows]
+
+
+def member_cursor(membership: Membership) -> tuple[int, int]:
+    """Where the members page after this membership starts."""
+    return {"admin": 0, "moderator": 1}.get(membership.role, 2), membership.id
 
 
 async def select_organizations_of(conn: Connection, member_uri: str) -> list[tuple[int, str]]:

@@ -240,13 +240,23 @@ async def insert_comment(
     return Comment(**record_dict(row)) if row else None
 
 
-async def select_comments(conn: Connection, proposal_id: int, *, limit: int) -> list[Comment]:
-    """A proposal's comments, oldest first."""
+async def select_comments(
+    conn: Connection,
+    proposal_id: int,
+    *,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
+) -> list[Comment]:
+    """A proposal's comments, oldest first, keyset-paged by (moment, id): `after` is the last
+    comment of the page seen."""
     rows = await conn.fetch(
         f"""SELECT {_COMMENT} FROM proposal_comments WHERE proposal_id = $1
+               AND ($3::timestamptz IS NULL OR (published, id) > ($3, $4))
              ORDER BY published, id LIMIT $2""",
         proposal_id,
         limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )
     return [Comment(**record_dict(row)) for row in rows]
 

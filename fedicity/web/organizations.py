@@ -37,6 +37,9 @@ from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
 
 blueprint = Blueprint("organizations", __name__)
+
+# An organisation's page lists its members this many at a time.
+MEMBERS_PAGE = 100
 blueprint.before_request(check_csrf)
 
 
@@ -185,10 +188,18 @@ async def _organization_view(
         )
         settings = await queries.select_settings(conn, organization.id)
         is_admin = mine is not None and mine.is_admin
-        members = (
-            await queries.select_memberships(conn, organization.id)
+        fetched = (
+            await queries.select_memberships(
+                conn, organization.id, limit=MEMBERS_PAGE + 1, after=pair_cursor_arg()
+            )
             if is_admin or not settings.hide_members
             else []
+        )
+        members = fetched[:MEMBERS_PAGE]
+        more_members = (
+            pair_cursor(*queries.member_cursor(members[-1]))
+            if len(fetched) > MEMBERS_PAGE
+            else None
         )
         total = await queries.count_members(conn, organization.id)
         pending = (
@@ -205,6 +216,7 @@ async def _organization_view(
         mine=mine,
         is_admin=is_admin,
         members=members,
+        more_members=more_members,
         total=total,
         pending=pending,
         people=people,

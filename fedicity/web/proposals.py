@@ -30,13 +30,22 @@ from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
-from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
+from fedicity.web.paging import (
+    PAGE_SIZE,
+    moment_cursor,
+    moment_cursor_arg,
+    pair_cursor,
+    pair_cursor_arg,
+)
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("proposals", __name__)
+
+# A proposal's page shows its debate this many comments at a time.
+COMMENTS_PAGE = 100
 blueprint.before_request(check_csrf)
 
 MAX_DAYS = 365
@@ -338,7 +347,15 @@ async def _page(proposal: Proposal, me: Actor | None, failure: Failure | None = 
         # A secret ballot shows nobody's choice but one's own.
         ballots = [] if proposal.secret else await queries.select_voters(conn, proposal.id)
         my_vote = await queries.select_vote(conn, proposal.id, me_uri) if me_uri else None
-        comments = await queries.select_comments(conn, proposal.id, limit=200)
+        fetched = await queries.select_comments(
+            conn, proposal.id, limit=COMMENTS_PAGE + 1, after=moment_cursor_arg("comments_after")
+        )
+        comments = fetched[:COMMENTS_PAGE]
+        more_comments = (
+            moment_cursor(comments[-1].published, comments[-1].id)
+            if len(fetched) > COMMENTS_PAGE
+            else None
+        )
         amendments = await queries.select_amendments(conn, proposal.id)
         room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
         trusted = await votes.trusted_domains(conn, proposal)
@@ -367,6 +384,7 @@ async def _page(proposal: Proposal, me: Actor | None, failure: Failure | None = 
         ballots=ballots,
         my_vote=my_vote,
         comments=comments,
+        more_comments=more_comments,
         amendments=amendments,
         room=room,
         trusted_domains=trusted,

@@ -34,6 +34,7 @@ from fedicity.workers.inbox import process_batch
 from tests.conftest import FIXTURES, FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 from tests.territory_helpers import import_slice
+from tests.web.test_paging import flat, walk
 
 URLS = Urls("http://fedicity.test")
 RIN = "https://mastodon.sdf.org/users/rinpatch"
@@ -808,3 +809,30 @@ async def test_a_remote_comment_is_deleted_by_its_author_only(
         app, client, pool, clock, _delete(f"{OTHER}/statuses/3", 4, actor=OTHER), signer=OTHER
     ) == ("done", "")
     assert (await _replies(client, proposal))["totalItems"] == 1
+
+
+async def test_a_long_debate_is_read_a_page_at_a_time(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    # Given a proposal with 105 comments, several written at the same moment
+    env = _env(clock, keygen)
+    async with pool.acquire() as conn:
+        author = await _citizen(conn, keygen, "camille")
+        critic = await _citizen(conn, keygen, "dominique")
+        proposal = await _open(conn, clock, keygen, author)
+        for number in range(105):
+            if number % 3 == 0:
+                clock.advance(timedelta(seconds=1))
+            await comments.comment(
+                conn,
+                actor=critic,
+                proposal=proposal,
+                stance="for",
+                text=f"item-{number:03d}",
+                env=env,
+            )
+    # When a visitor reads the debate to its end
+    pages = await walk(client, proposal.uri)
+    # Then every comment is there once, oldest first, a hundred on the first page
+    assert [len(page) for page in pages] == [100, 5]
+    assert flat(pages) == [f"{n:03d}" for n in range(105)]
