@@ -46,6 +46,16 @@ class FixedKeys:
         return next(self._cycle)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Captured logs may quote hostile input with lone surrogates, which cannot travel as UTF-8
+    from an xdist worker: they are written as escapes instead."""
+    report.sections = [
+        (title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        for title, text in report.sections
+    ]
+
+
 @pytest.fixture(scope="session")
 def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """DSN of the server's maintenance database."""

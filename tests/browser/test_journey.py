@@ -112,17 +112,17 @@ async def test_a_new_citizens_first_hour(
         await _submit(me, "Suivre")
         await _followed(me)
 
-        # She likes Camille's latest post and takes it back, then answers it
-        post = me.locator("article.post").first
-        like = post.locator("button.like")
+        # She likes Camille's latest post and takes it back, then answers it (the post is
+        # found again by its id after each page load)
+        post_id = await me.locator("article.post").first.get_attribute("id")
+        assert post_id is not None
+        post = me.locator(f"article#{post_id}")
         async with me.expect_navigation():
-            await like.click()
-        post = me.locator("article.post").first
+            await post.locator("button.like").click()
         await expect(post.locator("button.like")).to_have_attribute("aria-pressed", "true")
         await expect(post.locator(".like-count")).to_have_text(re.compile(r"[1-9]"))
         async with me.expect_navigation():
             await post.locator("button.like").click()
-        post = me.locator("article.post").first
         await expect(post.locator("button.like")).to_have_attribute("aria-pressed", "false")
         async with me.expect_navigation():
             await post.get_by_role("link", name="Répondre").click()
