@@ -312,26 +312,43 @@ async def decide_pending(
             join_uri=None,
             now=clock.now(),
         )
-        await notify(
+        await _tell_participant(
+            conn, event=event, participation=current, accept=approve, urls=urls, clock=clock
+        )
+    return True
+
+
+async def _tell_participant(
+    conn: Connection,
+    *,
+    event: Event,
+    participation: Participation,
+    accept: bool,
+    urls: Urls,
+    clock: Clock,
+) -> None:
+    """The organiser's answer reaches the participant: a notification here, an Accept or a
+    Reject of their Join on their server when they are remote."""
+    actor_uri = participation.actor_uri
+    await notify(
+        conn,
+        recipient=actor_uri,
+        kind="rsvp_accepted" if accept else "rsvp_refused",
+        actor_uri=event.organizer_uri,
+        object_uri=event.uri,
+        urls=urls,
+        clock=clock,
+    )
+    if not _is_local(actor_uri, urls):
+        await send_answer(
             conn,
-            recipient=actor_uri,
-            kind="rsvp_accepted" if approve else "rsvp_refused",
-            actor_uri=event.organizer_uri,
-            object_uri=event.uri,
+            event=event,
+            actor_uri=actor_uri,
+            join=_join_of(participation, event),
+            accept=accept,
             urls=urls,
             clock=clock,
         )
-        if not _is_local(actor_uri, urls):
-            await send_answer(
-                conn,
-                event=event,
-                actor_uri=actor_uri,
-                join=_join_of(current, event),
-                accept=approve,
-                urls=urls,
-                clock=clock,
-            )
-    return True
 
 
 async def remove(
@@ -354,25 +371,9 @@ async def remove(
             join_uri=None,
             now=clock.now(),
         )
-        await notify(
-            conn,
-            recipient=actor_uri,
-            kind="rsvp_refused",
-            actor_uri=event.organizer_uri,
-            object_uri=event.uri,
-            urls=urls,
-            clock=clock,
+        await _tell_participant(
+            conn, event=event, participation=current, accept=False, urls=urls, clock=clock
         )
-        if not _is_local(actor_uri, urls):
-            await send_answer(
-                conn,
-                event=event,
-                actor_uri=actor_uri,
-                join=_join_of(current, event),
-                accept=False,
-                urls=urls,
-                clock=clock,
-            )
         await promote_waiting(conn, event=event, urls=urls, clock=clock)
     return True
 
