@@ -8,6 +8,8 @@ import argparse
 from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import RemoteActor
+from fedicity.audit import queries as audit_queries
+from fedicity.audit.models import cli_actor
 from fedicity.cli.lifecycle import CommandError, database, migrated, open_pool, with_conn
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Connection
@@ -70,11 +72,25 @@ async def cmd_policy(settings: Settings, args: argparse.Namespace) -> None:
             await _set_vote_trust(conn, args.domain, trusted=command == "trust-votes")
         elif command == "lift":
             domain = _domain_name(args.domain)
-            lifted = await moderation_queries.delete_domain_policy(conn, domain)
+            async with conn.transaction():
+                lifted = await moderation_queries.delete_domain_policy(conn, domain)
+                if lifted:
+                    await audit_queries.record(
+                        conn, cli_actor(), "domain.lift", target=domain, now=SystemClock().now()
+                    )
             print(f"policy lifted for {domain}" if lifted else f"no policy for {domain}")
         else:
             domain = _domain_name(args.domain)
-            await moderation_queries.upsert_domain_policy(conn, domain, command, args.reason)
+            async with conn.transaction():
+                await moderation_queries.upsert_domain_policy(conn, domain, command, args.reason)
+                await audit_queries.record(
+                    conn,
+                    cli_actor(),
+                    f"domain.{command}",
+                    target=domain,
+                    reason=args.reason,
+                    now=SystemClock().now(),
+                )
             print(f"{domain}: {command}")
 
     await with_conn(settings, action)
@@ -91,11 +107,20 @@ async def _set_vote_trust(conn: Connection, server: str, *, trusted: bool) -> No
     authority = trusted_authority(server)
     if authority is None:
         raise CommandError(f"not a server name: {server!r}")
-    if not trusted:
-        removed = await moderation_queries.delete_vote_trusted_domain(conn, authority)
-        print(f"{authority}: votes no longer counted" if removed else f"{authority}: not trusted")
-        return
-    await moderation_queries.insert_vote_trusted_domain(conn, authority, now=SystemClock().now())
+    now = SystemClock().now()
+    async with conn.transaction():
+        if not trusted:
+            removed = await moderation_queries.delete_vote_trusted_domain(conn, authority)
+            if removed:
+                await audit_queries.record(
+                    conn, cli_actor(), "votes.distrust", target=authority, now=now
+                )
+            print(
+                f"{authority}: votes no longer counted" if removed else f"{authority}: not trusted"
+            )
+            return
+        await moderation_queries.insert_vote_trusted_domain(conn, authority, now=now)
+        await audit_queries.record(conn, cli_actor(), "votes.trust", target=authority, now=now)
     print(f"{authority}: votes counted in every proposal's result")
 
 

@@ -29,6 +29,7 @@ from fedicity.actors.document import actor_to_ap, avatar_url
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.service import ActorError
+from fedicity.audit import queries as audit_queries
 from fedicity.follows import service as follows
 from fedicity.mail.sender import MailQueue, mailer_for, text_message
 from fedicity.media.models import MediaError
@@ -37,6 +38,7 @@ from fedicity.moderation.policy import trusted_authority
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.web.admin import admin_actor
 from fedicity.web.app import state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
@@ -445,8 +447,16 @@ ADMIN_NOTICES = {
 async def admin_action(action: str, form: Any) -> str:
     """Carry out one admin form; the notice code to show."""
     if action == "registration":
-        async with state().db.acquire() as conn:
-            await account_queries.update_registration_open(conn, checked(form, "registration_open"))
+        is_open = checked(form, "registration_open")
+        app_state = state()
+        async with app_state.db.acquire() as conn, conn.transaction():
+            await account_queries.update_registration_open(conn, is_open)
+            await audit_queries.record(
+                conn,
+                admin_actor(),
+                "registration.open" if is_open else "registration.close",
+                now=app_state.clock.now(),
+            )
         return "saved"
     if action in {"suspend", "allow", "lift"}:
         return await _set_domain_policy(action, form)
@@ -467,13 +477,21 @@ async def _set_domain_policy(action: str, form: Any) -> str:
     domain = form.get("domain", "").strip().lower()
     if not domain or "/" in domain or " " in domain or "." not in domain:
         return "policy_failed"
-    async with state().db.acquire() as conn:
+    reason = form.get("reason", "")[:500]
+    app_state = state()
+    async with app_state.db.acquire() as conn, conn.transaction():
         if action == "lift":
             await moderation_queries.delete_domain_policy(conn, domain)
         else:
-            await moderation_queries.upsert_domain_policy(
-                conn, domain, action, form.get("reason", "")[:500]
-            )
+            await moderation_queries.upsert_domain_policy(conn, domain, action, reason)
+        await audit_queries.record(
+            conn,
+            admin_actor(),
+            f"domain.{action}",
+            target=domain,
+            reason=reason,
+            now=app_state.clock.now(),
+        )
     return "policy_saved"
 
 
@@ -483,13 +501,20 @@ async def _set_vote_trust(action: str, form: Any) -> str:
     if authority is None:
         return "policy_failed"
     app_state = state()
-    async with app_state.db.acquire() as conn:
+    async with app_state.db.acquire() as conn, conn.transaction():
         if action == "trust_votes":
             await moderation_queries.insert_vote_trusted_domain(
                 conn, authority, now=app_state.clock.now()
             )
         else:
             await moderation_queries.delete_vote_trusted_domain(conn, authority)
+        await audit_queries.record(
+            conn,
+            admin_actor(),
+            "votes.trust" if action == "trust_votes" else "votes.distrust",
+            target=authority,
+            now=app_state.clock.now(),
+        )
     return "policy_saved"
 
 
@@ -498,7 +523,8 @@ async def _add_quartier(root: Territory, form: Any) -> str:
     commune = await resolve_place(form.get("commune", ""))
     if commune is None or commune.level != "commune":
         return "quartier_failed"
-    async with state().db.acquire() as conn:
+    app_state = state()
+    async with app_state.db.acquire() as conn:
         try:
             quartier = await territory_queries.insert_quartier(
                 conn, commune.id, form.get("name", "")[:100]
@@ -508,6 +534,13 @@ async def _add_quartier(root: Territory, form: Any) -> str:
         if quartier is None:
             return "quartier_failed"
         await territory_service.prepare_served_actors(conn, root)
+        await audit_queries.record(
+            conn,
+            admin_actor(),
+            "territory.add_quartier",
+            target=f"{commune.code} {form.get('name', '')[:100]}",
+            now=app_state.clock.now(),
+        )
     return "quartier_added"
 
 
@@ -526,6 +559,9 @@ async def _aggregate(root: Territory, form: Any) -> str:
         actor = await territory_service.territory_actor(conn, root, keygen=app_state.keygen)
         await follows.follow(
             conn, actor=actor, target=found.uri, urls=app_state.urls, clock=app_state.clock
+        )
+        await audit_queries.record(
+            conn, admin_actor(), "territory.aggregate", target=found.uri, now=app_state.clock.now()
         )
     return "aggregating"
 
