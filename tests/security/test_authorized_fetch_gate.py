@@ -52,6 +52,8 @@ UNSIGNED_ACCEPTS: list[str | None] = [AS, LD, None, "*/*", "application/json"]
 SERVE_NO_ACTIVITYSTREAMS = frozenset(
     {
         "accounts.admin",
+        "admin.audit_log",
+        "admin.audit_export",
         "accounts.delete_account",
         "accounts.export_archive",
         "accounts.export_calendar",
