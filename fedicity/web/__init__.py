@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from fedicity.accounts import queries as account_queries
 from fedicity.activitypub.dates import format_datetime
-from fedicity.web import headers, i18n, signed_fetch
+from fedicity.web import headers, i18n, metrics, signed_fetch
 from fedicity.web.app import state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
@@ -23,6 +23,8 @@ def register_web(app: Quart) -> None:
     headers.install(app)
     # First of the hooks: nothing may read a body before its route's cap is set.
     app.before_request(limit_body)
+    # Counts and logs every request by its route; serves /metrics.
+    metrics.install(app)
     app.before_request(_identify)
     app.before_request(_refuse_nul)
     # By route, for the whole app: every view marked serves_activitystreams is gated.
