@@ -23,7 +23,7 @@ from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 import asyncpg
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from quart import Blueprint, Quart, Response, g, request
+from quart import Blueprint, Quart, Response, current_app, g, request
 
 from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.clock import Clock
@@ -33,6 +33,7 @@ from fedicity.ops import queries as ops_queries
 from fedicity.settings import Settings
 from fedicity.urls import Urls
 from fedicity.web.app import AppState, state
+from fedicity.web.errors import problem_response
 
 blueprint = Blueprint("metrics", __name__)
 _log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ FORWARDING_HEADERS = (
     "x-real-ip",
     "via",
 )
+# Set on the worker's own metrics app, which renders no pages.
+PLAIN_ERRORS = "FEDICITY_PLAIN_ERRORS"
 _DATABASE_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
@@ -124,14 +127,21 @@ async def database_gauges(pool: Pool, clock: Clock) -> bytes:
     return generate_latest(registry)
 
 
-def _refused(status: int) -> Response:
+async def _refused(status: int) -> Response:
     detail = (
         "send the metrics token as Authorization: Bearer"
         if status == 401
         else "metrics are served to loopback peers only, or with a token"
     )
-    body = {"type": "about:blank", "status": status, "detail": detail, "reason": "metrics_denied"}
-    response = Response(json.dumps(body), status=status, content_type="application/problem+json")
+    extra = {"reason": "metrics_denied"}
+    if current_app.config.get(PLAIN_ERRORS):
+        # The worker's endpoint has no page templates: a problem document for everyone.
+        body = {"type": "about:blank", "title": "Refused", "status": status, "detail": detail}
+        response = Response(
+            json.dumps(body | extra), status=status, content_type="application/problem+json"
+        )
+    else:
+        response = await problem_response(status, detail, extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
     return response
@@ -149,7 +159,7 @@ async def metrics() -> Response:
         trusted_proxies=app_state.settings.trusted_proxies,
     )
     if refusal is not None:
-        return _refused(refusal)
+        return await _refused(refusal)
     body = generate_latest(REGISTRY) + await database_gauges(app_state.db, app_state.clock)
     response = Response(body, content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
@@ -193,6 +203,7 @@ async def _count(response: Response) -> Response:
 def create_metrics_app(settings: Settings, pool: Pool, clock: Clock) -> Quart:
     """The worker's own /metrics (FEDICITY_WORKER_METRICS_PORT): the same route, nothing else."""
     app = Quart("fedicity.web.metrics")
+    app.config[PLAIN_ERRORS] = True
     app.extensions["fedicity"] = AppState(
         settings=settings,
         urls=Urls(settings.base_url),

@@ -176,6 +176,14 @@ async def test_the_worker_endpoint_reads_queue_depth_and_lag_from_the_database(
             )
     async with metrics_served(pool, settings) as base:
         samples = await scrape(base)
+        # and refuses what it must, without pages to render even for a browser
+        async with httpx.AsyncClient() as client:
+            relayed = await client.get(
+                base + "/metrics", headers={"X-Forwarded-For": "127.0.0.1", "Accept": "text/html"}
+            )
+        assert relayed.status_code == 403
+        assert relayed.headers["content-type"] == "application/problem+json"
+        assert relayed.json()["reason"] == "metrics_denied"
     # Then the worker's endpoint tells them, with its own counters beside
     assert value(samples, "fedicity_queue_pending", queue="inbox") == 2
     assert value(samples, "fedicity_queue_due", queue="inbox") == 2
