@@ -185,18 +185,17 @@ async def _count(response: Response) -> Response:
     duration = None if started is None else time.perf_counter() - started
     if duration is not None:
         HTTP_DURATION.labels(route).observe(duration)
-    _access_log.info(
-        "%s %s %d",
-        request.method,
-        route,
-        response.status_code,
-        extra={
-            "method": method(request.method),
-            "route": route,
-            "status": response.status_code,
-            "duration_ms": None if duration is None else round(duration * 1000, 1),
-        },
-    )
+    fields: dict[str, object] = {
+        "method": method(request.method),
+        "route": route,
+        "status": response.status_code,
+        "duration_ms": None if duration is None else round(duration * 1000, 1),
+    }
+    reason = g.get("problem_reason")
+    if reason:
+        # A refusal's code (signature_expired, domain_refused...): why, without the details.
+        fields["reason"] = reason
+    _access_log.info("%s %s %d", request.method, route, response.status_code, extra=fields)
     return response
 
 

@@ -87,6 +87,14 @@ async def test_web_and_worker_each_serve_metrics_and_log_json(
             else:
                 raise AssertionError("the worker's loop timings never moved")
             web_samples = _samples(web_text)
+            # and a refused delivery is logged with its reason code
+            async with httpx.AsyncClient() as client:
+                refused = await client.post(
+                    f"http://127.0.0.1:{web_port}/inbox",
+                    content=b"{}",
+                    headers={"Content-Type": "application/activity+json"},
+                )
+            assert refused.status_code == 400
         finally:
             codes = (_stop(web), _stop(worker))
     assert codes == (0, 0)
@@ -108,5 +116,7 @@ async def test_web_and_worker_each_serve_metrics_and_log_json(
         200,
         "GET",
     )
+    inbox = [line for line in access if line["route"] == "/inbox"]
+    assert [(line["status"], line["reason"]) for line in inbox] == [(400, "no_type")]
     worker_lines = [line for line in worker_log.read_text().splitlines() if line.startswith("{")]
     assert any("worker running" in json.loads(line)["message"] for line in worker_lines)
