@@ -201,7 +201,7 @@ async def _count(response: Response) -> Response:
 
 def create_metrics_app(settings: Settings, pool: Pool, clock: Clock) -> Quart:
     """The worker's own /metrics (FEDICITY_WORKER_METRICS_PORT): the same route, nothing else."""
-    app = Quart("fedicity.web.metrics")
+    app = Quart("fedicity.web.metrics", static_folder=None)
     app.config[PLAIN_ERRORS] = True
     app.extensions["fedicity"] = AppState(
         settings=settings,

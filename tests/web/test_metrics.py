@@ -184,6 +184,10 @@ async def test_the_worker_endpoint_reads_queue_depth_and_lag_from_the_database(
         assert relayed.status_code == 403
         assert relayed.headers["content-type"] == "application/problem+json"
         assert relayed.json()["reason"] == "metrics_denied"
+        # and serves nothing else
+        async with httpx.AsyncClient() as client:
+            for path in ("/static/fedicity.css", "/", "/inbox"):
+                assert (await client.get(base + path)).status_code == 404, path
     # Then the worker's endpoint tells them, with its own counters beside
     assert value(samples, "fedicity_queue_pending", queue="inbox") == 2
     assert value(samples, "fedicity_queue_due", queue="inbox") == 2
