@@ -72,6 +72,12 @@ class Settings:
     smtp_security: str = "starttls"
     smtp_timeout: float = 15.0
     mail_from: str = ""
+    # text (for people) or json (one object per line, for log collectors).
+    log_format: str = "text"
+    # /metrics asks for this bearer token; without one it answers loopback peers only.
+    metrics_token: str = ""
+    # `fedicity worker` serves its own /metrics on 127.0.0.1 at this port (none when unset).
+    worker_metrics_port: int | None = None
 
     @property
     def host(self) -> str:
@@ -247,6 +253,38 @@ def _secret_key_for(data_dir: Path) -> str:
 
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+LOG_FORMATS = ("text", "json")
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
+
+
+def _parse_log_format(name: str, raw: object) -> str:
+    text = str(raw).strip().lower()
+    if text not in LOG_FORMATS:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected one of {', '.join(LOG_FORMATS)}, got {raw!r}"
+        )
+    return text
+
+
+def _parse_token(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    # What an Authorization: Bearer header can carry (RFC 6750's b64token), and long enough
+    # not to be guessed.
+    if not _TOKEN.fullmatch(text):
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected 16 to 256 letters, digits or ._~+/=- "
+            "(make one with `openssl rand -hex 32`)"
+        )
+    return text
+
+
+def _parse_port(name: str, raw: object) -> int:
+    port = _parse_int(name, raw)
+    if port > 65535:
+        raise SettingsError(f"{PREFIX}{name.upper()}: expected a port from 1 to 65535, got {port}")
+    return port
+
+
 _MAILBOX = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
@@ -289,6 +327,9 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "smtp_security": _parse_smtp_security,
     "smtp_timeout": _parse_seconds,
     "mail_from": _parse_mail_from,
+    "log_format": _parse_log_format,
+    "metrics_token": _parse_token,
+    "worker_metrics_port": _parse_port,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.

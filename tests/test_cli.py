@@ -94,6 +94,9 @@ COMMANDS = [
     ["user", "set-password"],
     ["org"],
     ["org", "create"],
+    ["queue"],
+    ["queue", "stats"],
+    ["stats"],
 ]
 
 

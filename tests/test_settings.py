@@ -473,3 +473,43 @@ def test_the_time_zone_is_an_iana_zone() -> None:
     for bad in ("Nowhere/Land", "../../etc/passwd", "x" * 300):
         with pytest.raises(SettingsError, match="FEDICITY_TIMEZONE"):
             load_settings({"FEDICITY_TIMEZONE": bad}, persist_secret=False)
+
+
+def test_operations_settings_are_read() -> None:
+    settings = load_settings(
+        {
+            "FEDICITY_LOG_FORMAT": "JSON",
+            "FEDICITY_METRICS_TOKEN": "0123456789abcdef0123",
+            "FEDICITY_WORKER_METRICS_PORT": "9101",
+        },
+        persist_secret=False,
+    )
+    assert (settings.log_format, settings.metrics_token, settings.worker_metrics_port) == (
+        "json",
+        "0123456789abcdef0123",
+        9101,
+    )
+    defaults = load_settings({}, persist_secret=False)
+    assert (defaults.log_format, defaults.metrics_token, defaults.worker_metrics_port) == (
+        "text",
+        "",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("LOG_FORMAT", "xml"),
+        ("METRICS_TOKEN", "short"),
+        ("METRICS_TOKEN", "has a space in it, sixteen+"),
+        ("METRICS_TOKEN", "line\nbreak-0123456789"),
+        ("METRICS_TOKEN", "x" * 257),
+        ("WORKER_METRICS_PORT", "0"),
+        ("WORKER_METRICS_PORT", "65536"),
+        ("WORKER_METRICS_PORT", "http"),
+    ],
+)
+def test_bad_operations_settings_are_refused_by_name(name: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=f"FEDICITY_{name}"):
+        load_settings({f"FEDICITY_{name}": raw}, persist_secret=False)

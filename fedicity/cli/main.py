@@ -1,5 +1,5 @@
 """The `fedicity` command: run, web, worker, migrate, demo here; user, org, territories,
-aggregate and policy from their own modules."""
+aggregate, policy, audit, queue and stats from their own modules."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from fedicity import __version__
 from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors.service import ActorError
 from fedicity.cli import audit as audit_cli
+from fedicity.cli import ops as ops_cli
 from fedicity.cli import organizations as organizations_cli
 from fedicity.cli import peers as peers_cli
 from fedicity.cli import territories as territories_cli
@@ -31,9 +32,11 @@ from fedicity.cli.lifecycle import (
     stop_event,
     with_conn,
 )
+from fedicity.clock import Clock
 from fedicity.db import embedded
 from fedicity.db.migrate import MigrationError
 from fedicity.db.pool import Connection, Pool
+from fedicity.observability.logs import configure_logging
 from fedicity.settings import Settings, SettingsError, load_settings
 from fedicity.workers.federation import Federation
 
@@ -68,6 +71,12 @@ async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
                         inbox_retention=timedelta(days=ready.inbox_retention_days),
                     )
                     tasks.append(run_worker(pool, stop, loops))
+                    if not web and ready.worker_metrics_port is not None:
+                        tasks.append(
+                            _stopping_all_on_failure(
+                                _serve_worker_metrics(ready, pool, clock, stop), stop
+                            )
+                        )
                 # Wait for every task (the workers finish their step after `stop`) before the
                 # pool closes, then report the first failure.
                 results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -106,6 +115,23 @@ async def _serve_web(
     print(f"fedicity {__version__} serving {settings.base_url} (listening on {settings.listen})")
     print("Press Ctrl-C to stop (the embedded PostgreSQL stops with it).", flush=True)
     await serve(app, config, shutdown_trigger=stop.wait)
+
+
+async def _serve_worker_metrics(
+    settings: Settings, pool: Pool, clock: Clock, stop: asyncio.Event
+) -> None:
+    """The worker's own /metrics, on the loopback address only (its counters are its own)."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from fedicity.web.metrics import create_metrics_app
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{settings.worker_metrics_port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    print(f"worker metrics on http://127.0.0.1:{settings.worker_metrics_port}/metrics", flush=True)
+    await serve(create_metrics_app(settings, pool, clock), config, shutdown_trigger=stop.wait)
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -183,18 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
     territories_cli.register(commands, with_conn)
     peers_cli.register(commands)
     audit_cli.register(commands)
+    ops_cli.register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        configure_logging(settings.log_format)
         asyncio.run(args.handler(settings, args))
     except (SettingsError, CommandError, ActorError, MigrationError) as error:
         print(f"fedicity: {error}", file=sys.stderr)

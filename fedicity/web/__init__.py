@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from fedicity.accounts import queries as account_queries
 from fedicity.activitypub.dates import format_datetime
-from fedicity.web import headers, i18n, signed_fetch
+from fedicity.web import headers, i18n, metrics, signed_fetch
 from fedicity.web.app import state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
@@ -23,6 +23,8 @@ def register_web(app: Quart) -> None:
     headers.install(app)
     # First of the hooks: nothing may read a body before its route's cap is set.
     app.before_request(limit_body)
+    # Counts and logs every request by its route; serves /metrics.
+    metrics.install(app)
     app.before_request(_identify)
     app.before_request(_refuse_nul)
     # By route, for the whole app: every view marked serves_activitystreams is gated.
@@ -93,6 +95,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.accounts import blueprint as accounts_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
     from fedicity.web.admin import blueprint as admin_blueprint
+    from fedicity.web.admin_dashboard import blueprint as admin_dashboard_blueprint
     from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.map import blueprint as map_blueprint
@@ -109,6 +112,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(pages_blueprint)
     app.register_blueprint(accounts_blueprint)
     app.register_blueprint(admin_blueprint)
+    app.register_blueprint(admin_dashboard_blueprint)
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(inbox_blueprint)
     app.register_blueprint(social_blueprint)

@@ -7,7 +7,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from quart import Quart, Response, render_template, request
+from quart import Quart, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from fedicity.web.negotiation import wants_html
@@ -37,6 +37,8 @@ async def problem_response(
 ) -> Response:
     """Render an error in the form the client asked for."""
     title = _title(status)
+    # The refusal's code, for whoever counts answers (web/inbox.py's metrics).
+    g.problem_reason = (extra or {}).get("reason")
     if wants_html(request):
         body = await render_template("error.html", status=status, title=title, detail=detail)
         return Response(body, status=status, content_type="text/html; charset=utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, g, request
 
 from fedicity.activitypub.inbox import (
     Accepted,
@@ -18,6 +18,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.remote import LookupFailure
 from fedicity.inbound import mailbox
 from fedicity.moderation.policy import host_refusal
+from fedicity.observability import metrics
 from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
 from fedicity.workers.router import build_router
@@ -26,6 +27,16 @@ blueprint = Blueprint("inbox", __name__)
 # Seconds a domain over its cap of waiting activities is asked to wait.
 BUSY_RETRY_AFTER = 300
 _log = logging.getLogger(__name__)
+
+
+@blueprint.after_request
+async def count_answer(response: Response) -> Response:
+    """Count the answer: accepted (202) by outcome, else refused by its problem's reason."""
+    if response.status_code == 202:
+        metrics.inbox_accepted(g.get("inbox_outcome", "stored"))
+    else:
+        metrics.inbox_refused(g.get("problem_reason") or f"http_{response.status_code}")
+    return response
 
 
 def folded_headers() -> dict[str, str]:
@@ -71,6 +82,7 @@ async def _receive(recipient: str | None) -> Response:
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})
     if isinstance(result, IgnoredDelete):
+        g.inbox_outcome = "ignored_delete"
         return Response(b"", status=202)
     assert isinstance(result, Accepted)
     async with app_state.db.acquire() as conn:
@@ -96,6 +108,7 @@ async def _receive(recipient: str | None) -> Response:
         response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
         return response
     if not stored.new:
+        g.inbox_outcome = "duplicate"
         _log.debug("duplicate activity %s acknowledged", result.activity_uri)
     return Response(b"", status=202)
 

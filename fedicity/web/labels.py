@@ -74,6 +74,15 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "THEATRE": lazy("Theatre"),
         "MEETING": lazy("Meeting"),
     },
+    "queue": {
+        "inbox": lazy("Received activities"),
+        "delivery": lazy("Deliveries"),
+    },
+    "domain_health": {
+        "ok": lazy("Answering"),
+        "failing": lazy("Failing"),
+        "unavailable": lazy("Unavailable"),
+    },
 }
 
 

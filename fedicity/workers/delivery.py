@@ -27,6 +27,7 @@ from fedicity.db.pool import Connection, Pool
 from fedicity.delivery import queries
 from fedicity.delivery.queries import DeliveryJob, DomainHealth
 from fedicity.moderation.policy import admit
+from fedicity.observability import metrics
 from fedicity.urls import Urls
 
 LEASE = timedelta(minutes=2)
@@ -77,7 +78,10 @@ async def post_activity(
         sign_cavage("POST", job.inbox, headers, body, _signing_key(job, urls), clock.now())
     )
     try:
-        response = await client.post(job.inbox, content=body, headers=headers, timeout=POST_TIMEOUT)
+        with metrics.DELIVERY_DURATION.time():
+            response = await client.post(
+                job.inbox, content=body, headers=headers, timeout=POST_TIMEOUT
+            )
     except httpx.TimeoutException:
         return Attempt(None, "timed out")
     except httpx.ConnectError as error:
@@ -124,7 +128,13 @@ async def deliver_batch(
                 )
             except Exception as error:  # noqa: BLE001 -- a bug must count an attempt, not loop
                 # Otherwise the row would come back at every lease end, forever, never failing.
-                _log.exception("delivery %s to %s failed", job.id, job.inbox)
+                _log.exception(
+                    "delivery %s to %s failed",
+                    job.id,
+                    job.inbox,
+                    extra={"activity_id": job.activity_uri, "domain": job.domain},
+                )
+                metrics.delivery("error")
                 await _count_crashed_attempt(pool, job, error, clock.now())
 
     await asyncio.gather(*(one(job) for job in jobs))
@@ -162,11 +172,13 @@ async def _deliver(
         health = await queries.select_domain_health(conn, job.domain)
     now = clock.now()
     if await _waits_for_probe(pool, job, health, now):
+        metrics.delivery("postponed")
         return
     refusal = await _refusal(pool, job, policy, allowlist_mode)
     if refusal is not None:
         async with pool.acquire() as conn:
             await _mark_failed(conn, job, refusal, now=now)
+        _log_result(job, "refused", refusal)
         return
     attempt = await post_activity(client, job, urls, clock)
     now = clock.now()
@@ -174,12 +186,34 @@ async def _deliver(
         if attempt.refused:
             # As for a blocked address found before connecting: never POST there, no retry.
             await _mark_failed(conn, job, attempt.detail, now=now)
+            result = "refused"
         elif attempt.ok:
             assert attempt.status is not None
             if await queries.mark_delivered(conn, job.id, attempt.status, now, job.locked_until):
                 await queries.record_domain_success(conn, job.domain, now)
+            result = "delivered"
         else:
-            await _record_failed_answer(conn, job, attempt, now)
+            result = await _record_failed_answer(conn, job, attempt, now)
+    _log_result(job, result, attempt.detail, attempt.status)
+
+
+def _log_result(job: DeliveryJob, result: str, detail: str, status: int | None = None) -> None:
+    """Count a delivery's result, and log it with the activity and the domain as fields."""
+    metrics.delivery(result)
+    _log.log(
+        logging.DEBUG if result == "delivered" else logging.INFO,
+        "delivery %s of %s to %s: %s",
+        job.id,
+        job.activity_uri,
+        job.inbox,
+        result if result == "delivered" else f"{result} ({status}: {detail[:200]})",
+        extra={
+            "activity_id": job.activity_uri,
+            "domain": job.domain,
+            "result": result,
+            "status": status,
+        },
+    )
 
 
 async def _waits_for_probe(
@@ -226,9 +260,9 @@ async def _refusal(
 
 async def _record_failed_answer(
     conn: Connection, job: DeliveryJob, attempt: Attempt, now: datetime
-) -> None:
+) -> str:
     """A POST that failed: schedule the next try (Retry-After heeded), count it against the
-    domain's health when the server, not the activity, failed."""
+    domain's health when the server, not the activity, failed; `retry` or `gave_up`."""
     delay = next_delay(
         job.attempts + 1, attempt.status, parse_retry_after(attempt.retry_after, now)
     )
@@ -242,6 +276,7 @@ async def _record_failed_answer(
     )
     if attempt.status is None or attempt.status >= 500:
         await queries.record_domain_failure(conn, job.domain, now, UNAVAILABLE_AFTER_DAYS)
+    return "gave_up" if delay is None else "retry"
 
 
 async def _mark_failed(

@@ -16,6 +16,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.mailbox import skeleton
+from fedicity.observability import metrics
 from fedicity.urls import Urls
 from fedicity.workers.router import build_router
 
@@ -91,6 +92,7 @@ async def _process(
             now=clock.now(),
             raw=skeleton(item.raw),
         )
+        metrics.inbox_processed("ignored")
         return
     context = InboundContext(
         conn=conn,
@@ -114,11 +116,18 @@ async def _process(
                 now=clock.now(),
                 raw=skeleton(item.raw),
             )
+        metrics.inbox_processed(outcome.state)
     except Exception as error:  # noqa: BLE001 -- a handler bug must not lose the row
         # The transaction rolled back this row's work only. The row keeps its activity and the
         # error, and is retried on the delivery curve; after the last attempt it stays as
         # 'failed' for an admin to look at.
-        _log.exception("inbox item %s (%s) failed", item.id, item.activity_uri)
+        _log.exception(
+            "inbox item %s (%s) failed",
+            item.id,
+            item.activity_uri,
+            extra={"activity_id": item.activity_uri, "activity_type": item.type},
+        )
+        metrics.inbox_processed("error")
         delay = next_delay(item.attempts + 1, None)
         await queries.retry_inbox_item(
             conn,

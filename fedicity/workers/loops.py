@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from fedicity.clock import Clock
 from fedicity.db.pool import Pool
+from fedicity.observability.metrics import LOOP_FAILURES, LOOP_ITEMS, LOOP_STEP
 from fedicity.settings import Settings
 from fedicity.urls import Urls
 from fedicity.workers.federation import Federation
@@ -36,19 +38,26 @@ class Loop:
 
 async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
     failures = 0
+    step_time = LOOP_STEP.labels(loop.name)
     while not stop.is_set():
+        started = time.perf_counter()
         try:
             handled = await loop.step(pool)
         except Exception:  # noqa: BLE001 -- the loop must outlive a database restart or a bug
             # Nothing is lost: the rows stay leased in PostgreSQL and come back when the lease
             # ends. Back off so a persistent fault does not spin.
             failures += 1
-            _log.exception("%s loop step failed (%d in a row)", loop.name, failures)
+            LOOP_FAILURES.labels(loop.name).inc()
+            _log.exception(
+                "%s loop step failed (%d in a row)", loop.name, failures, extra={"loop": loop.name}
+            )
             handled = 0
             delay = min(60.0, loop.idle_delay * 2**failures)
         else:
             failures = 0
             delay = loop.idle_delay
+            LOOP_ITEMS.labels(loop.name).inc(handled)
+        step_time.observe(time.perf_counter() - started)
         if handled:
             continue
         with contextlib.suppress(TimeoutError):

@@ -225,6 +225,21 @@ async def _account_pages(pool: Pool) -> dict[str, str]:
     }
 
 
+async def _dashboard_pages(pool: Pool) -> dict[str, str]:
+    """The admin dashboard, with a peer domain of a long name failing and deliveries waiting."""
+    now = datetime.now(UTC)
+    domain = "federation-" + "tres-long-" * 6 + "nom.example"
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO domain_health (domain, failure_days, last_failure_at, unavailable)
+               VALUES ($1, $2, $3, true)""",
+            domain,
+            [(now - timedelta(days=day)).date() for day in range(7)],
+            now,
+        )
+    return {"admin_dashboard": "/admin/dashboard"}
+
+
 @pytest.fixture(scope="session")
 async def browser_pool(pg_server_dsn: str) -> AsyncIterator[Pool]:
     """A database of its own: the per-test cleaning of `pool` must not empty the seeded site."""
@@ -257,6 +272,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
             )
         pages = await _seed(instance.base)
         pages.update(await _account_pages(browser_pool))
+        pages.update(await _dashboard_pages(browser_pool))
         yield Site(
             instance.base,
             pages,

@@ -1,0 +1,1 @@
+"""Operations: what the admin dashboard, `fedicity stats` and /metrics read from the database."""
