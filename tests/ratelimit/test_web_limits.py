@@ -145,6 +145,7 @@ async def test_every_other_html_form_is_limited_and_only_genuine_forms_count(
         assert 0 < _retry_after(refused) <= 60
         assert refused.headers["content-type"].startswith("text/html")
         assert "Trop de formulaires envoyés" in page_text(refused)
+        assert "429 — Trop de requêtes" in page_text(refused)
         # And a program gets a problem document with the same Retry-After
         program = await camille.post(
             "/follow",
@@ -163,3 +164,60 @@ async def test_every_other_html_form_is_limited_and_only_genuine_forms_count(
             headers=BROWSER,
         )
         assert asked.status_code == 200
+
+
+async def test_every_kind_of_publication_shares_the_limit_and_keeps_what_was_typed(
+    instance: Instance, clock: FrozenClock
+) -> None:
+    async with httpx.AsyncClient(base_url=instance.base) as camille:
+        assert (await post_login(camille, "camille", PASSWORD)).status_code == 303
+        token = await csrf(camille, "/home")
+        # Given a proposal and two posts: the three publications of the burst window
+        created = await camille.post(
+            "/proposals",
+            data={"csrf_token": token, "title": "Un jardin partagé", "text": "Rue de Paris"},
+            headers=BROWSER,
+        )
+        assert created.status_code == 303, created.text
+        proposal = created.headers["location"]
+        # (opened for amendments and debate: changing its state publishes no text)
+        opened = await camille.post(
+            f"{proposal}/state",
+            data={"csrf_token": token, "action": "amendable", "days": "14"},
+            headers=BROWSER,
+        )
+        assert opened.status_code == 303, opened.text
+        for n in range(2):
+            assert (await _write(camille, token, f"Post {n}")).status_code == 303
+        # When, a minute later (a new window of the forms' own limit), she organises an event,
+        # drafts a proposal, creates an organisation, comments and proposes an amendment
+        clock.advance(timedelta(seconds=61))
+        forms = {
+            "/events": {"title": "Fête des voisins", "starts_at": "2026-06-04T18:00"},
+            "/proposals": {"title": "Des bancs place Jean-Jaurès", "text": "Trois bancs"},
+            "/organizations": {
+                "username": "amicale",
+                "display_name": "Amicale du quartier",
+                "kind": "association",
+            },
+            f"{proposal}/comments": {"stance": "for", "text": "Je soutiens ce jardin"},
+            f"{proposal}/amendments": {"action": "propose", "text": "Ajouter un composteur"},
+        }
+        for path, fields in forms.items():
+            refused = await camille.post(
+                path, data={"csrf_token": token, **fields}, headers=BROWSER
+            )
+            # Then each is a 429 with Retry-After, its form again with what she typed
+            assert refused.status_code == 429, (path, refused.status_code)
+            _retry_after(refused)
+            shown = page_text(refused)
+            assert "Vous avez beaucoup publié en peu de temps" in shown, path
+            typed = fields.get("text") or fields.get("display_name") or fields["title"]
+            assert typed in shown, (path, typed)
+    # And nothing was created
+    async with instance.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM events") == 0
+        assert await conn.fetchval("SELECT count(*) FROM proposals") == 1
+        assert await conn.fetchval("SELECT count(*) FROM proposal_comments") == 0
+        assert await conn.fetchval("SELECT count(*) FROM proposal_amendments") == 0
+        assert await conn.fetchval("SELECT count(*) FROM organizations") == 0
