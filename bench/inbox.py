@@ -377,6 +377,8 @@ async def measure_all(
         FEDICITY_ALLOW_PRIVATE_ADDRESSES="true",
         FEDICITY_DATA_DIR=str(tmp / "data"),
         FEDICITY_SECRET_KEY=secrets.token_urlsafe(32),
+        # A benchmark is a flood from a few domains on purpose: measure the inbox, not its rate.
+        FEDICITY_INBOX_RATE_PER_DOMAIN="1000000",
     )
     web = spawn("fedicity web", fedicity_argv("web", args), env=env, log=tmp / "web.log")
     children.append(web)

@@ -57,6 +57,15 @@ class Settings:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     inbox_retention_days: int = 7
     inbox_pending_per_domain: int = 1000
+    # Rate limits (fixed windows in PostgreSQL, shared by every process): verified deliveries
+    # per signing domain per minute; login attempts per client address per minute; other HTML
+    # form POSTs per account (per address when logged out) per minute; publications (posts,
+    # replies, comments, events, proposals, organisations, rooms) per account.
+    inbox_rate_per_domain: int = 300
+    login_attempts_per_minute: int = 10
+    form_posts_per_minute: int = 60
+    posts_per_ten_minutes: int = 30
+    posts_per_day: int = 200
     # Key fetches run inside inbox requests: their own connections, a short deadline, and a cap
     # per host, so a peer whose keys never come cannot hold up the keys of everyone else.
     key_fetch_timeout: float = 5.0
@@ -320,6 +329,11 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "trusted_proxies": _parse_networks,
     "inbox_retention_days": _parse_int,
     "inbox_pending_per_domain": _parse_int,
+    "inbox_rate_per_domain": _parse_int,
+    "login_attempts_per_minute": _parse_int,
+    "form_posts_per_minute": _parse_int,
+    "posts_per_ten_minutes": _parse_int,
+    "posts_per_day": _parse_int,
     "key_fetch_timeout": _parse_seconds,
     "key_fetch_connections": _parse_int,
     "key_fetches_per_host": _parse_int,

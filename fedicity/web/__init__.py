@@ -13,6 +13,7 @@ from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.labels import label
 from fedicity.web.limits import limit_body
+from fedicity.web.ratelimits import limit_forms
 from fedicity.web.session import csrf_token, load_account
 from fedicity.web.times import local_time, zone_name
 
@@ -27,6 +28,8 @@ def register_web(app: Quart) -> None:
     metrics.install(app)
     app.before_request(_identify)
     app.before_request(_refuse_nul)
+    # After _identify: logged-in forms count per account, the others per address.
+    app.before_request(limit_forms)
     # By route, for the whole app: every view marked serves_activitystreams is gated.
     signed_fetch.register(app)
     app.after_request(_remember_language)

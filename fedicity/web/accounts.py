@@ -49,6 +49,7 @@ from fedicity.web.media import read_upload
 from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
 from fedicity.web.people import known_actors
+from fedicity.web.ratelimits import limited_on_its_own
 from fedicity.web.session import (
     check_csrf,
     current_account,
@@ -103,6 +104,7 @@ async def _too_many(retry_after: int | None, template: str, **context: Any) -> R
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
+@limited_on_its_own
 async def signup() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Create a citizen account, when registration is open."""
     app_state = state()
@@ -141,6 +143,7 @@ async def signup() -> str | Response | WerkzeugResponse | tuple[str, int]:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+@limited_on_its_own
 async def login() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Log in with a username (or e-mail) and password."""
     next_url = _safe_next(request.args.get("next"))
@@ -153,7 +156,13 @@ async def login() -> str | Response | WerkzeugResponse | tuple[str, int]:
     # Three short uses of the pool: the limits, the password check (which holds no connection
     # while argon2 runs), the failure or the new session.
     async with app_state.db.acquire() as conn:
-        retry_after = await throttle.before_login(conn, login_name, ip, app_state.clock.now())
+        retry_after = await throttle.before_login(
+            conn,
+            login_name,
+            ip,
+            app_state.clock.now(),
+            per_minute=app_state.settings.login_attempts_per_minute,
+        )
     if retry_after is not None:
         return await _too_many(retry_after, "login.html", login=login_name, next_url=next_url)
     try:
@@ -344,7 +353,13 @@ async def change_password() -> str | Response | WerkzeugResponse | tuple[str, in
     ip = client_ip()
     async with app_state.db.acquire() as conn:
         # Checking the current password is a login attempt: the same limits apply.
-        retry_after = await throttle.before_login(conn, account.username, ip, app_state.clock.now())
+        retry_after = await throttle.before_login(
+            conn,
+            account.username,
+            ip,
+            app_state.clock.now(),
+            per_minute=app_state.settings.login_attempts_per_minute,
+        )
     if retry_after is not None:
         return await _too_many_settings(account, retry_after)
     error = None
@@ -783,7 +798,13 @@ async def delete_account() -> Response | WerkzeugResponse:
     app_state = state()
     ip = client_ip()
     async with app_state.db.acquire() as conn:
-        retry_after = await throttle.before_login(conn, account.username, ip, app_state.clock.now())
+        retry_after = await throttle.before_login(
+            conn,
+            account.username,
+            ip,
+            app_state.clock.now(),
+            per_minute=app_state.settings.login_attempts_per_minute,
+        )
     if retry_after is not None:
         return await _too_many(
             retry_after, "account_delete.html", actor=actor, account=account, sole_admin_of=[]

@@ -44,6 +44,7 @@ from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
+from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
@@ -130,7 +131,7 @@ _MEDIA_STATUS = {"image_too_large": 413, "image_too_many_pixels": 413, "upload_q
 
 @blueprint.route("/events", methods=["GET", "POST"])
 @accepts_uploads
-async def events_index() -> str | WerkzeugResponse | tuple[str, int]:
+async def events_index() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Upcoming public events (GET), organised here and federated, soonest first, paged, or a
     month of them as a calendar (`view=month`, `month=YYYY-MM`); or organise an event (POST, the
     form of /events/new)."""
@@ -550,13 +551,16 @@ async def _create_or_update(
     )
 
 
-async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]:
+async def _save(event: Event | None) -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Organise (`event` None) or edit an event from the posted form."""
     me = await _require_me()
     if event is not None and event.local_actor_id != me.id:
         # Before an upload is stored for nothing.
         raise Problem(403, message("not_organizer"))
     form = await request.form
+    wait = await posting_wait() if event is None else None
+    if wait is not None:
+        return too_fast(await _form_page(None, form, error="posting_too_fast"), wait)
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory", "").strip() and place is None:
         return await _form_page(event, form, error="territory_unknown")
@@ -582,7 +586,7 @@ async def _save(event: Event | None) -> str | WerkzeugResponse | tuple[str, int]
 
 @blueprint.route("/events/<token>/edit", methods=["GET", "POST"])
 @accepts_uploads
-async def edit(token: str) -> str | WerkzeugResponse | tuple[str, int]:
+async def edit(token: str) -> str | Response | WerkzeugResponse | tuple[str, int]:
     """The organiser's form to change an event, and saving it."""
     event = await _event(token)
     if request.method == "POST":

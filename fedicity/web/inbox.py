@@ -21,6 +21,7 @@ from fedicity.moderation.policy import host_refusal
 from fedicity.observability import metrics
 from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
+from fedicity.web.ratelimits import inbox_refusal
 from fedicity.workers.router import build_router
 
 blueprint = Blueprint("inbox", __name__)
@@ -86,6 +87,9 @@ async def _receive(recipient: str | None) -> Response:
         return Response(b"", status=202)
     assert isinstance(result, Accepted)
     async with app_state.db.acquire() as conn:
+        throttled = await inbox_refusal(conn, result.key_id)
+        if throttled is not None:
+            return throttled
         stored = await mailbox.receive(
             conn,
             activity=result.activity,

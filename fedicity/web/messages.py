@@ -179,6 +179,11 @@ MESSAGES: dict[str, str] = {
     "self": lazy("An organisation cannot join itself."),
     "role_invalid": lazy("Choose a role from the list."),
     "roles_invalid": lazy("At most 5 free roles of 40 characters each."),
+    # rate limits
+    "posting_too_fast": lazy(
+        "You have published a lot in a short time. Wait a few minutes, then send it again: "
+        "what you typed is kept below."
+    ),
 }
 
 

@@ -32,6 +32,7 @@ from fedicity.web.map import default_center
 from fedicity.web.messages import message, query_error
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
+from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.social import _resolve_mentions
@@ -73,7 +74,7 @@ def _page(
 
 
 @blueprint.route("/organizations", methods=["GET", "POST"])
-async def organizations_index() -> str | WerkzeugResponse | tuple[str, int]:
+async def organizations_index() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """The organisations here, verified ones first, by kind (GET); or create one (POST, the form
     of /organizations/new)."""
     if request.method == "POST":
@@ -133,11 +134,14 @@ async def _new_form(typed: MultiDict[str, str] | None = None, refused: str | Non
     )
 
 
-async def create_organization() -> WerkzeugResponse | tuple[str, int]:
+async def create_organization() -> Response | WerkzeugResponse | tuple[str, int]:
     """Create an organisation; its creator becomes its admin. A refusal shows the form again,
     with what was typed."""
     me = await _me()
     form = await request.form
+    wait = await posting_wait()
+    if wait is not None:
+        return too_fast(await _new_form(form, "posting_too_fast"), wait)
     picked = point(form)
     if isinstance(picked, str):
         return await _new_form(form, picked), 422

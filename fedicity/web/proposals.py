@@ -38,6 +38,7 @@ from fedicity.web.paging import (
     pair_cursor_arg,
 )
 from fedicity.web.people import known_actors
+from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
@@ -184,7 +185,7 @@ async def _form_page(
 
 
 @blueprint.route("/proposals", methods=["GET", "POST"])
-async def proposals_index() -> str | WerkzeugResponse | tuple[str, int]:
+async def proposals_index() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """The proposals published here, what is open to a vote first; by state and by room (GET); or
     save a draft (POST, the form of /proposals/new)."""
     if request.method == "POST":
@@ -226,7 +227,7 @@ def _rank_id(row: tuple[int, Proposal]) -> tuple[int, int]:
     return row[0], row[1].id
 
 
-async def create_proposal() -> WerkzeugResponse | tuple[str, int]:
+async def create_proposal() -> Response | WerkzeugResponse | tuple[str, int]:
     """Save a draft proposal; a refusal shows the form again with what was typed and the
     message by its field (422)."""
     me = await signed_in_actor()
@@ -242,6 +243,9 @@ async def create_proposal() -> WerkzeugResponse | tuple[str, int]:
     async def refused(code: str) -> tuple[str, int]:
         return await _form_page(me, typed, code=code, typed=True), 422
 
+    wait = await posting_wait()
+    if wait is not None:
+        return too_fast(await _form_page(me, typed, code="posting_too_fast", typed=True), wait)
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory") and place is None:
         return await refused("territory_unknown")
@@ -403,10 +407,16 @@ Action = Callable[[Connection, Actor, Proposal, MultiDict[str, str], Env], Await
 
 
 async def _act(
-    token: str, action: Action, form_name: str | Callable[[MultiDict[str, str]], str]
-) -> WerkzeugResponse | tuple[str, int]:
+    token: str,
+    action: Action,
+    form_name: str | Callable[[MultiDict[str, str]], str],
+    *,
+    publishes: Callable[[MultiDict[str, str]], bool] | None = None,
+) -> Response | WerkzeugResponse | tuple[str, int]:
     """Run a citizen's action on a proposal (login first) and go back to its page; when the
-    service refuses, the page again (422) with the message by the form and what was typed."""
+    service refuses, the page again (422) with the message by the form and what was typed.
+    When `publishes` says the form publishes a text, the account's publishing limit applies
+    (429 with Retry-After, the text kept)."""
     me = await signed_in_actor()
     if me is None:
         return redirect(
@@ -415,8 +425,11 @@ async def _act(
     proposal = await _proposal(token, me)
     form = await request.form
     env = await request_env()
+    wait = await posting_wait() if publishes is not None and publishes(form) else None
     async with state().db.acquire() as conn:
         try:
+            if wait is not None:
+                raise ProposalError("posting_too_fast")
             await action(conn, me, proposal, form, env)
         except ProposalError as refused:
             code = refused.code
@@ -428,11 +441,13 @@ async def _act(
     # The page as it is now (the refused action may have raced another change).
     current = await _proposal(token, me)
     failure = Failure(form=name, message=message(code), about=PAGE_FIELD_OF.get(code), values=kept)
+    if wait is not None:
+        return too_fast(await _page(current, me, failure), wait)
     return await _page(current, me, failure), 422
 
 
 @blueprint.post("/proposals/<token>/vote")
-async def vote(token: str) -> WerkzeugResponse | tuple[str, int]:
+async def vote(token: str) -> Response | WerkzeugResponse | tuple[str, int]:
     """A citizen's ballot."""
 
     async def cast(
@@ -446,7 +461,7 @@ async def vote(token: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @blueprint.post("/proposals/<token>/state")
-async def change_state(token: str) -> WerkzeugResponse | tuple[str, int]:
+async def change_state(token: str) -> Response | WerkzeugResponse | tuple[str, int]:
     """Open for amendments or voting, close, withdraw, archive."""
 
     async def move(
@@ -484,7 +499,7 @@ async def change_state(token: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @blueprint.post("/proposals/<token>/comments")
-async def comment(token: str) -> WerkzeugResponse | tuple[str, int]:
+async def comment(token: str) -> Response | WerkzeugResponse | tuple[str, int]:
     """A comment with a stance."""
 
     async def write(
@@ -499,7 +514,7 @@ async def comment(token: str) -> WerkzeugResponse | tuple[str, int]:
             env=env,
         )
 
-    return await _act(token, write, "comment")
+    return await _act(token, write, "comment", publishes=lambda _form: True)
 
 
 def _amendment_id(raw: str | None) -> int:
@@ -509,7 +524,7 @@ def _amendment_id(raw: str | None) -> int:
 
 
 @blueprint.post("/proposals/<token>/amendments")
-async def amendments(token: str) -> WerkzeugResponse | tuple[str, int]:
+async def amendments(token: str) -> Response | WerkzeugResponse | tuple[str, int]:
     """Propose an amendment, vote on one (up/down), or accept/reject one (author/organisation)."""
 
     async def handle(
@@ -540,7 +555,9 @@ async def amendments(token: str) -> WerkzeugResponse | tuple[str, int]:
         else:
             raise Problem(400, "unknown action")
 
-    return await _act(token, handle, _amendment_form)
+    return await _act(
+        token, handle, _amendment_form, publishes=lambda form: form.get("action") == "propose"
+    )
 
 
 def _amendment_form(form: MultiDict[str, str]) -> str:

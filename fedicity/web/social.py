@@ -35,6 +35,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.messages import message, query_error
 from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
+from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.search import look_up, render_found
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.territories import resolve_place, served_root
@@ -197,12 +198,15 @@ class _Note:
 
 
 @blueprint.post("/notes")
-async def write_note() -> WerkzeugResponse | tuple[str, int]:
+async def write_note() -> WerkzeugResponse | Response | tuple[str, int]:
     """Publish a post."""
     me = await _me()
     if not isinstance(me, Actor):
         return me
     form = await request.form
+    wait = await posting_wait()
+    if wait is not None:
+        return too_fast(await _render_feed(me, typed=form, refused="posting_too_fast"), wait)
     app_state = state()
     text = form.get("text", "")
     resolved = await _resolve_mentions(text)
