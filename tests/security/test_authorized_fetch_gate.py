@@ -54,6 +54,8 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "accounts.admin",
         "admin.audit_log",
         "admin.audit_export",
+        "admin_dashboard.dashboard",
+        "metrics.metrics",
         "accounts.delete_account",
         "accounts.export_archive",
         "accounts.export_calendar",
