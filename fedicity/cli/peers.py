@@ -228,7 +228,9 @@ async def cmd_blocklists(settings: Settings, args: argparse.Namespace) -> None:
                 pool, ready, clock=clock, keygen=generate_rsa_keypair
             )
             try:
-                results = await blocklists.sync_all(pool, federation.fetcher, now=clock.now())
+                results = await blocklists.sync_all(
+                    pool, federation.fetcher, now=clock.now(), actor=cli_actor()
+                )
             finally:
                 await federation.close()
             for result in results:

@@ -66,8 +66,11 @@ async def unsubscribe(conn: Connection, actor: Actor, blocklist_id: int, *, now:
     return True
 
 
-async def sync(pool: Pool, fetcher: Fetcher, blocklist: Blocklist, *, now: datetime) -> SyncResult:
-    """Fetch one list and apply it (no connection is held while fetching)."""
+async def sync(
+    pool: Pool, fetcher: Fetcher, blocklist: Blocklist, *, now: datetime, actor: Actor = SYSTEM
+) -> SyncResult:
+    """Fetch one list and apply it (no connection is held while fetching); the changes are
+    recorded in the audit log as `actor`'s (the worker's: the instance itself)."""
     fetched = await fetcher.text(blocklist.url, content_types=CSV_TYPES, max_bytes=MAX_LIST_BYTES)
     if isinstance(fetched, FetchError):
         return await _failed(pool, blocklist, f"{fetched.reason.value}: {fetched.detail}", now)
@@ -112,7 +115,7 @@ async def sync(pool: Pool, fetcher: Fetcher, blocklist: Blocklist, *, now: datet
         if added or changed or gone:
             await audit_queries.record(
                 conn,
-                SYSTEM,
+                actor,
                 "blocklist.sync",
                 target=blocklist.url,
                 details={"added": added, "changed": changed, "lifted": gone[:500]},
@@ -141,8 +144,10 @@ async def sync_due(pool: Pool, fetcher: Fetcher, *, now: datetime, period: timed
         synced += 1
 
 
-async def sync_all(pool: Pool, fetcher: Fetcher, *, now: datetime) -> list[SyncResult]:
+async def sync_all(
+    pool: Pool, fetcher: Fetcher, *, now: datetime, actor: Actor = SYSTEM
+) -> list[SyncResult]:
     """Sync every list now (the command line's `policy sync`, the admin page's button)."""
     async with pool.acquire() as conn:
         lists = await queries.select_blocklists(conn)
-    return [await sync(pool, fetcher, blocklist, now=now) for blocklist in lists]
+    return [await sync(pool, fetcher, blocklist, now=now, actor=actor) for blocklist in lists]

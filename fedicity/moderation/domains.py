@@ -20,7 +20,13 @@ from fedicity.audit.models import Actor
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.moderation import queries
-from fedicity.moderation.policy import ACTIONS, SEVERITIES, normalize_domain
+from fedicity.moderation.policy import (
+    ACTIONS,
+    SEVERITIES,
+    domain_digest,
+    normalize_domain,
+    obfuscated,
+)
 from fedicity.moderation.queries import DomainPolicy
 
 CSV_HEADER = (
@@ -305,3 +311,90 @@ async def import_entries(
                 now=now,
             )
     return summary
+
+
+@dataclass(frozen=True)
+class PublishedPolicy:
+    """A policy as visitors see it: the name obfuscated when the admin chose so (the digest,
+    SHA-256 of the real name, lets another admin check a domain they know)."""
+
+    domain: str
+    digest: str
+    severity: str
+    reject_media: bool
+    reject_reports: bool
+    comment: str
+    obfuscated: bool
+
+
+def published(policies: Iterable[DomainPolicy]) -> list[PublishedPolicy]:
+    """The blocking policies as published (allows are not listed)."""
+    return [
+        PublishedPolicy(
+            domain=obfuscated(p.domain) if p.obfuscate else p.domain,
+            digest=domain_digest(p.domain),
+            severity=p.action,
+            reject_media=p.reject_media,
+            reject_reports=p.reject_reports,
+            comment=p.public_comment,
+            obfuscated=p.obfuscate,
+        )
+        for p in policies
+        if p.action != "allow"
+    ]
+
+
+def mastodon_domain_blocks(policies: Iterable[PublishedPolicy]) -> list[dict[str, str]]:
+    """Mastodon's /api/v1/instance/domain_blocks: the silences and suspensions (its clients know
+    no other severity), each with domain, digest, severity and comment."""
+    return [
+        {"domain": p.domain, "digest": p.digest, "severity": p.severity, "comment": p.comment}
+        for p in policies
+        if p.severity in ("suspend", "silence")
+    ]
+
+
+def nodeinfo_federation(
+    policies: Iterable[DomainPolicy], *, allowlist_mode: bool
+) -> dict[str, object]:
+    """NodeInfo's `metadata.federation` as Pleroma and Akkoma publish their SimplePolicy:
+    lists of domains by what is done to them, with the public comments in `mrf_simple_info`.
+    Obfuscated policies are left out (`exclusions` says some are), since readers of these
+    lists take each entry for a real domain name."""
+    simple: dict[str, list[str]] = {
+        "reject": [],
+        "federated_timeline_removal": [],
+        "media_removal": [],
+        "report_removal": [],
+        "accept": [],
+    }
+    info: dict[str, dict[str, dict[str, str]]] = {}
+    excluded = False
+    for policy in policies:
+        if policy.obfuscate:
+            excluded = True
+            continue
+        keys = {
+            "suspend": ["reject"],
+            "silence": ["federated_timeline_removal"],
+            "allow": ["accept"],
+        }.get(policy.action, [])
+        if policy.reject_media:
+            keys.append("media_removal")
+        if policy.reject_reports:
+            keys.append("report_removal")
+        for key in keys:
+            simple[key].append(policy.domain)
+            if policy.public_comment:
+                info.setdefault(key, {})[policy.domain] = {"reason": policy.public_comment}
+    if not allowlist_mode:
+        simple["accept"] = []
+        info.pop("accept", None)
+    return {
+        "enabled": True,
+        "mrf_policies": ["SimplePolicy"],
+        "mrf_simple": simple,
+        "mrf_simple_info": info,
+        "exclusions": excluded,
+        "allowlist_mode": allowlist_mode,
+    }
