@@ -7,7 +7,7 @@ import calendar as month_calendar
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,6 @@ from quart import Blueprint, Response, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub import collections
-from fedicity.activitypub.accessors import host_of
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection
@@ -30,7 +29,6 @@ from fedicity.events.service import EventError, EventInput
 from fedicity.events.text import zone
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
-from fedicity.moderation.policy import rejects_media
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
 from fedicity.web.activitypub import activity_response
@@ -283,9 +281,6 @@ async def event_page(token: str) -> Response | str:
         )
         programme = await queries.select_children(conn, event.id)
         parent = await queries.select_event(conn, event.parent_uri) if event.parent_uri else None
-        if event.local_actor_id is None and await rejects_media(conn, host_of(event.uri)):
-            # The policy on its domain rejects media: its image is not shown (nor fetched).
-            event = replace(event, image_url=None)
         people = await known_actors(
             conn, urls, [event.organizer_uri, *(p.actor_uri for p in attendees)]
         )
