@@ -22,6 +22,8 @@ MAIN_PAGES = [
     "territory",
     "settings",
     "admin",
+    "admin_domains",
+    "about_federation",
     "login",
     "signup",
     "post",
