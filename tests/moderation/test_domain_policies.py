@@ -198,6 +198,13 @@ async def test_a_suspension_ends_follows_both_ways_and_waiting_deliveries(
                 urls=URLS,
                 clock=clock,
             )
+        # and an activity of Mallory's and one of the friend's waiting in our inbox
+        for actor in (mallory, friend):
+            await conn.execute(
+                """INSERT INTO inbox_items (activity_uri, actor_uri, type, raw, key_id)
+                   VALUES ($1 || '#like', $1, 'Like', '{}', $1 || '#main-key')""",
+                actor,
+            )
         # When the admin suspends spam.example
         effects = await domains.set_policy(
             conn, cli_actor(), checked_entry("spam.example", "suspend"), reason="spam", now=_now()
@@ -214,9 +221,15 @@ async def test_a_suspension_ends_follows_both_ways_and_waiting_deliveries(
             "https://a.spam.example/inbox": ("failed", 0),
             "https://friends.example/inbox": ("pending", 0),
         }
+        # And Mallory's waiting activity will not be processed, the friend's will
+        waiting = await conn.fetch("SELECT actor_uri, state FROM inbox_items ORDER BY id")
+        assert [(r["actor_uri"], r["state"]) for r in waiting] == [
+            (mallory, "ignored"),
+            (friend, "pending"),
+        ]
         # And the audit log says who, what, why and what it ended
         entries = await audit_queries.select_page(conn, limit=5)
-    assert (effects.follows, effects.deliveries) == (2, 1)
+    assert (effects.follows, effects.deliveries, effects.inbox_items) == (2, 1, 1)
     assert [(e.action, e.target, e.reason) for e in entries] == [
         ("domain.suspend", "spam.example", "spam")
     ]
