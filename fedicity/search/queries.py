@@ -7,9 +7,9 @@ parsed query as text (`$1::text::tsquery`), so the text is parsed once per searc
 serves the match and the rank reads the stored vector.
 
 What a visitor may see: local actors that are discoverable, cached remote ones not deleted, not
-marked undiscoverable and not on a suspended domain; public events not deleted; proposals out of
-draft; public (not unlisted) posts not deleted, whose author lets them be indexed (our
-`discoverable`, published as `indexable`; a remote actor's `indexable: false`).
+marked undiscoverable and not on a suspended or silenced domain; public events not deleted;
+proposals out of draft; public (not unlisted) posts not deleted, whose author lets them be
+indexed (our `discoverable`, published as `indexable`; a remote actor's `indexable: false`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ def _host(column: str) -> str:
 
 
 def _not_suspended(host: str) -> str:
-    """The most specific domain policy naming the host (or a parent domain) is no suspension.
-    Asked row by row only when some domain is suspended: the first test runs once."""
-    return f"""(NOT EXISTS (SELECT 1 FROM domain_policies WHERE action = 'suspend')
-                OR coalesce((SELECT dp.action FROM domain_policies dp
-                              WHERE {host} = dp.domain OR {host} LIKE '%.' || dp.domain
-                              ORDER BY length(dp.domain) DESC LIMIT 1), '') <> 'suspend')"""
+    """The most specific domain policy naming the host (or a parent domain) is neither a
+    suspension nor a silence (Mastodon's "limit": kept out of search as out of public pages;
+    a typed address still finds it). Asked row by row only when some domain is limited: the
+    first test runs once."""
+    return f"""(NOT EXISTS (SELECT 1 FROM domain_policies
+                             WHERE action IN ('suspend', 'silence'))
+                OR coalesce(domain_policy_action({host}), '') NOT IN ('suspend', 'silence'))"""
 
 
 def _paged(inner: str) -> str:

@@ -18,7 +18,7 @@ from fedicity.db.pool import Pool
 from fedicity.moderation import domains
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import domain_digest
-from tests.conftest import FixedKeys
+from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbound.test_handlers import (  # noqa: F401  (fixtures)
     CAMILLE,
     Inbox,
@@ -26,9 +26,11 @@ from tests.inbound.test_handlers import (  # noqa: F401  (fixtures)
     camille,
     inbox,
 )
+from tests.search import helpers as search_helpers
 from tests.web.test_accounts_web import _csrf, _log_in, _register
 from tests.web.test_admin import _admin_client, serving_app  # noqa: F401  (a fixture)
 
+KEY = fixed_keypairs()[1]
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "moderation" / "mastodon_domain_blocks.csv"
 
 
@@ -253,3 +255,44 @@ async def test_a_report_from_a_domain_that_rejects_reports_is_ignored_with_the_r
 
 def _now() -> datetime:
     return FrozenClock().now()
+
+
+async def test_a_silenced_domains_posts_are_out_of_tag_pages_and_search_until_lifted(
+    serving_app: Quart,  # noqa: F811
+    pool: Pool,
+) -> None:
+    # Given a public tagged post from a silenced domain, and one from a domain in good standing
+    for author, text in (
+        ("https://loud.example/users/bot", "Potager gratuit, cliquez"),
+        ("https://calm.example/users/ana", "Potager partagé samedi"),
+    ):
+        await search_helpers.remote_actor(pool, KEY, author, author.rsplit("/", 1)[1], "Someone")
+        made = await search_helpers.post(pool, text, author=author)
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO post_tags (post_id, tag) VALUES ($1, 'potager')", made.id
+            )
+    async with pool.acquire() as conn:
+        await domains.set_policy(
+            conn,
+            cli_actor(),
+            domains.checked_entry("loud.example", "silence"),
+            reason="",
+            now=_now(),
+        )
+    client = serving_app.test_client()
+
+    async def shown(path: str) -> tuple[bool, bool]:
+        page = await (await client.get(path, headers={"Accept": "text/html"})).get_data(
+            as_text=True
+        )
+        return "cliquez" in page, "samedi" in page
+
+    # Then the tag page and the search show only the other one
+    assert await shown("/tags/potager") == (False, True)
+    assert await shown("/search?q=potager") == (False, True)
+    # And lifting the silence shows it again on the next request
+    async with pool.acquire() as conn:
+        await domains.lift_policy(conn, cli_actor(), "loud.example", reason="", now=_now())
+    assert await shown("/tags/potager") == (True, True)
+    assert await shown("/search?q=potager") == (True, True)
