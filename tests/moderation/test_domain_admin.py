@@ -296,3 +296,30 @@ async def test_a_silenced_domains_posts_are_out_of_tag_pages_and_search_until_li
         await domains.lift_policy(conn, cli_actor(), "loud.example", reason="", now=_now())
     assert await shown("/tags/potager") == (True, True)
     assert await shown("/search?q=potager") == (True, True)
+
+
+async def test_a_typed_address_of_a_suspended_domain_is_refused_even_when_we_kept_it(
+    serving_app: Quart,  # noqa: F811
+    pool: Pool,
+) -> None:
+    # Given an actor we keep from a domain, then suspended
+    kept = "https://kept.example/users/kim"
+    await search_helpers.remote_actor(pool, KEY, kept, "kim", "Kim Kept")
+    client = serving_app.test_client()
+    html = {"Accept": "text/html"}
+    found = await client.get(f"/search?q={kept}", headers=html)
+    assert "Kim Kept" in await found.get_data(as_text=True)
+    async with pool.acquire() as conn:
+        await domains.set_policy(
+            conn,
+            cli_actor(),
+            domains.checked_entry("kept.example", "suspend"),
+            reason="",
+            now=_now(),
+        )
+    # When someone types its address or its handle, the instance says it does not federate
+    for typed in (kept, "@kim@kept.example"):
+        answer = await client.get("/search", query_string={"q": typed}, headers=html)
+        assert answer.status_code == 403, typed
+        page = await answer.get_data(as_text=True)
+        assert "Kim Kept" not in page
