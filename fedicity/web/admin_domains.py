@@ -221,7 +221,9 @@ async def subscribe() -> tuple[str, int] | WerkzeugResponse:
         return await _page(
             values={"action": "suspend", "url": url}, errors=_refused(error), status=400
         )
-    await blocklists.sync(app_state.db, app_state.fed.fetcher, added, now=app_state.clock.now())
+    await blocklists.sync(
+        app_state.db, app_state.fed.fetcher, added, now=app_state.clock.now(), actor=admin_actor()
+    )
     return _done("subscribed")
 
 

@@ -18,8 +18,10 @@ from fedicity.db.pool import Pool
 from fedicity.moderation import blocklists, domains
 from fedicity.moderation import queries as moderation_queries
 from fedicity.settings import Settings
+from fedicity.web.app import create_app
 from fedicity.workers.federation import Federation, start_federation
 from tests.conftest import FixedKeys
+from tests.web.test_accounts_web import _csrf, _log_in, _register
 
 HEADER = "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n"
 
@@ -267,3 +269,77 @@ async def test_a_subscription_must_be_a_web_address(pool: Pool, clock: FrozenClo
                 conn, cli_actor(), "https://lists.example/b.csv", now=clock.now()
             )
     assert twice.value.code == "blocklist_exists"
+
+
+async def test_an_admin_subscribes_syncs_and_unsubscribes_from_the_page(
+    pool: Pool, settings: Settings, clock: FrozenClock, keygen: FixedKeys, server: ListServer
+) -> None:
+    server.serve("/list.csv", HEADER + "spam.example,suspend,false,false,spam,false\n")
+    app = create_app(
+        replace(settings, allow_private_addresses=True), pool=pool, clock=clock, keygen=keygen
+    )
+    async with app.test_app():
+        await _register(pool, keygen, "root_admin", is_admin=True)
+        client = app.test_client()
+        await _log_in(client, "root_admin")
+        token = await _csrf(client, "/admin/domains")
+        # A hostile address is refused by its field, what was typed kept
+        refused = await client.post(
+            "/admin/domains/blocklists", form={"csrf_token": token, "url": "javascript:alert(1)"}
+        )
+        assert refused.status_code == 400
+        page = await refused.get_data(as_text=True)
+        assert 'id="url-error"' in page
+        assert 'value="javascript:alert(1)"' in page
+        # Subscribing fetches the list at once
+        response = await client.post(
+            "/admin/domains/blocklists", form={"csrf_token": token, "url": server.url("/list.csv")}
+        )
+        assert "notice=subscribed" in response.headers["Location"]
+        assert await _policies(pool) == {"spam.example": ("suspend", True)}
+        listed = await (await client.get("/admin/domains")).get_data(as_text=True)
+        assert server.url("/list.csv") in listed
+        # "Fetch now" fetches it again; unsubscribing lifts its entries
+        server.serve("/list.csv", HEADER)
+        await client.post("/admin/domains/sync", form={"csrf_token": token})
+        assert await _policies(pool) == {}
+        async with pool.acquire() as conn:
+            [subscribed] = await moderation_queries.select_blocklists(conn)
+        await client.post(
+            f"/admin/domains/blocklists/{subscribed.id}/delete", form={"csrf_token": token}
+        )
+        missing = await client.post(
+            f"/admin/domains/blocklists/{subscribed.id}/delete", form={"csrf_token": token}
+        )
+        assert missing.status_code == 404
+    async with pool.acquire() as conn:
+        assert await moderation_queries.select_blocklists(conn) == []
+        entries = await audit_queries.select_page(conn, limit=10)
+    assert [(e.actor_name, e.action) for e in reversed(entries)] == [
+        ("root_admin", "blocklist.subscribe"),
+        ("root_admin", "blocklist.sync"),
+        ("root_admin", "blocklist.sync"),
+        ("root_admin", "blocklist.unsubscribe"),
+    ]
+
+
+async def test_the_policies_are_listed_a_page_at_a_time(
+    pool: Pool, settings: Settings, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    async with pool.acquire() as conn:
+        for number in range(55):
+            await moderation_queries.upsert_domain_policy(
+                conn, f"d{number:02d}.example", "silence", ""
+            )
+    app = create_app(settings, pool=pool, clock=clock, keygen=keygen)
+    async with app.test_app():
+        await _register(pool, keygen, "root_admin", is_admin=True)
+        client = app.test_client()
+        await _log_in(client, "root_admin")
+        first = await (await client.get("/admin/domains")).get_data(as_text=True)
+        assert "d49.example" in first
+        assert "d50.example" not in first
+        second = await (await client.get("/admin/domains?after=d49.example")).get_data(as_text=True)
+        assert "d50.example" in second
+        assert "d54.example" in second
+        assert "d49.example" not in second
