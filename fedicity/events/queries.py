@@ -58,7 +58,8 @@ _COLUMNS = ", ".join(("id", *_DATA, "parent_id", "deleted_at"))
 # domains (migration 0020's domain_hidden); their followers still find them on their pages.
 _NOT_SILENCED = """(NOT EXISTS (SELECT 1 FROM domain_policies
                                 WHERE action IN ('silence', 'suspend'))
-                    OR NOT (domain_hidden(uri) OR domain_hidden(organizer_uri)))"""
+                    OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
+                            OR domain_hidden(organizer_uri, (SELECT domain_policy_map()))))"""
 _PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at, waiting_rank"
 
 

@@ -16,11 +16,13 @@ EARTH_RADIUS_KM = 6371.0088
 
 def _shown(alias: str = "") -> str:
     """Items whose origin, author and announcer are on no silenced or suspended domain (the
-    policy is read per query, so lifting it shows them again); the first test runs once."""
+    policy is read per statement, so lifting it shows them again; the map once, then looked up
+    row by row; nothing at all when no domain is limited)."""
     a = f"{alias}." if alias else ""
     return f"""(NOT EXISTS (SELECT 1 FROM domain_policies WHERE action IN ('silence', 'suspend'))
-                OR NOT (domain_hidden({a}object_uri) OR domain_hidden({a}author_uri)
-                        OR domain_hidden(coalesce({a}via, ''))))"""
+                OR NOT (domain_hidden({a}object_uri, (SELECT domain_policy_map()))
+                        OR domain_hidden({a}author_uri, (SELECT domain_policy_map()))
+                        OR domain_hidden(coalesce({a}via, ''), (SELECT domain_policy_map()))))"""
 
 
 def _item(row: object) -> LocatedItem:

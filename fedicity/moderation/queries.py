@@ -143,7 +143,7 @@ async def select_domain_policy(conn: Connection, domain: str) -> DomainPolicy | 
     `domain_policy_action` (migration 0020), which the listings' SQL uses too."""
     row = await conn.fetchrow(
         f"""SELECT {_POLICY_COLUMNS} FROM domain_policies
-             WHERE $1 <> '' AND (domain = $1 OR right($1, length(domain) + 1) = '.' || domain)
+             WHERE domain = ANY (domain_suffixes($1))
              ORDER BY length(domain) DESC LIMIT 1""",
         domain.lower(),
     )
@@ -201,28 +201,38 @@ async def upsert_domain_policy(
         return None
     if action != "suspend":
         return SuspensionEffects()
-    return await _end_suspended_exchanges(conn)
+    return await _end_suspended_exchanges(conn, domain.lower())
 
 
-async def _end_suspended_exchanges(conn: Connection) -> SuspensionEffects:
-    """End follows, waiting deliveries and waiting inbox rows of every suspended host."""
+def _under(column: str) -> str:
+    """The host of a URI column is the suspended domain ($1) or below it, and the most
+    specific policy there is that suspension (an allowed subdomain keeps its exchanges). The
+    cheap comparisons come first, so the host is parsed and the policy looked up only for the
+    rows that name the domain at all."""
+    host = f"uri_host({column})"
+    return f"""(strpos({column}, $1) > 0
+                AND ({host} = $1 OR right({host}, length($1) + 1) = '.' || $1)
+                AND domain_policy_action({host}) = 'suspend')"""
+
+
+async def _end_suspended_exchanges(conn: Connection, domain: str) -> SuspensionEffects:
+    """End the follows, waiting deliveries and waiting inbox rows of a suspended domain."""
     follows = await conn.execute(
-        """DELETE FROM follows
-            WHERE domain_policy_action(uri_host(follower)) = 'suspend'
-               OR domain_policy_action(uri_host(followee)) = 'suspend'"""
+        f"DELETE FROM follows WHERE {_under('follower')} OR {_under('followee')}", domain
     )
     deliveries = await conn.execute(
-        """UPDATE deliveries
+        f"""UPDATE deliveries
               SET state = 'failed', last_error = 'refused by policy: the domain is suspended',
                   locked_until = NULL, updated_at = now()
-            WHERE state = 'pending' AND domain_policy_action(uri_host(inbox)) = 'suspend'"""
+            WHERE state = 'pending' AND {_under("inbox")}""",
+        domain,
     )
     inbox = await conn.execute(
-        """UPDATE inbox_items
+        f"""UPDATE inbox_items
               SET state = 'ignored', last_error = 'refused by policy: the domain is suspended',
                   locked_until = NULL, processed_at = now()
-            WHERE state = 'pending' AND key_id <> 'local'
-              AND domain_policy_action(uri_host(key_id)) = 'suspend'"""
+            WHERE state = 'pending' AND key_id <> 'local' AND {_under("key_id")}""",
+        domain,
     )
     return SuspensionEffects(
         follows=_count(follows), deliveries=_count(deliveries), inbox_items=_count(inbox)

@@ -332,7 +332,8 @@ async def select_tag_posts(
                -- A public page: nothing of a silenced or suspended domain (migration 0020).
                AND (NOT EXISTS (SELECT 1 FROM domain_policies
                                  WHERE action IN ('silence', 'suspend'))
-                    OR NOT (domain_hidden(p.uri) OR domain_hidden(p.author_uri)))
+                    OR NOT (domain_hidden(p.uri, (SELECT domain_policy_map()))
+                            OR domain_hidden(p.author_uri, (SELECT domain_policy_map()))))
              ORDER BY p.id DESC LIMIT $3""",
         tag.lower(),
         before_id,
