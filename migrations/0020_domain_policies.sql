@@ -31,11 +31,12 @@ ALTER TABLE domain_policies
 CREATE INDEX domain_policies_blocklist ON domain_policies (blocklist_id)
     WHERE blocklist_id IS NOT NULL;
 
--- The host of an http(s) URI, lower case, without user info or port ('' when there is none).
+-- The host of an http(s) URI, lower case, without user info, port or an IPv6 literal's
+-- brackets ('' when there is none), as moderation.policy.policy_domain reads an authority.
 CREATE FUNCTION uri_host(uri text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT lower(coalesce(substring(uri FROM
-            '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]/?#]*\]|[^:/?#]*)'), '')) $$;
+    AS $$ SELECT lower(btrim(coalesce(substring(uri FROM
+            '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]/?#]*\]|[^:/?#]*)'), ''), '[]')) $$;
 
 -- A host and each of its parent domains, most specific first: a.b.example -> {a.b.example,
 -- b.example, example}.

@@ -233,7 +233,7 @@ def _entry_from(values: dict[str, str]) -> PolicyEntry | str:
         return checked_entry(
             values.get("domain", ""),
             severity,
-            public_comment=(values.get("public_comment") or "").strip(),
+            public_comment=_unquoted((values.get("public_comment") or "").strip()),
             **flags,
         )
     except PolicyError as error:
@@ -265,9 +265,17 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _spreadsheet_safe(text: str) -> str:
-    """A comment a spreadsheet will show as text, not run as a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A comment a spreadsheet will show as text, not run as a formula (a quote before it)."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+def _unquoted(text: str) -> str:
+    """The comment _spreadsheet_safe quoted, as it was: an export read back is what went out."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
 
 
 async def import_entries(

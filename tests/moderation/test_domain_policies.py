@@ -308,6 +308,11 @@ def test_the_export_is_mastodons_and_keeps_formulas_as_text() -> None:
         "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate",
         'x.example,silence,false,false,"\'=HYPERLINK(""http://x"")",false',
     ]
+    # And read back, the comment is what it was (the round trip stays lossless)
+    [again] = domains.parse_csv(exported).entries
+    assert again.public_comment == '=HYPERLINK("http://x")'
+    [kept] = domains.parse_csv("#domain,#public_comment\nx.example,'quoted'\n").entries
+    assert kept.public_comment == "'quoted'"
 
 
 async def test_an_import_dry_run_saves_nothing_and_a_real_one_keeps_private_comments(
