@@ -61,10 +61,10 @@ CREATE FUNCTION domain_policy_map() RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT coalesce(jsonb_object_agg(domain, action), '{}') FROM domain_policies $$;
 
--- Whether what a URI names is kept out of public listings, given domain_policy_map(): the most
--- specific policy of its host is a silence or a suspension. PL/pgSQL, as listings call it for
--- every row they look at: a loop of jsonb lookups, from the host up its parent domains.
-CREATE FUNCTION domain_hidden(uri text, policies jsonb) RETURNS boolean
+-- The action of the most specific policy of a URI's host, given domain_policy_map(); NULL when
+-- none names it. PL/pgSQL, as listings and suspensions call it for every row they look at: a
+-- loop of jsonb lookups, from the host up its parent domains.
+CREATE FUNCTION domain_policy_in(uri text, policies jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     AS $$
 DECLARE
@@ -72,19 +72,24 @@ DECLARE
     found text;
 BEGIN
     IF policies = '{}'::jsonb THEN
-        RETURN false;
+        RETURN NULL;
     END IF;
     host := uri_host(uri);
     WHILE host <> '' LOOP
         found := policies ->> host;
         IF found IS NOT NULL THEN
-            RETURN found IN ('silence', 'suspend');
+            RETURN found;
         END IF;
         IF strpos(host, '.') = 0 THEN
-            RETURN false;
+            RETURN NULL;
         END IF;
         host := substr(host, strpos(host, '.') + 1);
     END LOOP;
-    RETURN false;
+    RETURN NULL;
 END
 $$;
+
+-- Whether what a URI names is kept out of public listings: its domain is silenced or suspended.
+CREATE FUNCTION domain_hidden(uri text, policies jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(domain_policy_in(uri, policies) IN ('silence', 'suspend'), false) $$;

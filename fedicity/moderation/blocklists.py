@@ -82,6 +82,7 @@ async def sync(
     async with pool.acquire() as conn, conn.transaction():
         before = set(await queries.select_blocklist_domains(conn, blocklist.id))
         added = changed = kept = 0
+        suspended: list[str] = []
         for entry in parsed.entries:
             existing = await queries.select_exact_domain_policy(conn, entry.domain)
             if existing is not None and existing.blocklist_id != blocklist.id:
@@ -99,7 +100,10 @@ async def sync(
                 public_comment=entry.public_comment,
                 obfuscate=entry.obfuscate,
                 blocklist_id=blocklist.id,
+                end_exchanges=False,
             )
+            if entry.action == "suspend" and (existing is None or existing.action != "suspend"):
+                suspended.append(entry.domain)
             if existing is None:
                 added += 1
             else:
@@ -108,6 +112,8 @@ async def sync(
         gone = sorted(before - listed)
         for domain in gone:
             await queries.delete_domain_policy(conn, domain)
+        # Once for the whole list: a list of a thousand suspensions is one pass, not a thousand.
+        ended = await queries.end_suspended_exchanges(conn, suspended)
         await queries.update_blocklist_synced(
             conn, blocklist.id, now=now, error="", entries=len(parsed.entries)
         )
@@ -118,7 +124,13 @@ async def sync(
                 actor,
                 "blocklist.sync",
                 target=blocklist.url,
-                details={"added": added, "changed": changed, "lifted": gone[:500]},
+                details={
+                    "added": added,
+                    "changed": changed,
+                    "lifted": gone[:500],
+                    "follows_ended": ended.follows,
+                    "deliveries_cancelled": ended.deliveries,
+                },
                 now=now,
             )
     return result

@@ -197,7 +197,10 @@ def parse_csv(text: str) -> ParsedCsv:
     text = text.lstrip("\ufeff")
     if "\x00" in text:
         return ParsedCsv([], [(0, "the file holds a NUL character")])
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as error:  # a field past the csv module's size limit, a stray quote
+        return ParsedCsv([], [(0, f"not a CSV file: {error}")])
     if len(rows) > MAX_CSV_LINES:
         return ParsedCsv([], [(0, f"more than {MAX_CSV_LINES} lines")])
     columns = [c.strip().lstrip("#").lower() for c in rows[0]] if rows else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -169,12 +170,14 @@ async def upsert_domain_policy(
     public_comment: str = "",
     obfuscate: bool = False,
     blocklist_id: int | None = None,
+    end_exchanges: bool = True,
 ) -> SuspensionEffects | None:
     """Set the policy for a domain; None when a subscribed list may not overwrite it.
 
     An admin's policy (`blocklist_id` None) replaces whatever was there; a list's entry replaces
     only its own. A suspension ends at once what the domain had going with us: follows both ways,
-    deliveries waiting for it, and activities it sent still waiting in the inbox.
+    deliveries waiting for it, and activities it sent still waiting in the inbox (unless
+    `end_exchanges` is False: the caller then calls end_suspended_exchanges once for many).
     """
     row = await conn.fetchrow(
         """INSERT INTO domain_policies (domain, action, reason, reject_media, reject_reports,
@@ -199,9 +202,14 @@ async def upsert_domain_policy(
     )
     if row is None:
         return None
-    if action != "suspend":
+    if action != "suspend" or not end_exchanges:
         return SuspensionEffects()
-    return await _end_suspended_exchanges(conn, domain.lower())
+    return await end_suspended_exchanges(conn, [domain.lower()])
+
+
+# Past this many domains, one pass over every row (a policy lookup each) is cheaper than one
+# pass per domain (a string test each).
+_ONE_PASS_FROM = 20
 
 
 def _under(column: str) -> str:
@@ -215,24 +223,47 @@ def _under(column: str) -> str:
                 AND domain_policy_action({host}) = 'suspend')"""
 
 
-async def _end_suspended_exchanges(conn: Connection, domain: str) -> SuspensionEffects:
-    """End the follows, waiting deliveries and waiting inbox rows of a suspended domain."""
+def _suspended(column: str) -> str:
+    """The most specific policy of a URI column's host is a suspension."""
+    return f"domain_policy_in({column}, (SELECT domain_policy_map())) = 'suspend'"
+
+
+async def end_suspended_exchanges(conn: Connection, domains: list[str]) -> SuspensionEffects:
+    """End the follows, waiting deliveries and waiting inbox rows of suspended domains."""
+    if not domains:
+        return SuspensionEffects()
+    if len(domains) >= _ONE_PASS_FROM:
+        return await _end_exchanges(conn, _suspended, [])
+    totals = SuspensionEffects()
+    for domain in domains:
+        one = await _end_exchanges(conn, _under, [domain])
+        totals = SuspensionEffects(
+            totals.follows + one.follows,
+            totals.deliveries + one.deliveries,
+            totals.inbox_items + one.inbox_items,
+        )
+    return totals
+
+
+async def _end_exchanges(
+    conn: Connection, matches: Callable[[str], str], args: list[str]
+) -> SuspensionEffects:
     follows = await conn.execute(
-        f"DELETE FROM follows WHERE {_under('follower')} OR {_under('followee')}", domain
+        f"DELETE FROM follows WHERE {matches('follower')} OR {matches('followee')}", *args
     )
     deliveries = await conn.execute(
         f"""UPDATE deliveries
               SET state = 'failed', last_error = 'refused by policy: the domain is suspended',
                   locked_until = NULL, updated_at = now()
-            WHERE state = 'pending' AND {_under("inbox")}""",
-        domain,
+            WHERE state = 'pending' AND {matches("inbox")}""",
+        *args,
     )
     inbox = await conn.execute(
         f"""UPDATE inbox_items
               SET state = 'ignored', last_error = 'refused by policy: the domain is suspended',
                   locked_until = NULL, processed_at = now()
-            WHERE state = 'pending' AND key_id <> 'local' AND {_under("key_id")}""",
-        domain,
+            WHERE state = 'pending' AND key_id <> 'local' AND {matches("key_id")}""",
+        *args,
     )
     return SuspensionEffects(
         follows=_count(follows), deliveries=_count(deliveries), inbox_items=_count(inbox)

@@ -15,6 +15,7 @@ from fedicity.audit import queries as audit_queries
 from fedicity.audit.models import cli_actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
+from fedicity.follows import queries as follow_queries
 from fedicity.moderation import blocklists, domains
 from fedicity.moderation import queries as moderation_queries
 from fedicity.settings import Settings
@@ -343,3 +344,37 @@ async def test_the_policies_are_listed_a_page_at_a_time(
         assert "d50.example" in second
         assert "d54.example" in second
         assert "d49.example" not in second
+
+
+async def test_a_lists_suspensions_end_follows_in_one_pass(
+    pool: Pool, federation: Federation, server: ListServer, clock: FrozenClock
+) -> None:
+    # Given follows with people on 25 domains a list is about to suspend, and one elsewhere
+    listed = [f"d{number}.example" for number in range(25)]
+    async with pool.acquire() as conn:
+        for domain in [*listed, "friend.example"]:
+            await follow_queries.upsert_follow(
+                conn,
+                follower=f"https://{domain}/users/x",
+                followee="http://fedicity.test/actors/camille",
+                activity_uri=f"https://{domain}/follows/1",
+                accepted=True,
+                now=clock.now(),
+            )
+        subscribed = await blocklists.subscribe(
+            conn, cli_actor(), server.url("/big.csv"), now=clock.now()
+        )
+    server.serve("/big.csv", HEADER + "".join(f"{d},suspend,false,false,,false\n" for d in listed))
+    # When the list is applied
+    result = await blocklists.sync(pool, federation.fetcher, subscribed, now=clock.now())
+    # Then every suspended domain's follow ended, the friend's stays, and the log counts them
+    assert result.added == 25
+    async with pool.acquire() as conn:
+        followers = await conn.fetch("SELECT follower FROM follows")
+        [entry] = [
+            e
+            for e in await audit_queries.select_page(conn, limit=5)
+            if e.action == "blocklist.sync"
+        ]
+    assert [row["follower"] for row in followers] == ["https://friend.example/users/x"]
+    assert entry.details["follows_ended"] == 25

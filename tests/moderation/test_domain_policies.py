@@ -287,6 +287,10 @@ def test_other_csv_shapes_and_bad_lines() -> None:
     assert [e.domain for e in bad.entries] == ["ok.example"]
     assert [line for line, _why in bad.errors] == [3, 4, 5]
     assert domains.parse_csv("a.example\x00\n").errors == [(0, "the file holds a NUL character")]
+    # A field past the csv module's limit is a refusal, not a crash
+    huge = domains.parse_csv('#domain,#public_comment\nx.example,"' + "y" * 200_000 + '"\n')
+    assert huge.entries == []
+    assert "not a CSV file" in huge.errors[0][1]
 
 
 def test_the_export_is_mastodons_and_keeps_formulas_as_text() -> None:
