@@ -227,14 +227,18 @@ async def subscribe() -> tuple[str, int] | WerkzeugResponse:
     return _done("subscribed")
 
 
-@blueprint.post("/admin/domains/blocklists/<int:blocklist_id>/delete")
-async def unsubscribe(blocklist_id: int) -> WerkzeugResponse:
+@blueprint.post("/admin/domains/blocklists/<blocklist_id>/delete")
+async def unsubscribe(blocklist_id: str) -> WerkzeugResponse:
     """Unsubscribe from a list; its entries are lifted."""
     require_admin()
+    # Read here rather than by an int converter: any other text is a 404 of ours, and the
+    # route's other methods still answer 405.
+    if not blocklist_id.isascii() or not blocklist_id.isdigit() or len(blocklist_id) > 18:
+        raise Problem(404, "no such block list")
     app_state = state()
     async with app_state.db.acquire() as conn:
         if not await blocklists.unsubscribe(
-            conn, admin_actor(), blocklist_id, now=app_state.clock.now()
+            conn, admin_actor(), int(blocklist_id), now=app_state.clock.now()
         ):
             raise Problem(404, "no such block list")
     return _done("unsubscribed")
