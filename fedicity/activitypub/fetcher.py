@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import httpx
@@ -11,6 +11,7 @@ import httpx
 from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.fetch import (
     Fetched,
+    FetchedText,
     FetchError,
     FetchFailure,
     FetchPolicy,
@@ -18,6 +19,7 @@ from fedicity.activitypub.fetch import (
     Resolver,
     fetch_document,
     fetch_key_owner,
+    fetch_text,
     resolve_host,
 )
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage
@@ -77,6 +79,7 @@ class Fetcher:
                 policy=self.policy,
                 sign=self._sign if signed else None,
                 user_agent=self.user_agent,
+                refuse_host=self.refuse_host,
             )
         )
 
@@ -92,7 +95,24 @@ class Fetcher:
                 policy=self.key_policy or self.policy,
                 sign=self._sign,
                 user_agent=self.user_agent,
+                refuse_host=self.refuse_host,
             )
+        )
+
+    async def text(
+        self, url: str, *, content_types: frozenset[str], max_bytes: int
+    ) -> FetchedText | FetchError:
+        """Fetch a published text document (a block list), unsigned, under the same policy."""
+        refused = await self._refused(url)
+        if refused is not None:
+            return refused
+        return await fetch_text(
+            self.client,
+            url,
+            policy=replace(self.policy, max_bytes=max_bytes),
+            content_types=content_types,
+            user_agent=self.user_agent,
+            refuse_host=self.refuse_host,
         )
 
     def now(self) -> datetime:

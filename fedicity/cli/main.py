@@ -69,6 +69,7 @@ async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
                         Urls(ready.base_url),
                         clock,
                         inbox_retention=timedelta(days=ready.inbox_retention_days),
+                        blocklist_period=timedelta(minutes=ready.blocklist_sync_minutes),
                     )
                     tasks.append(run_worker(pool, stop, loops))
                     if not web and ready.worker_metrics_port is not None:

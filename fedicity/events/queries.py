@@ -54,6 +54,12 @@ _DATA = (
     "updated",
 )
 _COLUMNS = ", ".join(("id", *_DATA, "parent_id", "deleted_at"))
+# The public listings (the agenda, the month, the map) leave out events of silenced or suspended
+# domains (migration 0020's domain_hidden); their followers still find them on their pages.
+_NOT_SILENCED = """(NOT EXISTS (SELECT 1 FROM domain_policies
+                                WHERE action IN ('silence', 'suspend'))
+                    OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
+                            OR domain_hidden(organizer_uri, (SELECT domain_policy_map()))))"""
 _PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at, waiting_rank"
 
 
@@ -149,6 +155,7 @@ async def select_in_territory(conn: Connection, territory_id: int, *, limit: int
         f"""SELECT {_COLUMNS} FROM events
              WHERE deleted_at IS NULL AND public AND territory_id IN (
                    SELECT descendant_id FROM territory_ancestors WHERE ancestor_id = $1)
+               AND {_NOT_SILENCED}
              ORDER BY starts_at, id LIMIT $2""",
         territory_id,
         limit,
@@ -304,6 +311,7 @@ async def select_starting_between(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
              WHERE deleted_at IS NULL AND public AND starts_at >= $1 AND starts_at < $2
+               AND {_NOT_SILENCED}
              ORDER BY starts_at, id LIMIT $3""",
         start,
         end,
@@ -325,7 +333,7 @@ async def select_upcoming(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
              WHERE deleted_at IS NULL AND public AND coalesce(ends_at, starts_at) >= $1
-               AND ($3::timestamptz IS NULL OR (starts_at, id) > ($3, $4))
+               AND ($3::timestamptz IS NULL OR (starts_at, id) > ($3, $4)) AND {_NOT_SILENCED}
              ORDER BY starts_at, id LIMIT $2""",
         now,
         limit,
@@ -349,7 +357,7 @@ async def select_upcoming_placed(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
              WHERE deleted_at IS NULL AND public AND status <> 'cancelled'
-               AND coalesce(ends_at, starts_at) >= $1
+               AND coalesce(ends_at, starts_at) >= $1 AND {_NOT_SILENCED}
                AND latitude IS NOT NULL AND longitude IS NOT NULL
                AND ($2::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors

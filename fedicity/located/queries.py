@@ -14,6 +14,17 @@ _ITEM_COLUMNS = ", ".join(f"li.{c.strip()}" for c in _COLUMNS.split(","))
 EARTH_RADIUS_KM = 6371.0088
 
 
+def _shown(alias: str = "") -> str:
+    """Items whose origin, author and announcer are on no silenced or suspended domain (the
+    policy is read per statement, so lifting it shows them again; the map once, then looked up
+    row by row; nothing at all when no domain is limited)."""
+    a = f"{alias}." if alias else ""
+    return f"""(NOT EXISTS (SELECT 1 FROM domain_policies WHERE action IN ('silence', 'suspend'))
+                OR NOT (domain_hidden({a}object_uri, (SELECT domain_policy_map()))
+                        OR domain_hidden({a}author_uri, (SELECT domain_policy_map()))
+                        OR domain_hidden(coalesce({a}via, ''), (SELECT domain_policy_map()))))"""
+
+
 def _item(row: object) -> LocatedItem:
     return LocatedItem(**record_dict(row))  # type: ignore[arg-type]
 
@@ -86,7 +97,7 @@ async def select_in_scope(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM located_items
              WHERE scope_ids @> ARRAY[$1::bigint] AND deleted_at IS NULL
-               AND ($2::text IS NULL OR kind = $2)
+               AND ($2::text IS NULL OR kind = $2) AND {_shown()}
                AND ($3::timestamptz IS NULL OR (published, id) < ($3, $4))
              ORDER BY published DESC, id DESC
              LIMIT $5""",
@@ -115,7 +126,7 @@ async def select_upcoming_in_scope(
         f"""SELECT {_ITEM_COLUMNS} FROM located_items li
               LEFT JOIN events e ON e.uri = li.object_uri AND e.deleted_at IS NULL
              WHERE li.scope_ids @> ARRAY[$1::bigint] AND li.deleted_at IS NULL
-               AND li.kind = 'event' AND li.starts_at IS NOT NULL
+               AND li.kind = 'event' AND li.starts_at IS NOT NULL AND {_shown("li")}
                AND coalesce(e.ends_at, li.starts_at) >= $2
                AND ($3::timestamptz IS NULL OR (li.starts_at, li.id) > ($3, $4))
              ORDER BY li.starts_at, li.id
@@ -159,7 +170,7 @@ async def select_near(
                      power(sin(radians(latitude - $5) / 2), 2)
                    + cos(radians($5)) * cos(radians(latitude))
                      * power(sin(radians(longitude - $6) / 2), 2))) <= $10
-               AND ($7::text IS NULL OR kind = $7)
+               AND ($7::text IS NULL OR kind = $7) AND {_shown()}
                AND ($8::timestamptz IS NULL OR (published, id) < ($8, $11))
              ORDER BY published DESC, id DESC
              LIMIT $12""",
@@ -186,7 +197,7 @@ async def select_placed(
     `scope_id` is None), newest first."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM located_items
-             WHERE deleted_at IS NULL AND kind = $2
+             WHERE deleted_at IS NULL AND kind = $2 AND {_shown()}
                AND latitude IS NOT NULL AND longitude IS NOT NULL
                AND ($1::bigint IS NULL OR scope_ids @> ARRAY[$1::bigint])
              ORDER BY published DESC, id DESC

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fedicity.activitypub.accessors import get_id, get_ids, get_object, get_str
+from fedicity.activitypub.accessors import get_id, get_ids, get_object, get_str, host_of
 from fedicity.activitypub.inbox import synthetic_id
 from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors import queries as actor_queries
@@ -16,6 +16,7 @@ from fedicity.actors.service import local_actor_for_uri
 from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follow_service
 from fedicity.moderation import queries
+from fedicity.moderation.policy import rejects_reports
 
 
 def _activity_uri(activity: Mapping[str, Any]) -> str:
@@ -25,6 +26,8 @@ def _activity_uri(activity: Mapping[str, Any]) -> str:
 
 async def on_flag(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     """A report from another server, kept for the admins (reason in content or summary)."""
+    if await rejects_reports(ctx.conn, host_of(ctx.actor_uri)):
+        return Outcome.ignored("reports from this domain are rejected by the instance's policy")
     targets = get_ids(activity.get("object"))
     if not targets:
         return Outcome.ignored("the Flag names nothing")

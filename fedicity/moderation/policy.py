@@ -1,7 +1,14 @@
-"""The federation policy gate: which peer domains we talk to."""
+"""The federation policy gate: which peer domains we talk to, and what we take from them.
+
+A policy names a domain and covers its subdomains: `example.org` and `*.example.org` are the same
+policy (the second is stored as the first), and the most specific policy wins, so
+`good.example.org` may be allowed under a suspended `example.org`. Every check reads the database,
+so a change takes effect on the next request in every process.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable
@@ -21,6 +28,61 @@ class Decision:
 
     allowed: bool
     reason: str = ""
+
+
+SEVERITIES = ("suspend", "silence", "noop")
+ACTIONS = (*SEVERITIES, "allow")
+
+
+def normalize_domain(text: str) -> str | None:
+    """The domain a typed or imported name stands for, or None when it names no domain.
+
+    Lower case, without a root dot; `*.example.org` is `example.org` (a policy covers subdomains
+    either way); an internationalised name is kept in its ASCII (punycode) form, as hosts appear
+    in URLs.
+    """
+    name = text.strip().lower().rstrip(".")
+    if name.startswith("*."):
+        name = name[2:]
+    if not name or len(name) > 253:
+        return None
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name if _HOST_NAME.fullmatch(name) else None
+    return name
+
+
+def domain_digest(domain: str) -> str:
+    """The SHA-256 of a domain, hex: how Mastodon lets others check an obfuscated entry."""
+    return hashlib.sha256(domain.encode()).hexdigest()
+
+
+def obfuscated(domain: str) -> str:
+    """A domain with its middle letters starred, as Mastodon publishes an obfuscated block."""
+    length = len(domain)
+    visible = length // 4
+    return "".join(
+        "*" if visible < i < length - visible and char != "." else char
+        for i, char in enumerate(domain)
+    )
+
+
+async def rejects_media(conn: Connection, host: str) -> bool:
+    """Whether we show no image from this host (nor fetch any)."""
+    policy = await queries.select_domain_policy(conn, policy_domain(host))
+    return policy is not None and (policy.reject_media or policy.action == "suspend")
+
+
+async def rejects_reports(conn: Connection, host: str) -> bool:
+    """Whether reports (Flag) from this host are ignored."""
+    policy = await queries.select_domain_policy(conn, policy_domain(host))
+    return policy is not None and (policy.reject_reports or policy.action == "suspend")
 
 
 async def admit(conn: Connection, domain: str, *, allowlist_mode: bool) -> Decision:

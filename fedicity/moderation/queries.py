@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,12 +25,40 @@ class Report:
 
 @dataclass(frozen=True)
 class DomainPolicy:
-    """An admin decision about a peer domain."""
+    """An admin decision about a peer domain (and its subdomains). `reason` is the private
+    comment; `blocklist_id` names the subscribed list it came from (None: set by an admin)."""
 
     domain: str
     action: str
     reason: str
     created_at: datetime
+    reject_media: bool = False
+    reject_reports: bool = False
+    public_comment: str = ""
+    obfuscate: bool = False
+    updated_at: datetime | None = None
+    blocklist_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SuspensionEffects:
+    """What a suspension ended at once: follows both ways, waiting deliveries and inbox rows."""
+
+    follows: int = 0
+    deliveries: int = 0
+    inbox_items: int = 0
+
+
+@dataclass(frozen=True)
+class Blocklist:
+    """A subscribed block list: a URL serving Mastodon's domain-block CSV."""
+
+    id: int
+    url: str
+    created_at: datetime
+    last_synced_at: datetime | None
+    last_error: str
+    entries: int
 
 
 async def insert_report(
@@ -101,26 +130,149 @@ async def insert_move(
     )
 
 
+_POLICY_COLUMNS = """domain, action, reason, created_at, reject_media, reject_reports,
+                     public_comment, obfuscate, updated_at, blocklist_id"""
+
+
+def _policy(row: Any) -> DomainPolicy:
+    return DomainPolicy(**record_dict(row))
+
+
 async def select_domain_policy(conn: Connection, domain: str) -> DomainPolicy | None:
-    """The policy for a domain, matching parent domains too (a block of x.org covers a.x.org)."""
+    """The policy for a host: the most specific one naming it or a parent domain (a policy on
+    x.org covers a.x.org; one on a.x.org wins over it there). The rule is the database's
+    `domain_policy_action` (migration 0020), which the listings' SQL uses too."""
     row = await conn.fetchrow(
-        """SELECT domain, action, reason, created_at FROM domain_policies
-            WHERE $1 = domain OR $1 LIKE '%.' || domain
-            ORDER BY length(domain) DESC LIMIT 1""",
+        f"""SELECT {_POLICY_COLUMNS} FROM domain_policies
+             WHERE domain = ANY (domain_suffixes($1))
+             ORDER BY length(domain) DESC LIMIT 1""",
         domain.lower(),
     )
-    return None if row is None else DomainPolicy(**record_dict(row))
+    return None if row is None else _policy(row)
 
 
-async def upsert_domain_policy(conn: Connection, domain: str, action: str, reason: str) -> None:
-    """Set the policy for a domain."""
-    await conn.execute(
-        """INSERT INTO domain_policies (domain, action, reason) VALUES ($1, $2, $3)
-           ON CONFLICT (domain) DO UPDATE SET action = EXCLUDED.action, reason = EXCLUDED.reason""",
+async def select_exact_domain_policy(conn: Connection, domain: str) -> DomainPolicy | None:
+    """The policy set on exactly this domain, if any."""
+    row = await conn.fetchrow(
+        f"SELECT {_POLICY_COLUMNS} FROM domain_policies WHERE domain = $1", domain.lower()
+    )
+    return None if row is None else _policy(row)
+
+
+async def upsert_domain_policy(
+    conn: Connection,
+    domain: str,
+    action: str,
+    reason: str,
+    *,
+    reject_media: bool = False,
+    reject_reports: bool = False,
+    public_comment: str = "",
+    obfuscate: bool = False,
+    blocklist_id: int | None = None,
+    end_exchanges: bool = True,
+) -> SuspensionEffects | None:
+    """Set the policy for a domain; None when a subscribed list may not overwrite it.
+
+    An admin's policy (`blocklist_id` None) replaces whatever was there; a list's entry replaces
+    only its own. A suspension ends at once what the domain had going with us: follows both ways,
+    deliveries waiting for it, and activities it sent still waiting in the inbox (unless
+    `end_exchanges` is False: the caller then calls end_suspended_exchanges once for many).
+    """
+    row = await conn.fetchrow(
+        """INSERT INTO domain_policies (domain, action, reason, reject_media, reject_reports,
+                                        public_comment, obfuscate, blocklist_id, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+           ON CONFLICT (domain) DO UPDATE SET
+               action = EXCLUDED.action, reason = EXCLUDED.reason,
+               reject_media = EXCLUDED.reject_media, reject_reports = EXCLUDED.reject_reports,
+               public_comment = EXCLUDED.public_comment, obfuscate = EXCLUDED.obfuscate,
+               blocklist_id = EXCLUDED.blocklist_id, updated_at = now()
+           WHERE EXCLUDED.blocklist_id IS NULL
+              OR domain_policies.blocklist_id IS NOT DISTINCT FROM EXCLUDED.blocklist_id
+           RETURNING action""",
         domain.lower(),
         action,
         reason,
+        reject_media,
+        reject_reports,
+        public_comment,
+        obfuscate,
+        blocklist_id,
     )
+    if row is None:
+        return None
+    if action != "suspend" or not end_exchanges:
+        return SuspensionEffects()
+    return await end_suspended_exchanges(conn, [domain.lower()])
+
+
+# Past this many domains, one pass over every row (a policy lookup each) is cheaper than one
+# pass per domain (a string test each).
+_ONE_PASS_FROM = 20
+
+
+def _under(column: str) -> str:
+    """The host of a URI column is the suspended domain ($1) or below it, and the most
+    specific policy there is that suspension (an allowed subdomain keeps its exchanges). The
+    cheap comparisons come first, so the host is parsed and the policy looked up only for the
+    rows that name the domain at all."""
+    host = f"uri_host({column})"
+    return f"""(strpos({column}, $1) > 0
+                AND ({host} = $1 OR right({host}, length($1) + 1) = '.' || $1)
+                AND domain_policy_action({host}) = 'suspend')"""
+
+
+def _suspended(column: str) -> str:
+    """The most specific policy of a URI column's host is a suspension."""
+    return f"domain_policy_in({column}, (SELECT domain_policy_map())) = 'suspend'"
+
+
+async def end_suspended_exchanges(conn: Connection, domains: list[str]) -> SuspensionEffects:
+    """End the follows, waiting deliveries and waiting inbox rows of suspended domains."""
+    if not domains:
+        return SuspensionEffects()
+    if len(domains) >= _ONE_PASS_FROM:
+        return await _end_exchanges(conn, _suspended, [])
+    totals = SuspensionEffects()
+    for domain in domains:
+        one = await _end_exchanges(conn, _under, [domain])
+        totals = SuspensionEffects(
+            totals.follows + one.follows,
+            totals.deliveries + one.deliveries,
+            totals.inbox_items + one.inbox_items,
+        )
+    return totals
+
+
+async def _end_exchanges(
+    conn: Connection, matches: Callable[[str], str], args: list[str]
+) -> SuspensionEffects:
+    follows = await conn.execute(
+        f"DELETE FROM follows WHERE {matches('follower')} OR {matches('followee')}", *args
+    )
+    deliveries = await conn.execute(
+        f"""UPDATE deliveries
+              SET state = 'failed', last_error = 'refused by policy: the domain is suspended',
+                  locked_until = NULL, updated_at = now()
+            WHERE state = 'pending' AND {matches("inbox")}""",
+        *args,
+    )
+    inbox = await conn.execute(
+        f"""UPDATE inbox_items
+              SET state = 'ignored', last_error = 'refused by policy: the domain is suspended',
+                  locked_until = NULL, processed_at = now()
+            WHERE state = 'pending' AND key_id <> 'local' AND {matches("key_id")}""",
+        *args,
+    )
+    return SuspensionEffects(
+        follows=_count(follows), deliveries=_count(deliveries), inbox_items=_count(inbox)
+    )
+
+
+def _count(status: str) -> int:
+    """The row count at the end of a command status ("DELETE 3", "UPDATE 0")."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def delete_domain_policy(conn: Connection, domain: str) -> bool:
@@ -129,13 +281,101 @@ async def delete_domain_policy(conn: Connection, domain: str) -> bool:
     return result != "DELETE 0"
 
 
-async def select_domain_policies(conn: Connection, *, limit: int) -> list[DomainPolicy]:
-    """All domain policies, alphabetically."""
+async def select_domain_policies(
+    conn: Connection, *, limit: int, after: str | None = None, action: str | None = None
+) -> list[DomainPolicy]:
+    """Domain policies, alphabetically, after the domain `after` when given, of one action when
+    given."""
     rows = await conn.fetch(
-        "SELECT domain, action, reason, created_at FROM domain_policies ORDER BY domain LIMIT $1",
+        f"""SELECT {_POLICY_COLUMNS} FROM domain_policies
+             WHERE ($2::text IS NULL OR domain > $2) AND ($3::text IS NULL OR action = $3)
+             ORDER BY domain LIMIT $1""",
+        limit,
+        after,
+        action,
+    )
+    return [_policy(row) for row in rows]
+
+
+async def select_blocking_policies(conn: Connection, *, limit: int) -> list[DomainPolicy]:
+    """The policies Mastodon's domain-block CSV holds (all but allows), alphabetically."""
+    rows = await conn.fetch(
+        f"""SELECT {_POLICY_COLUMNS} FROM domain_policies WHERE action <> 'allow'
+             ORDER BY domain LIMIT $1""",
         limit,
     )
-    return [DomainPolicy(**record_dict(row)) for row in rows]
+    return [_policy(row) for row in rows]
+
+
+async def insert_blocklist(conn: Connection, url: str, *, now: datetime) -> Blocklist | None:
+    """Subscribe to a block list; None when it is already subscribed."""
+    row = await conn.fetchrow(
+        """INSERT INTO domain_blocklists (url, created_at) VALUES ($1, $2)
+           ON CONFLICT (url) DO NOTHING
+           RETURNING id, url, created_at, last_synced_at, last_error, entries""",
+        url,
+        now,
+    )
+    return None if row is None else Blocklist(**record_dict(row))
+
+
+async def delete_blocklist(conn: Connection, blocklist_id: int) -> str | None:
+    """Unsubscribe (its entries are lifted with it); the URL it had, or None."""
+    url: str | None = await conn.fetchval(
+        "DELETE FROM domain_blocklists WHERE id = $1 RETURNING url", blocklist_id
+    )
+    return url
+
+
+async def select_blocklists(conn: Connection) -> list[Blocklist]:
+    """Every subscribed list, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id, url, created_at, last_synced_at, last_error, entries
+             FROM domain_blocklists ORDER BY id"""
+    )
+    return [Blocklist(**record_dict(row)) for row in rows]
+
+
+async def claim_due_blocklist(
+    conn: Connection, *, now: datetime, before: datetime
+) -> Blocklist | None:
+    """Take one list not synced since `before` (or never), marking it synced now so that other
+    workers skip it while this one fetches it."""
+    row = await conn.fetchrow(
+        """UPDATE domain_blocklists SET last_synced_at = $1
+            WHERE id = (SELECT id FROM domain_blocklists
+                         WHERE last_synced_at IS NULL OR last_synced_at < $2
+                         ORDER BY last_synced_at NULLS FIRST, id
+                         LIMIT 1 FOR UPDATE SKIP LOCKED)
+           RETURNING id, url, created_at, last_synced_at, last_error, entries""",
+        now,
+        before,
+    )
+    return None if row is None else Blocklist(**record_dict(row))
+
+
+async def select_blocklist_domains(conn: Connection, blocklist_id: int) -> list[str]:
+    """The domains whose policy came from this list."""
+    rows = await conn.fetch(
+        "SELECT domain FROM domain_policies WHERE blocklist_id = $1 ORDER BY domain",
+        blocklist_id,
+    )
+    return [row["domain"] for row in rows]
+
+
+async def update_blocklist_synced(
+    conn: Connection, blocklist_id: int, *, now: datetime, error: str, entries: int | None
+) -> None:
+    """Record a sync: when, why it failed ('' when it did not), its entry count when read."""
+    await conn.execute(
+        """UPDATE domain_blocklists
+              SET last_synced_at = $2, last_error = $3, entries = coalesce($4, entries)
+            WHERE id = $1""",
+        blocklist_id,
+        now,
+        error[:2000],
+        entries,
+    )
 
 
 async def insert_vote_trusted_domain(conn: Connection, domain: str, *, now: datetime) -> None:

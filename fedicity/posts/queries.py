@@ -329,6 +329,11 @@ async def select_tag_posts(
         f"""SELECT {_COLUMNS} FROM post_tags t JOIN posts p ON p.id = t.post_id
              WHERE t.tag = $1 AND p.deleted_at IS NULL AND p.visibility = 'public'
                AND ($2::bigint IS NULL OR p.id < $2)
+               -- A public page: nothing of a silenced or suspended domain (migration 0020).
+               AND (NOT EXISTS (SELECT 1 FROM domain_policies
+                                 WHERE action IN ('silence', 'suspend'))
+                    OR NOT (domain_hidden(p.uri, (SELECT domain_policy_map()))
+                            OR domain_hidden(p.author_uri, (SELECT domain_policy_map()))))
              ORDER BY p.id DESC LIMIT $3""",
         tag.lower(),
         before_id,

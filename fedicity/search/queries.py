@@ -7,9 +7,9 @@ parsed query as text (`$1::text::tsquery`), so the text is parsed once per searc
 serves the match and the rank reads the stored vector.
 
 What a visitor may see: local actors that are discoverable, cached remote ones not deleted, not
-marked undiscoverable and not on a suspended domain; public events not deleted; proposals out of
-draft; public (not unlisted) posts not deleted, whose author lets them be indexed (our
-`discoverable`, published as `indexable`; a remote actor's `indexable: false`).
+marked undiscoverable and not on a suspended or silenced domain; public events not deleted;
+proposals out of draft; public (not unlisted) posts not deleted, whose author lets them be
+indexed (our `discoverable`, published as `indexable`; a remote actor's `indexable: false`).
 """
 
 from __future__ import annotations
@@ -23,19 +23,14 @@ from fedicity.search.models import Cursor, EventHit, ProposalHit
 _SCALE = 1_000_000
 
 
-def _host(column: str) -> str:
-    """The lower-case host of an http(s) URI column, without port or user info."""
-    authority = f"split_part(split_part({column}, '://', 2), '/', 1)"
-    return f"lower(split_part(split_part({authority}, '@', -1), ':', 1))"
-
-
-def _not_suspended(host: str) -> str:
-    """The most specific domain policy naming the host (or a parent domain) is no suspension.
-    Asked row by row only when some domain is suspended: the first test runs once."""
-    return f"""(NOT EXISTS (SELECT 1 FROM domain_policies WHERE action = 'suspend')
-                OR coalesce((SELECT dp.action FROM domain_policies dp
-                              WHERE {host} = dp.domain OR {host} LIKE '%.' || dp.domain
-                              ORDER BY length(dp.domain) DESC LIMIT 1), '') <> 'suspend')"""
+def _not_limited(uri: str) -> str:
+    """The most specific domain policy of the URI's host (or a parent domain) is neither a
+    suspension nor a silence (Mastodon's "limit": kept out of search as out of public pages;
+    a typed address still finds it). The policies are read once per statement, and not at all
+    when no domain is limited."""
+    return f"""(NOT EXISTS (SELECT 1 FROM domain_policies
+                             WHERE action IN ('suspend', 'silence'))
+                OR NOT domain_hidden({uri}, (SELECT domain_policy_map())))"""
 
 
 def _paged(inner: str) -> str:
@@ -91,7 +86,7 @@ async def search_actors(
                  WHERE r.search_vector @@ q AND r.deleted_at IS NULL
                    AND r.type IN ('Person', 'Group', 'Organization', 'Service')
                    AND coalesce(r.raw ->> 'discoverable', '') <> 'false'
-                   AND {_not_suspended("lower(split_part(r.domain, ':', 1))")}"""
+                   AND {_not_limited("r.uri")}"""
         ),
         query,
         *_after(after),
@@ -113,7 +108,7 @@ async def search_events(
                        e.organizer_uri
                   FROM events e CROSS JOIN CAST($1::text AS tsquery) AS q
                  WHERE e.search_vector @@ q AND e.deleted_at IS NULL AND e.public
-                   AND (e.local_actor_id IS NOT NULL OR {_not_suspended(_host("e.uri"))})"""
+                   AND (e.local_actor_id IS NOT NULL OR {_not_limited("e.uri")})"""
         ),
         query,
         *_after(after),
@@ -133,7 +128,7 @@ async def search_proposals(
                        p.uri, p.token, p.title, p.state, p.author_uri, p.published
                   FROM proposals p CROSS JOIN CAST($1::text AS tsquery) AS q
                  WHERE p.search_vector @@ q AND p.state <> 'draft'
-                   AND (p.local_actor_id IS NOT NULL OR {_not_suspended(_host("p.uri"))})"""
+                   AND (p.local_actor_id IS NOT NULL OR {_not_limited("p.uri")})"""
         ),
         query,
         *_after(after),
@@ -160,7 +155,7 @@ async def search_posts(
                  WHERE p.search_vector @@ q AND p.visibility = 'public' AND p.deleted_at IS NULL
                    AND CASE WHEN p.local_actor_id IS NOT NULL THEN a.discoverable
                             ELSE coalesce(r.raw ->> 'indexable', '') <> 'false'
-                                 AND {_not_suspended(_host("p.uri"))} END"""
+                                 AND {_not_limited("p.uri")} END"""
         ),
         query,
         *_after(after),

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fedicity.activitypub.accessors import get_ids, get_type, host_of
-from fedicity.activitypub.fetch import FetchError
+from fedicity.activitypub.fetch import FetchError, RefuseHost
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import RemoteActor
@@ -123,10 +123,15 @@ def _our_page(address: str, urls: Urls) -> OurPage:
 
 
 async def resolve_known(
-    conn: Connection, target: Target, *, urls: Urls
+    conn: Connection, target: Target, *, urls: Urls, refuse_host: RefuseHost | None = None
 ) -> Found | NotResolved | None:
-    """What the target names among our rows; None when we keep nothing it names."""
+    """What the target names among our rows; None when we keep nothing it names. A domain the
+    federation policy refuses (`refuse_host`: suspended, or unlisted in allowlist mode) is
+    refused whole, what we kept of it included."""
     local_host = host_of(urls.base)
+    host = target.host if target.address is None else host_of(target.address)
+    if host and host != local_host and refuse_host is not None and await refuse_host(host):
+        return NotResolved("refused")
     if target.address is None:
         if target.host == local_host:
             actor = await actor_queries.select_actor_by_username(conn, target.user)
@@ -176,7 +181,9 @@ async def resolve(
     """What the target names: from our rows, else (for an account, within its limit) from its
     own server."""
     async with pool.acquire() as conn:
-        known = await resolve_known(conn, target, urls=directory.urls)
+        known = await resolve_known(
+            conn, target, urls=directory.urls, refuse_host=directory.fetcher.refuse_host
+        )
         if known is not None:
             return known
         if account_id is None:

@@ -99,6 +99,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
     from fedicity.web.admin import blueprint as admin_blueprint
     from fedicity.web.admin_dashboard import blueprint as admin_dashboard_blueprint
+    from fedicity.web.admin_domains import blueprint as admin_domains_blueprint
     from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.map import blueprint as map_blueprint
@@ -111,11 +112,13 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.search import blueprint as search_blueprint
     from fedicity.web.social import blueprint as social_blueprint
     from fedicity.web.territories import blueprint as territories_blueprint
+    from fedicity.web.transparency import blueprint as transparency_blueprint
 
     app.register_blueprint(pages_blueprint)
     app.register_blueprint(accounts_blueprint)
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(admin_dashboard_blueprint)
+    app.register_blueprint(admin_domains_blueprint)
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(inbox_blueprint)
     app.register_blueprint(social_blueprint)
@@ -128,6 +131,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(notifications_blueprint)
     app.register_blueprint(map_blueprint)
     app.register_blueprint(search_blueprint)
+    app.register_blueprint(transparency_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

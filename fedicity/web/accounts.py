@@ -431,7 +431,6 @@ async def admin() -> str | WerkzeugResponse:
     async with app_state.db.acquire() as conn:
         is_open = await accounts.registration_open(conn, app_state.settings.registration_open)
         members = await account_queries.select_accounts_page(conn, limit=200)
-        policies = await moderation_queries.select_domain_policies(conn, limit=500)
         reports = await moderation_queries.select_open_reports(conn, limit=100)
         vote_trusted = await moderation_queries.select_vote_trusted_domains(conn, limit=500)
         people = await known_actors(conn, app_state.urls, (r.reporter for r in reports))
@@ -440,7 +439,6 @@ async def admin() -> str | WerkzeugResponse:
         people=people,
         registration_open=is_open,
         members=members,
-        policies=policies,
         reports=reports,
         vote_trusted=vote_trusted,
         notice=ADMIN_NOTICES.get(request.args.get("notice", "")),
@@ -473,8 +471,6 @@ async def admin_action(action: str, form: Any) -> str:
                 now=app_state.clock.now(),
             )
         return "saved"
-    if action in {"suspend", "allow", "lift"}:
-        return await _set_domain_policy(action, form)
     if action in {"trust_votes", "distrust_votes"}:
         return await _set_vote_trust(action, form)
     root = await served_root()
@@ -485,29 +481,6 @@ async def admin_action(action: str, form: Any) -> str:
     if action == "aggregate":
         return await _aggregate(root, form)
     raise Problem(400, f"unknown admin action {action!r}")
-
-
-async def _set_domain_policy(action: str, form: Any) -> str:
-    """Suspend, allow or lift the form's domain."""
-    domain = form.get("domain", "").strip().lower()
-    if not domain or "/" in domain or " " in domain or "." not in domain:
-        return "policy_failed"
-    reason = form.get("reason", "")[:500]
-    app_state = state()
-    async with app_state.db.acquire() as conn, conn.transaction():
-        if action == "lift":
-            await moderation_queries.delete_domain_policy(conn, domain)
-        else:
-            await moderation_queries.upsert_domain_policy(conn, domain, action, reason)
-        await audit_queries.record(
-            conn,
-            admin_actor(),
-            f"domain.{action}",
-            target=domain,
-            reason=reason,
-            now=app_state.clock.now(),
-        )
-    return "policy_saved"
 
 
 async def _set_vote_trust(action: str, form: Any) -> str:

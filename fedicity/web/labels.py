@@ -42,6 +42,17 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "withdrawn": lazy("Withdrawn"),
         "archived": lazy("Archived"),
     },
+    "domain_policy": {
+        "suspend": lazy("Suspend: refuse everything"),
+        "silence": lazy("Silence: keep out of public pages"),
+        "noop": lazy("Only reject media or reports"),
+        "allow": lazy("Allow (allowlist mode)"),
+    },
+    "domain_policy_public": {
+        "suspend": lazy("Suspended"),
+        "silence": lazy("Limited"),
+        "noop": lazy("Partly limited"),
+    },
     "event_category": {
         "ARTS": lazy("Arts"),
         "BOOK_CLUBS": lazy("Book clubs"),

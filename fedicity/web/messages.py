@@ -161,6 +161,17 @@ MESSAGES: dict[str, str] = {
     "trusted_domains_invalid": lazy(
         "Type at most 50 server names such as example.org, one per line."
     ),
+    # domain policies and block lists
+    "domain_invalid": lazy("Type a domain name such as example.org."),
+    "policy_action_invalid": lazy("Choose a policy from the list."),
+    "policy_empty": lazy("Without suspension or silence, reject media or reports (or both)."),
+    "comment_too_long": lazy("A public comment has at most 1000 characters."),
+    "reason_too_long": lazy("A private comment has at most 5000 characters."),
+    "blocklist_url_invalid": lazy("The list must be a web address (http:// or https://)."),
+    "blocklist_exists": lazy("This list is already subscribed."),
+    "csv_missing": lazy("Choose a CSV file."),
+    "csv_too_large": lazy("This file is too large (at most 1 MiB)."),
+    "csv_not_utf8": lazy("This file is not UTF-8 text."),
     # organisations and memberships
     "not_admin": lazy("Only the organisation's admins can do this."),
     "not_member": lazy("Only members can do this."),

@@ -213,7 +213,9 @@ async def _lookup(
         found = await _resolved(target)
     else:
         async with app_state.db.acquire() as conn:
-            found = await resolve_known(conn, target, urls=app_state.urls)
+            found = await resolve_known(
+                conn, target, urls=app_state.urls, refuse_host=app_state.fed.fetcher.refuse_host
+            )
         if found is None and account is None:
             found = NotResolved("needs_login")
     if found is None:

@@ -18,11 +18,14 @@ from fedicity.activitypub.vocab import ACTIVITY_JSON
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
+from fedicity.moderation import queries as moderation_queries
+from fedicity.moderation.domains import nodeinfo_federation
 from fedicity.posts import queries as post_queries
 from fedicity.territories import service as territory_service
 from fedicity.urls import Urls
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
+from fedicity.web.transparency import MAX_PUBLISHED
 
 blueprint = Blueprint("webfinger", __name__)
 
@@ -197,6 +200,7 @@ async def nodeinfo(version: str) -> Response:
         root = await territory_service.served_root(
             conn, settings.territory_level, settings.territory_code
         )
+        policies = await moderation_queries.select_domain_policies(conn, limit=MAX_PUBLISHED)
     software: dict[str, str] = {"name": SOFTWARE_NAME, "version": __version__}
     if version == "2.1":
         software["homepage"] = settings.base_url
@@ -219,6 +223,9 @@ async def nodeinfo(version: str) -> Response:
             },
             "organizations": organizations,
             "languages": ["fr", "en"],
+            "federation": nodeinfo_federation(
+                policies, allowlist_mode=settings.federation_allowlist
+            ),
         },
     }
     content_type = (

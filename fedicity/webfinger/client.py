@@ -44,6 +44,8 @@ async def _fetch_jrd(fetcher: Fetcher, user: str, host: str) -> dict[str, Any] |
             user_agent=fetcher.user_agent,
             content_types=JRD_TYPES,
             check_origin=False,
+            # The federation policy holds for WebFinger too: no request to a refused domain.
+            refuse_host=fetcher.refuse_host,
         )
         if isinstance(fetched, FetchError):
             last = fetched

@@ -70,11 +70,13 @@ def default_loops(
     clock: Clock,
     *,
     inbox_retention: timedelta = timedelta(days=Settings.inbox_retention_days),
+    blocklist_period: timedelta = timedelta(minutes=Settings.blocklist_sync_minutes),
 ) -> list[Loop]:
     """The loops a worker process runs: inbound processing, delivery, the proposals'
     automatic phase changes (votes closed, votes opened after amendments), housekeeping (ended
     rate-limit windows, sessions unused for their whole lifetime), and the purge of inbox rows
-    processed longer than `inbox_retention` ago."""
+    processed longer than `inbox_retention` ago; and the subscribed block lists, each fetched
+    again every `blocklist_period`."""
     from fedicity.workers.delivery import deliver_batch
     from fedicity.workers.inbox import process_batch, purge_batch
 
@@ -115,6 +117,11 @@ def default_loops(
     async def purge_step(pool: Pool) -> int:
         return await purge_batch(pool, clock=clock, retention=inbox_retention)
 
+    async def blocklists_step(pool: Pool) -> int:
+        from fedicity.moderation.blocklists import sync_due
+
+        return await sync_due(pool, federation.fetcher, now=clock.now(), period=blocklist_period)
+
     return [
         Loop("inbox", inbox_step, idle_delay=0.2),
         Loop("delivery", delivery_step, idle_delay=0.5),
@@ -122,6 +129,7 @@ def default_loops(
         Loop("housekeeping", housekeeping_step, idle_delay=300.0),
         # Batched deletes: a busy step is followed at once by the next batch, then it rests.
         Loop("inbox-purge", purge_step, idle_delay=600.0),
+        Loop("blocklists", blocklists_step, idle_delay=60.0),
     ]
 
 

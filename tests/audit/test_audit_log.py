@@ -26,9 +26,9 @@ async def test_an_admins_domain_suspension_is_in_the_log_and_its_export(
 ) -> None:
     client = await _admin_client(serving_app, pool, keygen)
     # When the admin suspends a domain, giving a reason a spreadsheet would read as a formula
-    token = await _csrf(client, "/admin")
+    token = await _csrf(client, "/admin/domains")
     response = await client.post(
-        "/admin",
+        "/admin/domains",
         form={
             "csrf_token": token,
             "action": "suspend",

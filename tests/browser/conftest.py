@@ -22,6 +22,7 @@ from fedicity.accounts import queries as account_queries
 from fedicity.accounts import resets
 from fedicity.cli.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
 from fedicity.db.pool import Pool, create_pool
+from fedicity.moderation import queries as moderation_queries
 from tests.conftest import FixedKeys, _fresh_database
 from tests.flows.harness import running_instance
 from tests.media.images import png
@@ -238,6 +239,18 @@ async def _dashboard_pages(pool: Pool) -> dict[str, str]:
             now,
         )
     return {"admin_dashboard": "/admin/dashboard"}
+async def _domain_pages(pool: Pool) -> dict[str, str]:
+    """The federation policy pages, with policies whose names and comments are long."""
+    long_name = "a-very-long-subdomain-name-without-any-break." * 3 + "example"
+    async with pool.acquire() as conn:
+        for domain, action, comment, obfuscate in (
+            (long_name, "suspend", "Harcèlement_organisé_depuis_des_mois_sans_modération", False),
+            ("limited.example", "silence", "Bots " * 40, True),
+        ):
+            await moderation_queries.upsert_domain_policy(
+                conn, domain, action, "", public_comment=comment, obfuscate=obfuscate
+            )
+    return {"admin_domains": "/admin/domains", "about_federation": "/about/federation"}
 
 
 @pytest.fixture(scope="session")
@@ -273,6 +286,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
         pages = await _seed(instance.base)
         pages.update(await _account_pages(browser_pool))
         pages.update(await _dashboard_pages(browser_pool))
+        pages.update(await _domain_pages(browser_pool))
         yield Site(
             instance.base,
             pages,

@@ -23,6 +23,8 @@ MAIN_PAGES = [
     "settings",
     "admin",
     "admin_dashboard",
+    "admin_domains",
+    "about_federation",
     "login",
     "signup",
     "post",

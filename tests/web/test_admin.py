@@ -49,35 +49,6 @@ async def _admin_client(app: Quart, pool: Pool, keygen: FixedKeys) -> TestClient
     return client
 
 
-async def test_admin_suspends_and_lifts_a_domain(
-    serving_app: Quart, pool: Pool, keygen: FixedKeys
-) -> None:
-    client = await _admin_client(serving_app, pool, keygen)
-    # When the admin suspends a domain from the page
-    token = await _csrf(client, "/admin")
-    response = await client.post(
-        "/admin",
-        form={"csrf_token": token, "action": "suspend", "domain": "Spam.Example", "reason": "spam"},
-    )
-    assert response.status_code == 303
-    # Then it is refused by the federation gate, and listed
-    async with pool.acquire() as conn:
-        policy = await moderation_queries.select_domain_policy(conn, "spam.example")
-    assert policy is not None
-    assert policy.action == "suspend"
-    assert "spam.example" in await (await client.get("/admin")).get_data(as_text=True)
-    # When it is lifted, the policy is gone; a non-domain is refused with a notice
-    await client.post(
-        "/admin", form={"csrf_token": token, "action": "lift", "domain": "spam.example"}
-    )
-    async with pool.acquire() as conn:
-        assert await moderation_queries.select_domain_policy(conn, "spam.example") is None
-    bad = await client.post(
-        "/admin", form={"csrf_token": token, "action": "suspend", "domain": "not a domain"}
-    )
-    assert "policy_failed" in bad.headers["Location"]
-
-
 async def test_admin_adds_a_quartier_with_its_own_actor(
     serving_app: Quart, pool: Pool, keygen: FixedKeys
 ) -> None:

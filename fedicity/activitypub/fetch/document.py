@@ -20,9 +20,11 @@ from fedicity.activitypub.fetch.models import (
     DEFAULT_ACCEPT,
     DEFAULT_USER_AGENT,
     Fetched,
+    FetchedText,
     FetchError,
     FetchFailure,
     FetchPolicy,
+    RefuseHost,
     Resolver,
     Signer,
 )
@@ -44,6 +46,7 @@ async def fetch_document(
     resolve: Resolver = resolve_host,
     content_types: frozenset[str] = ACCEPTED_MEDIA_TYPES,
     check_origin: bool = True,
+    refuse_host: RefuseHost | None = None,
 ) -> Fetched | FetchError:
     """GET one ActivityPub document and check it, following redirects hop by hop.
 
@@ -56,7 +59,64 @@ async def fetch_document(
 
     Documents that are not ActivityStreams objects, such as WebFinger's JRD, pass their own
     `content_types` and check_origin=False (a JRD has no `id`); every other check still applies.
+    `refuse_host` (the federation policy) is asked for every hop's host, so a redirect cannot
+    take a fetch to a domain the policy refuses.
     """
+    result = await _fetch(
+        client,
+        url,
+        policy=policy,
+        sign=sign,
+        accept=accept,
+        user_agent=user_agent,
+        resolve=resolve,
+        expect=_Expectation(content_types, check_origin),
+        refuse_host=refuse_host,
+    )
+    assert not isinstance(result, FetchedText)  # only a text expectation reads text
+    return result
+
+
+async def fetch_text(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    policy: FetchPolicy,
+    content_types: frozenset[str],
+    user_agent: str = DEFAULT_USER_AGENT,
+    resolve: Resolver = resolve_host,
+    refuse_host: RefuseHost | None = None,
+) -> FetchedText | FetchError:
+    """GET a UTF-8 text document (a published CSV), unsigned, with fetch_document's checks:
+    each hop's address and policy, the status, the media type, the size and the deadline."""
+    result = await _fetch(
+        client,
+        url,
+        policy=policy,
+        sign=None,
+        accept=", ".join(sorted(content_types)),
+        user_agent=user_agent,
+        resolve=resolve,
+        expect=_Expectation(content_types, check_origin=False, text=True),
+        refuse_host=refuse_host,
+    )
+    assert not isinstance(result, Fetched)  # a text expectation never parses JSON
+    return result
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    policy: FetchPolicy,
+    sign: Signer | None,
+    accept: str,
+    user_agent: str,
+    resolve: Resolver,
+    expect: _Expectation,
+    refuse_host: RefuseHost | None,
+) -> Fetched | FetchedText | FetchError:
+    """The hop loop under the fetch's overall deadline."""
     try:
         async with asyncio.timeout(policy.timeout):
             return await _fetch_following_redirects(
@@ -67,7 +127,8 @@ async def fetch_document(
                 accept=accept,
                 user_agent=user_agent,
                 resolve=resolve,
-                expect=_Expectation(content_types, check_origin),
+                expect=expect,
+                refuse_host=refuse_host,
             )
     except TimeoutError:
         return FetchError(FetchFailure.TIMEOUT, f"no complete answer within {policy.timeout}s")
@@ -82,6 +143,7 @@ async def fetch_key_owner(
     accept: str = DEFAULT_ACCEPT,
     user_agent: str = DEFAULT_USER_AGENT,
     resolve: Resolver = resolve_host,
+    refuse_host: RefuseHost | None = None,
 ) -> Fetched | FetchError:
     """Fetch the document behind a signature's keyId, unsigned first, signed only on 401/403.
 
@@ -104,6 +166,7 @@ async def fetch_key_owner(
         accept=accept,
         user_agent=user_agent,
         resolve=resolve,
+        refuse_host=refuse_host,
     )
     if sign is None or not (
         isinstance(unsigned, FetchError) and unsigned.reason is FetchFailure.UNAUTHORIZED
@@ -117,6 +180,7 @@ async def fetch_key_owner(
         accept=accept,
         user_agent=user_agent,
         resolve=resolve,
+        refuse_host=refuse_host,
     )
 
 
@@ -136,6 +200,8 @@ class _Expectation:
 
     content_types: frozenset[str]
     check_origin: bool
+    # Read the body as UTF-8 text instead of a JSON object.
+    text: bool = False
 
 
 async def _fetch_following_redirects(
@@ -148,13 +214,18 @@ async def _fetch_following_redirects(
     user_agent: str,
     resolve: Resolver,
     expect: _Expectation,
-) -> Fetched | FetchError:
+    refuse_host: RefuseHost | None,
+) -> Fetched | FetchedText | FetchError:
     """The hop loop of fetch_document, run under its overall deadline."""
     current = url
     for redirects in range(policy.max_redirects + 1):
         target = _parse_url(current)
         if isinstance(target, FetchError):
             return target
+        if refuse_host is not None:
+            reason = await refuse_host(host_of(target))
+            if reason is not None:
+                return FetchError(FetchFailure.REFUSED_BY_POLICY, reason)
         refused = await _check_destination(target, policy, resolve)
         if refused is not None:
             return refused
@@ -212,7 +283,7 @@ async def _get_one(
     headers: dict[str, str],
     policy: FetchPolicy,
     expect: _Expectation,
-) -> Fetched | FetchError | httpx.URL:
+) -> Fetched | FetchedText | FetchError | httpx.URL:
     """One GET: the checked document, a failure, or the URL a redirect points to."""
     try:
         # follow_redirects=False per request, whatever the client's default: each hop must pass
@@ -239,7 +310,7 @@ async def _get_one(
 
 async def _handle_response(
     response: httpx.Response, url: httpx.URL, policy: FetchPolicy, expect: _Expectation
-) -> Fetched | FetchError | httpx.URL:
+) -> Fetched | FetchedText | FetchError | httpx.URL:
     """Judge a response whose headers have arrived, reading the body only once it is wanted."""
     status = response.status_code
     peer = peer_address(response)
@@ -259,6 +330,13 @@ async def _handle_response(
     body = await _read_capped_body(response, url, policy)
     if isinstance(body, FetchError):
         return body
+    if expect.text:
+        try:
+            return FetchedText(body.decode("utf-8"), str(url), status)
+        except UnicodeDecodeError as error:
+            return FetchError(
+                FetchFailure.BAD_CONTENT_TYPE, f"{url} sent no UTF-8: {error}", status
+            )
     return _checked_document(body, url, status, expect)
 
 

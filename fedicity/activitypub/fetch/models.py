@@ -19,6 +19,9 @@ Signer = Callable[[str, str, dict[str, str]], dict[str, str]]
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 """resolve(host, port) -> the addresses a connection to host may use."""
 
+RefuseHost = Callable[[str], Awaitable[str | None]]
+"""refuse_host(host) -> why the federation policy refuses to talk to host, or None."""
+
 DEFAULT_ACCEPT: Final = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 DEFAULT_USER_AGENT: Final = f"{SOFTWARE_NAME}/{__version__}"
 
@@ -67,6 +70,15 @@ class FetchPolicy:
         """Refuse limits that would disable a check by accident."""
         if self.timeout <= 0 or self.max_bytes <= 0 or self.max_redirects < 0:
             raise ValueError(f"invalid fetch policy: {self!r}")
+
+
+@dataclass(frozen=True)
+class FetchedText:
+    """A text document (not ActivityStreams: a published block list) fetched from `url`."""
+
+    text: str
+    url: str
+    status: int
 
 
 @dataclass(frozen=True)
