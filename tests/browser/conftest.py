@@ -239,6 +239,8 @@ async def _dashboard_pages(pool: Pool) -> dict[str, str]:
             now,
         )
     return {"admin_dashboard": "/admin/dashboard"}
+
+
 async def _domain_pages(pool: Pool) -> dict[str, str]:
     """The federation policy pages, with policies whose names and comments are long."""
     long_name = "a-very-long-subdomain-name-without-any-break." * 3 + "example"
