@@ -22,6 +22,7 @@ MAIN_PAGES = [
     "territory",
     "settings",
     "admin",
+    "admin_content",
     "login",
     "signup",
     "post",
