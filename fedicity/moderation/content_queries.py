@@ -87,7 +87,11 @@ async def first_seen(
                     RETURNING first_seen_at)
            SELECT coalesce((SELECT first_seen_at FROM seen),
                            (SELECT first_seen_at FROM content_actors_seen
-                             WHERE actor_uri = $1)) AS first_seen_at,
+                             WHERE actor_uri = $1),
+                           -- another worker inserted it after this statement's snapshot:
+                           -- it is as new as this row says
+                           least($2::timestamptz, (SELECT fetched_at FROM known))
+                          ) AS first_seen_at,
                   (SELECT type FROM known) AS type""",
         actor_uri,
         now,

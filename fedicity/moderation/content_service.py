@@ -66,8 +66,12 @@ async def screen(
     if document is None and object_uri and wants_object and get_type(activity) == "Create":
         document = await fetch_object(object_uri)
     facts = ActorFacts(actor_uri, actor_type, first_seen_at)
-    released = await queries.was_released(conn, item_id)
-    judgement = content.judge(activity, document, facts, configs, now, released=released)
+    judgement = content.judge(activity, document, facts, configs, now)
+    if judgement.held is not None and await queries.was_released(conn, item_id):
+        # Released by an admin: processed as usual; its flags were recorded with the hold.
+        judgement = replace(
+            content.judge(activity, document, facts, configs, now, released=True), flags=()
+        )
     for decision in judgement.recorded:
         await queries.insert_decision(
             conn,

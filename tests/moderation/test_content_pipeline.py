@@ -19,6 +19,8 @@ from fedicity.db.pool import Pool
 from fedicity.moderation import content_queries, content_service
 from fedicity.moderation.content import ContentPolicyError, PolicyConfig
 from fedicity.posts import queries as post_queries
+from fedicity.web.app import AppState
+from fedicity.workers.inbox import process_batch
 from tests.conftest import FIXTURES
 from tests.inbound.test_handlers import (  # noqa: F401  (camille, inbox, peer, settings are fixtures)
     ALICE,
@@ -217,3 +219,42 @@ async def test_a_create_carrying_only_its_objects_id_is_judged_on_the_fetched_ob
     assert processed.state == "ignored"
     assert processed.detail == "content policy keyword: contains “lottery”"
     assert "/notes/7" in peer.paths
+
+
+async def test_a_released_post_is_stored_once_its_flags_recorded_once(
+    inbox: Inbox,  # noqa: F811
+    camille: Actor,  # noqa: F811
+    pool: Pool,
+    clock: FrozenClock,
+) -> None:
+    # Given links from new accounts held, and "pills" flagged
+    await _set(pool, clock, PolicyConfig("new_actor_links", True, amount=24))
+    await _set(pool, clock, PolicyConfig("keyword", True, "flag", ("pills",)))
+    activity = mastodon_note(
+        "mastodon_create_note_1",
+        8,
+        published=clock.now().isoformat(),
+        content='<p>cheap <a href="https://pills.example/">pills</a></p>',
+    )
+    assert (await inbox.receive(activity)).state == "held"
+    held, flag = sorted(await _decisions(pool), key=lambda d: d.decision, reverse=True)
+    assert (held.decision, flag.decision) == ("hold", "flag")
+    # When the admin releases it and the worker runs
+    async with pool.acquire() as conn:
+        await content_service.resolve_held(
+            conn, held.id, release=True, by=ADMIN, reason="known", now=clock.now()
+        )
+    app_state: AppState = inbox.app.extensions["fedicity"]
+    assert (
+        await process_batch(
+            pool, directory=app_state.fed.directory, urls=app_state.urls, clock=clock
+        )
+        == 1
+    )
+    # Then the post is stored, the hold says released, and nothing more was recorded
+    assert await _stored(pool, activity["object"]["id"])
+    decisions = await _decisions(pool)
+    assert sorted((d.decision, d.hold_state) for d in decisions) == [
+        ("flag", None),
+        ("hold", "released"),
+    ]
