@@ -144,6 +144,15 @@ def _tags(document: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
     ]
 
 
+def _judged(
+    activity: Mapping[str, Any], document: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The object of a Create or Update, unless it is an actor (a profile edit is no post)."""
+    if document is None or get_type(activity) not in _ADDS_TEXT:
+        return None
+    return None if get_type(document) in ACTOR_TYPES else document
+
+
 def _matches(term: str, folded_text: str) -> bool:
     """Whether a folded term occurs in folded text as whole words (a literal search)."""
     start = folded_text.find(term)
@@ -163,13 +172,14 @@ def _refusal(config: PolicyConfig, reason: str, document: Mapping[str, Any] | No
 
 def keyword(
     activity: Mapping[str, Any],
-    document: Mapping[str, Any] | None,
+    given: Mapping[str, Any] | None,
     actor: ActorFacts,
     config: PolicyConfig,
     now: datetime,
 ) -> Decision:
     """Reject or flag a created or edited object whose text holds one of the terms."""
-    if document is None or get_type(activity) not in _ADDS_TEXT or not config.terms:
+    document = _judged(activity, given)
+    if document is None or not config.terms:
         return ACCEPT
     folded = fold(texts(document))
     for term in config.terms:
@@ -187,13 +197,14 @@ def hashtag_names(document: Mapping[str, Any]) -> list[str]:
 
 def hashtag(
     activity: Mapping[str, Any],
-    document: Mapping[str, Any] | None,
+    given: Mapping[str, Any] | None,
     actor: ActorFacts,
     config: PolicyConfig,
     now: datetime,
 ) -> Decision:
     """Reject or flag a created or edited object tagged with one of the hashtags."""
-    if document is None or get_type(activity) not in _ADDS_TEXT or not config.terms:
+    document = _judged(activity, given)
+    if document is None or not config.terms:
         return ACCEPT
     present = set(hashtag_names(document))
     for term in config.terms:
@@ -204,13 +215,14 @@ def hashtag(
 
 def mentions(
     activity: Mapping[str, Any],
-    document: Mapping[str, Any] | None,
+    given: Mapping[str, Any] | None,
     actor: ActorFacts,
     config: PolicyConfig,
     now: datetime,
 ) -> Decision:
     """Reject a created or edited object mentioning more accounts than allowed."""
-    if document is None or get_type(activity) not in _ADDS_TEXT or config.amount is None:
+    document = _judged(activity, given)
+    if document is None or config.amount is None:
         return ACCEPT
     mentioned = {
         get_str(tag, "href") or get_str(tag, "name") or "" for tag in _tags(document, "Mention")
@@ -223,12 +235,13 @@ def mentions(
 
 def object_age(
     activity: Mapping[str, Any],
-    document: Mapping[str, Any] | None,
+    given: Mapping[str, Any] | None,
     actor: ActorFacts,
     config: PolicyConfig,
     now: datetime,
 ) -> Decision:
     """Reject a Create of an object published, or an Update dated, more than N days ago."""
+    document = _judged(activity, given)
     if document is None or config.amount is None:
         return ACCEPT
     kind = get_type(activity)
@@ -268,13 +281,14 @@ def links(document: Mapping[str, Any]) -> list[str]:
 
 def new_actor_links(
     activity: Mapping[str, Any],
-    document: Mapping[str, Any] | None,
+    given: Mapping[str, Any] | None,
     actor: ActorFacts,
     config: PolicyConfig,
     now: datetime,
 ) -> Decision:
     """Hold a created or edited object with links from an actor first seen under N hours ago."""
-    if document is None or get_type(activity) not in _ADDS_TEXT or config.amount is None:
+    document = _judged(activity, given)
+    if document is None or config.amount is None:
         return ACCEPT
     if actor.first_seen_at is None or now - actor.first_seen_at >= timedelta(hours=config.amount):
         return ACCEPT

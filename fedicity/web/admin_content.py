@@ -33,11 +33,17 @@ NOTICES = {
 }
 
 
-@blueprint.get("/admin/content")
-async def content_rules() -> tuple[str, int] | str:
-    """The policies' settings, the held activities, and the decisions newest first."""
-    require_admin()
-    return await _page()
+@blueprint.route("/admin/content", methods=["GET", "POST"])
+async def content_rules() -> tuple[str, int] | str | WerkzeugResponse:
+    """The policies' settings, the held activities, and the decisions newest first; a POST
+    saves a policy, or (with `held`) releases or rejects a held activity."""
+    if request.method == "GET":
+        require_admin()
+        return await _page()
+    form = await request.form
+    if "held" in form:
+        return await _resolve_held(form)
+    return await _configure_policy(form)
 
 
 async def _page(
@@ -73,12 +79,10 @@ async def _page(
     return (page, status) if status != 200 else page
 
 
-@blueprint.post("/admin/content")
-async def configure_policy() -> tuple[str, int] | str | WerkzeugResponse:
+async def _configure_policy(form: MultiDict[str, str]) -> tuple[str, int] | str | WerkzeugResponse:
     """Save one policy's settings (and the audit entry); the form again, its errors by their
     fields and what was typed kept, when a value cannot be used."""
     admin = admin_actor()
-    form = await request.form
     name = form.get("policy", "")
     if name not in content.POLICIES:
         raise Problem(400, "no such content policy")
@@ -108,12 +112,14 @@ async def configure_policy() -> tuple[str, int] | str | WerkzeugResponse:
     )
 
 
-@blueprint.post("/admin/content/held/<int:decision_id>")
-async def resolve_held(decision_id: int) -> WerkzeugResponse:
+async def _resolve_held(form: MultiDict[str, str]) -> WerkzeugResponse:
     """Release a held activity (processed as usual) or reject it (ignored), with the audit
     entry."""
     admin = admin_actor()
-    form = await request.form
+    held = form.get("held", "")
+    if not held.isascii() or not held.isdigit() or len(held) > 18:
+        raise Problem(400, "held names a held activity by its number")
+    decision_id = int(held)
     choice = form.get("decision", "")
     if choice not in {"release", "reject"}:
         raise Problem(400, "the decision is release or reject")

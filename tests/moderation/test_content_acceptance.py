@@ -189,22 +189,27 @@ async def test_a_keyword_rejects_a_post_an_old_one_is_refused_and_a_held_one_com
         assert "contains “casino”" in page
         assert "Best CASINO in town" in page
         assert "published 730 days ago, more than 30" in page
-        held = re.search(r'action="/admin/content/held/(\d+)"', page)
+        held = re.search(r'name="held" value="(\d+)"', page)
         assert held is not None
         assert "Look here" in page
 
         # When the admin releases it
         token = await _token(browser, "/admin/content")
         response = await browser.post(
-            f"/admin/content/held/{held.group(1)}",
-            data={"csrf_token": token, "decision": "release", "reason": "a known neighbour"},
+            "/admin/content",
+            data={
+                "csrf_token": token,
+                "held": held.group(1),
+                "decision": "release",
+                "reason": "a known neighbour",
+            },
         )
         assert response.status_code == 303, response.text
         # Then the worker processes it as usual and the post appears
         await _wait_for(pool, linked["id"], "done")
         assert await _stored(pool, linked["object"]["id"])
         page = html.unescape((await browser.get("/admin/content")).text)
-        assert 'action="/admin/content/held/' not in page
+        assert 'name="held"' not in page
 
         # And every change and the release are in the audit log, with the admin and the reason
         async with pool.acquire() as conn:

@@ -70,14 +70,16 @@ async def test_an_admin_sets_a_policy_and_bad_values_come_back_by_their_field(
     response = await client.post("/admin/content", form={"policy": "keyword"})
     assert response.status_code == 400
     # A hold that does not exist, or a decision that is neither, neither
-    response = await client.post(
-        "/admin/content/held/999", form={"csrf_token": token, "decision": "release"}
-    )
-    assert response.status_code == 404
-    response = await client.post(
-        "/admin/content/held/999", form={"csrf_token": token, "decision": "delete"}
-    )
-    assert response.status_code == 400
+    for held, decision, status in (
+        ("999", "release", 404),
+        ("999", "delete", 400),
+        ("-1", "release", 400),
+        ("9" * 40, "release", 400),
+    ):
+        response = await client.post(
+            "/admin/content", form={"csrf_token": token, "held": held, "decision": decision}
+        )
+        assert response.status_code == status, (held, decision)
     # When the values are good, they are saved, shown, and in the audit log
     response = await client.post(
         "/admin/content",

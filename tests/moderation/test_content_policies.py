@@ -64,9 +64,11 @@ def test_a_keyword_is_read_in_the_content_warning_and_the_name() -> None:
     assert run("keyword", mapped, terms=(words[-1],)).verdict == "reject"
 
 
-def test_a_keyword_leaves_deletes_likes_and_follows_alone() -> None:
+def test_a_keyword_leaves_deletes_likes_follows_and_profile_edits_alone() -> None:
     for name in ("mastodon_delete_note_tombstone_1", "mastodon_like_1", "mastodon_follow_1"):
         assert run("keyword", payload(name), terms=("cw", "moo")).accepted
+    # Mastodon's Update(Person) says "Some bio": a profile is not a post
+    assert run("keyword", payload("mastodon_update_person_1"), terms=("bio",)).accepted
 
 
 def test_terms_are_literal_and_a_hostile_one_stays_fast() -> None:
@@ -75,6 +77,11 @@ def test_terms_are_literal_and_a_hostile_one_stays_fast() -> None:
     # Regex syntax means nothing: (a+)+$ is only those characters
     started = time.monotonic()
     assert run("keyword", create, terms=("(a+)+$", "a.*b")).accepted
+    assert time.monotonic() - started < 1
+    # A text dense with near-matches of a term stays fast too
+    create["object"]["content"] = "casino" * 30_000
+    started = time.monotonic()
+    assert run("keyword", create, terms=("casino",)).accepted
     assert time.monotonic() - started < 1
     create["object"]["content"] = "price: (a+)+$ today"
     assert run("keyword", create, terms=("(a+)+$",)).verdict == "reject"
