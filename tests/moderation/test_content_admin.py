@@ -4,11 +4,13 @@ field with what was typed kept, every change in the audit log."""
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 
 from quart import Quart
 
 from fedicity.db.pool import Pool
 from fedicity.moderation import content_queries
+from fedicity.moderation.content import Decision
 from tests.conftest import FixedKeys
 from tests.test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
 from tests.web.test_accounts_web import _csrf, _log_in, _register
@@ -165,3 +167,31 @@ async def test_the_command_line_sets_lists_and_is_recorded(
     missing = await run_cli("content-policy", "release", "42", env=cli_env)
     assert missing.code != 0
     assert "no activity held with the number 42" in missing.stderr
+    # Given a held activity, it is listed, and rejected from the command line
+    async with pool.acquire() as conn:
+        held = await content_queries.insert_decision(
+            conn,
+            Decision("hold", "new_actor_links", "links (https://x.example/)", "Look"),
+            activity_uri="https://spam.example/activities/1",
+            activity_type="Create",
+            actor_uri="https://spam.example/users/s",
+            object_uri="https://spam.example/notes/1",
+            inbox_item_id=None,
+            now=datetime.now(UTC),
+        )
+    decisions = await run_cli("content-policy", "decisions", "--held", env=cli_env)
+    fields = decisions.stdout.strip().split("\t")
+    assert fields[0] == str(held)
+    assert fields[2:] == [
+        "new_actor_links",
+        "held",
+        "https://spam.example/users/s",
+        "https://spam.example/activities/1",
+        "links (https://x.example/)",
+    ]
+    rejected = await run_cli("content-policy", "reject", str(held), "--reason", "spam", env=cli_env)
+    assert rejected.code == 0, rejected
+    audit = await run_cli("audit", "list", env=cli_env)
+    line = audit.stdout.strip().splitlines()[0].split("\t")
+    assert line[3:] == ["content.reject", "https://spam.example/activities/1", "spam"]
+    assert (await run_cli("content-policy", "decisions", "--held", env=cli_env)).stdout == ""
