@@ -1,6 +1,6 @@
-"""The content policies at work: screening an inbound activity before it is routed, admins
-changing a policy, and releasing or rejecting a held activity. Each in the caller's transaction
-(the worker's row transaction, or the admin's), with its audit entry."""
+"""The content policies at work: screening an inbound activity before it is routed (in the
+worker's row transaction), and admins changing a policy or releasing or rejecting a held
+activity (each one transaction with its audit entry)."""
 
 from __future__ import annotations
 
