@@ -108,7 +108,7 @@ def delivery(result: str) -> None:
 # shows what may be counted.
 for _outcome in ("stored", "duplicate", "ignored_delete"):
     INBOX_ACCEPTED.labels(_outcome)
-for _outcome in ("done", "ignored", "error"):
+for _outcome in ("done", "ignored", "held", "error"):
     INBOX_PROCESSED.labels(_outcome)
 for _result in ("delivered", "retry", "gave_up", "refused", "postponed", "error"):
     DELIVERIES.labels(_result)

@@ -98,6 +98,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.accounts import blueprint as accounts_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
     from fedicity.web.admin import blueprint as admin_blueprint
+    from fedicity.web.admin_content import blueprint as admin_content_blueprint
     from fedicity.web.admin_dashboard import blueprint as admin_dashboard_blueprint
     from fedicity.web.admin_domains import blueprint as admin_domains_blueprint
     from fedicity.web.events import blueprint as events_blueprint
@@ -119,6 +120,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(admin_dashboard_blueprint)
     app.register_blueprint(admin_domains_blueprint)
+    app.register_blueprint(admin_content_blueprint)
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(inbox_blueprint)
     app.register_blueprint(social_blueprint)

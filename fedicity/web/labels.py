@@ -94,6 +94,22 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "failing": lazy("Failing"),
         "unavailable": lazy("Unavailable"),
     },
+    "content_policy": {
+        "keyword": lazy("Keywords"),
+        "hashtag": lazy("Hashtags"),
+        "mentions": lazy("Mentions per post"),
+        "object_age": lazy("Old posts"),
+        "new_actor_links": lazy("Links from new accounts"),
+        "actor_type": lazy("Unknown kinds of account"),
+    },
+    "content_decision": {
+        "reject": lazy("Rejected"),
+        "flag": lazy("Flagged"),
+        "hold": lazy("Held"),
+        "held": lazy("Waiting"),
+        "released": lazy("Released"),
+        "rejected": lazy("Rejected"),
+    },
 }
 
 

@@ -195,6 +195,14 @@ MESSAGES: dict[str, str] = {
         "You have published a lot in a short time. Wait a few minutes, then send it again: "
         "what you typed is kept below."
     ),
+    # content policies
+    "content_term_invalid": lazy("A term has 1 to 100 characters, with no control character."),
+    "content_hashtag_invalid": lazy("A hashtag is made of letters, digits and _."),
+    "content_too_many_terms": lazy("At most 500 terms."),
+    "content_amount_invalid": lazy("Type a whole number within the bounds shown."),
+    "content_action_invalid": lazy("Choose to reject or to flag."),
+    "content_policy_unknown": lazy("There is no such content rule."),
+    "content_hold_unknown": lazy("No held activity has this number."),
 }
 
 

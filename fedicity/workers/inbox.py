@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
+from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.retry import next_delay
-from fedicity.activitypub.routing import Router
+from fedicity.activitypub.routing import Outcome, Router
 from fedicity.actors.context import InboundContext
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.mailbox import skeleton
+from fedicity.moderation import content_queries, content_service
+from fedicity.moderation.content import PolicyConfig
 from fedicity.observability import metrics
 from fedicity.urls import Urls
 from fedicity.workers.router import build_router
@@ -50,6 +55,8 @@ async def process_batch(
     routes = router or build_router()
     async with pool.acquire() as conn:
         items = await queries.claim_inbox_items(conn, now=clock.now(), lease=LEASE, limit=limit)
+        # Read for every batch, so an admin's change applies at once in every worker.
+        policies = await content_queries.select_configs(conn) if items else {}
     waiting = list(reversed(items))
     while waiting:
         # One connection for the batch, each row in its own transaction; a fresh connection
@@ -58,7 +65,7 @@ async def process_batch(
             while waiting:
                 item = waiting.pop()
                 try:
-                    await _process(conn, item, routes, directory, urls, clock, keygen)
+                    await _process(conn, item, routes, directory, urls, clock, keygen, policies)
                 except _RECORDING_FAILURES:
                     _log.exception("inbox item %s: its outcome could not be recorded", item.id)
                 if not _usable(conn):
@@ -81,6 +88,7 @@ async def _process(
     urls: Urls,
     clock: Clock,
     keygen: KeyGenerator,
+    policies: Mapping[str, PolicyConfig],
 ) -> None:
     handler = router.lookup(item.raw)
     if handler is None:
@@ -105,7 +113,14 @@ async def _process(
     )
     try:
         async with conn.transaction():
-            outcome = await handler(context, item.raw)
+            screened = await _screen(conn, item, directory, clock, policies)
+            if screened.state == "held":
+                metrics.inbox_processed("held")
+                return
+            if screened.state == "rejected":
+                outcome = Outcome.ignored(screened.detail)
+            else:
+                outcome = await handler(context, item.raw)
             # Processed: the body has done its work (what it made keeps its own copy); the
             # skeleton still tells a resent copy from a new activity until the row is purged.
             await queries.finish_inbox_item(
@@ -136,6 +151,32 @@ async def _process(
             next_attempt_at=None if delay is None else clock.now() + delay,
             now=clock.now(),
         )
+
+
+async def _screen(
+    conn: Connection,
+    item: queries.InboxItem,
+    directory: ActorDirectory,
+    clock: Clock,
+    policies: Mapping[str, PolicyConfig],
+) -> content_service.Screened:
+    """The content policy pipeline, for remote activities only (ours passed our own checks)."""
+    if item.key_id == "local":
+        return content_service.PASS
+
+    async def fetch_object(uri: str) -> Mapping[str, Any] | None:
+        fetched = await directory.fetcher.document(uri)
+        return None if isinstance(fetched, FetchError) else fetched.document
+
+    return await content_service.screen(
+        conn,
+        item_id=item.id,
+        activity=item.raw,
+        actor_uri=item.actor_uri,
+        configs=policies,
+        fetch_object=fetch_object,
+        now=clock.now(),
+    )
 
 
 async def purge_batch(pool: Pool, *, clock: Clock, retention: timedelta) -> int:

@@ -22,7 +22,9 @@ from fedicity.accounts import queries as account_queries
 from fedicity.accounts import resets
 from fedicity.cli.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
 from fedicity.db.pool import Pool, create_pool
+from fedicity.moderation import content_queries
 from fedicity.moderation import queries as moderation_queries
+from fedicity.moderation.content import Decision
 from tests.conftest import FixedKeys, _fresh_database
 from tests.flows.harness import running_instance
 from tests.media.images import png
@@ -255,6 +257,29 @@ async def _domain_pages(pool: Pool) -> dict[str, str]:
     return {"admin_domains": "/admin/domains", "about_federation": "/about/federation"}
 
 
+async def _content_pages(pool: Pool) -> dict[str, str]:
+    """The content rules page, with a held post and a rejection carrying long unbroken text."""
+    long_url = "https://spam.example/" + "x" * 120
+    async with pool.acquire() as conn:
+        for number, decision in enumerate(
+            (
+                Decision("hold", "new_actor_links", f"links ({long_url})", "Look " + long_url),
+                Decision("reject", "keyword", "contains “casino”", "Best casino " + "y" * 90),
+            )
+        ):
+            await content_queries.insert_decision(
+                conn,
+                decision,
+                activity_uri=f"{long_url}/activities/{number}",
+                activity_type="Create",
+                actor_uri="https://spam.example/users/" + "z" * 60,
+                object_uri=f"{long_url}/notes/{number}",
+                inbox_item_id=None,
+                now=datetime.now(UTC),
+            )
+    return {"admin_content": "/admin/content"}
+
+
 @pytest.fixture(scope="session")
 async def browser_pool(pg_server_dsn: str) -> AsyncIterator[Pool]:
     """A database of its own: the per-test cleaning of `pool` must not empty the seeded site."""
@@ -289,6 +314,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
         pages.update(await _account_pages(browser_pool))
         pages.update(await _dashboard_pages(browser_pool))
         pages.update(await _domain_pages(browser_pool))
+        pages.update(await _content_pages(browser_pool))
         yield Site(
             instance.base,
             pages,

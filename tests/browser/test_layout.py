@@ -25,6 +25,7 @@ MAIN_PAGES = [
     "admin_dashboard",
     "admin_domains",
     "about_federation",
+    "admin_content",
     "login",
     "signup",
     "post",
