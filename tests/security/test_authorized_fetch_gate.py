@@ -54,6 +54,7 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "accounts.admin",
         "admin.audit_log",
         "admin.audit_export",
+        "admin_content.content_rules",
         "admin_dashboard.dashboard",
         "metrics.metrics",
         "accounts.delete_account",
