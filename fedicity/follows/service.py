@@ -27,6 +27,11 @@ async def follow(
     me = urls.actor(actor.username)
     if target == me:
         raise FollowError("follow_self", "an actor cannot follow itself")
+    followed = await local_actor_for_uri(conn, urls, target)
+    if await queries.refuses(conn, actor.id, target) or (
+        followed is not None and await queries.refuses(conn, followed.id, me)
+    ):
+        raise FollowError("follow_blocked", "a block stands between these actors")
     activity_uri = urls.activity(new_token())
     activity = follow_activity(activity_uri, follower=me, followee=target)
     async with conn.transaction():
@@ -46,7 +51,6 @@ async def follow(
             urls=urls,
             clock=clock,
         )
-        followed = await local_actor_for_uri(conn, urls, target)
         if followed is not None:
             await notify_follow(conn, followed, follower=me, urls=urls, clock=clock)
     return activity

@@ -93,6 +93,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.accounts import blueprint as accounts_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
     from fedicity.web.admin import blueprint as admin_blueprint
+    from fedicity.web.blocks import blueprint as blocks_blueprint
     from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.map import blueprint as map_blueprint
@@ -112,6 +113,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(inbox_blueprint)
     app.register_blueprint(social_blueprint)
+    app.register_blueprint(blocks_blueprint)
     app.register_blueprint(territories_blueprint)
     app.register_blueprint(proposals_blueprint)
     app.register_blueprint(rooms_blueprint)
