@@ -169,3 +169,134 @@ async def test_a_mute_hides_posts_and_optionally_notifications_and_tells_nobody(
 async def _notified(pool: Pool, actor_uri: str) -> bool:
     count = await value(pool, "SELECT count(*) FROM notifications WHERE actor_uri = $1", actor_uri)
     return bool(count)
+
+
+async def test_a_domain_block_hides_the_domain_and_ends_follows_without_a_block(
+    pool: Pool, keygen: FixedKeys, tmp_path: Path
+) -> None:
+    async with (
+        running_peer() as peer,
+        running_peer() as elsewhere,
+        running_instance(pool, tmp_path, keygen) as instance,
+        httpx.AsyncClient(base_url=instance.base, timeout=30) as http,
+    ):
+        await register(pool, keygen, "camille")
+        me = instance.urls.actor("camille")
+        ana = Remote(peer, "ana", fixed_keypairs()[-1])
+        bruno = Remote(peer, "bruno", fixed_keypairs()[-2])
+        chloe = Remote(elsewhere, "chloe", fixed_keypairs()[-3])
+        for remote in (ana, bruno, chloe):
+            await remote.seed(pool)
+        # Given camille following ana and chloe, and bruno following camille
+        ana_follow = await add_follow(pool, me, ana.uri)
+        await add_follow(pool, me, chloe.uri)
+        bruno_follow = await add_follow(pool, bruno.uri, me)
+        await ana.post(instance, "Nouvelles du serveur bloqué")
+        await chloe.post(instance, "Nouvelles de chez Chloé")
+        token = await log_in(http, "camille")
+
+        async def both_shown() -> bool:
+            feed = (await http.get("/home")).text
+            return "serveur bloqué" in feed and "chez Chloé" in feed
+
+        await until(both_shown)
+
+        # When camille blocks the peer's domain, typed as an address
+        answer = await http.post(
+            "/settings/blocks/domain",
+            data={"csrf_token": token, "domain": f"  HTTP://{peer.host}/about "},
+        )
+        assert answer.status_code == 303
+        lists = (await http.get("/settings/blocks")).text
+        assert peer.host in lists
+
+        # Then the follows with its actors end both ways, their servers told with Undo(Follow)
+        # and Reject, and no Block is sent
+        async def told() -> bool:
+            return bool(ana.received("Undo") and bruno.received("Reject"))
+
+        await until(told)
+        assert ana.received("Undo")[0]["object"]["id"] == ana_follow
+        assert bruno.received("Reject")[0]["object"]["id"] == bruno_follow
+        assert not ana.received("Block")
+        assert await follow_state(pool, me, ana.uri) is None
+        assert await follow_state(pool, bruno.uri, me) is None
+        assert await follow_state(pool, me, chloe.uri) == "accepted"
+        # And the domain's posts leave the feed; the other server's stay
+        feed = (await http.get("/home")).text
+        assert "serveur bloqué" not in feed
+        assert "chez Chloé" in feed
+
+        # And a Follow from the domain is answered Reject
+        follow_id = await bruno.send(instance, {"type": "Follow", "object": me})
+
+        async def rejected() -> bool:
+            return any(r["object"].get("id") == follow_id for r in bruno.received("Reject"))
+
+        await until(rejected)
+        assert await follow_state(pool, bruno.uri, me) is None
+
+        # When camille lifts the domain block from the list, the domain shows again
+        answer = await http.post(
+            "/settings/blocks/domain",
+            data={"csrf_token": token, "domain": peer.host, "action": "unblock"},
+        )
+        assert answer.status_code == 303
+        assert await value(pool, "SELECT count(*) FROM user_domain_blocks") == 0
+
+
+async def test_hiding_boosts_removes_announces_and_keeps_own_posts(
+    pool: Pool, keygen: FixedKeys, tmp_path: Path
+) -> None:
+    async with (
+        running_peer() as peer,
+        running_instance(pool, tmp_path, keygen) as instance,
+        httpx.AsyncClient(base_url=instance.base, timeout=30) as http,
+    ):
+        await register(pool, keygen, "camille")
+        await register(pool, keygen, "dominique")
+        me = instance.urls.actor("camille")
+        ana = Remote(peer, "ana", fixed_keypairs()[-1])
+        await ana.seed(pool)
+        await add_follow(pool, me, ana.uri)
+        # Given dominique's public post, which ana (followed by camille) boosts, and ana's own
+        async with httpx.AsyncClient(base_url=instance.base, timeout=30) as dominique:
+            token_d = await log_in(dominique, "dominique")
+            answer = await dominique.post(
+                "/notes",
+                data={
+                    "csrf_token": token_d,
+                    "text": "Le potager ouvre samedi",
+                    "visibility": "public",
+                },
+            )
+            assert answer.status_code == 303
+        boosted = await value(pool, "SELECT uri FROM posts WHERE content_html LIKE '%potager%'")
+        await ana.send(instance, {"type": "Announce", "object": boosted, "to": [ana.uri]})
+        await ana.post(instance, "Mon propre message")
+        token = await log_in(http, "camille")
+
+        async def boost_shown() -> bool:
+            feed = (await http.get("/home")).text
+            return "potager" in feed and "Mon propre message" in feed
+
+        await until(boost_shown)
+
+        # When camille hides ana's boosts
+        answer = await http.post(
+            "/settings/blocks/actor",
+            data={"csrf_token": token, "uri": ana.uri, "action": "hide_boosts"},
+        )
+        assert answer.status_code == 303
+        # Then the boost leaves the feed, ana's own post stays, ana is not told
+        feed = (await http.get("/home")).text
+        assert "potager" not in feed
+        assert "Mon propre message" in feed
+        assert not ana.received("Block")
+
+        # When she shows them again, the boost is back
+        answer = await http.post(
+            "/settings/blocks/actor",
+            data={"csrf_token": token, "uri": ana.uri, "action": "show_boosts"},
+        )
+        assert "potager" in (await http.get("/home")).text
