@@ -154,3 +154,27 @@ async def send_answer(
         urls=urls,
         clock=clock,
     )
+
+
+async def accept_waiting_requests(
+    conn: Connection, *, actor: Actor, urls: Urls, clock: Clock, batch: int = 500
+) -> int:
+    """Accept every follow request waiting for an actor that no longer approves followers by
+    hand (Mastodon does so when an account is unlocked), each follower sent its Accept; how
+    many, in the caller's transaction."""
+    me = urls.actor(actor.username)
+    accepted = 0
+    while pending := await queries.select_pending_requests(conn, me, limit=batch):
+        for follow in pending:
+            await queries.accept_follow(conn, follow.id, clock.now())
+            await send_answer(
+                conn,
+                actor=actor,
+                follower=follow.follower,
+                follow_uri=follow.activity_uri,
+                accept=True,
+                urls=urls,
+                clock=clock,
+            )
+            accepted += 1
+    return accepted

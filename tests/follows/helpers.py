@@ -75,11 +75,11 @@ class Remote:
         return str(note["id"])
 
     def received(self, kind: str) -> list[dict[str, Any]]:
-        """What the peer was sent of a type (to any inbox of the peer)."""
+        """What the peer was sent of a type, addressed to this actor (at any inbox of the peer)."""
         return [
             doc
             for doc in (json.loads(body) for _path, body in self.peer.received)
-            if doc.get("type") == kind
+            if doc.get("type") == kind and self.uri in doc.get("to", [])
         ]
 
 
