@@ -51,23 +51,23 @@ def _next(target: str | None, fallback: str) -> str:
 async def _lists_page(me: Actor, *, domain_error: str | None = None, typed_domain: str = "") -> str:
     """The four lists, each a page at a time by its own cursor."""
     app_state = state()
-    lists = {}
+    entries = {}
     more = {}
     async with app_state.db.acquire() as conn:
         for which in follow_queries.LISTS:
             fetched = await follow_queries.select_controls_page(
                 conn, me.id, which, limit=PAGE_SIZE + 1, before_id=cursor_arg(f"{which}_before")
             )
-            lists[which] = fetched[:PAGE_SIZE]
+            entries[which] = fetched[:PAGE_SIZE]
             more[which] = fetched[PAGE_SIZE - 1].id if len(fetched) > PAGE_SIZE else None
         people = await known_actors(
             conn,
             app_state.urls,
-            (c.target for which in ("blocks", "mutes", "boosts") for c in lists[which]),
+            (c.target for which in ("blocks", "mutes", "boosts") for c in entries[which]),
         )
     return await render_template(
         "blocks.html",
-        lists=lists,
+        lists=entries,
         more=more,
         people=people,
         domain_error=message(domain_error) if domain_error else None,
@@ -129,25 +129,23 @@ async def _actor_page(me: Actor, uri: str) -> str:
     )
 
 
-@blueprint.get("/settings/blocks/actor")
+@blueprint.route("/settings/blocks/actor", methods=["GET", "POST"])
 async def actor() -> str | WerkzeugResponse:
-    """Block, mute or hide the boosts of one actor (named by its id in `uri`)."""
+    """Block, mute or hide the boosts of one actor (named by its id in `uri`): the choices, and
+    (POST) one of them done, then back to where the form was."""
     me = await _me()
     if not isinstance(me, Actor):
         return me
-    uri = request.args.get("uri", "")
-    if not uri or len(uri) > MAX_URI:
-        raise Problem(400, "uri names the actor")
-    return await _actor_page(me, uri)
+    if request.method == "GET":
+        uri = request.args.get("uri", "")
+        if not uri or len(uri) > MAX_URI:
+            raise Problem(400, "uri names the actor")
+        return await _actor_page(me, uri)
+    return await _act(me, await request.form)
 
 
-@blueprint.post("/settings/blocks/actor")
-async def act() -> WerkzeugResponse:
-    """Do one of the choices about an actor, then go back to where the form was."""
-    me = await _me()
-    if not isinstance(me, Actor):
-        return me
-    form: MultiDict[str, str] = await request.form
+async def _act(me: Actor, form: MultiDict[str, str]) -> WerkzeugResponse:
+    """One choice about an actor, done."""
     uri = form.get("uri", "")
     action = form.get("action", "")
     if not uri or len(uri) > MAX_URI:
