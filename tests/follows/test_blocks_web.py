@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from quart.typing import TestClientProtocol
 
+from fedicity.activitypub.accessors import host_of
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.follows import blocks
@@ -222,3 +223,19 @@ def test_domains_are_read_as_host_of_compares_them() -> None:
         with pytest.raises(BlockError) as raised:
             normalized_domain(bad)
         assert raised.value.code == "domain_invalid"
+
+
+async def test_uri_host_in_sql_agrees_with_host_of(pool: Pool) -> None:
+    uris = [
+        "https://Social.Example.org/users/ana",
+        "https://social.example.org:443/users/ana",
+        "http://social.example.org:80/users/ana",
+        "https://social.example.org:8443/users/ana",
+        "http://127.0.0.1:39685/users/ana",
+        "https://user@social.example.org/users/ana",
+        "https://social.example.org?x=1",
+        "https://social.example.org#frag",
+    ]
+    async with pool.acquire() as conn:
+        for uri in uris:
+            assert await conn.fetchval("SELECT uri_host($1)", uri) == host_of(uri), uri
