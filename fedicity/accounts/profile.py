@@ -18,6 +18,7 @@ from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.errors import DomainError
+from fedicity.follows import service as follow_service
 from fedicity.media import pictures
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
@@ -174,6 +175,10 @@ async def save_profile(
         )
         if _public_view(updated) != _public_view(actor):
             await publish_update(conn, updated, urls=urls, clock=clock)
+        if actor.manually_approves_followers and not updated.manually_approves_followers:
+            await follow_service.accept_waiting_requests(
+                conn, actor=updated, urls=urls, clock=clock
+            )
     return updated
 
 

@@ -33,3 +33,16 @@ def answer_activity(
         object=follow,
         to=[follower],
     )
+
+
+def block_activity(activity_uri: str, *, blocker: str, blocked: str) -> dict[str, Any]:
+    """Our Block of an actor, addressed to it (as Mastodon sends it)."""
+    return activity("Block", id=activity_uri, actor=blocker, object=blocked, to=[blocked])
+
+
+def undo_block_activity(
+    activity_uri: str, *, block_uri: str, blocker: str, blocked: str
+) -> dict[str, Any]:
+    """Undo of our Block, embedding it (Mastodon finds the block by its actor and object)."""
+    block = activity("Block", id=block_uri, actor=blocker, object=blocked, context=EMBEDDED)
+    return activity("Undo", id=activity_uri, actor=blocker, object=block, to=[blocked])

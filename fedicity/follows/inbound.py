@@ -29,6 +29,18 @@ async def on_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
             clock=ctx.clock,
         )
         return Outcome.done("the instance actor cannot be followed")
+    if await queries.refuses(ctx.conn, target.id, ctx.actor_uri):
+        # As Mastodon does: a blocked actor's (or blocked domain's) Follow is answered Reject.
+        await send_answer(
+            ctx.conn,
+            actor=target,
+            follower=ctx.actor_uri,
+            follow_uri=get_id(activity),
+            accept=False,
+            urls=ctx.urls,
+            clock=ctx.clock,
+        )
+        return Outcome.done("refused: the followed actor blocks the follower")
     target = await with_keys(ctx.conn, target, keygen=ctx.keygen)
     accepted = not target.manually_approves_followers
     await queries.upsert_follow(

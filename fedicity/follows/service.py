@@ -27,6 +27,11 @@ async def follow(
     me = urls.actor(actor.username)
     if target == me:
         raise FollowError("follow_self", "an actor cannot follow itself")
+    followed = await local_actor_for_uri(conn, urls, target)
+    if await queries.refuses(conn, actor.id, target) or (
+        followed is not None and await queries.refuses(conn, followed.id, me)
+    ):
+        raise FollowError("follow_blocked", "a block stands between these actors")
     activity_uri = urls.activity(new_token())
     activity = follow_activity(activity_uri, follower=me, followee=target)
     async with conn.transaction():
@@ -46,7 +51,6 @@ async def follow(
             urls=urls,
             clock=clock,
         )
-        followed = await local_actor_for_uri(conn, urls, target)
         if followed is not None:
             await notify_follow(conn, followed, follower=me, urls=urls, clock=clock)
     return activity
@@ -150,3 +154,27 @@ async def send_answer(
         urls=urls,
         clock=clock,
     )
+
+
+async def accept_waiting_requests(
+    conn: Connection, *, actor: Actor, urls: Urls, clock: Clock, batch: int = 500
+) -> int:
+    """Accept every follow request waiting for an actor that no longer approves followers by
+    hand (Mastodon does so when an account is unlocked), each follower sent its Accept; how
+    many, in the caller's transaction."""
+    me = urls.actor(actor.username)
+    accepted = 0
+    while pending := await queries.select_pending_requests(conn, me, limit=batch):
+        for follow in pending:
+            await queries.accept_follow(conn, follow.id, clock.now())
+            await send_answer(
+                conn,
+                actor=actor,
+                follower=follow.follower,
+                follow_uri=follow.activity_uri,
+                accept=True,
+                urls=urls,
+                clock=clock,
+            )
+            accepted += 1
+    return accepted

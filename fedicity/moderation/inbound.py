@@ -97,9 +97,13 @@ async def on_move(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
         if local is None:
             continue
         await follow_queries.delete_follow(ctx.conn, follower, origin)
-        await follow_service.follow(
-            ctx.conn, actor=local, target=target, urls=ctx.urls, clock=ctx.clock
-        )
+        try:
+            await follow_service.follow(
+                ctx.conn, actor=local, target=target, urls=ctx.urls, clock=ctx.clock
+            )
+        except follow_service.FollowError:
+            continue  # the follower blocks the new account (or its domain): no follow
+
     return Outcome.done("followers migrated")
 
 

@@ -10,6 +10,18 @@ from fedicity.notifications.models import Notification
 _COLUMNS = "id, recipient_id, kind, actor_uri, object_uri, created_at, read_at"
 
 
+def _silenced(recipient: str, actor: str) -> str:
+    """SQL true when the recipient (an actor row id) blocks the actor or its domain, or mutes it
+    with its notifications (migration 0022): such notifications are neither made nor shown."""
+    return f"""(EXISTS (SELECT 1 FROM user_blocks ub
+                          WHERE ub.owner_id = {recipient} AND ub.target = {actor})
+             OR EXISTS (SELECT 1 FROM user_mutes um
+                         WHERE um.owner_id = {recipient} AND um.target = {actor}
+                           AND um.notifications)
+             OR EXISTS (SELECT 1 FROM user_domain_blocks ud
+                         WHERE ud.owner_id = {recipient} AND ud.domain = uri_authority({actor})))"""
+
+
 async def insert_notification(
     conn: Connection,
     *,
@@ -21,8 +33,9 @@ async def insert_notification(
 ) -> bool:
     """Record a notification once; whether it was new."""
     row_id = await conn.fetchval(
-        """INSERT INTO notifications (recipient_id, kind, actor_uri, object_uri, created_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id""",
+        f"""INSERT INTO notifications (recipient_id, kind, actor_uri, object_uri, created_at)
+            SELECT $1, $2, $3, $4, $5 WHERE NOT {_silenced("$1::bigint", "$3::text")}
+            ON CONFLICT DO NOTHING RETURNING id""",
         recipient_id,
         kind,
         actor_uri,
@@ -39,6 +52,7 @@ async def select_page(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM notifications
              WHERE recipient_id = $1 AND ($2::bigint IS NULL OR id < $2)
+               AND NOT {_silenced("$1", "actor_uri")}
              ORDER BY id DESC LIMIT $3""",
         recipient_id,
         before_id,
@@ -50,7 +64,9 @@ async def select_page(
 async def count_unread(conn: Connection, recipient_id: int) -> int:
     """How many notifications the recipient has not seen."""
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND read_at IS NULL",
+        f"""SELECT count(*) FROM notifications
+             WHERE recipient_id = $1 AND read_at IS NULL
+               AND NOT {_silenced("$1", "actor_uri")}""",
         recipient_id,
     )
     return count

@@ -147,12 +147,30 @@ async def count_local_posts(conn: Connection) -> int:
     return count
 
 
+def _hidden_for(owner: str, actor: str) -> str:
+    """SQL true when the local actor whose id is `owner` blocks or mutes `actor`, or blocks its
+    domain (migration 0022; each test is a primary-key probe)."""
+    return f"""(EXISTS (SELECT 1 FROM user_blocks ub
+                          WHERE ub.owner_id = {owner} AND ub.target = {actor})
+             OR EXISTS (SELECT 1 FROM user_mutes um
+                         WHERE um.owner_id = {owner} AND um.target = {actor})
+             OR EXISTS (SELECT 1 FROM user_domain_blocks ud
+                         WHERE ud.owner_id = {owner} AND ud.domain = uri_authority({actor})))"""
+
+
 async def select_home_feed(
-    conn: Connection, me: str, *, limit: int, before: tuple[datetime, int] | None = None
+    conn: Connection,
+    me: str,
+    *,
+    limit: int,
+    before: tuple[datetime, int] | None = None,
+    owner_id: int | None = None,
 ) -> list[FeedEntry]:
     """A local actor's home feed: own posts, posts and boosts of followed actors, mentions.
 
     Newest first, keyset-paged by (moment, post id): `before` is the last entry of the page seen.
+    With `owner_id` (the actor's row), what it blocks or mutes is left out, authors and boosters
+    alike, and the boosts of accounts whose boosts it hides.
     """
     rows = await conn.fetch(
         f"""WITH followed AS (
@@ -166,18 +184,25 @@ async def select_home_feed(
                             WHERE m.post_id = p.id AND m.actor_uri = $1)
                 OR $1 = ANY(p.to_uris) OR $1 = ANY(p.cc_uris))
                AND ($3::timestamptz IS NULL OR (p.published, p.id) < ($3, $4))
+               AND ($5::bigint IS NULL OR NOT {_hidden_for("$5", "p.author_uri")})
             UNION ALL
             SELECT {_COLUMNS}, i.actor_uri AS boosted_by, i.published AS sort_at
               FROM interactions i JOIN posts p ON p.uri = i.object_uri
              WHERE i.kind = 'announce' AND i.actor_uri IN (SELECT followee FROM followed)
                AND p.deleted_at IS NULL AND p.visibility IN ('public', 'unlisted')
                AND ($3::timestamptz IS NULL OR (i.published, p.id) < ($3, $4))
+               AND ($5::bigint IS NULL OR (
+                        NOT {_hidden_for("$5", "i.actor_uri")}
+                    AND NOT {_hidden_for("$5", "p.author_uri")}
+                    AND NOT EXISTS (SELECT 1 FROM hidden_boosts hb
+                                     WHERE hb.owner_id = $5 AND hb.target = i.actor_uri)))
              ORDER BY sort_at DESC, id DESC
              LIMIT $2""",
         me,
         limit,
         before[0] if before else None,
         before[1] if before else None,
+        owner_id,
     )
     entries = []
     for row in rows:
@@ -187,17 +212,20 @@ async def select_home_feed(
 
 
 async def select_replies(
-    conn: Connection, uri: str, *, limit: int, after_id: int = 0
+    conn: Connection, uri: str, *, limit: int, after_id: int = 0, viewer_id: int | None = None
 ) -> list[Post]:
-    """Public replies to a post, oldest first."""
+    """Public replies to a post, oldest first; without those of actors a local viewer (its
+    actor row) blocks, mutes or blocks the domain of."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM posts p
              WHERE p.in_reply_to = $1 AND p.deleted_at IS NULL
                AND p.visibility IN ('public', 'unlisted') AND p.id > $2
+               AND ($4::bigint IS NULL OR NOT {_hidden_for("$4", "p.author_uri")})
              ORDER BY p.id LIMIT $3""",
         uri,
         after_id,
         limit,
+        viewer_id,
     )
     return [_post(row) for row in rows]
 

@@ -9,6 +9,7 @@ from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
+from fedicity.follows import queries as follow_queries
 from fedicity.located import queries as located_queries
 from fedicity.notifications.service import notify
 from fedicity.posts import queries
@@ -97,6 +98,11 @@ async def create_note(
 ) -> Post:
     """Write a note; its Create goes to followers, mentioned actors and the replied-to author."""
     checked = _checked_visibility(text, visibility)
+    replied_to_id = in_reply_to.local_actor_id if in_reply_to is not None else None
+    if replied_to_id is not None and await follow_queries.refuses(
+        conn, replied_to_id, urls.actor(actor.username)
+    ):
+        raise PostError("reply_blocked", "the author of this post blocks you")
     composed = compose(text, local_host=local_host, resolved=resolved, tag_url=urls.tag_template)
     data = _note_data(
         actor,

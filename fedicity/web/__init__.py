@@ -101,6 +101,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.admin_content import blueprint as admin_content_blueprint
     from fedicity.web.admin_dashboard import blueprint as admin_dashboard_blueprint
     from fedicity.web.admin_domains import blueprint as admin_domains_blueprint
+    from fedicity.web.blocks import blueprint as blocks_blueprint
     from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.map import blueprint as map_blueprint
@@ -124,6 +125,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(inbox_blueprint)
     app.register_blueprint(social_blueprint)
+    app.register_blueprint(blocks_blueprint)
     app.register_blueprint(territories_blueprint)
     app.register_blueprint(proposals_blueprint)
     app.register_blueprint(rooms_blueprint)

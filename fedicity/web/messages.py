@@ -43,6 +43,12 @@ MESSAGES: dict[str, str] = {
     # follows and posts
     "follow_failed": lazy("This account could not be found or followed."),
     "follow_self": lazy("You cannot follow yourself."),
+    "follow_blocked": lazy("A block stands between you and this account."),
+    "reply_blocked": lazy("The author of this post blocks you: you cannot answer it."),
+    "block_self": lazy("You cannot block or mute yourself."),
+    "block_unknown": lazy("This account is not known here."),
+    "domain_invalid": lazy("Type a domain name, such as example.org."),
+    "domain_own": lazy("You cannot block this server's own domain."),
     "not_found": lazy("This account could not be found."),
     "empty": lazy("A post needs some text."),
     "post_too_long": lazy("A post has at most 5000 characters."),
@@ -162,7 +168,6 @@ MESSAGES: dict[str, str] = {
         "Type at most 50 server names such as example.org, one per line."
     ),
     # domain policies and block lists
-    "domain_invalid": lazy("Type a domain name such as example.org."),
     "policy_action_invalid": lazy("Choose a policy from the list."),
     "policy_empty": lazy("Without suspension or silence, reject media or reports (or both)."),
     "comment_too_long": lazy("A public comment has at most 1000 characters."),

@@ -43,8 +43,13 @@ async def render_post_page(post: Post) -> str:
         )
         if parent is not None and parent.visibility not in ("public", "unlisted"):
             parent = None
+        account = current_account()
         fetched = await post_queries.select_replies(
-            conn, post.uri, limit=THREAD_REPLIES + 1, after_id=cursor_arg("after") or 0
+            conn,
+            post.uri,
+            limit=THREAD_REPLIES + 1,
+            after_id=cursor_arg("after") or 0,
+            viewer_id=account.actor_id if account is not None else None,
         )
         replies = fetched[:THREAD_REPLIES]
         shown = [p for p in (parent, post, *replies) if p is not None]

@@ -110,7 +110,11 @@ async def _render_feed(
     async with state().db.acquire() as conn:
         replying = await post_queries.select_post(conn, reply_to[:2000]) if reply_to else None
         fetched = await post_queries.select_home_feed(
-            conn, urls.actor(me.username), limit=FEED_SIZE + 1, before=moment_cursor_arg()
+            conn,
+            urls.actor(me.username),
+            limit=FEED_SIZE + 1,
+            before=moment_cursor_arg(),
+            owner_id=me.id,
         )
         entries = fetched[:FEED_SIZE]
         people = await known_actors(
@@ -392,8 +396,9 @@ async def follow() -> WerkzeugResponse:
             await follows.follow(
                 conn, actor=me, target=target, urls=app_state.urls, clock=app_state.clock
             )
-        except FollowError:
-            return redirect(url_for("social.home_feed", error="follow_failed"), 303)
+        except FollowError as error:
+            code = "follow_blocked" if error.code == "follow_blocked" else "follow_failed"
+            return redirect(url_for("social.home_feed", error=code), 303)
     # From an actor's page, back to it, where the button now says how the follow stands.
     if form.get("next"):
         return redirect(_back_to(form.get("next")), 303)

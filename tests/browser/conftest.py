@@ -280,6 +280,26 @@ async def _content_pages(pool: Pool) -> dict[str, str]:
     return {"admin_content": "/admin/content"}
 
 
+async def _controls_pages(base: str) -> dict[str, str]:
+    """The browser's account blocks, mutes, blocks a long domain name and hides boosts, through
+    the forms, so that the lists and an actor's choices are shown filled."""
+    lea, camille = f"{base}/actors/lea", f"{base}/actors/camille"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        token = await _logged_in(client, DEMO_ADMIN, ADMIN_PASSWORD)
+        for uri, action in ((lea, "block"), (lea, "mute"), (camille, "hide_boosts")):
+            response = await client.post(
+                "/settings/blocks/actor",
+                data={"csrf_token": token, "uri": uri, "action": action, "notifications": "on"},
+            )
+            assert response.status_code == 303, response.text
+        response = await client.post(
+            "/settings/blocks/domain",
+            data={"csrf_token": token, "domain": f"un-{LONG_WORD[:50]}.example.org"},
+        )
+        assert response.status_code == 303, response.text
+    return {"blocks": "/settings/blocks", "block_actor": f"/settings/blocks/actor?uri={camille}"}
+
+
 @pytest.fixture(scope="session")
 async def browser_pool(pg_server_dsn: str) -> AsyncIterator[Pool]:
     """A database of its own: the per-test cleaning of `pool` must not empty the seeded site."""
@@ -315,6 +335,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
         pages.update(await _dashboard_pages(browser_pool))
         pages.update(await _domain_pages(browser_pool))
         pages.update(await _content_pages(browser_pool))
+        pages.update(await _controls_pages(instance.base))
         yield Site(
             instance.base,
             pages,

@@ -36,6 +36,8 @@ MAIN_PAGES = [
     "forgot",
     "reset",
     "account_delete",
+    "blocks",
+    "block_actor",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.
