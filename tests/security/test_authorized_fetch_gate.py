@@ -54,6 +54,8 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "accounts.admin",
         "admin.audit_log",
         "admin.audit_export",
+        "blocks.actor",
+        "blocks.lists",
         "admin_content.content_rules",
         "admin_dashboard.dashboard",
         "metrics.metrics",
