@@ -19,6 +19,7 @@ from fedicity import __version__
 from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors.service import ActorError
 from fedicity.cli import audit as audit_cli
+from fedicity.cli import moderation as moderation_cli
 from fedicity.cli import organizations as organizations_cli
 from fedicity.cli import peers as peers_cli
 from fedicity.cli import territories as territories_cli
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     territories_cli.register(commands, with_conn)
     peers_cli.register(commands)
     audit_cli.register(commands)
+    moderation_cli.register(commands)
     return parser
 
 

@@ -17,6 +17,7 @@ from fedicity.activitypub.inbox import (
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.remote import LookupFailure
 from fedicity.inbound import mailbox
+from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import host_refusal
 from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
@@ -74,6 +75,9 @@ async def _receive(recipient: str | None) -> Response:
         return Response(b"", status=202)
     assert isinstance(result, Accepted)
     async with app_state.db.acquire() as conn:
+        # A remote account the moderators suspended is heard no more (stewardship/actions.py).
+        if await moderation_queries.select_restriction(conn, result.actor_uri) == "suspend":
+            raise Problem(403, "this account is suspended here", extra={"reason": "suspended"})
         stored = await mailbox.receive(
             conn,
             activity=result.activity,
