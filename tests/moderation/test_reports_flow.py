@@ -29,10 +29,12 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 AP = {"Accept": "application/activity+json"}
 
 
-async def _citizen(instance: Instance, username: str, keygen: FixedKeys, **kw: bool) -> Actor:
+async def _citizen(
+    instance: Instance, username: str, keygen: FixedKeys, *, is_admin: bool = False
+) -> Actor:
     async with instance.pool.acquire() as conn:
         account = await accounts.register(
-            conn, username=username, password=PASSWORD, keygen=keygen, **kw
+            conn, username=username, password=PASSWORD, keygen=keygen, is_admin=is_admin
         )
         actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
     assert actor is not None
