@@ -7,13 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fedicity.activitypub.accessors import host_of
+from fedicity.activitypub.accessors import get_id, host_of
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.service import local_actor_for_uri
 from fedicity.db.pool import Connection
+from fedicity.delivery import queries as delivery_queries
 from fedicity.events import queries as event_queries
 from fedicity.located import queries as located_queries
 from fedicity.posts import queries as post_queries
+from fedicity.posts.models import Post
 from fedicity.proposals import queries as proposal_queries
 from fedicity.sanitize import html_to_text
 from fedicity.urls import Urls
@@ -51,6 +53,17 @@ async def _territory_id(conn: Connection, uri: str) -> int | None:
     return None if item is None else item.territory_id
 
 
+async def _audiences(conn: Connection, urls: Urls, post: Post) -> list[str]:
+    """The FEP-1b12 audience of a post (an organisation's wall): in its document when remote,
+    in its Create when ours."""
+    document = post.raw
+    if post.local_actor_id is not None:
+        create = await delivery_queries.select_activity(conn, urls.create_activity(post.uri))
+        document = create or {}
+    found = get_id((document or {}).get("audience"))
+    return [found] if found else []
+
+
 def _excerpt(html: str) -> str:
     return html_to_text(html)[:EXCERPT]
 
@@ -69,7 +82,9 @@ async def find(conn: Connection, urls: Urls, uri: str, kind: str | None = None) 
                 _excerpt(post.content_html),
                 post.local_actor_id is not None,
                 url=post.url,
-                organization_id=await _organization_id(conn, urls, post.to_uris + post.cc_uris),
+                organization_id=await _organization_id(
+                    conn, urls, [*await _audiences(conn, urls, post), *post.to_uris, *post.cc_uris]
+                ),
                 territory_id=await _territory_id(conn, uri),
                 removed=post.deleted_at is not None,
             )

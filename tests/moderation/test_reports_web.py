@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.actors import queries as actor_queries
 from fedicity.audit import queries as audit_queries
+from fedicity.audit.models import SYSTEM
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from fedicity.posts.models import Post
+from fedicity.stewardship import actions
 from fedicity.urls import Urls
-from tests.conftest import FixedKeys
+from tests.conftest import FixedKeys, fixed_keypairs
+from tests.inbox_helpers import post_signed, seed_remote_actor
 from tests.web.test_accounts_web import PASSWORD, _csrf, _log_in, _register
 
 URLS = Urls("http://fedicity.test")
@@ -243,3 +247,63 @@ async def test_reports_are_rate_limited_per_account(
         form={"csrf_token": token, "kind": "post", "uri": post.uri, "category": "spam"},
     )
     assert response.status_code == 429
+
+
+async def test_a_suspended_remote_account_is_refused_at_the_inbox(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock
+) -> None:
+    # Given a known remote account whose posts arrive here, one already stored
+    key = fixed_keypairs()[0]
+    troll = "https://social.invalid/users/troll"
+    await seed_remote_actor(pool, troll, key, clock.now())
+
+    def note(n: int) -> dict[str, object]:
+        return {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{troll}/statuses/{n}/activity",
+            "type": "Create",
+            "actor": troll,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "object": {
+                "id": f"{troll}/statuses/{n}",
+                "type": "Note",
+                "attributedTo": troll,
+                "content": "insultes",
+                "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            },
+        }
+
+    first = await post_signed(
+        client, "/inbox", note(1), key_id=troll + "#main-key", keypair=key, now=clock.now()
+    )
+    assert first.status_code == 202
+    # When the admin suspends it from the command line's code path
+    async with pool.acquire() as conn:
+        await actions.suspend(
+            conn,
+            troll,
+            by=SYSTEM,
+            reason="insultes",
+            env=actions.Env(urls=URLS, clock=clock),
+        )
+        assert await moderation_queries.select_restriction(conn, troll) == "suspend"
+    # Then its next delivery is refused, signed as it is
+    refused = await post_signed(
+        client, "/inbox", note(2), key_id=troll + "#main-key", keypair=key, now=clock.now()
+    )
+    assert refused.status_code == 403
+    assert (await refused.get_json())["reason"] == "suspended"
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM inbox_items") == 1
+        entry = (await audit_queries.select_page(conn, limit=1))[0]
+    assert (entry.action, entry.target, entry.actor_name) == ("account.suspend", troll, "system")
+    # And an unknown remote account cannot be suspended by mistake
+    async with pool.acquire() as conn:
+        with pytest.raises(actions.ModerationError):
+            await actions.suspend(
+                conn,
+                "https://social.invalid/users/nobody",
+                by=SYSTEM,
+                reason="",
+                env=actions.Env(urls=URLS, clock=clock),
+            )
