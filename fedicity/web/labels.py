@@ -81,11 +81,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "other": lazy("Something else"),
     },
     "report_kind": {
-        "post": lazy("Post"),
-        "event": lazy("Event"),
-        "proposal": lazy("Proposal"),
-        "comment": lazy("Comment"),
-        "actor": lazy("Account"),
+        "post": lazy("A post"),
+        "event": lazy("An event"),
+        "proposal": lazy("A proposal"),
+        "comment": lazy("A comment"),
+        "actor": lazy("An account"),
     },
     "report_resolution": {
         "dismissed": lazy("Looked at; no action was needed"),

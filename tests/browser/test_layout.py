@@ -32,6 +32,10 @@ MAIN_PAGES = [
     "forgot",
     "reset",
     "account_delete",
+    "report_form",
+    "reports",
+    "report",
+    "report_mine",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.
