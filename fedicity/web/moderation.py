@@ -114,9 +114,12 @@ async def _report_for(report_id: int, account: Account) -> tuple[Report, frozens
     return report, frozenset(allowed)
 
 
-@blueprint.get("/admin/reports/<int:report_id>")
-async def report_page(report_id: int) -> str:
-    """One report: its objects, who reported, about whom, what was done, what may be done."""
+@blueprint.route("/admin/reports/<int:report_id>", methods=["GET", "POST"])
+async def report_page(report_id: int) -> str | WerkzeugResponse:
+    """One report: its objects, who reported, about whom, what was done, what may be done;
+    POST takes an action."""
+    if request.method == "POST":
+        return await act(report_id)
     account = require_account()
     report, allowed = await _report_for(report_id, account)
     app_state = state()
@@ -145,7 +148,6 @@ async def report_page(report_id: int) -> str:
     )
 
 
-@blueprint.post("/admin/reports/<int:report_id>")
 async def act(report_id: int) -> WerkzeugResponse:
     """Take one action on a report (or lift a restriction of its account)."""
     account = require_account()

@@ -89,9 +89,11 @@ async def _me() -> Actor:
     return actor
 
 
-@blueprint.get("/report")
+@blueprint.route("/report", methods=["GET", "POST"])
 async def report_form() -> tuple[str, int] | WerkzeugResponse:
     """The form: what is reported, a category, a comment, other posts, forwarding."""
+    if request.method == "POST":
+        return await report_send()
     if current_account() is None:
         return redirect(url_for("accounts.login", next=request.full_path), 303)
     target = await _target(request.args.get("uri", ""), request.args.get("kind", ""))
@@ -99,7 +101,6 @@ async def report_form() -> tuple[str, int] | WerkzeugResponse:
     return await _form(target, actor, typed={"forward": True}, errors={}, status=200)
 
 
-@blueprint.post("/report")
 async def report_send() -> tuple[str, int] | WerkzeugResponse:
     """File the report; the form again with the error by its field when refused."""
     account = require_account()
