@@ -10,6 +10,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import Actor
+from fedicity.db.pool import Connection
+from fedicity.follows import queries as follow_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation import reports
 from fedicity.posts import queries as post_queries
@@ -38,14 +40,34 @@ _FIELD = {
 NOTICES = {"sent": lazy("Thank you: your report was sent to the moderators.")}
 
 
-async def _target(uri: str, kind: str) -> Target:
+async def _target(uri: str, kind: str, reader: str) -> Target:
     if not uri or len(uri) > MAX_URI or kind not in reports.TARGET_KINDS:
         raise Problem(400, "say what to report: a kind and the address of the content")
     async with state().db.acquire() as conn:
         found = await targets.find(conn, state().urls, uri, kind)
-    if found is None or found.removed:
+        visible = found is not None and await _visible(conn, found, reader)
+    if found is None or found.removed or not visible:
         raise Problem(404, "nothing of that kind is known here at this address")
     return found
+
+
+async def _visible(conn: Connection, target: Target, reader: str) -> bool:
+    """Whether the reader may see what they report: the form shows its text, so a post that is
+    not public is reported only by someone it was addressed to (or a follower, for one to
+    followers)."""
+    if target.kind != "post":
+        return True
+    post = await post_queries.select_post(conn, target.uri)
+    if post is None:
+        return False
+    if post.visibility in ("public", "unlisted") or post.author_uri == reader:
+        return True
+    if reader in post.to_uris or reader in post.cc_uris:
+        return True
+    if post.visibility != "followers":
+        return False
+    follow = await follow_queries.select_follow(conn, reader, post.author_uri)
+    return follow is not None and follow.state == "accepted"
 
 
 async def _form(
@@ -96,8 +118,9 @@ async def report_form() -> tuple[str, int] | WerkzeugResponse:
         return await report_send()
     if current_account() is None:
         return redirect(url_for("accounts.login", next=request.full_path), 303)
-    target = await _target(request.args.get("uri", ""), request.args.get("kind", ""))
     actor = await _me()
+    me = state().urls.actor(actor.username)
+    target = await _target(request.args.get("uri", ""), request.args.get("kind", ""), me)
     return await _form(target, actor, typed={"forward": True}, errors={}, status=200)
 
 
@@ -105,8 +128,9 @@ async def report_send() -> tuple[str, int] | WerkzeugResponse:
     """File the report; the form again with the error by its field when refused."""
     account = require_account()
     form = await request.form
-    target = await _target(form.get("uri", ""), form.get("kind", ""))
     actor = await _me()
+    me = state().urls.actor(actor.username)
+    target = await _target(form.get("uri", ""), form.get("kind", ""), me)
     extra = [uri for uri in form.getlist("include") if uri and len(uri) <= MAX_URI]
     typed = {
         "category": form.get("category", ""),

@@ -19,6 +19,7 @@ from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
+from fedicity.posts.compose import Mention
 from fedicity.posts.models import Post
 from fedicity.stewardship import actions
 from fedicity.urls import Urls
@@ -307,3 +308,37 @@ async def test_a_suspended_remote_account_is_refused_at_the_inbox(
                 reason="",
                 env=actions.Env(urls=URLS, clock=clock),
             )
+
+
+async def test_a_post_one_may_not_read_cannot_be_reported_nor_shown(
+    app: Quart, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+) -> None:
+    # Given bob's direct message to dominique
+    await _register(pool, keygen, "bob")
+    camille = await _client(app, pool, keygen, "camille")
+    dominique = await _client(app, pool, keygen, "dominique")
+    async with pool.acquire() as conn:
+        bob = await actor_queries.select_actor_by_username(conn, "bob")
+        assert bob is not None
+        secret = await posts.create_note(
+            conn,
+            actor=bob,
+            text="@dominique le code de la porte est 4521",
+            visibility="direct",
+            urls=URLS,
+            clock=clock,
+            local_host="fedicity.test",
+            resolved={
+                ("dominique", "fedicity.test"): Mention(
+                    "@dominique", URLS.actor("dominique"), URLS.profile("dominique")
+                )
+            },
+        )
+    # Then camille, who was not addressed, cannot open the form nor file it: it is unknown
+    response = await camille.get(f"/report?kind=post&uri={secret.uri}")
+    assert response.status_code == 404
+    assert "4521" not in await response.get_data(as_text=True)
+    # But dominique, to whom it was sent, can report it
+    page = await dominique.get(f"/report?kind=post&uri={secret.uri}")
+    assert page.status_code == 200
+    assert "4521" in await page.get_data(as_text=True)
