@@ -15,6 +15,7 @@ from fedicity.follows import queries as follow_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation import reports
 from fedicity.posts import queries as post_queries
+from fedicity.proposals import queries as proposal_queries
 from fedicity.stewardship import targets
 from fedicity.stewardship.targets import Target
 from fedicity.web.app import state
@@ -54,7 +55,11 @@ async def _target(uri: str, kind: str, reader: str) -> Target:
 async def _visible(conn: Connection, target: Target, reader: str) -> bool:
     """Whether the reader may see what they report: the form shows its text, so a post that is
     not public is reported only by someone it was addressed to (or a follower, for one to
-    followers)."""
+    followers), and a draft proposal by nobody but its author."""
+    if target.kind == "proposal":
+        # A draft is its author's alone until it is published.
+        proposal = await proposal_queries.select_proposal(conn, target.uri)
+        return proposal is not None and (proposal.state != "draft" or target.owner == reader)
     if target.kind != "post":
         return True
     post = await post_queries.select_post(conn, target.uri)

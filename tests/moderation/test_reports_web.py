@@ -21,6 +21,8 @@ from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention
 from fedicity.posts.models import Post
+from fedicity.proposals import drafts
+from fedicity.proposals import service as proposal_service
 from fedicity.stewardship import actions
 from fedicity.urls import Urls
 from tests.conftest import FixedKeys, fixed_keypairs
@@ -342,3 +344,23 @@ async def test_a_post_one_may_not_read_cannot_be_reported_nor_shown(
     page = await dominique.get(f"/report?kind=post&uri={secret.uri}")
     assert page.status_code == 200
     assert "4521" in await page.get_data(as_text=True)
+
+
+async def test_a_draft_proposal_is_its_authors_alone(
+    app: Quart, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+) -> None:
+    await _register(pool, keygen, "bob")
+    camille = await _client(app, pool, keygen, "camille")
+    async with pool.acquire() as conn:
+        bob = await actor_queries.select_actor_by_username(conn, "bob")
+        assert bob is not None
+        draft = await drafts.create_draft(
+            conn,
+            actor=bob,
+            title="Brouillon secret",
+            text="Pas encore publié",
+            env=proposal_service.Env(urls=URLS, clock=clock, keygen=keygen),
+        )
+    response = await camille.get(f"/report?kind=proposal&uri={draft.uri}")
+    assert response.status_code == 404
+    assert "Brouillon secret" not in await response.get_data(as_text=True)
