@@ -8,7 +8,6 @@ from typing import Any
 from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from fedicity.accounts import suspension
 from fedicity.activitypub import collections
 from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import ACTIVITY_JSON, AS_CONTEXT
@@ -29,6 +28,7 @@ from fedicity.web.app import state
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.messages import message
+from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.pages import render_post_page, render_profile
 from fedicity.web.paging import cursor_arg
@@ -77,16 +77,8 @@ async def _local_actor(username: str) -> Actor:
         raise Gone(closed)
     if actor is None or actor.kind == "application":
         raise Problem(404, f"no actor named {username!r} here")
-    await _refuse_suspended(actor.id)
+    await refuse_suspended(actor.id)
     return actor
-
-
-async def _refuse_suspended(actor_id: int) -> None:
-    """A suspended account's actor, collections and posts answer 410 (accounts/suspension)."""
-    async with state().db.acquire() as conn:
-        suspended = await suspension.is_suspended(conn, actor_id)
-    if suspended:
-        raise Problem(410, message("account_suspended"), extra={"reason": "suspended"})
 
 
 class Gone(Exception):
@@ -325,7 +317,7 @@ async def _visible_local_post(token: str) -> Post:
         raise Problem(404, "no such post here")
     if post.deleted_at is not None:
         raise Problem(410, "this post was deleted")
-    await _refuse_suspended(post.local_actor_id)
+    await refuse_suspended(post.local_actor_id)
     return post
 
 

@@ -10,6 +10,7 @@ from quart import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.accounts import queries as account_queries
+from fedicity.accounts import suspension
 from fedicity.accounts.models import Account
 from fedicity.actors import queries as actor_queries
 from fedicity.audit import queries as audit_queries
@@ -22,7 +23,7 @@ from fedicity.web.admin import acting, admin_actor
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import lazy
-from fedicity.web.messages import query_error
+from fedicity.web.messages import message, query_error
 from fedicity.web.paging import cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, require_account
@@ -44,6 +45,17 @@ NOTICES = {
     "moderator_added": lazy("The territory moderator was named."),
     "moderator_removed": lazy("The territory moderator was removed."),
 }
+
+
+async def refuse_suspended(actor_id: int | None) -> None:
+    """410 for what a suspended local account made: its actor, collections, posts, events and
+    proposals (accounts/suspension.py)."""
+    if actor_id is None:
+        return
+    async with state().db.acquire() as conn:
+        suspended = await suspension.is_suspended(conn, actor_id)
+    if suspended:
+        raise Problem(410, message("account_suspended"), extra={"reason": "suspended"})
 
 
 def _env() -> actions.Env:

@@ -149,17 +149,31 @@ async def test_a_suspended_account_cannot_log_in_post_or_be_fetched_until_lifted
     bob = app.test_client()
     await _log_in(bob, "bob")
     bob_token = await _csrf(bob, "/home")
+    created = await bob.post(
+        "/events",
+        form={
+            "csrf_token": bob_token,
+            "title": "Vente de pilules",
+            "starts_at": "2031-06-14T10:00",
+            "timezone": "Europe/Paris",
+            "place_name": "Parking",
+            "join_mode": "free",
+        },
+    )
+    assert created.status_code == 303, await created.get_data(as_text=True)
+    event_path = created.headers["Location"]
     camille = await _client(app, pool, keygen, "camille")
     number = await _report(camille, post)
     admin = await _client(app, pool, keygen, "root_admin", is_admin=True)
     assert (await admin.get("/actors/bob", headers=AP)).status_code == 200
     # When the admin suspends bob from the report
     assert "notice=suspend" in await _act(admin, number, "suspend", "vend des faux médicaments")
-    # Then bob's actor, its collections and its post answer 410
+    # Then bob's actor, its collections, its post and its event answer 410
     token = post.uri.rsplit("/", 1)[1]
     for path in ("/actors/bob", "/actors/bob/outbox", "/actors/bob/followers", f"/notes/{token}"):
         assert (await admin.get(path, headers=AP)).status_code == 410, path
     assert (await admin.get("/actors/bob")).status_code == 410
+    assert (await admin.get(event_path)).status_code == 410
     # And bob's session is over: posting is refused and nothing is stored
     refused = await bob.post("/notes", form={"csrf_token": bob_token, "text": "encore"})
     assert refused.status_code == 303
@@ -178,6 +192,7 @@ async def test_a_suspended_account_cannot_log_in_post_or_be_fetched_until_lifted
     assert "notice=unsuspend" in await _act(admin, number, "unsuspend", "erreur")
     # Then bob is back: his actor answers and he can log in
     assert (await admin.get("/actors/bob", headers=AP)).status_code == 200
+    assert (await admin.get(event_path)).status_code == 200
     back = app.test_client()
     await _log_in(back, "bob")
     # And each step is in the audit log, with the report it came from
