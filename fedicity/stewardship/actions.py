@@ -43,6 +43,7 @@ from fedicity.follows import queries as follow_queries
 from fedicity.located import queries as located_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation import reports
+from fedicity.moderation.policy import policy_domain
 from fedicity.moderation.queries import Report
 from fedicity.organizations import queries as organization_queries
 from fedicity.posts import queries as post_queries
@@ -443,7 +444,7 @@ async def suspend_domain(
     if not reports.forwardable(report, env.urls):
         raise ModerationError("not_remote", "this report is about a local account")
     assert report.target_actor is not None
-    domain = host_of(report.target_actor).split(":")[0]
+    domain = policy_domain(host_of(report.target_actor))
     async with conn.transaction():
         await moderation_queries.upsert_domain_policy(conn, domain, "suspend", reason)
         await audit_queries.record(

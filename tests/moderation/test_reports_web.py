@@ -379,3 +379,44 @@ async def test_a_draft_proposal_is_its_authors_alone(
     response = await camille.get(f"/report?kind=proposal&uri={draft.uri}")
     assert response.status_code == 404
     assert "Brouillon secret" not in await response.get_data(as_text=True)
+
+
+async def test_an_admin_suspends_the_reported_accounts_whole_server(
+    app: Quart, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+) -> None:
+    # Given a report about a remote account
+    troll = "https://social.invalid:8443/users/troll"
+    await seed_remote_actor(pool, troll, fixed_keypairs()[0], clock.now())
+    async with pool.acquire() as conn:
+        await moderation_queries.insert_report(
+            conn,
+            activity_uri="https://other.invalid/flags/1",
+            reporter="https://other.invalid/actor",
+            targets=[troll],
+            content="un serveur de trolls",
+            raw={},
+            now=clock.now(),
+        )
+        await moderation_queries.update_report_place(
+            conn,
+            "https://other.invalid/flags/1",
+            target_actor=troll,
+            organization_id=None,
+            territory_id=None,
+        )
+        number = (await moderation_queries.select_reports_page(conn, limit=1))[0].id
+    admin = await _client(app, pool, keygen, "root_admin", is_admin=True)
+    page = await (await admin.get(f"/admin/reports/{number}")).get_data(as_text=True)
+    assert 'value="suspend_domain"' in page
+    # When the admin suspends its server
+    assert "notice=suspend_domain" in await _act(admin, number, "suspend_domain", "trolls")
+    # Then the domain (its name, whatever the port) is suspended and the report closed
+    async with pool.acquire() as conn:
+        policy = await moderation_queries.select_domain_policy(conn, "social.invalid")
+        report = await moderation_queries.select_report(conn, number)
+        entries = [(e.action, e.target) for e in await audit_queries.select_page(conn, limit=2)]
+    assert policy is not None
+    assert policy.action == "suspend"
+    assert report is not None
+    assert report.resolution == "domain_suspended"
+    assert entries == [("report.resolve", f"report:{number}"), ("domain.suspend", "social.invalid")]
