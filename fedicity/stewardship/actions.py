@@ -215,14 +215,24 @@ async def _objects(conn: Connection, report: Report, urls: Urls) -> list[Target]
 
 
 async def remove_content(
-    conn: Connection, report: Report, *, by: AuditActor, reason: str, env: Env
+    conn: Connection,
+    report: Report,
+    *,
+    by: AuditActor,
+    reason: str,
+    env: Env,
+    organization_id: int | None = None,
 ) -> int:
-    """Remove the reported objects and close the report; how many went."""
+    """Remove the reported objects and close the report; how many went. With
+    `organization_id` (an organisation's moderator acting), only those on its wall or in its
+    rooms: a report may carry the author's other posts, which are not theirs to remove."""
     reason = _reason(reason)
     async with conn.transaction():
         count = 0
         for target in await _objects(conn, report, env.urls):
             if target.kind == "proposal":
+                continue
+            if organization_id is not None and target.organization_id != organization_id:
                 continue
             if await remove_object(
                 conn, target, by=by, reason=reason, env=env, report_id=report.id
@@ -243,14 +253,28 @@ async def remove_content(
 
 
 async def hide_from_territory(
-    conn: Connection, report: Report, *, by: AuditActor, reason: str, env: Env
+    conn: Connection,
+    report: Report,
+    *,
+    by: AuditActor,
+    reason: str,
+    env: Env,
+    territory_ids: list[int] | None = None,
 ) -> int:
-    """Take the reported objects off the territories' pages and close the report."""
+    """Take the reported objects off the territories' pages and close the report. With
+    `territory_ids` (a territory moderator acting), only those located in them or below."""
     reason = _reason(reason)
     now = env.clock.now()
     async with conn.transaction():
         count = 0
         for target in await _objects(conn, report, env.urls):
+            if territory_ids is not None and (
+                target.territory_id is None
+                or not await moderation_queries.territory_within(
+                    conn, target.territory_id, territory_ids
+                )
+            ):
+                continue
             if await located_queries.mark_deleted(conn, target.uri, now):
                 count += 1
                 await audit_queries.record(

@@ -179,9 +179,25 @@ async def act(report_id: int) -> WerkzeugResponse:
             if action == "dismiss":
                 await actions.dismiss(conn, report, by=by, reason=reason, env=env)
             elif action == "remove":
-                await actions.remove_content(conn, report, by=by, reason=reason, env=env)
+                await actions.remove_content(
+                    conn,
+                    report,
+                    by=by,
+                    reason=reason,
+                    env=env,
+                    organization_id=None if account.is_admin else report.organization_id,
+                )
             elif action == "hide":
-                await actions.hide_from_territory(conn, report, by=by, reason=reason, env=env)
+                await actions.hide_from_territory(
+                    conn,
+                    report,
+                    by=by,
+                    reason=reason,
+                    env=env,
+                    territory_ids=None
+                    if account.is_admin
+                    else await moderation_queries.select_moderated_territories(conn, account.id),
+                )
             elif action == "silence":
                 await actions.silence(
                     conn, target_actor, by=by, reason=reason, env=env, report=report

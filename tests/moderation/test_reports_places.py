@@ -19,6 +19,7 @@ from fedicity.organizations import memberships, posting
 from fedicity.organizations import service as organizations
 from fedicity.organizations.service import Env
 from fedicity.posts import queries as post_queries
+from fedicity.posts import service as posts
 from fedicity.urls import Urls
 from tests.conftest import FixedKeys
 from tests.web.test_accounts_web import _csrf, _log_in, _register
@@ -49,12 +50,14 @@ async def _items(client: TestClientProtocol) -> list[str]:
     return [item["id"] for item in page["items"]]
 
 
-async def _report(client: TestClientProtocol, kind: str, uri: str) -> int:
+async def _report(
+    client: TestClientProtocol, kind: str, uri: str, include: str | None = None
+) -> int:
     token = await _csrf(client, f"/report?kind={kind}&uri={uri}")
-    response = await client.post(
-        "/report",
-        form={"csrf_token": token, "kind": kind, "uri": uri, "category": "violation"},
-    )
+    form = {"csrf_token": token, "kind": kind, "uri": uri, "category": "violation"}
+    if include is not None:
+        form["include"] = include
+    response = await client.post("/report", form=form)
     assert response.status_code == 303
     match = re.search(r"/reports/(\d+)", response.headers["Location"])
     assert match is not None
@@ -185,6 +188,16 @@ async def test_an_organisations_admin_removes_a_reported_wall_post(
         )
         for member in ("bob", "dominique"):
             await memberships.join(conn, organization=org, member_uri=URLS.actor(member), env=env)
+        elsewhere = await posts.create_note(
+            conn,
+            actor=bob,
+            text="Mon avis personnel",
+            visibility="public",
+            urls=URLS,
+            clock=clock,
+            local_host="fedicity.test",
+            resolved={},
+        )
         post = await posting.post_on_wall(
             conn,
             organization=org,
@@ -194,9 +207,9 @@ async def test_an_organisations_admin_removes_a_reported_wall_post(
             local_host="fedicity.test",
             resolved={},
         )
-    # When camille reports the wall post
+    # When camille reports the wall post, adding bob's post elsewhere
     camille = await _client(serving_app, pool, keygen, "camille")
-    number = await _report(camille, "post", post.uri)
+    number = await _report(camille, "post", post.uri, include=elsewhere.uri)
     # Then alice, the organisation's admin, sees it; dominique, a plain member, does not
     assert f"/admin/reports/{number}" in await (await alice.get("/admin/reports")).get_data(
         as_text=True
@@ -205,9 +218,14 @@ async def test_an_organisations_admin_removes_a_reported_wall_post(
     assert (await bob_client.get(f"/admin/reports/{number}")).status_code == 403
     # When alice removes it
     assert await _act(alice, number, "remove") == 303
-    # Then the post is deleted (bob's own Delete is queued), and the log says alice did it
+    # Then the wall post is deleted (bob's own Delete is queued), not the one elsewhere, which
+    # is not the organisation's to remove, and the log says alice did it
     async with pool.acquire() as conn:
         assert await post_queries.select_post(conn, post.uri) is None
+        assert await post_queries.select_post(conn, elsewhere.uri) is not None
+        report = await moderation_queries.select_report(conn, number)
+        assert report is not None
+        assert report.targets == [post.uri, elsewhere.uri]
         deletes = await conn.fetchval(
             "SELECT count(*) FROM outbox_activities WHERE type = 'Delete' AND object_uri = $1",
             post.uri,
