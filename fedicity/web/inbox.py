@@ -21,6 +21,7 @@ from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import host_refusal
 from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
+from fedicity.web.moderation import refuse_suspended
 from fedicity.workers.router import build_router
 
 blueprint = Blueprint("inbox", __name__)
@@ -117,6 +118,7 @@ async def actor_inbox(username: str) -> Response:
         actor = await actor_queries.select_actor_by_username(conn, username)
     if actor is None or actor.kind == "application":
         raise Problem(404, f"no actor named {username!r} here")
+    await refuse_suspended(actor.id)
     return await _receive(state().urls.actor(actor.username))
 
 

@@ -172,6 +172,8 @@ async def test_a_suspended_account_cannot_log_in_post_or_be_fetched_until_lifted
     token = post.uri.rsplit("/", 1)[1]
     for path in ("/actors/bob", "/actors/bob/outbox", "/actors/bob/followers", f"/notes/{token}"):
         assert (await admin.get(path, headers=AP)).status_code == 410, path
+    # And its inbox takes nothing more (nothing would be answered from it)
+    assert (await admin.post("/actors/bob/inbox", data=b"{}")).status_code == 410
     assert (await admin.get("/actors/bob")).status_code == 410
     assert (await admin.get(event_path)).status_code == 410
     # And bob's session is over: posting is refused and nothing is stored
