@@ -16,6 +16,7 @@ from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.mailbox import skeleton
+from fedicity.moderation import queries as moderation_queries
 from fedicity.urls import Urls
 from fedicity.workers.router import build_router
 
@@ -82,12 +83,17 @@ async def _process(
     keygen: KeyGenerator,
 ) -> None:
     handler = router.lookup(item.raw)
-    if handler is None:
+    # An account suspended since its activity was received is heard no more (the inbox refuses
+    # its new ones; stewardship/actions.py).
+    suspended = await moderation_queries.select_restriction(conn, item.actor_uri) == "suspend"
+    if handler is None or suspended:
         await queries.finish_inbox_item(
             conn,
             item.id,
             state="ignored",
-            detail=storable_text(f"no handler for {item.type}"),
+            detail=storable_text(
+                "its actor is suspended here" if suspended else f"no handler for {item.type}"
+            ),
             now=clock.now(),
             raw=skeleton(item.raw),
         )

@@ -25,6 +25,8 @@ from fedicity.proposals import drafts
 from fedicity.proposals import service as proposal_service
 from fedicity.stewardship import actions
 from fedicity.urls import Urls
+from fedicity.web.app import AppState
+from fedicity.workers.inbox import process_batch
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import post_signed, seed_remote_actor
 from tests.web.test_accounts_web import PASSWORD, _csrf, _log_in, _register
@@ -270,7 +272,7 @@ async def test_reports_are_rate_limited_per_account(
 
 
 async def test_a_suspended_remote_account_is_refused_at_the_inbox(
-    client: TestClientProtocol, pool: Pool, clock: FrozenClock
+    app: Quart, client: TestClientProtocol, pool: Pool, clock: FrozenClock
 ) -> None:
     # Given a known remote account whose posts arrive here, one already stored
     key = fixed_keypairs()[0]
@@ -313,8 +315,14 @@ async def test_a_suspended_remote_account_is_refused_at_the_inbox(
     )
     assert refused.status_code == 403
     assert (await refused.get_json())["reason"] == "suspended"
+    # And what it sent before, still waiting, is ignored by the worker: its post is not stored
+    app_state: AppState = app.extensions["fedicity"]
+    assert await process_batch(pool, directory=app_state.fed.directory, urls=URLS, clock=clock) == 1
     async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM inbox_items") == 1
+        row = await conn.fetchrow("SELECT state, last_error FROM inbox_items")
+        assert row is not None
+        assert (row["state"], row["last_error"]) == ("ignored", "its actor is suspended here")
+        assert await post_queries.select_post(conn, f"{troll}/statuses/1") is None
         entry = (await audit_queries.select_page(conn, limit=1))[0]
     assert (entry.action, entry.target, entry.actor_name) == ("account.suspend", troll, "system")
     # And an unknown remote account cannot be suspended by mistake
