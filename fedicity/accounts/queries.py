@@ -156,7 +156,10 @@ async def select_session_account(
               FROM sessions s
               JOIN accounts a ON a.id = s.account_id
               JOIN actors act ON act.id = a.actor_id
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.last_seen_at > $2""",
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.last_seen_at > $2
+               -- A suspended account's sessions are dead even if one escaped the revocation.
+               AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
+                                WHERE r.local_actor_id = act.id AND r.level = 'suspend')""",
         token_hash,
         seen_since,
     )
@@ -252,6 +255,22 @@ async def delete_dead_sessions(conn: Connection, before: datetime, batch: int) -
         batch,
     )
     return int(result.split()[-1])
+
+
+async def select_account_by_actor(conn: Connection, actor_id: int) -> Account | None:
+    """The login of a local actor, if it has one."""
+    row = await conn.fetchrow(f"{_SELECT} WHERE a.actor_id = $1", actor_id)
+    return None if row is None else Account(**record_dict(row))
+
+
+async def cancel_pending_deliveries(conn: Connection, actor_id: int) -> int:
+    """Drop what an actor's outbox still had to deliver (a suspended account sends nothing)."""
+    status = await conn.execute(
+        """DELETE FROM deliveries d USING outbox_activities o
+            WHERE d.activity_id = o.id AND o.actor_id = $1 AND d.state = 'pending'""",
+        actor_id,
+    )
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def select_account_by_email(conn: Connection, email: str) -> Account | None:

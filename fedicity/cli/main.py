@@ -20,6 +20,7 @@ from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors.service import ActorError
 from fedicity.cli import audit as audit_cli
 from fedicity.cli import content_policies as content_policies_cli
+from fedicity.cli import moderation as moderation_cli
 from fedicity.cli import ops as ops_cli
 from fedicity.cli import organizations as organizations_cli
 from fedicity.cli import peers as peers_cli
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cli.register(commands)
     ops_cli.register(commands)
     content_policies_cli.register(commands)
+    moderation_cli.register(commands)
     return parser
 
 

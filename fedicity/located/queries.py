@@ -85,6 +85,12 @@ async def mark_deleted(conn: Connection, object_uri: str, when: datetime) -> boo
     return result != "UPDATE 0"
 
 
+# Accounts the moderators silenced or suspended (actor_restrictions, migration 0023) are kept
+# off the territories' pages and the map; their followers still see them in their feeds.
+_UNRESTRICTED = """NOT EXISTS (SELECT 1 FROM actor_restrictions r
+                                WHERE r.actor_uri = {alias}.author_uri)"""
+
+
 async def select_in_scope(
     conn: Connection,
     territory_id: int,
@@ -97,6 +103,7 @@ async def select_in_scope(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM located_items
              WHERE scope_ids @> ARRAY[$1::bigint] AND deleted_at IS NULL
+               AND {_UNRESTRICTED.format(alias="located_items")}
                AND ($2::text IS NULL OR kind = $2) AND {_shown()}
                AND ($3::timestamptz IS NULL OR (published, id) < ($3, $4))
              ORDER BY published DESC, id DESC
@@ -126,6 +133,7 @@ async def select_upcoming_in_scope(
         f"""SELECT {_ITEM_COLUMNS} FROM located_items li
               LEFT JOIN events e ON e.uri = li.object_uri AND e.deleted_at IS NULL
              WHERE li.scope_ids @> ARRAY[$1::bigint] AND li.deleted_at IS NULL
+               AND {_UNRESTRICTED.format(alias="li")}
                AND li.kind = 'event' AND li.starts_at IS NOT NULL AND {_shown("li")}
                AND coalesce(e.ends_at, li.starts_at) >= $2
                AND ($3::timestamptz IS NULL OR (li.starts_at, li.id) > ($3, $4))
@@ -165,6 +173,7 @@ async def select_near(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM located_items
              WHERE deleted_at IS NULL AND latitude BETWEEN $1 AND $2
+               AND {_UNRESTRICTED.format(alias="located_items")}
                AND longitude BETWEEN $3 AND $4
                AND 2 * $9::float8 * asin(sqrt(
                      power(sin(radians(latitude - $5) / 2), 2)
@@ -197,6 +206,7 @@ async def select_placed(
     `scope_id` is None), newest first."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM located_items
+               AND {_UNRESTRICTED.format(alias="located_items")}
              WHERE deleted_at IS NULL AND kind = $2 AND {_shown()}
                AND latitude IS NOT NULL AND longitude IS NOT NULL
                AND ($1::bigint IS NULL OR scope_ids @> ARRAY[$1::bigint])

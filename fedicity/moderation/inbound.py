@@ -19,6 +19,11 @@ from fedicity.moderation import queries
 from fedicity.moderation.policy import rejects_reports
 
 
+def report_uri(activity: Mapping[str, Any]) -> str:
+    """The key a received Flag is kept under."""
+    return _activity_uri(activity)
+
+
 def _activity_uri(activity: Mapping[str, Any]) -> str:
     # Reports and blocks are kept once each: one sent without an id is keyed on its content.
     return get_id(activity) or synthetic_id(repr(sorted(activity.items())).encode())
@@ -108,7 +113,7 @@ async def on_move(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
 
 
 def register(router: Router[InboundContext]) -> None:
-    """Add the moderation handlers to the routing table."""
-    router.register("Flag")(on_flag)
+    """Add the moderation handlers to the routing table (Flag is routed through
+    stewardship/inbound.py, which places the report)."""
     router.register("Block")(on_block)
     router.register("Undo", "Block")(on_undo_block)

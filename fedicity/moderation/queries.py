@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fedicity.audit.models import Entry
 from fedicity.db.pool import Connection, record_dict
 
 
@@ -21,6 +22,16 @@ class Report:
     content: str
     created_at: datetime
     resolved_at: datetime | None
+    origin: str = "remote"
+    reporter_account_id: int | None = None
+    category: str = "other"
+    target_actor: str | None = None
+    target_kind: str | None = None
+    forwarded_at: datetime | None = None
+    organization_id: int | None = None
+    territory_id: int | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,11 +98,229 @@ async def insert_report(
 async def select_open_reports(conn: Connection, *, limit: int) -> list[Report]:
     """Unresolved reports, newest first."""
     rows = await conn.fetch(
-        """SELECT id, activity_uri, reporter, targets, content, created_at, resolved_at
-             FROM reports WHERE resolved_at IS NULL ORDER BY id DESC LIMIT $1""",
+        f"SELECT {_REPORT} FROM reports WHERE resolved_at IS NULL ORDER BY id DESC LIMIT $1",
         limit,
     )
     return [Report(**record_dict(row)) for row in rows]
+
+
+_REPORT = """id, activity_uri, reporter, targets, content, created_at, resolved_at, origin,
+             reporter_account_id, category, target_actor, target_kind, forwarded_at,
+             organization_id, territory_id, resolved_by, resolution"""
+
+
+async def insert_local_report(
+    conn: Connection,
+    *,
+    activity_uri: str,
+    reporter: str,
+    reporter_account_id: int,
+    targets: list[str],
+    target_kind: str,
+    target_actor: str | None,
+    category: str,
+    content: str,
+    organization_id: int | None,
+    territory_id: int | None,
+    now: datetime,
+) -> int:
+    """Store a citizen's report; its id."""
+    report_id: int = await conn.fetchval(
+        """INSERT INTO reports (activity_uri, reporter, targets, content, raw, created_at, origin,
+                                reporter_account_id, category, target_actor, target_kind,
+                                organization_id, territory_id)
+           VALUES ($1, $2, $3, $4, '{}', $5, 'local', $6, $7, $8, $9, $10, $11) RETURNING id""",
+        activity_uri,
+        reporter,
+        targets,
+        content,
+        now,
+        reporter_account_id,
+        category,
+        target_actor,
+        target_kind,
+        organization_id,
+        territory_id,
+    )
+    return report_id
+
+
+async def update_report_place(
+    conn: Connection,
+    activity_uri: str,
+    *,
+    target_actor: str | None,
+    organization_id: int | None,
+    territory_id: int | None,
+) -> None:
+    """Say whose content a received report is about and where it lives here."""
+    await conn.execute(
+        """UPDATE reports SET target_actor = $2, organization_id = $3, territory_id = $4
+            WHERE activity_uri = $1""",
+        activity_uri,
+        target_actor,
+        organization_id,
+        territory_id,
+    )
+
+
+async def select_report(conn: Connection, report_id: int) -> Report | None:
+    """One report by its number."""
+    row = await conn.fetchrow(f"SELECT {_REPORT} FROM reports WHERE id = $1", report_id)
+    return None if row is None else Report(**record_dict(row))
+
+
+async def select_reports_page(
+    conn: Connection,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    open_only: bool = True,
+    everything: bool = True,
+    organization_ids: list[int] | None = None,
+    territory_ids: list[int] | None = None,
+) -> list[Report]:
+    """Reports newest first (open ones only unless told), older than `before_id`; unless
+    `everything`, only those about the given organisations' or territories' content (a
+    territory covers the territories below it)."""
+    rows = await conn.fetch(
+        f"""SELECT {_REPORT} FROM reports r
+             WHERE ($1::bigint IS NULL OR r.id < $1)
+               AND (NOT $2 OR r.resolved_at IS NULL)
+               AND ($3 OR r.organization_id = ANY($4::bigint[])
+                    OR EXISTS (SELECT 1 FROM territory_ancestors ta
+                                WHERE ta.descendant_id = r.territory_id
+                                  AND ta.ancestor_id = ANY($5::bigint[])))
+             ORDER BY r.id DESC LIMIT $6""",
+        before_id,
+        open_only,
+        everything,
+        organization_ids or [],
+        territory_ids or [],
+        limit,
+    )
+    return [Report(**record_dict(row)) for row in rows]
+
+
+async def select_reports_by(
+    conn: Connection, account_id: int, *, limit: int, before_id: int | None = None
+) -> list[Report]:
+    """The reports an account made, newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_REPORT} FROM reports
+             WHERE reporter_account_id = $1 AND ($2::bigint IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3""",
+        account_id,
+        before_id,
+        limit,
+    )
+    return [Report(**record_dict(row)) for row in rows]
+
+
+async def count_open_reports(conn: Connection) -> int:
+    """How many reports wait for a decision."""
+    count: int = await conn.fetchval("SELECT count(*) FROM reports WHERE resolved_at IS NULL")
+    return count
+
+
+async def resolve_report(
+    conn: Connection, report_id: int, *, by: str, resolution: str, now: datetime
+) -> bool:
+    """Close an open report, saying who and how; False when it was closed already."""
+    status = await conn.execute(
+        """UPDATE reports SET resolved_at = $2, resolved_by = $3, resolution = $4
+            WHERE id = $1 AND resolved_at IS NULL""",
+        report_id,
+        now,
+        by[:200],
+        resolution,
+    )
+    return status != "UPDATE 0"
+
+
+async def update_report_forwarded(conn: Connection, report_id: int, now: datetime) -> None:
+    """Record that a copy of the report went to the reported account's server."""
+    await conn.execute("UPDATE reports SET forwarded_at = $2 WHERE id = $1", report_id, now)
+
+
+async def upsert_restriction(
+    conn: Connection,
+    *,
+    actor_uri: str,
+    local_actor_id: int | None,
+    level: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Silence or suspend an account (local or remote), replacing what held before."""
+    await conn.execute(
+        """INSERT INTO actor_restrictions (actor_uri, local_actor_id, level, reason, created_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (actor_uri) DO UPDATE
+              SET level = EXCLUDED.level, reason = EXCLUDED.reason,
+                  created_at = EXCLUDED.created_at""",
+        actor_uri,
+        local_actor_id,
+        level,
+        reason[:5000],
+        now,
+    )
+
+
+async def delete_restriction(conn: Connection, actor_uri: str, *, level: str) -> bool:
+    """Lift an account's silence or suspension; False when it had none of that level."""
+    status = await conn.execute(
+        "DELETE FROM actor_restrictions WHERE actor_uri = $1 AND level = $2", actor_uri, level
+    )
+    return status != "DELETE 0"
+
+
+async def select_restriction(conn: Connection, actor_uri: str) -> str | None:
+    """'silence', 'suspend', or None for an account by its id."""
+    level: str | None = await conn.fetchval(
+        "SELECT level FROM actor_restrictions WHERE actor_uri = $1", actor_uri
+    )
+    return level
+
+
+async def select_local_restriction(conn: Connection, actor_id: int) -> str | None:
+    """'silence', 'suspend', or None for a local actor by its row."""
+    level: str | None = await conn.fetchval(
+        "SELECT level FROM actor_restrictions WHERE local_actor_id = $1", actor_id
+    )
+    return level
+
+
+async def insert_territory_moderator(
+    conn: Connection, territory_id: int, account_id: int, now: datetime
+) -> bool:
+    """Name a territory moderator; False when they were one already."""
+    status = await conn.execute(
+        """INSERT INTO territory_moderators (territory_id, account_id, created_at)
+           VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
+        territory_id,
+        account_id,
+        now,
+    )
+    return status != "INSERT 0 0"
+
+
+async def delete_territory_moderator(conn: Connection, territory_id: int, account_id: int) -> bool:
+    """No longer a moderator of that territory; False when they were not."""
+    status = await conn.execute(
+        "DELETE FROM territory_moderators WHERE territory_id = $1 AND account_id = $2",
+        territory_id,
+        account_id,
+    )
+    return status != "DELETE 0"
+
+
+async def select_moderated_territories(conn: Connection, account_id: int) -> list[int]:
+    """The territories an account moderates."""
+    rows = await conn.fetch(
+        "SELECT territory_id FROM territory_moderators WHERE account_id = $1", account_id
+    )
+    return [row["territory_id"] for row in rows]
 
 
 async def insert_block(
@@ -400,3 +629,50 @@ async def select_vote_trusted_domains(conn: Connection, *, limit: int) -> list[s
         "SELECT domain FROM vote_trusted_domains ORDER BY domain LIMIT $1", limit
     )
     return [row["domain"] for row in rows]
+
+
+async def territory_within(conn: Connection, territory_id: int, ancestor_ids: list[int]) -> bool:
+    """Whether a territory is one of these or below one of them."""
+    if not ancestor_ids:
+        return False
+    found: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM territory_ancestors
+                           WHERE descendant_id = $1 AND ancestor_id = ANY($2::bigint[]))""",
+        territory_id,
+        ancestor_ids,
+    )
+    return found
+
+
+async def select_report_history(conn: Connection, report_id: int) -> list[Entry]:
+    """What the audit log says was done about a report, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id, created_at, account_id, actor_name, action, target, reason, details
+             FROM audit_log WHERE details->>'report' = $1 ORDER BY id""",
+        str(report_id),
+    )
+    return [Entry(**record_dict(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class TerritoryModerator:
+    """A territory moderator, as the admins' page lists them."""
+
+    username: str
+    level: str
+    code: str
+    name: str
+
+
+async def select_territory_moderators(conn: Connection, *, limit: int) -> list[TerritoryModerator]:
+    """Every territory moderator, by territory then username."""
+    rows = await conn.fetch(
+        """SELECT act.username, t.level, t.code, t.name
+             FROM territory_moderators m
+             JOIN territories t ON t.id = m.territory_id
+             JOIN accounts a ON a.id = m.account_id
+             JOIN actors act ON act.id = a.actor_id
+            ORDER BY t.name, act.username LIMIT $1""",
+        limit,
+    )
+    return [TerritoryModerator(**record_dict(row)) for row in rows]

@@ -23,6 +23,8 @@ Kind = Literal[
     "membership_refused",
     # A place opened up at an event the recipient was waiting for: they now take part.
     "waiting_list_promoted",
+    # A report the recipient made was handled (the outcome, not the moderator's reasons).
+    "report_resolved",
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

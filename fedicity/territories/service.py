@@ -16,6 +16,7 @@ from fedicity.delivery import queries as delivery_queries
 from fedicity.errors import DomainError
 from fedicity.located import queries as located_queries
 from fedicity.located.models import LocatedItem, NewItem
+from fedicity.moderation import queries as moderation_queries
 from fedicity.posts import service as posts
 from fedicity.posts.compose import Mention
 from fedicity.posts.models import Post
@@ -104,6 +105,8 @@ async def locate_and_announce(
     if activity is None:
         return None
     located = await located_queries.upsert_item(conn, item)
+    if await moderation_queries.select_restriction(conn, item.author_uri) is not None:
+        return located  # a silenced account is not announced by the territories
     for territory in await queries.select_served_ancestors(conn, root.id, item.territory_id):
         actor = await territory_actor(conn, territory, keygen=keygen)
         document: dict[str, Any] = announce(actor, activity, urls, urls.activity(new_token()))

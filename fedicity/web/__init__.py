@@ -106,10 +106,12 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.map import blueprint as map_blueprint
     from fedicity.web.media import blueprint as media_blueprint
+    from fedicity.web.moderation import blueprint as moderation_blueprint
     from fedicity.web.notifications import blueprint as notifications_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
     from fedicity.web.proposals import blueprint as proposals_blueprint
+    from fedicity.web.reports import blueprint as reports_blueprint
     from fedicity.web.rooms import blueprint as rooms_blueprint
     from fedicity.web.search import blueprint as search_blueprint
     from fedicity.web.social import blueprint as social_blueprint
@@ -136,6 +138,8 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(map_blueprint)
     app.register_blueprint(search_blueprint)
     app.register_blueprint(transparency_blueprint)
+    app.register_blueprint(moderation_blueprint)
+    app.register_blueprint(reports_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

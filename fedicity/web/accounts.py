@@ -19,7 +19,16 @@ from quart import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from fedicity.accounts import closing, export, passwords, profile, resets, sessions, throttle
+from fedicity.accounts import (
+    closing,
+    export,
+    passwords,
+    profile,
+    resets,
+    sessions,
+    suspension,
+    throttle,
+)
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.accounts.models import Account
@@ -48,7 +57,6 @@ from fedicity.web.limits import accepts_two_uploads
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message
 from fedicity.web.negotiation import wants_html
-from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import limited_on_its_own
 from fedicity.web.session import (
     check_csrf,
@@ -179,6 +187,15 @@ async def login() -> str | Response | WerkzeugResponse | tuple[str, int]:
                 "login.html", login=login_name, error=message("login_failed"), next_url=next_url
             ),
             401,
+        )
+    async with app_state.db.acquire() as conn:
+        suspended = await suspension.is_suspended(conn, account.actor_id)
+    if suspended:
+        return (
+            await render_template(
+                "login.html", login=login_name, error=message("login_suspended"), next_url=next_url
+            ),
+            403,
         )
     await log_in(account)
     return redirect(_safe_next(form.get("next")), 303)
@@ -431,15 +448,11 @@ async def admin() -> str | WerkzeugResponse:
     async with app_state.db.acquire() as conn:
         is_open = await accounts.registration_open(conn, app_state.settings.registration_open)
         members = await account_queries.select_accounts_page(conn, limit=200)
-        reports = await moderation_queries.select_open_reports(conn, limit=100)
         vote_trusted = await moderation_queries.select_vote_trusted_domains(conn, limit=500)
-        people = await known_actors(conn, app_state.urls, (r.reporter for r in reports))
     return await render_template(
         "admin.html",
-        people=people,
         registration_open=is_open,
         members=members,
-        reports=reports,
         vote_trusted=vote_trusted,
         notice=ADMIN_NOTICES.get(request.args.get("notice", "")),
     )

@@ -28,6 +28,7 @@ from fedicity.web.app import state
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.messages import message
+from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.pages import render_post_page, render_profile
 from fedicity.web.paging import cursor_arg
@@ -76,6 +77,7 @@ async def _local_actor(username: str) -> Actor:
         raise Gone(closed)
     if actor is None or actor.kind == "application":
         raise Problem(404, f"no actor named {username!r} here")
+    await refuse_suspended(actor.id)
     return actor
 
 
@@ -315,6 +317,7 @@ async def _visible_local_post(token: str) -> Post:
         raise Problem(404, "no such post here")
     if post.deleted_at is not None:
         raise Problem(410, "this post was deleted")
+    await refuse_suspended(post.local_actor_id)
     return post
 
 

@@ -41,6 +41,7 @@ from fedicity.web.limits import accepts_uploads
 from fedicity.web.map import default_center
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message, query_error
+from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
@@ -109,6 +110,7 @@ async def _event(token: str) -> Event:
         raise Problem(404, "no such event here")
     if event.deleted_at is not None:
         raise Problem(410, "this event was deleted")
+    await refuse_suspended(event.local_actor_id)
     return event
 
 

@@ -17,10 +17,12 @@ from fedicity.activitypub.inbox import (
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.remote import LookupFailure
 from fedicity.inbound import mailbox
+from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import host_refusal
 from fedicity.observability import metrics
 from fedicity.web.app import state
 from fedicity.web.errors import Problem, problem_response
+from fedicity.web.moderation import refuse_suspended
 from fedicity.web.ratelimits import inbox_refusal
 from fedicity.workers.router import build_router
 
@@ -87,6 +89,9 @@ async def _receive(recipient: str | None) -> Response:
         return Response(b"", status=202)
     assert isinstance(result, Accepted)
     async with app_state.db.acquire() as conn:
+        # A remote account the moderators suspended is heard no more (stewardship/actions.py).
+        if await moderation_queries.select_restriction(conn, result.actor_uri) == "suspend":
+            raise Problem(403, "this account is suspended here", extra={"reason": "suspended"})
         throttled = await inbox_refusal(conn, result.key_id)
         if throttled is not None:
             return throttled
@@ -130,6 +135,7 @@ async def actor_inbox(username: str) -> Response:
         actor = await actor_queries.select_actor_by_username(conn, username)
     if actor is None or actor.kind == "application":
         raise Problem(404, f"no actor named {username!r} here")
+    await refuse_suspended(actor.id)
     return await _receive(state().urls.actor(actor.username))
 
 

@@ -110,6 +110,27 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "released": lazy("Released"),
         "rejected": lazy("Rejected"),
     },
+    "report_category": {
+        "spam": lazy("Spam"),
+        "legal": lazy("Illegal content"),
+        "violation": lazy("Breaks the instance's rules"),
+        "other": lazy("Something else"),
+    },
+    "report_kind": {
+        "post": lazy("A post"),
+        "event": lazy("An event"),
+        "proposal": lazy("A proposal"),
+        "comment": lazy("A comment"),
+        "actor": lazy("An account"),
+    },
+    "report_resolution": {
+        "dismissed": lazy("Looked at; no action was needed"),
+        "content_removed": lazy("The content was removed"),
+        "content_hidden": lazy("The content was taken off the territory's pages"),
+        "account_silenced": lazy("The account was limited"),
+        "account_suspended": lazy("The account was suspended"),
+        "domain_suspended": lazy("The server was suspended"),
+    },
 }
 
 

@@ -208,6 +208,29 @@ MESSAGES: dict[str, str] = {
     "content_action_invalid": lazy("Choose to reject or to flag."),
     "content_policy_unknown": lazy("There is no such content rule."),
     "content_hold_unknown": lazy("No held activity has this number."),
+    # reports and moderation
+    "account_suspended": lazy("This account is suspended."),
+    "login_suspended": lazy(
+        "This account is suspended by the instance's moderators: you cannot log in."
+    ),
+    "report_kind": lazy("One reports a post, an event, a proposal, a comment or an account."),
+    "report_category": lazy("Choose a category from the list."),
+    "report_comment_long": lazy("A comment has at most 1000 characters."),
+    "report_targets": lazy("This content cannot be reported: it is unknown here."),
+    "report_rate": lazy("You have sent many reports lately; try again in an hour."),
+    "report_closed": lazy("This report was already handled."),
+    "report_not_remote": lazy("Only a report about another server's account is forwarded."),
+    "not_suspendable": lazy("Only people and organisations can be suspended."),
+    "owner_missing": lazy("The owner of this content is gone."),
+    "not_removable": lazy("A proposal or an account is not removed this way."),
+    "nothing_to_remove": lazy("Nothing in this report can be removed any more."),
+    "nothing_to_hide": lazy("Nothing in this report is on a territory's pages."),
+    "not_an_account": lazy("Only people and organisations are moderated."),
+    "unknown_account": lazy("No such account is known here."),
+    "already_suspended": lazy("This account is suspended already."),
+    "not_remote": lazy("This report is about a local account."),
+    "report_forwarded": lazy("This report was forwarded already."),
+    "moderator_unknown": lazy("No such account, or no territory of that level with that code."),
 }
 
 

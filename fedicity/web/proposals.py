@@ -29,6 +29,7 @@ from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.messages import message, query_error
+from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import (
     PAGE_SIZE,
@@ -102,6 +103,7 @@ async def _proposal(token: str, me: Actor | None) -> Proposal:
         proposal.state == "draft" and (me is None or me.id != proposal.local_actor_id)
     ):
         raise Problem(404, "no such proposal")
+    await refuse_suspended(proposal.local_actor_id)
     return proposal
 
 

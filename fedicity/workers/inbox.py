@@ -20,6 +20,7 @@ from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.mailbox import skeleton
 from fedicity.moderation import content_queries, content_service
+from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.content import PolicyConfig
 from fedicity.observability import metrics
 from fedicity.urls import Urls
@@ -91,12 +92,17 @@ async def _process(
     policies: Mapping[str, PolicyConfig],
 ) -> None:
     handler = router.lookup(item.raw)
-    if handler is None:
+    # An account suspended since its activity was received is heard no more (the inbox refuses
+    # its new ones; stewardship/actions.py).
+    suspended = await moderation_queries.select_restriction(conn, item.actor_uri) == "suspend"
+    if handler is None or suspended:
         await queries.finish_inbox_item(
             conn,
             item.id,
             state="ignored",
-            detail=storable_text(f"no handler for {item.type}"),
+            detail=storable_text(
+                "its actor is suspended here" if suspended else f"no handler for {item.type}"
+            ),
             now=clock.now(),
             raw=skeleton(item.raw),
         )

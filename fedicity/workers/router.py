@@ -18,6 +18,7 @@ from fedicity.organizations import inbound as organizations_inbound
 from fedicity.posts import inbound as posts_inbound
 from fedicity.posts.models import POST_TYPES
 from fedicity.proposals import inbound as proposals_inbound
+from fedicity.stewardship import inbound as stewardship_inbound
 from fedicity.territories import inbound as territories_inbound
 
 
@@ -208,6 +209,7 @@ def build_router() -> Router[InboundContext]:
     _register_wrapped(router, follows_inbound.register, FOLLOWS_SHARED)
     _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_inbound.register(router)
+    router.register("Flag")(stewardship_inbound.on_flag)
     territories_inbound.register(router)
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)

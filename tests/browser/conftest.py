@@ -181,6 +181,7 @@ async def _seed(base: str) -> dict[str, str]:
             token = await _logged_in(client, citizen, DEMO_PASSWORD)
             response = await client.post(workshop + "/participate", data={"csrf_token": token})
             assert response.status_code == 303, response.text
+    reports = await _report(base, notes[0])
     return {
         "feed": "/home",
         "events": "/events",
@@ -203,6 +204,36 @@ async def _seed(base: str) -> dict[str, str]:
         "search": "/search?q=f%C3%AAte",
         # A visitor sees the remote follow form on an actor's page.
         "profile_visitor": "/@camille",
+        **reports,
+    }
+
+
+async def _report(base: str, note: str) -> dict[str, str]:
+    """The browser's account reports camille's post through the form: the form, the queue, the
+    report's page for the moderators and for its reporter."""
+    uri = base + note
+    form = f"/report?kind=post&uri={uri}"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await _logged_in(client, DEMO_ADMIN, ADMIN_PASSWORD)
+        token = _csrf((await client.get(form)).text)
+        response = await client.post(
+            "/report",
+            data={
+                "csrf_token": token,
+                "kind": "post",
+                "uri": uri,
+                "category": "violation",
+                "comment": f"Un commentaire sans fin : {LONG_WORD} {LONG_URL}",
+            },
+        )
+        assert response.status_code == 303, response.text
+        mine = response.headers["Location"].split("?")[0]
+    number = mine.rsplit("/", 1)[1]
+    return {
+        "report_form": form,
+        "reports": "/admin/reports",
+        "report": f"/admin/reports/{number}",
+        "report_mine": mine,
     }
 
 

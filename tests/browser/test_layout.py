@@ -38,6 +38,10 @@ MAIN_PAGES = [
     "account_delete",
     "blocks",
     "block_actor",
+    "report_form",
+    "reports",
+    "report",
+    "report_mine",
 ]
 
 # The elements that stick out on the right, to say what to fix when the page is too wide.

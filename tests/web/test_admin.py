@@ -128,8 +128,10 @@ async def test_reports_name_their_reporter_and_keep_hostile_targets_unlinked(
             now=datetime(2026, 3, 1, 13, 30, tzinfo=UTC),
         )
     client = await _admin_client(serving_app, pool, keygen)
-    # When the admin opens the admin page
-    page = await (await client.get("/admin")).get_data(as_text=True)
+    # When the admin opens the report in the moderation queue
+    async with pool.acquire() as conn:
+        number = (await moderation_queries.select_reports_page(conn, limit=1))[0].id
+    page = await (await client.get(f"/admin/reports/{number}")).get_data(as_text=True)
     # Then the reporter is named, the time is Paris time, and only the http(s) target is a link
     assert "Alice Modératrice" in page
     assert "@alice@social.invalid" in page
