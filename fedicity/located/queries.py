@@ -206,8 +206,8 @@ async def select_placed(
     `scope_id` is None), newest first."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM located_items
-               AND {_UNRESTRICTED.format(alias="located_items")}
              WHERE deleted_at IS NULL AND kind = $2 AND {_shown()}
+               AND {_UNRESTRICTED.format(alias="located_items")}
                AND latitude IS NOT NULL AND longitude IS NOT NULL
                AND ($1::bigint IS NULL OR scope_ids @> ARRAY[$1::bigint])
              ORDER BY published DESC, id DESC
