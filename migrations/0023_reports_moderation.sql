@@ -27,6 +27,8 @@ ALTER TABLE reports
                                    CHECK (resolution IN ('dismissed', 'content_removed',
                                                          'content_hidden', 'account_silenced',
                                                          'account_suspended', 'domain_suspended'));
+-- Nothing closed a report before this migration; should a row say otherwise, it was looked at.
+UPDATE reports SET resolution = 'dismissed' WHERE resolved_at IS NOT NULL AND resolution IS NULL;
 ALTER TABLE reports ADD CONSTRAINT reports_resolution_whole
     CHECK ((resolved_at IS NULL) = (resolution IS NULL));
 CREATE INDEX reports_open ON reports (id DESC) WHERE resolved_at IS NULL;

@@ -60,8 +60,9 @@ async def seed(pool: Pool, keygen: FixedKeys, data_dir: Path, now: datetime) -> 
         for number, resolved in ((1, None), (2, None), (3, now)):
             await conn.execute(
                 """INSERT INTO reports (activity_uri, reporter, targets, raw, created_at,
-                                        resolved_at)
-                   VALUES ($1, 'https://flaky.example/actor', '{}', '{}', $2, $3)""",
+                                        resolved_at, resolution)
+                   VALUES ($1, 'https://flaky.example/actor', '{}', '{}', $2, $3,
+                           CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE 'dismissed' END)""",
                 f"https://flaky.example/flags/{number}",
                 now - timedelta(hours=number),
                 resolved,
