@@ -10,6 +10,7 @@ from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import ORGANIZATION_KINDS
+from fedicity.audit.models import cli_actor
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Connection
 from fedicity.organizations import identifiers
@@ -68,7 +69,9 @@ def _register_verify(
             if organization is None or organization.kind != "organization":
                 raise SystemExit(f"no organisation named {args.name!r}")
             if args.clear:
-                await identifiers.clear_identifier(conn, organization=organization)
+                await identifiers.clear_identifier(
+                    conn, organization=organization, by=cli_actor(), clock=SystemClock()
+                )
                 print(f"@{organization.username}: identifier removed")
                 return
             kind, value = ("SIREN", args.siren) if args.siren else ("RNA", args.rna)
@@ -78,7 +81,7 @@ def _register_verify(
                     organization=organization,
                     kind=kind,
                     value=value,
-                    admin_account_id=None,
+                    by=cli_actor(),
                     clock=SystemClock(),
                 )
             except MembershipError as refused:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 from fedicity.actors.models import Actor
+from fedicity.audit import queries as audit_queries
+from fedicity.audit.models import Actor as AuditActor
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.organizations import queries
@@ -46,26 +48,42 @@ async def verify_identifier(
     organization: Actor,
     kind: str,
     value: str,
-    admin_account_id: int | None,
+    by: AuditActor,
     clock: Clock,
 ) -> tuple[str, str]:
-    """Record a verified identifier; only instance admins (web /admin, or the CLI) call this."""
+    """Record a verified identifier, in the audit log too; only instance admins (web, or the
+    CLI) call this."""
     require_organization(organization)
     checked_kind, checked_value = normalize_identifier(kind, value)
-    await queries.set_identifier(
-        conn,
-        organization.id,
-        kind=checked_kind,
-        value=checked_value,
-        verified_at=clock.now(),
-        verified_by=admin_account_id,
-    )
+    async with conn.transaction():
+        await queries.set_identifier(
+            conn,
+            organization.id,
+            kind=checked_kind,
+            value=checked_value,
+            verified_at=clock.now(),
+            verified_by=by.account_id,
+        )
+        await audit_queries.record(
+            conn,
+            by,
+            "organization.verify",
+            target=organization.username,
+            details={"kind": checked_kind, "value": checked_value},
+            now=clock.now(),
+        )
     return checked_kind, checked_value
 
 
-async def clear_identifier(conn: Connection, *, organization: Actor) -> None:
-    """Remove the verified identifier (instance admins only)."""
+async def clear_identifier(
+    conn: Connection, *, organization: Actor, by: AuditActor, clock: Clock
+) -> None:
+    """Remove the verified identifier (instance admins only), in the audit log too."""
     require_organization(organization)
-    await queries.set_identifier(
-        conn, organization.id, kind=None, value=None, verified_at=None, verified_by=None
-    )
+    async with conn.transaction():
+        await queries.set_identifier(
+            conn, organization.id, kind=None, value=None, verified_at=None, verified_by=None
+        )
+        await audit_queries.record(
+            conn, by, "organization.unverify", target=organization.username, now=clock.now()
+        )

@@ -25,6 +25,7 @@ from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.compose import Mention
 from fedicity.posts.service import PostError
 from fedicity.web.activitypub import activity_response
+from fedicity.web.admin import acting
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import POINT_ERRORS, checked, degrees_text, point
@@ -394,11 +395,13 @@ async def _verify(conn: Connection, posted: _Posted) -> None:
             organization=posted.organization,
             kind=posted.form.get("kind", ""),
             value=posted.form.get("value", ""),
-            admin_account_id=account.id,
+            by=acting(account),
             clock=posted.env.clock,
         )
     else:
-        await identifiers.clear_identifier(conn, organization=posted.organization)
+        await identifiers.clear_identifier(
+            conn, organization=posted.organization, by=acting(account), clock=posted.env.clock
+        )
     state().actor_documents.pop(posted.organization.username, None)
 
 

@@ -17,6 +17,7 @@ from quart.typing import TestClientProtocol
 from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
+from fedicity.audit.models import SYSTEM
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.organizations import identifiers, invitations, memberships, posting, queries, service
@@ -188,7 +189,7 @@ async def test_verified_identifier_appears_in_the_actor_document(world: World) -
                 organization=world.org,
                 kind="SIREN",
                 value="123456789",
-                admin_account_id=None,
+                by=SYSTEM,
                 clock=world.clock,
             )
         document = await (await world.client.get("/actors/velo", headers={"Accept": AP})).json
@@ -199,7 +200,7 @@ async def test_verified_identifier_appears_in_the_actor_document(world: World) -
             organization=world.org,
             kind="SIREN",
             value="123456782",
-            admin_account_id=None,
+            by=SYSTEM,
             clock=world.clock,
         )
     world.state.actor_documents.clear()
@@ -246,6 +247,16 @@ async def test_only_instance_admins_verify_through_the_web(world: World) -> None
     assert settings.official_identifier is not None
     assert settings.official_identifier.value == "W931234567"
     assert settings.official_identifier.verified_by is not None
+    # And the verification is in the audit log, with the admin who made it
+    async with world.pool.acquire() as conn:
+        entry = await conn.fetchrow("SELECT actor_name, action, target, details FROM audit_log")
+    assert entry is not None
+    assert (entry["actor_name"], entry["action"], entry["target"]) == (
+        "camille",
+        "organization.verify",
+        "velo",
+    )
+    assert entry["details"] == {"kind": "RNA", "value": "W931234567"}
 
 
 # --- local membership rules -----------------------------------------------------------------
