@@ -171,6 +171,14 @@ async def test_user_create_then_list(pool: Pool, cli_env: dict[str, str]) -> Non
         actor = await actor_queries.select_actor_by_id(conn, account.actor_id)
     assert actor is not None
     assert actor.display_name == "La Maire"
+    # And the audit log names the operator for each, the admin's creation apart
+    async with pool.acquire() as conn:
+        entries = await conn.fetch("SELECT actor_name, action, target FROM audit_log ORDER BY id")
+    assert [(e["action"], e["target"]) for e in entries] == [
+        ("account.create_admin", "maire"),
+        ("account.create", "camille"),
+    ]
+    assert all(e["actor_name"].startswith("cli:") for e in entries)
 
 
 async def test_user_list_of_an_empty_instance_prints_nothing(

@@ -9,7 +9,10 @@ import sys
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.activitypub.keys import generate_rsa_keypair
+from fedicity.audit import queries as audit_queries
+from fedicity.audit.models import cli_actor
 from fedicity.cli.lifecycle import CommandError, with_conn
+from fedicity.clock import SystemClock
 from fedicity.db.pool import Connection
 from fedicity.settings import Settings
 
@@ -55,15 +58,23 @@ async def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:
     password = _password(args)
 
     async def action(conn: Connection) -> None:
-        account = await accounts.register(
-            conn,
-            username=args.name,
-            password=password,
-            email=args.email,
-            is_admin=args.admin,
-            display_name=args.display_name or "",
-            keygen=generate_rsa_keypair,
-        )
+        async with conn.transaction():
+            account = await accounts.register(
+                conn,
+                username=args.name,
+                password=password,
+                email=args.email,
+                is_admin=args.admin,
+                display_name=args.display_name or "",
+                keygen=generate_rsa_keypair,
+            )
+            await audit_queries.record(
+                conn,
+                cli_actor(),
+                "account.create_admin" if account.is_admin else "account.create",
+                target=account.username,
+                now=SystemClock().now(),
+            )
         role = "admin" if account.is_admin else "citizen"
         print(f"created {role} @{account.username}@{settings.host}")
 
@@ -92,7 +103,16 @@ async def cmd_user_set_password(settings: Settings, args: argparse.Namespace) ->
         account = await account_queries.select_account_by_login(conn, args.name)
         if account is None:
             raise CommandError(f"no account named {args.name!r}")
-        await accounts.set_password(conn, account, password)
+        async with conn.transaction():
+            await accounts.set_password(conn, account, password)
+            # The password itself is never recorded: only that an operator set it.
+            await audit_queries.record(
+                conn,
+                cli_actor(),
+                "account.set_password",
+                target=account.username,
+                now=SystemClock().now(),
+            )
         print(f"password changed for @{account.username}")
 
     await with_conn(settings, action)
