@@ -289,3 +289,39 @@ async def test_the_hashtag_page_leaves_out_whom_the_viewer_blocks_mutes_or_domai
     html = await page(client, "/tags/jardin")
     for text in ("Bloqué", "Masqué", "Gardé", "Domaine bloqué"):
         assert text in html, text
+
+
+async def test_the_profile_of_an_account_i_block_says_so_instead_of_its_posts(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    # Given dominique's posts, and camille blocking him
+    camille = await citizen(pool, keygen, "camille", "Camille Martin")
+    dominique = await citizen(pool, keygen, "dominique", "Dominique Petit")
+    await write(pool, clock, dominique, "Mon potager en mars")
+    async with pool.acquire() as conn:
+        await blocks.block(conn, owner=camille, target=DOMINIQUE, urls=URLS, clock=clock)
+    # Then a visitor still reads his posts on his profile
+    assert "Mon potager en mars" in await page(client, "/@dominique")
+    # And camille is told she blocks him, with the way to unblock, and not his posts
+    token = await log_in(client, "camille")
+    profile = await page(client, "/@dominique")
+    assert "You block this account." in profile
+    assert "Mon potager en mars" not in profile
+    link = re.search(
+        r'class="blocked-note">[^<]*<a href="(/settings/blocks/actor\?[^"]+)"', profile
+    )
+    assert link is not None
+    choices = await page(client, link.group(1).replace("&amp;", "&"))
+    assert 'value="unblock"' in choices
+    # When she unblocks him from there, his posts are back on his profile
+    answer = await client.post(
+        "/settings/blocks/actor",
+        form={"csrf_token": token, "uri": DOMINIQUE, "action": "unblock", "next": "/@dominique"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/@dominique"
+    profile = await page(client, "/@dominique")
+    assert "Mon potager en mars" in profile
+    assert "You block this account." not in profile
+    # And her own profile never says it
+    assert "You block this account." not in await page(client, "/@camille")
