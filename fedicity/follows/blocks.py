@@ -1,7 +1,8 @@
 """A local actor's own controls over others: block and mute actors, block domains, hide an
 account's boosts. Blocking ends the follows both ways and, for a remote actor, federates a
-`Block` as Mastodon does; the rest is private to the owner. The feed, threads and notifications
-read these lists in their own SQL (posts/queries.py, notifications/queries.py)."""
+`Block` as Mastodon does; the rest is private to the owner. The feed, threads, hashtag and
+territory pages and notifications read these lists through one SQL fragment
+(located/queries.py viewer_hides)."""
 
 from __future__ import annotations
 

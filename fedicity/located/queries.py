@@ -25,6 +25,20 @@ def _shown(alias: str = "") -> str:
                         OR domain_hidden(coalesce({a}via, ''), (SELECT domain_policy_map()))))"""
 
 
+def viewer_hides(owner: str, actor: str, *, notifications: bool = False) -> str:
+    """SQL true when the local actor whose row id is `owner` blocks or mutes `actor`, or blocks
+    its domain (migration 0022; each test a primary-key probe). With `notifications`, only mutes
+    that hide notifications count. It lives here, the lowest package whose listings need it:
+    posts and notifications, above, build their filters with it too."""
+    muted = " AND um.notifications" if notifications else ""
+    return f"""(EXISTS (SELECT 1 FROM user_blocks ub
+                          WHERE ub.owner_id = {owner} AND ub.target = {actor})
+             OR EXISTS (SELECT 1 FROM user_mutes um
+                         WHERE um.owner_id = {owner} AND um.target = {actor}{muted})
+             OR EXISTS (SELECT 1 FROM user_domain_blocks ud
+                         WHERE ud.owner_id = {owner} AND ud.domain = uri_authority({actor})))"""
+
+
 def _item(row: object) -> LocatedItem:
     return LocatedItem(**record_dict(row))  # type: ignore[arg-type]
 
@@ -98,14 +112,19 @@ async def select_in_scope(
     limit: int,
     kind: str | None = None,
     before: tuple[datetime, int] | None = None,
+    viewer_id: int | None = None,
 ) -> list[LocatedItem]:
-    """Items located in a territory or below it, newest first, keyset-paged."""
+    """Items located in a territory or below it, newest first, keyset-paged; without those a
+    local viewer (its actor row) hides: author or announcer blocked, muted or domain-blocked."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM located_items
              WHERE scope_ids @> ARRAY[$1::bigint] AND deleted_at IS NULL
                AND {_UNRESTRICTED.format(alias="located_items")}
                AND ($2::text IS NULL OR kind = $2) AND {_shown()}
                AND ($3::timestamptz IS NULL OR (published, id) < ($3, $4))
+               AND ($6::bigint IS NULL OR NOT (
+                        {viewer_hides("$6", "author_uri")}
+                     OR {viewer_hides("$6", "via")}))
              ORDER BY published DESC, id DESC
              LIMIT $5""",
         territory_id,
@@ -113,6 +132,7 @@ async def select_in_scope(
         before[0] if before else None,
         before[1] if before else None,
         limit,
+        viewer_id,
     )
     return [_item(row) for row in rows]
 

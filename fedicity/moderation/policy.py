@@ -85,6 +85,13 @@ async def rejects_reports(conn: Connection, host: str) -> bool:
     return policy is not None and (policy.reject_reports or policy.action == "suspend")
 
 
+async def limiting_action(conn: Connection, host: str) -> str | None:
+    """'silence' or 'suspend' when this host's domain policy keeps its posts out of what the
+    instance shares in public (territory pages, walls' Announces); None otherwise."""
+    policy = await queries.select_domain_policy(conn, policy_domain(host))
+    return policy.action if policy is not None and policy.action in ("silence", "suspend") else None
+
+
 async def admit(conn: Connection, domain: str, *, allowlist_mode: bool) -> Decision:
     """Suspended domains never; in allowlist mode, only domains the admin allowed."""
     domain = policy_domain(domain)

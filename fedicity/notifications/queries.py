@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fedicity.db.pool import Connection, record_dict
+from fedicity.located.queries import viewer_hides
 from fedicity.notifications.models import Notification
 
 _COLUMNS = "id, recipient_id, kind, actor_uri, object_uri, created_at, read_at"
@@ -13,13 +14,7 @@ _COLUMNS = "id, recipient_id, kind, actor_uri, object_uri, created_at, read_at"
 def _silenced(recipient: str, actor: str) -> str:
     """SQL true when the recipient (an actor row id) blocks the actor or its domain, or mutes it
     with its notifications (migration 0022): such notifications are neither made nor shown."""
-    return f"""(EXISTS (SELECT 1 FROM user_blocks ub
-                          WHERE ub.owner_id = {recipient} AND ub.target = {actor})
-             OR EXISTS (SELECT 1 FROM user_mutes um
-                         WHERE um.owner_id = {recipient} AND um.target = {actor}
-                           AND um.notifications)
-             OR EXISTS (SELECT 1 FROM user_domain_blocks ud
-                         WHERE ud.owner_id = {recipient} AND ud.domain = uri_authority({actor})))"""
+    return viewer_hides(recipient, actor, notifications=True)
 
 
 async def insert_notification(

@@ -17,6 +17,8 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.context import InboundContext
 from fedicity.actors.models import Actor
 from fedicity.actors.service import local_actor_for_uri
+from fedicity.moderation import policy
+from fedicity.moderation import queries as moderation_queries
 from fedicity.organizations import document, invitations, memberships, posting, queries
 from fedicity.organizations.service import Env, MembershipError, is_member
 from fedicity.posts import queries as post_queries
@@ -150,23 +152,40 @@ def _addressed(post: Post) -> list[str]:
     return list(dict.fromkeys([*found, *post.to_uris, *post.cc_uris]))
 
 
+async def _moderated(ctx: InboundContext, post: Post) -> str | None:
+    """Why the instance's moderation keeps a post from being re-shared (its server or its author
+    silenced or suspended here), read when the post arrives; None when nothing does."""
+    for uri in (post.author_uri, post.uri):
+        action = await policy.limiting_action(ctx.conn, host_of(uri))
+        if action is not None:
+            return f"its server is {action}d here"
+    level = await moderation_queries.select_restriction(ctx.conn, post.author_uri)
+    return None if level is None else f"its author is {level}d here"
+
+
 async def announce_wall_post(
     ctx: InboundContext, activity: Mapping[str, Any], post: Post
 ) -> list[str]:
     """A remote member's new public post addressed to local organisations (in `audience`, `to`
-    or `cc`) is announced by each of them to its followers; a non-member's is only stored.
-    Returns one line per organisation addressed, for the inbox row."""
+    or `cc`) is announced by each of them to its followers; a non-member's, or one whose server
+    or author is silenced or suspended here, is only stored. Returns one line per organisation
+    addressed, for the inbox row."""
     if post.author_uri != ctx.actor_uri or post.local_actor_id is not None:
         return []
     lines: list[str] = []
+    moderated: str | None = None
     for uri in _addressed(post):
         organization = await local_organization(ctx, uri)
         if organization is None:
             continue
         if len(lines) >= MAX_WALLS:
             break
+        if not lines:  # read once, and only for a post that names a wall
+            moderated = await _moderated(ctx, post)
         if post.visibility != "public":
             lines.append(f"not announced by {organization.username}: not public")
+        elif moderated is not None:
+            lines.append(f"not announced by {organization.username}: {moderated}")
         elif not await is_member(ctx.conn, organization.id, post.author_uri):
             lines.append(f"not announced by {organization.username}: not a member")
         else:

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from fedicity.db.pool import Connection, record_dict
+from fedicity.located.queries import viewer_hides
 from fedicity.posts.models import FeedEntry, Post, PostData
 
 _COLUMNS = """p.id, p.uri, p.author_uri, p.local_actor_id, p.type, p.name, p.summary,
@@ -147,17 +148,6 @@ async def count_local_posts(conn: Connection) -> int:
     return count
 
 
-def _hidden_for(owner: str, actor: str) -> str:
-    """SQL true when the local actor whose id is `owner` blocks or mutes `actor`, or blocks its
-    domain (migration 0022; each test is a primary-key probe)."""
-    return f"""(EXISTS (SELECT 1 FROM user_blocks ub
-                          WHERE ub.owner_id = {owner} AND ub.target = {actor})
-             OR EXISTS (SELECT 1 FROM user_mutes um
-                         WHERE um.owner_id = {owner} AND um.target = {actor})
-             OR EXISTS (SELECT 1 FROM user_domain_blocks ud
-                         WHERE ud.owner_id = {owner} AND ud.domain = uri_authority({actor})))"""
-
-
 async def select_home_feed(
     conn: Connection,
     me: str,
@@ -184,7 +174,7 @@ async def select_home_feed(
                             WHERE m.post_id = p.id AND m.actor_uri = $1)
                 OR $1 = ANY(p.to_uris) OR $1 = ANY(p.cc_uris))
                AND ($3::timestamptz IS NULL OR (p.published, p.id) < ($3, $4))
-               AND ($5::bigint IS NULL OR NOT {_hidden_for("$5", "p.author_uri")})
+               AND ($5::bigint IS NULL OR NOT {viewer_hides("$5", "p.author_uri")})
             UNION ALL
             SELECT {_COLUMNS}, i.actor_uri AS boosted_by, i.published AS sort_at
               FROM interactions i JOIN posts p ON p.uri = i.object_uri
@@ -192,8 +182,8 @@ async def select_home_feed(
                AND p.deleted_at IS NULL AND p.visibility IN ('public', 'unlisted')
                AND ($3::timestamptz IS NULL OR (i.published, p.id) < ($3, $4))
                AND ($5::bigint IS NULL OR (
-                        NOT {_hidden_for("$5", "i.actor_uri")}
-                    AND NOT {_hidden_for("$5", "p.author_uri")}
+                        NOT {viewer_hides("$5", "i.actor_uri")}
+                    AND NOT {viewer_hides("$5", "p.author_uri")}
                     AND NOT EXISTS (SELECT 1 FROM hidden_boosts hb
                                      WHERE hb.owner_id = $5 AND hb.target = i.actor_uri)))
              ORDER BY sort_at DESC, id DESC
@@ -220,7 +210,7 @@ async def select_replies(
         f"""SELECT {_COLUMNS} FROM posts p
              WHERE p.in_reply_to = $1 AND p.deleted_at IS NULL
                AND p.visibility IN ('public', 'unlisted') AND p.id > $2
-               AND ($4::bigint IS NULL OR NOT {_hidden_for("$4", "p.author_uri")})
+               AND ($4::bigint IS NULL OR NOT {viewer_hides("$4", "p.author_uri")})
              ORDER BY p.id LIMIT $3""",
         uri,
         after_id,
@@ -350,9 +340,15 @@ async def count_liked(conn: Connection, actor_uri: str) -> int:
 
 
 async def select_tag_posts(
-    conn: Connection, tag: str, *, limit: int, before_id: int | None = None
+    conn: Connection,
+    tag: str,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    viewer_id: int | None = None,
 ) -> list[Post]:
-    """Public posts with a hashtag, newest first."""
+    """Public posts with a hashtag, newest first; without those of actors a local viewer (its
+    actor row) blocks, mutes or blocks the domain of."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM post_tags t JOIN posts p ON p.id = t.post_id
              WHERE t.tag = $1 AND p.deleted_at IS NULL AND p.visibility = 'public'
@@ -362,9 +358,11 @@ async def select_tag_posts(
                                  WHERE action IN ('silence', 'suspend'))
                     OR NOT (domain_hidden(p.uri, (SELECT domain_policy_map()))
                             OR domain_hidden(p.author_uri, (SELECT domain_policy_map()))))
+               AND ($4::bigint IS NULL OR NOT {viewer_hides("$4", "p.author_uri")})
              ORDER BY p.id DESC LIMIT $3""",
         tag.lower(),
         before_id,
         limit,
+        viewer_id,
     )
     return [_post(row) for row in rows]

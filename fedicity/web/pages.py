@@ -73,9 +73,20 @@ async def render_profile(actor: Actor) -> str:
     app_state = state()
     me = app_state.urls.actor(actor.username)
     viewer = _viewer_uri()
+    account = current_account()
     async with app_state.db.acquire() as conn:
-        fetched = await post_queries.select_author_posts(
-            conn, me, limit=PROFILE_POSTS + 1, before_id=cursor_arg("before")
+        # One who blocks this account is told so, with the way back, instead of its posts.
+        blocked = (
+            account is not None
+            and account.actor_id != actor.id
+            and (await follow_queries.select_controls(conn, account.actor_id, me)).blocked
+        )
+        fetched = (
+            []
+            if blocked
+            else await post_queries.select_author_posts(
+                conn, me, limit=PROFILE_POSTS + 1, before_id=cursor_arg("before")
+            )
         )
         recent = fetched[:PROFILE_POSTS]
         followers = await follow_queries.count_followers(conn, me)
@@ -87,6 +98,7 @@ async def render_profile(actor: Actor) -> str:
         "profile.html",
         actor=actor,
         posts=recent,
+        blocked=blocked,
         older=recent[-1].id if len(fetched) > PROFILE_POSTS else None,
         people=people,
         states=states,

@@ -500,13 +500,17 @@ async def authorize_interaction() -> str | tuple[str, int] | Response | Werkzeug
 @blueprint.get("/tags/<tag>")
 async def tag(tag: str) -> str:
     """Public posts with a hashtag."""
+    account = current_account()
     async with state().db.acquire() as conn:
         fetched = await post_queries.select_tag_posts(
-            conn, tag[:100], limit=FEED_SIZE + 1, before_id=cursor_arg("before")
+            conn,
+            tag[:100],
+            limit=FEED_SIZE + 1,
+            before_id=cursor_arg("before"),
+            viewer_id=account.actor_id if account is not None else None,
         )
         found = fetched[:FEED_SIZE]
         people = await known_actors(conn, state().urls, (p.author_uri for p in found))
-        account = current_account()
         states = await post_queries.select_interaction_states(
             conn,
             state().urls.actor(account.username) if account is not None else "",

@@ -122,6 +122,7 @@ async def _overview(territory: Territory, show: str | None = None) -> dict[str, 
     after = moment_cursor_arg("after") if show == "events" else None
     wanted = SECTIONS if show is None else (show,)
     sections: dict[str, list[Any]] = {name: [] for name in SECTIONS}
+    viewer = current_account()
     more: dict[str, str | None] = {name: None for name in SECTIONS}
     async with app_state.db.acquire() as conn:
         ancestors = [
@@ -145,7 +146,12 @@ async def _overview(territory: Territory, show: str | None = None) -> dict[str, 
         for name, kind in (("posts", "post"), ("proposals", "proposal")):
             if name in wanted:
                 items = await located_queries.select_in_scope(
-                    conn, territory.id, limit=size + 1, kind=kind, before=before
+                    conn,
+                    territory.id,
+                    limit=size + 1,
+                    kind=kind,
+                    before=before,
+                    viewer_id=viewer.actor_id if viewer is not None else None,
                 )
                 sections[name] = items[:size]
                 more[name] = _cursor(items[size - 1]) if len(items) > size else None

@@ -21,6 +21,7 @@ from fedicity.notifications.service import notify
 from fedicity.posts.service import PostError
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import seed_remote_actor
+from tests.search import helpers as search_helpers
 from tests.web.test_social_feedback import URLS, citizen, log_in, page, write
 
 CAMILLE = URLS.actor("camille")
@@ -239,3 +240,88 @@ async def test_uri_authority_in_sql_agrees_with_host_of(pool: Pool) -> None:
     async with pool.acquire() as conn:
         for uri in uris:
             assert await conn.fetchval("SELECT uri_authority($1)", uri) == host_of(uri), uri
+
+
+async def test_the_hashtag_page_leaves_out_whom_the_viewer_blocks_mutes_or_domain_blocks(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    # Given tagged public posts by four authors: two neighbours, a remote account, and one kept
+    camille = await citizen(pool, keygen, "camille", "Camille Martin")
+    dominique = await citizen(pool, keygen, "dominique", "Dominique Petit")
+    emile = await citizen(pool, keygen, "emile", "Émile Roux")
+    fanny = await citizen(pool, keygen, "fanny", "Fanny Blanc")
+    await write(pool, clock, dominique, "Bloqué #jardin")
+    await write(pool, clock, emile, "Masqué #jardin")
+    await write(pool, clock, fanny, "Gardé #jardin")
+    loud = "https://bruit.invalid/users/loud"
+    await search_helpers.remote_actor(pool, fixed_keypairs()[0], loud, "loud", "Loud")
+    remote = await search_helpers.post(pool, "Domaine bloqué", author=loud)
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO post_tags (post_id, tag) VALUES ($1, 'jardin')", remote.id)
+        # When camille blocks dominique, mutes émile and blocks the remote domain
+        await blocks.block(conn, owner=camille, target=DOMINIQUE, urls=URLS, clock=clock)
+        await blocks.mute(
+            conn,
+            owner=camille,
+            target=URLS.actor("emile"),
+            notifications=False,
+            urls=URLS,
+            clock=clock,
+        )
+        await blocks.block_domain(
+            conn, owner=camille, typed="bruit.invalid", urls=URLS, clock=clock
+        )
+    # Then an anonymous visitor still sees every post
+    anonymous = await page(client, "/tags/jardin")
+    for text in ("Bloqué", "Masqué", "Gardé", "Domaine bloqué"):
+        assert text in anonymous, text
+    # And camille, logged in, sees only the one she hides nothing of
+    await log_in(client, "camille")
+    html = await page(client, "/tags/jardin")
+    assert "Gardé" in html
+    for text in ("Bloqué", "Masqué", "Domaine bloqué"):
+        assert text not in html, text
+    # And once she lifts them, they are back on the next request
+    async with pool.acquire() as conn:
+        await blocks.unblock(conn, owner=camille, target=DOMINIQUE, urls=URLS, clock=clock)
+        await blocks.unmute(conn, owner=camille, target=URLS.actor("emile"))
+        await blocks.unblock_domain(conn, owner=camille, domain="bruit.invalid")
+    html = await page(client, "/tags/jardin")
+    for text in ("Bloqué", "Masqué", "Gardé", "Domaine bloqué"):
+        assert text in html, text
+
+
+async def test_the_profile_of_an_account_i_block_says_so_instead_of_its_posts(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    # Given dominique's posts, and camille blocking him
+    camille = await citizen(pool, keygen, "camille", "Camille Martin")
+    dominique = await citizen(pool, keygen, "dominique", "Dominique Petit")
+    await write(pool, clock, dominique, "Mon potager en mars")
+    async with pool.acquire() as conn:
+        await blocks.block(conn, owner=camille, target=DOMINIQUE, urls=URLS, clock=clock)
+    # Then a visitor still reads his posts on his profile
+    assert "Mon potager en mars" in await page(client, "/@dominique")
+    # And camille is told she blocks him, with the way to unblock, and not his posts
+    token = await log_in(client, "camille")
+    profile = await page(client, "/@dominique")
+    assert "You block this account." in profile
+    assert "Mon potager en mars" not in profile
+    link = re.search(
+        r'class="blocked-note">[^<]*<a href="(/settings/blocks/actor\?[^"]+)"', profile
+    )
+    assert link is not None
+    choices = await page(client, link.group(1).replace("&amp;", "&"))
+    assert 'value="unblock"' in choices
+    # When she unblocks him from there, his posts are back on his profile
+    answer = await client.post(
+        "/settings/blocks/actor",
+        form={"csrf_token": token, "uri": DOMINIQUE, "action": "unblock", "next": "/@dominique"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/@dominique"
+    profile = await page(client, "/@dominique")
+    assert "Mon potager en mars" in profile
+    assert "You block this account." not in profile
+    # And her own profile never says it
+    assert "You block this account." not in await page(client, "/@camille")

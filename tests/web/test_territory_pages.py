@@ -21,18 +21,22 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
+from fedicity.follows import blocks
 from fedicity.located import queries as located
 from fedicity.located.models import ItemKind, NewItem
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
 from fedicity.territories.service import prepare_serving
+from fedicity.urls import Urls
 from fedicity.web.app import create_app
-from tests.conftest import FixedKeys
+from tests.conftest import FixedKeys, fixed_keypairs
+from tests.inbox_helpers import seed_remote_actor
 from tests.territory_helpers import import_slice
 from tests.web.test_paging import MARKED, flat, walk
 
 BASE = "http://fedicity.test"
+URLS = Urls(BASE)
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
@@ -553,3 +557,58 @@ async def test_a_territory_cursor_not_taken_from_a_page_is_a_400(
     response = await client.get(f"/territoires/commune/93048?{query}")
     # Then it is a bad request, not a server error
     assert response.status_code == 400, query
+
+
+async def test_a_territorys_posts_leave_out_whom_the_viewer_blocks_mutes_or_domain_blocks(
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+) -> None:
+    # Given posts located in Montreuil: by a muted account, by one on a blocked domain, one
+    # announced there by a blocked account, and one kept
+    muted = "https://social.invalid/users/alice"
+    announcer = "https://relais.invalid/users/relais"
+    seeds = [
+        ("Par Alice", muted, None),
+        ("Par Bob", "https://autre.invalid/users/bob", None),
+        ("Relayé", "https://loin.invalid/users/chloe", announcer),
+        ("Gardé", "https://loin.invalid/users/chloe", None),
+    ]
+    async with pool.acquire() as conn:
+        montreuil = await _get(conn, "commune", "93048")
+        for number, (title, author, via) in enumerate(seeds):
+            await located.upsert_item(
+                conn,
+                NewItem(
+                    object_uri=f"{author}/notes/{number}",
+                    kind="post",
+                    territory_id=montreuil.id,
+                    title=title,
+                    summary=title,
+                    url=None,
+                    author_uri=author,
+                    origin_host=author.split("/")[2],
+                    published=BASE_TIME + timedelta(minutes=number),
+                    via=via,
+                ),
+            )
+    for uri in (muted, announcer):
+        await seed_remote_actor(pool, uri, fixed_keypairs()[0], BASE_TIME)
+    camille = await _register(pool, keygen)
+    async with pool.acquire() as conn:
+        await blocks.mute(
+            conn, owner=camille, target=muted, notifications=False, urls=URLS, clock=clock
+        )
+        await blocks.block(conn, owner=camille, target=announcer, urls=URLS, clock=clock)
+        await blocks.block_domain(
+            conn, owner=camille, typed="autre.invalid", urls=URLS, clock=clock
+        )
+    titles = [title for title, _, _ in seeds]
+    # Then a visitor sees them all, on the page and in its posts section
+    for path in ("/territoires/commune/93048", "/territoires/commune/93048?show=posts"):
+        shown = await _page(await client.get(path, headers=HTML))
+        assert all(title in shown for title in titles), path
+    # And camille, logged in, only the one she hides nothing of
+    await _log_in(client, "camille")
+    for path in ("/territoires/commune/93048", "/territoires/commune/93048?show=posts"):
+        shown = await _page(await client.get(path, headers=HTML))
+        assert "Gardé" in shown, path
+        assert not any(title in shown for title in titles[:3]), path
