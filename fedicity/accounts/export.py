@@ -2,7 +2,8 @@
 
 - archive.zip, like Mastodon's "request your archive": outbox.json (an ActivityStreams
   OrderedCollection of every activity they published), actor.json (their actor document), and
-  beside them following_accounts.csv and calendar.ics.
+  beside them following_accounts.csv, blocked_accounts.csv, muted_accounts.csv,
+  blocked_domains.csv (Mastodon's files, which its import form reads) and calendar.ics.
 - following_accounts.csv alone, in Mastodon's import format ("Account address,Show boosts,
   Notify on new posts,Languages"), because another server's import form wants that file, not a
   zip (Mastodon offers its CSV lists as separate downloads for the same reason).
@@ -35,6 +36,7 @@ PAGE = 500
 # Events in the calendar: organised, and attended, each at most this many (soonest first).
 MAX_EVENTS = 5000
 CSV_HEADER = ("Account address", "Show boosts", "Notify on new posts", "Languages")
+MUTES_HEADER = ("Account address", "Hide notifications")
 
 
 class _Sink(io.RawIOBase):
@@ -81,6 +83,45 @@ async def following_csv(db: Pool, actor: Actor, urls: Urls, host: str) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+async def controls_csv(db: Pool, actor: Actor, urls: Urls, host: str, which: str) -> bytes:
+    """Whom the actor blocks (`blocks`: Mastodon's blocked_accounts.csv, an address a line) or
+    mutes (`mutes`: muted_accounts.csv, with whether notifications are hidden too)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if which == "mutes":
+        writer.writerow(MUTES_HEADER)
+    after = 0
+    async with db.acquire() as conn:
+        while True:
+            rows = await queries.select_control_handles(
+                conn, actor.id, which, urls.actor(""), after_id=after, limit=PAGE
+            )
+            for _id, local_username, remote_handle, notifications in rows:
+                handle = f"{local_username}@{host}" if local_username else remote_handle
+                if handle and which == "mutes":
+                    writer.writerow((handle, "true" if notifications else "false"))
+                elif handle:
+                    writer.writerow((handle,))
+            if len(rows) < PAGE:
+                break
+            after = rows[-1][0]
+    return out.getvalue().encode("utf-8")
+
+
+async def blocked_domains_csv(db: Pool, actor: Actor) -> bytes:
+    """The domains the actor blocks, as Mastodon's blocked_domains.csv (a domain a line)."""
+    lines: list[str] = []
+    after = 0
+    async with db.acquire() as conn:
+        while True:
+            rows = await queries.select_blocked_domains(conn, actor.id, after_id=after, limit=PAGE)
+            lines.extend(f"{domain}\n" for _id, domain in rows)
+            if len(rows) < PAGE:
+                break
+            after = rows[-1][0]
+    return "".join(lines).encode("utf-8")
+
+
 async def calendar_ics(db: Pool, actor: Actor, urls: Urls, *, stamp: datetime) -> bytes:
     """The events the actor organises and those it takes part in, as one iCalendar."""
     me = urls.actor(actor.username)
@@ -118,6 +159,11 @@ async def archive(
             yield piece
         following = await following_csv(db, actor, urls, host)
         await asyncio.to_thread(_add, archive_file, "following_accounts.csv", following)
+        for which, name in (("blocks", "blocked_accounts.csv"), ("mutes", "muted_accounts.csv")):
+            listed = await controls_csv(db, actor, urls, host, which)
+            await asyncio.to_thread(_add, archive_file, name, listed)
+        domains = await blocked_domains_csv(db, actor)
+        await asyncio.to_thread(_add, archive_file, "blocked_domains.csv", domains)
         ics = await calendar_ics(db, actor, urls, stamp=stamp)
         await asyncio.to_thread(_add, archive_file, "calendar.ics", ics)
         yield sink.take()

@@ -380,6 +380,57 @@ async def select_followed_handles(
     return [(row["id"], row["local_username"], row["remote_handle"]) for row in rows]
 
 
+# The per-user lists exported as Mastodon's CSVs, by the name of their file's list.
+_CONTROL_TABLES = {"blocks": "user_blocks", "mutes": "user_mutes"}
+
+
+async def select_control_handles(
+    conn: Connection,
+    owner_id: int,
+    which: str,
+    local_prefix: str,
+    *,
+    after_id: int,
+    limit: int,
+) -> list[tuple[int, str | None, str | None, bool]]:
+    """(row id, local username or None, remote user@domain or None, notifications hidden) of
+    whom an actor blocks or mutes (`which`), keyset-paged, oldest first."""
+    table = _CONTROL_TABLES[which]
+    hidden = "c.notifications" if which == "mutes" else "true"
+    rows = await conn.fetch(
+        f"""SELECT c.id, {hidden} AS notifications,
+                   CASE WHEN starts_with(c.target, $2)
+                        THEN substr(c.target, length($2) + 1) END AS local_username,
+                   CASE WHEN r.username IS NOT NULL
+                        THEN r.username || '@' || r.domain END AS remote_handle
+              FROM {table} c LEFT JOIN remote_actors r ON r.uri = c.target
+             WHERE c.owner_id = $1 AND c.id > $3
+             ORDER BY c.id LIMIT $4""",
+        owner_id,
+        local_prefix,
+        after_id,
+        limit,
+    )
+    return [
+        (row["id"], row["local_username"], row["remote_handle"], row["notifications"])
+        for row in rows
+    ]
+
+
+async def select_blocked_domains(
+    conn: Connection, owner_id: int, *, after_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """(row id, domain) of the domains an actor blocks, keyset-paged, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id, domain FROM user_domain_blocks WHERE owner_id = $1 AND id > $2
+            ORDER BY id LIMIT $3""",
+        owner_id,
+        after_id,
+        limit,
+    )
+    return [(row["id"], row["domain"]) for row in rows]
+
+
 async def select_acquainted_remote_actors(
     conn: Connection, actor_uri: str, *, limit: int
 ) -> list[str]:
@@ -410,9 +461,13 @@ async def delete_own_activities(conn: Connection, actor_id: int) -> None:
 
 
 async def delete_traces(conn: Connection, actor_id: int, actor_uri: str, now: datetime) -> None:
-    """Remove a closing account's likes and shares, participations, memberships and
-    notifications; cancel-delete the events it organised."""
+    """Remove a closing account's likes and shares, participations, memberships,
+    notifications, blocks and mutes; cancel-delete the events it organised."""
     await conn.execute("DELETE FROM interactions WHERE actor_uri = $1", actor_uri)
+    # The actor row stays as a tombstone, so its lists would outlive it: they are its choices,
+    # nobody else's to keep.
+    for table in ("user_blocks", "user_mutes", "user_domain_blocks", "hidden_boosts"):
+        await conn.execute(f"DELETE FROM {table} WHERE owner_id = $1", actor_id)
     await conn.execute("DELETE FROM event_participations WHERE actor_uri = $1", actor_uri)
     await conn.execute("DELETE FROM memberships WHERE member_uri = $1", actor_uri)
     await conn.execute("DELETE FROM notifications WHERE recipient_id = $1", actor_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import httpx
 from fedicity.accounts import queries as account_queries
 from fedicity.actors import queries as actor_queries
 from fedicity.db.pool import Pool
+from fedicity.follows import queries as follow_queries
 from fedicity.media.service import file_path
 from tests.accounts.helpers import (
     PASSWORD,
@@ -121,6 +123,18 @@ async def test_closing_an_account_tells_every_server_and_leaves_a_tombstone(
             await _count(pool, "SELECT count(*) FROM event_participations WHERE actor_uri = $1", me)
             == 1
         )
+        # And her own lists: a server she blocks and an account she mutes
+        async with pool.acquire() as conn:
+            await follow_queries.insert_user_domain_block(
+                conn, owner_id=actor.id, domain="spam.example", now=datetime.now(UTC)
+            )
+            await follow_queries.upsert_user_mute(
+                conn,
+                owner_id=actor.id,
+                target=instance.urls.actor("dominique"),
+                notifications=True,
+                now=datetime.now(UTC),
+            )
 
         # When she opens the confirmation page
         confirm = await http.get("/settings/delete")
@@ -170,6 +184,9 @@ async def test_closing_an_account_tells_every_server_and_leaves_a_tombstone(
             == 0
         )
         assert await _count(pool, "SELECT count(*) FROM memberships WHERE member_uri = $1", me) == 0
+        for table in ("user_blocks", "user_mutes", "user_domain_blocks", "hidden_boosts"):
+            query = f"SELECT count(*) FROM {table} WHERE owner_id = $1"  # noqa: S608 (fixed names)
+            assert await _count(pool, query, actor.id) == 0, table
         assert (
             await _count(pool, "SELECT count(*) FROM event_participations WHERE actor_uri = $1", me)
             == 0

@@ -14,13 +14,14 @@ import httpx
 import icalendar
 
 from fedicity.actors import queries as actor_queries
+from fedicity.actors.parse import parse_remote_actor
 from fedicity.db.pool import Pool
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
 from tests.accounts.helpers import csrf_in, log_in, register
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import eventually, running_instance
-from tests.inbox_helpers import seed_remote_actor
+from tests.inbox_helpers import actor_document, seed_remote_actor
 
 EVENT = {
     "title": "Repair café",
@@ -97,6 +98,35 @@ async def test_the_archive_holds_outbox_actor_follows_and_calendar(
                     accepted=False,
                     now=datetime.now(UTC),
                 )
+                # She blocks one account, mutes two (one with its notifications shown) and
+                # blocks a server
+                owner_id = await conn.fetchval("SELECT id FROM actors WHERE username = 'camille'")
+                now = datetime.now(UTC)
+                await follow_queries.insert_user_block(
+                    conn,
+                    owner_id=owner_id,
+                    target="http://social.example/users/troll",
+                    activity_uri="http://x.invalid/blocks/1",
+                    now=now,
+                )
+                await follow_queries.upsert_user_mute(
+                    conn, owner_id=owner_id, target=remote, notifications=False, now=now
+                )
+                await follow_queries.upsert_user_mute(
+                    conn,
+                    owner_id=owner_id,
+                    target=instance.urls.actor("dominique"),
+                    notifications=True,
+                    now=now,
+                )
+                await follow_queries.insert_user_domain_block(
+                    conn, owner_id=owner_id, domain="spam.example", now=now
+                )
+            troll = actor_document(
+                "http://social.example/users/troll", fixed_keypairs()[-2], username="troll"
+            )
+            async with pool.acquire() as conn:
+                await actor_queries.upsert_remote_actor(conn, parse_remote_actor(troll, now))
             settings_page = (await http.get("/settings")).text
             assert 'href="/settings/export/archive.zip"' in settings_page
 
@@ -110,10 +140,21 @@ async def test_the_archive_holds_outbox_actor_follows_and_calendar(
         assert archive.testzip() is None
         assert sorted(archive.namelist()) == [
             "actor.json",
+            "blocked_accounts.csv",
+            "blocked_domains.csv",
             "calendar.ics",
             "following_accounts.csv",
+            "muted_accounts.csv",
             "outbox.json",
         ]
+        # And her blocks, mutes and blocked servers are in Mastodon's files
+        assert archive.read("blocked_accounts.csv").decode() == "troll@social.example\n"
+        assert archive.read("muted_accounts.csv").decode().splitlines() == [
+            "Account address,Hide notifications",
+            "someone@social.example,false",
+            f"dominique@{instance.settings.host},true",
+        ]
+        assert archive.read("blocked_domains.csv").decode() == "spam.example\n"
         # Then outbox.json is an ActivityStreams collection of what she published
         outbox = json.loads(archive.read("outbox.json"))
         assert outbox["type"] == "OrderedCollection"
