@@ -15,6 +15,7 @@ from fedicity.follows import queries as follow_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation import reports
 from fedicity.posts import queries as post_queries
+from fedicity.posts.models import Post
 from fedicity.proposals import queries as proposal_queries
 from fedicity.stewardship import targets
 from fedicity.stewardship.targets import Target
@@ -63,8 +64,12 @@ async def _visible(conn: Connection, target: Target, reader: str) -> bool:
     if target.kind != "post":
         return True
     post = await post_queries.select_post(conn, target.uri)
-    if post is None:
-        return False
+    return post is not None and await _post_visible(conn, post, reader)
+
+
+async def _post_visible(conn: Connection, post: Post, reader: str) -> bool:
+    """Whether a post is the reader's to read: public, theirs, addressed to them, or to the
+    followers they are one of."""
     if post.visibility in ("public", "unlisted") or post.author_uri == reader:
         return True
     if reader in post.to_uris or reader in post.cc_uris:
@@ -136,7 +141,10 @@ async def report_send() -> tuple[str, int] | WerkzeugResponse:
     actor = await _me()
     me = state().urls.actor(actor.username)
     target = await _target(form.get("uri", ""), form.get("kind", ""), me)
-    extra = [uri for uri in form.getlist("include") if uri and len(uri) <= MAX_URI]
+    # At most what a report holds, read once each: the form offers no more.
+    extra = list(dict.fromkeys(u for u in form.getlist("include") if u and len(u) <= MAX_URI))[
+        : reports.MAX_TARGETS - 1
+    ]
     typed = {
         "category": form.get("category", ""),
         "comment": form.get("comment", ""),
@@ -145,11 +153,17 @@ async def report_send() -> tuple[str, int] | WerkzeugResponse:
     }
     app_state = state()
     async with app_state.db.acquire() as conn:
-        # Only the owner's own posts may be added, whatever the form says.
+        # Only the owner's own posts the reporter may read may be added, whatever the form
+        # says: the report's page quotes them back.
         added = []
-        for uri in dict.fromkeys(extra):
+        for uri in extra:
             post = await post_queries.select_post(conn, uri)
-            if post is not None and post.author_uri == target.owner and uri != target.uri:
+            if (
+                post is not None
+                and post.author_uri == target.owner
+                and uri != target.uri
+                and await _post_visible(conn, post, me)
+            ):
                 added.append(uri)
         new = reports.NewReport(
             kind=target.kind,  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import re
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
+from werkzeug.datastructures import MultiDict
 
 from fedicity.actors import queries as actor_queries
 from fedicity.audit import queries as audit_queries
@@ -369,6 +370,38 @@ async def test_a_post_one_may_not_read_cannot_be_reported_nor_shown(
     page = await dominique.get(f"/report?kind=post&uri={secret.uri}")
     assert page.status_code == 200
     assert "4521" in await page.get_data(as_text=True)
+    # And camille, reporting one of bob's public posts, cannot slip the message in beside it
+    async with pool.acquire() as conn:
+        public = await posts.create_note(
+            conn,
+            actor=bob,
+            text="Un message public",
+            visibility="public",
+            urls=URLS,
+            clock=clock,
+            local_host="fedicity.test",
+            resolved={},
+        )
+    token = await _csrf(camille, f"/report?kind=post&uri={public.uri}")
+    response = await camille.post(
+        "/report",
+        form=MultiDict(
+            [
+                ("csrf_token", token),
+                ("kind", "post"),
+                ("uri", public.uri),
+                ("category", "spam"),
+                ("include", secret.uri),
+                ("include", public.uri),
+            ]
+        ),
+    )
+    assert response.status_code == 303
+    async with pool.acquire() as conn:
+        targets = await conn.fetchval("SELECT targets FROM reports ORDER BY id DESC LIMIT 1")
+    assert targets == [public.uri]
+    mine = await camille.get(response.headers["Location"])
+    assert "4521" not in await mine.get_data(as_text=True)
 
 
 async def test_a_draft_proposal_is_its_authors_alone(
