@@ -14,6 +14,7 @@ from fedicity.db.pool import Connection
 from fedicity.delivery import queries as delivery_queries
 from fedicity.events import queries as event_queries
 from fedicity.located import queries as located_queries
+from fedicity.organizations import service as organization_service
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
 from fedicity.proposals import queries as proposal_queries
@@ -44,6 +45,24 @@ async def _organization_id(conn: Connection, urls: Urls, uris: Iterable[str | No
     for uri in uris:
         actor = await local_actor_for_uri(conn, urls, uri)
         if actor is not None and actor.kind == "organization":
+            return actor.id
+    return None
+
+
+async def _wall_of(conn: Connection, urls: Urls, post: Post) -> int | None:
+    """The organisation whose wall a post is on: its FEP-1b12 audience, or an organisation it
+    is addressed to by a member (as the wall admits it) or by the organisation itself. A mere
+    mention of an organisation does not put a stranger's post in its moderators' hands."""
+    audience = await _organization_id(conn, urls, await _audiences(conn, urls, post))
+    if audience is not None:
+        return audience
+    for uri in (*post.to_uris, *post.cc_uris):
+        actor = await local_actor_for_uri(conn, urls, uri)
+        if actor is None or actor.kind != "organization":
+            continue
+        if post.author_uri == uri or await organization_service.is_member(
+            conn, actor.id, post.author_uri
+        ):
             return actor.id
     return None
 
@@ -82,9 +101,7 @@ async def find(conn: Connection, urls: Urls, uri: str, kind: str | None = None) 
                 _excerpt(post.content_html),
                 post.local_actor_id is not None,
                 url=post.url,
-                organization_id=await _organization_id(
-                    conn, urls, [*await _audiences(conn, urls, post), *post.to_uris, *post.cc_uris]
-                ),
+                organization_id=await _wall_of(conn, urls, post),
                 territory_id=await _territory_id(conn, uri),
                 removed=post.deleted_at is not None,
             )

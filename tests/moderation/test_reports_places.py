@@ -20,6 +20,7 @@ from fedicity.organizations import service as organizations
 from fedicity.organizations.service import Env
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as posts
+from fedicity.posts.compose import Mention
 from fedicity.urls import Urls
 from tests.conftest import FixedKeys
 from tests.web.test_accounts_web import _csrf, _log_in, _register
@@ -233,3 +234,28 @@ async def test_an_organisations_admin_removes_a_reported_wall_post(
         entries = [(e.action, e.actor_name) for e in await audit_queries.select_page(conn, limit=2)]
     assert deletes == 1
     assert entries == [("report.resolve", "alice"), ("content.remove", "alice")]
+    # And a stranger's post that merely mentions the organisation is not on its wall: a report
+    # of it goes to the instance's admins, not to alice
+    async with pool.acquire() as conn:
+        camille_actor = await actor_queries.select_actor_by_username(conn, "camille")
+        assert camille_actor is not None
+        mention = await posts.create_note(
+            conn,
+            actor=camille_actor,
+            text="@velo vos vélos sont nuls",
+            visibility="public",
+            urls=URLS,
+            clock=clock,
+            local_host="fedicity.test",
+            resolved={
+                ("velo", "fedicity.test"): Mention(
+                    "@velo", URLS.actor("velo"), URLS.profile("velo")
+                )
+            },
+        )
+        assert URLS.actor("velo") in (*mention.to_uris, *mention.cc_uris)
+    other = await _report(dominique, "post", mention.uri)
+    assert f"/admin/reports/{other}" not in await (await alice.get("/admin/reports")).get_data(
+        as_text=True
+    )
+    assert (await alice.get(f"/admin/reports/{other}")).status_code == 403
