@@ -487,15 +487,26 @@ async def _end_exchanges(
             WHERE state = 'pending' AND {matches("inbox")}""",
         *args,
     )
-    inbox = await conn.execute(
-        f"""UPDATE inbox_items
-              SET state = 'ignored', last_error = 'refused by policy: the domain is suspended',
-                  locked_until = NULL, processed_at = now()
-            WHERE state = 'pending' AND key_id <> 'local' AND {matches("key_id")}""",
+    # Rows a content policy holds end too (an admin's later release must not let them in), and
+    # their holds say so.
+    inbox: int = await conn.fetchval(
+        f"""WITH ended AS (
+                UPDATE inbox_items
+                   SET state = 'ignored',
+                       last_error = 'refused by policy: the domain is suspended',
+                       locked_until = NULL, processed_at = now()
+                 WHERE state IN ('pending', 'held') AND key_id <> 'local'
+                   AND {matches("key_id")}
+             RETURNING id),
+            holds AS (
+                UPDATE content_decisions
+                   SET hold_state = 'rejected', resolved_by = 'system', resolved_at = now()
+                 WHERE hold_state = 'held' AND inbox_item_id IN (SELECT id FROM ended))
+            SELECT count(*) FROM ended""",
         *args,
     )
     return SuspensionEffects(
-        follows=_count(follows), deliveries=_count(deliveries), inbox_items=_count(inbox)
+        follows=_count(follows), deliveries=_count(deliveries), inbox_items=inbox
     )
 
 

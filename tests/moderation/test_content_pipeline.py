@@ -16,7 +16,7 @@ from fedicity.actors.models import Actor
 from fedicity.audit.models import Actor as AuditActor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
-from fedicity.moderation import content_queries, content_service
+from fedicity.moderation import content_queries, content_service, domains
 from fedicity.moderation.content import ContentPolicyError, PolicyConfig
 from fedicity.posts import queries as post_queries
 from fedicity.web.app import AppState
@@ -258,3 +258,43 @@ async def test_a_released_post_is_stored_once_its_flags_recorded_once(
         ("flag", None),
         ("hold", "released"),
     ]
+
+
+async def test_a_held_post_ends_with_its_servers_suspension(
+    inbox: Inbox,  # noqa: F811
+    camille: Actor,  # noqa: F811
+    pool: Pool,
+    clock: FrozenClock,
+) -> None:
+    # Given a post held for review
+    await _set(pool, clock, PolicyConfig("new_actor_links", True, amount=24))
+    activity = mastodon_note(
+        "mastodon_create_note_1",
+        3,
+        published=clock.now().isoformat(),
+        content='<p>cheap <a href="https://pills.example/">pills</a></p>',
+    )
+    assert (await inbox.receive(activity)).state == "held"
+    [held] = await _decisions(pool)
+    # When its server is suspended
+    async with pool.acquire() as conn:
+        effects = await domains.set_policy(
+            conn,
+            ADMIN,
+            domains.checked_entry("social.invalid", "suspend"),
+            reason="spam waves",
+            now=clock.now(),
+        )
+        row = await conn.fetchrow("SELECT state, last_error FROM inbox_items")
+    # Then the held row ends with the others, its hold says so, and no release can let it in
+    assert effects.inbox_items == 1
+    assert row is not None
+    assert tuple(row) == ("ignored", "refused by policy: the domain is suspended")
+    [ended] = await _decisions(pool)
+    assert (ended.id, ended.hold_state, ended.resolved_by) == (held.id, "rejected", "system")
+    async with pool.acquire() as conn:
+        with pytest.raises(ContentPolicyError, match="no such held activity"):
+            await content_service.resolve_held(
+                conn, held.id, release=True, by=ADMIN, reason="", now=clock.now()
+            )
+    assert not await _stored(pool, activity["object"]["id"])
