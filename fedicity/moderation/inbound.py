@@ -17,6 +17,7 @@ from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follow_service
 from fedicity.moderation import queries
 from fedicity.moderation.policy import rejects_reports
+from fedicity.moderation.reports import MAX_TARGETS
 
 
 def report_uri(activity: Mapping[str, Any]) -> str:
@@ -33,7 +34,9 @@ async def on_flag(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     """A report from another server, kept for the admins (reason in content or summary)."""
     if await rejects_reports(ctx.conn, host_of(ctx.actor_uri)):
         return Outcome.ignored("reports from this domain are rejected by the instance's policy")
-    targets = get_ids(activity.get("object"))
+    # A report names an account and some of its posts; a Flag naming thousands is not one more
+    # useful, and every look at the queue would read them all.
+    targets = get_ids(activity.get("object"))[:MAX_TARGETS]
     if not targets:
         return Outcome.ignored("the Flag names nothing")
     content = get_str(activity, "content") or get_str(activity, "summary") or ""

@@ -12,13 +12,18 @@ from fedicity.activitypub.routing import Outcome
 from fedicity.actors.context import InboundContext
 from fedicity.moderation import inbound as moderation_inbound
 from fedicity.moderation import queries as moderation_queries
+from fedicity.moderation import reports
 from fedicity.stewardship import targets
 
 
 async def on_flag(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     """Keep the report, then say whose and where its objects are."""
     outcome = await moderation_inbound.on_flag(ctx, activity)
-    found = await targets.find_all(ctx.conn, ctx.urls, get_ids(activity.get("object"))[:20])
+    if outcome.state != "done":  # not kept (its server's reports are rejected, or it names nothing)
+        return outcome
+    found = await targets.find_all(
+        ctx.conn, ctx.urls, get_ids(activity.get("object"))[: reports.MAX_TARGETS]
+    )
     if not found:
         return outcome
     # Mastodon names the account first, then its posts: the account is the first owner found.

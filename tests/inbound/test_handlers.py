@@ -536,6 +536,17 @@ async def test_flag_is_stored_as_a_report(inbox: Inbox, pool: Pool, camille: Act
     ]
 
 
+async def test_a_flag_naming_hundreds_of_objects_keeps_a_reports_worth(
+    inbox: Inbox, pool: Pool, camille: Actor
+) -> None:
+    flag = activity("Flag", [CAMILLE, *(f"{BASE}/notes/{n}" for n in range(500))], content="x")
+    processed = await inbox.receive(flag)
+    assert processed.state == "done", processed.detail
+    async with pool.acquire() as conn:
+        targets = await conn.fetchval("SELECT targets FROM reports")
+    assert targets == [CAMILLE, *(f"{BASE}/notes/{n}" for n in range(19))]
+
+
 async def _moves(pool: Pool) -> list[tuple[str, str, bool]]:
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT origin, target, verified FROM moves")
