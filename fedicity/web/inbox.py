@@ -133,9 +133,10 @@ async def actor_inbox(username: str) -> Response:
     """A local actor's own inbox."""
     async with state().db.acquire() as conn:
         actor = await actor_queries.select_actor_by_username(conn, username)
-    if actor is None or actor.kind == "application":
-        raise Problem(404, f"no actor named {username!r} here")
-    await refuse_suspended(actor.id)
+        if actor is None or actor.kind == "application":
+            raise Problem(404, f"no actor named {username!r} here")
+        # In the same visit to the pool: a POST should not take a second connection for this.
+        await refuse_suspended(actor.id, conn)
     return await _receive(state().urls.actor(actor.username))
 
 

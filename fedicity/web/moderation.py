@@ -14,6 +14,7 @@ from fedicity.accounts import suspension
 from fedicity.accounts.models import Account
 from fedicity.actors import queries as actor_queries
 from fedicity.audit import queries as audit_queries
+from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.queries import Report
@@ -47,12 +48,15 @@ NOTICES = {
 }
 
 
-async def refuse_suspended(actor_id: int | None) -> None:
-    """410 for what a suspended local account made: its actor, collections, posts, events and
-    proposals (accounts/suspension.py)."""
+async def refuse_suspended(actor_id: int | None, conn: Connection | None = None) -> None:
+    """410 for what a suspended local account made: its actor, collections, posts, events,
+    proposals and inbox (accounts/suspension.py); on the caller's connection when it has one."""
     if actor_id is None:
         return
-    async with state().db.acquire() as conn:
+    if conn is None:
+        async with state().db.acquire() as own:
+            suspended = await suspension.is_suspended(own, actor_id)
+    else:
         suspended = await suspension.is_suspended(conn, actor_id)
     if suspended:
         raise Problem(410, message("account_suspended"), extra={"reason": "suspended"})
