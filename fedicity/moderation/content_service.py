@@ -35,10 +35,12 @@ _READ_OBJECT = frozenset(
 @dataclass(frozen=True)
 class Screened:
     """What the pipeline made of an activity: `pass` (route it; any flags are recorded),
-    `rejected` or `held`, with the reason for the inbox row."""
+    `rejected` or `held`, with the reason for the inbox row; `fetched`, the object the policies
+    fetched to judge it, which the handler is given so it stores what was judged."""
 
     state: Literal["pass", "rejected", "held"]
     detail: str = ""
+    fetched: Mapping[str, Any] | None = None
 
 
 PASS = Screened("pass")
@@ -63,8 +65,12 @@ async def screen(
     document = get_object(activity)
     object_uri = get_id(activity.get("object"))
     wants_object = any(configs[name].enabled for name in _READ_OBJECT if name in configs)
+    fetched = None
     if document is None and object_uri and wants_object and get_type(activity) == "Create":
-        document = await fetch_object(object_uri)
+        fetched = document = await fetch_object(object_uri)
+        if fetched is None:
+            # Unjudged, it would be fetched again by its handler and stored unscreened.
+            return Screened("rejected", f"cannot fetch {object_uri[:200]} to judge it")
     facts = ActorFacts(actor_uri, actor_type, first_seen_at)
     judgement = content.judge(activity, document, facts, configs, now)
     if judgement.held is not None and await queries.was_released(conn, item_id):
@@ -89,7 +95,7 @@ async def screen(
         detail = _detail(judgement.held)
         await queries.hold_inbox_item(conn, item_id, detail=detail)
         return Screened("held", detail)
-    return PASS
+    return PASS if fetched is None else Screened("pass", fetched=fetched)
 
 
 def _detail(decision: content.Decision) -> str:

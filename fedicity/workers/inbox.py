@@ -125,6 +125,9 @@ async def _process(
                 return
             if screened.state == "rejected":
                 outcome = Outcome.ignored(screened.detail)
+            elif screened.fetched is not None:
+                # The object the policies judged, so the handler does not fetch it again.
+                outcome = await handler(context, {**item.raw, "object": screened.fetched})
             else:
                 outcome = await handler(context, item.raw)
             # Processed: the body has done its work (what it made keeps its own copy); the

@@ -298,3 +298,26 @@ async def test_a_held_post_ends_with_its_servers_suspension(
                 conn, held.id, release=True, by=ADMIN, reason="", now=clock.now()
             )
     assert not await _stored(pool, activity["object"]["id"])
+
+
+async def test_a_pointer_is_fetched_once_and_one_that_cannot_be_is_not_stored_unjudged(
+    inbox: Inbox,  # noqa: F811
+    camille: Actor,  # noqa: F811
+    pool: Pool,
+    clock: FrozenClock,
+    peer: Peer,  # noqa: F811
+) -> None:
+    await _set(pool, clock, PolicyConfig("keyword", True, "reject", ("lottery",)))
+    # A clean post carried by its id alone: judged and handled on one fetch
+    note = mastodon_note("mastodon_create_note_1", 8, content="<p>Réunion jeudi</p>")
+    note_uri = peer.url("/notes/8")
+    peer.serve("/notes/8", dict(note["object"], id=note_uri))
+    processed = await inbox.receive(dict(note, object=note_uri))
+    assert peer.paths.count("/notes/8") == 1
+    assert processed.state != "failed", processed.detail
+    # One whose object cannot be fetched is not judged blind: it ends ignored, saying why
+    missing = peer.url("/notes/9")
+    other = mastodon_note("mastodon_create_note_1", 9)
+    processed = await inbox.receive(dict(other, object=missing))
+    assert processed.state == "ignored"
+    assert processed.detail.startswith(f"cannot fetch {missing} to judge it")
