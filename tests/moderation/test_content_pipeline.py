@@ -320,4 +320,4 @@ async def test_a_pointer_is_fetched_once_and_one_that_cannot_be_is_not_stored_un
     other = mastodon_note("mastodon_create_note_1", 9)
     processed = await inbox.receive(dict(other, object=missing))
     assert processed.state == "ignored"
-    assert processed.detail.startswith(f"cannot fetch {missing} to judge it")
+    assert (processed.detail or "").startswith(f"cannot fetch {missing} to judge it")
