@@ -13,10 +13,18 @@ from fedicity.audit.models import Entry
 HEADER = ("id", "when", "who", "account_id", "action", "target", "reason", "details")
 
 
-def _cell(text: str) -> str:
-    # A cell starting with =, +, - or @ is a formula to a spreadsheet: a reason typed by an
-    # admin, or a remote name, must open as text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(text: str) -> str:
+    """Text a spreadsheet shows as text rather than runs as a formula (a quote before it): a
+    reason typed by an admin, or a remote name, must open as text."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def unquoted_cell(text: str) -> str:
+    """A cell spreadsheet_cell quoted, as it was: a CSV read back is what went out."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def csv_line(values: tuple[str, ...]) -> str:
@@ -32,11 +40,11 @@ def entry_line(entry: Entry) -> str:
         (
             str(entry.id),
             format_datetime(entry.created_at),
-            _cell(entry.actor_name),
+            spreadsheet_cell(entry.actor_name),
             "" if entry.account_id is None else str(entry.account_id),
             entry.action,
-            _cell(entry.target),
-            _cell(entry.reason),
+            spreadsheet_cell(entry.target),
+            spreadsheet_cell(entry.reason),
             json.dumps(entry.details, ensure_ascii=False, sort_keys=True),
         )
     )

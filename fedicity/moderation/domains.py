@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from fedicity.audit import queries as audit_queries
+from fedicity.audit.export import spreadsheet_cell, unquoted_cell
 from fedicity.audit.models import Actor
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
@@ -236,7 +237,7 @@ def _entry_from(values: dict[str, str]) -> PolicyEntry | str:
         return checked_entry(
             values.get("domain", ""),
             severity,
-            public_comment=_unquoted((values.get("public_comment") or "").strip()),
+            public_comment=unquoted_cell((values.get("public_comment") or "").strip()),
             **flags,
         )
     except PolicyError as error:
@@ -257,7 +258,7 @@ def export_csv(policies: Iterable[DomainPolicy]) -> str:
                 policy.action,
                 _bool(policy.reject_media),
                 _bool(policy.reject_reports),
-                _spreadsheet_safe(policy.public_comment),
+                spreadsheet_cell(policy.public_comment),
                 _bool(policy.obfuscate),
             )
         )
@@ -266,19 +267,6 @@ def export_csv(policies: Iterable[DomainPolicy]) -> str:
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(text: str) -> str:
-    """A comment a spreadsheet will show as text, not run as a formula (a quote before it)."""
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
-
-
-def _unquoted(text: str) -> str:
-    """The comment _spreadsheet_safe quoted, as it was: an export read back is what went out."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
 
 
 async def import_entries(
