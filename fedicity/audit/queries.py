@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fedicity.audit.models import ACTION, Actor, Entry
-from fedicity.db.pool import Connection, record_dict
+from fedicity.db.pool import Connection, Pool, record_dict
 
 _COLUMNS = "id, created_at, account_id, actor_name, action, target, reason, details"
 _MAX_TARGET = 2000
@@ -59,13 +59,17 @@ async def select_page(
     return [Entry(**record_dict(row)) for row in rows]
 
 
-async def iterate(conn: Connection, *, batch: int = 500) -> AsyncIterator[Entry]:
-    """Every entry, oldest first, read a batch at a time (for the export)."""
+async def iterate(pool: Pool, *, batch: int = 500) -> AsyncIterator[Entry]:
+    """Every entry, oldest first, a batch at a time, each on a connection of its own: a slow
+    download holds none between batches (entries are never changed, so no snapshot is needed)."""
     after = 0
     while True:
-        rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2", after, batch
-        )
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+                after,
+                batch,
+            )
         for row in rows:
             yield Entry(**record_dict(row))
         if len(rows) < batch:

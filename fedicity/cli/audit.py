@@ -7,7 +7,7 @@ import sys
 
 from fedicity.audit import export
 from fedicity.audit import queries as audit_queries
-from fedicity.cli.lifecycle import with_conn
+from fedicity.cli.lifecycle import database, migrated, open_pool, with_conn
 from fedicity.db.pool import Connection
 from fedicity.settings import Settings
 
@@ -33,12 +33,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
     """Print the latest entries, or the whole log as CSV."""
 
-    async def action(conn: Connection) -> None:
-        if args.audit_command == "export":
-            async with conn.transaction(readonly=True):
-                async for line in export.csv_lines(audit_queries.iterate(conn)):
+    if args.audit_command == "export":
+        async with database(settings) as ready:
+            await migrated(ready)
+            async with open_pool(ready) as pool:
+                async for line in export.csv_lines(audit_queries.iterate(pool)):
                     sys.stdout.write(line)
-            return
+        return
+
+    async def action(conn: Connection) -> None:
         prefix = f"{args.area.strip('.')}." if args.area else ""
         entries = await audit_queries.select_page(
             conn, limit=max(1, min(args.limit, 10_000)), action_prefix=prefix

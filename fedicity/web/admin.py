@@ -55,9 +55,8 @@ async def audit_export() -> Response | WerkzeugResponse:
     app_state = state()
 
     async def lines() -> AsyncIterator[bytes]:
-        async with app_state.db.acquire() as conn, conn.transaction(readonly=True):
-            async for line in export.csv_lines(audit_queries.iterate(conn)):
-                yield line.encode()
+        async for line in export.csv_lines(audit_queries.iterate(app_state.db)):
+            yield line.encode()
 
     response = Response(lines(), content_type="text/csv; charset=utf-8")
     stamp = app_state.clock.now().strftime("%Y%m%d")
