@@ -14,7 +14,8 @@ class QueueStats:
     pending: int
     due: int
     oldest_due_at: datetime | None
-    # Given up after the last attempt (inbox rows only: they are purged, so the count is cheap).
+    # Given up after the last attempt (inbox rows only, on their partial index; None when not
+    # asked for).
     failed: int | None
 
     def lag_seconds(self, now: datetime) -> float:

@@ -1,7 +1,8 @@
 """SQL of the operations figures: queues, domains' health, users, storage, moderation backlog.
 
-Every count runs on an index or on a table that stays small (inbox rows are purged, and only
-pending deliveries are counted, on their partial index), so /metrics can run them at each scrape.
+Every count runs on an index or on a table that stays small (inbox rows are purged, failed ones
+have their own partial index, and only pending deliveries are counted, on their partial index),
+so /metrics can run them at each scrape; /metrics leaves out the failed count it does not use.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from fedicity.ops.models import Backlog, DomainRow, QueueStats, UserStats
 ACTIVE_WINDOW = timedelta(days=30)
 
 
-async def select_queues(conn: Connection, now: datetime) -> list[QueueStats]:
-    """The inbox and delivery queues: pending rows, those due, the oldest due, failed inbox rows."""
+async def select_queues(
+    conn: Connection, now: datetime, *, with_failed: bool = True
+) -> list[QueueStats]:
+    """The inbox and delivery queues: pending rows, those due, the oldest due, and (unless
+    `with_failed` is False, as for /metrics, which has no use for it) failed inbox rows."""
     row = await conn.fetchrow(
         """SELECT
              (SELECT count(*) FROM inbox_items WHERE state = 'pending') AS inbox_pending,
@@ -23,13 +27,15 @@ async def select_queues(conn: Connection, now: datetime) -> list[QueueStats]:
                WHERE state = 'pending' AND next_attempt_at <= $1) AS inbox_due,
              (SELECT min(next_attempt_at) FROM inbox_items
                WHERE state = 'pending' AND next_attempt_at <= $1) AS inbox_oldest,
-             (SELECT count(*) FROM inbox_items WHERE state = 'failed') AS inbox_failed,
+             CASE WHEN $2 THEN (SELECT count(*) FROM inbox_items WHERE state = 'failed')
+             END AS inbox_failed,
              (SELECT count(*) FROM deliveries WHERE state = 'pending') AS delivery_pending,
              (SELECT count(*) FROM deliveries
                WHERE state = 'pending' AND next_attempt_at <= $1) AS delivery_due,
              (SELECT min(next_attempt_at) FROM deliveries
                WHERE state = 'pending' AND next_attempt_at <= $1) AS delivery_oldest""",
         now,
+        with_failed,
     )
     assert row is not None
     return [

@@ -109,7 +109,7 @@ async def database_gauges(pool: Pool, clock: Clock) -> bytes:
     now = clock.now()
     try:
         async with pool.acquire() as conn:
-            queues = await ops_queries.select_queues(conn, now)
+            queues = await ops_queries.select_queues(conn, now, with_failed=False)
             _known, down = await ops_queries.count_domains(conn)
             backlog = await ops_queries.select_backlog(conn)
     except _DATABASE_FAILURES as error:

@@ -1,0 +1,3 @@
+-- Inbox rows given up after their last attempt, counted by the admin dashboard and
+-- `fedicity queue stats`: few, but found only by reading every processed row without this.
+CREATE INDEX inbox_items_failed ON inbox_items (id) WHERE state = 'failed';
