@@ -74,6 +74,12 @@ async def select_proposal_by_token(conn: Connection, token: str) -> Proposal | N
     return _proposal(row) if row else None
 
 
+async def select_proposal_by_id(conn: Connection, proposal_id: int) -> Proposal | None:
+    """A proposal by its row id, for reading (no lock)."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM proposals WHERE id = $1", proposal_id)
+    return _proposal(row) if row else None
+
+
 async def select_proposal_for_update(conn: Connection, proposal_id: int) -> Proposal | None:
     """A proposal, locked until the transaction ends (votes and state changes serialise)."""
     row = await conn.fetchrow(

@@ -133,7 +133,7 @@ async def find(conn: Connection, urls: Urls, uri: str, kind: str | None = None) 
     if kind in (None, "comment"):
         comment = await proposal_queries.select_comment(conn, uri)
         if comment is not None:
-            parent = await proposal_queries.select_proposal_for_update(conn, comment.proposal_id)
+            parent = await proposal_queries.select_proposal_by_id(conn, comment.proposal_id)
             return Target(
                 "comment",
                 uri,
