@@ -228,3 +228,19 @@ async def select_inbox_raw(conn: Connection, item_id: int) -> dict[str, Any] | N
         "SELECT raw FROM inbox_items WHERE id = $1", item_id
     )
     return raw
+
+
+async def purge_decisions(conn: Connection, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` decisions made before `before`, oldest first, except holds still
+    waiting for an admin; how many went."""
+    deleted: int = await conn.fetchval(
+        """WITH old AS (
+               SELECT id FROM content_decisions
+                WHERE decided_at < $1 AND hold_state IS DISTINCT FROM 'held'
+                ORDER BY id LIMIT $2),
+           gone AS (DELETE FROM content_decisions d USING old WHERE d.id = old.id RETURNING 1)
+           SELECT count(*) FROM gone""",
+        before,
+        limit,
+    )
+    return deleted

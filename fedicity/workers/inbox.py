@@ -29,6 +29,8 @@ from fedicity.workers.router import build_router
 LEASE = timedelta(minutes=5)
 BATCH = 32
 PURGE_BATCH = 1000
+# Content policy decisions stay for the admins this long (rejections are what they review).
+DECISIONS_KEPT = timedelta(days=90)
 # What recording a row's outcome can raise: the database refusing the statement, or the
 # connection gone (a handler may have broken it). Then the row keeps its lease and comes back
 # when the lease ends; the rest of the batch goes on.
@@ -189,8 +191,12 @@ async def _screen(
 
 
 async def purge_batch(pool: Pool, *, clock: Clock, retention: timedelta) -> int:
-    """Delete one batch of rows processed longer than `retention` ago; return how many."""
+    """Delete one batch of rows processed longer than `retention` ago, and of content policy
+    decisions older than DECISIONS_KEPT (the admins' record of them); return how many."""
+    now = clock.now()
     async with pool.acquire() as conn:
-        return await queries.purge_processed(
-            conn, before=clock.now() - retention, limit=PURGE_BATCH
+        rows = await queries.purge_processed(conn, before=now - retention, limit=PURGE_BATCH)
+        decisions = await content_queries.purge_decisions(
+            conn, before=now - DECISIONS_KEPT, limit=PURGE_BATCH
         )
+    return rows + decisions

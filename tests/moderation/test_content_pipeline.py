@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from fedicity.moderation import content_queries, content_service, domains
 from fedicity.moderation.content import ContentPolicyError, PolicyConfig
 from fedicity.posts import queries as post_queries
 from fedicity.web.app import AppState
-from fedicity.workers.inbox import process_batch
+from fedicity.workers.inbox import process_batch, purge_batch
 from tests.conftest import FIXTURES
 from tests.inbound.test_handlers import (  # noqa: F401  (camille, inbox, peer, settings are fixtures)
     ALICE,
@@ -321,3 +322,30 @@ async def test_a_pointer_is_fetched_once_and_one_that_cannot_be_is_not_stored_un
     processed = await inbox.receive(dict(other, object=missing))
     assert processed.state == "ignored"
     assert (processed.detail or "").startswith(f"cannot fetch {missing} to judge it")
+
+
+async def test_old_decisions_are_purged_but_a_waiting_hold_stays(
+    pool: Pool, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    async with pool.acquire() as conn:
+        for days, decision, hold in (
+            (200, "reject", None),
+            (200, "hold", "held"),
+            (200, "hold", "released"),
+            (10, "flag", None),
+        ):
+            await conn.execute(
+                """INSERT INTO content_decisions (decided_at, policy, decision, reason,
+                                                   activity_uri, actor_uri, hold_state)
+                   VALUES ($1, 'keyword', $2, 'r', $3, $4, $5)""",
+                now - timedelta(days=days),
+                decision,
+                f"{ALICE}/activities/{days}-{decision}-{hold}",
+                ALICE,
+                hold,
+            )
+    purged = await purge_batch(pool, clock=clock, retention=timedelta(days=7))
+    kept = [(d.decision, d.hold_state) for d in await _decisions(pool)]
+    assert purged == 2
+    assert sorted(kept, key=str) == sorted([("hold", "held"), ("flag", None)], key=str)
