@@ -63,12 +63,15 @@ async def insert_inbox_item(
 
 
 async def count_pending_from(conn: Connection, origin_host: str, *, limit: int) -> int:
-    """How many rows signed from this host wait to be processed, counting up to `limit`."""
+    """How many rows signed from this host wait, to be processed or held for an admin (a wave
+    of held spam counts against its server too), counting up to `limit` of each."""
     count: int = await conn.fetchval(
-        """SELECT count(*) FROM (
-               SELECT 1 FROM inbox_items
-                WHERE state = 'pending' AND origin_host = $1
-                LIMIT $2) AS waiting""",
+        """SELECT (SELECT count(*) FROM (
+                       SELECT 1 FROM inbox_items
+                        WHERE state = 'pending' AND origin_host = $1 LIMIT $2) AS waiting)
+                + (SELECT count(*) FROM (
+                       SELECT 1 FROM inbox_items
+                        WHERE state = 'held' AND origin_host = $1 LIMIT $2) AS held)""",
         origin_host,
         limit,
     )

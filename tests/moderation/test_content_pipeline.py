@@ -17,6 +17,7 @@ from fedicity.actors.models import Actor
 from fedicity.audit.models import Actor as AuditActor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
+from fedicity.inbound import queries as inbound_queries
 from fedicity.moderation import content_queries, content_service, domains
 from fedicity.moderation.content import ContentPolicyError, PolicyConfig
 from fedicity.posts import queries as post_queries
@@ -349,3 +350,23 @@ async def test_old_decisions_are_purged_but_a_waiting_hold_stays(
     kept = [(d.decision, d.hold_state) for d in await _decisions(pool)]
     assert purged == 2
     assert sorted(kept, key=str) == sorted([("hold", "held"), ("flag", None)], key=str)
+
+
+async def test_a_held_activity_counts_against_its_servers_cap_of_waiting_rows(
+    inbox: Inbox,  # noqa: F811
+    camille: Actor,  # noqa: F811
+    pool: Pool,
+    clock: FrozenClock,
+) -> None:
+    await _set(pool, clock, PolicyConfig("new_actor_links", True, amount=24))
+    activity = mastodon_note(
+        "mastodon_create_note_1",
+        4,
+        published=clock.now().isoformat(),
+        content='<p>cheap <a href="https://pills.example/">pills</a></p>',
+    )
+    assert (await inbox.receive(activity)).state == "held"
+    async with pool.acquire() as conn:
+        origin = await conn.fetchval("SELECT origin_host FROM inbox_items")
+        assert origin
+        assert await inbound_queries.count_pending_from(conn, origin, limit=10) == 1
