@@ -51,7 +51,7 @@ from fedicity.web.admin import admin_actor
 from fedicity.web.app import state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem, problem_response
-from fedicity.web.forms import checked
+from fedicity.web.forms import checked, local_path
 from fedicity.web.i18n import LOCALES, gettext, lazy, translations_for
 from fedicity.web.limits import accepts_two_uploads
 from fedicity.web.media import read_upload
@@ -80,18 +80,8 @@ LANDING = "/home"
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect after login is a phishing tool. Browsers drop tabs
-    # and line breaks from URLs ("/\t/evil.example" becomes "//evil.example"), and a line break
-    # cannot go in a header at all, so any non-printable character is refused too.
-    if (
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-        and target.isprintable()
-    ):
-        return target
-    return LANDING
+    # Only same-site paths: an open redirect after login is a phishing tool.
+    return local_path(target) or LANDING
 
 
 async def _too_many(retry_after: int | None, template: str, **context: Any) -> Response:

@@ -17,7 +17,7 @@ from fedicity.follows import queries as follow_queries
 from fedicity.follows.blocks import BlockError
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
-from fedicity.web.forms import checked
+from fedicity.web.forms import checked, local_path
 from fedicity.web.messages import message
 from fedicity.web.paging import PAGE_SIZE, cursor_arg
 from fedicity.web.people import known_actors
@@ -43,9 +43,7 @@ async def _me() -> Actor | WerkzeugResponse:
 
 def _next(target: str | None, fallback: str) -> str:
     """A local path to go back to (never an open redirect), else `fallback`."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return fallback
+    return local_path(target) or fallback
 
 
 async def _lists_page(me: Actor, *, domain_error: str | None = None, typed_domain: str = "") -> str:

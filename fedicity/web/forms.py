@@ -50,3 +50,19 @@ def point(form: MultiDict[str, str]) -> tuple[float | None, float | None] | str:
 def degrees_text(value: float | None) -> str:
     """Degrees as a form field shows them: at most six decimals (11 cm), no float noise."""
     return "" if value is None else f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` when it is a path of ours to send a browser back to, else None: never an open
+    redirect. Browsers drop tabs and line breaks from URLs ("/\\t/evil.example" becomes
+    "//evil.example") and read a backslash as a slash, so any non-printable character or
+    backslash is refused with the scheme-relative "//"."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
+        return target
+    return None

@@ -32,6 +32,7 @@ from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
+from fedicity.web.forms import local_path
 from fedicity.web.messages import message, query_error
 from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
@@ -342,9 +343,7 @@ async def delete_post() -> WerkzeugResponse:
 def _back_to(target: str | None) -> str:
     """The local page a form came from (a path of ours only: never an open redirect), else
     the home feed."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("social.home_feed")
+    return local_path(target) or url_for("social.home_feed")
 
 
 @blueprint.post("/posts/interact")
