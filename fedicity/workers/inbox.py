@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -13,6 +14,7 @@ from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.activitypub.retry import next_delay
 from fedicity.activitypub.routing import Outcome, Router
+from fedicity.actors import ldsig_check
 from fedicity.actors.context import InboundContext
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
@@ -93,6 +95,9 @@ async def _process(
     keygen: KeyGenerator,
     policies: Mapping[str, PolicyConfig],
 ) -> None:
+    # A relayed activity: its author's copy when its Linked Data signature holds, else the pointer.
+    settled = await ldsig_check.settle(item.raw, item.actor_uri, directory)
+    item = dataclasses.replace(item, raw=settled.activity)
     handler = router.lookup(item.raw)
     # An account suspended since its activity was received is heard no more (the inbox refuses
     # its new ones; stewardship/actions.py).
