@@ -92,7 +92,7 @@ class IgnoredDelete:
 
 FORWARDABLE = frozenset({"Create", "Update"})
 # Where a relayed activity carrying a Linked Data signature is kept whole, beside its pointer
-# form, until a worker checks the signature (pyld takes ~1.5 ms of CPU per activity: more than
+# form, until a worker checks the signature (pyld takes ~2 ms of CPU per activity: more than
 # the whole inbox POST, so not here). The stored activity is the pointer: a worker that does not
 # check, or a check that fails, fetches the object from its origin as before.
 LD_PENDING = "_fedicity_ld_pending"

@@ -33,12 +33,20 @@ from pyld import jsonld
 SIGNATURE_TYPE: Final = "RsaSignature2017"
 IDENTITY_CONTEXT: Final = "https://w3id.org/identity/v1"
 
-# Bounds on what is normalised. URDNA2015 costs grow with the number of nodes, and worse than
-# linearly with blank nodes that look alike (the "poison graph" of the RDF canonicalisation
-# spec); an activity Mastodon signs has a few dozen values and a handful of blank nodes (tags,
-# attachments, the replies page). Blank node labels (`_:x`) written by the sender are refused:
-# only they can tie blank nodes into the cycles that make the algorithm exponential.
-MAX_VALUES: Final = 5000
+# Bounds on what is normalised, so one relayed activity costs the worker milliseconds, not
+# seconds (bench/ldsig.py). pyld adds each value of a node's property after comparing it with
+# the ones already there: n values cost n(n-1)/2 comparisons (~0.6 us each), and 2,000 IRIs
+# under one property take a second. Values meet under one property from one array, from several
+# keys a context maps to the same IRI, from `@nest`, `@reverse`, or objects sharing an id, so
+# they are counted on the expanded document, and the comparisons summed over every property
+# (MAX_COMPARISONS: ~12 ms). The rest costs ~40 us per value (MAX_VALUES: ~40 ms); the largest
+# recorded activity has 67, Mastodon's notes a few dozen. URDNA2015 grows worse than linearly
+# with blank nodes that look alike (the "poison graph" of the RDF canonicalisation spec): a
+# signed note has a handful (tags, attachments, the replies page). Blank node labels (`_:x`)
+# written by the sender are refused: only they can tie blank nodes into the cycles that make
+# the algorithm exponential.
+MAX_VALUES: Final = 1000
+MAX_COMPARISONS: Final = 20_000
 MAX_BLANK_NODES: Final = 200
 MAX_DEPTH: Final = 32
 
@@ -195,21 +203,47 @@ def _signed_text(
     bounded = _check_bounds(unsigned)
     if bounded is not None:
         return bounded
+    expanded = _expand(unsigned, loader)
+    if isinstance(expanded, LdFailure):
+        return expanded
+    crowded = _crowded_property(expanded)
+    if crowded is not None:
+        return crowded
     options_hash = _hash(options, loader)
     if isinstance(options_hash, LdFailure):
         return options_hash
-    document_hash = _hash(unsigned, loader)
+    # The expanded form normalises to the same N-Quads, without expanding twice.
+    document_hash = _hash(expanded, loader)
     if isinstance(document_hash, LdFailure):
         return document_hash
     return (options_hash + document_hash).encode("ascii")
 
 
-def _hash(value: Mapping[str, Any], loader: DocumentLoader) -> str | LdFailure:
+def _expand(value: Mapping[str, Any], loader: DocumentLoader) -> list[Any] | LdFailure:
+    expanded = _pyld(jsonld.expand, dict(value), {"documentLoader": loader})
+    if isinstance(expanded, LdFailure):
+        return expanded
+    if not isinstance(expanded, list):
+        return LdFailure(LdFailureReason.NOT_JSON_LD, "expansion gave no list of nodes")
+    return expanded
+
+
+def _hash(value: Mapping[str, Any] | list[Any], loader: DocumentLoader) -> str | LdFailure:
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader}
+    nquads = _pyld(jsonld.normalize, value, options)
+    if isinstance(nquads, LdFailure):
+        return nquads
+    if not isinstance(nquads, str):
+        return LdFailure(LdFailureReason.NOT_JSON_LD, "normalisation gave no N-Quads")
+    # surrogatepass: a lone surrogate cannot come through our JSON loader, but this module is
+    # also handed documents built in memory.
+    return hashlib.sha256(nquads.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _pyld(operation: Callable[..., Any], value: Any, options: dict[str, Any]) -> Any:
+    """Run one pyld operation; its errors as a failure with a reason."""
     try:
-        nquads = jsonld.normalize(
-            dict(value),
-            {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader},
-        )
+        return operation(value, options)
     except jsonld.JsonLdError as error:
         unknown = _unknown_context(error)
         if unknown is not None:
@@ -219,11 +253,41 @@ def _hash(value: Mapping[str, Any], loader: DocumentLoader) -> str | LdFailure:
         # pyld walks what it is given with few type checks: a value of an unexpected shape
         # surfaces as one of these rather than a JsonLdError.
         return LdFailure(LdFailureReason.NOT_JSON_LD, f"{type(error).__name__}: {error}"[:300])
-    if not isinstance(nquads, str):
-        return LdFailure(LdFailureReason.NOT_JSON_LD, "normalisation gave no N-Quads")
-    # surrogatepass: a lone surrogate cannot come through our JSON loader, but this module is
-    # also handed documents built in memory.
-    return hashlib.sha256(nquads.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _crowded_property(expanded: list[Any]) -> LdFailure | None:
+    """Refuse when pyld's node map would compare more than MAX_COMPARISONS pairs of values:
+    counted per property of each node, nodes with the same id merged, as pyld merges them."""
+    counts: dict[tuple[str, str], int] = {}
+    comparisons = 0
+    anonymous = 0
+    stack: list[Any] = list(expanded)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+            continue
+        if not isinstance(value, dict):
+            continue
+        node = value.get("@id")
+        if not isinstance(node, str):
+            anonymous += 1
+            node = f"_:{anonymous}"
+        for key, item in value.items():
+            if key == "@id":
+                continue
+            items = item if isinstance(item, list) else [item]
+            before = counts.get((node, key), 0)
+            # Each new value is compared with those already under the property.
+            comparisons += sum(range(before, before + len(items)))
+            if comparisons > MAX_COMPARISONS:
+                return LdFailure(
+                    LdFailureReason.TOO_LARGE,
+                    f"too many values under one property to compare ({key[:100]})",
+                )
+            counts[(node, key)] = before + len(items)
+            stack.extend(items)
+    return None
 
 
 def _causes(error: BaseException) -> list[BaseException]:

@@ -169,6 +169,19 @@ def test_a_huge_document_is_refused_before_any_json_ld_work() -> None:
     assert _reason(ldsig.verify(signed, public_key, loader=LOADER)) == "ld_too_large"
 
 
+def test_values_meeting_under_one_property_through_aliases_are_refused() -> None:
+    # Ten names for as:tag, each with 50 values: 500 values pyld would compare pairwise
+    signed, public_key = _signed(_note())
+    aliases = {f"t{i}": {"@id": "as:tag", "@type": "@id"} for i in range(10)}
+    signed["@context"] = [*signed["@context"], aliases]
+    for i in range(10):
+        signed["object"][f"t{i}"] = [f"https://o.example/t/{i}/{j}" for j in range(50)]
+    result = ldsig.verify(signed, public_key, loader=LOADER)
+    assert _reason(result) == "ld_too_large"
+    assert isinstance(result, ldsig.LdFailure)
+    assert "activitystreams#tag" in result.detail
+
+
 def test_many_look_alike_blank_nodes_are_refused() -> None:
     # Identical anonymous objects are what makes URDNA2015 compare permutations.
     signed, public_key = _signed(_note())
