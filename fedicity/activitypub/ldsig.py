@@ -49,6 +49,7 @@ MAX_VALUES: Final = 1000
 MAX_COMPARISONS: Final = 20_000
 MAX_BLANK_NODES: Final = 200
 MAX_DEPTH: Final = 32
+MAX_OPTIONS: Final = 8
 
 DocumentLoader = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
@@ -148,6 +149,12 @@ def signature_of(document: Mapping[str, Any]) -> LdSignature | LdFailure:
         return LdFailure(LdFailureReason.BAD_SIGNATURE_VALUE, "the signatureValue is not base64")
     # As Mastodon: everything but type, id and signatureValue is signed, under identity/v1.
     options = {k: v for k, v in signature.items() if k not in ("type", "id", "signatureValue")}
+    # Signers write creator and created, perhaps a nonce or domain: plain values, a few. Anything
+    # more would be normalised unbounded (the document's limits do not cover the signature).
+    if len(options) > MAX_OPTIONS or not all(
+        isinstance(v, str | int | float | bool) and len(str(v)) <= 2048 for v in options.values()
+    ):
+        return LdFailure(LdFailureReason.MALFORMED, "the signature's options are not plain values")
     options["@context"] = IDENTITY_CONTEXT
     return LdSignature(creator=creator, signature_value=raw, options=options)
 
@@ -212,7 +219,7 @@ def _signed_text(
     options_hash = _hash(options, loader)
     if isinstance(options_hash, LdFailure):
         return options_hash
-    # The expanded form normalises to the same N-Quads, without expanding twice.
+    # The expanded form normalises to the same N-Quads, and re-expands faster (no contexts).
     document_hash = _hash(expanded, loader)
     if isinstance(document_hash, LdFailure):
         return document_hash

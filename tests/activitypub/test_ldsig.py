@@ -140,6 +140,11 @@ _CREATOR = "https://o.example/a#k"
         ({"type": "Ed25519Signature2018"}, "ld_unsupported_type"),
         ({"type": _RSA, "creator": "acct:a@b", "signatureValue": "AA=="}, "ld_malformed_signature"),
         ({"type": _RSA, "creator": _CREATOR}, "ld_malformed_signature"),
+        # Options beyond plain values would be normalised without the document's bounds
+        (
+            {"type": _RSA, "creator": _CREATOR, "signatureValue": "AA==", "nonce": ["x"] * 999},
+            "ld_malformed_signature",
+        ),
         # Pleroma's mastodon-delete.json: '$' is not base64
         ({"type": _RSA, "creator": _CREATOR, "signatureValue": "ab$c"}, "ld_bad_signature_value"),
     ],
