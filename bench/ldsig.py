@@ -5,7 +5,8 @@
 Times, in this process, the CPU per document of the whole `ldsig.verify` (two URDNA2015
 normalisations, two SHA-256, one RSA verification), of the RSA verification alone and of
 `signature_of` (all the inbox does). The documents: a Create(Note) recorded from mastodon.social
-with its real signature, and a reply signed by Fedify (both in tests/fixtures/ldsig). Figures
+with its real signature, a reply signed by Fedify (both in tests/fixtures/ldsig) and the
+recorded payload tests/fixtures/inbound/mastodon_create_note_1.json. Figures
 are printed, never asserted: they decided that the check runs in the worker, not in the inbox
 POST (whose whole budget is about 1.5 ms).
 """
@@ -46,14 +47,19 @@ def main() -> None:
     mastodon_key = load_public_key(actor["publicKey"]["publicKeyPem"])
     fedify = json.loads((FIXTURES / "fedify_signed_create.json").read_text())
     mastodon = json.loads((FIXTURES / "mastodon_signed_create.json").read_text())
+    # Pleroma's recording of a Mastodon Create: its signer's key is not recorded, so it fails at
+    # the last step, after the same JSON-LD work.
+    recorded = json.loads((FIXTURES.parent / "inbound" / "mastodon_create_note_1.json").read_text())
     cases = [
         ("mastodon.social Create(Note)", mastodon, mastodon_key),
         ("Fedify Create(Note) reply", fedify["document"], load_public_key(fedify["publicKeyPem"])),
+        ("mastodon_create_note_1 (no key)", recorded, mastodon_key),
     ]
     # The first check in a process also reads and processes the contexts (pyld caches them).
     start = time.process_time()
-    for _, document, key in cases:
-        assert not isinstance(ldsig.verify(document, key, loader=loader), ldsig.LdFailure)
+    for name, document, key in cases:
+        result = ldsig.verify(document, key, loader=loader)
+        assert "no key" in name or not isinstance(result, ldsig.LdFailure), result
     cold_ms = (time.process_time() - start) * 1000
     print(f"first two checks in this process (contexts cold): {cold_ms:.1f} ms")
     print(f"rounds {args.rounds}; CPU ms per document, contexts cached")
