@@ -404,8 +404,10 @@ class DeliveryScheduler:
         concurrency: int = CONCURRENCY,
         per_host: int = PER_HOST,
         allowlist_mode: bool = False,
+        renew_every: float = RENEW_EVERY,
     ) -> None:
         self.client = client
+        self.renew_every = renew_every
         self.urls = urls
         self.clock = clock
         self.concurrency = concurrency
@@ -531,7 +533,7 @@ class DeliveryScheduler:
     async def _renew_leases(self) -> None:
         """Every RENEW_EVERY, extend the lease of every row this process holds, in one UPDATE."""
         while True:
-            await asyncio.sleep(RENEW_EVERY)
+            await asyncio.sleep(self.renew_every)
             if not self._held:
                 continue
             ids, owners = list(self._held), list(self._held.values())
