@@ -37,8 +37,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import ipaddress
 import json
+import pstats
 import random
 import resource
 import shutil
@@ -56,6 +58,7 @@ from urllib.parse import urlsplit
 from bench.common import (
     BIN,
     CAVEAT,
+    Child,
     FixedKeys,
     PostgresCpu,
     bench_env,
@@ -224,8 +227,11 @@ async def deliver(args: argparse.Namespace) -> None:
         concurrency=args.concurrency,
         per_host=args.per_host,
     )
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     cpu_start = time.process_time()
     print(f"DELIVERING {time.time()}", flush=True)
+    if profiler is not None:
+        profiler.enable()
     handled = 0
 
     async def stopper() -> None:
@@ -239,6 +245,10 @@ async def deliver(args: argparse.Namespace) -> None:
             await asyncio.wait_for(stop.wait(), 0.5)
     await watcher
     cpu = time.process_time() - cpu_start
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile_top)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile_top)
     await client.aclose()
     await pool.close()
     report = {"cpu": cpu, "claimed": handled, "rss_peak_mib": _rss_peak_mib()}
@@ -406,21 +416,27 @@ async def run(args: argparse.Namespace) -> None:
                 raw_first = raw_sign_ms(200)
                 postgres = PostgresCpu(db.pgdata) if db.pgdata is not None else None
                 pg_before = postgres() if postgres else 0.0
-                deliverer = spawn(
-                    "deliverer",
-                    [str(BIN / "python"), "-m", "bench.fanout_scale", "--deliver", *common,
-                     "--dsn", db.dsn, "--concurrency", str(args.concurrency),
-                     "--per-host", str(args.per_host)],
-                    env=bench_env(),
-                    log=tmp / "deliverer.log",
-                )  # fmt: skip
-                children.append(deliverer)
-                await wait_for_log(deliverer, "DELIVERING ")
-                line = next(
-                    ln for ln in deliverer.log.read_text().splitlines()
-                    if ln.startswith("DELIVERING ")
-                )  # fmt: skip
-                started = float(line.split()[1])
+                profile = ["--profile", "--profile-top", str(args.profile_top)] * args.profile
+
+                async def start_deliverer(name: str) -> tuple[Child, float]:
+                    child = spawn(
+                        name,
+                        [str(BIN / "python"), "-m", "bench.fanout_scale", "--deliver", *common,
+                         "--dsn", db.dsn, "--concurrency", str(args.concurrency),
+                         "--per-host", str(args.per_host), *profile],
+                        env=bench_env(),
+                        log=tmp / f"{name}.log",
+                    )  # fmt: skip
+                    children.append(child)
+                    await wait_for_log(child, "DELIVERING ")
+                    line = next(
+                        ln for ln in child.log.read_text().splitlines()
+                        if ln.startswith("DELIVERING ")
+                    )  # fmt: skip
+                    return child, float(line.split()[1])
+
+                deliverer, started = await start_deliverer("deliverer")
+                killed: tuple[float, int] | None = None
                 healthy = set(expected)
                 served_at: float | None = None
                 while time.time() - started < args.timeout:
@@ -430,6 +446,17 @@ async def run(args: argparse.Namespace) -> None:
                         break
                     if deliverer.proc.poll() is not None:
                         raise SystemExit(f"the deliverer died:\n{deliverer.tail()}")
+                    if (
+                        killed is None
+                        and args.kill_after
+                        and time.time() - started >= args.kill_after
+                    ):
+                        # kill -9 mid-run: its leased rows are stranded until their lease ends.
+                        deliverer.proc.kill()
+                        deliverer.proc.wait()
+                        served_then = sum(1 for name in expected if seen.get(name, 0))
+                        killed = (time.time(), served_then)
+                        deliverer, _restarted = await start_deliverer("deliverer-2")
                     await asyncio.sleep(0.1)
                 final = await stats(port)
                 deliverer.stop()
@@ -463,6 +490,15 @@ async def run(args: argparse.Namespace) -> None:
         heading("Delivery")
         if served_at is None:
             figure("healthy domains served", len(healthy & posts.keys()), "", "TIMED OUT")
+        if killed is not None:
+            kill_time, served_then = killed
+            figure("killed (kill -9) after", kill_time - started, "s", f"{served_then:,} served")
+            figure(
+                "from the kill to every healthy domain served",
+                (served_at or time.time()) - kill_time,
+                "s",
+                "a new deliverer started at once; stranded rows wait out their lease",
+            )
         figure(
             "time until every healthy domain has it (target < 60)",
             wall,
@@ -472,7 +508,12 @@ async def run(args: argparse.Namespace) -> None:
         figure("POSTs answered", total_posts)
         figure("POSTs/s", total_posts / wall, "/s")
         per_post = report["cpu"] * 1000 / total_posts if total_posts else float("nan")
-        figure("delivering process CPU per POST", per_post, "ms", "whole run, incl. retries")
+        figure(
+            "delivering process CPU per POST",
+            per_post,
+            "ms",
+            "whole run, incl. retries" if killed is None else "2nd process / all POSTs: partial",
+        )
         if postgres:
             figure("PostgreSQL CPU per POST", pg_cpu * 1000 / max(total_posts, 1), "ms")
         figure("raw RSA-2048 sign CPU (same run)", raw_ms, "ms")
@@ -488,13 +529,21 @@ async def run(args: argparse.Namespace) -> None:
             name: posts.get(name, 0) for name, n in expected.items() if posts.get(name, 0) != n
         }
         strays = sorted(set(posts) - healthy)
+        twice = sum(1 for name, n in expected.items() if posts.get(name, 0) > n)
         exactly = "yes" if not wrong and not strays else f"NO: {len(wrong)} wrong, {strays[:3]}"
+        if killed is not None:
+            # At least once: a POST in flight when the process died may have arrived.
+            exactly += f"; {twice} got it twice after the kill"
         figure(
             "healthy domains with exactly their POSTs",
             len(healthy) - len(wrong),
             "",
             f"every one: {exactly}",
         )
+        if args.profile:
+            heading("cProfile of the delivering process (CPU clock)")
+            log = deliverer.log.read_text().splitlines()
+            print("\n".join(ln for ln in log if not ln.startswith(("REPORT", "DELIVERING"))))
         sigs = final["signatures"]
         figure(
             "signatures verified by the simulator",
@@ -523,7 +572,19 @@ def main() -> None:
     parser.add_argument("--per-host", type=int, default=4, help="POSTs in flight per host (4)")
     parser.add_argument("--verify-every", type=int, default=50, help="0: verify none")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the delivering process (CPU clock; its profile is printed at the end)",
+    )
+    parser.add_argument("--profile-top", type=int, default=30)
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after (s)")
+    parser.add_argument(
+        "--kill-after",
+        type=float,
+        default=0.0,
+        help="kill -9 the delivering process after this many seconds and start another",
+    )
     # The child processes' roles.
     parser.add_argument("--simulate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--deliver", action="store_true", help=argparse.SUPPRESS)
