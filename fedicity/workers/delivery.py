@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -65,23 +66,15 @@ _DATABASE_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 _log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class Attempt:
     """The result of one POST: the status (None on a network error) and what it said."""
 
-    __slots__ = ("detail", "refused", "retry_after", "status")
-
-    def __init__(
-        self,
-        status: int | None,
-        detail: str,
-        retry_after: str | None = None,
-        refused: bool = False,
-    ) -> None:
-        self.status = status
-        self.detail = detail
-        self.retry_after = retry_after
-        # Not sent: the inbox is, or resolved to, a blocked address, or is no http(s) URL. Final.
-        self.refused = refused
+    status: int | None
+    detail: str
+    retry_after: str | None = None
+    # Not sent: the inbox is, or resolved to, a blocked address, or is no http(s) URL. Final.
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -131,10 +124,8 @@ class _Signers:
             )
         return jobs
 
-    def body(self, job: DeliveryJob, activity_id: int | None = None) -> bytes:
+    def body(self, job: DeliveryJob, activity_id: int) -> bytes:
         """The JSON body of a job's activity."""
-        if activity_id is None:
-            return json.dumps(job.raw).encode("utf-8")
         body = self.bodies.get(activity_id)
         if body is None:
             body = self.bodies[activity_id] = json.dumps(job.raw).encode("utf-8")
@@ -382,9 +373,30 @@ async def deliver_batch(
             return await _attempt(client, job, signers, activity_of[job.id], urls, clock)
 
     completions = _refusals((by_id[row.id], reason) for row, reason in refused)
-    completions += await asyncio.gather(*(one(by_id[row.id]) for row in send))
+    held = {row.id: row.lease_owner for row in send}
+    renewer = asyncio.create_task(_renew_leases(pool, held, clock, RENEW_EVERY))
+    try:
+        completions += await asyncio.gather(*(one(by_id[row.id]) for row in send))
+    finally:
+        renewer.cancel()
     await _record(pool, completions, clock.now())
     return len(rows)
+
+
+async def _renew_leases(pool: Pool, held: dict[int, uuid.UUID], clock: Clock, every: float) -> None:
+    """Every `every` seconds, extend the lease of every row in `held`, in one UPDATE."""
+    while True:
+        await asyncio.sleep(every)
+        if not held:
+            continue
+        ids, owners = list(held), list(held.values())
+        now = clock.now()
+        try:
+            async with pool.acquire() as conn:
+                await queries.set_leases(conn, ids, owners, until=now + LEASE, now=now)
+        except _DATABASE_FAILURES as error:
+            # Tried again at the next tick; a lease lost meanwhile fences our completion out.
+            _log.warning("renewing %d delivery leases failed: %s", len(ids), error)
 
 
 class DeliveryScheduler:
@@ -423,6 +435,7 @@ class DeliveryScheduler:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._handled = 0
+        self._unblocked = False
 
     def stop(self) -> None:
         """Ask a running drain to stop claiming, finish or abandon its POSTs and release."""
@@ -435,7 +448,7 @@ class DeliveryScheduler:
         self.pool = pool
         self._work = _Work(pool, allowlist_mode=self.allowlist_mode)
         self._handled = 0
-        renewer = asyncio.create_task(self._renew_leases())
+        renewer = asyncio.create_task(_renew_leases(pool, self._held, self.clock, self.renew_every))
         try:
             last_claim = 0.0
             exhausted_at: float | None = None
@@ -446,11 +459,14 @@ class DeliveryScheduler:
                 ):
                     await self._flush()
                 free = self.concurrency - len(self._tasks)
-                may_claim = exhausted_at is None or now - exhausted_at >= POLL
+                # A claim that came back short found nothing more due, unless a domain at its
+                # limit has had a slot freed since.
+                may_claim = exhausted_at is None or self._unblocked or now - exhausted_at >= POLL
                 worth_it = (
                     not self._tasks or free * 4 >= self.concurrency or now - last_claim >= TICK
                 )
                 if free > 0 and may_claim and worth_it:
+                    self._unblocked = False
                     got = await self._claim(free)
                     last_claim = time.monotonic()
                     exhausted_at = last_claim if got < free else None
@@ -509,6 +525,8 @@ class DeliveryScheduler:
             )
             self._complete([completion])
         finally:
+            if self._per_domain[job.domain] >= self.per_host:
+                self._unblocked = True
             self._per_domain[job.domain] -= 1
             if self._per_domain[job.domain] <= 0:
                 del self._per_domain[job.domain]
@@ -529,21 +547,6 @@ class DeliveryScheduler:
             raise
         for completion in done:
             self._held.pop(completion.id, None)
-
-    async def _renew_leases(self) -> None:
-        """Every RENEW_EVERY, extend the lease of every row this process holds, in one UPDATE."""
-        while True:
-            await asyncio.sleep(self.renew_every)
-            if not self._held:
-                continue
-            ids, owners = list(self._held), list(self._held.values())
-            now = self.clock.now()
-            try:
-                async with self.pool.acquire() as conn:
-                    await queries.set_leases(conn, ids, owners, until=now + LEASE, now=now)
-            except _DATABASE_FAILURES as error:
-                # Tried again at the next tick; a lease lost meanwhile fences our completion out.
-                _log.warning("renewing %d delivery leases failed: %s", len(ids), error)
 
     async def _settle(self) -> None:
         """On leaving drain: let POSTs in flight finish (briefly, on a stop), write what is
