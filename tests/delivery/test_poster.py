@@ -94,3 +94,14 @@ async def test_a_name_that_does_not_resolve_is_a_retryable_failure() -> None:
     # Not refused: a name that comes back later is tried again on the usual curve
     assert (posted.refused, posted.status) == (False, None)
     assert "gone.example" in posted.detail
+
+
+async def test_the_path_is_sent_as_written_so_the_signature_covers_it() -> None:
+    async with running_peer() as peer:
+        names = Names(LOOPBACK)
+        path = "/users/a%7Eb/inbox"
+        async with new_delivery_client(allow_private_addresses=True, resolve=names) as client:
+            await client.post(f"http://inbox.example:{peer.port}{path}", b"{}", {}, timeout=5)
+
+        # The (request-target) signed is the URL's path: it must reach the server unchanged
+        assert peer.paths == [path]

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from fedicity.activitypub.fetch.addresses import (
     checked_addresses,
@@ -138,8 +139,9 @@ class DeliveryClient:
             return Posted(None, refused.detail, refused=True)
         session = self._open()
         try:
+            # As given, not re-quoted: the signature covers the path exactly as written.
             async with session.post(
-                url,
+                URL(url, encoded=True),
                 data=body,
                 headers=headers,
                 allow_redirects=False,
