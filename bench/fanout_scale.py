@@ -40,6 +40,7 @@ import contextlib
 import cProfile
 import ipaddress
 import json
+import os
 import pstats
 import random
 import resource
@@ -239,11 +240,21 @@ async def deliver(args: argparse.Namespace) -> None:
         scheduler.stop()
 
     watcher = asyncio.create_task(stopper())
+    descriptors = 0
+
+    async def count_descriptors() -> None:
+        nonlocal descriptors
+        while True:
+            descriptors = max(descriptors, len(os.listdir("/proc/self/fd")))
+            await asyncio.sleep(0.2)
+
+    counter = asyncio.create_task(count_descriptors())
     while not stop.is_set():
         handled += await scheduler.drain(pool)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
     await watcher
+    counter.cancel()
     cpu = time.process_time() - cpu_start
     if profiler is not None:
         profiler.disable()
@@ -251,7 +262,12 @@ async def deliver(args: argparse.Namespace) -> None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile_top)
     await client.aclose()
     await pool.close()
-    report = {"cpu": cpu, "claimed": handled, "rss_peak_mib": _rss_peak_mib()}
+    report = {
+        "cpu": cpu,
+        "claimed": handled,
+        "rss_peak_mib": _rss_peak_mib(),
+        "descriptors_peak": descriptors,
+    }
     print("REPORT " + json.dumps(report), flush=True)
 
 
@@ -519,6 +535,7 @@ async def run(args: argparse.Namespace) -> None:
         figure("raw RSA-2048 sign CPU (same run)", raw_ms, "ms")
         figure("share of the RSA signing bound", raw_ms / per_post * 100, "%", "signing / all")
         figure("peak RSS of the delivering process (target < 300)", report["rss_peak_mib"], "MiB")
+        figure("peak open descriptors of the delivering process", report["descriptors_peak"])
         figure("rows claimed (incl. retries)", report["claimed"])
         figure("retries scheduled (pending, tried)", retries)
         for row in states:

@@ -155,8 +155,9 @@ async def post_activity(
     *,
     body: bytes | None = None,
     key: SigningKey | None = None,
+    keep_alive: bool = True,
 ) -> Attempt:
-    """Sign and POST one activity to one inbox."""
+    """Sign and POST one activity to one inbox (keeping the connection open for the next)."""
     body = json.dumps(job.raw).encode("utf-8") if body is None else body
     headers = {
         "Content-Type": ACTIVITY_JSON,
@@ -167,7 +168,9 @@ async def post_activity(
         sign_cavage("POST", job.inbox, headers, body, key or _signing_key(job, urls), clock.now())
     )
     with metrics.DELIVERY_DURATION.time():
-        posted = await client.post(job.inbox, body, headers, timeout=POST_TIMEOUT)
+        posted = await client.post(
+            job.inbox, body, headers, timeout=POST_TIMEOUT, keep_alive=keep_alive
+        )
     if posted.refused:
         return Attempt(None, f"inbox refused: {posted.detail}", refused=True)
     return Attempt(posted.status, posted.detail, posted.retry_after)
@@ -314,11 +317,19 @@ async def _attempt(
     activity_id: int,
     urls: Urls,
     clock: Clock,
+    *,
+    keep_alive: bool = True,
 ) -> Completion:
     """POST one job and return what to record; a bug counts an attempt instead of looping."""
     try:
         attempt = await post_activity(
-            client, job, urls, clock, body=signers.body(job, activity_id), key=signers.key(job)
+            client,
+            job,
+            urls,
+            clock,
+            body=signers.body(job, activity_id),
+            key=signers.key(job),
+            keep_alive=keep_alive,
         )
     except Exception as error:  # noqa: BLE001 -- a bug must count an attempt, not loop
         _log.exception(
@@ -519,9 +530,18 @@ class DeliveryScheduler:
         return len(rows)
 
     async def _one(self, job: DeliveryJob, activity_id: int) -> None:
+        # The connection is kept only while other rows of the domain are in flight: the last one
+        # closes it, so idle connections stay bounded by the domains being served.
+        keep_alive = self._per_domain[job.domain] > 1
         try:
             completion = await _attempt(
-                self.client, job, self._signers, activity_id, self.urls, self.clock
+                self.client,
+                job,
+                self._signers,
+                activity_id,
+                self.urls,
+                self.clock,
+                keep_alive=keep_alive,
             )
             self._complete([completion])
         finally:

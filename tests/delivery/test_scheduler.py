@@ -184,3 +184,34 @@ async def test_a_row_whose_lease_was_lost_is_not_completed_by_its_old_holder(
     assert (renewed, done) == (0, [])
     row = await _only_row(pool)
     assert (row.state, row.attempts, row.locked_until) == ("pending", 0, new.locked_until)
+
+
+async def test_the_last_post_to_a_domain_closes_its_connection(
+    pool: Pool,
+    keygen: FixedKeys,
+    clock: FrozenClock,
+    servers: ServerFactory,  # noqa: F811
+    http: DeliveryClient,  # noqa: F811
+) -> None:
+    # Given one domain with three personal inboxes, and one with a single shared inbox
+    sender = await _sender(pool, keygen)
+    busy, single = await servers(), await servers()
+    recipients = [
+        await _recipient_without_shared_inbox(pool, busy.base, name, clock)
+        for name in ("a", "b", "c")
+    ]
+    recipients.append(await _recipient(pool, single.base, "d", clock))
+    await _publish(pool, sender, clock, to=recipients)
+
+    # When the scheduler delivers them, all three of the first domain's at once
+    scheduler = DeliveryScheduler(http, urls=URLS, clock=clock, per_host=3)
+    assert await scheduler.drain(pool) == 4
+
+    # Then the lone POST asks the server to close the connection (a fan-out reaches thousands
+    # of hosts once each: idle connections to all would exhaust the descriptors), and POSTs
+    # with others of their domain still in flight keep it open
+    def closes(headers: tuple[tuple[str, str], ...]) -> bool:
+        return ("connection", "close") in {(k.lower(), v.lower()) for k, v in headers}
+
+    assert [closes(post.headers) for post in single.received] == [True]
+    assert [closes(post.headers) for post in busy.received] == [False, False, False]

@@ -132,9 +132,16 @@ class DeliveryClient:
         headers: dict[str, str],
         *,
         timeout: float,  # noqa: ASYNC109 -- a per-request limit
+        keep_alive: bool = True,
     ) -> Posted:
-        """POST `body` to `url` once (no redirect followed); every failure is a value."""
+        """POST `body` to `url` once (no redirect followed); every failure is a value.
+
+        `keep_alive=False` closes the connection after the answer: a fan-out reaches thousands of
+        hosts once each, and idle connections kept for all of them would run out of descriptors.
+        """
         refused = self._refuse_literal(url)
+        if not keep_alive:
+            headers = {**headers, "Connection": "close"}
         if refused is not None:
             return Posted(None, refused.detail, refused=True)
         session = self._open()
