@@ -73,6 +73,9 @@ class Settings:
     key_fetch_timeout: float = 5.0
     key_fetch_connections: int = 50
     key_fetches_per_host: int = 4
+    # Deliveries: POSTs in flight in one worker, and at most this many to one remote host.
+    delivery_concurrency: int = 64
+    delivery_per_host: int = 4
     # Mail (forgotten passwords). Without a host, messages are written to the log instead, so
     # a local instance needs no mail server. security: starttls (port 587), ssl (implicit TLS,
     # port 465) or none (a relay on the same machine only).
@@ -340,6 +343,8 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "key_fetch_timeout": _parse_seconds,
     "key_fetch_connections": _parse_int,
     "key_fetches_per_host": _parse_int,
+    "delivery_concurrency": _parse_int,
+    "delivery_per_host": _parse_int,
     "smtp_port": _parse_int,
     "smtp_security": _parse_smtp_security,
     "smtp_timeout": _parse_seconds,

@@ -5,9 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fedicity.activitypub.accessors import host_of
 from fedicity.db.pool import Connection, record_dict
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """A leased delivery row, with what the claim read about its domain."""
+
+    id: int
+    activity_id: int
+    inbox: str
+    domain: str
+    attempts: int
+    # When the lease ends unless renewed, and the token that proves it is ours: renewing the
+    # lease changes locked_until, so the token, not the time, fences completion.
+    locked_until: datetime
+    lease_owner: UUID
+    # The action of the most specific domain policy of the inbox's host, read at claim time so a
+    # suspension applies at once in every process.
+    policy_action: str | None
+    # When the domain is marked unavailable: its last failure (probes are counted from it).
+    unavailable_since: datetime | None
+
+
+@dataclass(frozen=True)
+class SigningActivity:
+    """What every delivery of one activity shares: the body and the signer."""
+
+    activity_id: int
+    activity_uri: str
+    raw: dict[str, Any]
+    username: str
+    kind: str
+    private_key_pem: str
 
 
 @dataclass(frozen=True)
@@ -23,8 +56,24 @@ class DeliveryJob:
     username: str
     kind: str
     private_key_pem: str
-    # The lease this worker holds; completing the row requires it still to be ours.
     locked_until: datetime
+    lease_owner: UUID
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The outcome of one attempt, to record with others in one statement."""
+
+    id: int
+    lease_owner: UUID
+    domain: str
+    # 'delivered', 'failed' (given up or refused), or 'pending' (tried again at next_attempt_at)
+    state: str
+    status: int | None
+    error: str | None
+    next_attempt_at: datetime | None
+    # Counts against the domain's health (a network error or a 5xx: the server failed).
+    domain_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,81 +154,134 @@ async def select_activity(conn: Connection, uri: str) -> dict[str, Any] | None:
 
 
 async def claim_deliveries(
-    conn: Connection, *, now: datetime, lease: timedelta, limit: int
-) -> list[DeliveryJob]:
-    """Lease due rows so no other worker takes them; a crashed worker's lease simply expires."""
+    conn: Connection,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    owner: UUID,
+    per_host: int = 1_000_000,
+    busy_domains: list[str] | None = None,
+) -> list[ClaimedRow]:
+    """Lease up to `limit` due rows, at most `per_host` of one domain and none of
+    `busy_domains`, with their domain's policy and health, in one statement; a crashed worker's
+    lease simply expires."""
     rows = await conn.fetch(
-        """WITH due AS (
-               SELECT d.id FROM deliveries d
+        """WITH candidates AS (
+               SELECT d.id, d.domain, d.next_attempt_at FROM deliveries d
                 WHERE d.state = 'pending' AND d.next_attempt_at <= $1
                   AND (d.locked_until IS NULL OR d.locked_until < $1)
+                  AND d.domain <> ALL ($5::text[])
                 ORDER BY d.next_attempt_at
-                LIMIT $3
-                  FOR UPDATE SKIP LOCKED)
-           UPDATE deliveries d SET locked_until = $2, updated_at = $1
-             FROM due, outbox_activities a, actors act
-            WHERE d.id = due.id AND a.id = d.activity_id AND act.id = a.actor_id
-        RETURNING d.id, d.inbox, d.domain, d.attempts, a.uri AS activity_uri, a.raw,
-                  act.username, act.kind, act.private_key_pem, d.locked_until""",
+                LIMIT $3 * 4),
+           picked AS (
+               SELECT id FROM (
+                   SELECT id, next_attempt_at, row_number() OVER (
+                              PARTITION BY domain ORDER BY next_attempt_at, id) AS n
+                     FROM candidates) AS ranked
+                WHERE n <= $4
+                ORDER BY next_attempt_at, id
+                LIMIT $3),
+           due AS (
+               SELECT d.id FROM deliveries d JOIN picked USING (id)
+                WHERE d.state = 'pending' AND (d.locked_until IS NULL OR d.locked_until < $1)
+                  FOR UPDATE OF d SKIP LOCKED)
+           UPDATE deliveries d SET locked_until = $2, lease_owner = $6, updated_at = $1
+             FROM due
+            WHERE d.id = due.id
+        RETURNING d.id, d.activity_id, d.inbox, d.domain, d.attempts, d.locked_until,
+                  d.lease_owner,
+                  domain_policy_action(rtrim(uri_host(d.inbox), '.')) AS policy_action,
+                  (SELECT h.last_failure_at FROM domain_health h
+                    WHERE h.domain = d.domain AND h.unavailable) AS unavailable_since""",
         now,
         now + lease,
         limit,
+        per_host,
+        busy_domains or [],
+        owner,
     )
-    return [DeliveryJob(**record_dict(row)) for row in rows]
+    return [ClaimedRow(**record_dict(row)) for row in rows]
 
 
-async def mark_delivered(
-    conn: Connection, delivery_id: int, status: int, now: datetime, lease: datetime
-) -> bool:
-    """Record a successful delivery, if this worker still holds the row's lease."""
-    result = await conn.execute(
-        """UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = $2,
-                                 last_error = NULL, locked_until = NULL, updated_at = $3
-            WHERE id = $1 AND locked_until = $4 AND state = 'pending'""",
-        delivery_id,
-        status,
-        now,
-        lease,
+async def select_signing_activities(
+    conn: Connection, activity_ids: list[int]
+) -> list[SigningActivity]:
+    """The activities, and their signers, of claimed rows (read once per activity, not per row)."""
+    rows = await conn.fetch(
+        """SELECT a.id AS activity_id, a.uri AS activity_uri, a.raw, act.username, act.kind,
+                  act.private_key_pem
+             FROM outbox_activities a JOIN actors act ON act.id = a.actor_id
+            WHERE a.id = ANY ($1::bigint[])""",
+        activity_ids,
     )
-    return result != "UPDATE 0"
+    return [SigningActivity(**record_dict(row)) for row in rows]
 
 
-async def mark_failed_attempt(
+async def set_leases(
     conn: Connection,
-    delivery_id: int,
+    ids: list[int],
+    owners: list[UUID],
     *,
-    status: int | None,
-    error: str,
-    next_attempt_at: datetime | None,
+    until: datetime | None,
     now: datetime,
-    lease: datetime,
-) -> bool:
-    """Record a failed try (if the lease is still ours): schedule the next, or give up."""
+) -> int:
+    """Renew (until a time) or release (until None) the leases still held by these owners, in
+    one statement; returns how many rows were still ours."""
     result = await conn.execute(
-        """UPDATE deliveries
-              SET attempts = attempts + 1, last_status = $2, last_error = $3,
-                  state = CASE WHEN $4::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
-                  next_attempt_at = coalesce($4, next_attempt_at),
-                  locked_until = NULL, updated_at = $5
-            WHERE id = $1 AND locked_until = $6 AND state = 'pending'""",
-        delivery_id,
-        status,
-        error[:1000],
-        next_attempt_at,
+        """UPDATE deliveries d
+              SET locked_until = $3,
+                  lease_owner = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE d.lease_owner END,
+                  updated_at = $4
+             FROM unnest($1::bigint[], $2::uuid[]) AS t(id, owner)
+            WHERE d.id = t.id AND d.lease_owner = t.owner AND d.state = 'pending'""",
+        ids,
+        owners,
+        until,
         now,
-        lease,
     )
-    return result != "UPDATE 0"
+    return int(result.rsplit(" ", 1)[-1])
 
 
-async def postpone(conn: Connection, delivery_id: int, until: datetime, now: datetime) -> None:
+async def complete(conn: Connection, completions: list[Completion], now: datetime) -> list[int]:
+    """Record attempts' outcomes on the rows whose lease is still ours, in one statement;
+    returns the ids recorded."""
+    if not completions:
+        return []
+    rows = await conn.fetch(
+        """UPDATE deliveries d
+              SET state = t.state, last_status = t.status, last_error = t.error,
+                  attempts = d.attempts + 1,
+                  next_attempt_at = coalesce(t.next_at, d.next_attempt_at),
+                  locked_until = NULL, lease_owner = NULL, updated_at = $1
+             FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::int[], $6::text[],
+                         $7::timestamptz[])
+                  AS t(id, owner, state, status, error, next_at)
+            WHERE d.id = t.id AND d.lease_owner = t.owner AND d.state = 'pending'
+        RETURNING d.id""",
+        now,
+        [c.id for c in completions],
+        [c.lease_owner for c in completions],
+        [c.state for c in completions],
+        [c.status for c in completions],
+        [None if c.error is None else c.error[:1000] for c in completions],
+        [c.next_attempt_at for c in completions],
+    )
+    return [row["id"] for row in rows]
+
+
+async def postpone(
+    conn: Connection, delivery_id: int, until: datetime, now: datetime, owner: UUID
+) -> None:
     """Push a row back without counting an attempt (its domain is marked unavailable)."""
     await conn.execute(
-        """UPDATE deliveries SET next_attempt_at = $2, locked_until = NULL, updated_at = $3
-            WHERE id = $1""",
+        """UPDATE deliveries SET next_attempt_at = $2, locked_until = NULL, lease_owner = NULL,
+                                 updated_at = $3
+            WHERE id = $1 AND lease_owner = $4 AND state = 'pending'""",
         delivery_id,
         until,
         now,
+        owner,
     )
 
 
@@ -204,36 +306,39 @@ async def select_probe_id(conn: Connection, domain: str, now: datetime) -> int |
     return probe_id
 
 
-async def record_domain_failure(
-    conn: Connection, domain: str, now: datetime, unavailable_after_days: int
-) -> bool:
-    """Count a failure day for a domain; return whether it is now unavailable."""
-    unavailable: bool = await conn.fetchval(
+async def record_domain_failures(
+    conn: Connection, domains: list[str], now: datetime, unavailable_after_days: int
+) -> None:
+    """Count a failure day for each domain (distinct), marking it unavailable after enough."""
+    if not domains:
+        return
+    await conn.execute(
         """INSERT INTO domain_health AS h (domain, failure_days, last_failure_at)
-           VALUES ($1, ARRAY[$2::date], $3)
+           SELECT t.domain, ARRAY[$2::date], $3 FROM unnest($1::text[]) AS t(domain)
            ON CONFLICT (domain) DO UPDATE SET
                failure_days = CASE WHEN $2::date = ANY(h.failure_days) THEN h.failure_days
                                    ELSE h.failure_days || $2::date END,
                last_failure_at = $3,
                unavailable = h.unavailable
                    OR cardinality(CASE WHEN $2::date = ANY(h.failure_days) THEN h.failure_days
-                                       ELSE h.failure_days || $2::date END) >= $4
-           RETURNING unavailable""",
-        domain,
+                                       ELSE h.failure_days || $2::date END) >= $4""",
+        sorted(set(domains)),
         now.date(),
         now,
         unavailable_after_days,
     )
-    return unavailable
 
 
-async def record_domain_success(conn: Connection, domain: str, now: datetime) -> None:
-    """A domain answered: forget its failures."""
+async def record_domain_successes(conn: Connection, domains: list[str], now: datetime) -> None:
+    """These domains answered: forget their failures."""
+    if not domains:
+        return
     await conn.execute(
-        """INSERT INTO domain_health (domain, last_success_at) VALUES ($1, $2)
+        """INSERT INTO domain_health (domain, last_success_at)
+           SELECT t.domain, $2 FROM unnest($1::text[]) AS t(domain)
            ON CONFLICT (domain) DO UPDATE SET failure_days = '{}', unavailable = false,
                                               last_success_at = $2""",
-        domain,
+        sorted(set(domains)),
         now,
     )
 

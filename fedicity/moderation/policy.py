@@ -96,9 +96,15 @@ async def admit(conn: Connection, domain: str, *, allowlist_mode: bool) -> Decis
     """Suspended domains never; in allowlist mode, only domains the admin allowed."""
     domain = policy_domain(domain)
     policy = await queries.select_domain_policy(conn, domain)
-    if policy is not None and policy.action == "suspend":
+    return decide(domain, None if policy is None else policy.action, allowlist_mode=allowlist_mode)
+
+
+def decide(domain: str, action: str | None, *, allowlist_mode: bool) -> Decision:
+    """admit's rule, given the action of the domain's most specific policy (read elsewhere, e.g.
+    by the statement that claims deliveries)."""
+    if action == "suspend":
         return Decision(False, f"{domain} is suspended on this instance")
-    if allowlist_mode and (policy is None or policy.action != "allow"):
+    if allowlist_mode and action != "allow":
         return Decision(False, f"{domain} is not on this instance's allowlist")
     return Decision(True)
 

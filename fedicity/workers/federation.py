@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from fedicity.activitypub.fetch import FetchPolicy, user_agent_for
+from fedicity.activitypub.fetch.poster import DeliveryClient, new_delivery_client
 from fedicity.activitypub.fetcher import Fetcher, new_http_client
 from fedicity.activitypub.httpsig import SigningKey
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair, load_private_key
@@ -31,6 +32,10 @@ class Federation:
     allowlist_mode: bool = False
     # Key fetches' own client (see Fetcher.key_client); always opened here.
     key_client: httpx.AsyncClient | None = None
+    # Deliveries' own client (aiohttp, built for fan-out); always opened here.
+    delivery_client: DeliveryClient | None = None
+    delivery_concurrency: int = Settings.delivery_concurrency
+    delivery_per_host: int = Settings.delivery_per_host
 
     async def close(self) -> None:
         """Close the HTTP clients this object opened."""
@@ -38,6 +43,8 @@ class Federation:
             await self.client.aclose()
         if self.key_client is not None:
             await self.key_client.aclose()
+        if self.delivery_client is not None:
+            await self.delivery_client.aclose()
 
 
 async def start_federation(
@@ -89,4 +96,9 @@ async def start_federation(
         keygen=keygen,
         allowlist_mode=settings.federation_allowlist,
         key_client=key_http,
+        delivery_client=new_delivery_client(
+            allow_private_addresses=private, per_host=settings.delivery_per_host
+        ),
+        delivery_concurrency=settings.delivery_concurrency,
+        delivery_per_host=settings.delivery_per_host,
     )

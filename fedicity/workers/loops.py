@@ -34,6 +34,8 @@ class Loop:
     name: str
     step: LoopStep
     idle_delay: float = 1.0
+    # Told when the worker stops, for a step that runs on until its work is done (delivery).
+    on_stop: Callable[[], None] | None = None
 
 
 async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
@@ -77,7 +79,7 @@ def default_loops(
     rate-limit windows, sessions unused for their whole lifetime), and the purge of inbox rows
     processed longer than `inbox_retention` ago; and the subscribed block lists, each fetched
     again every `blocklist_period`."""
-    from fedicity.workers.delivery import deliver_batch
+    from fedicity.workers.delivery import DeliveryScheduler
     from fedicity.workers.inbox import process_batch, purge_batch
 
     async def inbox_step(pool: Pool) -> int:
@@ -85,15 +87,15 @@ def default_loops(
             pool, directory=federation.directory, urls=urls, clock=clock, keygen=federation.keygen
         )
 
-    async def delivery_step(pool: Pool) -> int:
-        return await deliver_batch(
-            pool,
-            federation.client,
-            urls=urls,
-            clock=clock,
-            allow_private_addresses=federation.fetcher.policy.allow_private_addresses,
-            allowlist_mode=federation.allowlist_mode,
-        )
+    assert federation.delivery_client is not None
+    deliveries = DeliveryScheduler(
+        federation.delivery_client,
+        urls=urls,
+        clock=clock,
+        concurrency=federation.delivery_concurrency,
+        per_host=federation.delivery_per_host,
+        allowlist_mode=federation.allowlist_mode,
+    )
 
     async def phases_step(pool: Pool) -> int:
         from fedicity.proposals.phases import advance_due
@@ -124,7 +126,8 @@ def default_loops(
 
     return [
         Loop("inbox", inbox_step, idle_delay=0.2),
-        Loop("delivery", delivery_step, idle_delay=0.5),
+        # Runs on while rows are due, claiming as POSTs finish; told to stop, it releases its rows.
+        Loop("delivery", deliveries.drain, idle_delay=0.5, on_stop=deliveries.stop),
         Loop("proposal-phases", phases_step, idle_delay=30.0),
         Loop("housekeeping", housekeeping_step, idle_delay=300.0),
         # Batched deletes: a busy step is followed at once by the next batch, then it rests.
@@ -138,5 +141,8 @@ async def run_worker(pool: Pool, stop: asyncio.Event, loops: list[Loop]) -> None
     _log.info("worker running %d loop(s): %s", len(loops), ", ".join(lp.name for lp in loops))
     tasks = [asyncio.create_task(_run_loop(lp, pool, stop), name=lp.name) for lp in loops]
     await stop.wait()
+    for lp in loops:
+        if lp.on_stop is not None:
+            lp.on_stop()
     if tasks:
         await asyncio.gather(*tasks)

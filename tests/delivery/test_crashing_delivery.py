@@ -3,8 +3,8 @@ scheduled again, instead of staying leased and coming back forever."""
 
 from __future__ import annotations
 
-import httpx
-
+from fedicity.activitypub.fetch import IPAddress
+from fedicity.activitypub.fetch.poster import new_delivery_client
 from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.service import create_person
 from fedicity.clock import FrozenClock
@@ -24,7 +24,7 @@ async def test_a_delivery_that_crashes_counts_an_attempt_instead_of_looping(
     async with pool.acquire() as conn:
         sender = await create_person(conn, "camille", keygen=keygen)
     recipient = await seed_remote_actor(
-        pool, "http://127.0.0.1:9/users/ana", fixed_keypairs()[-1], clock.now()
+        pool, "http://crash.test:9/users/ana", fixed_keypairs()[-1], clock.now()
     )
     activity = {
         "@context": "https://www.w3.org/ns/activitystreams",
@@ -45,13 +45,11 @@ async def test_a_delivery_that_crashes_counts_an_attempt_instead_of_looping(
         )
 
     # When posting it raises something that is not an HTTP error
-    def explode(request: httpx.Request) -> httpx.Response:
+    async def explode(host: str, port: int) -> list[IPAddress]:
         raise RuntimeError("boom")
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(explode)) as http:
-        handled = await deliver_batch(
-            pool, http, urls=URLS, clock=clock, allow_private_addresses=True
-        )
+    async with new_delivery_client(allow_private_addresses=True, resolve=explode) as http:
+        handled = await deliver_batch(pool, http, urls=URLS, clock=clock)
 
     # Then the attempt is recorded and scheduled again, not left leased to come back forever
     assert handled == 1

@@ -19,10 +19,9 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
 import pytest
 
-from fedicity.activitypub.fetcher import new_http_client
+from fedicity.activitypub.fetch.poster import DeliveryClient, new_delivery_client
 from fedicity.activitypub.httpsig import ParsedSignature, parse_signature, verify
 from fedicity.activitypub.keys import load_public_key
 from fedicity.activitypub.retry import MAX_ATTEMPTS
@@ -195,9 +194,9 @@ async def servers() -> AsyncIterator[ServerFactory]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+async def http() -> AsyncIterator[DeliveryClient]:
     """The client a worker uses (no proxies from the environment)."""
-    async with new_http_client(allow_private_addresses=True) as client:
+    async with new_delivery_client(allow_private_addresses=True) as client:
         yield client
 
 
@@ -307,11 +306,9 @@ async def _publish(
 
 
 async def _deliver(
-    pool: Pool, client: httpx.AsyncClient, clock: FrozenClock, *, limit: int = 64
+    pool: Pool, client: DeliveryClient, clock: FrozenClock, *, limit: int = 64
 ) -> int:
-    return await deliver_batch(
-        pool, client, urls=URLS, clock=clock, limit=limit, allow_private_addresses=True
-    )
+    return await deliver_batch(pool, client, urls=URLS, clock=clock, limit=limit)
 
 
 def _advance_to(clock: FrozenClock, when: datetime) -> None:
@@ -454,7 +451,7 @@ async def test_a_delivery_target_that_is_down_receives_the_activity_after_it_com
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,
-    http: httpx.AsyncClient,
+    http: DeliveryClient,
 ) -> None:
     # Given a recipient whose server's port is closed
     target = await servers(started=False)
@@ -543,7 +540,7 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(
     claimed_at = clock.now()
 
     # When a worker is killed (its task cancelled) while the POST is in flight
-    async with new_http_client(allow_private_addresses=True) as first_client:
+    async with new_delivery_client(allow_private_addresses=True) as first_client:
         worker = asyncio.create_task(_deliver(pool, first_client, clock))
         await target.wait_for(1)
         assert not worker.done()
@@ -560,14 +557,14 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(
     # When another worker looks before the lease expires (the target now answers)
     target.mode = "accept"
     clock.advance(LEASE - timedelta(seconds=1))
-    async with new_http_client(allow_private_addresses=True) as early_client:
+    async with new_delivery_client(allow_private_addresses=True) as early_client:
         # Then it does not take the leased row
         assert await _deliver(pool, early_client, clock) == 0
     assert len(target.received) == 1
 
     # When a second worker runs after the lease expired
     clock.advance(timedelta(seconds=2))
-    async with new_http_client(allow_private_addresses=True) as second_client:
+    async with new_delivery_client(allow_private_addresses=True) as second_client:
         assert await _deliver(pool, second_client, clock) == 1
 
     # Then the activity is delivered, signed, and the row is done
@@ -583,7 +580,7 @@ _KILLABLE_WORKER = """
 import asyncio, sys
 from datetime import datetime
 
-from fedicity.activitypub.fetcher import new_http_client
+from fedicity.activitypub.fetch.poster import new_delivery_client
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import create_pool
 from fedicity.workers.delivery import deliver_batch
@@ -594,9 +591,9 @@ async def main() -> None:
     dsn, now, base = sys.argv[1:4]
     pool = await create_pool(dsn, max_size=2)
     clock = FrozenClock(datetime.fromisoformat(now))
-    async with new_http_client(allow_private_addresses=True) as client:
+    async with new_delivery_client(allow_private_addresses=True) as client:
         await deliver_batch(
-            pool, client, urls=Urls(base), clock=clock, allow_private_addresses=True
+            pool, client, urls=Urls(base), clock=clock
         )
     print("finished", flush=True)
 
@@ -611,7 +608,7 @@ async def test_sigkilled_worker_process_loses_nothing(
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,
-    http: httpx.AsyncClient,
+    http: DeliveryClient,
 ) -> None:
     # Given a recipient whose server reads the POST and then never answers
     target = await servers(mode="hang")
@@ -671,7 +668,7 @@ async def test_final_client_errors_fail_the_row_at_once(
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,
-    http: httpx.AsyncClient,
+    http: DeliveryClient,
     mode: Mode,
     status: int,
 ) -> None:
@@ -703,7 +700,7 @@ async def test_rate_limit_waits_at_least_the_retry_after(
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,
-    http: httpx.AsyncClient,
+    http: DeliveryClient,
 ) -> None:
     # Given a recipient whose server answers 429 with Retry-After: 3600
     target = await servers(mode="throttle")
@@ -742,7 +739,7 @@ async def test_absurd_retry_after_is_capped_instead_of_breaking_the_worker(
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,
-    http: httpx.AsyncClient,
+    http: DeliveryClient,
 ) -> None:
     # Given a server answering 429 with a Retry-After too large for a timedelta
     target = await servers(mode="throttle")
@@ -766,7 +763,7 @@ async def test_server_errors_are_retried_until_max_attempts(
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,
-    http: httpx.AsyncClient,
+    http: DeliveryClient,
 ) -> None:
     # Given a recipient whose server answers 500
     target = await servers(mode="error")
@@ -816,7 +813,7 @@ async def test_a_domain_failing_on_seven_days_is_probed_and_recovers(
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,
-    http: httpx.AsyncClient,
+    http: DeliveryClient,
 ) -> None:
     # Given a recipient whose server is down
     target = await servers(started=False)
@@ -932,7 +929,7 @@ async def test_concurrent_workers_deliver_each_row_exactly_once(
     # When two workers, each with its own client, drain the queue at the same time
     async def worker() -> int:
         claimed = 0
-        async with new_http_client(allow_private_addresses=True) as client:
+        async with new_delivery_client(allow_private_addresses=True) as client:
             while batch := await _deliver(pool, client, clock, limit=5):
                 claimed += batch
         return claimed

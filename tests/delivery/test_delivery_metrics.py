@@ -3,9 +3,9 @@ inboxes on 127.0.0.1."""
 
 from __future__ import annotations
 
-import httpx
 from prometheus_client import REGISTRY
 
+from fedicity.activitypub.fetch.poster import DeliveryClient
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.workers.delivery import deliver_batch
@@ -41,7 +41,7 @@ async def test_every_result_is_counted(
     keygen: FixedKeys,
     clock: FrozenClock,
     servers: ServerFactory,  # noqa: F811
-    http: httpx.AsyncClient,  # noqa: F811
+    http: DeliveryClient,  # noqa: F811
 ) -> None:
     # Given recipients whose servers accept, fail (500) and refuse for good (400)
     sender = await _sender(pool, keygen)
@@ -70,9 +70,7 @@ async def test_every_result_is_counted(
     unlisted = await _recipient(pool, refused_target.base, "other", clock)
     await _publish(pool, sender, clock, to=[unlisted])
     before = _counts()
-    claimed = await deliver_batch(
-        pool, http, urls=URLS, clock=clock, allow_private_addresses=True, allowlist_mode=True
-    )
+    claimed = await deliver_batch(pool, http, urls=URLS, clock=clock, allowlist_mode=True)
 
     # Then it is counted as refused, never sent
     assert claimed == 1

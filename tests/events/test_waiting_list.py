@@ -11,12 +11,11 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import service as accounts
-from fedicity.activitypub.fetcher import new_http_client
+from fedicity.activitypub.fetch.poster import new_delivery_client
 from fedicity.activitypub.keys import KeyPair
 from fedicity.events import participation, poll, queries
 from fedicity.events import service as events
@@ -354,11 +353,8 @@ async def _receive(served: Served, remote: Remote, activity: dict[str, Any]) -> 
 
 async def _deliver(served: Served, urls: Urls = URLS) -> None:
     """Run the delivery worker: our POSTs go to the peers over real HTTP."""
-    async with new_http_client(allow_private_addresses=True) as client:
-        assert isinstance(client, httpx.AsyncClient)
-        await deliver_batch(
-            served.pool, client, urls=urls, clock=served.clock, allow_private_addresses=True
-        )
+    async with new_delivery_client(allow_private_addresses=True) as client:
+        await deliver_batch(served.pool, client, urls=urls, clock=served.clock)
 
 
 def _answers(remote: Remote) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from fedicity.accounts import service as accounts
+from fedicity.activitypub.fetch.poster import new_delivery_client
 from fedicity.activitypub.keys import KeyPair
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.lookup import find_actor
@@ -136,10 +137,8 @@ async def test_a_suspended_domain_is_refused_before_its_key_is_fetched_and_gets_
         async with pool.acquire() as conn:
             assert await follow_queries.select_follow(conn, carol, camille_uri) is None
         await _like_for(instance, camille, carol, 2)
-        async with httpx.AsyncClient() as client:
-            await deliver_batch(
-                pool, client, urls=instance.urls, clock=instance.clock, allow_private_addresses=True
-            )
+        async with new_delivery_client(allow_private_addresses=True) as client:
+            await deliver_batch(pool, client, urls=instance.urls, clock=instance.clock)
         states = await _delivery_states(pool, peer.base)
         # (the first cancelled by the suspension itself, the second refused by the worker)
         assert [state for state, _a, _e in states] == ["failed", "failed"]
@@ -325,13 +324,12 @@ async def test_in_allowlist_mode_an_unlisted_domain_is_refused_and_never_fetched
         # And nothing is delivered to it
         await seed_remote_actor(pool, carol, KEY, instance.clock.now())
         await _like_for(instance, camille, carol, 1)
-        async with httpx.AsyncClient() as client:
+        async with new_delivery_client(allow_private_addresses=True) as client:
             await deliver_batch(
                 pool,
                 client,
                 urls=instance.urls,
                 clock=instance.clock,
-                allow_private_addresses=True,
                 allowlist_mode=True,
             )
         states = await _delivery_states(pool, peer.base)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fedicity.accounts import service as accounts
-from fedicity.activitypub.fetcher import new_http_client
+from fedicity.activitypub.fetch.poster import new_delivery_client
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.outbox import Audience, publish
 from fedicity.actors.remote import LookupFailure
@@ -112,8 +112,8 @@ async def test_no_delivery_to_a_suspended_domain(
             )
     await _suspend(pool, "127.0.0.1")
     # When the delivery worker runs
-    async with new_http_client(allow_private_addresses=True) as client:
-        await deliver_batch(pool, client, urls=urls, clock=clock, allow_private_addresses=True)
+    async with new_delivery_client(allow_private_addresses=True) as client:
+        await deliver_batch(pool, client, urls=urls, clock=clock)
     # Then nothing was sent, and the row failed for good with the reason
     assert server.requests == 0
     async with pool.acquire() as conn:

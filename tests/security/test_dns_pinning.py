@@ -138,9 +138,8 @@ async def test_deliveries_and_key_fetches_use_pinned_clients(
         try:
             # When the process's client delivers, with a destination check that let it through
             # (as a name that answered a public address at check time would)
-            await deliver_batch(
-                pool, federation.client, urls=urls, clock=clock, allow_private_addresses=True
-            )
+            assert federation.delivery_client is not None
+            await deliver_batch(pool, federation.delivery_client, urls=urls, clock=clock)
             # Then nothing reached the address, and the delivery is given up, not retried
             assert peer.connections == 0
             async with pool.acquire() as conn:

@@ -15,8 +15,9 @@ one for the connection.
 
 The modules: models (policy, outcomes, reasons, what we send), addresses (the address policy),
 pinned (the transport that connects only to checked addresses), origin (the same-origin rule
-for ids), document (fetch_document, fetch_key_owner, check_destination). This package
-re-exports what callers use.
+for ids), document (fetch_document, fetch_key_owner, check_destination), poster (the aiohttp
+client deliveries POST with, whose resolver hands its connector only checked addresses). This
+package re-exports what callers use.
 """
 
 from fedicity.activitypub.fetch.addresses import (
