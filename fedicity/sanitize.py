@@ -160,8 +160,8 @@ def _rewrite_tags(cleaned: str) -> str:
         if heading is not None:
             return "</strong></p>" if match.group(1) else "<p><strong>"
         attributes = match.group(3)
-        if attributes is None:  # </a>
-            return "" if unwrapped.pop() else "</a>"
+        if attributes is None:  # </a>; the output is balanced, the check is for safety's sake
+            return "" if unwrapped and unwrapped.pop() else "</a>"
         if ' href="' not in attributes:
             unwrapped.append(True)
             return ""
