@@ -91,6 +91,17 @@ async def select_post(conn: Connection, uri: str, *, include_deleted: bool = Fal
     return None if row is None else _post(row)
 
 
+async def select_local_post_author(conn: Connection, uri: str) -> str | None:
+    """The author of the local post with this URI; None when it is not ours (or is deleted)."""
+    # Not select_post: a reply arriving needs only this of its parent, not its whole document.
+    author: str | None = await conn.fetchval(
+        """SELECT author_uri FROM posts
+            WHERE uri = $1 AND local_actor_id IS NOT NULL AND deleted_at IS NULL""",
+        uri,
+    )
+    return author
+
+
 async def select_post_mentions(conn: Connection, post_id: int) -> list[str]:
     """The actors a post mentions, by URI."""
     rows = await conn.fetch(
