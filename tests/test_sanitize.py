@@ -213,6 +213,21 @@ def test_entities_are_preserved_and_text_is_escaped() -> None:
     assert sanitize_html("<p>&#60;script&#62;</p>") == "<p>&#60;script&#62;</p>"
 
 
+def test_the_steps_around_the_parser_cannot_be_steered_by_the_author() -> None:
+    # Entities are kept by hiding their "&" behind a private-use character during the parse:
+    # one the author typed stays their text, and never becomes an "&".
+    assert sanitize_html("<p>\ue000lt;b\ue000gt; &amp;</p>") == (
+        "<p>&#xe000;lt;b&#xe000;gt; &amp;</p>"
+    )
+    assert sanitize_html("<p>\ue000lt;b</p>") == "<p>\ue000lt;b</p>"
+    # Headings and links are rewritten after the parse: markup quoted in an href is neither.
+    dirty = '<a href="https://x.example/?q=<h1></a><a>" class="u-url">x</a><h2>t</h2>'
+    assert sanitize_html(dirty) == (
+        '<a href="https://x.example/?q=&lt;h1&gt;&lt;/a&gt;&lt;a&gt;" class="u-url" '
+        f"{REL}>x</a><p><strong>t</strong></p>"
+    )
+
+
 def test_comments_are_removed() -> None:
     assert sanitize_html("<p>a<!-- secret --></p>") == "<p>a</p>"
 

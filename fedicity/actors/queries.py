@@ -214,6 +214,16 @@ async def select_remote_actor(conn: Connection, uri: str) -> RemoteActor | None:
     return None if row is None else _remote_actor(row)
 
 
+async def select_followers_uri(conn: Connection, uri: str) -> str | None:
+    """The followers collection of the remote actor with this URI, if we keep the actor."""
+    # One column, not select_remote_actor: each post received needs only this, and its author's
+    # row carries the whole actor document, which would be decoded for nothing.
+    followers_uri: str | None = await conn.fetchval(
+        "SELECT followers_uri FROM remote_actors WHERE uri = $1", uri
+    )
+    return followers_uri
+
+
 async def select_remote_actor_by_key_id(conn: Connection, key_id: str) -> RemoteActor | None:
     """The remote actor whose public key has this id."""
     row = await conn.fetchrow(

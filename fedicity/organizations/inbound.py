@@ -152,6 +152,13 @@ def _addressed(post: Post) -> list[str]:
     return list(dict.fromkeys([*found, *post.to_uris, *post.cc_uris]))
 
 
+def _names_a_local_actor(ctx: InboundContext, document: Mapping[str, Any]) -> bool:
+    prefix = ctx.urls.actor("")
+    named = (*as_list(document.get("audience")), *as_list(document.get("to")),
+             *as_list(document.get("cc")))  # fmt: skip
+    return any((uri := get_id(item)) is not None and uri.startswith(prefix) for item in named)
+
+
 async def _moderated(ctx: InboundContext, post: Post) -> str | None:
     """Why the instance's moderation keeps a post from being re-shared (its server or its author
     silenced or suspended here), read when the post arrives; None when nothing does."""
@@ -211,6 +218,11 @@ async def announce_on_walls(
 ) -> list[str]:
     """After the posts' handler stored the new post `object_uri`: `announce_wall_post`, embedding
     the activity received; nothing when it was not stored as a post (a ballot, a poll answer)."""
+    embedded = get_object(activity)
+    if embedded is not None and not _names_a_local_actor(ctx, embedded):
+        # Most posts: no wall is addressed, so the post need not be read back (the addressees
+        # _addressed reads are the embedded object's, stored as they came).
+        return []
     post = await post_queries.select_post(ctx.conn, object_uri)
     if post is None:
         return []

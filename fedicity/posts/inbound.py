@@ -54,8 +54,8 @@ async def _known_author_post(
     ctx: InboundContext, document: Mapping[str, Any], author: str
 ) -> PostData | Outcome:
     # The author's followers collection, if we keep the author, tells followers-only posts apart.
-    remote = await actor_queries.select_remote_actor(ctx.conn, author)
-    return _remote_post(ctx, document, author, remote.followers_uri if remote else None)
+    followers_uri = await actor_queries.select_followers_uri(ctx.conn, author)
+    return _remote_post(ctx, document, author, followers_uri)
 
 
 async def object_of(

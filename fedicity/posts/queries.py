@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 
 from fedicity.db.pool import Connection, record_dict
@@ -12,6 +11,7 @@ from fedicity.posts.models import FeedEntry, Post, PostData
 _COLUMNS = """p.id, p.uri, p.author_uri, p.local_actor_id, p.type, p.name, p.summary,
               p.content_html, p.in_reply_to, p.url, p.visibility, p.to_uris, p.cc_uris,
               p.sensitive, p.language, p.published, p.updated, p.deleted_at, p.raw"""
+_COLUMNS_BUT_RAW = _COLUMNS.removesuffix(", p.raw")
 
 
 def _post(row: object) -> Post:
@@ -21,8 +21,9 @@ def _post(row: object) -> Post:
 
 async def upsert_post(conn: Connection, data: PostData) -> Post:
     """Insert a post, or update it in place when its URI is known; mentions and tags follow."""
-    fields = asdict(data)
-    mentions, tags = fields.pop("mentions"), fields.pop("tags")
+    # The columns one by one, not dataclasses.asdict: that deep-copies `raw`, the whole
+    # document, for every post received. `raw` is not read back either: the row holds the value
+    # sent (insert or update alike), so decoding it again would only copy it once more.
     row = await conn.fetchrow(
         f"""INSERT INTO posts AS p (uri, author_uri, local_actor_id, type, name, summary,
                                     content_html, in_reply_to, url, visibility, to_uris, cc_uris,
@@ -34,29 +35,48 @@ async def upsert_post(conn: Connection, data: PostData) -> Post:
                 sensitive = EXCLUDED.sensitive, language = EXCLUDED.language,
                 updated = EXCLUDED.updated, raw = EXCLUDED.raw
             WHERE p.author_uri = EXCLUDED.author_uri AND p.deleted_at IS NULL
-            RETURNING {_COLUMNS}""",
-        *fields.values(),
+            RETURNING {_COLUMNS_BUT_RAW}, p.xmax = 0 AS inserted""",
+        data.uri,
+        data.author_uri,
+        data.local_actor_id,
+        data.type,
+        data.name,
+        data.summary,
+        data.content_html,
+        data.in_reply_to,
+        data.url,
+        data.visibility,
+        data.to_uris,
+        data.cc_uris,
+        data.sensitive,
+        data.language,
+        data.published,
+        data.updated,
+        data.raw,
     )
     if row is None:  # an update by someone else, or of a deleted post: keep what we have
         existing = await select_post(conn, data.uri, include_deleted=True)
         assert existing is not None
         return existing
-    post = _post(row)
-    await conn.execute("DELETE FROM post_mentions WHERE post_id = $1", post.id)
-    await conn.execute("DELETE FROM post_tags WHERE post_id = $1", post.id)
-    if mentions:
+    values = record_dict(row)
+    inserted = values.pop("inserted")
+    post = Post(**values, raw=data.raw)
+    if not inserted:  # a new row has no mentions or tags to replace
+        await conn.execute("DELETE FROM post_mentions WHERE post_id = $1", post.id)
+        await conn.execute("DELETE FROM post_tags WHERE post_id = $1", post.id)
+    if data.mentions:
         await conn.execute(
             """INSERT INTO post_mentions (post_id, actor_uri)
                SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING""",
             post.id,
-            list(mentions),
+            list(data.mentions),
         )
-    if tags:
+    if data.tags:
         await conn.execute(
             """INSERT INTO post_tags (post_id, tag)
                SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING""",
             post.id,
-            list(tags),
+            list(data.tags),
         )
     return post
 
@@ -69,6 +89,17 @@ async def select_post(conn: Connection, uri: str, *, include_deleted: bool = Fal
         include_deleted,
     )
     return None if row is None else _post(row)
+
+
+async def select_local_post_author(conn: Connection, uri: str) -> str | None:
+    """The author of the local post with this URI; None when it is not ours (or is deleted)."""
+    # Not select_post: a reply arriving needs only this of its parent, not its whole document.
+    author: str | None = await conn.fetchval(
+        """SELECT author_uri FROM posts
+            WHERE uri = $1 AND local_actor_id IS NOT NULL AND deleted_at IS NULL""",
+        uri,
+    )
+    return author
 
 
 async def select_post_mentions(conn: Connection, post_id: int) -> list[str]:

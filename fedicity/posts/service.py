@@ -141,24 +141,21 @@ async def notify_post(
     """Tell the local author of the post this one answers, and the local actors it mentions."""
     replied_to = None
     if post.in_reply_to is not None:
-        parent = await queries.select_post(conn, post.in_reply_to)
+        replied_to = await queries.select_local_post_author(conn, post.in_reply_to)
         # A reply the parent's author is not allowed to read does not reach them this way.
-        if parent is not None and parent.local_actor_id is not None:
-            replied_to = parent.author_uri
-            if post.visibility in ("public", "unlisted") or replied_to in (
-                *post.to_uris,
-                *post.cc_uris,
-                *mentions,
-            ):
-                await notify(
-                    conn,
-                    recipient=replied_to,
-                    kind="reply",
-                    actor_uri=post.author_uri,
-                    object_uri=post.uri,
-                    urls=urls,
-                    clock=clock,
-                )
+        if replied_to is not None and (
+            post.visibility in ("public", "unlisted")
+            or replied_to in (*post.to_uris, *post.cc_uris, *mentions)
+        ):
+            await notify(
+                conn,
+                recipient=replied_to,
+                kind="reply",
+                actor_uri=post.author_uri,
+                object_uri=post.uri,
+                urls=urls,
+                clock=clock,
+            )
     for mentioned in dict.fromkeys(mentions):
         if mentioned != replied_to:
             await notify(
