@@ -3,8 +3,9 @@
 While the server is down, starting, stopping or restarting, every statement fails; that is an
 outage, answered with a short wait (the worker) or a 503 (the web), not a bug with a traceback.
 Only these count: asyncpg's connection errors, the server refusing connections while it starts
-or stops, a connection it ended, and an OSError or timeout raised inside asyncpg while it connects
-or waits for a pooled connection (an OSError from anything else is not the database's).
+or stops, a connection it ended (including one asyncpg had not yet seen end), and an OSError or
+timeout raised inside asyncpg while it connects or waits for a pooled connection (an OSError
+from anything else is not the database's).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 # asyncpg's own words for a connection it already saw die (asyncpg.InterfaceError is otherwise a
 # misuse, a bug of ours).
 _CLOSED_CONNECTION = ("connection is closed", "connection was closed")
+# An idle connection that received the server's "terminating connection" notice before the end
+# of its socket was read: asyncpg stops it in its error-consuming state (2) and the next statement
+# on it fails so. Nothing of ours puts a connection in that state.
+_NOTICE_OF_TERMINATION = "another operation (2) is in progress"
 
 
 def unreachable(error: BaseException) -> bool:
@@ -32,6 +37,8 @@ def unreachable(error: BaseException) -> bool:
         return True
     if isinstance(error, asyncpg.InterfaceError):
         return any(words in str(error) for words in _CLOSED_CONNECTION)
+    if isinstance(error, asyncpg.InternalClientError):
+        return str(error).endswith(_NOTICE_OF_TERMINATION)
     if isinstance(error, OSError | TimeoutError):
         return _raised_in_asyncpg(error)
     return False

@@ -146,6 +146,17 @@ async def release_inbox_items(conn: Connection, ids: Sequence[int], *, token: UU
     return int(result.rsplit(" ", 1)[1])
 
 
+async def release_inbox_claim(conn: Connection, *, token: UUID) -> int:
+    """Give back every row still held under `token`, when the claim's answer was lost (the
+    connection died with it): rare, so reading the pending rows once is acceptable."""
+    result: str = await conn.execute(
+        """UPDATE inbox_items SET locked_until = NULL, lease_token = NULL
+            WHERE state = 'pending' AND lease_token = $1""",
+        token,
+    )
+    return int(result.rsplit(" ", 1)[1])
+
+
 async def holds_lease(conn: Connection, item_id: int, *, token: UUID) -> bool:
     """Whether the row is still under the lease `token` names."""
     held: bool = await conn.fetchval(

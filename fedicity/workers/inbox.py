@@ -41,10 +41,17 @@ BATCH = 32
 PURGE_BATCH = 1000
 # Content policy decisions stay for the admins this long (rejections are what they review).
 DECISIONS_KEPT = timedelta(days=90)
-# What recording a row's outcome can raise: the database refusing the statement, or the
-# connection gone (a handler may have broken it). Then the row keeps its lease and comes back
-# when the lease ends; the rest of the batch goes on.
-_RECORDING_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# What a statement can raise: the database refusing it, or the connection gone (an outage, or
+# a handler that broke it). Recording an outcome failing so leaves the row to its lease (or, in
+# an outage, gives it back); the rest of the batch goes on.
+_DATABASE_FAILURES = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+# Rows given back once after an outage caught them, remembered up to this many.
+_FORGIVEN_KEPT = 10_000
 _log = logging.getLogger(__name__)
 
 
@@ -58,13 +65,18 @@ class HeldBack:
     claim's token: the next batch of the same loop gives them back first, so they need not
     wait for their lease to end."""
 
-    rows: list[tuple[UUID, list[int]]] = field(default_factory=list)
+    rows: list[tuple[UUID, list[int] | None]] = field(default_factory=list)
+    # Rows an outage caught mid-processing and that were given back for it.
+    forgiven: set[int] = field(default_factory=set)
 
     async def give_back(self, conn: Connection) -> None:
         """Release what is held back (rows processed or claimed again since are left alone)."""
         while self.rows:
             token, ids = self.rows[-1]
-            await queries.release_inbox_items(conn, ids, token=token)
+            if ids is None:  # a claim whose answer was lost: whatever it took
+                await queries.release_inbox_claim(conn, token=token)
+            else:
+                await queries.release_inbox_items(conn, ids, token=token)
             self.rows.pop()
 
 
@@ -93,37 +105,47 @@ async def process_batch(
     async with pool.acquire() as conn:
         if held_back is not None:
             await held_back.give_back(conn)
-        items = await queries.claim_inbox_items(
-            conn, now=clock.now(), lease=LEASE, limit=limit, token=token
-        )
+        try:
+            items = await queries.claim_inbox_items(
+                conn, now=clock.now(), lease=LEASE, limit=limit, token=token
+            )
+        except _DATABASE_FAILURES as error:
+            # The claim may have taken rows before its connection died with the answer.
+            if held_back is not None and unreachable(error):
+                held_back.rows.append((token, None))
+            raise
     if not items:
         return 0
     # The rows still held, the one being processed last: what is renewed, or given back.
     waiting = list(reversed(items))
     renewal = asyncio.create_task(_renew(pool, token, waiting, clock))
     policies: Mapping[str, PolicyConfig] | None = None
-    # The row whose connection died under it, until a fresh connection says whether the
-    # database is gone (then it goes back with the rest: an outage is not the row's doing) or
-    # only that connection (then it keeps its lease, so a row that breaks its connection every
-    # time cannot spin).
+    # The row being processed when the database went away: not the row's doing, so it is
+    # given back with the rest, once (a row that broke its connection every time would spin).
     orphan: queries.InboxItem | None = None
     try:
         while waiting and not _stopping(stop):
             # One connection for the batch, each row in its own transaction; a fresh connection
             # when a row left this one closed, so the rows behind it are still processed now.
             async with pool.acquire() as conn:
-                orphan = None
+                if orphan is not None:
+                    if _forgiven(orphan, held_back):
+                        await queries.release_inbox_items(conn, [orphan.id], token=token)
+                    orphan = None
                 if policies is None:
                     # Read for every batch, so an admin's change applies at once in every worker.
                     policies = await content_queries.select_configs(conn)
                 while waiting and not _stopping(stop):
                     item = waiting[-1]
+                    broken = False
                     try:
                         await _process(
                             conn, item, token, routes, directory, urls, clock, keygen, policies
                         )
-                    except _RECORDING_FAILURES as error:
-                        if not unreachable(error):
+                    except _DATABASE_FAILURES as error:
+                        if unreachable(error):
+                            orphan, broken = item, True
+                        else:
                             _log.warning(
                                 "inbox item %s: its outcome could not be recorded (%s: %s); "
                                 "it comes back when its lease ends",
@@ -131,21 +153,29 @@ async def process_batch(
                                 type(error).__name__,
                                 error,
                             )
-                        if not _usable(conn):
-                            orphan = item
                     waiting.pop()
-                    if not _usable(conn):
+                    if broken or not _usable(conn):
                         break
     finally:
         renewal.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewal
         unfinished = [item.id for item in waiting]
-        if orphan is not None and unfinished:
+        if orphan is not None and _forgiven(orphan, held_back):
             unfinished.append(orphan.id)
         if unfinished:
             await _give_back(pool, token, unfinished, held_back)
     return len(items)
+
+
+def _forgiven(orphan: queries.InboxItem, held_back: HeldBack | None) -> bool:
+    """Whether a row caught by an outage goes back at once (the first time only)."""
+    if held_back is None or orphan.id in held_back.forgiven:
+        return False
+    if len(held_back.forgiven) >= _FORGIVEN_KEPT:
+        held_back.forgiven.clear()
+    held_back.forgiven.add(orphan.id)
+    return True
 
 
 def _stopping(stop: asyncio.Event | None) -> bool:
@@ -160,7 +190,7 @@ async def _renew(pool: Pool, token: UUID, waiting: list[queries.InboxItem], cloc
         try:
             async with pool.acquire(timeout=RENEW_EVERY) as conn:
                 await queries.renew_inbox_leases(conn, ids, token=token, until=clock.now() + LEASE)
-        except _RECORDING_FAILURES as error:
+        except _DATABASE_FAILURES as error:
             # A missed renewal is not a loss: the lease has two more periods to run, and a
             # row claimed by another worker meanwhile is recorded by that worker only.
             if not unreachable(error):
@@ -172,7 +202,7 @@ async def _give_back(pool: Pool, token: UUID, ids: list[int], held_back: HeldBac
     try:
         async with pool.acquire(timeout=GIVE_BACK_WAIT) as conn:
             await queries.release_inbox_items(conn, ids, token=token)
-    except _RECORDING_FAILURES as error:
+    except _DATABASE_FAILURES as error:
         if not unreachable(error):
             _log.warning("giving back inbox rows: %s: %s", type(error).__name__, error)
         if held_back is not None:

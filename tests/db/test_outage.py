@@ -91,7 +91,18 @@ async def test_a_connection_the_server_ends_is_an_outage_and_a_bad_statement_is_
         asyncpg.CannotConnectNowError("the database system is starting up"),
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        # What asyncpg raises on an idle connection that got the server's termination notice
+        # and not yet the end of its socket (seen in bench/recovery.py's restarts)
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
     ],
 )
 def test_the_servers_own_outage_codes_are_outages(error: Exception) -> None:
     assert unreachable(error)
+
+
+def test_asyncpg_in_another_bad_state_is_not_an_outage() -> None:
+    assert not unreachable(
+        asyncpg.InternalClientError('cannot switch to state 12; protocol is in the "failed" state')
+    )

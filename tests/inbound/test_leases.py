@@ -215,17 +215,26 @@ async def test_rows_a_batch_could_not_give_back_are_given_back_by_the_next_one(
     async def fine(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
         return Outcome.done()
 
-    # Given two rows a batch claimed and, the database unreachable, could not give back
-    await _store(pool, clock, ["Fine", "Fine"])
-    token = uuid4()
+    # Given two rows a batch claimed and, the database unreachable, could not give back, and a
+    # row a claim took whose answer was lost with its connection (the worker knows its token only)
+    await _store(pool, clock, ["Fine", "Fine", "Fine"])
+    token, lost_claim = uuid4(), uuid4()
     async with pool.acquire() as conn:
         held = await queries.claim_inbox_items(
-            conn, now=clock.now(), lease=LEASE, limit=10, token=token
+            conn, now=clock.now(), lease=LEASE, limit=2, token=token
         )
-    held_back = HeldBack([(token, [item.id for item in held])])
+        assert (
+            len(
+                await queries.claim_inbox_items(
+                    conn, now=clock.now(), lease=LEASE, limit=1, token=lost_claim
+                )
+            )
+            == 1
+        )
+    held_back = HeldBack([(token, [item.id for item in held]), (lost_claim, None)])
     # When the next batch of that loop runs, well within their lease
     handled = await _batch(pool, federation, settings, clock, router, held_back=held_back)
     # Then it gives them back first and processes them now
-    assert handled == 2
+    assert handled == 3
     assert held_back.rows == []
-    assert [row["state"] for row in await _rows(pool)] == ["done", "done"]
+    assert [row["state"] for row in await _rows(pool)] == ["done", "done", "done"]
