@@ -14,10 +14,14 @@ temporary directory: the benchmark stops and starts it, so FEDICITY_DATABASE_URL
 - `fedicity web` and `fedicity worker` in their own processes, as in production.
 
 Phase 1, kill -9: --notes signed Create(Note) are accepted by the web while no worker runs;
-then a worker starts and is killed with SIGKILL once --kill-after notes are done. A new worker
-starts at once. Printed: rows the dead worker held (stranded), the time from the kill until they
-and then every row are done, rows lost (must be 0), and rows recorded or delivered twice. The
-delivery rows' leases are whatever fedicity/workers/delivery.py does on this branch.
+then a worker starts and is killed with SIGKILL once --kill-after notes or half the deliveries
+are done. A new worker starts at once. Printed: rows the dead worker held (stranded), the time
+from the kill until they and then every row are done, rows lost (must be 0), and rows recorded
+or delivered twice. The delivery rows' leases are whatever fedicity/workers/delivery.py does on
+this branch.
+
+Phase 1b, clean stop: the same with SIGTERM while --burst notes are processed: the rows the
+worker had not started are given back at once, so the next worker need not wait for a lease.
 
 Phase 2, for each --outages duration: a backlog of --burst notes is being processed and notes
 keep arriving (--feed-concurrency in flight) when PostgreSQL is stopped (pg_ctl -m fast), left
@@ -257,8 +261,10 @@ async def kill_phase(setting: Setting, delivery_rows: int) -> Child:
     await wait_for_log(first, "worker running")
 
     async def far_enough() -> bool:
+        # Mid-batch on both queues: deliveries to the loopback sinks go faster than notes.
         done = await fetch_int(dsn, "SELECT count(*) FROM inbox_items WHERE state <> 'pending'")
-        return done >= args.kill_after
+        sent = await fetch_int(dsn, "SELECT count(*) FROM deliveries WHERE state <> 'pending'")
+        return done >= args.kill_after or sent >= delivery_rows // 2
 
     await wait_until(far_enough, 120.0, time.monotonic())
     first.proc.send_signal(signal.SIGKILL)
@@ -302,6 +308,54 @@ async def kill_phase(setting: Setting, delivery_rows: int) -> Child:
         print(f"    {label:<44} {shown(await wait_until(check, within, killed), within)}")
     await report_losses(setting, args.notes, delivery_rows)
     return second
+
+
+async def stop_phase(setting: Setting, running: Child) -> Child:
+    """Phase 1b: the same mid-batch, with SIGTERM (a clean stop); returns the next worker."""
+    args, dsn = setting.args, setting.dsn
+    heading(f"Phase 1b: SIGTERM of `fedicity worker` mid-batch ({args.burst} inbound notes)")
+    before = await fetch_int(dsn, "SELECT count(*) FROM inbox_items")
+    await deliver_all(setting.client, setting.notes.make(args.burst), args.concurrency)
+
+    async def started() -> bool:
+        done = await fetch_int(
+            dsn, "SELECT count(*) FROM inbox_items WHERE state <> 'pending' AND id > $1", before
+        )
+        return done >= min(50, args.burst // 4)
+
+    await wait_until(started, 60.0, time.monotonic())
+    held = await held_ids(dsn, "inbox_items")
+    running.proc.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    successor = setting.start_worker("worker-3")
+    within = args.recovery_timeout
+
+    async def exited() -> bool:
+        return running.proc.poll() is not None
+
+    async def held_done() -> bool:
+        return not await left_of(dsn, "inbox_items", held)
+
+    async def all_done() -> bool:
+        return not await fetch_int(dsn, INBOX_LEFT)
+
+    async def successor_runs() -> bool:
+        return "worker running" in successor.log.read_text(errors="replace")
+
+    exit_wait, held_wait, all_wait, start_wait = (
+        asyncio.create_task(wait_until(check, within, stopped))
+        for check in (exited, held_done, all_done, successor_runs)
+    )
+    figure("inbound rows the stopped worker held", len(held))
+    print("  from the SIGTERM until:")
+    for label, task in (
+        ("the stopped worker exits", exit_wait),
+        ("the next worker runs (process start-up)", start_wait),
+        ("the rows it held are done", held_wait),
+        ("every inbound row is done", all_wait),
+    ):
+        print(f"    {label:<44} {shown(await task, within)}")
+    return successor
 
 
 async def report_losses(setting: Setting, notes: int, delivery_rows: int) -> None:
@@ -454,7 +508,7 @@ async def outage_phase(setting: Setting, worker: Child, postgres: Postgres, down
     print(f"    {'the worker records a row again':<44} {shown(resumed, within)}")
     print(f"    {'the rows held when it stopped are done':<44} {shown(await held_back, within)}")
     print(
-        f"    {'every inbound row is done (senders stop after)':<44} "
+        f"    {'every row is done (senders stop at +2 s)':<44} "
         f"{shown(await wait_until(backlog_done, within, back), within)}"
     )
     # The senders deliver again what was refused, as Mastodon does after a 503.
@@ -549,7 +603,7 @@ async def run_phases(
             args, tmp, dsn, env, web, Notes(base + "/inbox", actors, citizen), sinks, client
         )
         try:
-            worker = await kill_phase(setting, delivery_rows)
+            worker = await stop_phase(setting, await kill_phase(setting, delivery_rows))
             for down in args.outages:
                 await outage_phase(setting, worker, postgres, down)
         finally:
@@ -567,7 +621,9 @@ def main() -> None:
     )
     parser.add_argument("--notes", type=int, default=1000, help="inbound notes (1000)")
     parser.add_argument("--deliveries", type=int, default=2000, help="delivery rows (2000)")
-    parser.add_argument("--kill-after", type=int, default=300, help="inbound rows done (300)")
+    parser.add_argument(
+        "--kill-after", type=int, default=300, help="kill once this many notes are done (300)"
+    )
     parser.add_argument(
         "--outages",
         type=lambda text: [float(part) for part in text.split(",") if part],

@@ -102,18 +102,21 @@ async def process_batch(
     the rows not started yet are given back at once for another worker."""
     routes = router or build_router()
     token = uuid4()
-    async with pool.acquire() as conn:
-        if held_back is not None:
-            await held_back.give_back(conn)
-        try:
+    claimed = False
+    try:
+        async with pool.acquire() as conn:
+            if held_back is not None:
+                await held_back.give_back(conn)
+            claimed = True
             items = await queries.claim_inbox_items(
                 conn, now=clock.now(), lease=LEASE, limit=limit, token=token
             )
-        except _DATABASE_FAILURES as error:
-            # The claim may have taken rows before its connection died with the answer.
-            if held_back is not None and unreachable(error):
-                held_back.rows.append((token, None))
-            raise
+    except _DATABASE_FAILURES as error:
+        # The claim may have taken rows before its connection died, with the answer or while
+        # the pool took the connection back: whatever it took goes back by its token.
+        if claimed and held_back is not None and unreachable(error):
+            held_back.rows.append((token, None))
+        raise
     if not items:
         return 0
     # The rows still held, the one being processed last: what is renewed, or given back.
@@ -129,8 +132,9 @@ async def process_batch(
             # when a row left this one closed, so the rows behind it are still processed now.
             async with pool.acquire() as conn:
                 if orphan is not None:
-                    if _forgiven(orphan, held_back):
+                    if _forgivable(orphan, held_back):
                         await queries.release_inbox_items(conn, [orphan.id], token=token)
+                        _forgive(orphan, held_back)
                     orphan = None
                 if policies is None:
                     # Read for every batch, so an admin's change applies at once in every worker.
@@ -161,21 +165,25 @@ async def process_batch(
         with contextlib.suppress(asyncio.CancelledError):
             await renewal
         unfinished = [item.id for item in waiting]
-        if orphan is not None and _forgiven(orphan, held_back):
+        if orphan is not None and _forgivable(orphan, held_back):
             unfinished.append(orphan.id)
+            _forgive(orphan, held_back)
         if unfinished:
             await _give_back(pool, token, unfinished, held_back)
     return len(items)
 
 
-def _forgiven(orphan: queries.InboxItem, held_back: HeldBack | None) -> bool:
-    """Whether a row caught by an outage goes back at once (the first time only)."""
-    if held_back is None or orphan.id in held_back.forgiven:
-        return False
+def _forgivable(orphan: queries.InboxItem, held_back: HeldBack | None) -> bool:
+    """Whether a row caught by an outage may go back at once (the first time only)."""
+    return held_back is not None and orphan.id not in held_back.forgiven
+
+
+def _forgive(orphan: queries.InboxItem, held_back: HeldBack | None) -> None:
+    if held_back is None:
+        return
     if len(held_back.forgiven) >= _FORGIVEN_KEPT:
         held_back.forgiven.clear()
     held_back.forgiven.add(orphan.id)
-    return True
 
 
 def _stopping(stop: asyncio.Event | None) -> bool:
