@@ -238,3 +238,38 @@ async def test_rows_a_batch_could_not_give_back_are_given_back_by_the_next_one(
     assert handled == 3
     assert held_back.rows == []
     assert [row["state"] for row in await _rows(pool)] == ["done", "done", "done"]
+
+
+async def test_a_row_whose_connection_the_server_ends_goes_back_once_then_waits_its_lease(
+    pool: Pool, federation: Federation, settings: Settings, clock: FrozenClock
+) -> None:
+    router: Router[InboundContext] = Router()
+
+    @router.register("Ended")
+    async def ended(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        # The server ends this session, as a restart does (57P01), every time
+        await ctx.conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return Outcome.done()
+
+    @router.register("Fine")
+    async def fine(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        return Outcome.done()
+
+    held_back = HeldBack()
+    # Given a row whose connection the server ends under it, and a row behind it
+    await _store(pool, clock, ["Ended", "Fine"])
+    # When the loop's batch runs
+    assert await _batch(pool, federation, settings, clock, router, held_back=held_back) == 2
+    # Then the row behind is done on a fresh connection, and the caught row is free at once,
+    # charged no attempt (an outage is not its doing)
+    rows = await _rows(pool)
+    assert [(row["state"], row["attempts"], row["locked_until"]) for row in rows] == [
+        ("pending", 0, None),
+        ("done", 1, None),
+    ]
+    # When it is caught again, it keeps its lease: a row that always breaks its connection
+    # comes back when the lease ends, not in a loop
+    assert await _batch(pool, federation, settings, clock, router, held_back=held_back) == 1
+    [again, _done] = await _rows(pool)
+    assert (again["state"], again["attempts"]) == ("pending", 0)
+    assert again["locked_until"] == clock.now() + LEASE
