@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fedicity.db.pool import Connection, record_dict
 
@@ -96,9 +98,9 @@ async def purge_processed(conn: Connection, *, before: datetime, limit: int) -> 
 
 
 async def claim_inbox_items(
-    conn: Connection, *, now: datetime, lease: timedelta, limit: int
+    conn: Connection, *, now: datetime, lease: timedelta, limit: int, token: UUID
 ) -> list[InboxItem]:
-    """Lease due rows, oldest first, skipping rows other workers hold."""
+    """Lease due rows under `token`, oldest first, skipping rows other workers hold."""
     rows = await conn.fetch(
         """WITH due AS (
                SELECT id FROM inbox_items
@@ -107,53 +109,114 @@ async def claim_inbox_items(
                 ORDER BY id
                 LIMIT $3
                   FOR UPDATE SKIP LOCKED)
-           UPDATE inbox_items i SET locked_until = $2
+           UPDATE inbox_items i SET locked_until = $2, lease_token = $4
              FROM due WHERE i.id = due.id
         RETURNING i.id, i.activity_uri, i.actor_uri, i.type, i.recipient, i.raw, i.key_id,
                   i.attempts""",
         now,
         now + lease,
         limit,
+        token,
     )
     return [InboxItem(**record_dict(row)) for row in rows]
+
+
+async def renew_inbox_leases(
+    conn: Connection, ids: Sequence[int], *, token: UUID, until: datetime
+) -> int:
+    """Extend the lease of the rows still held under `token`; return how many were."""
+    result: str = await conn.execute(
+        """UPDATE inbox_items SET locked_until = $3
+            WHERE id = ANY($1::bigint[]) AND lease_token = $2 AND state = 'pending'""",
+        list(ids),
+        token,
+        until,
+    )
+    return int(result.rsplit(" ", 1)[1])
+
+
+async def release_inbox_items(conn: Connection, ids: Sequence[int], *, token: UUID) -> int:
+    """Give back rows held under `token` without an attempt, so any worker takes them now."""
+    result: str = await conn.execute(
+        """UPDATE inbox_items SET locked_until = NULL, lease_token = NULL
+            WHERE id = ANY($1::bigint[]) AND lease_token = $2""",
+        list(ids),
+        token,
+    )
+    return int(result.rsplit(" ", 1)[1])
+
+
+async def release_inbox_claim(conn: Connection, *, token: UUID) -> int:
+    """Give back every row still held under `token`, when the claim's answer was lost (the
+    connection died with it): rare, so reading the pending rows once is acceptable."""
+    result: str = await conn.execute(
+        """UPDATE inbox_items SET locked_until = NULL, lease_token = NULL
+            WHERE state = 'pending' AND lease_token = $1""",
+        token,
+    )
+    return int(result.rsplit(" ", 1)[1])
+
+
+async def holds_lease(conn: Connection, item_id: int, *, token: UUID) -> bool:
+    """Whether the row is still under the lease `token` names."""
+    held: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM inbox_items WHERE id = $1 AND lease_token = $2)",
+        item_id,
+        token,
+    )
+    return held
 
 
 async def finish_inbox_item(
     conn: Connection,
     item_id: int,
     *,
+    token: UUID,
     state: str,
     detail: str,
     now: datetime,
     raw: dict[str, Any] | None = None,
-) -> None:
-    """Mark a row done or ignored (with why); `raw` replaces the stored activity when given."""
-    await conn.execute(
+) -> bool:
+    """Mark a row done or ignored (with why); `raw` replaces the stored activity when given.
+    False when the lease `token` names was lost: nothing was recorded."""
+    result: str = await conn.execute(
         """UPDATE inbox_items SET state = $2, last_error = nullif($3, ''), processed_at = $4,
                                   attempts = attempts + 1, locked_until = NULL,
-                                  raw = coalesce($5, raw)
-            WHERE id = $1""",
+                                  lease_token = NULL, raw = coalesce($5, raw)
+            WHERE id = $1 AND lease_token = $6""",
         item_id,
         state,
         detail[:1000],
         now,
         raw,
+        token,
     )
+    return result != "UPDATE 0"
 
 
 async def retry_inbox_item(
-    conn: Connection, item_id: int, *, error: str, next_attempt_at: datetime | None, now: datetime
-) -> None:
-    """Record a failed processing attempt; give up (state failed) when next_attempt_at is None."""
-    await conn.execute(
+    conn: Connection,
+    item_id: int,
+    *,
+    token: UUID,
+    error: str,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Record a failed processing attempt; give up (state failed) when next_attempt_at is None.
+    False when the lease `token` names was lost: nothing was recorded."""
+    result: str = await conn.execute(
         """UPDATE inbox_items
               SET attempts = attempts + 1, last_error = $2, locked_until = NULL,
+                  lease_token = NULL,
                   state = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
                   next_attempt_at = coalesce($3, next_attempt_at),
                   processed_at = CASE WHEN $3::timestamptz IS NULL THEN $4::timestamptz END
-            WHERE id = $1""",
+            WHERE id = $1 AND lease_token = $5""",
         item_id,
         error[:1000],
         next_attempt_at,
         now,
+        token,
     )
+    return result != "UPDATE 0"

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from http import HTTPStatus
 from typing import Any
 
-from quart import Quart, Response, g, render_template, request
+import asyncpg
+from quart import Quart, Response, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from fedicity.db.outage import quiet_pool_floor_retries, unreachable
+from fedicity.db.pool import Pool
+from fedicity.web import i18n
+from fedicity.web.app import state
 from fedicity.web.negotiation import wants_html
 
 PROBLEM_JSON = "application/problem+json"
+# While PostgreSQL is unreachable every request is answered 503 with this Retry-After: Mastodon
+# and the others deliver again later, browsers are told to come back, nothing is lost.
+RETRY_AFTER_SECONDS = 5
+# How often, during an outage, the app checks whether PostgreSQL is back (to log its end).
+OUTAGE_PROBE_EVERY = 0.25
 _log = logging.getLogger(__name__)
 
 
@@ -63,8 +75,89 @@ def register_error_handlers(app: Quart) -> None:
                 response.headers[name] = value
         return response
 
+    outage = _Outage()
+    quiet_pool_floor_retries()
+
     @app.errorhandler(Exception)
     async def on_bug(error: Exception) -> Response:
+        if unreachable(error):
+            outage.answered(error, state().pool)
+            return await unavailable_response()
         # A 500 is a bug: log it with its traceback, tell the client nothing about internals.
         _log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
         return await problem_response(500, "internal error; it has been logged")
+
+    @app.after_serving
+    async def stop_probe() -> None:
+        outage.close()
+
+
+async def unavailable_response() -> Response:
+    """503 with Retry-After: a page for browsers, a problem document for the others. Rendered
+    without the context processors, which read the database."""
+    g.problem_reason = "database_unavailable"
+    if wants_html(request):
+        settings = state().settings
+        locale = g.get("locale") or i18n.choose_locale(request, None, settings.default_locale)
+        i18n.activate(locale)
+        template = current_app.jinja_env.get_template("unavailable.html")
+        body = await template.render_async(locale=locale, instance_name=settings.instance_name)
+        response = Response(body, status=503, content_type="text/html; charset=utf-8")
+    else:
+        document = {
+            "type": "about:blank",
+            "title": _title(503),
+            "status": 503,
+            "detail": "the database is unreachable for a moment; try again shortly",
+            "reason": "database_unavailable",
+        }
+        response = Response(json.dumps(document), status=503, content_type=PROBLEM_JSON)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class _Outage:
+    """One log line when requests start failing for want of PostgreSQL, one when a probe finds
+    it back (with how many requests were answered 503), whatever the number of requests."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.count = 0
+        self.probe: asyncio.Task[None] | None = None
+
+    def answered(self, error: BaseException, pool: Pool | None) -> None:
+        """A request was answered 503 for `error`."""
+        self.count += 1
+        if self.since is not None:
+            return
+        self.since = time.monotonic()
+        _log.warning(
+            "PostgreSQL unreachable (%s: %s): answering 503 until it is back",
+            type(error).__name__,
+            error,
+        )
+        if pool is not None:
+            self.probe = asyncio.create_task(self._wait_for(pool))
+
+    async def _wait_for(self, pool: Pool) -> None:
+        while True:
+            await asyncio.sleep(OUTAGE_PROBE_EVERY)
+            try:
+                async with pool.acquire(timeout=OUTAGE_PROBE_EVERY * 4):
+                    break
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                if not unreachable(error):
+                    break  # the pool is closing: the app stops
+        if self.since is not None:
+            _log.warning(
+                "PostgreSQL reachable again after %.1f s; %d request(s) were answered 503",
+                time.monotonic() - self.since,
+                self.count,
+            )
+        self.since, self.count, self.probe = None, 0, None
+
+    def close(self) -> None:
+        """Stop probing (the app stops)."""
+        if self.probe is not None:
+            self.probe.cancel()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -18,6 +22,7 @@ from fedicity.actors import ldsig_check
 from fedicity.actors.context import InboundContext
 from fedicity.actors.remote import ActorDirectory
 from fedicity.clock import Clock
+from fedicity.db.outage import unreachable
 from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.mailbox import skeleton
@@ -28,16 +33,53 @@ from fedicity.observability import metrics
 from fedicity.urls import Urls
 from fedicity.workers.router import build_router
 
-LEASE = timedelta(minutes=5)
+# A claimed row's lease: short, so the rows of a worker killed mid-batch come back within
+# seconds, and renewed (all the batch's rows in one statement) while the batch works on them.
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = 5.0
+# How long giving rows back may wait for a connection: during an outage it fails at once.
+GIVE_BACK_WAIT = 1.0
 BATCH = 32
 PURGE_BATCH = 1000
 # Content policy decisions stay for the admins this long (rejections are what they review).
 DECISIONS_KEPT = timedelta(days=90)
-# What recording a row's outcome can raise: the database refusing the statement, or the
-# connection gone (a handler may have broken it). Then the row keeps its lease and comes back
-# when the lease ends; the rest of the batch goes on.
-_RECORDING_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# What a statement can raise: the database refusing it, or the connection gone (an outage, or
+# a handler that broke it). Recording an outcome failing so leaves the row to its lease (or, in
+# an outage, gives it back); the rest of the batch goes on.
+_DATABASE_FAILURES = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+# Rows given back once after an outage caught them, remembered up to this many.
+_FORGIVEN_KEPT = 10_000
 _log = logging.getLogger(__name__)
+
+
+class _LeaseLost(Exception):
+    """The row's lease ran out and another worker claimed it: this attempt must not count."""
+
+
+@dataclass
+class HeldBack:
+    """Rows a batch could not give back (the database was unreachable), each list under its
+    claim's token: the next batch of the same loop gives them back first, so they need not
+    wait for their lease to end."""
+
+    rows: list[tuple[UUID, list[int] | None]] = field(default_factory=list)
+    # Rows an outage caught mid-processing and that were given back for it.
+    forgiven: set[int] = field(default_factory=set)
+
+    async def give_back(self, conn: Connection) -> None:
+        """Release what is held back (rows processed or claimed again since are left alone)."""
+        while self.rows:
+            token, ids = self.rows[-1]
+            if ids is None:  # a claim whose answer was lost: whatever it took
+                await queries.release_inbox_claim(conn, token=token)
+            else:
+                await queries.release_inbox_items(conn, ids, token=token)
+            self.rows.pop()
 
 
 def storable_text(text: str, limit: int = 1000) -> str:
@@ -55,27 +97,126 @@ async def process_batch(
     limit: int = BATCH,
     keygen: KeyGenerator = generate_rsa_keypair,
     router: Router[InboundContext] | None = None,
+    stop: asyncio.Event | None = None,
+    held_back: HeldBack | None = None,
 ) -> int:
-    """Process up to `limit` due inbox rows; return how many were claimed."""
+    """Process up to `limit` due inbox rows; return how many were claimed. Once `stop` is set,
+    the rows not started yet are given back at once for another worker."""
     routes = router or build_router()
-    async with pool.acquire() as conn:
-        items = await queries.claim_inbox_items(conn, now=clock.now(), lease=LEASE, limit=limit)
-        # Read for every batch, so an admin's change applies at once in every worker.
-        policies = await content_queries.select_configs(conn) if items else {}
-    waiting = list(reversed(items))
-    while waiting:
-        # One connection for the batch, each row in its own transaction; a fresh connection
-        # when a row left this one closed, so the rows behind it are still processed now.
+    token = uuid4()
+    claimed = False
+    try:
         async with pool.acquire() as conn:
-            while waiting:
-                item = waiting.pop()
-                try:
-                    await _process(conn, item, routes, directory, urls, clock, keygen, policies)
-                except _RECORDING_FAILURES:
-                    _log.exception("inbox item %s: its outcome could not be recorded", item.id)
-                if not _usable(conn):
-                    break
+            if held_back is not None:
+                await held_back.give_back(conn)
+            claimed = True
+            items = await queries.claim_inbox_items(
+                conn, now=clock.now(), lease=LEASE, limit=limit, token=token
+            )
+    except _DATABASE_FAILURES as error:
+        # The claim may have taken rows before its connection died, with the answer or while
+        # the pool took the connection back: whatever it took goes back by its token.
+        if claimed and held_back is not None and unreachable(error):
+            held_back.rows.append((token, None))
+        raise
+    if not items:
+        return 0
+    # The rows still held, the one being processed last: what is renewed, or given back.
+    waiting = list(reversed(items))
+    renewal = asyncio.create_task(_renew(pool, token, waiting, clock))
+    policies: Mapping[str, PolicyConfig] | None = None
+    # The row being processed when the database went away: not the row's doing, so it is
+    # given back with the rest, once (a row that broke its connection every time would spin).
+    orphan: queries.InboxItem | None = None
+    try:
+        while waiting and not _stopping(stop):
+            # One connection for the batch, each row in its own transaction; a fresh connection
+            # when a row left this one closed, so the rows behind it are still processed now.
+            async with pool.acquire() as conn:
+                if orphan is not None:
+                    if _forgivable(orphan, held_back):
+                        await queries.release_inbox_items(conn, [orphan.id], token=token)
+                        _forgive(orphan, held_back)
+                    orphan = None
+                if policies is None:
+                    # Read for every batch, so an admin's change applies at once in every worker.
+                    policies = await content_queries.select_configs(conn)
+                while waiting and not _stopping(stop):
+                    item = waiting[-1]
+                    broken = False
+                    try:
+                        await _process(
+                            conn, item, token, routes, directory, urls, clock, keygen, policies
+                        )
+                    except _DATABASE_FAILURES as error:
+                        if unreachable(error):
+                            orphan, broken = item, True
+                        else:
+                            _log.warning(
+                                "inbox item %s: its outcome could not be recorded (%s: %s); "
+                                "it comes back when its lease ends",
+                                item.id,
+                                type(error).__name__,
+                                error,
+                            )
+                    waiting.pop()
+                    if broken or not _usable(conn):
+                        break
+    finally:
+        renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewal
+        unfinished = [item.id for item in waiting]
+        if orphan is not None and _forgivable(orphan, held_back):
+            unfinished.append(orphan.id)
+            _forgive(orphan, held_back)
+        if unfinished:
+            await _give_back(pool, token, unfinished, held_back)
     return len(items)
+
+
+def _forgivable(orphan: queries.InboxItem, held_back: HeldBack | None) -> bool:
+    """Whether a row caught by an outage may go back at once (the first time only)."""
+    return held_back is not None and orphan.id not in held_back.forgiven
+
+
+def _forgive(orphan: queries.InboxItem, held_back: HeldBack | None) -> None:
+    if held_back is None:
+        return
+    if len(held_back.forgiven) >= _FORGIVEN_KEPT:
+        held_back.forgiven.clear()
+    held_back.forgiven.add(orphan.id)
+
+
+def _stopping(stop: asyncio.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+async def _renew(pool: Pool, token: UUID, waiting: list[queries.InboxItem], clock: Clock) -> None:
+    """Extend the lease of the rows the batch still holds, every RENEW_EVERY seconds."""
+    while True:
+        await asyncio.sleep(RENEW_EVERY)
+        ids = [item.id for item in waiting]
+        try:
+            async with pool.acquire(timeout=RENEW_EVERY) as conn:
+                await queries.renew_inbox_leases(conn, ids, token=token, until=clock.now() + LEASE)
+        except _DATABASE_FAILURES as error:
+            # A missed renewal is not a loss: the lease has two more periods to run, and a
+            # row claimed by another worker meanwhile is recorded by that worker only.
+            if not unreachable(error):
+                _log.warning("renewing inbox leases: %s: %s", type(error).__name__, error)
+
+
+async def _give_back(pool: Pool, token: UUID, ids: list[int], held_back: HeldBack | None) -> None:
+    """Release rows the batch will not process (stopping, or its connection lost)."""
+    try:
+        async with pool.acquire(timeout=GIVE_BACK_WAIT) as conn:
+            await queries.release_inbox_items(conn, ids, token=token)
+    except _DATABASE_FAILURES as error:
+        if not unreachable(error):
+            _log.warning("giving back inbox rows: %s: %s", type(error).__name__, error)
+        if held_back is not None:
+            held_back.rows.append((token, ids))
 
 
 def _usable(conn: Connection) -> bool:
@@ -88,6 +229,7 @@ def _usable(conn: Connection) -> bool:
 async def _process(
     conn: Connection,
     item: queries.InboxItem,
+    token: UUID,
     router: Router[InboundContext],
     directory: ActorDirectory,
     urls: Urls,
@@ -103,9 +245,10 @@ async def _process(
     # its new ones; stewardship/actions.py).
     suspended = await moderation_queries.select_restriction(conn, item.actor_uri) == "suspend"
     if handler is None or suspended:
-        await queries.finish_inbox_item(
+        recorded = await queries.finish_inbox_item(
             conn,
             item.id,
+            token=token,
             state="ignored",
             detail=storable_text(
                 "its actor is suspended here" if suspended else f"no handler for {item.type}"
@@ -113,7 +256,10 @@ async def _process(
             now=clock.now(),
             raw=skeleton(item.raw),
         )
-        metrics.inbox_processed("ignored")
+        if recorded:
+            metrics.inbox_processed("ignored")
+        else:
+            _lease_lost(item)
         return
     context = InboundContext(
         conn=conn,
@@ -128,6 +274,8 @@ async def _process(
         async with conn.transaction():
             screened = await _screen(conn, item, directory, clock, policies)
             if screened.state == "held":
+                if not await queries.holds_lease(conn, item.id, token=token):
+                    raise _LeaseLost
                 metrics.inbox_processed("held")
                 return
             if screened.state == "rejected":
@@ -139,16 +287,24 @@ async def _process(
                 outcome = await handler(context, item.raw)
             # Processed: the body has done its work (what it made keeps its own copy); the
             # skeleton still tells a resent copy from a new activity until the row is purged.
-            await queries.finish_inbox_item(
+            # Recorded only under this batch's lease: otherwise everything above rolls back.
+            if not await queries.finish_inbox_item(
                 conn,
                 item.id,
+                token=token,
                 state=outcome.state,
                 detail=storable_text(outcome.detail),
                 now=clock.now(),
                 raw=skeleton(item.raw),
-            )
+            ):
+                raise _LeaseLost
         metrics.inbox_processed(outcome.state)
-    except Exception as error:  # noqa: BLE001 -- a handler bug must not lose the row
+    except _LeaseLost:
+        _lease_lost(item)
+    except Exception as error:  # a handler bug must not lose the row
+        if unreachable(error) or not _usable(conn):
+            # The database, not the handler: the row is charged no attempt.
+            raise
         # The transaction rolled back this row's work only. The row keeps its activity and the
         # error, and is retried on the delivery curve; after the last attempt it stays as
         # 'failed' for an admin to look at.
@@ -160,13 +316,23 @@ async def _process(
         )
         metrics.inbox_processed("error")
         delay = next_delay(item.attempts + 1, None)
-        await queries.retry_inbox_item(
+        if not await queries.retry_inbox_item(
             conn,
             item.id,
+            token=token,
             error=storable_text(f"{type(error).__name__}: {error}"),
             next_attempt_at=None if delay is None else clock.now() + delay,
             now=clock.now(),
-        )
+        ):
+            _lease_lost(item)
+
+
+def _lease_lost(item: queries.InboxItem) -> None:
+    _log.warning(
+        "inbox item %s: its lease ran out and another worker holds it; this attempt is dropped",
+        item.id,
+        extra={"activity_id": item.activity_uri, "activity_type": item.type},
+    )
 
 
 async def _screen(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fedicity.clock import Clock
+from fedicity.db.outage import quiet_pool_floor_retries, unreachable
 from fedicity.db.pool import Pool
 from fedicity.observability.metrics import LOOP_FAILURES, LOOP_ITEMS, LOOP_STEP
 from fedicity.settings import Settings
@@ -38,24 +40,82 @@ class Loop:
     on_stop: Callable[[], None] | None = None
 
 
-async def _run_loop(loop: Loop, pool: Pool, stop: asyncio.Event) -> None:
+# While PostgreSQL is unreachable a loop tries again this often: a refused connection costs
+# next to nothing, and the worker resumes within this long of the database's return.
+OUTAGE_POLL = 0.2
+# The stop event of the worker running the current loop, for steps that give back their rows
+# at once when asked to stop (set by run_worker; the loops' tasks inherit it).
+_STOP: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar(
+    "fedicity_worker_stop", default=None
+)
+
+
+def stopping() -> asyncio.Event | None:
+    """The stop event of the worker running this loop; None outside run_worker."""
+    return _STOP.get()
+
+
+class Outage:
+    """Whether the worker's loops find PostgreSQL unreachable: one log line when that starts,
+    one when it ends, whichever loops see it."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def failed(self, loop: str, error: BaseException) -> None:
+        """A step found the database unreachable."""
+        if self.since is None:
+            self.since = time.monotonic()
+            _log.warning(
+                "PostgreSQL unreachable (%s: %s); the loops try again every %.1f s",
+                type(error).__name__,
+                error,
+                OUTAGE_POLL,
+                extra={"loop": loop},
+            )
+
+    def succeeded(self, loop: str) -> None:
+        """A step went through: the database is back if it was gone."""
+        if self.since is not None:
+            _log.warning(
+                "PostgreSQL reachable again after %.1f s; the loops resume",
+                time.monotonic() - self.since,
+                extra={"loop": loop},
+            )
+            self.since = None
+
+
+async def _run_loop(
+    loop: Loop, pool: Pool, stop: asyncio.Event, outage: Outage | None = None
+) -> None:
+    outage = outage or Outage()
     failures = 0
     step_time = LOOP_STEP.labels(loop.name)
     while not stop.is_set():
         started = time.perf_counter()
         try:
             handled = await loop.step(pool)
-        except Exception:  # noqa: BLE001 -- the loop must outlive a database restart or a bug
+        except Exception as error:  # noqa: BLE001 -- the loop must outlive a database restart or a bug
             # Nothing is lost: the rows stay leased in PostgreSQL and come back when the lease
-            # ends. Back off so a persistent fault does not spin.
-            failures += 1
+            # ends.
             LOOP_FAILURES.labels(loop.name).inc()
-            _log.exception(
-                "%s loop step failed (%d in a row)", loop.name, failures, extra={"loop": loop.name}
-            )
             handled = 0
-            delay = min(60.0, loop.idle_delay * 2**failures)
+            if unreachable(error):
+                # Not a fault of the step: try again soon, without a traceback per try.
+                outage.failed(loop.name, error)
+                delay = OUTAGE_POLL
+            else:
+                # Back off so a persistent fault does not spin.
+                failures += 1
+                _log.exception(
+                    "%s loop step failed (%d in a row)",
+                    loop.name,
+                    failures,
+                    extra={"loop": loop.name},
+                )
+                delay = min(60.0, loop.idle_delay * 2**failures)
         else:
+            outage.succeeded(loop.name)
             failures = 0
             delay = loop.idle_delay
             LOOP_ITEMS.labels(loop.name).inc(handled)
@@ -80,11 +140,19 @@ def default_loops(
     processed longer than `inbox_retention` ago; and the subscribed block lists, each fetched
     again every `blocklist_period`."""
     from fedicity.workers.delivery import DeliveryScheduler
-    from fedicity.workers.inbox import process_batch, purge_batch
+    from fedicity.workers.inbox import HeldBack, process_batch, purge_batch
+
+    held_back = HeldBack()
 
     async def inbox_step(pool: Pool) -> int:
         return await process_batch(
-            pool, directory=federation.directory, urls=urls, clock=clock, keygen=federation.keygen
+            pool,
+            directory=federation.directory,
+            urls=urls,
+            clock=clock,
+            keygen=federation.keygen,
+            stop=stopping(),
+            held_back=held_back,
         )
 
     assert federation.delivery_client is not None
@@ -137,9 +205,13 @@ def default_loops(
 
 
 async def run_worker(pool: Pool, stop: asyncio.Event, loops: list[Loop]) -> None:
-    """Run the loops until `stop` is set, then let each finish its current step."""
+    """Run the loops until `stop` is set, then let each finish its current step (the inbox's
+    gives back the rows it has not started)."""
     _log.info("worker running %d loop(s): %s", len(loops), ", ".join(lp.name for lp in loops))
-    tasks = [asyncio.create_task(_run_loop(lp, pool, stop), name=lp.name) for lp in loops]
+    quiet_pool_floor_retries()
+    _STOP.set(stop)
+    outage = Outage()
+    tasks = [asyncio.create_task(_run_loop(lp, pool, stop, outage), name=lp.name) for lp in loops]
     await stop.wait()
     for lp in loops:
         if lp.on_stop is not None:
