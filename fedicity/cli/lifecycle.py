@@ -68,10 +68,12 @@ async def migrated(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_pool(settings: Settings) -> AsyncIterator[Pool]:
+async def open_pool(
+    settings: Settings, *, max_size: int = 10, generic_plans: bool = False
+) -> AsyncIterator[Pool]:
     """A connection pool for the length of the block."""
     assert settings.database_url is not None
-    pool = await create_pool(settings.database_url)
+    pool = await create_pool(settings.database_url, max_size=max_size, generic_plans=generic_plans)
     try:
         yield pool
     finally:

@@ -119,15 +119,17 @@ async def _stopping_all_on_failure(work: Awaitable[None], stop: asyncio.Event) -
 async def _serve_web(
     settings: Settings, pool: Pool, federation: Federation, stop: asyncio.Event
 ) -> None:
-    from fedicity.web.app import create_app
+    from fedicity.web.app import INBOX_POOL_SIZE, create_app
 
-    app = create_app(settings, pool=pool, federation=federation)
-    print(
-        f"fedicity {__version__} serving {settings.base_url} (listening on {settings.listen}, "
-        f"{settings.server})"
-    )
-    print("Press Ctrl-C to stop (the embedded PostgreSQL stops with it).", flush=True)
-    await serve_asgi(app, settings, listen=settings.listen, stop=stop)
+    # The inbox's own connections, whose point lookups may use generic plans (db/pool.py).
+    async with open_pool(settings, max_size=INBOX_POOL_SIZE, generic_plans=True) as inbox_pool:
+        app = create_app(settings, pool=pool, inbox_pool=inbox_pool, federation=federation)
+        print(
+            f"fedicity {__version__} serving {settings.base_url} (listening on {settings.listen}, "
+            f"{settings.server})"
+        )
+        print("Press Ctrl-C to stop (the embedded PostgreSQL stops with it).", flush=True)
+        await serve_asgi(app, settings, listen=settings.listen, stop=stop)
 
 
 async def _serve_worker_metrics(

@@ -30,6 +30,10 @@ async def _init_connection(conn: Connection) -> None:
 # (100+ ms) where the custom plan stops after one page (0.1 ms): bench/scope.py measured it.
 # Planning costs 0.1-0.25 ms, so every statement is planned for its values.
 SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+# Except on the inbox's own pool (create_pool(generic_plans=True)): its statements are point
+# lookups by key and one insert, whose generic plan is the custom one, and planning each of them
+# on every delivery was a third of PostgreSQL's CPU per POST (bench/inbox.py: 0.86 -> 0.57x).
+GENERIC_PLAN_SETTINGS = {"plan_cache_mode": "auto"}
 
 
 async def _keep_session(conn: Connection) -> None:
@@ -37,14 +41,17 @@ async def _keep_session(conn: Connection) -> None:
     transaction: nothing (see create_pool)."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
-    """Open a pool whose connections decode json/jsonb to Python values."""
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, generic_plans: bool = False
+) -> Pool:
+    """Open a pool whose connections decode json/jsonb to Python values; `generic_plans` for
+    one whose statements all look rows up by key (see GENERIC_PLAN_SETTINGS)."""
     pool: Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
-        server_settings=SERVER_SETTINGS,
+        server_settings=GENERIC_PLAN_SETTINGS if generic_plans else SERVER_SETTINGS,
         # asyncpg's default reset sends pg_advisory_unlock_all, CLOSE ALL, UNLISTEN * and RESET
         # ALL on every release: a round trip and 0.27 of PostgreSQL's CPU per inbox POST. No pooled
         # connection keeps session state: advisory locks are transaction-level

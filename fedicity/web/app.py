@@ -22,6 +22,8 @@ from fedicity.urls import Urls
 from fedicity.workers.federation import Federation, start_federation
 
 ACTOR_DOC_TTL = 60.0
+# Connections of the inbox's own pool (AppState.inbox_db): one per POST in flight.
+INBOX_POOL_SIZE = 10
 View = TypeVar("View", bound=Callable[..., object])
 _FOR_PROGRAMS = "fedicity_for_programs"
 # Decided once per request. Every request runs in a task of its own (the servers and Quart's
@@ -93,6 +95,9 @@ class AppState:
     keygen: KeyGenerator
     pool: Pool | None = None
     owns_pool: bool = False
+    # The inbox's pool, whose statements may use generic plans (db/pool.py); the main one when
+    # none is given (tests).
+    inbox_pool: Pool | None = None
     federation: Federation | None = None
     owns_federation: bool = False
     # Serialized local actor documents by username; dropped when a profile changes here, and
@@ -104,6 +109,11 @@ class AppState:
         """The federation services; only None before the app starts serving."""
         assert self.federation is not None, "federation services start with the app"
         return self.federation
+
+    @property
+    def inbox_db(self) -> Pool:
+        """The pool of inbox POSTs and signed-fetch checks."""
+        return self.inbox_pool if self.inbox_pool is not None else self.db
 
     @property
     def db(self) -> Pool:
@@ -160,9 +170,11 @@ def create_app(
     clock: Clock | None = None,
     keygen: KeyGenerator = generate_rsa_keypair,
     pool: Pool | None = None,
+    inbox_pool: Pool | None = None,
     federation: Federation | None = None,
 ) -> Quart:
-    """Build the web application; pass `pool` to share one (tests), else one is opened on start."""
+    """Build the web application; pass `pool` to share one (tests), else one is opened on start;
+    `inbox_pool` for the inbox's own (else the inbox uses `pool`)."""
     from fedicity.web import register_web
     from fedicity.web.webfinger import blueprint as webfinger_blueprint
 
@@ -175,6 +187,7 @@ def create_app(
         clock=clock or SystemClock(),
         keygen=keygen,
         pool=pool,
+        inbox_pool=inbox_pool,
         federation=federation,
     )
     app.extensions["fedicity"] = app_state

@@ -142,7 +142,7 @@ async def _receive(db: Borrowed, recipient: str | None) -> Response:
 @for_programs
 async def shared_inbox() -> Response:
     """The shared inbox."""
-    async with Borrowed(state().db) as db:
+    async with Borrowed(state().inbox_db) as db:
         return await _receive(db, None)
 
 
@@ -150,7 +150,7 @@ async def shared_inbox() -> Response:
 @for_programs
 async def actor_inbox(username: str) -> Response:
     """A local actor's own inbox."""
-    async with Borrowed(state().db) as db:
+    async with Borrowed(state().inbox_db) as db:
         conn = await db.get()
         actor = await actor_queries.select_actor_by_username(conn, username)
         if actor is None or actor.kind == "application":
@@ -163,5 +163,5 @@ async def actor_inbox(username: str) -> Response:
 @for_programs
 async def instance_inbox() -> Response:
     """The instance actor's inbox."""
-    async with Borrowed(state().db) as db:
+    async with Borrowed(state().inbox_db) as db:
         return await _receive(db, state().urls.instance_actor)

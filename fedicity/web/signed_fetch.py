@@ -96,7 +96,7 @@ async def require_signed_fetch() -> Response | None:
     url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
 
     # The policy and the cached key on one connection, given back before the view runs.
-    async with Borrowed(app_state.db) as db:
+    async with Borrowed(app_state.inbox_db) as db:
         result = await authenticate_fetch(
             method=request.method,
             url=url,
