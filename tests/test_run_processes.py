@@ -5,8 +5,10 @@ or everything in one process; uvicorn by default, Hypercorn on request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +52,17 @@ async def _serving(port: int, process: subprocess.Popen[bytes], log: Path) -> ht
     raise AssertionError(f"nothing served on {port}: {_read(log)}")
 
 
+def _endless_header(port: int) -> bytes:
+    """The status line answered to a header that keeps growing (1 MiB sent at most)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /nodeinfo/2.1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: ")
+        # Refused while sending, as it should be: the answer is already here to read.
+        with contextlib.suppress(ConnectionError):
+            for _ in range(16):
+                sock.sendall(b"a" * 65536)
+        return sock.recv(12)
+
+
 def _workers(parent: int) -> list[psutil.Process]:
     try:
         children = psutil.Process(parent).children()
@@ -86,6 +99,8 @@ async def test_run_restarts_a_dead_worker_child_and_stops_both(
         run = _start(_env(database_dsn, tmp_path, port), out)
         try:
             assert (await _serving(port, run, log)).status_code == 200
+            # (uvicorn serves it, and refuses a request head that never ends)
+            assert await asyncio.to_thread(_endless_header, port) == b"HTTP/1.1 431"
             # Then its worker is a child process on the same database
             first = await _one_worker(run.pid)
             assert "--with-parent" in first.cmdline()

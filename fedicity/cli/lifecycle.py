@@ -36,6 +36,9 @@ WORKER_RESTART_MAX = 60.0
 WORKER_STOP_TIMEOUT = 30.0
 # Requests still running when the server stops get this long to finish.
 GRACEFUL_SECONDS = 5
+# The most a request line and headers may take (a signed delivery's are about 2 KiB; a browser's
+# cookies a few). Hypercorn refuses past 16 KiB; uvicorn's httptools protocol has no bound.
+MAX_REQUEST_HEAD = 64 * 1024
 
 
 class CommandError(Exception):
@@ -206,7 +209,7 @@ async def serve_asgi(app: Quart, settings: Settings, *, listen: str, stop: async
             port=int(port),
             # The running loop is ours (uvloop, see run_event_loop).
             loop="none",
-            http="httptools",
+            http=_bounded_httptools(),
             ws="none",
             lifespan="on",
             # Our logging stays ours: no dictConfig of uvicorn's, no second access log (every
@@ -239,6 +242,39 @@ def _without_colors(record: logging.LogRecord) -> bool:
     # uvicorn adds a terminal-coloured copy of some messages; our log lines carry every extra.
     record.__dict__.pop("color_message", None)
     return True
+
+
+def _bounded_httptools() -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol, refusing a request head past MAX_REQUEST_HEAD with 431:
+    httptools keeps an unfinished header in memory however long it grows."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpTools(HttpToolsProtocol):
+        _in_head = True
+        _head_bytes = 0
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            if self._in_head and self._head_bytes > MAX_REQUEST_HEAD:
+                self._in_head = False
+                self.transport.write(
+                    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                    b"content-length: 0\r\nconnection: close\r\n\r\n"
+                )
+                self.transport.close()
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_bytes = 0
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._in_head = True
+
+    return BoundedHttpTools
 
 
 def _uvicorn_server(config: uvicorn.Config) -> uvicorn.Server:
