@@ -81,7 +81,7 @@ async def _identify() -> None:
 def _refuse_nul_in_url() -> None:
     """Refuse a NUL character in the path or the query."""
     # PostgreSQL text cannot hold NUL: refuse it here rather than fail (500) in a query.
-    if "\x00" in request.path or _has_nul(request.args):
+    if "\x00" in request.path or (request.query_string and _has_nul(request.args)):
         raise Problem(400, "the request contains a NUL character")
 
 
