@@ -8,10 +8,10 @@ import weakref
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from inspect import iscoroutinefunction
 from typing import Any, Literal, TypeVar, cast
 
 from quart import Quart, current_app, request
+from quart.app import iscoroutinefunction  # Quart's own test, whichever Python this is
 
 from fedicity.accounts import sessions
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
