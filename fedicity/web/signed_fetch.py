@@ -31,7 +31,7 @@ from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES
 from fedicity.db.pool import Borrowed
 from fedicity.moderation.policy import host_refusal
-from fedicity.web.app import mark_for_programs, state
+from fedicity.web.app import AppState, mark_for_programs, state
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.inbox import folded_headers, key_resolver
 from fedicity.web.negotiation import wants_activitypub
@@ -135,6 +135,11 @@ async def refuse_uncleared(response: Response) -> Response:
 
 
 def register(app: Quart) -> None:
-    """Install the gate and its after-request check on the whole app."""
+    """Install the gate and its after-request check on the whole app, when authorized fetch is
+    on (the settings are frozen for the app's life: otherwise both would return at once, on
+    every request)."""
+    app_state: AppState = app.extensions["fedicity"]
+    if not app_state.settings.authorized_fetch:
+        return
     app.before_request(require_signed_fetch)
     app.after_request(refuse_uncleared)
