@@ -236,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
+    # Our log lines never tell where, in which thread or process they were made: the logging
+    # module's documented shortcuts skip finding out (a stack walk and more) for every request's
+    # access line.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     configure_logging()
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
