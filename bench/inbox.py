@@ -16,8 +16,13 @@ Everything runs on 127.0.0.1, with real HTTP and a real PostgreSQL:
   committed test keys (tests/fixtures/keys).
 - `fedicity web` and, later, `fedicity worker` in their own processes, whose CPU time is read
   from /proc (psutil) before and after each phase; the PostgreSQL server's CPU too when it is
-  the embedded one. A trivial Quart app on Hypercorn (bench/trivial_app.py), in its own process,
-  gets the same requests at the same client concurrency as a floor to compare with.
+  the embedded one. A trivial Quart app (bench/trivial_app.py) on uvicorn, as fedicity serves by
+  default, and another on Hypercorn, each in its own process, get the same requests at the same
+  client concurrency as floors to compare with.
+- With --baseline-command (another checkout's `fedicity`, e.g. main before a change), its
+  `fedicity web` runs too, on its own database on the same PostgreSQL server, migrated by that
+  command (so its schema is its own), and takes its turns in every web phase: before and after in
+  the same run.
 
 Phases: actor-document GETs (fedicity and the trivial app taking turns); cold deliveries
 (--cold-burst per remote actor, sent together while its key is unknown, so each may fetch it);
@@ -32,19 +37,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import pstats
 import secrets
 import shlex
 import shutil
+import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from bench.common import (
@@ -67,6 +76,7 @@ from bench.common import (
     spawn,
     wait_for_log,
     wait_listening,
+    with_database,
 )
 from fedicity.accounts import service as accounts
 from fedicity.activitypub.httpsig import SigningKey, sign_cavage
@@ -76,6 +86,7 @@ from fedicity.db.pool import connect
 from fedicity.follows import queries as follow_queries
 
 CITIZEN = "citizen"
+# accept: web + PostgreSQL CPU per signed POST; actor: web CPU per GET; process: worker CPU.
 TARGETS_MS = {"accept": 1.5, "process": 5.0, "actor": 0.5}
 
 Request = tuple[str, Mapping[str, str], bytes | None]
@@ -342,10 +353,16 @@ async def run(args: argparse.Namespace) -> None:
         f"gets={args.gets} addressing={args.addressing} inbox={args.inbox}"
         + ("  [cProfile on: CPU figures are inflated]" if profile else "")
     )
+    print(f"fedicity: {describe_command(args.fedicity_command)}")
+    if args.baseline_command:
+        print(f"baseline: {describe_command(args.baseline_command)}")
     try:
-        async with fresh_database(tmp / "pg") as db:
+        async with (
+            fresh_database(tmp / "pg") as db,
+            baseline_database(db, args.baseline_command, tmp) as baseline_dsn,
+        ):
             try:
-                await measure_all(db, tmp, args, children, hosts)
+                await measure_all(db, baseline_dsn, tmp, args, children, hosts)
             finally:
                 for child in children:
                     child.stop()
@@ -358,8 +375,136 @@ async def run(args: argparse.Namespace) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def describe_command(command: str) -> str:
+    """Where the fedicity a command runs comes from, and that checkout's commit: so a
+    before/after run shows it really ran two versions."""
+    argv = shlex.split(command)
+    executable = shutil.which(argv[0]) or argv[0]
+    python = executable
+    with contextlib.suppress(OSError), open(executable, "rb") as script:
+        first = script.readline()
+        if first.startswith(b"#!"):
+            python = first[2:].decode().split()[0]
+    # -I, from elsewhere: the current directory (this checkout) must not shadow what it imports.
+    found = subprocess.run(
+        [
+            python,
+            "-I",
+            "-c",
+            "import fedicity, pathlib; print(pathlib.Path(fedicity.__file__).parents[1])",
+        ],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    where = found.stdout.strip() or f"? ({found.stderr.strip()[-200:]})"
+    commit = subprocess.run(
+        ["git", "-C", where, "log", "-1", "--format=%h %s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{where} at {commit[:70]}" + (" (+ uncommitted changes)" if changed else "")
+
+
+@contextlib.asynccontextmanager
+async def baseline_database(
+    db: Database, command: str | None, tmp: Path
+) -> AsyncIterator[str | None]:
+    """A database for the baseline beside the benchmark's, on the same server, migrated by the
+    baseline's own command (its schema is its own); None without a baseline."""
+    if command is None:
+        yield None
+        return
+    name = f"fedicity_bench_baseline_{os.getpid()}"
+    admin = await asyncpg.connect(with_database(db.dsn, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        dsn = with_database(db.dsn, name)
+        migrated = await asyncio.to_thread(
+            subprocess.run,
+            [*shlex.split(command), "migrate"],
+            env=bench_env(
+                FEDICITY_DATABASE_URL=dsn,
+                FEDICITY_DATA_DIR=str(tmp / "data-baseline"),
+                FEDICITY_SECRET_KEY=secrets.token_urlsafe(32),
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if migrated.returncode != 0:
+            raise SystemExit(f"the baseline could not migrate its database:\n{migrated.stderr}")
+        try:
+            yield dsn
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def schema_version(dsn: str) -> str:
+    """How many migrations a database has, and the last one."""
+    conn = await connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, max(version) AS last FROM schema_migrations"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return f"{row['n']} migrations, the last {row['last']:04d}"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One server the same requests take turns at: its name, the CPU source that measures it,
+    its base URL and the trivial app served the same way (for fedicity's servers)."""
+
+    label: str
+    source: str
+    base: str
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A fedicity web process under measure, with the requests signed for its URL."""
+
+    side: Side
+    cold: list[Request]
+    warm: list[Request]
+
+
+def signed_requests(
+    base: str, citizen: str, actors: Sequence[RemoteActor], args: argparse.Namespace
+) -> tuple[list[Request], list[Request]]:
+    """The cold and warm deliveries, signed for the inbox at `base`."""
+    inbox_url = base + ("/inbox" if args.inbox == "shared" else f"/actors/{CITIZEN}/inbox")
+    # The first --cold-burst deliveries of each actor go out together: each may fetch the key.
+    cold = [
+        signed_post(inbox_url, actor, create_note(actor, index, citizen, args.addressing))
+        for actor in actors
+        for index in range(args.cold_burst)
+    ]
+    warm = []
+    for index in range(args.n):
+        actor = actors[index % len(actors)]
+        note = create_note(actor, args.cold_burst + index // len(actors), citizen, args.addressing)
+        warm.append(signed_post(inbox_url, actor, note))
+    return cold, warm
+
+
 async def measure_all(
     db: Database,
+    baseline_dsn: str | None,
     tmp: Path,
     args: argparse.Namespace,
     children: list[Child],
@@ -368,7 +513,7 @@ async def measure_all(
     """Start everything (children and hosts go in the lists, for the caller to stop); measure."""
     started, actors = await start_remote_actors(args.hosts, args.actors)
     hosts.extend(started)
-    port, trivial_port = free_port(), free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     citizen = await set_up(db, base, actors, args.addressing)
     env = bench_env(
@@ -382,39 +527,73 @@ async def measure_all(
     )
     web = spawn("fedicity web", fedicity_argv("web", args), env=env, log=tmp / "web.log")
     children.append(web)
-    trivial = spawn(
-        "trivial app",
-        [str(BIN / "python"), "-m", "bench.trivial_app", "--port", str(trivial_port)],
-        env=env,
-        log=tmp / "trivial.log",
-    )
-    children.append(trivial)
+    sources = {"web": web.cpu, "client": self_cpu}
+    trivials: list[Side] = []
+    for server, source in (("uvicorn", "trivial"), ("hypercorn", "trivial_hypercorn")):
+        trivial_port = free_port()
+        trivial = spawn(
+            f"trivial app ({server})",
+            [
+                str(BIN / "python"),
+                "-m",
+                "bench.trivial_app",
+                "--port",
+                str(trivial_port),
+                "--server",
+                server,
+            ],
+            env=env,
+            log=tmp / f"{source}.log",
+        )
+        children.append(trivial)
+        await wait_listening(trivial_port, trivial)
+        sources[source] = trivial.cpu
+        trivials.append(
+            Side(f"trivial Quart app, {server}", source, f"http://127.0.0.1:{trivial_port}")
+        )
     await wait_listening(port, web)
-    await wait_listening(trivial_port, trivial)
-    sources = {"web": web.cpu, "trivial": trivial.cpu, "client": self_cpu}
+    print(f"  fedicity's database: {await schema_version(db.dsn)}")
+    cold, warm = signed_requests(base, citizen, actors, args)
+    instances = [Instance(Side("fedicity", "web", base, trivials[0].label), cold, warm)]
+    if baseline_dsn is not None:
+        baseline_port = free_port()
+        baseline_base = f"http://127.0.0.1:{baseline_port}"
+        baseline_citizen = await set_up(
+            Database(baseline_dsn, None), baseline_base, actors, args.addressing
+        )
+        baseline_env = {
+            **env,
+            "FEDICITY_DATABASE_URL": baseline_dsn,
+            "FEDICITY_BASE_URL": baseline_base,
+            "FEDICITY_DATA_DIR": str(tmp / "data-baseline"),
+        }
+        baseline = spawn(
+            "baseline web",
+            [*shlex.split(args.baseline_command), "web"],
+            env=baseline_env,
+            log=tmp / "baseline-web.log",
+        )
+        children.append(baseline)
+        await wait_listening(baseline_port, baseline)
+        sources["baseline"] = baseline.cpu
+        print(f"  baseline's database: {await schema_version(baseline_dsn)}")
+        cold, warm = signed_requests(baseline_base, baseline_citizen, actors, args)
+        # The baseline predates uvicorn: Hypercorn is its floor.
+        side = Side("baseline", "baseline", baseline_base, trivials[1].label)
+        instances.append(Instance(side, cold, warm))
     if db.pgdata is not None:
         sources["postgres"] = PostgresCpu(db.pgdata)
     meter = Meter(sources)
 
-    inbox_url = base + ("/inbox" if args.inbox == "shared" else f"/actors/{CITIZEN}/inbox")
-    # The first --cold-burst deliveries of each actor go out together: each may fetch the key.
-    cold = [
-        signed_post(inbox_url, actor, create_note(actor, index, citizen, args.addressing))
-        for actor in actors
-        for index in range(args.cold_burst)
-    ]
-    warm = []
-    for index in range(args.n):
-        actor = actors[index % len(actors)]
-        note = create_note(actor, args.cold_burst + index // len(actors), citizen, args.addressing)
-        warm.append(signed_post(inbox_url, actor, note))
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
     async with httpx.AsyncClient(limits=limits, timeout=60.0, trust_env=False) as client:
-        await actor_documents(client, meter, base, trivial_port, args)
-        await deliveries(client, meter, cold, warm, hosts, trivial_port, args)
-    await worker_phase(db, env, meter, tmp, args, children, len(cold) + len(warm))
+        await actor_documents(client, meter, instances, trivials, args)
+        await deliveries(client, meter, instances, trivials, hosts, args)
+    await worker_phase(
+        db, env, meter, tmp, args, children, len(instances[0].cold) + len(instances[0].warm)
+    )
     for child in children:
         child.stop()  # so the profiles are written before they are read
 
@@ -440,114 +619,138 @@ async def compare(
     return results
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What one side did in a phase: its answers of the expected status, wall and CPU."""
+
+    side: Side
+    ok: int
+    sample: Sample
+    fired: Fired
+
+    def ms(self, source: str | None = None) -> float:
+        """CPU ms per answer of `source` (the side's own process by default)."""
+        return self.sample.ms_per(source or self.side.source, self.ok)
+
+    def rate(self) -> float:
+        """Answers per second of wall."""
+        return self.ok / self.sample.wall if self.sample.wall else float("nan")
+
+
+def report(
+    measured: Sequence[Measured], noun: str, target_key: str, *, with_postgres_target: bool
+) -> None:
+    """Each side's figures, its ratio to its floor, and after/before when there is a baseline."""
+    by_label = {entry.side.label: entry for entry in measured}
+    for entry in measured:
+        label = entry.side.label
+        figure(f"{label}: {noun}/s", entry.rate(), "/s", entry.fired.summary())
+        figure(f"{label}: server CPU per {noun}", entry.ms(), "ms")
+        if not entry.side.reference:
+            continue
+        total = entry.ms()
+        if "postgres" in entry.sample.cpu:
+            figure(f"{label}: PostgreSQL CPU per {noun}", entry.ms("postgres"), "ms")
+            total += entry.ms("postgres")
+            figure(f"{label}: server + PostgreSQL CPU", total, "ms")
+        judged = total if with_postgres_target else entry.ms()
+        print(f"    {verdict(judged, TARGETS_MS[target_key])}")
+        floor = by_label[entry.side.reference]
+        figure(f"  ratio to the {floor.side.label}, CPU", entry.ms() / floor.ms(), "x")
+        figure(f"  ratio to the {floor.side.label}, rate", entry.rate() / floor.rate(), "x")
+    if "baseline" in by_label:
+        after, before = by_label["fedicity"], by_label["baseline"]
+        figure("after/before: server CPU", after.ms() / before.ms(), "x")
+        if "postgres" in after.sample.cpu and before.ms("postgres") > 0:
+            figure(
+                "after/before: PostgreSQL CPU", after.ms("postgres") / before.ms("postgres"), "x"
+            )
+            figure(
+                "after/before: server + PostgreSQL CPU",
+                (after.ms() + after.ms("postgres")) / (before.ms() + before.ms("postgres")),
+                "x",
+            )
+        figure("after/before: rate", after.rate() / before.rate(), "x")
+
+
 async def actor_documents(
     client: httpx.AsyncClient,
     meter: Meter,
-    base: str,
-    trivial_port: int,
+    instances: Sequence[Instance],
+    trivials: Sequence[Side],
     args: argparse.Namespace,
 ) -> None:
     heading(f"Actor document: GET /actors/{CITIZEN} (Accept: {ACTIVITY_JSON}), {args.gets} each")
     headers = {"Accept": ACTIVITY_JSON}
-    ours: list[Request] = [(f"{base}/actors/{CITIZEN}", headers, None)] * args.gets
-    theirs = retarget(ours, f"http://127.0.0.1:{trivial_port}/actors/{CITIZEN}")
-    warm_up = await fire(client, ours[:50] + theirs[:50], 4)
-    if warm_up.count(200) != 100:
+    sides = [instance.side for instance in instances] + list(trivials)
+    requests: list[list[Request]] = [
+        [(f"{side.base}/actors/{CITIZEN}", headers, None)] * args.gets for side in sides
+    ]
+    warm_up = await fire(client, [r for side in requests for r in side[:50]], 4)
+    if warm_up.count(200) != 50 * len(sides):
         raise SystemExit(f"actor document warm-up failed: {warm_up.summary()}")
-    (got, fed), (got_floor, floor) = await compare(client, meter, [ours, theirs], args)
-    ok, ok_floor = got.count(200), got_floor.count(200)
-    per_request = fed.ms_per("web", ok)
-    floor_per_request = floor.ms_per("trivial", ok_floor)
-    figure("fedicity: requests/s", ok / fed.wall, "/s", got.summary())
-    figure("fedicity: web CPU per request", per_request, "ms")
-    print(f"    {verdict(per_request, TARGETS_MS['actor'])}")
-    if "postgres" in fed.cpu:
-        figure("fedicity: PostgreSQL CPU per request", fed.ms_per("postgres", ok), "ms")
-    figure("trivial Quart app: requests/s", ok_floor / floor.wall, "/s")
-    figure("trivial Quart app: CPU per request", floor_per_request, "ms")
-    figure("ratio fedicity/trivial, requests/s", (ok / fed.wall) / (ok_floor / floor.wall), "x")
-    figure("ratio fedicity/trivial, CPU per request", per_request / floor_per_request, "x")
-    figure("fedicity CPU above the trivial app's", per_request - floor_per_request, "ms")
+    results = await compare(client, meter, requests, args)
+    report(
+        [
+            Measured(side, got.count(200), sample, got)
+            for side, (got, sample) in zip(sides, results, strict=True)
+        ],
+        "GET",
+        "actor",
+        with_postgres_target=False,
+    )
 
 
 async def deliveries(
     client: httpx.AsyncClient,
     meter: Meter,
-    cold: Sequence[Request],
-    warm: Sequence[Request],
+    instances: Sequence[Instance],
+    trivials: Sequence[Side],
     hosts: Sequence[RemoteHost],
-    trivial_port: int,
     args: argparse.Namespace,
 ) -> None:
-    heading(
-        f"Cold deliveries: the first {args.cold_burst} signed Create(Note) of each of "
-        f"{len(cold) // args.cold_burst} remote actors (unknown keys: fetched)"
-    )
-    gets_before = sum(host.gets for host in hosts)
-    with meter.measure() as first:
-        got = await fire(client, cold, args.concurrency)
-    accepted = got.count(202)
-    figure("accepted", accepted, "", got.summary())
-    fetches = sum(host.gets for host in hosts) - gets_before
-    actors = len(cold) // args.cold_burst
-    figure("key fetches served by the remote hosts", fetches, "", f"{actors} actors")
-    figure("accepted/s (cold)", accepted / first.wall, "/s")
-    figure("web CPU per accepted activity (cold)", first.ms_per("web", accepted), "ms")
-
-    heading(
-        f"Warm deliveries: {len(warm)} signed Create(Note), every key cached; the same POSTs at "
-        "the trivial app (202, no checks, no database) and at its /inbox-no-body (202 built as "
-        f"fedicity builds it), taking turns in {args.rounds} rounds"
-    )
-    trivial = f"http://127.0.0.1:{trivial_port}"
-    sides = [warm, retarget(warm, trivial + "/inbox"), retarget(warm, trivial + "/inbox-no-body")]
-    (got, sample), (got_floor, floor), (got_nobody, nobody) = await compare(
-        client, meter, sides, args
-    )
-    accepted, answered = got.count(202), got_floor.count(202)
-    if accepted != len(warm):
-        print(f"  ! not all accepted: {got.summary()}")
-    if answered != len(warm):
-        print(f"  ! the trivial app did not answer all: {got_floor.summary()}")
-    rate, floor_rate = accepted / sample.wall, answered / floor.wall
-    per_accept, floor_per_request = (
-        sample.ms_per("web", accepted),
-        floor.ms_per("trivial", answered),
-    )
-    figure("fedicity: accepted/s (202s per second of wall)", rate, "/s")
-    figure("fedicity: web CPU per accepted activity", per_accept, "ms")
-    print(f"    {verdict(per_accept, TARGETS_MS['accept'])}")
-    if "postgres" in sample.cpu:
+    for instance in instances:
+        cold = instance.cold
+        label = instance.side.label
+        heading(
+            f"Cold deliveries to {label}: the first {args.cold_burst} signed Create(Note) of "
+            f"each of {len(cold) // args.cold_burst} remote actors (unknown keys: fetched)"
+        )
+        gets_before = sum(host.gets for host in hosts)
+        with meter.measure() as first:
+            got = await fire(client, cold, args.concurrency)
+        accepted = got.count(202)
+        figure("accepted", accepted, "", got.summary())
+        fetches = sum(host.gets for host in hosts) - gets_before
+        actors = len(cold) // args.cold_burst
+        figure("key fetches served by the remote hosts", fetches, "", f"{actors} actors")
+        figure("accepted/s (cold)", accepted / first.wall, "/s")
         figure(
-            "fedicity: PostgreSQL CPU per accepted activity",
-            sample.ms_per("postgres", accepted),
+            "web CPU per accepted activity (cold)",
+            first.ms_per(instance.side.source, accepted),
             "ms",
         )
-    figure("fedicity: web CPU utilisation", sample.cpu["web"] / sample.wall * 100, "% of a core")
-    figure("fedicity: client (this process) CPU per POST", sample.ms_per("client", len(warm)), "ms")
-    figure("trivial Quart app: requests/s", floor_rate, "/s")
-    figure("trivial Quart app: CPU per request", floor_per_request, "ms")
-    figure("trivial: client (this process) CPU per POST", floor.ms_per("client", len(warm)), "ms")
-    figure("ratio fedicity accepted/s / trivial requests/s", rate / floor_rate, "x")
-    figure("ratio fedicity/trivial, server CPU per POST", per_accept / floor_per_request, "x")
-    figure("fedicity CPU above the trivial app's", per_accept - floor_per_request, "ms")
-    answered_nobody = got_nobody.count(202)
-    figure(
-        "trivial, body-less Response(status=202): /s",
-        answered_nobody / nobody.wall,
-        "/s",
-        "" if answered_nobody == len(warm) else got_nobody.summary(),
+
+    warm = instances[0].warm
+    heading(
+        f"Warm deliveries: {len(warm)} signed Create(Note), every key cached; the same POSTs at "
+        f"the trivial apps (202, no checks, no database), taking turns in {args.rounds} rounds"
     )
-    figure(
-        "trivial, body-less Response: CPU per request",
-        nobody.ms_per("trivial", answered_nobody),
-        "ms",
-    )
-    figure(
-        "  extra CPU of the body-less Response",
-        nobody.ms_per("trivial", answered_nobody) - floor_per_request,
-        "ms",
-    )
+    sides = [instance.side for instance in instances] + list(trivials)
+    requests = [instance.warm for instance in instances] + [
+        retarget(warm, side.base + "/inbox") for side in trivials
+    ]
+    results = await compare(client, meter, requests, args)
+    measured = [
+        Measured(side, got.count(202), sample, got)
+        for side, (got, sample) in zip(sides, results, strict=True)
+    ]
+    for entry in measured:
+        if entry.ok != len(warm):
+            print(f"  ! {entry.side.label}: not all accepted: {entry.fired.summary()}")
+    report(measured, "POST", "accept", with_postgres_target=True)
+    for entry in measured:
+        figure(f"{entry.side.label}: client CPU per POST", entry.ms("client"), "ms")
 
 
 async def worker_phase(
@@ -658,6 +861,11 @@ def main() -> None:
         default=str(BIN / "fedicity"),
         help="the command that runs fedicity (default: .venv/bin/fedicity), e.g. another "
         "checkout's, to compare two versions",
+    )
+    parser.add_argument(
+        "--baseline-command",
+        help="another checkout's fedicity (e.g. main before a change): its web takes turns with "
+        "this one in every web phase, on its own database that it migrates itself",
     )
     parser.add_argument(
         "--profile", type=Path, help="run web and worker under cProfile (CPU clock), into DIR"

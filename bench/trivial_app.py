@@ -1,10 +1,12 @@
-"""A trivial Quart app served by Hypercorn: the floor that fedicity's web process is compared with.
+"""A trivial Quart app: the floor that fedicity's web process is compared with, served as
+fedicity serves (`--server uvicorn`: uvicorn with httptools on uvloop, the default; or
+`--server hypercorn` on asyncio's loop, as fedicity served before uvicorn).
 
 bench/inbox.py starts it in its own process (`python -m bench.trivial_app --port N`) and sends it
 the same requests as fedicity: POST /inbox answers 202 after reading the body (POST
 /inbox-no-body too, but the way fedicity builds its 202, see below), and
 GET /actors/<name> answers a fixed ActivityStreams document of about an actor's size. No
-database, no signature check, no hooks: Quart + Hypercorn + the HTTP client and nothing else.
+database, no signature check, no hooks: Quart + the server + the HTTP client and nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import signal
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart, Response, request
+
+from fedicity.cli.lifecycle import run_event_loop, serve_asgi
+from fedicity.settings import Settings
 
 ACTOR_BODY = json.dumps(
     {
@@ -69,12 +74,16 @@ async def actor(name: str) -> Response:
     return Response(ACTOR_BODY, content_type="application/activity+json")
 
 
-async def main(port: int) -> None:
-    """Serve until SIGTERM or SIGINT."""
+async def main(port: int, server: str) -> None:
+    """Serve until SIGTERM or SIGINT, with the server fedicity uses for the same setting."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if server == "uvicorn":
+        # The same function fedicity serves with: same options, same loop.
+        await serve_asgi(app, Settings(server=server), listen=f"127.0.0.1:{port}", stop=stop)
+        return
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
@@ -85,4 +94,9 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--server", choices=("uvicorn", "hypercorn"), default="uvicorn")
+    args = parser.parse_args()
+    if args.server == "uvicorn":
+        run_event_loop(main(args.port, args.server))
+    else:
+        asyncio.run(main(args.port, args.server))

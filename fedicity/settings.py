@@ -92,6 +92,10 @@ class Settings:
     metrics_token: str = ""
     # `fedicity worker` serves its own /metrics on 127.0.0.1 at this port (none when unset).
     worker_metrics_port: int | None = None
+    # The ASGI server of `run` and `web`: uvicorn (uvloop + httptools, the fastest measured
+    # here) or hypercorn. `run` keeps its worker in a child process, or inline in one process.
+    server: str = "uvicorn"
+    run_worker: str = "process"
 
     @property
     def host(self) -> str:
@@ -267,6 +271,8 @@ def _secret_key_for(data_dir: Path) -> str:
 
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+SERVERS = ("uvicorn", "hypercorn")
+RUN_WORKERS = ("process", "inline")
 LOG_FORMATS = ("text", "json")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
 
@@ -297,6 +303,18 @@ def _parse_port(name: str, raw: object) -> int:
     if port > 65535:
         raise SettingsError(f"{PREFIX}{name.upper()}: expected a port from 1 to 65535, got {port}")
     return port
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, object], str]:
+    def parse(name: str, raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in options:
+            raise SettingsError(
+                f"{PREFIX}{name.upper()}: expected one of {', '.join(options)}, got {raw!r}"
+            )
+        return text
+
+    return parse
 
 
 _MAILBOX = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -352,6 +370,8 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "log_format": _parse_log_format,
     "metrics_token": _parse_token,
     "worker_metrics_port": _parse_port,
+    "server": _choice(SERVERS),
+    "run_worker": _choice(RUN_WORKERS),
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.

@@ -233,6 +233,17 @@ async def select_remote_actor_by_key_id(conn: Connection, key_id: str) -> Remote
     return None if row is None else _remote_actor(row)
 
 
+async def select_public_key(conn: Connection, key_id: str) -> tuple[str, str] | None:
+    """The owner and PEM of a known remote key: what an inbox POST needs, without the rest of
+    the actor (its raw document is not decoded on every delivery)."""
+    row = await conn.fetchrow(
+        "SELECT uri, public_key_pem FROM remote_actors"
+        " WHERE key_id = $1 AND deleted_at IS NULL AND public_key_pem IS NOT NULL",
+        key_id,
+    )
+    return None if row is None or not row["public_key_pem"] else (row["uri"], row["public_key_pem"])
+
+
 async def select_remote_actors(conn: Connection, uris: list[str]) -> list[RemoteActor]:
     """The known remote actors among these URIs."""
     rows = await conn.fetch(

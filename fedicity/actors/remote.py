@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from fedicity.activitypub.keys import key_fetch_url
 from fedicity.actors import queries
 from fedicity.actors.models import RemoteActor
 from fedicity.actors.parse import ActorParseError, parse_remote_actor
-from fedicity.db.pool import Pool
+from fedicity.db.pool import Connection, Pool
 from fedicity.urls import Urls
 
 STALE_AFTER = timedelta(days=1)
@@ -76,7 +77,11 @@ class ActorDirectory:
 
     def is_local(self, uri: str) -> bool:
         """Whether a URI is one of ours."""
-        return host_of(uri) == host_of(self.urls.base)
+        return host_of(uri) == self._own_host
+
+    @functools.cached_property
+    def _own_host(self) -> str:
+        return host_of(self.urls.base)
 
     async def actor(self, uri: str, *, refresh: bool = False) -> RemoteActor | LookupFailure:
         """A remote actor, fetched when unknown, stale, or when asked to refresh."""
@@ -124,6 +129,14 @@ class ActorDirectory:
                 self._in_flight.pop(flight_key, None)
             else:
                 task.add_done_callback(lambda _: self._in_flight.pop(flight_key, None))
+
+    async def cached_key(self, conn: Connection, key_id: str) -> ResolvedKey | None:
+        """A remote key already in the cache, read on the caller's connection (the inbox's one
+        visit to the pool); None when it must be looked up with `key`."""
+        if self.is_local(key_id):
+            return None
+        found = await queries.select_public_key(conn, key_id)
+        return None if found is None else ResolvedKey(key_id, found[0], found[1])
 
     async def _key(self, key_id: str, *, refresh: bool) -> ResolvedKey | LookupFailure:
         if self.is_local(key_id):

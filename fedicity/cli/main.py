@@ -31,7 +31,11 @@ from fedicity.cli.lifecycle import (
     database,
     migrated,
     open_pool,
+    run_event_loop,
+    run_worker_child,
+    serve_asgi,
     stop_event,
+    stop_with_parent,
     with_conn,
 )
 from fedicity.clock import Clock
@@ -43,7 +47,14 @@ from fedicity.settings import Settings, SettingsError, load_settings
 from fedicity.workers.federation import Federation
 
 
-async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
+async def _serve(
+    settings: Settings,
+    *,
+    web: bool,
+    worker: bool,
+    worker_child: bool = False,
+    with_parent: bool = False,
+) -> None:
     from fedicity.clock import SystemClock
     from fedicity.territories import service as territory_service
     from fedicity.urls import Urls
@@ -60,11 +71,15 @@ async def _serve(settings: Settings, *, web: bool, worker: bool) -> None:
             await territory_service.prepare_serving(pool, ready)
             try:
                 stop = stop_event()
+                if with_parent:
+                    stop_with_parent(stop)
                 tasks: list[Awaitable[None]] = []
                 if web:
                     tasks.append(
                         _stopping_all_on_failure(_serve_web(ready, pool, federation, stop), stop)
                     )
+                if worker_child:
+                    tasks.append(_stopping_all_on_failure(run_worker_child(ready, stop), stop))
                 if worker:
                     loops = default_loops(
                         federation,
@@ -104,37 +119,33 @@ async def _stopping_all_on_failure(work: Awaitable[None], stop: asyncio.Event) -
 async def _serve_web(
     settings: Settings, pool: Pool, federation: Federation, stop: asyncio.Event
 ) -> None:
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
+    from fedicity.web.app import INBOX_POOL_SIZE, create_app
 
-    from fedicity.web.app import create_app
-
-    app = create_app(settings, pool=pool, federation=federation)
-    config = Config()
-    config.bind = [settings.listen]
-    config.accesslog = None
-    # Hypercorn logs through our root handler instead of printing a second copy.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    print(f"fedicity {__version__} serving {settings.base_url} (listening on {settings.listen})")
-    print("Press Ctrl-C to stop (the embedded PostgreSQL stops with it).", flush=True)
-    await serve(app, config, shutdown_trigger=stop.wait)
+    # The inbox's own connections, whose point lookups may use generic plans (db/pool.py).
+    async with open_pool(settings, max_size=INBOX_POOL_SIZE, generic_plans=True) as inbox_pool:
+        app = create_app(settings, pool=pool, inbox_pool=inbox_pool, federation=federation)
+        print(
+            f"fedicity {__version__} serving {settings.base_url} (listening on {settings.listen}, "
+            f"{settings.server})"
+        )
+        print("Press Ctrl-C to stop (the embedded PostgreSQL stops with it).", flush=True)
+        await serve_asgi(app, settings, listen=settings.listen, stop=stop)
 
 
 async def _serve_worker_metrics(
     settings: Settings, pool: Pool, clock: Clock, stop: asyncio.Event
 ) -> None:
     """The worker's own /metrics, on the loopback address only (its counters are its own)."""
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
     from fedicity.web.metrics import create_metrics_app
 
-    config = Config()
-    config.bind = [f"127.0.0.1:{settings.worker_metrics_port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
+    assert settings.worker_metrics_port is not None
     print(f"worker metrics on http://127.0.0.1:{settings.worker_metrics_port}/metrics", flush=True)
-    await serve(create_metrics_app(settings, pool, clock), config, shutdown_trigger=stop.wait)
+    await serve_asgi(
+        create_metrics_app(settings, pool, clock),
+        settings,
+        listen=f"127.0.0.1:{settings.worker_metrics_port}",
+        stop=stop,
+    )
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -177,8 +188,9 @@ def _demo_admin_password(data_dir: Path) -> str:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
-    """Serve the web app and run the background workers in one process."""
-    await _serve(settings, web=True, worker=True)
+    """Serve the web app; run the background workers in a child process (or inline)."""
+    inline = settings.run_worker == "inline"
+    await _serve(settings, web=True, worker=inline, worker_child=not inline)
 
 
 async def cmd_web(settings: Settings, args: argparse.Namespace) -> None:
@@ -188,7 +200,7 @@ async def cmd_web(settings: Settings, args: argparse.Namespace) -> None:
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     """Run the background workers only."""
-    await _serve(settings, web=False, worker=True)
+    await _serve(settings, web=False, worker=True, with_parent=args.with_parent)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fedicity {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, handler, text in (
-        ("run", cmd_run, "serve the web app and run the workers in one process"),
+        ("run", cmd_run, "serve the web app and run the workers (a child process by default)"),
         ("web", cmd_web, "serve the web app only"),
         ("worker", cmd_worker, "run the background workers only"),
         ("migrate", cmd_migrate, "apply pending database migrations"),
@@ -207,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.set_defaults(handler=handler)
+        if name == "worker":
+            # Set by `fedicity run` on its child: stop when the parent's pipe closes.
+            sub.add_argument("--with-parent", action="store_true", help=argparse.SUPPRESS)
     users_cli.register(commands)
     organizations_cli.register(commands, with_conn)
     territories_cli.register(commands, with_conn)
@@ -221,12 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
+    # Our log lines never tell where, in which thread or process they were made: the logging
+    # module's documented shortcuts skip finding out (a stack walk and more) for every request's
+    # access line.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     configure_logging()
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         settings = load_settings()
         configure_logging(settings.log_format)
-        asyncio.run(args.handler(settings, args))
+        run_event_loop(args.handler(settings, args))
     except (SettingsError, CommandError, ActorError, MigrationError) as error:
         print(f"fedicity: {error}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fedicity.db.pool import Connection, Pool
+from fedicity.db.pool import Borrowed, Connection, Pool
 from fedicity.moderation import queries
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -109,13 +109,18 @@ def decide(domain: str, action: str | None, *, allowlist_mode: bool) -> Decision
     return Decision(True)
 
 
-def host_refusal(pool: Pool, *, allowlist_mode: bool) -> Callable[[str], Awaitable[str | None]]:
+def host_refusal(
+    db: Pool | Borrowed, *, allowlist_mode: bool
+) -> Callable[[str], Awaitable[str | None]]:
     """The `refuse_host` check the protocol asks before a key fetch: why the policy refuses a
-    host, or None when it may federate."""
+    host, or None when it may federate. On a `Borrowed` connection, the request's own."""
 
     async def refuse_host(host: str) -> str | None:
-        async with pool.acquire() as conn:
-            decision = await admit(conn, host, allowlist_mode=allowlist_mode)
+        if isinstance(db, Borrowed):
+            decision = await admit(await db.get(), host, allowlist_mode=allowlist_mode)
+        else:
+            async with db.acquire() as conn:
+                decision = await admit(conn, host, allowlist_mode=allowlist_mode)
         return None if decision.allowed else decision.reason
 
     return refuse_host

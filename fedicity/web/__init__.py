@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 from fedicity.accounts import queries as account_queries
 from fedicity.activitypub.dates import format_datetime
 from fedicity.web import headers, i18n, metrics, signed_fetch
-from fedicity.web.app import state
+from fedicity.web.app import program_request, state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.labels import label
@@ -26,10 +26,8 @@ def register_web(app: Quart) -> None:
     app.before_request(limit_body)
     # Counts and logs every request by its route; serves /metrics.
     metrics.install(app)
-    app.before_request(_identify)
-    app.before_request(_refuse_nul)
-    # After _identify: logged-in forms count per account, the others per address.
-    app.before_request(limit_forms)
+    # One hook, not three: Quart pays for every hook on every request.
+    app.before_request(_visitor)
     # By route, for the whole app: every view marked serves_activitystreams is gated.
     signed_fetch.register(app)
     app.after_request(_remember_language)
@@ -52,6 +50,20 @@ def _install_template_helpers(app: Quart) -> None:
     app.context_processor(_template_globals)
 
 
+async def _visitor() -> None:
+    """Who is asking and in which language, then what they sent: refuse a NUL, count a form.
+    A request for programs (web.app.for_programs) has no account and no language (its answers
+    are documents, not pages) and sends no form."""
+    if program_request():
+        g.account = None
+        _refuse_nul_in_url()
+        return
+    await _identify()
+    await _refuse_nul()
+    # After _identify: logged-in forms count per account, the others per address.
+    await limit_forms()
+
+
 async def _identify() -> None:
     """Load the session's account (only if a cookie came) and pick the locale."""
     g.account = await load_account() if request.cookies else None
@@ -66,18 +78,24 @@ async def _identify() -> None:
             await account_queries.update_locale(conn, g.account.id, chosen)
 
 
+def _refuse_nul_in_url() -> None:
+    """Refuse a NUL character in the path or the query."""
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail (500) in a query.
+    if "\x00" in request.path or (request.query_string and _has_nul(request.args)):
+        raise Problem(400, "the request contains a NUL character")
+
+
 async def _refuse_nul() -> None:
     """Refuse a NUL character in the path, the query or a POSTed form."""
-    # PostgreSQL text cannot hold NUL: refuse it here rather than fail (500) in a query.
-    has_nul = "\x00" in request.path or _has_nul(request.args)
-    if not has_nul and request.url_rule is not None and request.method == "POST":
-        has_nul = _has_nul(await request.form)
-    if has_nul:
+    _refuse_nul_in_url()
+    if request.url_rule is not None and request.method == "POST" and _has_nul(await request.form):
         raise Problem(400, "the request contains a NUL character")
 
 
 async def _remember_language(response: Response) -> Response:
     """Keep a language chosen with ?lang= in a cookie."""
+    if program_request():
+        return response
     chosen = i18n.chosen_now(request)
     if chosen is not None:
         response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")

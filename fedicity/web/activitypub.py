@@ -24,7 +24,7 @@ from fedicity.posts.document import note_to_ap
 from fedicity.posts.models import Post
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.document import territory_actor_to_ap
-from fedicity.web.app import state
+from fedicity.web.app import program_request, state
 from fedicity.web.avatars import avatar_png
 from fedicity.web.errors import Problem, problem_response
 from fedicity.web.messages import message
@@ -110,7 +110,8 @@ async def _gone(error: Gone) -> Response:
 @serves_activitystreams("negotiated", unsigned=_minimal_actor)
 async def actor(username: str) -> Response | WerkzeugResponse | str:
     """An actor: its ActivityStreams document for servers, its profile page for browsers."""
-    if wants_activitypub(request):
+    # program_request: the Accept header as read once for this request (a negotiated route).
+    if program_request():
         # The hot path of federation (every peer verifying a signature fetches it): a cached
         # document needs no database round trip (see DocumentCache for how it expires).
         cached = state().actor_documents.get(username)
@@ -119,7 +120,7 @@ async def actor(username: str) -> Response | WerkzeugResponse | str:
     found = await _local_actor(username)
     if found.username != username:
         return redirect(state().urls.actor(found.username), 301)
-    if not wants_activitypub(request):
+    if not program_request():
         if found.kind == "territory" and found.territory_id is not None:
             async with state().db.acquire() as conn:
                 territory = await territory_queries.select_territory_by_id(conn, found.territory_id)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+import weakref
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, Literal, TypeVar, cast
 
-from quart import Quart, current_app
+from quart import Quart, current_app, request
+from quart.app import iscoroutinefunction  # Quart's own test, whichever Python this is
 
 from fedicity.accounts import sessions
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
@@ -17,6 +22,37 @@ from fedicity.urls import Urls
 from fedicity.workers.federation import Federation, start_federation
 
 ACTOR_DOC_TTL = 60.0
+# Connections of the inbox's own pool (AppState.inbox_db): one per POST in flight.
+INBOX_POOL_SIZE = 10
+View = TypeVar("View", bound=Callable[..., object])
+_FOR_PROGRAMS = "fedicity_for_programs"
+# Decided once per request. Every request runs in a task of its own (the servers and Quart's
+# test client make one per request), so no value leaks to another; teardown clears it anyway.
+_program_request: ContextVar[bool | None] = ContextVar("fedicity_program_request", default=None)
+
+
+class FedicityQuart(Quart):
+    """Quart, remembering which functions are coroutine functions: it asks `inspect` again for
+    every hook, handler and view of every request (about 14 times a request here)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Weak keys: a function made for one request (after_this_request) is not kept.
+        self._coroutine_functions: weakref.WeakKeyDictionary[Callable[..., Any], bool] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        """`func` itself when it is a coroutine function, else run on a thread (as Quart does)."""
+        try:
+            is_coroutine = self._coroutine_functions[func]
+        except (KeyError, TypeError):
+            is_coroutine = iscoroutinefunction(func)
+            with contextlib.suppress(TypeError):  # not weakly referable: not remembered
+                self._coroutine_functions[func] = is_coroutine
+        if is_coroutine:
+            return func
+        return self.sync_to_async(func)
 
 
 class DocumentCache:
@@ -59,6 +95,9 @@ class AppState:
     keygen: KeyGenerator
     pool: Pool | None = None
     owns_pool: bool = False
+    # The inbox's pool, whose statements may use generic plans (db/pool.py); the main one when
+    # none is given (tests).
+    inbox_pool: Pool | None = None
     federation: Federation | None = None
     owns_federation: bool = False
     # Serialized local actor documents by username; dropped when a profile changes here, and
@@ -72,6 +111,11 @@ class AppState:
         return self.federation
 
     @property
+    def inbox_db(self) -> Pool:
+        """The pool of inbox POSTs and signed-fetch checks."""
+        return self.inbox_pool if self.inbox_pool is not None else self.db
+
+    @property
     def db(self) -> Pool:
         """The pool; only None before the app starts serving."""
         assert self.pool is not None, "the database pool is opened when the app starts serving"
@@ -83,26 +127,67 @@ def state() -> AppState:
     return cast(AppState, current_app.extensions["fedicity"])
 
 
+def for_programs(view: View) -> View:
+    """Mark a view (under its route decorator) that answers programs only: inbox POSTs,
+    WebFinger, NodeInfo. The hooks made for people (session and account, language, forms)
+    skip its requests: a federation request pays only for what federation needs. Views marked
+    `serves_activitystreams` are marked too (web/signed_fetch.py)."""
+    return mark_for_programs(view, "always")
+
+
+def only_for_programs(view: object) -> bool:
+    """Whether a view answers programs whatever the request asks (marked `for_programs`)."""
+    return getattr(view, _FOR_PROGRAMS, None) == "always"
+
+
+def mark_for_programs(view: View, when: Literal["always", "negotiated"]) -> View:
+    """Mark a view for programs, always or only when the request asks for ActivityStreams."""
+    setattr(view, _FOR_PROGRAMS, when)
+    return view
+
+
+def program_request() -> bool:
+    """Whether this request goes to a view marked `for_programs` (and, for a negotiated one,
+    asks for ActivityStreams); decided once per request."""
+    decided = _program_request.get()
+    if decided is None:
+        from fedicity.web.negotiation import wants_activitypub
+
+        view = current_app.view_functions.get(request.endpoint or "")
+        when = getattr(view, _FOR_PROGRAMS, None)
+        decided = when == "always" or (when == "negotiated" and wants_activitypub(request))
+        _program_request.set(decided)
+    return decided
+
+
+async def _forget_program_request(_error: BaseException | None) -> None:
+    _program_request.set(None)
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
     keygen: KeyGenerator = generate_rsa_keypair,
     pool: Pool | None = None,
+    inbox_pool: Pool | None = None,
     federation: Federation | None = None,
 ) -> Quart:
-    """Build the web application; pass `pool` to share one (tests), else one is opened on start."""
+    """Build the web application; pass `pool` to share one (tests), else one is opened on start;
+    `inbox_pool` for the inbox's own (else the inbox uses `pool`)."""
     from fedicity.web import register_web
     from fedicity.web.webfinger import blueprint as webfinger_blueprint
 
-    app = Quart("fedicity.web", template_folder="templates", static_folder="static")
+    app = FedicityQuart("fedicity.web", template_folder="templates", static_folder="static")
     _configure(app, settings)
+    app.teardown_request(_forget_program_request)
     app_state = AppState(
         settings=settings,
         urls=Urls(settings.base_url),
         clock=clock or SystemClock(),
         keygen=keygen,
         pool=pool,
+        inbox_pool=inbox_pool,
         federation=federation,
     )
     app.extensions["fedicity"] = app_state
@@ -115,8 +200,10 @@ def create_app(
 def _configure(app: Quart, settings: Settings) -> None:
     """The secret key, the capped request class, the session cookie and the debug flag."""
     from fedicity.web.limits import CappedRequest, app_body_cap
+    from fedicity.web.session import CookieSessions
 
     app.secret_key = settings.secret_key
+    app.session_interface = CookieSessions()
     # Checked before routing: the largest cap of any route; `web.limits.limit_body` then lowers it
     # to FEDICITY_MAX_BODY_BYTES everywhere but on the upload routes.
     app.request_class = CappedRequest

@@ -5,17 +5,42 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from quart import g, request, session
+from quart import Quart, g, request, session
+from quart.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from quart.wrappers import BaseRequestWebsocket, Response
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.accounts import sessions
 from fedicity.accounts.models import Account
-from fedicity.web.app import state
+from fedicity.web.app import program_request, state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem
 
 CSRF_FIELD = "csrf_token"
 # The cookie holds the session's random token; the database holds its hash and its state.
 SESSION_KEY = "sid"
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Quart's signed-cookie sessions, with no work for requests that carry no cookie (most
+    federation requests) and none saved for requests to views for programs (no Set-Cookie, no
+    Vary: Cookie on an ActivityStreams document or an inbox's 202)."""
+
+    async def open_session(
+        self, app: Quart, request: BaseRequestWebsocket
+    ) -> SecureCookieSession | None:
+        """An empty session at once when no cookie came, else the cookie's."""
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return await super().open_session(app, request)
+
+    async def save_session(
+        self, app: Quart, session: SessionMixin, response: Response | WerkzeugResponse | None
+    ) -> None:
+        """Save the session as a cookie, except on an answer to a program."""
+        if response is not None and program_request():
+            return
+        await super().save_session(app, session, response)
 
 
 def csrf_token() -> str:

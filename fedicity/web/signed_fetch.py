@@ -29,10 +29,11 @@ from quart import Quart, Response, current_app, g, request
 
 from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES
+from fedicity.db.pool import Borrowed
 from fedicity.moderation.policy import host_refusal
-from fedicity.web.app import state
+from fedicity.web.app import AppState, mark_for_programs, state
 from fedicity.web.errors import Problem, problem_response
-from fedicity.web.inbox import folded_headers, resolve_key
+from fedicity.web.inbox import folded_headers, key_resolver
 from fedicity.web.negotiation import wants_activitypub
 
 Kind = Literal["always", "negotiated", "public"]
@@ -59,7 +60,8 @@ def serves_activitystreams(
 
     def mark(view: View) -> View:
         setattr(view, _MARK, Served(kind, unsigned))
-        return view
+        # A browser asking for a negotiated route gets a page, with its session and language.
+        return mark_for_programs(view, "negotiated" if kind == "negotiated" else "always")
 
     return mark
 
@@ -93,17 +95,17 @@ async def require_signed_fetch() -> Response | None:
         raise Problem(401, "this server requires signed fetches", extra={"reason": "unsigned"})
     url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
 
-    result = await authenticate_fetch(
-        method=request.method,
-        url=url,
-        headers=headers,
-        resolve_key=resolve_key,
-        now=app_state.clock.now(),
-        authority=app_state.settings.host,
-        refuse_host=host_refusal(
-            app_state.db, allowlist_mode=app_state.settings.federation_allowlist
-        ),
-    )
+    # The policy and the cached key on one connection, given back before the view runs.
+    async with Borrowed(app_state.inbox_db) as db:
+        result = await authenticate_fetch(
+            method=request.method,
+            url=url,
+            headers=headers,
+            resolve_key=key_resolver(db),
+            now=app_state.clock.now(),
+            authority=app_state.settings.host,
+            refuse_host=host_refusal(db, allowlist_mode=app_state.settings.federation_allowlist),
+        )
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})
     _clear()
@@ -133,6 +135,11 @@ async def refuse_uncleared(response: Response) -> Response:
 
 
 def register(app: Quart) -> None:
-    """Install the gate and its after-request check on the whole app."""
+    """Install the gate and its after-request check on the whole app, when authorized fetch is
+    on (the settings are frozen for the app's life: otherwise both would return at once, on
+    every request)."""
+    app_state: AppState = app.extensions["fedicity"]
+    if not app_state.settings.authorized_fetch:
+        return
     app.before_request(require_signed_fetch)
     app.after_request(refuse_uncleared)

@@ -23,7 +23,7 @@ from fedicity.moderation.domains import nodeinfo_federation
 from fedicity.posts import queries as post_queries
 from fedicity.territories import service as territory_service
 from fedicity.urls import Urls
-from fedicity.web.app import state
+from fedicity.web.app import for_programs, state
 from fedicity.web.errors import Problem
 from fedicity.web.transparency import MAX_PUBLISHED
 
@@ -118,6 +118,7 @@ def _actor_jrd(actor: Actor, rels: list[str]) -> dict[str, Any]:
 
 
 @blueprint.get("/.well-known/webfinger")
+@for_programs
 async def webfinger() -> Response:
     """Resolve acct: URIs and actor URLs to actor documents (RFC 7033)."""
     app_state = state()
@@ -146,6 +147,7 @@ async def webfinger() -> Response:
 
 
 @blueprint.get("/.well-known/host-meta")
+@for_programs
 async def host_meta() -> Response:
     """The XRD pointing at WebFinger (JSON with ?format=json)."""
     template = state().urls.webfinger_template
@@ -161,6 +163,7 @@ async def host_meta() -> Response:
 
 
 @blueprint.get("/.well-known/host-meta.json")
+@for_programs
 async def host_meta_json() -> Response:
     """host-meta as JRD."""
     document = {"links": [{"rel": "lrdd", "template": state().urls.webfinger_template}]}
@@ -168,6 +171,7 @@ async def host_meta_json() -> Response:
 
 
 @blueprint.get("/.well-known/nodeinfo")
+@for_programs
 async def nodeinfo_links() -> Response:
     """Where the NodeInfo documents (and, per FEP-2677, the instance actor) are."""
     urls = state().urls
@@ -183,6 +187,7 @@ async def nodeinfo_links() -> Response:
 
 
 @blueprint.get("/nodeinfo/<version>")
+@for_programs
 async def nodeinfo(version: str) -> Response:
     """The NodeInfo document, with usage counted from the database."""
     if version not in NODEINFO_VERSIONS:

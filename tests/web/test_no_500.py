@@ -16,6 +16,7 @@ from fedicity.accounts import service as accounts
 from fedicity.actors import service as actor_service
 from fedicity.db.pool import Pool
 from fedicity.settings import Settings
+from fedicity.web.app import only_for_programs
 from tests.conftest import FixedKeys
 
 PASSWORD = "long enough"
@@ -455,8 +456,10 @@ async def test_hostile_form_values_with_a_valid_token_never_fail(
             # Then nothing breaks (a refused form comes back as its HTML page, with the reason),
             # and a NUL is refused before it reaches the database
             await _collect(issues, response, what, "POST")
-            if "\x00" in value and response.status_code != 400:
-                issues.append(f"{what}: {response.status_code}, wanted 400")
+            # (an inbox reads no form: a form is not ActivityStreams, 415)
+            wanted = 415 if only_for_programs(app.view_functions[rule.endpoint]) else 400
+            if "\x00" in value and response.status_code != wanted:
+                issues.append(f"{what}: {response.status_code}, wanted {wanted}")
         # And repeated fields are handled too
         duplicated = f"csrf_token={csrf}&login=a&login=b&locale=en&locale=fr&next=/&next=//x"
         response = await client.post(
