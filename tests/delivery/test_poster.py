@@ -111,6 +111,25 @@ async def test_the_path_is_sent_as_written_so_the_signature_covers_it() -> None:
         assert peer.paths == [path]
 
 
+async def test_numeric_ipv4_forms_are_refused_for_good_without_connecting() -> None:
+    async with running_peer() as peer:
+        names = Names(PUBLIC)
+        async with new_delivery_client(resolve=names) as client:
+            # When activities are POSTed to loopback and the unspecified address written as
+            # getaddrinfo reads them too: decimal, octal, shortened, and 0.0.0.0
+            hosts = ("2130706433", "0177.0.0.1", "127.1", "0", "0.0.0.0", "[::]")  # noqa: S104
+            answers = [
+                await client.post(f"http://{host}:{peer.port}/inbox", b"{}", {}, timeout=5)
+                for host in hosts
+            ]
+
+        # Then each is refused (final, not retried on the curve), and nothing connected
+        assert [(answer.refused, answer.status) for answer in answers] == [(True, None)] * len(
+            hosts
+        ), [answer.detail for answer in answers]
+        assert peer.connections == 0
+
+
 async def test_userinfo_does_not_hide_the_host_connected_to() -> None:
     async with running_peer() as peer:
         # Given a resolver that maps every name to the peer's loopback address
