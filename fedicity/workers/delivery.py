@@ -62,7 +62,14 @@ TICK = 0.05
 POLL = 0.5
 # On a clean stop, POSTs in flight get this long to finish before their rows are released.
 STOP_GRACE = 2.0
-_DATABASE_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# What a statement can raise when the database refuses it or the connection is gone; asyncpg
+# raises InternalClientError on a connection the server ended (see fedicity.db.outage).
+_DATABASE_FAILURES = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
 _log = logging.getLogger(__name__)
 
 
@@ -464,6 +471,9 @@ class DeliveryScheduler:
             last_claim = 0.0
             exhausted_at: float | None = None
             while not self._stopping.is_set():
+                if renewer.done():
+                    # Raises what ended it: running on, every lease would lapse under its POST.
+                    renewer.result()
                 now = time.monotonic()
                 if self._done and (
                     len(self._done) >= FLUSH_SIZE or now - self._done_since >= FLUSH_AFTER

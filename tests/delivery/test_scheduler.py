@@ -5,8 +5,12 @@ while POSTs run and released on a clean stop, and a lease lost is never complete
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
 
 from fedicity.activitypub.fetch.poster import DeliveryClient
 from fedicity.clock import FrozenClock
@@ -215,3 +219,46 @@ async def test_the_last_post_to_a_domain_closes_its_connection(
 
     assert [closes(post.headers) for post in single.received] == [True]
     assert [closes(post.headers) for post in busy.received] == [False, False, False]
+
+
+@dataclass
+class ClockThatBreaks(FrozenClock):
+    """A frozen clock that raises, once `broken` is set, when the lease renewal reads it: a bug
+    in the renewal's path (every other reader still gets the time)."""
+
+    broken: bool = False
+
+    def now(self) -> datetime:
+        if self.broken and sys._getframe(1).f_code.co_name == "_renew_leases":
+            raise RuntimeError("clock broken")
+        return super().now()
+
+
+async def test_a_renewal_that_dies_stops_the_drain_instead_of_letting_leases_lapse(
+    pool: Pool,
+    keygen: FixedKeys,
+    servers: ServerFactory,  # noqa: F811
+    http: DeliveryClient,  # noqa: F811
+) -> None:
+    # Given a row whose inbox never answers, being POSTed by a running scheduler
+    clock = ClockThatBreaks()
+    target = await servers(mode="hang")
+    sender = await _sender(pool, keygen)
+    await _publish(pool, sender, clock, to=[await _recipient(pool, target.base, "ana", clock)])
+    scheduler = DeliveryScheduler(http, urls=URLS, clock=clock, renew_every=0.05)
+    running = asyncio.create_task(scheduler.drain(pool))
+    await target.wait_for(1)
+
+    # When renewing its lease fails with something that is no database failure
+    clock.broken = True
+
+    # Then the drain fails with it (the loop runner logs it and starts again) rather than
+    # running on while the lease it can no longer renew lapses under the POST
+    try:
+        with pytest.raises(RuntimeError, match="clock broken"):
+            await asyncio.wait_for(running, timeout=5)
+    finally:
+        clock.broken = False
+        if not running.done():
+            scheduler.stop()
+            await asyncio.wait_for(running, timeout=10)
