@@ -592,10 +592,23 @@ class DeliveryScheduler:
                 for task in set(self._tasks):
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._done:
-            await self._flush()
-        if self._held:
-            ids, owners = list(self._held), list(self._held.values())
-            async with self.pool.acquire() as conn:
-                await queries.set_leases(conn, ids, owners, until=None, now=self.clock.now())
-            self._held.clear()
+        try:
+            if self._done:
+                await self._flush()
+        finally:
+            # Completions not yet written keep their rows held (renewed till the next flush).
+            # The rest are no longer ours whether or not releasing them works: kept, the next
+            # drain would renew leases nobody is POSTing under, and the rows would never be due.
+            waiting = {completion.id for completion in self._done}
+            released = {i: owner for i, owner in self._held.items() if i not in waiting}
+            for row_id in released:
+                del self._held[row_id]
+            if released:
+                async with self.pool.acquire() as conn:
+                    await queries.set_leases(
+                        conn,
+                        list(released),
+                        list(released.values()),
+                        until=None,
+                        now=self.clock.now(),
+                    )
