@@ -320,17 +320,35 @@ def _first_lines(error: BaseException) -> str:
 
 
 def _check_bounds(document: Mapping[str, Any]) -> LdFailure | None:
-    """The size, depth and blank-node limits, walked without recursion."""
+    """The size, depth and blank-node limits, walked without recursion.
+
+    Inline contexts count against MAX_VALUES too: pyld defines every term of one, however few
+    are used. A term whose definition holds a context of its own (a scoped context) is refused:
+    pyld processes that context again for every node using the term, so its cost is its terms
+    times its uses, and no fediverse server writes one.
+    """
     values = 0
     blank_nodes = 0
-    stack: list[tuple[Any, int]] = [(document, 1)]
+    # (value, depth, whether it is inside a context)
+    stack: list[tuple[Any, int, bool]] = [(document, 1, False)]
     while stack:
-        value, depth = stack.pop()
+        value, depth, in_context = stack.pop()
         values += 1
         if values > MAX_VALUES:
             return LdFailure(LdFailureReason.TOO_LARGE, f"more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             return LdFailure(LdFailureReason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
+        if in_context:
+            if isinstance(value, Mapping):
+                for key, item in value.items():
+                    if key == "@context":
+                        return LdFailure(
+                            LdFailureReason.TOO_LARGE, "scoped contexts are not accepted"
+                        )
+                    stack.append((item, depth + 1, True))
+            elif isinstance(value, list):
+                stack.extend((item, depth + 1, True) for item in value)
+            continue
         if isinstance(value, str):
             # Any string, not only `id`: a context may alias @id to another name.
             if value.startswith("_:"):
@@ -345,7 +363,7 @@ def _check_bounds(document: Mapping[str, Any]) -> LdFailure | None:
                         LdFailureReason.TOO_LARGE, f"more than {MAX_BLANK_NODES} blank nodes"
                     )
             # Contexts are term definitions, not nodes (the bundled AS context maps @vocab to _:).
-            stack.extend((item, depth + 1) for key, item in value.items() if key != "@context")
+            stack.extend((item, depth + 1, key == "@context") for key, item in value.items())
         elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
+            stack.extend((item, depth + 1, False) for item in value)
     return None
