@@ -244,3 +244,30 @@ def test_a_mastodon_shaped_inline_context_still_verifies() -> None:
         }
     )
     assert isinstance(ldsig.verify(signed, public_key, loader=LOADER), ldsig.LdSignature)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        # Terms no context of the document defines: JSON-LD maps them to blank nodes, which
+        # the signed N-Quads leave out, so a relayer could add or change them at will
+        ("sensitive", True),
+        ("quoteUrl", "https://relayer.example/notes/1"),
+        ("joinMode", "invite"),
+    ],
+)
+def test_a_term_the_signature_does_not_cover_is_refused(key: str, value: Any) -> None:
+    signed, public_key = _signed(_note())
+    # When a relayer adds what the signature does not cover
+    signed["object"][key] = value
+    # Then the copy is not vouched for (the worker fetches the object from its origin)
+    assert _reason(ldsig.verify(signed, public_key, loader=LOADER)) == "ld_unsigned_terms"
+
+
+def test_a_type_the_signature_does_not_cover_is_refused() -> None:
+    # An undefined type becomes a blank node, renamed by normalisation: any other undefined
+    # type would verify as well
+    document = _note()
+    document["object"]["type"] = "Unknown"
+    signed, public_key = _signed(document)
+    assert _reason(ldsig.verify(signed, public_key, loader=LOADER)) == "ld_unsigned_terms"
