@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fedicity.sanitize import html_to_text, is_safe_link, sanitize_html
+from fedicity.sanitize import checked_html, html_to_text, is_safe_link, sanitize_html
 
 INBOUND = Path(__file__).parent / "fixtures" / "inbound"
 REL = 'rel="nofollow noopener noreferrer"'
@@ -329,3 +329,44 @@ def test_html_to_text(html: str, text: str) -> None:
 def test_html_to_text_does_not_produce_markup_from_escaped_text() -> None:
     # The text is unescaped, so it must be escaped again wherever it is shown: this is text.
     assert html_to_text("&lt;script&gt;alert(1)&lt;/script&gt;") == "<script>alert(1)</script>"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "java\u0000script:alert(1)",
+        "javascript&colon;alert(1)",
+        "jav&Tab;ascript:alert(1)",
+        "jav&NewLine;ascript:alert(1)",
+        "&#x6A;avascript&#x3A;alert(1)",
+        "&#0000106avascript:alert(1)",
+        "DaTa:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "&#100;ata:text/html,<script>alert(1)</script>",
+        "\u0000javascript:alert(1)",
+        "vbscript:msgbox(1)",
+    ],
+)
+def test_script_schemes_hidden_by_entities_or_nul_lose_their_link(href: str) -> None:
+    cleaned = sanitize_html(f'<a href="{href}">x</a><p>a\u0000b</p>')
+    assert "href" not in cleaned
+    assert "\u0000" not in cleaned
+    assert checked_html(cleaned) == cleaned
+
+
+def test_deep_nesting_neither_crashes_nor_unbalances() -> None:
+    depth = 100_000
+    cleaned = sanitize_html("<b><i>" * depth + "x<script>alert(1)</script>" + "</i></b>" * depth)
+    assert "script" not in cleaned
+    assert cleaned.count("<b>") == cleaned.count("</b>")
+    assert cleaned.count("<i>") == cleaned.count("</i>")
+    assert html_to_text(cleaned) == "x"
+
+
+def test_a_huge_input_is_sanitized_whole() -> None:
+    chunk = (
+        '<p onclick="x">a &amp; b<a href="javascript:y">c</a><a href="https://e.example/">d</a></p>'
+    )
+    cleaned = sanitize_html(chunk * 20_000)
+    assert "onclick" not in cleaned
+    assert "javascript" not in cleaned
+    assert cleaned.count('href="https://e.example/"') == 20_000

@@ -82,6 +82,7 @@ class LdFailureReason(enum.StrEnum):
     UNKNOWN_CONTEXT = "ld_unknown_context"
     NOT_JSON_LD = "ld_not_json_ld"
     KEY_TYPE_MISMATCH = "ld_key_type_mismatch"
+    UNSIGNED_TERMS = "ld_unsigned_terms"
     BAD_SIGNATURE = "ld_bad_signature"
 
 
@@ -169,7 +170,7 @@ def verify(
         return signature
     if not isinstance(public_key, rsa.RSAPublicKey):
         return LdFailure(LdFailureReason.KEY_TYPE_MISMATCH, "RsaSignature2017 needs an RSA key")
-    message = _signed_text(signature.options, document, loader)
+    message = _signed_text(signature.options, document, loader, covered_only=True)
     if isinstance(message, LdFailure):
         return message
     try:
@@ -204,7 +205,11 @@ def sign(
 
 
 def _signed_text(
-    options: Mapping[str, Any], document: Mapping[str, Any], loader: DocumentLoader
+    options: Mapping[str, Any],
+    document: Mapping[str, Any],
+    loader: DocumentLoader,
+    *,
+    covered_only: bool = False,
 ) -> bytes | LdFailure:
     unsigned = {k: v for k, v in document.items() if k != "signature"}
     bounded = _check_bounds(unsigned)
@@ -216,6 +221,10 @@ def _signed_text(
     crowded = _crowded_property(expanded)
     if crowded is not None:
         return crowded
+    if covered_only:
+        uncovered = _uncovered_term(expanded)
+        if uncovered is not None:
+            return uncovered
     options_hash = _hash(options, loader)
     if isinstance(options_hash, LdFailure):
         return options_hash
@@ -297,6 +306,32 @@ def _crowded_property(expanded: list[Any]) -> LdFailure | None:
     return None
 
 
+def _uncovered_term(expanded: list[Any]) -> LdFailure | None:
+    """Refuse a document with a property or type no context defines: the ActivityStreams
+    context maps such terms to blank nodes (@vocab "_:"), which normalisation drops or renames,
+    so the signature does not cover them and whoever relays the document may add or change
+    them. A document the signature covers only in part is not vouched for."""
+    stack: list[Any] = list(expanded)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key.startswith("_:"):
+                    return LdFailure(LdFailureReason.UNSIGNED_TERMS, f"undefined term {key[2:102]}")
+                if key == "@type":
+                    types = item if isinstance(item, list) else [item]
+                    for kind in types:
+                        if isinstance(kind, str) and kind.startswith("_:"):
+                            return LdFailure(
+                                LdFailureReason.UNSIGNED_TERMS, f"undefined type {kind[2:102]}"
+                            )
+                elif key != "@value":
+                    stack.append(item)
+    return None
+
+
 def _causes(error: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     current: BaseException | None = error
@@ -320,17 +355,35 @@ def _first_lines(error: BaseException) -> str:
 
 
 def _check_bounds(document: Mapping[str, Any]) -> LdFailure | None:
-    """The size, depth and blank-node limits, walked without recursion."""
+    """The size, depth and blank-node limits, walked without recursion.
+
+    Inline contexts count against MAX_VALUES too: pyld defines every term of one, however few
+    are used. A term whose definition holds a context of its own (a scoped context) is refused:
+    pyld processes that context again for every node using the term, so its cost is its terms
+    times its uses, and no fediverse server writes one.
+    """
     values = 0
     blank_nodes = 0
-    stack: list[tuple[Any, int]] = [(document, 1)]
+    # (value, depth, whether it is inside a context)
+    stack: list[tuple[Any, int, bool]] = [(document, 1, False)]
     while stack:
-        value, depth = stack.pop()
+        value, depth, in_context = stack.pop()
         values += 1
         if values > MAX_VALUES:
             return LdFailure(LdFailureReason.TOO_LARGE, f"more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             return LdFailure(LdFailureReason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
+        if in_context:
+            if isinstance(value, Mapping):
+                for key, item in value.items():
+                    if key == "@context":
+                        return LdFailure(
+                            LdFailureReason.TOO_LARGE, "scoped contexts are not accepted"
+                        )
+                    stack.append((item, depth + 1, True))
+            elif isinstance(value, list):
+                stack.extend((item, depth + 1, True) for item in value)
+            continue
         if isinstance(value, str):
             # Any string, not only `id`: a context may alias @id to another name.
             if value.startswith("_:"):
@@ -345,7 +398,7 @@ def _check_bounds(document: Mapping[str, Any]) -> LdFailure | None:
                         LdFailureReason.TOO_LARGE, f"more than {MAX_BLANK_NODES} blank nodes"
                     )
             # Contexts are term definitions, not nodes (the bundled AS context maps @vocab to _:).
-            stack.extend((item, depth + 1) for key, item in value.items() if key != "@context")
+            stack.extend((item, depth + 1, key == "@context") for key, item in value.items())
         elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
+            stack.extend((item, depth + 1, False) for item in value)
     return None

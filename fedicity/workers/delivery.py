@@ -62,7 +62,14 @@ TICK = 0.05
 POLL = 0.5
 # On a clean stop, POSTs in flight get this long to finish before their rows are released.
 STOP_GRACE = 2.0
-_DATABASE_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# What a statement can raise when the database refuses it or the connection is gone; asyncpg
+# raises InternalClientError on a connection the server ended (see fedicity.db.outage).
+_DATABASE_FAILURES = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
 _log = logging.getLogger(__name__)
 
 
@@ -464,6 +471,9 @@ class DeliveryScheduler:
             last_claim = 0.0
             exhausted_at: float | None = None
             while not self._stopping.is_set():
+                if renewer.done():
+                    # Raises what ended it: running on, every lease would lapse under its POST.
+                    renewer.result()
                 now = time.monotonic()
                 if self._done and (
                     len(self._done) >= FLUSH_SIZE or now - self._done_since >= FLUSH_AFTER
@@ -582,10 +592,23 @@ class DeliveryScheduler:
                 for task in set(self._tasks):
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._done:
-            await self._flush()
-        if self._held:
-            ids, owners = list(self._held), list(self._held.values())
-            async with self.pool.acquire() as conn:
-                await queries.set_leases(conn, ids, owners, until=None, now=self.clock.now())
-            self._held.clear()
+        try:
+            if self._done:
+                await self._flush()
+        finally:
+            # Completions not yet written keep their rows held (renewed till the next flush).
+            # The rest are no longer ours whether or not releasing them works: kept, the next
+            # drain would renew leases nobody is POSTing under, and the rows would never be due.
+            waiting = {completion.id for completion in self._done}
+            released = {i: owner for i, owner in self._held.items() if i not in waiting}
+            for row_id in released:
+                del self._held[row_id]
+            if released:
+                async with self.pool.acquire() as conn:
+                    await queries.set_leases(
+                        conn,
+                        list(released),
+                        list(released.values()),
+                        until=None,
+                        now=self.clock.now(),
+                    )

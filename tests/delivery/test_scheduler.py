@@ -5,12 +5,17 @@ while POSTs run and released on a clean stop, and a lease lost is never complete
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import pytest
 
 from fedicity.activitypub.fetch.poster import DeliveryClient
 from fedicity.clock import FrozenClock
-from fedicity.db.pool import Pool
+from fedicity.db.pool import Pool, create_pool
 from fedicity.delivery import queries as delivery_queries
 from fedicity.delivery.queries import Completion
 from fedicity.workers.delivery import LEASE, DeliveryScheduler
@@ -215,3 +220,82 @@ async def test_the_last_post_to_a_domain_closes_its_connection(
 
     assert [closes(post.headers) for post in single.received] == [True]
     assert [closes(post.headers) for post in busy.received] == [False, False, False]
+
+
+@dataclass
+class ClockThatBreaks(FrozenClock):
+    """A frozen clock that raises, once `broken` is set, when the lease renewal reads it: a bug
+    in the renewal's path (every other reader still gets the time)."""
+
+    broken: bool = False
+
+    def now(self) -> datetime:
+        if self.broken and sys._getframe(1).f_code.co_name == "_renew_leases":
+            raise RuntimeError("clock broken")
+        return super().now()
+
+
+async def test_a_renewal_that_dies_stops_the_drain_instead_of_letting_leases_lapse(
+    pool: Pool,
+    keygen: FixedKeys,
+    servers: ServerFactory,  # noqa: F811
+    http: DeliveryClient,  # noqa: F811
+) -> None:
+    # Given a row whose inbox never answers, being POSTed by a running scheduler
+    clock = ClockThatBreaks()
+    target = await servers(mode="hang")
+    sender = await _sender(pool, keygen)
+    await _publish(pool, sender, clock, to=[await _recipient(pool, target.base, "ana", clock)])
+    scheduler = DeliveryScheduler(http, urls=URLS, clock=clock, renew_every=0.05)
+    running = asyncio.create_task(scheduler.drain(pool))
+    await target.wait_for(1)
+
+    # When renewing its lease fails with something that is no database failure
+    clock.broken = True
+
+    # Then the drain fails with it (the loop runner logs it and starts again) rather than
+    # running on while the lease it can no longer renew lapses under the POST
+    try:
+        with pytest.raises(RuntimeError, match="clock broken"):
+            await asyncio.wait_for(running, timeout=5)
+    finally:
+        clock.broken = False
+        if not running.done():
+            scheduler.stop()
+            await asyncio.wait_for(running, timeout=10)
+
+
+async def test_rows_a_failed_drain_could_not_give_back_are_not_renewed_by_the_next(
+    pool: Pool,
+    database_dsn: str,
+    keygen: FixedKeys,
+    clock: FrozenClock,
+    servers: ServerFactory,  # noqa: F811
+    http: DeliveryClient,  # noqa: F811
+) -> None:
+    # Given a row in flight to a hung inbox, on a pool that is then closed (the database gone)
+    first, second = await servers(mode="hang"), await servers(mode="hang")
+    sender = await _sender(pool, keygen)
+    await _publish(pool, sender, clock, to=[await _recipient(pool, first.base, "ana", clock)])
+    scheduler = DeliveryScheduler(http, urls=URLS, clock=clock, renew_every=0.05)
+    doomed = await create_pool(database_dsn, max_size=2)
+    running = asyncio.create_task(scheduler.drain(doomed))
+    await first.wait_for(1)
+    await doomed.close()
+
+    # When its next claim fails, the drain gives up, and the row cannot be given back
+    with pytest.raises(asyncpg.InterfaceError):
+        await asyncio.wait_for(running, timeout=10)
+
+    # And the loop runner drains again, with the database back and another POST in flight
+    await _publish(pool, sender, clock, to=[await _recipient(pool, second.base, "bea", clock)])
+    running = asyncio.create_task(scheduler.drain(pool))
+    try:
+        await second.wait_for(1)
+        # Then once the first row's lease has run out, it is taken and POSTed again, not kept
+        # leased by renewals of a row nobody is POSTing any more
+        clock.advance(LEASE + timedelta(seconds=1))
+        await first.wait_for(2)
+    finally:
+        scheduler.stop()
+        await asyncio.wait_for(running, timeout=10)

@@ -175,6 +175,11 @@ class DeliveryClient:
         if parts.scheme not in ("http", "https") or not host:
             return FetchError(FetchFailure.BAD_URL, f"not an http(s) URL: {url[:200]}")
         literal = ip_literal(host)
+        if literal is None and host.replace(".", "").isdigit():
+            # 2130706433, 0177.0.0.1, 127.1: getaddrinfo reads them as IPv4 addresses, and aiohttp
+            # passes all-digit hosts straight to it, past the resolver (newer releases refuse them
+            # with an error we would retry for days). No inbox is named so: refused for good.
+            return FetchError(FetchFailure.BAD_URL, f"not a canonical IPv4 address: {host}")
         if literal is None or self._allow_private:
             return None
         if is_blocked_address(literal):
