@@ -23,6 +23,11 @@ class InboxItem:
     raw: dict[str, Any]
     key_id: str
     attempts: int
+    # Read with the claim, so a row needs no statement of its own for them: the actor's
+    # restriction here ('silence', 'suspend' or None), and whether the content policies have
+    # seen the actor already (its first sighting is then fixed: see content_service.screen).
+    restriction: str | None = None
+    seen: bool = False
 
 
 async def insert_inbox_item(
@@ -112,7 +117,11 @@ async def claim_inbox_items(
            UPDATE inbox_items i SET locked_until = $2, lease_token = $4
              FROM due WHERE i.id = due.id
         RETURNING i.id, i.activity_uri, i.actor_uri, i.type, i.recipient, i.raw, i.key_id,
-                  i.attempts""",
+                  i.attempts,
+                  (SELECT level FROM actor_restrictions WHERE actor_uri = i.actor_uri)
+                      AS restriction,
+                  EXISTS (SELECT FROM content_actors_seen WHERE actor_uri = i.actor_uri)
+                      AS seen""",
         now,
         now + lease,
         limit,

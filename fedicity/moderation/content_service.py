@@ -55,12 +55,17 @@ async def screen(
     configs: Mapping[str, PolicyConfig],
     fetch_object: FetchObject,
     now: datetime,
+    seen: bool = False,
 ) -> Screened:
     """Run the enabled policies on one remote activity and record what they decided: a
     rejection ends its row ignored, a hold keeps its row 'held' for an admin, flags are recorded
-    and the activity goes on."""
+    and the activity goes on. `seen`: the actor's first sighting is recorded already."""
+    enabled = any(config.enabled for config in configs.values())
+    if seen and not enabled:
+        # A first sighting once recorded never changes, and nothing is judged: no statement.
+        return PASS
     first_seen_at, actor_type = await queries.first_seen(conn, actor_uri, now=now)
-    if not any(config.enabled for config in configs.values()):
+    if not enabled:
         return PASS
     document = get_object(activity)
     object_uri = get_id(activity.get("object"))
