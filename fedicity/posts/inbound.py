@@ -85,7 +85,9 @@ async def store_created(ctx: InboundContext, document: Mapping[str, Any]) -> Out
         return data
     if not await _relevant(ctx, data):
         return Outcome.ignored("nobody here follows or is addressed by this post")
-    post = await queries.upsert_post(ctx.conn, data)
+    post, new = await queries.store_post(ctx.conn, data)
+    if new:  # what the router's wall asks (a post new here may be announced, once)
+        ctx.new_posts.add(post.uri)
     await notify_post(ctx.conn, post, data.mentions, urls=ctx.urls, clock=ctx.clock)
     return Outcome.done()
 

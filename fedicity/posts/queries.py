@@ -21,6 +21,12 @@ def _post(row: object) -> Post:
 
 async def upsert_post(conn: Connection, data: PostData) -> Post:
     """Insert a post, or update it in place when its URI is known; mentions and tags follow."""
+    post, _ = await store_post(conn, data)
+    return post
+
+
+async def store_post(conn: Connection, data: PostData) -> tuple[Post, bool]:
+    """`upsert_post`, and whether the post is new here: no row had its URI, even deleted."""
     # The columns one by one, not dataclasses.asdict: that deep-copies `raw`, the whole
     # document, for every post received. `raw` is not read back either: the row holds the value
     # sent (insert or update alike), so decoding it again would only copy it once more.
@@ -57,7 +63,7 @@ async def upsert_post(conn: Connection, data: PostData) -> Post:
     if row is None:  # an update by someone else, or of a deleted post: keep what we have
         existing = await select_post(conn, data.uri, include_deleted=True)
         assert existing is not None
-        return existing
+        return existing, False
     values = record_dict(row)
     inserted = values.pop("inserted")
     post = Post(**values, raw=data.raw)
@@ -78,7 +84,7 @@ async def upsert_post(conn: Connection, data: PostData) -> Post:
             post.id,
             list(data.tags),
         )
-    return post
+    return post, inserted
 
 
 async def select_post(conn: Connection, uri: str, *, include_deleted: bool = False) -> Post | None:
