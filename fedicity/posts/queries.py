@@ -87,6 +87,22 @@ async def store_post(conn: Connection, data: PostData) -> tuple[Post, bool]:
     return post, inserted
 
 
+async def select_author_reach(
+    conn: Connection, author_uri: str, local_prefix: str
+) -> tuple[str | None, bool]:
+    """A remote author's followers collection (if we keep the author), and whether a local actor
+    (URI under local_prefix) follows it, accepted or pending: one statement per post received."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT followers_uri FROM remote_actors WHERE uri = $1) AS followers_uri,
+                  EXISTS (SELECT FROM follows
+                           WHERE followee = $1 AND follower LIKE $2 || '%') AS followed""",
+        author_uri,
+        local_prefix,
+    )
+    assert row is not None
+    return row["followers_uri"], row["followed"]
+
+
 async def select_post(conn: Connection, uri: str, *, include_deleted: bool = False) -> Post | None:
     """The post with this URI."""
     row = await conn.fetchrow(
