@@ -24,10 +24,11 @@ class InboxItem:
     key_id: str
     attempts: int
     # Read with the claim, so a row needs no statement of its own for them: the actor's
-    # restriction here ('silence', 'suspend' or None), and whether the content policies have
-    # seen the actor already (its first sighting is then fixed: see content_service.screen).
+    # restriction here ('silence', 'suspend' or None); when the content policies first saw the
+    # actor (None: not yet; once recorded it never changes), and its type if we keep it.
     restriction: str | None = None
-    seen: bool = False
+    first_seen_at: datetime | None = None
+    actor_type: str | None = None
 
 
 async def insert_inbox_item(
@@ -120,8 +121,9 @@ async def claim_inbox_items(
                   i.attempts,
                   (SELECT level FROM actor_restrictions WHERE actor_uri = i.actor_uri)
                       AS restriction,
-                  EXISTS (SELECT FROM content_actors_seen WHERE actor_uri = i.actor_uri)
-                      AS seen""",
+                  (SELECT first_seen_at FROM content_actors_seen WHERE actor_uri = i.actor_uri)
+                      AS first_seen_at,
+                  (SELECT type FROM remote_actors WHERE uri = i.actor_uri) AS actor_type""",
         now,
         now + lease,
         limit,

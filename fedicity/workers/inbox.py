@@ -354,7 +354,7 @@ async def _screen(
         item_id=item.id,
         activity=item.raw,
         actor_uri=item.actor_uri,
-        seen=item.seen,
+        seen=None if item.first_seen_at is None else (item.first_seen_at, item.actor_type),
         configs=policies,
         fetch_object=fetch_object,
         now=clock.now(),
