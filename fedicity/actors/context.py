@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.actors.remote import ActorDirectory
@@ -23,3 +23,6 @@ class InboundContext:
     local: bool
     # Territory actors get their keys when first needed, possibly while handling a Follow.
     keygen: KeyGenerator = generate_rsa_keypair
+    # The URIs of the posts this row stored that no row had before (not even deleted): only
+    # those may go on an organisation's wall, which reads this instead of a statement of its own.
+    new_posts: set[str] = field(default_factory=set)

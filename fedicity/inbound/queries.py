@@ -23,6 +23,12 @@ class InboxItem:
     raw: dict[str, Any]
     key_id: str
     attempts: int
+    # Read with the claim, so a row needs no statement of its own for them: the actor's
+    # restriction here ('silence', 'suspend' or None); when the content policies first saw the
+    # actor (None: not yet; once recorded it never changes), and its type if we keep it.
+    restriction: str | None = None
+    first_seen_at: datetime | None = None
+    actor_type: str | None = None
 
 
 async def insert_inbox_item(
@@ -112,7 +118,12 @@ async def claim_inbox_items(
            UPDATE inbox_items i SET locked_until = $2, lease_token = $4
              FROM due WHERE i.id = due.id
         RETURNING i.id, i.activity_uri, i.actor_uri, i.type, i.recipient, i.raw, i.key_id,
-                  i.attempts""",
+                  i.attempts,
+                  (SELECT level FROM actor_restrictions WHERE actor_uri = i.actor_uri)
+                      AS restriction,
+                  (SELECT first_seen_at FROM content_actors_seen WHERE actor_uri = i.actor_uri)
+                      AS first_seen_at,
+                  (SELECT type FROM remote_actors WHERE uri = i.actor_uri) AS actor_type""",
         now,
         now + lease,
         limit,

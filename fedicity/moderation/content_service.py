@@ -55,12 +55,19 @@ async def screen(
     configs: Mapping[str, PolicyConfig],
     fetch_object: FetchObject,
     now: datetime,
+    seen: tuple[datetime, str | None] | None = None,
 ) -> Screened:
     """Run the enabled policies on one remote activity and record what they decided: a
     rejection ends its row ignored, a hold keeps its row 'held' for an admin, flags are recorded
-    and the activity goes on."""
-    first_seen_at, actor_type = await queries.first_seen(conn, actor_uri, now=now)
-    if not any(config.enabled for config in configs.values()):
+    and the activity goes on. `seen`: the actor's first sighting, recorded already, and its type
+    (as the row's claim read them)."""
+    enabled = any(config.enabled for config in configs.values())
+    if seen is not None and (seen[1] is not None or not enabled):
+        # A first sighting once recorded never changes: no statement to record or read it.
+        first_seen_at, actor_type = seen
+    else:
+        first_seen_at, actor_type = await queries.first_seen(conn, actor_uri, now=now)
+    if not enabled:
         return PASS
     document = get_object(activity)
     object_uri = get_id(activity.get("object"))

@@ -3,8 +3,8 @@ organisation, answers to our Invites (embedded, or named by id), and a remote me
 local organisation's wall, announced by it (FEP-1b12).
 
 Join/Leave are shared with events, Accept/Reject with follows, Create and Update with posts: the
-router decides which domain gets each (`local_organization`, `claim_invite_answer`,
-`new_post_uri` and `announce_on_walls` are what it asks here)."""
+router decides which domain gets each (`local_organization`, `claim_invite_answer` and
+`announce_on_walls` are what it asks here; a post is new here when the posts' handler says so)."""
 
 from __future__ import annotations
 
@@ -201,16 +201,6 @@ async def announce_wall_post(
             )
             lines.append(f"announced by {organization.username}")
     return lines
-
-
-async def new_post_uri(ctx: InboundContext, activity: Mapping[str, Any]) -> str | None:
-    """The id of the post a Create (or Update) carries, when no post with that id was stored
-    before, even deleted since: only a post new here may go on a wall, once."""
-    object_uri = get_id(activity.get("object"))
-    if object_uri is None:
-        return None
-    known = await post_queries.select_post(ctx.conn, object_uri, include_deleted=True)
-    return object_uri if known is None else None
 
 
 async def announce_on_walls(

@@ -27,13 +27,14 @@ def _claims_ours(ctx: InboundContext, uri: str) -> bool:
     return host_of(uri) == host_of(ctx.urls.base)
 
 
-async def _relevant(ctx: InboundContext, data: PostData) -> bool:
-    # Keep what a local actor would see: posts by someone they follow, posts addressed to or
-    # mentioning them, and replies to our posts. The rest of the fediverse is not our business.
+def _relevant(ctx: InboundContext, data: PostData, followed: bool) -> bool:
+    # Keep what a local actor would see: posts by someone they follow (`followed`), posts
+    # addressed to or mentioning them, and replies to our posts. The rest of the fediverse is
+    # not our business.
     local_prefix = ctx.urls.actor("")
     if any(uri.startswith(local_prefix) for uri in (*data.to_uris, *data.cc_uris, *data.mentions)):
         return True
-    if await follow_queries.select_local_followers_of(ctx.conn, data.author_uri, local_prefix):
+    if followed:
         return True
     return data.in_reply_to is not None and host_of(data.in_reply_to) == host_of(ctx.urls.base)
 
@@ -80,12 +81,19 @@ async def store_created(ctx: InboundContext, document: Mapping[str, Any]) -> Out
     author = get_id(document.get("attributedTo")) or ctx.actor_uri
     if author != ctx.actor_uri:
         return Outcome.ignored("the object's author is not the activity's actor")
-    data = await _known_author_post(ctx, document, author)
+    # The author's followers collection (followers-only posts) and whether anyone here follows
+    # it, in one statement.
+    followers_uri, followed = await queries.select_author_reach(
+        ctx.conn, author, ctx.urls.actor("")
+    )
+    data = _remote_post(ctx, document, author, followers_uri)
     if isinstance(data, Outcome):
         return data
-    if not await _relevant(ctx, data):
+    if not _relevant(ctx, data, followed):
         return Outcome.ignored("nobody here follows or is addressed by this post")
-    post = await queries.upsert_post(ctx.conn, data)
+    post, new = await queries.store_post(ctx.conn, data)
+    if new:  # what the router's wall asks (a post new here may be announced, once)
+        ctx.new_posts.add(post.uri)
     await notify_post(ctx.conn, post, data.mentions, urls=ctx.urls, clock=ctx.clock)
     return Outcome.done()
 

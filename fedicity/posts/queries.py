@@ -21,21 +21,39 @@ def _post(row: object) -> Post:
 
 async def upsert_post(conn: Connection, data: PostData) -> Post:
     """Insert a post, or update it in place when its URI is known; mentions and tags follow."""
+    post, _ = await store_post(conn, data)
+    return post
+
+
+async def store_post(conn: Connection, data: PostData) -> tuple[Post, bool]:
+    """`upsert_post`, and whether the post is new here: no row had its URI, even deleted."""
     # The columns one by one, not dataclasses.asdict: that deep-copies `raw`, the whole
     # document, for every post received. `raw` is not read back either: the row holds the value
     # sent (insert or update alike), so decoding it again would only copy it once more.
+    # A new post's mentions and tags go in with it, in the same statement (one round trip).
     row = await conn.fetchrow(
-        f"""INSERT INTO posts AS p (uri, author_uri, local_actor_id, type, name, summary,
-                                    content_html, in_reply_to, url, visibility, to_uris, cc_uris,
-                                    sensitive, language, published, updated, raw)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-            ON CONFLICT (uri) DO UPDATE SET
-                type = EXCLUDED.type, name = EXCLUDED.name, summary = EXCLUDED.summary,
-                content_html = EXCLUDED.content_html, url = EXCLUDED.url,
-                sensitive = EXCLUDED.sensitive, language = EXCLUDED.language,
-                updated = EXCLUDED.updated, raw = EXCLUDED.raw
-            WHERE p.author_uri = EXCLUDED.author_uri AND p.deleted_at IS NULL
-            RETURNING {_COLUMNS_BUT_RAW}, p.xmax = 0 AS inserted""",
+        f"""WITH stored AS (
+               INSERT INTO posts AS p (uri, author_uri, local_actor_id, type, name, summary,
+                                       content_html, in_reply_to, url, visibility, to_uris,
+                                       cc_uris, sensitive, language, published, updated, raw)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17)
+               ON CONFLICT (uri) DO UPDATE SET
+                   type = EXCLUDED.type, name = EXCLUDED.name, summary = EXCLUDED.summary,
+                   content_html = EXCLUDED.content_html, url = EXCLUDED.url,
+                   sensitive = EXCLUDED.sensitive, language = EXCLUDED.language,
+                   updated = EXCLUDED.updated, raw = EXCLUDED.raw
+               WHERE p.author_uri = EXCLUDED.author_uri AND p.deleted_at IS NULL
+               RETURNING {_COLUMNS_BUT_RAW}, p.xmax = 0 AS inserted),
+            mentions AS (
+               INSERT INTO post_mentions (post_id, actor_uri)
+               SELECT stored.id, unnest($18::text[]) FROM stored WHERE stored.inserted
+               ON CONFLICT DO NOTHING),
+            tags AS (
+               INSERT INTO post_tags (post_id, tag)
+               SELECT stored.id, unnest($19::text[]) FROM stored WHERE stored.inserted
+               ON CONFLICT DO NOTHING)
+            SELECT * FROM stored""",
         data.uri,
         data.author_uri,
         data.local_actor_id,
@@ -53,17 +71,20 @@ async def upsert_post(conn: Connection, data: PostData) -> Post:
         data.published,
         data.updated,
         data.raw,
+        list(data.mentions),
+        list(data.tags),
     )
     if row is None:  # an update by someone else, or of a deleted post: keep what we have
         existing = await select_post(conn, data.uri, include_deleted=True)
         assert existing is not None
-        return existing
+        return existing, False
     values = record_dict(row)
     inserted = values.pop("inserted")
     post = Post(**values, raw=data.raw)
-    if not inserted:  # a new row has no mentions or tags to replace
-        await conn.execute("DELETE FROM post_mentions WHERE post_id = $1", post.id)
-        await conn.execute("DELETE FROM post_tags WHERE post_id = $1", post.id)
+    if inserted:  # its mentions and tags went in with it
+        return post, True
+    await conn.execute("DELETE FROM post_mentions WHERE post_id = $1", post.id)
+    await conn.execute("DELETE FROM post_tags WHERE post_id = $1", post.id)
     if data.mentions:
         await conn.execute(
             """INSERT INTO post_mentions (post_id, actor_uri)
@@ -78,7 +99,23 @@ async def upsert_post(conn: Connection, data: PostData) -> Post:
             post.id,
             list(data.tags),
         )
-    return post
+    return post, False
+
+
+async def select_author_reach(
+    conn: Connection, author_uri: str, local_prefix: str
+) -> tuple[str | None, bool]:
+    """A remote author's followers collection (if we keep the author), and whether a local actor
+    (URI under local_prefix) follows it, accepted or pending: one statement per post received."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT followers_uri FROM remote_actors WHERE uri = $1) AS followers_uri,
+                  EXISTS (SELECT FROM follows
+                           WHERE followee = $1 AND follower LIKE $2 || '%') AS followed""",
+        author_uri,
+        local_prefix,
+    )
+    assert row is not None
+    return row["followers_uri"], row["followed"]
 
 
 async def select_post(conn: Connection, uri: str, *, include_deleted: bool = False) -> Post | None:

@@ -27,7 +27,6 @@ from fedicity.db.pool import Connection, Pool
 from fedicity.inbound import queries
 from fedicity.inbound.mailbox import skeleton
 from fedicity.moderation import content_queries, content_service
-from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.content import PolicyConfig
 from fedicity.observability import metrics
 from fedicity.urls import Urls
@@ -242,8 +241,8 @@ async def _process(
     item = dataclasses.replace(item, raw=settled.activity)
     handler = router.lookup(item.raw)
     # An account suspended since its activity was received is heard no more (the inbox refuses
-    # its new ones; stewardship/actions.py).
-    suspended = await moderation_queries.select_restriction(conn, item.actor_uri) == "suspend"
+    # its new ones; stewardship/actions.py). Its restriction came with the claim.
+    suspended = item.restriction == "suspend"
     if handler is None or suspended:
         recorded = await queries.finish_inbox_item(
             conn,
@@ -355,6 +354,7 @@ async def _screen(
         item_id=item.id,
         activity=item.raw,
         actor_uri=item.actor_uri,
+        seen=None if item.first_seen_at is None else (item.first_seen_at, item.actor_type),
         configs=policies,
         fetch_object=fetch_object,
         now=clock.now(),

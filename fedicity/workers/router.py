@@ -150,9 +150,10 @@ def with_wall(post_handler: Handler[InboundContext]) -> Handler[InboundContext]:
     never reached us)."""
 
     async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-        new_post = await organizations_inbound.new_post_uri(ctx, activity)
         outcome = await post_handler(ctx, activity)
-        if new_post is None or outcome.state != "done":
+        new_post = get_id(activity.get("object"))
+        # New here: the posts' handler stored it, and no row had its id before, even deleted.
+        if new_post is None or new_post not in ctx.new_posts or outcome.state != "done":
             return outcome
         lines = await organizations_inbound.announce_on_walls(ctx, activity, new_post)
         detail = "; ".join(part for part in (outcome.detail, *lines) if part)
