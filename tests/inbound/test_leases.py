@@ -4,8 +4,10 @@ worker stops, and a row whose lease ran out recorded by the worker that holds it
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -273,3 +275,53 @@ async def test_a_row_whose_connection_the_server_ends_goes_back_once_then_waits_
     [again, _done] = await _rows(pool)
     assert (again["state"], again["attempts"]) == ("pending", 0)
     assert again["locked_until"] == clock.now() + LEASE
+
+
+@dataclass
+class ClockThatBreaks(FrozenClock):
+    """A frozen clock that raises, once `broken` is set, when the lease renewal reads it: a bug
+    in the renewal's path (every other reader still gets the time)."""
+
+    broken: bool = False
+
+    def now(self) -> datetime:
+        if self.broken and sys._getframe(1).f_code.co_name == "_renew":
+            raise RuntimeError("clock broken")
+        return super().now()
+
+
+async def test_a_renewal_that_dies_ends_the_batch_and_gives_its_rows_back(
+    pool: Pool,
+    federation: Federation,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(inbox_worker, "RENEW_EVERY", 0.01)
+    clock = ClockThatBreaks()
+    started, release = asyncio.Event(), asyncio.Event()
+    router: Router[InboundContext] = Router()
+
+    @router.register("Slow")
+    async def slow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        started.set()
+        await release.wait()
+        return Outcome.done()
+
+    # Given a batch busy with its first row, a second row waiting behind it
+    await _store(pool, clock, ["Slow", "Slow"])
+    batch = _batch(pool, federation, settings, clock, router)
+    await started.wait()
+    # When renewing the leases fails with something that is no database failure
+    clock.broken = True
+    await asyncio.sleep(0.1)
+    clock.broken = False
+    release.set()
+    # Then the batch fails with it (the loop runner logs it) instead of running on while its
+    # leases lapse, and the row it had not started is given back for the next claim at once
+    with pytest.raises(RuntimeError, match="clock broken"):
+        await batch
+    rows = await _rows(pool)
+    assert [(row["state"], row["lease_token"]) for row in rows] == [
+        ("done", None),
+        ("pending", None),
+    ]
