@@ -109,11 +109,14 @@ class _Signers:
                 self.activities.clear()
                 self.bodies.clear()
             async with pool.acquire() as conn:
-                for activity in await queries.select_signing_activities(conn, missing):
-                    self.activities[activity.activity_id] = activity
+                for read in await queries.select_signing_activities(conn, missing):
+                    self.activities[read.activity_id] = read
         jobs = []
         for row in rows:
-            activity = self.activities[row.activity_id]
+            activity = self.activities.get(row.activity_id)
+            if activity is None:
+                # Deleted since the claim, and its rows with it (ON DELETE CASCADE): none to send.
+                continue
             jobs.append(
                 DeliveryJob(
                     id=row.id,
@@ -390,7 +393,8 @@ async def deliver_batch(
         async with gate:
             return await _attempt(client, job, signers, activity_of[job.id], urls, clock)
 
-    completions = _refusals((by_id[row.id], reason) for row, reason in refused)
+    send = [row for row in send if row.id in by_id]
+    completions = _refusals((by_id[row.id], reason) for row, reason in refused if row.id in by_id)
     held = {row.id: row.lease_owner for row in send}
     renewer = asyncio.create_task(_renew_leases(pool, held, clock, RENEW_EVERY))
     try:
@@ -520,17 +524,19 @@ class DeliveryScheduler:
         for row in rows:
             self._held[row.id] = row.lease_owner
         self._handled += len(rows)
-        send, refused, postponed = await self._work.sort(rows, now)
+        send, refused, _postponed = await self._work.sort(rows, now)
         jobs = {
             job.id: job
             for job in await self._signers.jobs(self.pool, [*send, *(r for r, _ in refused)])
         }
-        if postponed:
-            # Postponed rows were released by the statement that pushed them back.
-            kept = {row.id for row in send} | {row.id for row, _ in refused}
-            for row in rows:
-                if row.id not in kept:
-                    self._held.pop(row.id, None)
+        send = [row for row in send if row.id in jobs]
+        refused = [(row, reason) for row, reason in refused if row.id in jobs]
+        # Postponed rows were released by the statement that pushed them back; rows without a
+        # job went with their deleted activity.
+        kept = {row.id for row in send} | {row.id for row, _ in refused}
+        for row in rows:
+            if row.id not in kept:
+                self._held.pop(row.id, None)
         self._complete(_refusals((jobs[row.id], reason) for row, reason in refused))
         for row in send:
             self._per_domain[row.domain] += 1

@@ -17,7 +17,8 @@ from fedicity.activitypub.fetch.poster import DeliveryClient
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool, create_pool
 from fedicity.delivery import queries as delivery_queries
-from fedicity.delivery.queries import Completion
+from fedicity.delivery.queries import ClaimedRow, Completion
+from fedicity.workers import delivery as delivery_worker
 from fedicity.workers.delivery import LEASE, DeliveryScheduler
 from tests.conftest import FixedKeys
 from tests.delivery.test_delivery import (  # noqa: F401 -- servers and http are fixtures
@@ -299,3 +300,21 @@ async def test_rows_a_failed_drain_could_not_give_back_are_not_renewed_by_the_ne
     finally:
         scheduler.stop()
         await asyncio.wait_for(running, timeout=10)
+
+
+async def test_a_row_whose_activity_was_deleted_after_its_claim_is_skipped(pool: Pool) -> None:
+    # Given a claimed row whose activity (and with it the row, ON DELETE CASCADE) was deleted
+    # between the claim and the read of what it sends
+    gone = ClaimedRow(
+        id=10**9,
+        activity_id=10**9,
+        inbox="https://remote.example/inbox",
+        domain="remote.example",
+        attempts=0,
+        locked_until=FrozenClock().now(),
+        lease_owner=uuid.uuid4(),
+        policy_action=None,
+        unavailable_since=None,
+    )
+    # Then it makes no job (before, a KeyError failed the whole claim's worth of rows)
+    assert await delivery_worker._Signers(URLS).jobs(pool, [gone]) == []
