@@ -115,6 +115,12 @@ class Postgres:
             timeout=120,
         )
 
+    def stop_if_running(self) -> None:
+        """Stop a server the benchmark started again itself: the embedded server's own clean-up
+        knows only the process it started, and would leave this one running."""
+        if (self.pgdata / "postmaster.pid").exists():
+            self._pg_ctl("-m", "fast", "stop")
+
     def stop(self) -> None:
         """Fast shutdown: sessions are ended, as on a restart."""
         self.sockets = (self.pgdata / "postmaster.pid").read_text().splitlines()[4]
@@ -541,17 +547,21 @@ async def run(args: argparse.Namespace) -> None:
         f"notes={args.notes} deliveries={args.deliveries} kill_after={args.kill_after} "
         f"outages={args.outages} burst={args.burst}"
     )
+    postgres: Postgres | None = None
     try:
         async with fresh_database(tmp / "pg") as db:
             assert db.pgdata is not None
+            postgres = Postgres(db.pgdata)
             try:
-                await run_phases(args, tmp, db.dsn, Postgres(db.pgdata), hosts, children)
+                await run_phases(args, tmp, db.dsn, postgres, hosts, children)
             finally:
                 for child in children:
                     child.stop()
                 for host in hosts:
                     await host.server.close()
     finally:
+        if postgres is not None:
+            postgres.stop_if_running()
         if args.keep:
             print(f"\nlogs kept in {tmp}")
         else:
