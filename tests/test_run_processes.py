@@ -68,7 +68,15 @@ def _workers(parent: int) -> list[psutil.Process]:
         children = psutil.Process(parent).children()
     except psutil.NoSuchProcess:
         return []
-    return [child for child in children if "worker" in child.cmdline()]
+    return [child for child in children if "worker" in _cmdline(child)]
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    # A killed child is a zombie (or gone) until its parent reaps it: no command line, no worker.
+    try:
+        return process.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return []
 
 
 async def _one_worker(parent: int, *, other_than: int | None = None) -> psutil.Process:
