@@ -173,7 +173,10 @@ async def claim_deliveries(
                   AND (d.locked_until IS NULL OR d.locked_until < $1)
                   AND d.domain <> ALL ($5::text[])
                 ORDER BY d.next_attempt_at
-                LIMIT $3 * 4),
+                LIMIT $3 * 4
+                -- Skipping rows another claim is taking here, not only after picking: else two
+                -- workers claiming at once pick the same candidates and the second gets none.
+                  FOR UPDATE OF d SKIP LOCKED),
            picked AS (
                SELECT id FROM (
                    SELECT id, next_attempt_at, row_number() OVER (

@@ -318,3 +318,34 @@ async def test_a_row_whose_activity_was_deleted_after_its_claim_is_skipped(pool:
     )
     # Then it makes no job (before, a KeyError failed the whole claim's worth of rows)
     assert await delivery_worker._Signers(URLS).jobs(pool, [gone]) == []
+
+
+async def test_a_claim_made_while_another_is_taking_rows_takes_the_next_ones(
+    pool: Pool,
+    keygen: FixedKeys,
+    clock: FrozenClock,
+    servers: ServerFactory,  # noqa: F811
+) -> None:
+    # Given fourteen personal inboxes on one domain
+    sender = await _sender(pool, keygen)
+    target = await servers()
+    recipients = [
+        await _recipient_without_shared_inbox(pool, target.base, f"r{number}", clock)
+        for number in range(14)
+    ]
+    await _publish(pool, sender, clock, to=recipients)
+
+    async with pool.acquire() as first, pool.acquire() as second, first.transaction():
+        # When one worker's claim of three rows is still running (its statement looks at four
+        # times as many candidates; the open transaction stands for that moment)
+        taken = await delivery_queries.claim_deliveries(
+            first, now=clock.now(), lease=LEASE, limit=3, owner=uuid.uuid4()
+        )
+        # Then another worker claiming meanwhile takes rows beyond them, not nothing: the
+        # candidates skip rows being taken, instead of both claims picking the same first rows
+        others = await delivery_queries.claim_deliveries(
+            second, now=clock.now(), lease=LEASE, limit=3, owner=uuid.uuid4()
+        )
+    assert len(taken) == 3
+    assert others
+    assert not {row.id for row in taken} & {row.id for row in others}
