@@ -117,15 +117,7 @@ async def dismiss(
 ) -> None:
     """Close a report with nothing done."""
     async with conn.transaction():
-        await reports.close(
-            conn,
-            report,
-            by=by,
-            resolution="dismissed",
-            reason=_reason(reason),
-            urls=env.urls,
-            clock=env.clock,
-        )
+        await _close_report(conn, report, "dismissed", by=by, reason=_reason(reason), env=env)
 
 
 async def _owner(conn: Connection, actor_id: int | None) -> Actor:
@@ -240,15 +232,7 @@ async def remove_content(
                 count += 1
         if count == 0:
             raise ModerationError("nothing_to_remove", "nothing in this report can be removed")
-        await reports.close(
-            conn,
-            report,
-            by=by,
-            resolution="content_removed",
-            reason=reason,
-            urls=env.urls,
-            clock=env.clock,
-        )
+        await _close_report(conn, report, "content_removed", by=by, reason=reason, env=env)
     return count
 
 
@@ -290,15 +274,7 @@ async def hide_from_territory(
             raise ModerationError(
                 "nothing_to_hide", "nothing in this report is on a territory's pages"
             )
-        await reports.close(
-            conn,
-            report,
-            by=by,
-            resolution="content_hidden",
-            reason=reason,
-            urls=env.urls,
-            clock=env.clock,
-        )
+        await _close_report(conn, report, "content_hidden", by=by, reason=reason, env=env)
     return count
 
 
@@ -349,16 +325,7 @@ async def silence(
             details={"report": report.id} if report else {},
             now=now,
         )
-        if report is not None:
-            await reports.close(
-                conn,
-                report,
-                by=by,
-                resolution="account_silenced",
-                reason=reason,
-                urls=env.urls,
-                clock=env.clock,
-            )
+        await _close_report(conn, report, "account_silenced", by=by, reason=reason, env=env)
 
 
 async def unsilence(
@@ -425,16 +392,7 @@ async def suspend(
                 details=details,
                 now=now,
             )
-        if report is not None:
-            await reports.close(
-                conn,
-                report,
-                by=by,
-                resolution="account_suspended",
-                reason=reason,
-                urls=env.urls,
-                clock=env.clock,
-            )
+        await _close_report(conn, report, "account_suspended", by=by, reason=reason, env=env)
 
 
 async def unsuspend(
@@ -480,15 +438,7 @@ async def suspend_domain(
             details={"report": report.id},
             now=env.clock.now(),
         )
-        await reports.close(
-            conn,
-            report,
-            by=by,
-            resolution="domain_suspended",
-            reason=reason,
-            urls=env.urls,
-            clock=env.clock,
-        )
+        await _close_report(conn, report, "domain_suspended", by=by, reason=reason, env=env)
     return domain
 
 
@@ -509,4 +459,26 @@ async def forward(
             target=f"report:{report.id}",
             details={"report": report.id, "to": report.target_actor},
             now=env.clock.now(),
+        )
+
+
+async def _close_report(
+    conn: Connection,
+    report: Report | None,
+    resolution: reports.Resolution,
+    *,
+    by: AuditActor,
+    reason: str,
+    env: Env,
+) -> None:
+    """Close the report an action was taken from, if it was (the reporter is told)."""
+    if report is not None:
+        await reports.close(
+            conn,
+            report,
+            by=by,
+            resolution=resolution,
+            reason=reason,
+            urls=env.urls,
+            clock=env.clock,
         )
