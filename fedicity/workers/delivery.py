@@ -238,10 +238,14 @@ async def _record(pool: Pool, completions: list[Completion], now: datetime) -> N
     """Write completions and the health of their domains: three statements in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         recorded = set(await queries.complete(conn, completions, now))
+        # Only a delivery still ours counts for its domain's health: a stale holder's answer
+        # was another worker's to record.
         await queries.record_domain_failures(
-            conn, [c.domain for c in completions if c.domain_failed], now, UNAVAILABLE_AFTER_DAYS
+            conn,
+            [c.domain for c in completions if c.domain_failed and c.id in recorded],
+            now,
+            UNAVAILABLE_AFTER_DAYS,
         )
-        # Only a delivery still ours clears its domain's failures, as one recorded alone did.
         await queries.record_domain_successes(
             conn,
             [c.domain for c in completions if c.state == "delivered" and c.id in recorded],

@@ -349,3 +349,31 @@ async def test_a_claim_made_while_another_is_taking_rows_takes_the_next_ones(
     assert len(taken) == 3
     assert others
     assert not {row.id for row in taken} & {row.id for row in others}
+
+
+async def test_a_stale_holders_failed_answer_does_not_count_against_the_domain(
+    pool: Pool,
+    keygen: FixedKeys,
+    clock: FrozenClock,
+    servers: ServerFactory,  # noqa: F811
+) -> None:
+    # Given a row whose first holder lost its lease to another worker
+    target = await servers()
+    sender = await _sender(pool, keygen)
+    await _publish(pool, sender, clock, to=[await _recipient(pool, target.base, "ana", clock)])
+    async with pool.acquire() as conn:
+        (old,) = await delivery_queries.claim_deliveries(
+            conn, now=clock.now(), lease=LEASE, limit=5, owner=uuid.uuid4()
+        )
+        clock.advance(LEASE + timedelta(seconds=1))
+        await delivery_queries.claim_deliveries(
+            conn, now=clock.now(), lease=LEASE, limit=5, owner=uuid.uuid4()
+        )
+    # When the old holder records a server failure for it
+    stale = Completion(
+        old.id, old.lease_owner, old.domain, "pending", 503, "down", clock.now(), True
+    )
+    await delivery_worker._record(pool, [stale], clock.now())
+    # Then the domain's health is untouched: the answer was the new holder's to record
+    async with pool.acquire() as conn:
+        assert await delivery_queries.select_domain_health(conn, old.domain) is None
