@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from quart import Quart, Response, g, request
 from werkzeug.datastructures import MultiDict
 
 from fedicity.accounts import queries as account_queries
 from fedicity.activitypub.dates import format_datetime
-from fedicity.web import headers, i18n, metrics, signed_fetch
-from fedicity.web.app import program_request, state
+from fedicity.web import headers, i18n, inbox, metrics, signed_fetch
+from fedicity.web.app import FedicityQuart, program_request, state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
 from fedicity.web.labels import label
@@ -33,6 +35,8 @@ def register_web(app: Quart) -> None:
     app.after_request(_remember_language)
     register_error_handlers(app)
     _register_blueprints(app)
+    # Inbox POSTs are answered before Quart sees them (web/inbox.py says why).
+    inbox.install(cast(FedicityQuart, app))
 
 
 def _install_template_helpers(app: Quart) -> None:
@@ -121,7 +125,6 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.admin_domains import blueprint as admin_domains_blueprint
     from fedicity.web.blocks import blueprint as blocks_blueprint
     from fedicity.web.events import blueprint as events_blueprint
-    from fedicity.web.inbox import blueprint as inbox_blueprint
     from fedicity.web.map import blueprint as map_blueprint
     from fedicity.web.media import blueprint as media_blueprint
     from fedicity.web.moderation import blueprint as moderation_blueprint
@@ -143,7 +146,6 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(admin_domains_blueprint)
     app.register_blueprint(admin_content_blueprint)
     app.register_blueprint(activitypub_blueprint)
-    app.register_blueprint(inbox_blueprint)
     app.register_blueprint(social_blueprint)
     app.register_blueprint(blocks_blueprint)
     app.register_blueprint(territories_blueprint)

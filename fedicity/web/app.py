@@ -25,6 +25,8 @@ ACTOR_DOC_TTL = 60.0
 # Connections of the inbox's own pool (AppState.inbox_db): one per POST in flight.
 INBOX_POOL_SIZE = 10
 View = TypeVar("View", bound=Callable[..., object])
+# An ASGI handler served before Quart's routing: True when it answered the request.
+FrontHandler = Callable[[Any, Any, Any], Awaitable[bool]]
 _FOR_PROGRAMS = "fedicity_for_programs"
 # Decided once per request. Every request runs in a task of its own (the servers and Quart's
 # test client make one per request), so no value leaks to another; teardown clears it anyway.
@@ -41,6 +43,18 @@ class FedicityQuart(Quart):
         self._coroutine_functions: weakref.WeakKeyDictionary[Callable[..., Any], bool] = (
             weakref.WeakKeyDictionary()
         )
+        self._in_front: list[FrontHandler] = []
+
+    def put_in_front(self, handler: FrontHandler) -> None:
+        """Give `handler` every request first; it answers those it takes (returns True)."""
+        self._in_front.append(handler)
+
+    async def asgi_app(self, scope: Any, receive: Any, send: Any) -> None:
+        """Handlers put in front answer their requests; Quart the others."""
+        for handler in self._in_front:
+            if await handler(scope, receive, send):
+                return
+        await super().asgi_app(scope, receive, send)
 
     def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         """`func` itself when it is a coroutine function, else run on a thread (as Quart does)."""

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from quart import Quart, Response, current_app, g, render_template, request
@@ -25,6 +25,7 @@ PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
 # How often, during an outage, the app checks whether PostgreSQL is back (to log its end).
 OUTAGE_PROBE_EVERY = 0.25
+_OUTAGE = "fedicity.outage"
 _log = logging.getLogger(__name__)
 
 
@@ -49,16 +50,37 @@ async def problem_response(
 ) -> Response:
     """Render an error in the form the client asked for."""
     title = _title(status)
-    # The refusal's code, for whoever counts answers (web/inbox.py's metrics).
+    # The refusal's code, for the access log line (web/metrics.py).
     g.problem_reason = (extra or {}).get("reason")
     if wants_html(request):
         body = await render_template("error.html", status=status, title=title, detail=detail)
         return Response(body, status=status, content_type="text/html; charset=utf-8")
-    document: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    return Response(
+        problem_document(status, detail, extra), status=status, content_type=PROBLEM_JSON
+    )
+
+
+def problem_document(status: int, detail: str, extra: dict[str, Any] | None) -> bytes:
+    """The problem document (RFC 9457) of an error, serialized."""
+    document: dict[str, Any] = {"type": "about:blank", "title": _title(status), "status": status}
     if detail:
         document["detail"] = detail
     document.update(extra or {})
-    return Response(json.dumps(document), status=status, content_type=PROBLEM_JSON)
+    return json.dumps(document).encode("utf-8")
+
+
+def unavailable_document() -> bytes:
+    """The problem document of a 503 while PostgreSQL is unreachable."""
+    return problem_document(
+        503,
+        "the database is unreachable for a moment; try again shortly",
+        {"reason": "database_unavailable"},
+    )
+
+
+def outage_of(app: Quart) -> Outage:
+    """The app's outage log (one line when it starts, one when it ends)."""
+    return cast(Outage, app.extensions[_OUTAGE])
 
 
 def register_error_handlers(app: Quart) -> None:
@@ -75,7 +97,8 @@ def register_error_handlers(app: Quart) -> None:
                 response.headers[name] = value
         return response
 
-    outage = _Outage()
+    outage = Outage()
+    app.extensions[_OUTAGE] = outage
     quiet_pool_floor_retries()
 
     @app.errorhandler(Exception)
@@ -104,20 +127,13 @@ async def unavailable_response() -> Response:
         body = await template.render_async(locale=locale, instance_name=settings.instance_name)
         response = Response(body, status=503, content_type="text/html; charset=utf-8")
     else:
-        document = {
-            "type": "about:blank",
-            "title": _title(503),
-            "status": 503,
-            "detail": "the database is unreachable for a moment; try again shortly",
-            "reason": "database_unavailable",
-        }
-        response = Response(json.dumps(document), status=503, content_type=PROBLEM_JSON)
+        response = Response(unavailable_document(), status=503, content_type=PROBLEM_JSON)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-class _Outage:
+class Outage:
     """One log line when requests start failing for want of PostgreSQL, one when a probe finds
     it back (with how many requests were answered 503), whatever the number of requests."""
 

@@ -34,6 +34,13 @@ DOCUMENT_POLICY: Final = "default-src 'none'; frame-ancestors 'none'"
 # Where links lead from a page is the reader's business: other servers are not told, and our
 # own pages still see where a click came from.
 REFERRER_POLICY: Final = "same-origin"
+# What a document's ASGI answer carries (web/inbox.py answers without Quart's hook below).
+DOCUMENT_HEADERS: Final = (
+    (b"content-security-policy", DOCUMENT_POLICY.encode("ascii")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", REFERRER_POLICY.encode("ascii")),
+)
 
 
 def page_policy(scheme: str) -> str:

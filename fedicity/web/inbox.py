@@ -1,11 +1,27 @@
-"""Inbox POST routes: check, gate, store once, answer 202. Interpretation happens in the worker."""
+"""Inbox POSTs: check, gate, store once, answer 202. Interpretation happens in the worker.
+
+Served in front of Quart (`FedicityQuart.put_in_front`): an inbox POST is read from ASGI and
+answered to ASGI, without Quart's request and context, its hooks, werkzeug's headers or its
+response object, which cost about as much CPU as the checks and the insert (docs/benchmarks.md).
+What those hooks gave an inbox is kept here: the body cap, a NUL in the path or query refused,
+problem documents, the security headers, the 503 of an outage, the metrics and the access log
+line (`web/metrics.py:record`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
 
-from quart import Blueprint, Response, g, request
+from quart import Quart
 
+from fedicity.activitypub.httpsig.wire import fold_headers
 from fedicity.activitypub.inbox import (
     Accepted,
     IgnoredDelete,
@@ -17,48 +33,204 @@ from fedicity.activitypub.inbox import (
 )
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.remote import LookupFailure
+from fedicity.db.outage import unreachable
 from fedicity.db.pool import Borrowed
 from fedicity.inbound import mailbox
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import host_refusal
 from fedicity.observability import metrics
-from fedicity.web.app import for_programs, state
-from fedicity.web.errors import Problem, problem_response
+from fedicity.web.app import AppState, FedicityQuart
+from fedicity.web.errors import (
+    RETRY_AFTER_SECONDS,
+    Problem,
+    outage_of,
+    problem_document,
+    unavailable_document,
+)
+from fedicity.web.headers import DOCUMENT_HEADERS
+from fedicity.web.metrics import record
 from fedicity.web.moderation import refuse_suspended
-from fedicity.web.ratelimits import inbox_refusal
+from fedicity.web.ratelimits import TooMany, inbox_refusal
 from fedicity.workers.router import build_router
 
-blueprint = Blueprint("inbox", __name__)
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
 # Seconds a domain over its cap of waiting activities is asked to wait.
 BUSY_RETRY_AFTER = 300
+# The routes, as the access log and the metrics name them (never the path: bounded labels).
+SHARED, INSTANCE, PERSONAL = "/inbox", "/actor/inbox", "/actors/<username>/inbox"
+_PERSONAL = re.compile(r"/actors/([^/]+)/inbox")
+_PROBLEM_JSON = b"application/problem+json"
 _log = logging.getLogger(__name__)
 
 
-@blueprint.after_request
-async def count_answer(response: Response) -> Response:
-    """Count the answer: accepted (202) by outcome, else refused by its problem's reason."""
-    if response.status_code == 202:
-        metrics.inbox_accepted(g.get("inbox_outcome", "stored"))
+@dataclass(frozen=True)
+class Answer:
+    """What an inbox POST is answered: 202 with its outcome, or a problem with its reason."""
+
+    status: int
+    outcome: str = "stored"
+    reason: str | None = None
+    body: bytes = b""
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+class _Disconnected(Exception):
+    """The client left before its body was read: nothing to answer."""
+
+
+def route_of(scope: Scope) -> str | None:
+    """The inbox route a request goes to, or None when it is not for an inbox."""
+    if scope["type"] != "http":
+        return None
+    path = scope["path"]
+    if path == SHARED:
+        return SHARED
+    if path == INSTANCE:
+        return INSTANCE
+    if path.startswith("/actors/") and _PERSONAL.fullmatch(path):
+        return PERSONAL
+    return None
+
+
+def install(app: FedicityQuart) -> None:
+    """Answer inbox POSTs in front of `app`'s Quart handling."""
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> bool:
+        route = route_of(scope)
+        if route is None:
+            return False
+        await _serve(app, route, scope, receive, send)
+        return True
+
+    app.put_in_front(serve)
+
+
+async def _serve(app: Quart, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
+    app_state: AppState = app.extensions["fedicity"]
+    try:
+        if scope["method"] != "POST":
+            raise Problem(405, "an inbox takes POST only")
+        answer = await _answer(app_state, route, scope, receive, app.config["BODY_TIMEOUT"])
+    except _Disconnected:
+        return
+    except Problem as problem:
+        answer = _problem(problem)
+    except Exception as error:  # noqa: BLE001 - every failure is answered, as Quart's handler did
+        answer = _failure(app, app_state, error)
+    await send(
+        {"type": "http.response.start", "status": answer.status, "headers": _headers(answer)}
+    )
+    await send({"type": "http.response.body", "body": answer.body})
+    if answer.status == 202:
+        metrics.inbox_accepted(answer.outcome)
     else:
-        metrics.inbox_refused(g.get("problem_reason") or f"http_{response.status_code}")
-    return response
+        metrics.inbox_refused(answer.reason or f"http_{answer.status}")
+    record(scope["method"], route, answer.status, time.perf_counter() - started, answer.reason)
 
 
-def folded_headers() -> dict[str, str]:
-    """Request headers by lower-case name, repeated ones joined with ", " as HTTP says."""
-    folded: dict[str, str] = {}
-    for name, value in request.headers.items():
-        key = name.lower()
-        folded[key] = f"{folded[key]}, {value}" if key in folded else value
-    return folded
+def _headers(answer: Answer) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-length", str(len(answer.body)).encode("ascii"))]
+    if answer.status == 405:
+        headers.append((b"allow", b"POST"))
+    if answer.body:
+        headers.append((b"content-type", _PROBLEM_JSON))
+    return [*headers, *answer.headers, *DOCUMENT_HEADERS]
 
 
-def key_resolver(db: Borrowed) -> KeyResolver:
+def _problem(problem: Problem) -> Answer:
+    """A refusal raised as a Problem, as its problem document (and its Retry-After)."""
+    reason = problem.extra.get("reason")
+    headers = tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in problem.get_headers()
+        if name.lower() not in {"content-type", "content-length"}
+    )
+    status = problem.code or 500
+    body = problem_document(status, problem.description or "", problem.extra)
+    return Answer(
+        status, reason=reason if isinstance(reason, str) else None, body=body, headers=headers
+    )
+
+
+def _failure(app: Quart, app_state: AppState, error: Exception) -> Answer:
+    """503 while PostgreSQL is unreachable; any other exception is a bug: logged, 500."""
+    if unreachable(error):
+        outage_of(app).answered(error, app_state.pool)
+        retry_after = str(RETRY_AFTER_SECONDS).encode("ascii")
+        headers = ((b"retry-after", retry_after), (b"cache-control", b"no-store"))
+        return Answer(
+            503, reason="database_unavailable", body=unavailable_document(), headers=headers
+        )
+    _log.exception("unhandled error on an inbox POST", exc_info=error)
+    return Answer(500, body=problem_document(500, "internal error; it has been logged", None))
+
+
+async def _answer(
+    app_state: AppState, route: str, scope: Scope, receive: Receive, body_timeout: float
+) -> Answer:
+    """Read, check, gate and store one POST."""
+    path: str = scope["path"]
+    query: bytes = scope["query_string"]
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in a query.
+    if "\x00" in path or (query and "\x00" in unquote(query.decode("latin-1"))):
+        raise Problem(400, "the request contains a NUL character")
+    headers = fold_headers(
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+    )
+    cap = app_state.settings.max_body_bytes
+    try:
+        async with asyncio.timeout(body_timeout):
+            body = await _read_body(receive, headers.get("content-length"), cap)
+    except TimeoutError:
+        raise Problem(408, "the body did not arrive in time") from None
+    async with Borrowed(app_state.inbox_db) as db:
+        recipient: str | None = None
+        if route == INSTANCE:
+            recipient = app_state.urls.instance_actor
+        elif route == PERSONAL:
+            username = path.split("/")[2]
+            actor = await actor_queries.select_actor_by_username(await db.get(), username)
+            if actor is None or actor.kind == "application":
+                raise Problem(404, f"no actor named {username!r} here")
+            await refuse_suspended(actor.id, await db.get())
+            recipient = app_state.urls.actor(actor.username)
+        # Verify against the public URL the peer signed, not the address a proxy forwarded to.
+        target = f"{path}?{query.decode('latin-1')}" if query else path
+        return await _receive(
+            app_state, db, app_state.urls.absolute(target), headers, body, recipient
+        )
+
+
+async def _read_body(receive: Receive, declared: str | None, cap: int) -> bytes:
+    """The whole body, refused (413) past `cap`, whether declared or sent."""
+    too_large = Problem(413, f"an activity is at most {cap} bytes")
+    if declared is not None and declared.strip().isdigit() and int(declared) > cap:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def key_resolver(app_state: AppState, db: Borrowed) -> KeyResolver:
     """Key lookup for one request: the cache on the request's connection, else the actor
     directory (database, then network), the connection given back before any fetch."""
 
     async def resolve(key_id: str, *, refresh: bool) -> InboxKey | KeyUnavailable:
-        directory = state().fed.directory
+        directory = app_state.fed.directory
         if not refresh:
             cached = await directory.cached_key(await db.get(), key_id)
             if cached is not None:
@@ -76,23 +248,22 @@ def key_resolver(db: Borrowed) -> KeyResolver:
     return resolve
 
 
-async def _receive(db: Borrowed, recipient: str | None) -> Response:
+async def _receive(
+    app_state: AppState,
+    db: Borrowed,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    recipient: str | None,
+) -> Answer:
     """Check, gate and store one POST. Every database step of a delivery whose key is cached
     (policy, key, restriction, rate, insert) runs on `db`: one visit to the pool."""
-    app_state = state()
-    body = await request.get_data(cache=False, as_text=False)
-    assert isinstance(body, bytes)
-    if len(body) > app_state.settings.max_body_bytes:
-        raise Problem(413, f"an activity is at most {app_state.settings.max_body_bytes} bytes")
-    # Verify against the public URL the peer signed, not the address a proxy forwarded to.
-    url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
-
     result = await check(
-        method=request.method,
+        method="POST",
         url=url,
-        headers=folded_headers(),
+        headers=headers,
         body=body,
-        resolve_key=key_resolver(db),
+        resolve_key=key_resolver(app_state, db),
         now=app_state.clock.now(),
         authority=app_state.settings.host,
         refuse_host=host_refusal(db, allowlist_mode=app_state.settings.federation_allowlist),
@@ -100,16 +271,13 @@ async def _receive(db: Borrowed, recipient: str | None) -> Response:
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})
     if isinstance(result, IgnoredDelete):
-        g.inbox_outcome = "ignored_delete"
-        return Response(b"", status=202)
+        return Answer(202, outcome="ignored_delete")
     assert isinstance(result, Accepted)
     conn = await db.get()
     # A remote account the moderators suspended is heard no more (stewardship/actions.py).
     if await moderation_queries.select_restriction(conn, result.actor_uri) == "suspend":
         raise Problem(403, "this account is suspended here", extra={"reason": "suspended"})
-    throttled = await inbox_refusal(conn, result.key_id)
-    if throttled is not None:
-        return throttled
+    await inbox_refusal(app_state, conn, result.key_id)
     stored = await mailbox.receive(
         conn,
         activity=result.activity,
@@ -125,43 +293,12 @@ async def _receive(db: Borrowed, recipient: str | None) -> Response:
     await db.release()
     if isinstance(stored, mailbox.Busy):
         # Mastodon retries a 429 on its usual curve: nothing is lost, this domain just waits.
-        response = await problem_response(
-            429,
+        raise TooMany(
+            BUSY_RETRY_AFTER,
             f"{stored.origin_host} has {stored.pending} activities waiting here; retry later",
-            {"reason": "too_many_pending"},
+            "too_many_pending",
         )
-        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
-        return response
     if not stored.new:
-        g.inbox_outcome = "duplicate"
         _log.debug("duplicate activity %s acknowledged", result.activity_uri)
-    return Response(b"", status=202)
-
-
-@blueprint.post("/inbox")
-@for_programs
-async def shared_inbox() -> Response:
-    """The shared inbox."""
-    async with Borrowed(state().inbox_db) as db:
-        return await _receive(db, None)
-
-
-@blueprint.post("/actors/<username>/inbox")
-@for_programs
-async def actor_inbox(username: str) -> Response:
-    """A local actor's own inbox."""
-    async with Borrowed(state().inbox_db) as db:
-        conn = await db.get()
-        actor = await actor_queries.select_actor_by_username(conn, username)
-        if actor is None or actor.kind == "application":
-            raise Problem(404, f"no actor named {username!r} here")
-        await refuse_suspended(actor.id, conn)
-        return await _receive(db, state().urls.actor(actor.username))
-
-
-@blueprint.post("/actor/inbox")
-@for_programs
-async def instance_inbox() -> Response:
-    """The instance actor's inbox."""
-    async with Borrowed(state().inbox_db) as db:
-        return await _receive(db, state().urls.instance_actor)
+        return Answer(202, outcome="duplicate")
+    return Answer(202)

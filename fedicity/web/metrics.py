@@ -180,23 +180,30 @@ async def _started() -> None:
 async def _count(response: Response) -> Response:
     """Count the request by its URL rule (never its path: bounded, and no token in a label)."""
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    HTTP_REQUESTS.labels(method(request.method), route, str(response.status_code)).inc()
     started = g.get("metrics_started")
     duration = None if started is None else time.perf_counter() - started
+    record(request.method, route, response.status_code, duration, g.get("problem_reason"))
+    return response
+
+
+def record(
+    request_method: str, route: str, status: int, duration: float | None, reason: str | None
+) -> None:
+    """Count a request and write its access log line (`duration` in seconds)."""
+    method_label = method(request_method)
+    HTTP_REQUESTS.labels(method_label, route, str(status)).inc()
     if duration is not None:
         HTTP_DURATION.labels(route).observe(duration)
     fields: dict[str, object] = {
-        "method": method(request.method),
+        "method": method_label,
         "route": route,
-        "status": response.status_code,
+        "status": status,
         "duration_ms": None if duration is None else round(duration * 1000, 1),
     }
-    reason = g.get("problem_reason")
     if reason:
         # A refusal's code (signature_expired, domain_refused...): why, without the details.
         fields["reason"] = reason
-    _access_log.info("%s %s %d", request.method, route, response.status_code, extra=fields)
-    return response
+    _access_log.info("%s %s %d", request_method, route, status, extra=fields)
 
 
 def create_metrics_app(settings: Settings, pool: Pool, clock: Clock) -> Quart:

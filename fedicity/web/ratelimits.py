@@ -19,9 +19,9 @@ from fedicity.accounts import throttle
 from fedicity.activitypub.accessors import host_of
 from fedicity.db.pool import Connection
 from fedicity.ratelimit.limiter import Limit, hit
-from fedicity.web.app import state
+from fedicity.web.app import AppState, state
 from fedicity.web.clientip import client_ip
-from fedicity.web.errors import Problem, problem_response
+from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.session import check_csrf, current_account
 
@@ -109,23 +109,19 @@ def too_fast(page: str, retry_after: int) -> Response:
     return response
 
 
-async def inbox_refusal(conn: Connection, key_id: str) -> Response | None:
-    """Count a verified delivery against the domain whose key signed it; the 429 when the
-    domain is past its rate.
+async def inbox_refusal(app_state: AppState, conn: Connection, key_id: str) -> None:
+    """Count a verified delivery against the domain whose key signed it; TooMany (429) when
+    the domain is past its rate.
 
     Counted after the signature check, so a forger cannot spend another domain's budget (the
     price: a signature check per refused delivery, with the key usually from the cache)."""
-    app_state = state()
     origin = host_of(key_id)
     limit = Limit("inbox-domain", app_state.settings.inbox_rate_per_domain, timedelta(minutes=1))
     verdict = await hit(conn, limit, origin, app_state.clock.now())
-    if verdict.allowed:
-        return None
-    response = await problem_response(
-        429,
-        f"{origin} sent more than {limit.limit} activities this minute; "
-        f"retry in {verdict.retry_after} s",
-        {"reason": "rate_limited"},
-    )
-    response.headers["Retry-After"] = str(verdict.retry_after)
-    return response
+    if not verdict.allowed:
+        raise TooMany(
+            verdict.retry_after,
+            f"{origin} sent more than {limit.limit} activities this minute; "
+            f"retry in {verdict.retry_after} s",
+            "rate_limited",
+        )

@@ -27,13 +27,14 @@ from typing import Any, Literal, TypeVar
 
 from quart import Quart, Response, current_app, g, request
 
+from fedicity.activitypub.httpsig.wire import fold_headers
 from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES
 from fedicity.db.pool import Borrowed
 from fedicity.moderation.policy import host_refusal
 from fedicity.web.app import AppState, mark_for_programs, state
 from fedicity.web.errors import Problem, problem_response
-from fedicity.web.inbox import folded_headers, key_resolver
+from fedicity.web.inbox import key_resolver
 from fedicity.web.negotiation import wants_activitypub
 
 Kind = Literal["always", "negotiated", "public"]
@@ -87,7 +88,7 @@ async def require_signed_fetch() -> Response | None:
     if served.kind == "public" or (served.kind == "negotiated" and not wants_activitypub(request)):
         _clear()
         return None
-    headers = folded_headers()
+    headers = fold_headers(request.headers.items())
     if "signature" not in headers and "signature-input" not in headers:
         if served.unsigned is not None:
             _clear()
@@ -101,7 +102,7 @@ async def require_signed_fetch() -> Response | None:
             method=request.method,
             url=url,
             headers=headers,
-            resolve_key=key_resolver(db),
+            resolve_key=key_resolver(app_state, db),
             now=app_state.clock.now(),
             authority=app_state.settings.host,
             refuse_host=host_refusal(db, allowlist_mode=app_state.settings.federation_allowlist),

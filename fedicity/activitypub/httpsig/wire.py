@@ -23,13 +23,20 @@ from fedicity.activitypub.httpsig.models import (
 )
 
 
-def fold_headers(headers: Headers) -> dict[str, str]:
+class FoldedHeaders(dict[str, str]):
+    """Headers already folded: folding them again returns them as they are (the inbox folds
+    once; parsing, checking and verifying a signature each ask for folded headers)."""
+
+
+def fold_headers(headers: Headers) -> FoldedHeaders:
     """Lower-case the names; join repeated fields with ", " and trim values, as both specs say."""
+    if isinstance(headers, FoldedHeaders):
+        return headers
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     folded: dict[str, list[str]] = {}
     for name, value in pairs:
         folded.setdefault(name.lower(), []).append(value.strip(" \t"))
-    return {name: ", ".join(values) for name, values in folded.items()}
+    return FoldedHeaders((name, ", ".join(values)) for name, values in folded.items())
 
 
 def merged(headers: Headers, added: Mapping[str, str]) -> dict[str, str]:
