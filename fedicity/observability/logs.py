@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -35,6 +36,15 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def _text_value(value: Any) -> str:
+    """A field's value as JSON, the common kinds without json.dumps (one line per request)."""
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return json.dumps(_plain(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -71,7 +81,7 @@ class TextFormatter(logging.Formatter):
         if not extra:
             return line
         # A newline in a value would let remote text forge a log line of its own.
-        pairs = " ".join(f"{key}={json.dumps(_plain(value))}" for key, value in extra.items())
+        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in extra.items())
         head, newline, rest = line.partition("\n")
         return f"{head} {pairs}{newline}{rest}"
 
