@@ -7,7 +7,7 @@ accepts and answers 202; workers interpret it later (the inbox is a mailbox).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -52,6 +52,14 @@ class KeyUnavailable:
     detail: str
     gone: bool = False
     busy: bool = False
+
+
+class Preparer(Protocol):
+    """Told, once the signature is parsed and before the domain gate and the key lookup, what
+    they will ask: the keyId, the hosts to gate and the activity's actor. A caller may read it
+    all at once (one database statement) and answer the callbacks from what it read."""
+
+    def __call__(self, key_id: str, hosts: Sequence[str], actor_uri: str) -> Awaitable[None]: ...
 
 
 class KeyResolver(Protocol):
@@ -157,11 +165,13 @@ async def check(
     now: datetime,
     authority: str,
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None,
+    prepare: Preparer | None = None,
 ) -> Accepted | Rejected | IgnoredDelete:
     """Run every inbox check on one POST, in order; the first failure decides the answer.
 
     `authority` is this server's host (and port when not the default): the signature must name
-    it, or a delivery signed for another server could be replayed here.
+    it, or a delivery signed for another server could be replayed here. `prepare` hears what
+    `refuse_host` and `resolve_key` will be asked, before they are (see Preparer).
     """
     parsed_body = parse_activity(body, headers.get("content-type"))
     if isinstance(parsed_body, Rejected):
@@ -176,7 +186,10 @@ async def check(
     signature = _signature_for_us(method, url, headers, authority)
     if isinstance(signature, Rejected):
         return signature
-    refused = await _refused_host(refuse_host, {host_of(signature.key_id), host_of(actor_uri)})
+    hosts = list(dict.fromkeys((host_of(signature.key_id), host_of(actor_uri))))
+    if prepare is not None:
+        await prepare(signature.key_id, hosts, actor_uri)
+    refused = await _refused_host(refuse_host, hosts)
     if refused is not None:
         return refused
 

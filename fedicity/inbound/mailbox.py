@@ -82,10 +82,7 @@ async def receive(
             ignored=f"no handler for {type}",
         )
         return Stored(new)
-    pending = await queries.count_pending_from(conn, origin, limit=pending_cap)
-    if pending >= pending_cap:
-        return Busy(origin, pending)
-    new = await queries.insert_inbox_item(
+    new, waiting = await queries.insert_pending_within(
         conn,
         activity_uri=activity_uri,
         actor_uri=actor_uri,
@@ -95,5 +92,6 @@ async def receive(
         key_id=key_id,
         now=now,
         origin_host=origin,
+        cap=pending_cap,
     )
-    return Stored(new)
+    return Busy(origin, waiting) if waiting >= pending_cap else Stored(new)

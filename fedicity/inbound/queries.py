@@ -31,6 +31,66 @@ class InboxItem:
     actor_type: str | None = None
 
 
+@dataclass(frozen=True)
+class Sender:
+    """What an inbox POST asks about its sender, read in one statement: the domain policy's
+    action for each domain (None: no policy), the cached key's owner and PEM (None: not
+    cached), and the restriction of the activity's actor ('silence', 'suspend' or None)."""
+
+    key_id: str
+    actor_uri: str
+    actions: dict[str, str | None]
+    key_owner: str | None
+    key_pem: str | None
+    restriction: str | None
+
+
+async def select_sender(
+    conn: Connection, *, domains: Sequence[str], key_id: str, actor_uri: str
+) -> Sender:
+    """The policy actions of `domains`, the key `key_id` if cached, and `actor_uri`'s
+    restriction: the gate, the key and the suspension of one POST in one round trip."""
+    row = await conn.fetchrow(
+        """SELECT ARRAY(SELECT domain_policy_action(d)
+                          FROM unnest($1::text[]) WITH ORDINALITY AS given(d, n)
+                         ORDER BY n) AS actions,
+                  key.uri, key.public_key_pem,
+                  (SELECT level FROM actor_restrictions WHERE actor_uri = $3) AS restriction
+             FROM (VALUES (1)) AS one
+             LEFT JOIN LATERAL (
+                  SELECT uri, public_key_pem FROM remote_actors
+                   WHERE key_id = $2 AND deleted_at IS NULL AND public_key_pem IS NOT NULL
+                   LIMIT 1) AS key ON true""",
+        list(domains),
+        key_id,
+        actor_uri,
+    )
+    assert row is not None
+    pem = row["public_key_pem"] or None
+    return Sender(
+        key_id=key_id,
+        actor_uri=actor_uri,
+        actions=dict(zip(domains, row["actions"], strict=True)),
+        key_owner=row["uri"] if pem else None,
+        key_pem=pem,
+        restriction=row["restriction"],
+    )
+
+
+_INSERTED_COLUMNS = """activity_uri, actor_uri, type, recipient, raw, key_id, received_at,
+    next_attempt_at, origin_host, state, last_error, processed_at"""
+
+
+def _waiting_from(host: str, limit: str) -> str:
+    """SQL for the rows signed from the host parameter `host` that wait, to be processed or held
+    for an admin (a wave of held spam counts against its server too), up to `limit` of each."""
+    return f"""
+    (SELECT count(*) FROM (SELECT 1 FROM inbox_items
+                            WHERE state = 'pending' AND origin_host = {host} LIMIT {limit}) AS p)
+  + (SELECT count(*) FROM (SELECT 1 FROM inbox_items
+                            WHERE state = 'held' AND origin_host = {host} LIMIT {limit}) AS h)"""
+
+
 async def insert_inbox_item(
     conn: Connection,
     *,
@@ -49,12 +109,10 @@ async def insert_inbox_item(
     `ignored` (the reason) stores it already processed, as nothing here will handle it.
     """
     row_id = await conn.fetchval(
-        """INSERT INTO inbox_items (activity_uri, actor_uri, type, recipient, raw, key_id,
-                                    received_at, next_attempt_at, origin_host, state, last_error,
-                                    processed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)
-           ON CONFLICT (activity_uri) DO NOTHING
-           RETURNING id""",
+        f"""INSERT INTO inbox_items ({_INSERTED_COLUMNS})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)
+            ON CONFLICT (activity_uri) DO NOTHING
+            RETURNING id""",
         activity_uri,
         actor_uri,
         type,
@@ -70,19 +128,50 @@ async def insert_inbox_item(
     return row_id is not None
 
 
+async def insert_pending_within(
+    conn: Connection,
+    *,
+    activity_uri: str,
+    actor_uri: str,
+    type: str,
+    recipient: str | None,
+    raw: dict[str, Any],
+    key_id: str,
+    now: datetime,
+    origin_host: str,
+    cap: int,
+) -> tuple[bool, int]:
+    """Store a pending activity unless its origin already has `cap` rows waiting (as
+    count_pending_from counts them), in one statement: (stored, rows waiting before); not
+    stored with fewer than `cap` waiting means a duplicate."""
+    row = await conn.fetchrow(
+        f"""WITH waiting AS (SELECT {_waiting_from("$8", "$9")} AS n),
+                 inserted AS (
+                     INSERT INTO inbox_items ({_INSERTED_COLUMNS})
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $7, $8, 'pending', NULL, NULL
+                       FROM waiting WHERE waiting.n < $9
+                     ON CONFLICT (activity_uri) DO NOTHING
+                     RETURNING id)
+            SELECT (SELECT n FROM waiting) AS waiting,
+                   EXISTS (SELECT 1 FROM inserted) AS stored""",
+        activity_uri,
+        actor_uri,
+        type,
+        recipient,
+        raw,
+        key_id,
+        now,
+        origin_host,
+        cap,
+    )
+    assert row is not None
+    return row["stored"], row["waiting"]
+
+
 async def count_pending_from(conn: Connection, origin_host: str, *, limit: int) -> int:
     """How many rows signed from this host wait, to be processed or held for an admin (a wave
     of held spam counts against its server too), counting up to `limit` of each."""
-    count: int = await conn.fetchval(
-        """SELECT (SELECT count(*) FROM (
-                       SELECT 1 FROM inbox_items
-                        WHERE state = 'pending' AND origin_host = $1 LIMIT $2) AS waiting)
-                + (SELECT count(*) FROM (
-                       SELECT 1 FROM inbox_items
-                        WHERE state = 'held' AND origin_host = $1 LIMIT $2) AS held)""",
-        origin_host,
-        limit,
-    )
+    count: int = await conn.fetchval(f"SELECT {_waiting_from('$1', '$2')}", origin_host, limit)
     return count
 
 

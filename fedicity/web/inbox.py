@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -36,8 +36,10 @@ from fedicity.actors.remote import LookupFailure
 from fedicity.db.outage import unreachable
 from fedicity.db.pool import Borrowed
 from fedicity.inbound import mailbox
+from fedicity.inbound import queries as inbound_queries
+from fedicity.inbound.queries import Sender
 from fedicity.moderation import queries as moderation_queries
-from fedicity.moderation.policy import host_refusal
+from fedicity.moderation.policy import decide, host_refusal, policy_domain
 from fedicity.observability import metrics
 from fedicity.web.app import AppState, FedicityQuart
 from fedicity.web.errors import (
@@ -248,6 +250,55 @@ def key_resolver(app_state: AppState, db: Borrowed) -> KeyResolver:
     return resolve
 
 
+class _SenderChecks:
+    """The domain gate, the key and the suspension of one POST, answered from one statement
+    (`inbound/queries.py:select_sender`) read when the signature is parsed; anything that
+    statement did not read (a refreshed key, another host) is asked as it was before."""
+
+    def __init__(self, app_state: AppState, db: Borrowed) -> None:
+        self.app_state = app_state
+        self.db = db
+        self.sender: Sender | None = None
+        self._allowlist = app_state.settings.federation_allowlist
+        self._refuse_host = host_refusal(db, allowlist_mode=self._allowlist)
+        self._resolve = key_resolver(app_state, db)
+
+    async def prepare(self, key_id: str, hosts: Sequence[str], actor_uri: str) -> None:
+        """Read what the gate, the key lookup and the suspension check will ask."""
+        domains = [policy_domain(host) for host in hosts]
+        self.sender = await inbound_queries.select_sender(
+            await self.db.get(), domains=domains, key_id=key_id, actor_uri=actor_uri
+        )
+
+    async def refuse_host(self, host: str) -> str | None:
+        """Why the domain policy refuses `host`, or None."""
+        domain = policy_domain(host)
+        if self.sender is None or domain not in self.sender.actions:
+            return await self._refuse_host(host)
+        decision = decide(domain, self.sender.actions[domain], allowlist_mode=self._allowlist)
+        return None if decision.allowed else decision.reason
+
+    async def resolve_key(self, key_id: str, *, refresh: bool) -> InboxKey | KeyUnavailable:
+        """The key as read, when it was cached; else the directory's."""
+        sender = self.sender
+        if (
+            not refresh
+            and sender is not None
+            and sender.key_id == key_id
+            and sender.key_owner is not None
+            and sender.key_pem is not None
+            and not self.app_state.fed.directory.is_local(key_id)
+        ):
+            return InboxKey(key_id, sender.key_owner, sender.key_pem)
+        return await self._resolve(key_id, refresh=refresh)
+
+    async def restriction(self, actor_uri: str) -> str | None:
+        """The moderators' restriction of a remote actor."""
+        if self.sender is not None and self.sender.actor_uri == actor_uri:
+            return self.sender.restriction
+        return await moderation_queries.select_restriction(await self.db.get(), actor_uri)
+
+
 async def _receive(
     app_state: AppState,
     db: Borrowed,
@@ -256,17 +307,20 @@ async def _receive(
     body: bytes,
     recipient: str | None,
 ) -> Answer:
-    """Check, gate and store one POST. Every database step of a delivery whose key is cached
-    (policy, key, restriction, rate, insert) runs on `db`: one visit to the pool."""
+    """Check, gate and store one POST. A delivery whose key is cached visits the pool once
+    (`db`) and sends it four statements: the sender (policies, key, restriction), the rate, the
+    domain's waiting rows and the insert."""
+    sender = _SenderChecks(app_state, db)
     result = await check(
         method="POST",
         url=url,
         headers=headers,
         body=body,
-        resolve_key=key_resolver(app_state, db),
+        resolve_key=sender.resolve_key,
         now=app_state.clock.now(),
         authority=app_state.settings.host,
-        refuse_host=host_refusal(db, allowlist_mode=app_state.settings.federation_allowlist),
+        refuse_host=sender.refuse_host,
+        prepare=sender.prepare,
     )
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})
@@ -275,7 +329,7 @@ async def _receive(
     assert isinstance(result, Accepted)
     conn = await db.get()
     # A remote account the moderators suspended is heard no more (stewardship/actions.py).
-    if await moderation_queries.select_restriction(conn, result.actor_uri) == "suspend":
+    if await sender.restriction(result.actor_uri) == "suspend":
         raise Problem(403, "this account is suspended here", extra={"reason": "suspended"})
     await inbox_refusal(app_state, conn, result.key_id)
     stored = await mailbox.receive(
