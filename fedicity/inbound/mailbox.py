@@ -9,7 +9,8 @@ which Mastodon does, so nothing is lost while one domain cannot crowd out the ot
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,48 @@ from fedicity.inbound import queries
 
 # Longer values are dropped from a skeleton: ids are bounded by the inbox only for the activity.
 _MAX_SKELETON_VALUE = 2048
+
+
+class CapWatch:
+    """How much room below the cap each domain had at its last count (one process's memory).
+
+    Counting a domain's waiting rows reads up to `cap` index entries: the largest cost of a POST
+    from a busy domain. After a count, the room left is spent by this process's next POSTs
+    without counting again, for `every` seconds at most: one process alone never passes the
+    cap. Other web processes storing for the same domain in that second can pass it by what
+    they store meanwhile (as two concurrent counts could before); the next count refuses again.
+    """
+
+    def __init__(
+        self,
+        cap: int,
+        *,
+        every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_domains: int = 10_000,
+    ) -> None:
+        self.cap = cap
+        self._every = every
+        self._clock = clock
+        self._max = max_domains
+        self._room: dict[str, tuple[float, int]] = {}
+
+    def take(self, origin: str) -> bool:
+        """Take one place below the cap known to be free; False when the rows must be counted."""
+        entry = self._room.get(origin)
+        if entry is None or entry[1] <= 0 or self._clock() - entry[0] >= self._every:
+            return False
+        self._room[origin] = (entry[0], entry[1] - 1)
+        return True
+
+    def counted(self, origin: str, waiting: int) -> None:
+        """Remember a count: `waiting` rows, the POST that counted them included if stored."""
+        self._room.pop(origin, None)
+        if waiting >= self.cap:
+            return
+        if len(self._room) >= self._max:
+            self._room.pop(next(iter(self._room)))
+        self._room[origin] = (self._clock(), self.cap - waiting)
 
 
 @dataclass(frozen=True)
@@ -62,11 +105,11 @@ async def receive(
     key_id: str,
     recipient: str | None,
     now: datetime,
-    pending_cap: int,
+    cap: CapWatch,
     handled: bool,
 ) -> Stored | Busy:
     """Store a verified activity once: a skeleton when nothing handles it (`handled`, as the
-    workers' router says), else a pending row."""
+    workers' router says), else a pending row, unless its domain has `cap.cap` rows waiting."""
     origin = host_of(key_id)
     if not handled:
         new = await queries.insert_inbox_item(
@@ -82,6 +125,19 @@ async def receive(
             ignored=f"no handler for {type}",
         )
         return Stored(new)
+    if cap.take(origin):
+        new = await queries.insert_inbox_item(
+            conn,
+            activity_uri=activity_uri,
+            actor_uri=actor_uri,
+            type=type,
+            recipient=recipient,
+            raw=activity,
+            key_id=key_id,
+            now=now,
+            origin_host=origin,
+        )
+        return Stored(new)
     new, waiting = await queries.insert_pending_within(
         conn,
         activity_uri=activity_uri,
@@ -92,6 +148,7 @@ async def receive(
         key_id=key_id,
         now=now,
         origin_host=origin,
-        cap=pending_cap,
+        cap=cap.cap,
     )
-    return Busy(origin, waiting) if waiting >= pending_cap else Stored(new)
+    cap.counted(origin, waiting + 1 if new else waiting)
+    return Busy(origin, waiting) if waiting >= cap.cap else Stored(new)

@@ -17,6 +17,7 @@ from fedicity.accounts import sessions
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Pool, create_pool
+from fedicity.inbound.mailbox import CapWatch
 from fedicity.settings import Settings
 from fedicity.urls import Urls
 from fedicity.workers.federation import Federation, start_federation
@@ -117,6 +118,11 @@ class AppState:
     # Serialized local actor documents by username; dropped when a profile changes here, and
     # expiring so that a change made by another process (or a membership count) shows soon.
     actor_documents: DocumentCache = field(default_factory=lambda: DocumentCache(ACTOR_DOC_TTL))
+    # Each domain's room below FEDICITY_INBOX_PENDING_PER_DOMAIN, as last counted here.
+    pending_cap: CapWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pending_cap = CapWatch(self.settings.inbox_pending_per_domain)
 
     @property
     def fed(self) -> Federation:

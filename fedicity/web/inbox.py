@@ -308,8 +308,8 @@ async def _receive(
     recipient: str | None,
 ) -> Answer:
     """Check, gate and store one POST. A delivery whose key is cached visits the pool once
-    (`db`) and sends it four statements: the sender (policies, key, restriction), the rate, the
-    domain's waiting rows and the insert."""
+    (`db`) and sends it three statements: the sender (policies, key, restriction), the rate,
+    and the insert (with the count of the domain's waiting rows, see CapWatch)."""
     sender = _SenderChecks(app_state, db)
     result = await check(
         method="POST",
@@ -341,7 +341,7 @@ async def _receive(
         key_id=result.key_id,
         recipient=recipient,
         now=app_state.clock.now(),
-        pending_cap=app_state.settings.inbox_pending_per_domain,
+        cap=app_state.pending_cap,
         handled=build_router().lookup(result.activity) is not None,
     )
     await db.release()
