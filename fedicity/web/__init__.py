@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from fedicity.accounts import queries as account_queries
 from fedicity.activitypub.dates import format_datetime
-from fedicity.web import headers, i18n, inbox, metrics, signed_fetch
+from fedicity.web import activitypub, headers, i18n, inbox, metrics, signed_fetch
 from fedicity.web.app import FedicityQuart, program_request, state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
@@ -37,6 +37,7 @@ def register_web(app: Quart) -> None:
     _register_blueprints(app)
     # Inbox POSTs are answered before Quart sees them (web/inbox.py says why).
     inbox.install(cast(FedicityQuart, app))
+    activitypub.serve_cached_actors(cast(FedicityQuart, app))
 
 
 def _install_template_helpers(app: Quart) -> None:

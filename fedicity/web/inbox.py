@@ -14,9 +14,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote
 
 from quart import Quart
@@ -41,7 +40,9 @@ from fedicity.inbound.queries import Sender
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import decide, host_refusal, policy_domain
 from fedicity.observability import metrics
+from fedicity.web import asgi
 from fedicity.web.app import AppState, FedicityQuart
+from fedicity.web.asgi import Receive, Scope, Send
 from fedicity.web.errors import (
     RETRY_AFTER_SECONDS,
     Problem,
@@ -49,15 +50,10 @@ from fedicity.web.errors import (
     problem_document,
     unavailable_document,
 )
-from fedicity.web.headers import DOCUMENT_HEADERS
 from fedicity.web.metrics import record
 from fedicity.web.moderation import refuse_suspended
 from fedicity.web.ratelimits import TooMany, inbox_refusal
 from fedicity.workers.router import build_router
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 # Seconds a domain over its cap of waiting activities is asked to wait.
 BUSY_RETRY_AFTER = 300
@@ -123,10 +119,7 @@ async def _serve(app: Quart, route: str, scope: Scope, receive: Receive, send: S
         answer = _problem(problem)
     except Exception as error:  # noqa: BLE001 - every failure is answered, as Quart's handler did
         answer = _failure(app, app_state, error)
-    await send(
-        {"type": "http.response.start", "status": answer.status, "headers": _headers(answer)}
-    )
-    await send({"type": "http.response.body", "body": answer.body})
+    await asgi.answer(send, answer.status, answer.body, _headers(answer))
     if answer.status == 202:
         metrics.inbox_accepted(answer.outcome)
     else:
@@ -135,12 +128,12 @@ async def _serve(app: Quart, route: str, scope: Scope, receive: Receive, send: S
 
 
 def _headers(answer: Answer) -> list[tuple[bytes, bytes]]:
-    headers = [(b"content-length", str(len(answer.body)).encode("ascii"))]
+    headers = [*answer.headers]
     if answer.status == 405:
         headers.append((b"allow", b"POST"))
     if answer.body:
         headers.append((b"content-type", _PROBLEM_JSON))
-    return [*headers, *answer.headers, *DOCUMENT_HEADERS]
+    return headers
 
 
 def _problem(problem: Problem) -> Answer:

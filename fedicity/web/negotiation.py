@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from quart import Request
+from werkzeug.datastructures import MIMEAccept
 
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES, LD_JSON_PROFILE
 
@@ -14,8 +15,13 @@ _AP_OFFERS = (*AP_MEDIA_TYPES, LD_JSON_PROFILE)
 
 def wants_activitypub(request: Request) -> bool:
     """Whether the client asked for an ActivityStreams document rather than a page."""
-    best = request.accept_mimetypes.best_match([_HTML, *_AP_OFFERS])
-    return best in _AP_OFFERS and request.accept_mimetypes[best] > 0
+    return accepts_activitypub(request.accept_mimetypes)
+
+
+def accepts_activitypub(accept: MIMEAccept) -> bool:
+    """Whether an Accept header prefers an ActivityStreams document to a page."""
+    best = accept.best_match([_HTML, *_AP_OFFERS])
+    return best in _AP_OFFERS and accept[best] > 0
 
 
 def wants_html(request: Request) -> bool:

@@ -4,6 +4,7 @@ people (the session's account, the language, reading a form)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -174,3 +175,52 @@ async def test_discovery_sets_no_language_cookie(
     response = await client.get(path)
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
+
+
+async def test_a_cached_actor_document_is_answered_in_front_of_quart_as_quart_answers_it(
+    app: Quart, client: TestClientProtocol, pool: Pool, keygen: FixedKeys
+) -> None:
+    # Quart's hooks are counted: a request answered in front of Quart runs none of them
+    through_quart: list[str] = []
+
+    async def seen() -> None:
+        through_quart.append("hook")
+
+    app.before_request(seen)
+    await _citizen(pool, keygen)
+    as_json = {"Accept": 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'}
+    # The first fetch builds the document (through Quart), the second finds it cached
+    first = await client.get("/actors/camille", headers=as_json)
+    assert through_quart == ["hook"]
+    again = await client.get("/actors/camille", headers=as_json)
+    assert through_quart == ["hook"]
+    # The same document, with the same headers
+    assert await again.get_data() == await first.get_data()
+    for name in ("Content-Type", "Vary", "Content-Security-Policy", "X-Content-Type-Options"):
+        assert again.headers[name] == first.headers[name], name
+    # A browser still gets the page, and a HEAD, a query or another actor go to Quart
+    page = await client.get("/actors/camille", headers={"Accept": "text/html"})
+    assert page.headers["Content-Type"].startswith("text/html")
+    await client.head("/actors/camille", headers=as_json)
+    await client.get("/actors/camille?page=1", headers=as_json)
+    assert (await client.get("/actors/nobody", headers=as_json)).status_code == 404
+    assert len(through_quart) == 5
+
+
+async def test_under_authorized_fetch_a_cached_document_still_needs_a_signature(
+    settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    signed_only = dataclasses.replace(settings, authorized_fetch=True)
+    application = create_app(signed_only, pool=pool, clock=clock, keygen=keygen)
+    async with application.test_app():
+        await _citizen(pool, keygen)
+        # Even with the whole document in the cache (a signed fetch put it there)
+        application.extensions["fedicity"].actor_documents.put("camille", b'{"secret": 1}')
+        response = await application.test_client().get(
+            "/actors/camille", headers={"Accept": "application/activity+json"}
+        )
+        # An unsigned fetch gets what the gate gives it: the minimal document, not the cache
+        body = await response.get_data()
+        assert response.status_code == 200
+        assert b"secret" not in body
+        assert json.loads(body)["preferredUsername"] == "camille"
