@@ -215,6 +215,28 @@ class Urls:
         return self.absolute("/authorize_interaction?uri={uri}")
 
 
+# The routes answered in front of Quart (web/inbox.py, web/activitypub.py), as their metrics and
+# access log lines name them.
+SHARED_INBOX_ROUTE = "/inbox"
+INSTANCE_INBOX_ROUTE = "/actor/inbox"
+ACTOR_INBOX_ROUTE = "/actors/<username>/inbox"
+ACTOR_ROUTE = "/actors/<username>"
+
+
+def front_route(path: str) -> tuple[str, str | None] | None:
+    """Which of the routes answered in front of Quart a request path (decoded, as routing sees
+    it) goes to, with the username it names; None for any other path."""
+    if path in (SHARED_INBOX_ROUTE, INSTANCE_INBOX_ROUTE):
+        return path, None
+    rest = path.removeprefix("/actors/")
+    name, slash, tail = rest.partition("/")
+    if rest == path or not name:
+        return None
+    if not slash:
+        return ACTOR_ROUTE, name
+    return (ACTOR_INBOX_ROUTE, name) if tail == "inbox" else None
+
+
 def _last_segment(path: str, prefix: str) -> str | None:
     """What follows `prefix` in `path` (unquoted) when it is one non-empty segment."""
     rest = path.rstrip("/").removeprefix(prefix)

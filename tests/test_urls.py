@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fedicity.urls import Urls, territory_path
+from fedicity.urls import Urls, front_route, territory_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "fedicity"
@@ -80,3 +80,12 @@ def test_usernames_are_read_back_from_our_paths() -> None:
     assert URLS.username_in("/@camille") is None
     assert URLS.profile_username_in("/@camille") == "camille"
     assert URLS.profile_username_in("/@") is None
+
+
+def test_front_routes_are_read_from_decoded_paths() -> None:
+    assert front_route("/inbox") == ("/inbox", None)
+    assert front_route("/actor/inbox") == ("/actor/inbox", None)
+    assert front_route("/actors/camille") == ("/actors/<username>", "camille")
+    assert front_route("/actors/élise/inbox") == ("/actors/<username>/inbox", "élise")
+    for other in ("/actors/", "/actors//inbox", "/actors/camille/outbox", "/inbox/", "/actor"):
+        assert front_route(other) is None, other

@@ -125,19 +125,8 @@ async def receive(
             ignored=f"no handler for {type}",
         )
         return Stored(new)
-    if cap.take(origin):
-        new = await queries.insert_inbox_item(
-            conn,
-            activity_uri=activity_uri,
-            actor_uri=actor_uri,
-            type=type,
-            recipient=recipient,
-            raw=activity,
-            key_id=key_id,
-            now=now,
-            origin_host=origin,
-        )
-        return Stored(new)
+    # Counted unless a recent count left room (CapWatch).
+    counting = not cap.take(origin)
     new, waiting = await queries.insert_pending_within(
         conn,
         activity_uri=activity_uri,
@@ -148,7 +137,9 @@ async def receive(
         key_id=key_id,
         now=now,
         origin_host=origin,
-        cap=cap.cap,
+        cap=cap.cap if counting else None,
     )
+    if waiting is None:
+        return Stored(new)
     cap.counted(origin, waiting + 1 if new else waiting)
     return Busy(origin, waiting) if waiting >= cap.cap else Stored(new)

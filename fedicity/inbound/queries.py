@@ -152,11 +152,25 @@ async def insert_pending_within(
     key_id: str,
     now: datetime,
     origin_host: str,
-    cap: int,
-) -> tuple[bool, int]:
+    cap: int | None,
+) -> tuple[bool, int | None]:
     """Store a pending activity unless its origin already has `cap` rows waiting (as
     count_pending_from counts them), in one statement: (stored, rows waiting before); not
-    stored with fewer than `cap` waiting means a duplicate."""
+    stored with fewer than `cap` waiting means a duplicate. With no `cap` (the caller knows
+    there is room) nothing is counted: (stored, None)."""
+    if cap is None:
+        new = await insert_inbox_item(
+            conn,
+            activity_uri=activity_uri,
+            actor_uri=actor_uri,
+            type=type,
+            recipient=recipient,
+            raw=raw,
+            key_id=key_id,
+            now=now,
+            origin_host=origin_host,
+        )
+        return new, None
     row = await conn.fetchrow(
         f"""WITH waiting AS (SELECT {_waiting_from("$8", "$9")} AS n),
                  inserted AS (

@@ -27,6 +27,7 @@ from fedicity.posts.document import note_to_ap
 from fedicity.posts.models import Post
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.document import territory_actor_to_ap
+from fedicity.urls import ACTOR_ROUTE, front_route
 from fedicity.web import asgi
 from fedicity.web.app import AppState, FedicityQuart, program_request, state
 from fedicity.web.asgi import Receive, Scope, Send
@@ -69,10 +70,10 @@ def serve_cached_actors(app: FedicityQuart) -> None:
     async def serve(scope: Scope, receive: Receive, send: Send) -> bool:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
             return False
-        path: str = scope["path"]
-        username = path[len("/actors/") :]
-        if not path.startswith("/actors/") or "/" in username:
+        found = front_route(scope["path"])
+        if found is None or found[0] != ACTOR_ROUTE or found[1] is None:
             return False
+        username = found[1]
         app_state: AppState = app.extensions["fedicity"]
         if app_state.settings.authorized_fetch:
             return False
@@ -82,7 +83,7 @@ def serve_cached_actors(app: FedicityQuart) -> None:
             return False
         started = time.perf_counter()
         await asgi.answer(send, 200, body, _CACHED_ACTOR_HEADERS)
-        record("GET", "/actors/<username>", 200, time.perf_counter() - started, None)
+        record("GET", ACTOR_ROUTE, 200, time.perf_counter() - started, None)
         return True
 
     app.put_in_front(serve)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from fedicity.inbound.queries import Sender
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.policy import decide, host_refusal, policy_domain
 from fedicity.observability import metrics
+from fedicity.urls import ACTOR_ROUTE, INSTANCE_INBOX_ROUTE, front_route
 from fedicity.web import asgi
 from fedicity.web.app import AppState, FedicityQuart
 from fedicity.web.asgi import Receive, Scope, Send
@@ -57,9 +57,6 @@ from fedicity.workers.router import build_router
 
 # Seconds a domain over its cap of waiting activities is asked to wait.
 BUSY_RETRY_AFTER = 300
-# The routes, as the access log and the metrics name them (never the path: bounded labels).
-SHARED, INSTANCE, PERSONAL = "/inbox", "/actor/inbox", "/actors/<username>/inbox"
-_PERSONAL = re.compile(r"/actors/([^/]+)/inbox")
 _PROBLEM_JSON = b"application/problem+json"
 _log = logging.getLogger(__name__)
 
@@ -79,40 +76,37 @@ class _Disconnected(Exception):
     """The client left before its body was read: nothing to answer."""
 
 
-def route_of(scope: Scope) -> str | None:
-    """The inbox route a request goes to, or None when it is not for an inbox."""
+def route_of(scope: Scope) -> tuple[str, str | None] | None:
+    """The inbox route a request goes to and the username it names; None when not an inbox."""
     if scope["type"] != "http":
         return None
-    path = scope["path"]
-    if path == SHARED:
-        return SHARED
-    if path == INSTANCE:
-        return INSTANCE
-    if path.startswith("/actors/") and _PERSONAL.fullmatch(path):
-        return PERSONAL
-    return None
+    found = front_route(scope["path"])
+    return None if found is None or found[0] == ACTOR_ROUTE else found
 
 
 def install(app: FedicityQuart) -> None:
     """Answer inbox POSTs in front of `app`'s Quart handling."""
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> bool:
-        route = route_of(scope)
-        if route is None:
+        found = route_of(scope)
+        if found is None:
             return False
-        await _serve(app, route, scope, receive, send)
+        await _serve(app, found, scope, receive, send)
         return True
 
     app.put_in_front(serve)
 
 
-async def _serve(app: Quart, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+async def _serve(
+    app: Quart, found: tuple[str, str | None], scope: Scope, receive: Receive, send: Send
+) -> None:
+    route = found[0]
     started = time.perf_counter()
     app_state: AppState = app.extensions["fedicity"]
     try:
         if scope["method"] != "POST":
             raise Problem(405, "an inbox takes POST only")
-        answer = await _answer(app_state, route, scope, receive, app.config["BODY_TIMEOUT"])
+        answer = await _answer(app_state, found, scope, receive, app.config["BODY_TIMEOUT"])
     except _Disconnected:
         return
     except Problem as problem:
@@ -165,7 +159,11 @@ def _failure(app: Quart, app_state: AppState, error: Exception) -> Answer:
 
 
 async def _answer(
-    app_state: AppState, route: str, scope: Scope, receive: Receive, body_timeout: float
+    app_state: AppState,
+    found: tuple[str, str | None],
+    scope: Scope,
+    receive: Receive,
+    body_timeout: float,
 ) -> Answer:
     """Read, check, gate and store one POST."""
     path: str = scope["path"]
@@ -184,10 +182,10 @@ async def _answer(
         raise Problem(408, "the body did not arrive in time") from None
     async with Borrowed(app_state.inbox_db) as db:
         recipient: str | None = None
-        if route == INSTANCE:
+        route, username = found
+        if route == INSTANCE_INBOX_ROUTE:
             recipient = app_state.urls.instance_actor
-        elif route == PERSONAL:
-            username = path.split("/")[2]
+        elif username is not None:
             actor = await actor_queries.select_actor_by_username(await db.get(), username)
             if actor is None or actor.kind == "application":
                 raise Problem(404, f"no actor named {username!r} here")

@@ -51,7 +51,8 @@ class Instance:
         return self.settings.base_url
 
 
-async def _wait_listening(port: int) -> None:
+async def wait_listening(port: int) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port`."""
     for _ in range(200):
         try:
             _reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -103,7 +104,7 @@ async def running_instance(
         loops = default_loops(federation, instance.urls, used_clock)
         tasks.append(asyncio.create_task(run_worker(pool, worker_stop, loops)))
     try:
-        await _wait_listening(chosen)
+        await wait_listening(chosen)
         yield instance
     finally:
         worker_stop.set()

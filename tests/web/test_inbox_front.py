@@ -24,7 +24,7 @@ from fedicity.settings import Settings
 from fedicity.web import inbox
 from fedicity.web.app import create_app
 from tests.conftest import FixedKeys, fixed_keypairs
-from tests.flows.harness import free_port
+from tests.flows.harness import free_port, wait_listening
 from tests.inbox_helpers import seed_remote_actor, signed_headers
 
 BASE = "http://fedicity.test"
@@ -49,14 +49,7 @@ async def served(
     port = free_port()
     stop = asyncio.Event()
     server = asyncio.create_task(serve_asgi(app, settings, listen=f"127.0.0.1:{port}", stop=stop))
-    for _ in range(200):
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        break
+    await wait_listening(port)
     try:
         yield app, port
     finally:
