@@ -28,9 +28,10 @@ class CapWatch:
 
     Counting a domain's waiting rows reads up to `cap` index entries: the largest cost of a POST
     from a busy domain. After a count, the room left is spent by this process's next POSTs
-    without counting again, for `every` seconds at most: one process alone never passes the
-    cap. Other web processes storing for the same domain in that second can pass it by what
-    they store meanwhile (as two concurrent counts could before); the next count refuses again.
+    without counting again, for `every` seconds at most. The cap can still be passed by what
+    was in flight while a count ran (at most the inbox pool's connections in this process) and
+    by what other web processes store for the same domain in that second, as concurrent counts
+    could before; the next count refuses again. It is a bound on a queue, not an exact figure.
     """
 
     def __init__(
