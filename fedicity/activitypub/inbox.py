@@ -56,10 +56,12 @@ class KeyUnavailable:
 
 class Preparer(Protocol):
     """Told, once the signature is parsed and before the domain gate and the key lookup, what
-    they will ask: the keyId, the hosts to gate and the activity's actor. A caller may read it
-    all at once (one database statement) and answer the callbacks from what it read."""
+    they will ask: the keyId, the hosts to gate and the activity's actor (None for a fetch). A
+    caller may read it all at once (one database statement) and answer the callbacks from it."""
 
-    def __call__(self, key_id: str, hosts: Sequence[str], actor_uri: str) -> Awaitable[None]: ...
+    def __call__(
+        self, key_id: str, hosts: Sequence[str], actor_uri: str | None
+    ) -> Awaitable[None]: ...
 
 
 class KeyResolver(Protocol):
@@ -330,12 +332,16 @@ async def authenticate_fetch(
     now: datetime,
     authority: str,
     refuse_host: Callable[[str], Awaitable[str | None]] | None = None,
+    prepare: Preparer | None = None,
 ) -> InboxKey | Rejected:
     """Check a signed GET or HEAD (authorized fetch): the signer's key, or why it is refused."""
     signature = _signature_for_us(method, url, headers, authority)
     if isinstance(signature, Rejected):
         return signature
-    refused = await _refused_host(refuse_host, [host_of(signature.key_id)])
+    hosts = [host_of(signature.key_id)]
+    if prepare is not None:
+        await prepare(signature.key_id, hosts, None)
+    refused = await _refused_host(refuse_host, hosts)
     if refused is not None:
         return refused
     key = await verify_with_key(signature, resolve_key, method, None, headers, now, authority)

@@ -38,7 +38,7 @@ class Sender:
     cached), and the restriction of the activity's actor ('silence', 'suspend' or None)."""
 
     key_id: str
-    actor_uri: str
+    actor_uri: str | None
     actions: dict[str, str | None]
     key_owner: str | None
     key_pem: str | None
@@ -46,10 +46,11 @@ class Sender:
 
 
 async def select_sender(
-    conn: Connection, *, domains: Sequence[str], key_id: str, actor_uri: str
+    conn: Connection, *, domains: Sequence[str], key_id: str, actor_uri: str | None
 ) -> Sender:
     """The policy actions of `domains`, the key `key_id` if cached, and `actor_uri`'s
-    restriction: the gate, the key and the suspension of one POST in one round trip."""
+    restriction (none without one): the gate, the key and the suspension of one POST, or the
+    gate and the key of one signed fetch, in one round trip."""
     # The most specific policy naming a domain or a parent, as domain_policy_action (migration
     # 0020) finds it, but with the suffixes made here: that SQL function is planned again on
     # every call, which cost more than the three statements this one replaces.

@@ -218,7 +218,7 @@ async def _read_body(receive: Receive, declared: str | None, cap: int) -> bytes:
             return b"".join(chunks)
 
 
-def key_resolver(app_state: AppState, db: Borrowed) -> KeyResolver:
+def _key_resolver(app_state: AppState, db: Borrowed) -> KeyResolver:
     """Key lookup for one request: the cache on the request's connection, else the actor
     directory (database, then network), the connection given back before any fetch."""
 
@@ -241,8 +241,9 @@ def key_resolver(app_state: AppState, db: Borrowed) -> KeyResolver:
     return resolve
 
 
-class _SenderChecks:
-    """The domain gate, the key and the suspension of one POST, answered from one statement
+class SenderChecks:
+    """The domain gate, the key and the suspension of one POST (the gate and the key of a signed
+    fetch: web/signed_fetch.py), answered from one statement
     (`inbound/queries.py:select_sender`) read when the signature is parsed; anything that
     statement did not read (a refreshed key, another host) is asked as it was before."""
 
@@ -252,9 +253,9 @@ class _SenderChecks:
         self.sender: Sender | None = None
         self._allowlist = app_state.settings.federation_allowlist
         self._refuse_host = host_refusal(db, allowlist_mode=self._allowlist)
-        self._resolve = key_resolver(app_state, db)
+        self._resolve = _key_resolver(app_state, db)
 
-    async def prepare(self, key_id: str, hosts: Sequence[str], actor_uri: str) -> None:
+    async def prepare(self, key_id: str, hosts: Sequence[str], actor_uri: str | None) -> None:
         """Read what the gate, the key lookup and the suspension check will ask."""
         domains = [policy_domain(host) for host in hosts]
         self.sender = await inbound_queries.select_sender(
@@ -301,7 +302,7 @@ async def _receive(
     """Check, gate and store one POST. A delivery whose key is cached visits the pool once
     (`db`) and sends it three statements: the sender (policies, key, restriction), the rate,
     and the insert (with the count of the domain's waiting rows, see CapWatch)."""
-    sender = _SenderChecks(app_state, db)
+    sender = SenderChecks(app_state, db)
     result = await check(
         method="POST",
         url=url,

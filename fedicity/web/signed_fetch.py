@@ -31,10 +31,9 @@ from fedicity.activitypub.httpsig.wire import fold_headers
 from fedicity.activitypub.inbox import Rejected, authenticate_fetch
 from fedicity.activitypub.vocab import AP_MEDIA_TYPES
 from fedicity.db.pool import Borrowed
-from fedicity.moderation.policy import host_refusal
 from fedicity.web.app import AppState, mark_for_programs, state
 from fedicity.web.errors import Problem, problem_response
-from fedicity.web.inbox import key_resolver
+from fedicity.web.inbox import SenderChecks
 from fedicity.web.negotiation import wants_activitypub
 
 Kind = Literal["always", "negotiated", "public"]
@@ -96,16 +95,18 @@ async def require_signed_fetch() -> Response | None:
         raise Problem(401, "this server requires signed fetches", extra={"reason": "unsigned"})
     url = app_state.urls.absolute(request.full_path if request.query_string else request.path)
 
-    # The policy and the cached key on one connection, given back before the view runs.
+    # The policy and the cached key in one statement, the connection given back before the view.
     async with Borrowed(app_state.inbox_db) as db:
+        sender = SenderChecks(app_state, db)
         result = await authenticate_fetch(
             method=request.method,
             url=url,
             headers=headers,
-            resolve_key=key_resolver(app_state, db),
+            resolve_key=sender.resolve_key,
             now=app_state.clock.now(),
             authority=app_state.settings.host,
-            refuse_host=host_refusal(db, allowlist_mode=app_state.settings.federation_allowlist),
+            refuse_host=sender.refuse_host,
+            prepare=sender.prepare,
         )
     if isinstance(result, Rejected):
         raise Problem(result.status, result.detail, extra={"reason": result.reason})
