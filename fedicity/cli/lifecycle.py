@@ -16,15 +16,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from quart import Quart
-
 from fedicity.db import embedded
 from fedicity.db.migrate import migrate
 from fedicity.db.pool import Connection, Pool, connect, create_pool
 from fedicity.settings import Settings
 
 if TYPE_CHECKING:
+    # Quart is imported by the commands that serve: the others (user, policy, queue...) start
+    # faster without it.
     import uvicorn
+    from quart import Quart
 
 _log = logging.getLogger("fedicity")
 T = TypeVar("T")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
 from fedicity.activitypub.fetch import FetchPolicy, user_agent_for
-from fedicity.activitypub.fetch.poster import DeliveryClient, new_delivery_client
 from fedicity.activitypub.fetcher import Fetcher, new_http_client
 from fedicity.activitypub.httpsig import SigningKey
 from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair, load_private_key
@@ -18,6 +18,10 @@ from fedicity.db.pool import Pool
 from fedicity.moderation.policy import host_refusal
 from fedicity.settings import Settings
 from fedicity.urls import Urls
+
+if TYPE_CHECKING:
+    # aiohttp is imported when federation starts: most `fedicity` commands never deliver.
+    from fedicity.activitypub.fetch.poster import DeliveryClient
 
 
 @dataclass
@@ -56,6 +60,8 @@ async def start_federation(
     client: httpx.AsyncClient | None = None,
 ) -> Federation:
     """Load the instance actor's key and build the fetcher and directory."""
+    from fedicity.activitypub.fetch.poster import new_delivery_client
+
     urls = Urls(settings.base_url)
     async with pool.acquire() as conn:
         instance = await actor_service.ensure_instance_actor(conn, keygen=keygen)
