@@ -84,6 +84,48 @@ class Urls:
         """The page of a local organisation: its members and what a visitor may do."""
         return self.absolute(f"/organizations/{quote(username)}")
 
+    # Open data: the feeds, calendars, maps and tables each page advertises with
+    # <link rel="alternate">, and the catalogue that lists them (DCAT-AP).
+
+    def actor_feed(self, username: str, fmt: str) -> str:
+        """An actor's public posts as a feed: fmt is "rss" (RSS 2.0) or "atom"."""
+        return self.actor(username) + f"/feed.{fmt}"
+
+    def actor_agenda(self, username: str) -> str:
+        """An organiser's events as iCalendar."""
+        return self.actor(username) + "/events.ics"
+
+    def territory_feed(self, level: str, code: str, fmt: str) -> str:
+        """A territory's live feed (with what happens below it): fmt is "rss" or "atom"."""
+        return self.territory(level, code) + f"/feed.{fmt}"
+
+    def territory_export(self, level: str, code: str, name: str) -> str:
+        """One of a territory's open-data files: agenda.ics, map.geojson, organizations.csv,
+        events.csv or proposals.csv (what happens in it and below it)."""
+        return self.territory(level, code) + f"/{name}"
+
+    def proposals_feed(self, fmt: str) -> str:
+        """The proposals as a feed (fmt "rss" or "atom"); `?state=` narrows it to one state."""
+        return self.absolute(f"/proposals/feed.{fmt}")
+
+    def tag_agenda(self, name: str) -> str:
+        """The events carrying a hashtag, as iCalendar."""
+        return self.tag(name) + "/agenda.ics"
+
+    def event_ical(self, token: str) -> str:
+        """One event as iCalendar."""
+        return self.event(token) + ".ics"
+
+    @property
+    def opendata(self) -> str:
+        """The page listing the instance's datasets, their formats and licence."""
+        return self.absolute("/opendata")
+
+    @property
+    def catalogue(self) -> str:
+        """The catalogue of the instance's datasets (DCAT-AP, JSON-LD)."""
+        return self.absolute("/opendata/catalogue.jsonld")
+
     @property
     def instance_actor(self) -> str:
         """The instance actor, which signs server-level fetches."""
