@@ -428,6 +428,7 @@ async def organizer_agenda(username: str) -> Response:
         actor = await actor_queries.select_actor_by_username(conn, username)
         if actor is None or actor.kind not in ("person", "organization"):
             raise Problem(404, f"no organiser named {username!r} here")
+        await refuse_suspended(actor.id, conn)
         found = await queries.select_by_organizer(
             conn, urls.actor(actor.username), limit=AGENDA_SIZE
         )

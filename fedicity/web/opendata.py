@@ -29,6 +29,7 @@ from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.map import kind_label, map_items
+from fedicity.web.moderation import refuse_suspended
 from fedicity.web.territories import served_root
 
 blueprint = Blueprint("opendata", __name__)
@@ -121,6 +122,7 @@ async def actor_feed(username: str, fmt: str) -> Response:
         )
         if actor is None or actor.kind == "application":
             raise Problem(404, "no such actor here")
+        await refuse_suspended(actor.id, conn)
         entries = await exports.actor_entries(conn, urls, actor)
     feed = Feed(
         title=gettext("Posts of %(name)s", name=actor.name),

@@ -35,6 +35,7 @@ from fedicity.events.service import EventInput
 from fedicity.exports import tables
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
+from fedicity.moderation import queries as moderation_queries
 from fedicity.organizations import queries as organization_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import PostData
@@ -504,6 +505,19 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     assert "Licence Ouverte 2.0 (Etalab)" in page
     home = await (await client.get("/")).get_data(as_text=True)
     assert 'href="/opendata"' in home
+
+    # A suspended account's feed and agenda are gone with its pages (410).
+    async with pool.acquire() as conn:
+        await moderation_queries.upsert_restriction(
+            conn,
+            actor_uri=URLS.actor("camille"),
+            local_actor_id=seed.camille.id,
+            level="suspend",
+            reason="test",
+            now=clock.now(),
+        )
+    await _get(client, URLS.actor_feed("camille", "rss"), 410)
+    await _get(client, URLS.actor_agenda("camille"), 410)
 
 
 @pytest.mark.parametrize(
