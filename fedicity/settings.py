@@ -25,6 +25,12 @@ class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names it."""
 
 
+# Etalab's Licence Ouverte 2.0, the French public sector's default for open data.
+ETALAB_LICENCE = (
+    "https://www.etalab.gouv.fr/wp-content/uploads/2017/04/ETALAB-Licence-Ouverte-v2.0.pdf"
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that varies between deployments of an instance."""
@@ -96,6 +102,8 @@ class Settings:
     # here) or hypercorn. `run` keeps its worker in a child process, or inline in one process.
     server: str = "uvicorn"
     run_worker: str = "process"
+    # The licence the open-data catalogue gives every dataset (an http(s) URL).
+    open_data_licence: str = ETALAB_LICENCE
 
     @property
     def host(self) -> str:
@@ -165,6 +173,16 @@ def _parse_seconds(name: str, raw: object) -> float:
     if not 0 < value <= 600:
         raise SettingsError(
             f"{PREFIX}{name.upper()}: must be more than 0 and at most 600 seconds, got {raw!r}"
+        )
+    return value
+
+
+def _check_licence(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or len(value) > 2048:
+        raise SettingsError(
+            f"{PREFIX}OPEN_DATA_LICENCE: expected the licence's http:// or https:// URL, "
+            f"got {value[:100]!r}"
         )
     return value
 
@@ -402,6 +420,8 @@ def load_settings(
     data_dir = Path(str(values.get("data_dir", Settings.data_dir))).expanduser()
     values["data_dir"] = data_dir
     values["secret_key"] = _secret_key(str(values.get("secret_key", "")), data_dir, persist_secret)
+    if "open_data_licence" in values:
+        values["open_data_licence"] = _check_licence(str(values["open_data_licence"]))
     _check_bounds(values)
     return Settings(**values)
 
@@ -447,6 +467,7 @@ def _converted(raw: Mapping[str, object]) -> dict[str, Any]:
         "secret_key",
         "instance_name",
         "territory_name",
+        "open_data_licence",
         "smtp_host",
         "smtp_username",
         "smtp_password",

@@ -18,8 +18,11 @@ _STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CAN
 def vevent(event: Event, *, stamp: datetime) -> icalendar.Event:
     """One VEVENT: times in the event's zone (TZID), or dates for all-day events."""
     component = icalendar.Event()
+    # The id never changes, so an edit replaces the event in a subscribed calendar; SEQUENCE
+    # tells it the copy it holds is older.
     component.add("uid", event.uri)
     component.add("dtstamp", stamp)
+    component.add("sequence", event.sequence)
     component.add("summary", event.title)
     tz = zone(event.timezone)
     start = event.starts_at.astimezone(tz)

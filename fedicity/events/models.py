@@ -130,6 +130,8 @@ class Event(EventData):
     id: int = 0
     parent_id: int | None = None
     deleted_at: datetime | None = None
+    # The iCalendar SEQUENCE: how many times what is published of it changed (migration 0028).
+    sequence: int = 0
 
     @property
     def is_local(self) -> bool:

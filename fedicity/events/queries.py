@@ -53,7 +53,29 @@ _DATA = (
     "published",
     "updated",
 )
-_COLUMNS = ", ".join(("id", *_DATA, "parent_id", "deleted_at"))
+_COLUMNS = ", ".join(("id", *_DATA, "parent_id", "deleted_at", "sequence"))
+# What calendar apps show of an event: a change to any of these is a new iCalendar SEQUENCE
+# (migration 0028); counts, the raw document and the update time are not content.
+_PUBLISHED = tuple(
+    name
+    for name in _DATA
+    if name
+    not in (
+        "uri",
+        "token",
+        "local_actor_id",
+        "organizer_uri",
+        "published",
+        "updated",
+        "raw",
+        "remote_participant_count",
+        "coordinates_swapped",
+    )
+)
+_CHANGED = (
+    f"({', '.join(f'events.{n}' for n in _PUBLISHED)}) IS DISTINCT FROM "
+    f"({', '.join(f'EXCLUDED.{n}' for n in _PUBLISHED)})"
+)
 # The public listings (the agenda, the month, the map) leave out events of silenced or suspended
 # domains (migration 0020's domain_hidden); their followers still find them on their pages.
 _NOT_SILENCED = """(NOT EXISTS (SELECT 1 FROM domain_policies
@@ -83,7 +105,8 @@ def _values(data: EventData) -> list[Any]:
 
 
 async def upsert_event(conn: Connection, data: EventData) -> Event | None:
-    """Store an event, or replace it when the same organiser sends it again (None otherwise)."""
+    """Store an event, or replace it when the same organiser sends it again (None otherwise);
+    a replacement that changes what is published of it counts one more iCalendar SEQUENCE."""
     placeholders = ", ".join(f"${n}" for n in range(1, len(_DATA) + 1))
     updates = ", ".join(
         f"{name} = EXCLUDED.{name}"
@@ -95,7 +118,8 @@ async def upsert_event(conn: Connection, data: EventData) -> Event | None:
             VALUES ({placeholders},
                     (SELECT id FROM events WHERE uri = ${_DATA.index("parent_uri") + 1}))
             ON CONFLICT (uri) DO UPDATE SET {updates}, parent_id = EXCLUDED.parent_id,
-                deleted_at = NULL
+                deleted_at = NULL,
+                sequence = events.sequence + CASE WHEN {_CHANGED} THEN 1 ELSE 0 END
             WHERE events.organizer_uri = EXCLUDED.organizer_uri AND events.deleted_at IS NULL
             RETURNING {_COLUMNS}""",
         *_values(data),
@@ -149,15 +173,33 @@ async def select_by_organizer(
     return [_event(row) for row in rows]
 
 
-async def select_in_territory(conn: Connection, territory_id: int, *, limit: int) -> list[Event]:
-    """Public events located in a territory or below it, soonest first."""
+async def select_agenda(
+    conn: Connection,
+    *,
+    scope_id: int | None,
+    unplaced_in_scope: bool = False,
+    tag: str | None = None,
+    since: datetime | None,
+    limit: int,
+) -> list[Event]:
+    """Public events, cancelled ones included (calendar apps learn of it so), soonest first:
+    those located in the scope or below it (all when `scope_id` is None), and our own with no
+    territory when `unplaced_in_scope`; with the hashtag `tag` when given; not ended before
+    `since` when given."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND territory_id IN (
-                   SELECT descendant_id FROM territory_ancestors WHERE ancestor_id = $1)
-               AND {_NOT_SILENCED}
-             ORDER BY starts_at, id LIMIT $2""",
-        territory_id,
+             WHERE deleted_at IS NULL AND public AND {_NOT_SILENCED}
+               AND ($1::bigint IS NULL
+                    OR territory_id IN (SELECT descendant_id FROM territory_ancestors
+                                         WHERE ancestor_id = $1)
+                    OR ($2 AND territory_id IS NULL AND local_actor_id IS NOT NULL))
+               AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
+               AND ($4::timestamptz IS NULL OR coalesce(ends_at, starts_at) >= $4)
+             ORDER BY starts_at, id LIMIT $5""",
+        scope_id,
+        unplaced_in_scope,
+        tag,
+        since,
         limit,
     )
     return [_event(row) for row in rows]

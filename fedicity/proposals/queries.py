@@ -543,3 +543,58 @@ async def select_proposals_index(
         limit,
     )
     return [(int(row["rank"]), _proposal(row)) for row in rows]
+
+
+async def select_in_scope(
+    conn: Connection, *, scope_id: int | None, unplaced_in_scope: bool, limit: int
+) -> list[Proposal]:
+    """Published proposals (no drafts) of a territory or below it (all when `scope_id` is
+    None), and our own with no territory when `unplaced_in_scope`; newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM proposals
+             WHERE state <> 'draft'
+               AND ($1::bigint IS NULL
+                    OR territory_id IN (SELECT descendant_id FROM territory_ancestors
+                                         WHERE ancestor_id = $1)
+                    OR ($2 AND territory_id IS NULL AND local_actor_id IS NOT NULL))
+             ORDER BY published DESC, id DESC LIMIT $3""",
+        scope_id,
+        unplaced_in_scope,
+        limit,
+    )
+    return [_proposal(row) for row in rows]
+
+
+async def select_tallies(conn: Connection, proposal_ids: list[int]) -> dict[int, Tally]:
+    """`tally` of many proposals in two statements (a proposal without votes is absent)."""
+    rows = await conn.fetch(
+        f"""SELECT v.proposal_id, v.local, option, count(*) AS n,
+                  count(*) FILTER (WHERE NOT v.local AND {_TRUSTED_HOST}) AS trusted
+             FROM proposal_votes v JOIN proposals p ON p.id = v.proposal_id,
+                  unnest(v.options) AS option
+            WHERE v.proposal_id = ANY($1::bigint[]) GROUP BY v.proposal_id, v.local, option""",
+        proposal_ids,
+    )
+    voters = await conn.fetch(
+        f"""SELECT v.proposal_id, count(*) FILTER (WHERE v.local) AS local,
+                  count(*) FILTER (WHERE NOT v.local) AS federated,
+                  count(*) FILTER (WHERE NOT v.local AND {_TRUSTED_HOST}) AS trusted
+             FROM proposal_votes v JOIN proposals p ON p.id = v.proposal_id
+            WHERE v.proposal_id = ANY($1::bigint[]) GROUP BY v.proposal_id""",
+        proposal_ids,
+    )
+    by_proposal: dict[int, list[Any]] = {}
+    for r in rows:
+        by_proposal.setdefault(r["proposal_id"], []).append(r)
+    found: dict[int, Tally] = {}
+    for row in voters:
+        mine = by_proposal.get(row["proposal_id"], [])
+        found[row["proposal_id"]] = Tally(
+            local={r["option"]: r["n"] for r in mine if r["local"]},
+            federated={r["option"]: r["n"] for r in mine if not r["local"]},
+            trusted={r["option"]: r["trusted"] for r in mine if r["trusted"]},
+            local_voters=row["local"],
+            federated_voters=row["federated"],
+            trusted_voters=row["trusted"],
+        )
+    return found

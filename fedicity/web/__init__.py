@@ -130,6 +130,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.media import blueprint as media_blueprint
     from fedicity.web.moderation import blueprint as moderation_blueprint
     from fedicity.web.notifications import blueprint as notifications_blueprint
+    from fedicity.web.opendata import blueprint as opendata_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
     from fedicity.web.proposals import blueprint as proposals_blueprint
@@ -157,6 +158,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(media_blueprint)
     app.register_blueprint(notifications_blueprint)
     app.register_blueprint(map_blueprint)
+    app.register_blueprint(opendata_blueprint)
     app.register_blueprint(search_blueprint)
     app.register_blueprint(transparency_blueprint)
     app.register_blueprint(moderation_blueprint)

@@ -27,9 +27,11 @@ from fedicity.events.ical import calendar
 from fedicity.events.models import CATEGORIES, JOIN_MODES, Event
 from fedicity.events.service import EventError, EventInput
 from fedicity.events.text import zone
+from fedicity.exports import service as exports
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
 from fedicity.territories import queries as territory_queries
+from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
@@ -83,6 +85,8 @@ def _ics(body: bytes, filename: str) -> Response:
     response = Response(body, content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     response.headers["Access-Control-Allow-Origin"] = "*"
+    # Calendar apps poll subscriptions: a few minutes of caching spares the database.
+    response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
@@ -424,6 +428,7 @@ async def organizer_agenda(username: str) -> Response:
         actor = await actor_queries.select_actor_by_username(conn, username)
         if actor is None or actor.kind not in ("person", "organization"):
             raise Problem(404, f"no organiser named {username!r} here")
+        await refuse_suspended(actor.id, conn)
         found = await queries.select_by_organizer(
             conn, urls.actor(actor.username), limit=AGENDA_SIZE
         )
@@ -437,7 +442,12 @@ async def territory_agenda(level: str, code: str) -> Response:
         territory = await territory_queries.select_territory(conn, level, code)
         if territory is None:
             raise Problem(404, f"no {level} with code {code!r} here")
-        found = await queries.select_in_territory(conn, territory.id, limit=AGENDA_SIZE)
+        root = await territory_service.served_root(
+            conn, state().settings.territory_level, state().settings.territory_code
+        )
+        found = await exports.agenda(
+            conn, scope=territory, root=root, since=state().clock.now() - exports.AGENDA_PAST
+        )
     return _ics(calendar(found, name=territory.name, stamp=state().clock.now()), "agenda.ics")
 
 

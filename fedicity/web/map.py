@@ -5,21 +5,16 @@ where the place picker (static/placepicker.js) starts."""
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final
 
 from quart import Blueprint, Response, render_template, request, url_for
 
 from fedicity.db.pool import Connection
-from fedicity.events import queries as event_queries
 from fedicity.events.models import Event
 from fedicity.events.text import when_in_words
-from fedicity.located import queries as located_queries
-from fedicity.located.models import LocatedItem
-from fedicity.organizations import queries as organization_queries
-from fedicity.sanitize import safe_url
+from fedicity.exports import geojson
+from fedicity.exports.geojson import KINDS, MAX_PER_KIND, MapItem, MapKind
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
@@ -30,94 +25,44 @@ from fedicity.web.times import reader_locale
 
 blueprint = Blueprint("map", __name__)
 
-MapKind = Literal["event", "organization", "proposal", "post"]
-KINDS: Final[tuple[MapKind, ...]] = ("event", "organization", "proposal", "post")
 KIND_LABELS: Final[dict[MapKind, str]] = {
     "event": lazy("Event"),
     "organization": lazy("Organisation"),
     "proposal": lazy("Proposal"),
     "post": lazy("Post"),
 }
-# Per kind, so that a busy agenda cannot push the organisations off the map: at most
-# 4 x 200 markers, which Leaflet draws at once on a phone.
-MAX_PER_KIND: Final = 200
-MAX_NAME: Final = 120
 # A territory code (COG, SIREN, a quartier's slug), optionally `level:` first.
 _TERRITORY = re.compile(r"(?:[a-z]{1,12}:)?[0-9A-Za-z-]{1,80}")
 
 
-@dataclass(frozen=True)
-class MapItem:
-    """One marker, and one line of the list under the map."""
-
-    kind: MapKind
-    name: str
-    url: str
-    latitude: float
-    longitude: float
-    when: str | None = None
+def kind_label(kind: MapKind) -> str:
+    """A kind of marker in the reader's language."""
+    return gettext(KIND_LABELS[kind])
 
 
-def _name(text: str) -> str:
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= MAX_NAME else one_line[: MAX_NAME - 1] + "…"
-
-
-def _event_item(event: Event) -> MapItem | None:
-    url = safe_url(event.uri) if event.is_local else safe_url(event.url) or safe_url(event.uri)
-    latitude, longitude = event.location.latitude, event.location.longitude
-    if url is None or latitude is None or longitude is None:
-        return None
-    when = when_in_words(
+def _when(event: Event) -> str:
+    return when_in_words(
         event.starts_at,
         event.ends_at,
         event.timezone,
         all_day=event.all_day,
         locale=reader_locale(),
     )
-    return MapItem("event", _name(event.title), url, latitude, longitude, when)
 
 
-def _located_item(item: LocatedItem) -> MapItem | None:
-    url = safe_url(item.url) or safe_url(item.object_uri)
-    if url is None or item.latitude is None or item.longitude is None:
-        return None
-    kind: MapKind = "proposal" if item.kind == "proposal" else "post"
-    name = _name(item.title or item.summary) or gettext(KIND_LABELS[kind])
-    return MapItem(kind, name, url, item.latitude, item.longitude)
-
-
-async def _items(
+async def map_items(
     conn: Connection, scope: Territory | None, root: Territory | None
 ) -> dict[MapKind, list[MapItem]]:
-    """What the map shows in the scope (everything here when the instance serves none)."""
-    scope_id = scope.id if scope is not None else None
-    # What is ours and has no territory happens in the one this instance serves.
-    unplaced = scope is not None and root is not None and scope.id == root.id
-    events = await event_queries.select_upcoming_placed(
+    """What the map shows in the scope (exports/geojson.py), in the reader's language."""
+    return await geojson.collect(
         conn,
-        state().clock.now(),
-        scope_id=scope_id,
-        unplaced_in_scope=unplaced,
-        limit=MAX_PER_KIND,
+        now=state().clock.now(),
+        scope=scope,
+        root=root,
+        urls=state().urls,
+        describe=_when,
+        unnamed=kind_label,
     )
-    organizations = await organization_queries.select_placed(
-        conn, scope_id=scope_id, unplaced_in_scope=unplaced, limit=MAX_PER_KIND
-    )
-    urls = state().urls
-    found: dict[MapKind, list[MapItem]] = {
-        "event": [i for i in map(_event_item, events) if i is not None],
-        "organization": [
-            MapItem(
-                "organization", _name(actor.name), urls.organization_page(actor.username), lat, lon
-            )
-            for actor, lat, lon in organizations
-        ],
-    }
-    for kind in ("proposal", "post"):
-        located = await located_queries.select_placed(conn, scope_id, kind=kind, limit=MAX_PER_KIND)
-        found[kind] = [i for i in map(_located_item, located) if i is not None]
-    return found
 
 
 async def _served_root(conn: Connection) -> Territory | None:
@@ -151,23 +96,6 @@ def _asked() -> str | None:
     return request.args.get("territory", "").strip() or None
 
 
-def _feature(item: MapItem) -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        "kind": item.kind,
-        "kindLabel": gettext(KIND_LABELS[item.kind]),
-        "name": item.name,
-        "url": item.url,
-    }
-    if item.when is not None:
-        properties["when"] = item.when
-    return {
-        "type": "Feature",
-        # GeoJSON (RFC 7946) puts the longitude first.
-        "geometry": {"type": "Point", "coordinates": [item.longitude, item.latitude]},
-        "properties": properties,
-    }
-
-
 def picker_center(root: Territory | None, items: dict[MapKind, list[MapItem]]) -> str:
     """Where a map with nothing picked yet opens, as "lat,lon": the served territory's centre,
     else the middle of what the map shows, else "" (the script then shows France)."""
@@ -185,7 +113,7 @@ async def default_center() -> str:
     async with state().db.acquire() as conn:
         root = await _served_root(conn)
         has_centre = root is not None and root.latitude is not None
-        items = {} if has_centre else await _items(conn, root, root)
+        items = {} if has_centre else await map_items(conn, root, root)
     return picker_center(root, items)
 
 
@@ -195,7 +123,7 @@ async def map_page() -> str:
     async with state().db.acquire() as conn:
         root = await _served_root(conn)
         scope = await _scope(conn, root)
-        items = await _items(conn, scope, root)
+        items = await map_items(conn, scope, root)
         ancestors = (
             await territory_queries.select_served_ancestors(conn, root.id, scope.id)
             if root is not None and scope is not None
@@ -227,12 +155,6 @@ async def features() -> Response:
     async with state().db.acquire() as conn:
         root = await _served_root(conn)
         scope = await _scope(conn, root)
-        items = await _items(conn, scope, root)
-    document = {
-        "type": "FeatureCollection",
-        "features": [_feature(item) for kind in KINDS for item in items[kind]],
-    }
-    # Names are data: json.dumps escapes quotes and controls, and the script puts them in the
-    # page as text only. "<" is escaped too, so that no reader can take the body for markup.
-    body = json.dumps(document, ensure_ascii=False).replace("<", "\\u003c")
+        items = await map_items(conn, scope, root)
+    body = geojson.feature_collection(items, kind_label)
     return Response(body, content_type="application/geo+json; charset=utf-8")

@@ -201,6 +201,7 @@ async def _seed(base: str) -> dict[str, str]:
         "post": notes[0],
         "tag": "/tags/x",
         "map": "/map",
+        "opendata": "/opendata",
         "search": "/search?q=f%C3%AAte",
         # A visitor sees the remote follow form on an actor's page.
         "profile_visitor": "/@camille",

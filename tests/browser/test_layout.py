@@ -31,6 +31,7 @@ MAIN_PAGES = [
     "post",
     "tag",
     "map",
+    "opendata",
     "search",
     "profile_visitor",
     "forgot",

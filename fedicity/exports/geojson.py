@@ -1,0 +1,150 @@
+"""What the map shows (upcoming events, organisations, proposals and posts that have a place,
+in a territory's scope) and the GeoJSON FeatureCollection (RFC 7946) of it: the one piece of
+code behind the map's markers (web/map.py) and the territory's map.geojson export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from fedicity.activitypub.dates import format_datetime
+from fedicity.db.pool import Connection
+from fedicity.events import queries as event_queries
+from fedicity.events.models import Event
+from fedicity.located import queries as located_queries
+from fedicity.located.models import LocatedItem
+from fedicity.organizations import queries as organization_queries
+from fedicity.sanitize import safe_url
+from fedicity.territories.models import Territory
+from fedicity.urls import Urls
+
+MapKind = Literal["event", "organization", "proposal", "post"]
+KINDS: Final[tuple[MapKind, ...]] = ("event", "organization", "proposal", "post")
+# Per kind, so that a busy agenda cannot push the organisations off the map: at most
+# 4 x 200 markers, which Leaflet draws at once on a phone.
+MAX_PER_KIND: Final = 200
+MAX_NAME: Final = 120
+
+
+@dataclass(frozen=True)
+class MapItem:
+    """One marker, and one line of the list under the map."""
+
+    kind: MapKind
+    name: str
+    url: str
+    latitude: float
+    longitude: float
+    when: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+def short_name(text: str) -> str:
+    """A name on one line, cut at MAX_NAME characters."""
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= MAX_NAME else one_line[: MAX_NAME - 1] + "…"
+
+
+def _event_item(event: Event, describe: Callable[[Event], str]) -> MapItem | None:
+    url = safe_url(event.uri) if event.is_local else safe_url(event.url) or safe_url(event.uri)
+    latitude, longitude = event.location.latitude, event.location.longitude
+    if url is None or latitude is None or longitude is None:
+        return None
+    return MapItem(
+        "event",
+        short_name(event.title),
+        url,
+        latitude,
+        longitude,
+        describe(event),
+        event.starts_at,
+        event.ends_at,
+    )
+
+
+def _located_item(item: LocatedItem, unnamed: Callable[[MapKind], str]) -> MapItem | None:
+    url = safe_url(item.url) or safe_url(item.object_uri)
+    if url is None or item.latitude is None or item.longitude is None:
+        return None
+    kind: MapKind = "proposal" if item.kind == "proposal" else "post"
+    name = short_name(item.title or item.summary) or unnamed(kind)
+    return MapItem(kind, name, url, item.latitude, item.longitude, starts_at=item.starts_at)
+
+
+async def collect(
+    conn: Connection,
+    *,
+    now: datetime,
+    scope: Territory | None,
+    root: Territory | None,
+    urls: Urls,
+    describe: Callable[[Event], str],
+    unnamed: Callable[[MapKind], str],
+) -> dict[MapKind, list[MapItem]]:
+    """What the map shows in the scope (everything here when the instance serves none):
+    `describe` puts an event's dates in words, `unnamed` names what has no title."""
+    scope_id = scope.id if scope is not None else None
+    # What is ours and has no territory happens in the one this instance serves.
+    unplaced = scope is not None and root is not None and scope.id == root.id
+    events = await event_queries.select_upcoming_placed(
+        conn, now, scope_id=scope_id, unplaced_in_scope=unplaced, limit=MAX_PER_KIND
+    )
+    organizations = await organization_queries.select_placed(
+        conn, scope_id=scope_id, unplaced_in_scope=unplaced, limit=MAX_PER_KIND
+    )
+    found: dict[MapKind, list[MapItem]] = {
+        "event": [i for i in (_event_item(e, describe) for e in events) if i is not None],
+        "organization": [
+            MapItem(
+                "organization",
+                short_name(actor.name),
+                urls.organization_page(actor.username),
+                lat,
+                lon,
+            )
+            for actor, lat, lon in organizations
+        ],
+    }
+    for kind in ("proposal", "post"):
+        located = await located_queries.select_placed(conn, scope_id, kind=kind, limit=MAX_PER_KIND)
+        found[kind] = [i for i in (_located_item(x, unnamed) for x in located) if i is not None]
+    return found
+
+
+def feature(item: MapItem, kind_label: str) -> dict[str, Any]:
+    """One marker as a GeoJSON Feature: a Point, and its name, kind, page and dates."""
+    properties: dict[str, Any] = {
+        "kind": item.kind,
+        "kindLabel": kind_label,
+        "name": item.name,
+        "url": item.url,
+    }
+    if item.when is not None:
+        properties["when"] = item.when
+    if item.starts_at is not None:
+        properties["startsAt"] = format_datetime(item.starts_at)
+    if item.ends_at is not None:
+        properties["endsAt"] = format_datetime(item.ends_at)
+    return {
+        "type": "Feature",
+        # RFC 7946: WGS 84, the longitude first.
+        "geometry": {"type": "Point", "coordinates": [item.longitude, item.latitude]},
+        "properties": properties,
+    }
+
+
+def feature_collection(
+    items: dict[MapKind, list[MapItem]], kind_label: Callable[[MapKind], str]
+) -> str:
+    """The markers as a FeatureCollection, serialised."""
+    document = {
+        "type": "FeatureCollection",
+        "features": [feature(item, kind_label(kind)) for kind in KINDS for item in items[kind]],
+    }
+    # Names are data: json.dumps escapes quotes and controls, and the map's script puts them in
+    # the page as text only. "<" is escaped too, so that no reader can take the body for markup.
+    return json.dumps(document, ensure_ascii=False).replace("<", "\\u003c")
