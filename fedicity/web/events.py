@@ -33,6 +33,7 @@ from fedicity.media.models import MediaError
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.web import alternates, schemaorg
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
@@ -160,6 +161,7 @@ async def events_index() -> str | Response | WerkzeugResponse | tuple[str, int]:
         if len(found) > EVENTS_PAGE
         else None,
         this_month=_this_month().strftime("%Y-%m"),
+        alternates=alternates.events_list(state().urls, state().settings),
     )
 
 
@@ -247,6 +249,7 @@ async def _month_view() -> str:
         else None,
         following=following.strftime("%Y-%m") if following.year <= 9998 else None,
         empty=not any(day.events for week in weeks for day in week if day.in_month),
+        alternates=alternates.events_list(state().urls, state().settings),
         truncated=len(found) > MONTH_EVENTS,
     )
 
@@ -291,6 +294,11 @@ async def event_page(token: str) -> Response | str:
         people = await known_actors(
             conn, urls, [event.organizer_uri, *(p.actor_uri for p in attendees)]
         )
+        organiser_actor = (
+            await actor_queries.select_actor_by_id(conn, event.local_actor_id)
+            if event.local_actor_id is not None
+            else None
+        )
     count = counts.get("accepted", 0)
     return await render_template(
         "event.html",
@@ -313,6 +321,12 @@ async def event_page(token: str) -> Response | str:
         parent=parent,
         organizer=organises,
         error=query_error(),
+        alternates=alternates.event(urls, event.token or "", event.title),
+        structured_data=schemaorg.event(
+            event,
+            organizer=schemaorg.agent(organiser_actor, urls) if organiser_actor else None,
+            language=state().settings.default_locale,
+        ),
     )
 
 

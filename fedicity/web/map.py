@@ -18,6 +18,7 @@ from fedicity.exports.geojson import KINDS, MAX_PER_KIND, MapItem, MapKind
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.web import alternates
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
@@ -146,6 +147,7 @@ async def map_page() -> str:
         total=sum(len(found) for found in items.values()),
         features_url=features,
         center=picker_center(scope, items),
+        alternates=alternates.map_of(state().urls, scope),
     )
 
 

@@ -24,6 +24,7 @@ from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES, OrganizationS
 from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.compose import Mention
 from fedicity.posts.service import PostError
+from fedicity.web import alternates
 from fedicity.web.activitypub import activity_response
 from fedicity.web.admin import acting
 from fedicity.web.app import state
@@ -31,6 +32,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.forms import POINT_ERRORS, checked, degrees_text, point
 from fedicity.web.map import default_center
 from fedicity.web.messages import message, query_error
+from fedicity.web.pages import structured_organization
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import posting_wait, too_fast
@@ -96,6 +98,7 @@ async def organizations_index() -> str | Response | WerkzeugResponse | tuple[str
         kinds=ORGANIZATION_KINDS,
         chosen_kind=kind or "",
         next_cursor=pair_cursor(last[0], last[1].id) if last and len(rows) > PAGE_SIZE else None,
+        alternates=alternates.organizations_list(state().urls, state().settings),
     )
 
 
@@ -213,6 +216,7 @@ async def _organization_view(
             else []
         )
         people = await known_actors(conn, urls, (m.member_uri for m in (*members, *pending)))
+        structured_data = await structured_organization(conn, organization, settings)
     return await render_template(
         "organization.html",
         organization=organization,
@@ -233,6 +237,8 @@ async def _organization_view(
         place_values=place_values if place_values is not None else _place_values(settings),
         place_error=message(place_error) if place_error else None,
         picker_center=await default_center() if is_admin else "",
+        alternates=alternates.actor(urls, organization.username, organization.name),
+        structured_data=structured_data,
     )
 
 

@@ -8,10 +8,15 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.document import avatar_url
 from fedicity.actors.models import Actor
+from fedicity.db.pool import Connection
 from fedicity.follows import queries as follow_queries
+from fedicity.organizations import queries as organization_queries
+from fedicity.organizations.models import OrganizationSettings
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
+from fedicity.territories import queries as territory_queries
 from fedicity.textfmt import render_markdown
+from fedicity.web import alternates, schemaorg
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.messages import message
@@ -94,6 +99,11 @@ async def render_profile(actor: Actor) -> str:
         my_follow = await follow_queries.select_follow(conn, viewer, me) if viewer else None
         states = await post_queries.select_interaction_states(conn, viewer, [p.uri for p in recent])
         people = await known_actors(conn, app_state.urls, [me])
+        structured_data = (
+            await structured_organization(conn, actor)
+            if actor.kind == "organization"
+            else schemaorg.person(actor, app_state.urls)
+        )
     return await render_template(
         "profile.html",
         actor=actor,
@@ -110,7 +120,28 @@ async def render_profile(actor: Actor) -> str:
         actor_url=app_state.urls.actor(actor.username),
         avatar_url=avatar_url(actor, app_state.urls),
         banner_url=app_state.urls.media(actor.banner_name) if actor.banner_name else None,
+        alternates=alternates.actor(app_state.urls, actor.username, actor.name)
+        if actor.kind in ("person", "organization")
+        else [],
+        structured_data=structured_data,
     )
+
+
+async def structured_organization(
+    conn: Connection, organization: Actor, settings: OrganizationSettings | None = None
+) -> schemaorg.JsonLd | None:
+    """The organisation's schema.org JSON-LD (web/schemaorg.py), its settings and home
+    territory read here unless given."""
+    if organization.kind != "organization" or not organization.discoverable:
+        return None
+    if settings is None:
+        settings = await organization_queries.select_settings(conn, organization.id)
+    home = (
+        await territory_queries.select_territory_by_id(conn, organization.home_territory_id)
+        if organization.home_territory_id is not None
+        else None
+    )
+    return schemaorg.organization(organization, settings, home, state().urls)
 
 
 @blueprint.get("/")

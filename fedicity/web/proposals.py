@@ -25,9 +25,11 @@ from fedicity.proposals import drafts, lifecycle, queries, service, votes
 from fedicity.proposals.document import comment_to_ap
 from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
+from fedicity.web import alternates
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
+from fedicity.web.labels import label
 from fedicity.web.messages import message, query_error
 from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
@@ -222,6 +224,12 @@ async def proposals_index() -> str | Response | WerkzeugResponse | tuple[str, in
         chosen_state=chosen_state or "",
         chosen_room=room_token or "",
         next_cursor=pair_cursor(*_rank_id(page[-1])) if more else None,
+        alternates=alternates.proposals_list(
+            urls,
+            state().settings,
+            chosen_state,
+            label(chosen_state, "proposal_state") if chosen_state else None,
+        ),
     )
 
 

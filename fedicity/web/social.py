@@ -30,6 +30,7 @@ from fedicity.search.resolve import FoundActor, NotResolved
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.web import alternates
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import local_path
@@ -522,4 +523,5 @@ async def tag(tag: str) -> str:
         older=found[-1].id if len(fetched) > FEED_SIZE else None,
         people=people,
         states=states,
+        alternates=alternates.tag(state().urls, tag[:100]),
     )

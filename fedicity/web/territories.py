@@ -19,6 +19,7 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
 from fedicity.urls import territory_path as page_path
+from fedicity.web import alternates, schemaorg
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
@@ -210,12 +211,15 @@ async def territory_page(level: str, code: str) -> str | Response | WerkzeugResp
         async with state().db.acquire() as conn:
             me = await actor_queries.select_actor_by_id(conn, account.actor_id)
         home_id = me.home_territory_id if me is not None else None
+    parent = next((t for t in overview["ancestors"] if t.id == territory.parent_id), None)
     return await render_template(
         "territory.html",
         **overview,
         path=territory_path,
         is_home=home_id == territory.id,
         notice=request.args.get("notice"),
+        alternates=alternates.territory(state().urls, territory),
+        structured_data=schemaorg.territory(territory, parent, state().urls),
     )
 
 

@@ -24,8 +24,10 @@ END = datetime(2026, 3, 14, 16, 0, tzinfo=UTC)
 
 
 def _text(page: str) -> str:
-    """A page's text as read: entities decoded, the spaces Babel uses made plain."""
-    plain = html.unescape(page).replace("\u2013", "-")
+    """A page's text as read: entities decoded, the spaces Babel uses made plain; its JSON-LD
+    (ISO 8601 moments for harvesters, in no reader's language) left out."""
+    shown = re.sub(r'<script type="application/ld\+json">.*?</script>', "", page, flags=re.S)
+    plain = html.unescape(shown).replace("\u2013", "-")
     return re.sub("[\u00a0\u2009\u202f]", " ", plain)
 
 

@@ -80,6 +80,6 @@ async def test_the_list_is_paged_by_keyset_and_old_page_numbers_are_tolerated(
 async def test_territory_page_links_its_agenda(served: Served) -> None:
     response = await served.client.get("/territoires/commune/93048", headers=BROWSER)
     body = await response.get_data(as_text=True)
-    assert 'href="/territoires/commune/93048/agenda.ics"' in body
+    assert 'href="http://fedicity.test/territoires/commune/93048/agenda.ics"' in body
     calendar = await served.client.get("/territoires/commune/93048/agenda.ics")
     assert calendar.status_code == 200

@@ -42,8 +42,10 @@ CITIZEN_LINKS = (
 
 
 def _outside_hrefs(page: str) -> str:
-    """The page's text with every href and hidden input value taken out."""
-    without_attributes = re.sub(r'(href|value|action|src)="[^"]*"', "", page)
+    """The page's text with every href and hidden input value taken out, and its JSON-LD (data
+    for harvesters, which name actors by their ids)."""
+    without_data = re.sub(r'<script type="application/ld\+json">.*?</script>', "", page, flags=re.S)
+    without_attributes = re.sub(r'(href|value|action|src)="[^"]*"', "", without_data)
     return html.unescape(without_attributes)
 
 
