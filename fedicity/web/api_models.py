@@ -349,3 +349,105 @@ class NoteIn(BaseModel):
     visibility: Literal["public", "unlisted", "followers", "direct"] = "public"
     summary: Annotated[str, Field(max_length=500)] = ""
     territory: Annotated[str, Field(pattern=TERRITORY_PATTERN)] | None = None
+
+
+# --- the territory API (web/territories.py) -----------------------------------------------------
+
+
+class ItemsQuery(BaseModel):
+    """A territory's items, newest first."""
+
+    limit: Limit = DEFAULT_LIMIT
+    kind: Literal["post", "event", "proposal"] | None = None
+    before: Annotated[
+        str | None, Field(pattern=CURSOR_PATTERN, description="`next` of a page.")
+    ] = None
+
+
+class NearQuery(ItemsQuery):
+    """Items within a radius of a point."""
+
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    radius_km: Annotated[float, Field(gt=0, le=500)] = 5
+
+
+class SearchQuery(BaseModel):
+    """Territories by name prefix or postal code."""
+
+    q: Annotated[str, Field(min_length=1, max_length=100)]
+    limit: Limit = DEFAULT_LIMIT
+
+
+class TerritoryOut(BaseModel):
+    """A territory of the tree (commune, EPCI, département, région, country)."""
+
+    level: str
+    code: str
+    name: str
+    kind: str | None
+    postalCodes: list[str]
+    population: int | None
+    latitude: float | None
+    longitude: float | None
+    url: str
+
+
+class ItemOut(BaseModel):
+    """Something located in a territory."""
+
+    id: str
+    kind: Literal["post", "event", "proposal"]
+    title: str
+    summary: str
+    url: str | None
+    author: str
+    origin: str
+    via: str | None
+    published: str
+    startsAt: str | None
+    latitude: float | None
+    longitude: float | None
+    cursor: str
+
+
+class ItemsPage(BaseModel):
+    """A page of a territory's items."""
+
+    territory: TerritoryOut
+    items: list[ItemOut]
+    next: str | None
+
+
+class NearPage(BaseModel):
+    """A page of items near a point."""
+
+    items: list[ItemOut]
+    next: str | None
+
+
+class SearchResults(BaseModel):
+    """Territories found."""
+
+    results: list[TerritoryOut]
+
+
+class DirectoryEntry(BaseModel):
+    """Someone of the territory: a citizen or an organisation."""
+
+    id: str
+    name: str
+    kind: str
+
+
+class Overview(TerritoryOut):
+    """A territory with its breadcrumb, sub-territories and the first page of each section."""
+
+    actor: str | None
+    handle: str | None
+    breadcrumb: list[TerritoryOut]
+    children: list[TerritoryOut]
+    posts: list[ItemOut]
+    events: list[ItemOut]
+    proposals: list[ItemOut]
+    directory: list[DirectoryEntry]

@@ -1,6 +1,7 @@
 """/openapi.json: the JSON API described by quart-schema from the routes' pydantic models.
 
-Only the `/api/` routes are in it (`ApiDocument.generate_rules` filters the app's rules by path):
+Only the `/api/` routes are in it (`ApiDocument.generate_rules` filters the app's rules by path,
+leaving out Mastodon's domain_blocks):
 the HTML pages, ActivityPub, WebFinger and admin routes are not an API for third parties. No
 Swagger, Redoc or Scalar page is served: they load their scripts from CDNs, which our
 Content-Security-Policy forbids and which would tell those CDNs who reads the documentation.
@@ -35,6 +36,8 @@ from fedicity.web.errors import PROBLEM_JSON
 
 View = TypeVar("View", bound=Callable[..., object])
 API_PREFIX = "/api/"
+# Mastodon's own API, served for its clients and documented by Mastodon (web/transparency.py).
+MASTODON_PATHS = ("/api/v1/instance/",)
 API_VERSION = "1.0.0"
 DATA_LICENCE = "Licence Ouverte 2.0 (Etalab)"
 DATA_LICENCE_URL = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
@@ -87,7 +90,11 @@ class ApiDocument(OpenAPIProvider):
 
     def generate_rules(self) -> Iterable[Rule]:
         """The API's rules, and nothing else the app serves."""
-        return (rule for rule in super().generate_rules() if rule.rule.startswith(API_PREFIX))
+        return (
+            rule
+            for rule in super().generate_rules()
+            if rule.rule.startswith(API_PREFIX) and not rule.rule.startswith(MASTODON_PATHS)
+        )
 
     def build_response_object(
         self, model: Any, headers_model: Any
