@@ -14,11 +14,14 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from fedicity.accounts import suspension
+from fedicity.audit.models import SYSTEM
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.organizations import service as organizations
 from fedicity.organizations.service import Env
 from fedicity.settings import Settings
+from fedicity.stewardship import actions
 from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
 from fedicity.web.app import create_app
@@ -448,3 +451,43 @@ async def test_attacks_get_precise_refusals(
             break
     assert statuses[-1] == 429
     assert set(statuses[:-1]) == {201}
+
+
+async def test_silenced_and_suspended_accounts_leave_the_lists(
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+) -> None:
+    # Given two citizens who each organise an event and write a located note
+    people = {}
+    for name in ("camille", "dominique"):
+        people[name] = await citizen(pool, keygen, name, name.title())
+        other = client.app.test_client()
+        token = await new_token(other, await log_in(other, name))
+        created = await other.post(
+            "/api/v1/events", json=event_body(f"Fête {name}"), headers=bearer(token)
+        )
+        assert created.status_code == 201
+        people[f"{name}-event"] = (await data(created))["token"]
+        note = await other.post(
+            "/api/v1/notes",
+            json={"text": f"Note {name}", "territory": "commune:93048"},
+            headers=bearer(token),
+        )
+        assert note.status_code == 201
+    everyone = await data(await client.get("/api/v1/places"))
+    assert len(everyone["items"]) == 4
+    # When the moderators silence Camille and suspend Dominique
+    async with pool.acquire() as conn:
+        await actions.silence(
+            conn, URLS.actor("camille"), by=SYSTEM, reason="spam", env=actions.Env(URLS, clock)
+        )
+        async with conn.transaction():
+            await suspension.suspend(
+                conn, people["dominique"], by=SYSTEM, reason="abuse", urls=URLS, clock=clock
+            )
+    # Then neither shows in the lists any more
+    assert (await data(await client.get("/api/v1/events")))["items"] == []
+    assert (await data(await client.get("/api/v1/places")))["items"] == []
+    # A silenced account's event is still read by its address, as its page is; a suspended one's
+    # is gone (410), as its page is
+    assert (await client.get(f"/api/v1/events/{people['camille-event']}")).status_code == 200
+    assert (await client.get(f"/api/v1/events/{people['dominique-event']}")).status_code == 410
