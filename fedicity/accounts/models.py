@@ -33,3 +33,15 @@ class Session:
     user_agent: str
     ip: str
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A personal API token: its name, when it was made and last used; only its hash is kept."""
+
+    id: int
+    account_id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fedicity.accounts.models import Account, Session
+from fedicity.accounts.models import Account, ApiToken, Session
 from fedicity.db.pool import Connection, record_dict
 
 _SELECT = """SELECT a.id, a.actor_id, act.username, a.email, a.password_hash, a.is_admin,
@@ -518,3 +518,89 @@ async def tombstone_actor(conn: Connection, actor_id: int, now: datetime) -> boo
 async def delete_account(conn: Connection, account_id: int) -> None:
     """Remove the login (its sessions and reset links go with it)."""
     await conn.execute("DELETE FROM accounts WHERE id = $1", account_id)
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+_TOKEN_FIELDS = ("id", "account_id", "name", "created_at", "last_used_at", "revoked_at")
+_API_TOKEN_COLUMNS = ", ".join(f"t.{name}" for name in _TOKEN_FIELDS)
+_TOKEN_AS = ", ".join(f"t.{name} AS tok_{name}" for name in _TOKEN_FIELDS)
+
+
+async def insert_api_token(
+    conn: Connection, *, account_id: int, name: str, token_hash: bytes, now: datetime
+) -> ApiToken:
+    """Record a new API token."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO api_tokens AS t (account_id, name, token_hash, created_at)
+            VALUES ($1, $2, $3, $4) RETURNING {_API_TOKEN_COLUMNS}""",
+        account_id,
+        name,
+        token_hash,
+        now,
+    )
+    assert row is not None
+    return ApiToken(**record_dict(row))
+
+
+async def count_live_api_tokens(conn: Connection, account_id: int) -> int:
+    """How many unrevoked API tokens an account has."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM api_tokens WHERE account_id = $1 AND revoked_at IS NULL",
+        account_id,
+    )
+    return count
+
+
+async def select_api_tokens(conn: Connection, account_id: int, *, limit: int) -> list[ApiToken]:
+    """An account's unrevoked API tokens, newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_API_TOKEN_COLUMNS} FROM api_tokens t
+             WHERE t.account_id = $1 AND t.revoked_at IS NULL
+             ORDER BY t.created_at DESC, t.id DESC LIMIT $2""",
+        account_id,
+        limit,
+    )
+    return [ApiToken(**record_dict(row)) for row in rows]
+
+
+async def revoke_api_token(conn: Connection, account_id: int, token_id: int, now: datetime) -> bool:
+    """Revoke one of an account's API tokens; False when it has no such live token."""
+    result = await conn.execute(
+        """UPDATE api_tokens SET revoked_at = $3
+            WHERE id = $2 AND account_id = $1 AND revoked_at IS NULL""",
+        account_id,
+        token_id,
+        now,
+    )
+    return result != "UPDATE 0"
+
+
+async def select_api_token_account(
+    conn: Connection, token_hash: bytes
+) -> tuple[Account, ApiToken] | None:
+    """The live API token with this hash and its account (not suspended): one indexed lookup."""
+    row = await conn.fetchrow(
+        f"""SELECT a.id, a.actor_id, act.username, a.email, a.password_hash, a.is_admin,
+                   a.locale, a.session_epoch, a.created_at, a.last_login_at,
+                   {_TOKEN_AS}
+              FROM api_tokens t
+              JOIN accounts a ON a.id = t.account_id
+              JOIN actors act ON act.id = a.actor_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
+                                WHERE r.local_actor_id = act.id AND r.level = 'suspend')""",
+        token_hash,
+    )
+    if row is None:
+        return None
+    values = record_dict(row)
+    token = ApiToken(
+        **{name[4:]: values.pop(name) for name in list(values) if name.startswith("tok_")}
+    )
+    return Account(**values), token
+
+
+async def touch_api_token(conn: Connection, token_id: int, now: datetime) -> None:
+    """Record that a token was used now."""
+    await conn.execute("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", token_id, now)

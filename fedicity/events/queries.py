@@ -426,3 +426,48 @@ async def select_attended(conn: Connection, actor_uri: str, *, limit: int) -> li
         limit,
     )
     return [_event(row) for row in rows]
+
+
+async def select_listed(
+    conn: Connection,
+    *,
+    limit: int,
+    scope_id: int | None = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tag: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    after: tuple[datetime, int] | None = None,
+) -> list[Event]:
+    """Public events here and federated as the API lists them, soonest first, keyset-paged by
+    (start, id): located in a scope or below it, of a category, not ended before `since` and
+    starting before `until`, with a tag, in a box (min lon, min lat, max lon, max lat). Cancelled
+    ones stay (shown as such); those of silenced, suspended or restricted organisers do not."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM events
+             WHERE deleted_at IS NULL AND public AND {_NOT_SILENCED}
+               AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
+                                WHERE r.actor_uri = events.organizer_uri)
+               AND ($1::bigint IS NULL
+                    OR territory_id IN (SELECT descendant_id FROM territory_ancestors
+                                         WHERE ancestor_id = $1))
+               AND ($2::text IS NULL OR category = $2)
+               AND ($3::timestamptz IS NULL OR coalesce(ends_at, starts_at) >= $3)
+               AND ($4::timestamptz IS NULL OR starts_at < $4)
+               AND ($5::text IS NULL OR $5 = ANY (tags))
+               AND ($6::float8 IS NULL
+                    OR (longitude BETWEEN $6 AND $8 AND latitude BETWEEN $7 AND $9))
+               AND ($10::timestamptz IS NULL OR (starts_at, id) > ($10, $11))
+             ORDER BY starts_at, id LIMIT $12""",
+        scope_id,
+        category,
+        since,
+        until,
+        tag,
+        *(bbox or (None, None, None, None)),
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_event(row) for row in rows]

@@ -237,3 +237,51 @@ async def select_placed(
         limit,
     )
     return [_item(row) for row in rows]
+
+
+async def select_listed(
+    conn: Connection,
+    *,
+    limit: int,
+    scope_id: int | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tag: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    before: tuple[datetime, int] | None = None,
+) -> list[LocatedItem]:
+    """Located items as the public API lists them, newest first, keyset-paged: in a scope (or
+    anywhere), of a kind, published in [since, until), with a tag (the event's, proposal's or
+    post's), in a box (min lon, min lat, max lon, max lat); what territory pages hide stays out."""
+    rows = await conn.fetch(
+        f"""SELECT {_ITEM_COLUMNS} FROM located_items li
+             WHERE li.deleted_at IS NULL
+               AND {_UNRESTRICTED.format(alias="li")} AND {_shown("li")}
+               AND ($1::bigint IS NULL OR li.scope_ids @> ARRAY[$1::bigint])
+               AND ($2::text IS NULL OR li.kind = $2)
+               AND ($3::timestamptz IS NULL OR li.published >= $3)
+               AND ($4::timestamptz IS NULL OR li.published < $4)
+               AND ($5::text IS NULL
+                    OR EXISTS (SELECT 1 FROM events e
+                                WHERE e.uri = li.object_uri AND $5 = ANY (e.tags))
+                    OR EXISTS (SELECT 1 FROM proposals p
+                                WHERE p.uri = li.object_uri AND $5 = ANY (p.tags))
+                    OR EXISTS (SELECT 1 FROM posts po JOIN post_tags pt ON pt.post_id = po.id
+                                WHERE po.uri = li.object_uri AND pt.tag = $5))
+               AND ($6::float8 IS NULL
+                    OR (li.longitude BETWEEN $6 AND $8 AND li.latitude BETWEEN $7 AND $9))
+               AND ($10::timestamptz IS NULL OR (li.published, li.id) < ($10, $11))
+             ORDER BY li.published DESC, li.id DESC
+             LIMIT $12""",
+        scope_id,
+        kind,
+        since,
+        until,
+        tag,
+        *(bbox or (None, None, None, None)),
+        before[0] if before else None,
+        before[1] if before else None,
+        limit,
+    )
+    return [_item(row) for row in rows]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
+
+if TYPE_CHECKING:
+    from fedicity.actors.models import Actor
 
 Role = Literal["member", "moderator", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -61,3 +64,15 @@ class Membership:
     def is_admin(self) -> bool:
         """An accepted admin."""
         return self.accepted and self.role == "admin"
+
+
+@dataclass(frozen=True)
+class ListedOrganization:
+    """A discoverable organisation as the public API shows it."""
+
+    actor: Actor
+    official_id_kind: str | None
+    official_id_value: str | None
+    verified: bool
+    latitude: float | None
+    longitude: float | None

@@ -7,7 +7,12 @@ from typing import Any
 
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection, record_dict
-from fedicity.organizations.models import Membership, OfficialIdentifier, OrganizationSettings
+from fedicity.organizations.models import (
+    ListedOrganization,
+    Membership,
+    OfficialIdentifier,
+    OrganizationSettings,
+)
 
 _ACTOR_COLUMNS = """a.id, a.username, a.kind, a.organization_kind, a.display_name, a.summary,
     a.manually_approves_followers, a.discoverable, a.public_key_pem, a.private_key_pem,
@@ -328,3 +333,77 @@ async def select_placed(
         latitude, longitude = columns.pop("place_latitude"), columns.pop("place_longitude")
         placed.append((Actor(**columns), latitude, longitude))
     return placed
+
+
+_LISTED = f"""SELECT {_ACTOR_COLUMNS}, o.official_id_kind, o.official_id_value,
+                     o.official_id_verified_at IS NOT NULL AS verified,
+                     o.latitude AS place_latitude, o.longitude AS place_longitude
+                FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
+               WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
+                                  WHERE r.local_actor_id = a.id)"""
+
+
+def _listed(row: Any) -> ListedOrganization:
+    columns = record_dict(row)
+    extra = {
+        name: columns.pop(name)
+        for name in (
+            "official_id_kind",
+            "official_id_value",
+            "verified",
+            "place_latitude",
+            "place_longitude",
+        )
+    }
+    return ListedOrganization(
+        actor=Actor(**columns),
+        official_id_kind=extra["official_id_kind"],
+        official_id_value=extra["official_id_value"],
+        verified=bool(extra["verified"]),
+        latitude=extra["place_latitude"],
+        longitude=extra["place_longitude"],
+    )
+
+
+async def select_listed(
+    conn: Connection,
+    *,
+    limit: int,
+    scope_id: int | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    before: int | None = None,
+) -> list[ListedOrganization]:
+    """Discoverable, unrestricted local organisations, newest first, keyset-paged by id: whose
+    home territory is the scope or below it, of a kind, created in [since, until), whose place
+    is in a box (min lon, min lat, max lon, max lat)."""
+    rows = await conn.fetch(
+        f"""{_LISTED}
+               AND ($1::bigint IS NULL
+                    OR a.home_territory_id IN (SELECT descendant_id FROM territory_ancestors
+                                                WHERE ancestor_id = $1))
+               AND ($2::text IS NULL OR a.organization_kind = $2)
+               AND ($3::timestamptz IS NULL OR a.created_at >= $3)
+               AND ($4::timestamptz IS NULL OR a.created_at < $4)
+               AND ($5::float8 IS NULL
+                    OR (o.longitude BETWEEN $5 AND $7 AND o.latitude BETWEEN $6 AND $8))
+               AND ($9::bigint IS NULL OR a.id < $9)
+             ORDER BY a.id DESC LIMIT $10""",
+        scope_id,
+        kind,
+        since,
+        until,
+        *(bbox or (None, None, None, None)),
+        before,
+        limit,
+    )
+    return [_listed(row) for row in rows]
+
+
+async def select_listed_by_username(conn: Connection, username: str) -> ListedOrganization | None:
+    """One organisation the public list would show, by its username."""
+    row = await conn.fetchrow(f"{_LISTED} AND lower(a.username) = lower($1)", username)
+    return None if row is None else _listed(row)

@@ -598,3 +598,48 @@ async def select_tallies(conn: Connection, proposal_ids: list[int]) -> dict[int,
             trusted_voters=row["trusted"],
         )
     return found
+
+
+# Proposals of silenced or suspended domains and restricted authors stay off the public lists.
+_PUBLIC_PROPOSAL = """state <> 'draft'
+    AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.actor_uri = proposals.author_uri)
+    AND (NOT EXISTS (SELECT 1 FROM domain_policies WHERE action IN ('silence', 'suspend'))
+         OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
+                 OR domain_hidden(author_uri, (SELECT domain_policy_map()))))"""
+
+
+async def select_listed(
+    conn: Connection,
+    *,
+    limit: int,
+    scope_id: int | None = None,
+    state: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tag: str | None = None,
+    before: tuple[datetime, int] | None = None,
+) -> list[Proposal]:
+    """Proposals as the public API lists them (no drafts), newest first, keyset-paged: of a
+    territory or below it, in a state, published in [since, until), with a tag."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM proposals
+             WHERE {_PUBLIC_PROPOSAL}
+               AND ($1::bigint IS NULL
+                    OR territory_id IN (SELECT descendant_id FROM territory_ancestors
+                                         WHERE ancestor_id = $1))
+               AND ($2::text IS NULL OR state = $2)
+               AND ($3::timestamptz IS NULL OR published >= $3)
+               AND ($4::timestamptz IS NULL OR published < $4)
+               AND ($5::text IS NULL OR $5 = ANY (tags))
+               AND ($6::timestamptz IS NULL OR (published, id) < ($6, $7))
+             ORDER BY published DESC, id DESC LIMIT $8""",
+        scope_id,
+        state,
+        since,
+        until,
+        tag,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit,
+    )
+    return [_proposal(row) for row in rows]

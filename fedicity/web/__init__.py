@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from fedicity.accounts import queries as account_queries
 from fedicity.activitypub.dates import format_datetime
-from fedicity.web import activitypub, headers, i18n, inbox, metrics, signed_fetch
+from fedicity.web import activitypub, headers, i18n, inbox, metrics, openapi, signed_fetch
 from fedicity.web.app import FedicityQuart, program_request, state
 from fedicity.web.devices import device_name
 from fedicity.web.errors import Problem, register_error_handlers
@@ -35,6 +35,8 @@ def register_web(app: Quart) -> None:
     app.after_request(_remember_language)
     register_error_handlers(app)
     _register_blueprints(app)
+    # /openapi.json, of the /api/ routes registered above.
+    openapi.install(app)
     # Inbox POSTs are answered before Quart sees them (web/inbox.py says why).
     inbox.install(cast(FedicityQuart, app))
     activitypub.serve_cached_actors(cast(FedicityQuart, app))
@@ -124,6 +126,8 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.admin_content import blueprint as admin_content_blueprint
     from fedicity.web.admin_dashboard import blueprint as admin_dashboard_blueprint
     from fedicity.web.admin_domains import blueprint as admin_domains_blueprint
+    from fedicity.web.api import blueprint as api_blueprint
+    from fedicity.web.api_write import blueprint as api_write_blueprint
     from fedicity.web.blocks import blueprint as blocks_blueprint
     from fedicity.web.events import blueprint as events_blueprint
     from fedicity.web.map import blueprint as map_blueprint
@@ -163,6 +167,8 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(transparency_blueprint)
     app.register_blueprint(moderation_blueprint)
     app.register_blueprint(reports_blueprint)
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(api_write_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

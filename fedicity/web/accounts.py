@@ -20,6 +20,7 @@ from quart import (
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.accounts import (
+    api_tokens,
     closing,
     export,
     passwords,
@@ -202,6 +203,12 @@ async def logout() -> WerkzeugResponse:
 SETTINGS_NOTICES = {
     "saved": lazy("Saved."),
     "session_ended": lazy("That session has ended."),
+    "token_revoked": lazy("That API token was revoked: programs using it are refused."),
+}
+TOKEN_ERRORS = {
+    "token_name_missing": lazy("Give the token a name, to know later what uses it."),
+    "token_name_invalid": lazy("A token's name has at most 100 characters."),
+    "too_many_tokens": lazy("You have 20 tokens: revoke one you no longer use first."),
 }
 _PROFILE_FIELDS = ("display_name", "summary", "home_territory", "locale")
 _PROFILE_CHECKS = ("manually_approves_followers", "discoverable")
@@ -232,6 +239,7 @@ async def _settings_context(account: Account, actor: Actor | None = None) -> dic
             else None
         )
         live_sessions = await sessions.live(conn, account.id, app_state.clock.now())
+        tokens = await api_tokens.listed(conn, account.id)
         sole_admin_of = await closing.sole_admin_of(conn, app_state.urls, actor)
     home_place = f"{home.level}:{home.code}" if home else ""
     return {
@@ -245,6 +253,9 @@ async def _settings_context(account: Account, actor: Actor | None = None) -> dic
         "max_upload_mib": max(1, app_state.settings.max_upload_bytes // (1024 * 1024)),
         "sessions": live_sessions,
         "current_session": current_session_id(),
+        "api_tokens": tokens,
+        "new_token": None,
+        "token_error": None,
         "sole_admin_of": sole_admin_of,
         "delete_error": None,
         "password_error": None,
@@ -422,6 +433,46 @@ async def end_session() -> WerkzeugResponse:
         await log_out()
         return redirect("/", 303)
     return redirect(url_for("accounts.settings_page", notice="session_ended"), 303)
+
+
+@blueprint.post("/settings/tokens")
+async def create_api_token() -> Response | WerkzeugResponse:
+    """Make a named API token; the page shows it once (only its hash is kept)."""
+    account = current_account()
+    if account is None:
+        return _login_redirect()
+    form = await request.form
+    app_state = state()
+    try:
+        async with app_state.db.acquire() as conn:
+            token = await api_tokens.create(
+                conn, account.id, form.get("token_name", ""), now=app_state.clock.now()
+            )
+    except api_tokens.TokenError as error:
+        page = await _settings_page(account, token_error=gettext(TOKEN_ERRORS[error.code]))
+        return Response(page, status=422, content_type="text/html; charset=utf-8")
+    page = await _settings_page(account, new_token=token)
+    response = Response(page, content_type="text/html; charset=utf-8")
+    # The token is on this page only: no cache keeps it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/settings/tokens/revoke")
+async def revoke_api_token() -> WerkzeugResponse:
+    """Revoke one of one's API tokens."""
+    account = current_account()
+    if account is None:
+        return _login_redirect()
+    raw = (await request.form).get("token", "")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise Problem(400, "the token field must be a token number")
+    app_state = state()
+    async with app_state.db.acquire() as conn:
+        revoked = await api_tokens.revoke(conn, account.id, int(raw), now=app_state.clock.now())
+    if not revoked:
+        raise Problem(404, "you have no such token")
+    return redirect(url_for("accounts.settings_page", notice="token_revoked") + "#api-tokens", 303)
 
 
 @blueprint.route("/admin", methods=["GET", "POST"])

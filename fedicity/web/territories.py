@@ -20,9 +20,11 @@ from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
 from fedicity.urls import territory_path as page_path
 from fedicity.web import alternates, schemaorg
+from fedicity.web import api_models
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
+from fedicity.web.openapi import documented
 from fedicity.web.paging import moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account
@@ -297,6 +299,7 @@ def _overview_json(overview: dict[str, Any]) -> dict[str, Any]:
 
 
 @blueprint.get("/api/territories/<level>/<code>")
+@documented(responses={200: api_models.Overview}, problems=(404,))
 async def territory_api(level: str, code: str) -> Response:
     """The territory overview as JSON."""
     territory = await _territory(level, code)
@@ -304,6 +307,7 @@ async def territory_api(level: str, code: str) -> Response:
 
 
 @blueprint.get("/api/territories/<level>/<code>/items")
+@documented(query=api_models.ItemsQuery, responses={200: api_models.ItemsPage}, problems=(404,))
 async def territory_items(level: str, code: str) -> Response:
     """What happens in a territory or below it, newest first; `before` pages on."""
     territory = await _territory(level, code)
@@ -337,6 +341,7 @@ def _coordinate(name: str, bound: float) -> float:
 
 
 @blueprint.get("/api/near")
+@documented(query=api_models.NearQuery, responses={200: api_models.NearPage})
 async def near() -> Response:
     """What happens within radius_km of a point (lat, lon), newest first."""
     latitude = _coordinate("lat", 90)
@@ -367,6 +372,7 @@ async def near() -> Response:
 
 
 @blueprint.get("/api/territories/search")
+@documented(query=api_models.SearchQuery, responses={200: api_models.SearchResults})
 async def search() -> Response:
     """Territories by name prefix or postal code."""
     text = request.args.get("q", "").strip()
