@@ -19,8 +19,7 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
 from fedicity.urls import territory_path as page_path
-from fedicity.web import alternates, schemaorg
-from fedicity.web import api_models
+from fedicity.web import alternates, api_models, schemaorg
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.negotiation import wants_html
