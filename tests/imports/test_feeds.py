@@ -36,10 +36,12 @@ from fedicity.organizations import service as organizations
 from fedicity.settings import Settings
 from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
+from fedicity.web.app import create_app
 from fedicity.workers.federation import Federation, start_federation
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import seed_remote_actor
 from tests.territory_helpers import import_slice
+from tests.web.test_accounts_web import _csrf, _log_in, _register
 
 BOB = "https://social.invalid/users/bob"
 BOB_INBOX = "https://social.invalid/inbox"  # his shared inbox
@@ -522,3 +524,63 @@ def test_hostile_ical_rows_are_skipped_with_their_reason() -> None:
     assert feeds.detect_format("BEGIN:VCALENDAR\r\n") == "ical"
     assert feeds.detect_format('{"events": []}') == "openagenda"
     assert feeds.detect_format("<html>") is None
+
+
+async def test_admins_follow_fetch_and_stop_feeds_and_the_event_page_says_where_it_came_from(
+    world: World, server: FeedServer, settings: Settings, keygen: FixedKeys
+) -> None:
+    server.serve("/agenda.ics", _calendar(MARKET))
+    config = replace(settings, allow_private_addresses=True, territory_code="93048")
+    app = create_app(config, pool=world.pool, clock=world.clock, keygen=keygen)
+    async with app.test_app():
+        client = app.test_client()
+        await _register(world.pool, keygen, "root_admin", is_admin=True)
+        await _register(world.pool, keygen, "someone")
+        await _log_in(client, "someone")
+        assert (await client.get("/admin/imports")).status_code == 403
+        client = app.test_client()
+        await _log_in(client, "root_admin")
+        token = await _csrf(client, "/admin/imports")
+        form = {"csrf_token": token, "url": server.url("/agenda.ics"), "format": "auto"}
+        # Refusals are precise 400s, never a 500
+        for changes, words in (
+            ({"owner": "nobody"}, "Aucun compte"),
+            ({"owner": "asso", "url": "javascript:alert(1)"}, "adresse web"),
+            ({"owner": "asso", "format": "rss"}, "Choisissez un format"),
+            ({"owner": "asso", "url": "x" * 5000}, "adresse web"),
+        ):
+            refused = await client.post("/admin/imports", form={**form, **changes})
+            assert refused.status_code == 400
+            text = await refused.get_data(as_text=True)
+            assert words in text, text[text.find("<main") :][:1500]
+        added = await client.post("/admin/imports", form={**form, "owner": "asso"})
+        assert added.status_code == 303
+        page = await (await client.get("/admin/imports")).get_data(as_text=True)
+        assert server.url("/agenda.ics") in page
+        assert "1 nouveaux" in page
+        (event,) = await world.events()
+        shown = await (await client.get(f"/events/{event.token}")).get_data(as_text=True)
+        assert "Importé depuis" in shown
+        assert f'href="{server.url("/agenda.ics")}"' in shown
+        async with world.pool.acquire() as conn:
+            (source, count, owner) = (await queries.select_feeds(conn))[0]
+        assert (count, owner) == (1, "asso")
+        fetched = await client.post(f"/admin/imports/{source.id}/fetch", form={"csrf_token": token})
+        assert fetched.status_code == 303
+        for path in (
+            "/admin/imports/99/fetch",
+            "/admin/imports/x1/fetch",
+            "/admin/imports/1e9/stop",
+        ):
+            assert (await client.post(path, form={"csrf_token": token})).status_code == 404
+        stopped = await client.post(f"/admin/imports/{source.id}/stop", form={"csrf_token": token})
+        assert stopped.status_code == 303
+        assert not (await world.source(source.id)).active
+        async with world.pool.acquire() as conn:
+            actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log")]
+        assert actions == [
+            "import.feed_add",
+            "import.feed_fetch",
+            "import.feed_fetch",
+            "import.feed_stop",
+        ]
