@@ -15,6 +15,7 @@ from fedicity.web.admin import admin_actor
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import lazy
+from fedicity.web.messages import message
 from fedicity.web.session import check_csrf, require_admin
 
 blueprint = Blueprint("admin_imports", __name__)
@@ -24,15 +25,6 @@ NOTICES = {
     "added": lazy("The feed is followed; it was fetched."),
     "fetched": lazy("The feed was fetched."),
     "stopped": lazy("The feed is no longer followed; its events stay."),
-}
-REFUSALS = {
-    "feed_url_invalid": lazy("The feed's address must be a web address (http or https)."),
-    "feed_format_invalid": lazy("Choose a format: automatic, iCalendar or OpenAgenda JSON."),
-    "feed_owner_invalid": lazy("Events are attributed to a local person or organisation."),
-    "feed_owner_unknown": lazy("No local account has this name."),
-    "feed_exists": lazy("This feed is already followed for this account."),
-    "feed_unknown": lazy("This feed is not followed."),
-    "feed_busy": lazy("This feed is being fetched; try again in a moment."),
 }
 
 
@@ -60,7 +52,7 @@ async def _page(
         "admin_imports.html",
         sources=sources,
         values=values or {"format": "auto"},
-        error=REFUSALS.get(error, error) if error else None,
+        error=message(error) if error else None,
         notice=NOTICES.get(request.args.get("notice", "")),
         formats=feeds.FORMAT_CHOICES,
     )

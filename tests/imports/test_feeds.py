@@ -195,7 +195,7 @@ async def world(
     urls = Urls(config.base_url)
     async with pool.acquire() as conn:
         account = await accounts.register(
-            conn, username="camille", password="correct horse battery staple", keygen=keygen
+            conn, username="camille", password="correct horse", keygen=keygen
         )
         camille = await actor_queries.select_actor_by_id(conn, account.actor_id)
         assert camille is not None
@@ -584,3 +584,48 @@ async def test_admins_follow_fetch_and_stop_feeds_and_the_event_page_says_where_
             "import.feed_fetch",
             "import.feed_stop",
         ]
+        # An admin of the organisation follows a calendar from its page; the worker fetches it
+        camille = app.test_client()
+        await _log_in(camille, "camille")
+        org_token = await _csrf(camille, "/organizations/asso")
+        server.serve("/club.ics", _calendar(MEETING))
+        followed = await camille.post(
+            "/organizations/asso/feed",
+            form={"csrf_token": org_token, "url": server.url("/club.ics"), "format": "ical"},
+        )
+        assert followed.status_code == 303
+        refused = await camille.post(
+            "/organizations/asso/feed",
+            form={"csrf_token": org_token, "url": "javascript:x", "format": "ical"},
+        )
+        assert "error=feed_url_invalid" in refused.headers["Location"]
+        assert await world.due() == 1
+        org_page = await (await camille.get("/organizations/asso")).get_data(as_text=True)
+        assert server.url("/club.ics") in org_page
+        assert "Agendas importés" in org_page
+        async with world.pool.acquire() as conn:
+            club = (await queries.select_feeds(conn))[0][0]
+        assert club.url == server.url("/club.ics")
+        assert len(await world.events()) == 2
+        # Someone else's calendar cannot be stopped from this page
+        foreign = await camille.post(
+            "/organizations/asso/feed_stop", form={"csrf_token": org_token, "source": "99"}
+        )
+        assert "error=feed_unknown" in foreign.headers["Location"]
+        ended = await camille.post(
+            "/organizations/asso/feed_stop", form={"csrf_token": org_token, "source": str(club.id)}
+        )
+        assert ended.status_code == 303
+        assert not (await world.source(club.id)).active
+        # Nobody else may follow calendars for the organisation
+        await _register(world.pool, keygen, "outsider")
+        outsider = app.test_client()
+        await _log_in(outsider, "outsider")
+        out_token = await _csrf(outsider, "/organizations/asso")
+        denied = await outsider.post(
+            "/organizations/asso/feed",
+            form={"csrf_token": out_token, "url": server.url("/x.ics"), "format": "ical"},
+        )
+        assert "error=" in denied.headers["Location"]
+        async with world.pool.acquire() as conn:
+            assert len(await queries.select_feeds(conn)) == 2
