@@ -476,6 +476,17 @@ async def apply_feed(
             if event.territory_id is not None
             else None
         )
+        # Its digest is forgotten: should it come back to the feed, it is confirmed again.
+        await queries.record_provenance(
+            conn,
+            source,
+            "event",
+            event.id,
+            external_id=row.external_id,
+            row_number=row.row_number,
+            content_hash="vanished",
+            now=now,
+        )
         await events.cancel_event(
             conn,
             actor=owner,

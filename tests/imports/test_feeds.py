@@ -300,6 +300,13 @@ async def test_a_feed_is_imported_edited_and_reimported_without_duplicates(
     assert await world.queued_to_bob() == ["Create", "Create", "Create", "Update", "Cancel"]
     assert (await world.source(source.id)).last_report["unchanged"] == 2
 
+    # The meeting comes back to the feed: it is confirmed again, with an Update
+    server.serve("/agenda.ics", _calendar(moved, MEETING, PARTY))
+    world.clock.advance(timedelta(minutes=61))
+    assert await world.due() == 1
+    assert (await world.events())[1].status == "confirmed"
+    assert (await world.queued_to_bob())[-1] == "Update"
+
     # STATUS:CANCELLED cancels the party
     server.serve("/agenda.ics", _calendar(moved, PARTY + "\r\nSTATUS:CANCELLED"))
     world.clock.advance(timedelta(minutes=61))
@@ -511,6 +518,17 @@ def test_hostile_ical_rows_are_skipped_with_their_reason() -> None:
     assert "uid_missing" in reasons.values()
     assert reasons["spam"] == "recurrence_too_frequent"
 
+    # Twenty thousand nested components around a VEVENT: read, not a crash
+    nested = (
+        "BEGIN:VCALENDAR\r\n"
+        + "BEGIN:X-A\r\n" * 20_000
+        + _calendar(MEETING).split("\r\n", 3)[3].replace("END:VCALENDAR\r\n", "")
+        + "END:X-A\r\n" * 20_000
+        + "END:VCALENDAR\r\n"
+    )
+    assert [e.external_id for e in _parsed(parse_ical(nested, window=WINDOW)).events] == [
+        "meeting@asso.example"
+    ]
     refused = parse_ical("garbage\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT", window=WINDOW)
     assert isinstance(refused, FeedRefused)
     assert refused.code == "not_icalendar"
