@@ -130,6 +130,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.map import blueprint as map_blueprint
     from fedicity.web.media import blueprint as media_blueprint
     from fedicity.web.moderation import blueprint as moderation_blueprint
+    from fedicity.web.my_calendars import blueprint as my_calendars_blueprint
     from fedicity.web.notifications import blueprint as notifications_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
@@ -147,6 +148,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(admin_dashboard_blueprint)
     app.register_blueprint(admin_domains_blueprint)
     app.register_blueprint(admin_imports_blueprint)
+    app.register_blueprint(my_calendars_blueprint)
     app.register_blueprint(admin_content_blueprint)
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(social_blueprint)

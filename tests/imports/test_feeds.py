@@ -38,6 +38,7 @@ from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
 from fedicity.web.app import create_app
 from fedicity.workers.federation import Federation, start_federation
+from fedicity.workers.loops import default_loops
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.inbox_helpers import seed_remote_actor
 from tests.territory_helpers import import_slice
@@ -385,6 +386,10 @@ async def test_failures_keep_the_source_with_its_reason_and_the_events_untouched
             world.pool, world.federation.fetcher, world.env, actor=SYSTEM, source_id=source.id
         )
 
+    # The worker process runs this step as its "import-feeds" loop
+    loops = default_loops(world.federation, world.env.urls, world.clock)
+    assert "import-feeds" in [loop.name for loop in loops]
+
     # A suspended owner's feed is paused, with its reason
     async with world.pool.acquire() as conn:
         await moderation_queries.upsert_restriction(
@@ -647,3 +652,25 @@ async def test_admins_follow_fetch_and_stop_feeds_and_the_event_page_says_where_
         assert "error=" in denied.headers["Location"]
         async with world.pool.acquire() as conn:
             assert len(await queries.select_feeds(conn)) == 2
+        # A person follows a calendar for themselves from their settings
+        mine = await _csrf(camille, "/settings")
+        own = await camille.post(
+            "/settings/calendars",
+            form={"csrf_token": mine, "url": server.url("/mine.ics"), "format": "auto"},
+        )
+        assert own.status_code == 303
+        bad = await camille.post(
+            "/settings/calendars", form={"csrf_token": mine, "url": "ftp://x", "format": "auto"}
+        )
+        assert "error=feed_url_invalid" in bad.headers["Location"]
+        shown_error = await camille.get(bad.headers["Location"].split("#")[0])
+        assert "adresse web" in await shown_error.get_data(as_text=True)
+        async with world.pool.acquire() as conn:
+            camille_id = await conn.fetchval("SELECT id FROM actors WHERE username = 'camille'")
+            (own_feed,) = await queries.select_feeds(conn, owner_actor_id=camille_id)
+        settings_page = await (await camille.get("/settings")).get_data(as_text=True)
+        assert server.url("/mine.ics") in settings_page
+        other = await camille.post(f"/settings/calendars/{club.id}/stop", form={"csrf_token": mine})
+        assert "error=feed_unknown" in other.headers["Location"]
+        await camille.post(f"/settings/calendars/{own_feed[0].id}/stop", form={"csrf_token": mine})
+        assert not (await world.source(own_feed[0].id)).active
