@@ -55,6 +55,8 @@ class Settings:
     federation_allowlist: bool = False
     # How often the worker fetches each subscribed block list again.
     blocklist_sync_minutes: int = 360
+    # How often the worker fetches each followed calendar feed again (issue 13).
+    import_interval_minutes: int = 60
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 5 * 1024 * 1024
     # What one account may upload in 24 hours (files it uploaded first; a file already here
@@ -365,6 +367,7 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "allow_private_addresses": _parse_bool,
     "federation_allowlist": _parse_bool,
     "blocklist_sync_minutes": _parse_int,
+    "import_interval_minutes": _parse_int,
     "max_body_bytes": _parse_int,
     "max_upload_bytes": _parse_int,
     "upload_quota_bytes_per_day": _parse_int,

@@ -100,9 +100,16 @@ class Fetcher:
         )
 
     async def text(
-        self, url: str, *, content_types: frozenset[str], max_bytes: int
+        self,
+        url: str,
+        *,
+        content_types: frozenset[str],
+        max_bytes: int,
+        etag: str | None = None,
+        last_modified: str | None = None,
     ) -> FetchedText | FetchError:
-        """Fetch a published text document (a block list), unsigned, under the same policy."""
+        """Fetch a published text document (a block list, a calendar), unsigned, under the same
+        policy; conditional when given the last answer's validators."""
         refused = await self._refused(url)
         if refused is not None:
             return refused
@@ -113,6 +120,8 @@ class Fetcher:
             content_types=content_types,
             user_agent=self.user_agent,
             refuse_host=self.refuse_host,
+            etag=etag,
+            last_modified=last_modified,
         )
 
     def now(self) -> datetime:

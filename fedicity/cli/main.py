@@ -20,6 +20,7 @@ from fedicity.activitypub.keys import generate_rsa_keypair
 from fedicity.actors.service import ActorError
 from fedicity.cli import audit as audit_cli
 from fedicity.cli import content_policies as content_policies_cli
+from fedicity.cli import imports as imports_cli
 from fedicity.cli import moderation as moderation_cli
 from fedicity.cli import ops as ops_cli
 from fedicity.cli import organizations as organizations_cli
@@ -87,6 +88,7 @@ async def _serve(
                         clock,
                         inbox_retention=timedelta(days=ready.inbox_retention_days),
                         blocklist_period=timedelta(minutes=ready.blocklist_sync_minutes),
+                        settings=ready,
                     )
                     tasks.append(run_worker(pool, stop, loops))
                     if not web and ready.worker_metrics_port is not None:
@@ -230,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops_cli.register(commands)
     content_policies_cli.register(commands)
     moderation_cli.register(commands)
+    imports_cli.register(commands)
     return parser
 
 

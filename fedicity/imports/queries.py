@@ -9,7 +9,8 @@ from fedicity.imports.models import Change, ImportSource, ObjectKind, Provenance
 
 _SOURCE_COLUMNS = (
     "id, kind, label, url, owner_actor_id, created_by, created_at, active, next_fetch_at,"
-    " locked_until, attempts, last_fetched_at, last_error, etag, last_modified"
+    " locked_until, attempts, last_fetched_at, last_error, etag, last_modified, detect_format,"
+    " last_report"
 )
 _PROVENANCE_COLUMNS = (
     "id, source_id, source_label, object_kind, object_id, external_id, row_number,"
@@ -132,3 +133,172 @@ async def provenance_of(
         object_id,
     )
     return [Provenance(**record_dict(row)) for row in rows]
+
+
+# Followed feeds (iCalendar, OpenAgenda JSON): the admins' list, the worker's lease.
+
+FEED_KINDS = ("ical", "openagenda")
+
+
+async def select_feed(conn: Connection, url: str, owner_actor_id: int) -> ImportSource | None:
+    """The feed at this URL followed for this owner, in whichever format."""
+    row = await conn.fetchrow(
+        f"""SELECT {_SOURCE_COLUMNS} FROM import_sources
+             WHERE kind = ANY($3::text[]) AND label = $1 AND owner_actor_id = $2""",
+        url,
+        owner_actor_id,
+        list(FEED_KINDS),
+    )
+    return None if row is None else ImportSource(**record_dict(row))
+
+
+async def set_feed_format(conn: Connection, source_id: int, *, detect: bool) -> None:
+    """Whether the feed's format is read from each answer ("auto")."""
+    await conn.execute(
+        "UPDATE import_sources SET detect_format = $2 WHERE id = $1", source_id, detect
+    )
+
+
+async def set_active(
+    conn: Connection, source_id: int, active: bool, *, now: datetime, error: str | None = None
+) -> ImportSource | None:
+    """Follow a feed again (due at once) or stop (paused, kept with its rows and its reason)."""
+    row = await conn.fetchrow(
+        f"""UPDATE import_sources
+               SET active = $2, locked_until = NULL, attempts = 0,
+                   next_fetch_at = CASE WHEN $2 THEN $3::timestamptz ELSE next_fetch_at END,
+                   last_error = CASE WHEN $2 THEN last_error ELSE $4 END
+             WHERE id = $1 AND url IS NOT NULL
+         RETURNING {_SOURCE_COLUMNS}""",
+        source_id,
+        active,
+        now,
+        error,
+    )
+    return None if row is None else ImportSource(**record_dict(row))
+
+
+async def select_feeds(
+    conn: Connection, *, owner_actor_id: int | None = None
+) -> list[tuple[ImportSource, int, str]]:
+    """Followed feeds (of one owner, or all), newest first, with their count of imported
+    events and their owner's username."""
+    rows = await conn.fetch(
+        f"""SELECT {", ".join("s." + c.strip() for c in _SOURCE_COLUMNS.split(","))},
+                   (SELECT count(*) FROM provenance p WHERE p.source_id = s.id) AS imported,
+                   a.username AS owner_username
+              FROM import_sources s JOIN actors a ON a.id = s.owner_actor_id
+             WHERE s.kind = ANY($1::text[]) AND s.url IS NOT NULL
+               AND ($2::bigint IS NULL OR s.owner_actor_id = $2)
+             ORDER BY s.created_at DESC, s.id DESC
+             LIMIT 500""",
+        list(FEED_KINDS),
+        owner_actor_id,
+    )
+    found = []
+    for row in rows:
+        values = record_dict(row)
+        imported = int(values.pop("imported"))
+        owner = str(values.pop("owner_username"))
+        found.append((ImportSource(**values), imported, owner))
+    return found
+
+
+async def claim_due_feed(
+    conn: Connection, *, now: datetime, lease_until: datetime
+) -> ImportSource | None:
+    """Lease the feed due first: another worker skips it until the lease ends, so a crash mid
+    fetch loses nothing and two workers never fetch one feed together."""
+    row = await conn.fetchrow(
+        f"""UPDATE import_sources SET locked_until = $2
+             WHERE id = (SELECT id FROM import_sources
+                          WHERE active AND url IS NOT NULL AND kind = ANY($3::text[])
+                            AND next_fetch_at <= $1
+                            AND (locked_until IS NULL OR locked_until <= $1)
+                          ORDER BY next_fetch_at, id
+                          LIMIT 1
+                          FOR UPDATE SKIP LOCKED)
+         RETURNING {_SOURCE_COLUMNS}""",
+        now,
+        lease_until,
+        list(FEED_KINDS),
+    )
+    return None if row is None else ImportSource(**record_dict(row))
+
+
+async def lease_feed(
+    conn: Connection, source_id: int, *, now: datetime, lease_until: datetime
+) -> ImportSource | None:
+    """Lease one feed now (an admin's "fetch now"); None when a worker holds it."""
+    row = await conn.fetchrow(
+        f"""UPDATE import_sources SET locked_until = $3
+             WHERE id = $1 AND active AND (locked_until IS NULL OR locked_until <= $2)
+         RETURNING {_SOURCE_COLUMNS}""",
+        source_id,
+        now,
+        lease_until,
+    )
+    return None if row is None else ImportSource(**record_dict(row))
+
+
+async def lock_feed(conn: Connection, source_id: int) -> ImportSource | None:
+    """The feed's row, locked for the transaction that applies what was fetched."""
+    row = await conn.fetchrow(
+        f"SELECT {_SOURCE_COLUMNS} FROM import_sources WHERE id = $1 FOR UPDATE", source_id
+    )
+    return None if row is None else ImportSource(**record_dict(row))
+
+
+async def feed_fetched(
+    conn: Connection,
+    source_id: int,
+    *,
+    now: datetime,
+    next_fetch_at: datetime,
+    kind: str,
+    etag: str | None,
+    last_modified: str | None,
+    report: dict[str, object],
+) -> None:
+    """A fetch went through (applied, or 304): the lease ends, the next fetch is scheduled."""
+    await conn.execute(
+        """UPDATE import_sources
+              SET locked_until = NULL, attempts = 0, last_error = NULL, last_fetched_at = $2,
+                  next_fetch_at = $3, etag = $5, last_modified = $6, last_report = $7,
+                  kind = CASE WHEN NOT detect_format OR EXISTS (
+                                  SELECT 1 FROM import_sources o
+                                   WHERE o.kind = $4 AND o.label = import_sources.label
+                                     AND o.owner_actor_id = import_sources.owner_actor_id
+                                     AND o.id <> import_sources.id)
+                              THEN kind ELSE $4 END
+            WHERE id = $1""",
+        source_id,
+        now,
+        next_fetch_at,
+        kind,
+        etag,
+        last_modified,
+        report,
+    )
+
+
+async def feed_failed(
+    conn: Connection, source_id: int, *, now: datetime, next_fetch_at: datetime, error: str
+) -> None:
+    """A fetch failed: its reason kept, tried again later (the source is never dropped)."""
+    await conn.execute(
+        """UPDATE import_sources
+              SET locked_until = NULL, attempts = attempts + 1, last_error = $3,
+                  last_fetched_at = $2, next_fetch_at = $4
+            WHERE id = $1""",
+        source_id,
+        now,
+        error[:2000],
+        next_fetch_at,
+    )
+
+
+async def select_event_uri(conn: Connection, event_id: int) -> str | None:
+    """The URI of the event an import made (provenance keeps its row id)."""
+    uri = await conn.fetchval("SELECT uri FROM events WHERE id = $1", event_id)
+    return None if uri is None else str(uri)

@@ -126,6 +126,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.admin_content import blueprint as admin_content_blueprint
     from fedicity.web.admin_dashboard import blueprint as admin_dashboard_blueprint
     from fedicity.web.admin_domains import blueprint as admin_domains_blueprint
+    from fedicity.web.admin_imports import blueprint as admin_imports_blueprint
     from fedicity.web.api import blueprint as api_blueprint
     from fedicity.web.api_write import blueprint as api_write_blueprint
     from fedicity.web.blocks import blueprint as blocks_blueprint
@@ -133,6 +134,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.map import blueprint as map_blueprint
     from fedicity.web.media import blueprint as media_blueprint
     from fedicity.web.moderation import blueprint as moderation_blueprint
+    from fedicity.web.my_calendars import blueprint as my_calendars_blueprint
     from fedicity.web.notifications import blueprint as notifications_blueprint
     from fedicity.web.opendata import blueprint as opendata_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
@@ -150,6 +152,8 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(admin_dashboard_blueprint)
     app.register_blueprint(admin_domains_blueprint)
+    app.register_blueprint(admin_imports_blueprint)
+    app.register_blueprint(my_calendars_blueprint)
     app.register_blueprint(admin_content_blueprint)
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(social_blueprint)

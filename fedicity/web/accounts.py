@@ -41,6 +41,7 @@ from fedicity.actors.models import Actor, RemoteActor
 from fedicity.actors.service import ActorError
 from fedicity.audit import queries as audit_queries
 from fedicity.follows import service as follows
+from fedicity.imports import queries as import_queries
 from fedicity.mail.sender import MailQueue, mailer_for, text_message
 from fedicity.media.models import MediaError
 from fedicity.moderation import queries as moderation_queries
@@ -56,7 +57,7 @@ from fedicity.web.forms import checked, local_path
 from fedicity.web.i18n import LOCALES, gettext, lazy, translations_for
 from fedicity.web.limits import accepts_two_uploads
 from fedicity.web.media import read_upload
-from fedicity.web.messages import message
+from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_html
 from fedicity.web.ratelimits import limited_on_its_own
 from fedicity.web.session import (
@@ -241,6 +242,7 @@ async def _settings_context(account: Account, actor: Actor | None = None) -> dic
         live_sessions = await sessions.live(conn, account.id, app_state.clock.now())
         tokens = await api_tokens.listed(conn, account.id)
         sole_admin_of = await closing.sole_admin_of(conn, app_state.urls, actor)
+        calendars = [f[0] for f in await import_queries.select_feeds(conn, owner_actor_id=actor.id)]
     home_place = f"{home.level}:{home.code}" if home else ""
     return {
         "actor": actor,
@@ -257,6 +259,7 @@ async def _settings_context(account: Account, actor: Actor | None = None) -> dic
         "new_token": None,
         "token_error": None,
         "sole_admin_of": sole_admin_of,
+        "calendars": calendars,
         "delete_error": None,
         "password_error": None,
     }
@@ -289,7 +292,7 @@ async def settings_page() -> str | WerkzeugResponse | tuple[str, int]:
         return _login_redirect()
     app_state = state()
     if request.method == "GET":
-        return await _settings_page(account, notice=request.args.get("notice"))
+        return await _settings_page(account, notice=request.args.get("notice"), error=query_error())
     form = await request.form
     typed: dict[str, Any] = {name: form.get(name, "") for name in _PROFILE_FIELDS}
     typed.update({name: checked(form, name) for name in _PROFILE_CHECKS})

@@ -28,6 +28,7 @@ from fedicity.events.models import CATEGORIES, JOIN_MODES, Event
 from fedicity.events.service import EventError, EventInput
 from fedicity.events.text import zone
 from fedicity.exports import service as exports
+from fedicity.imports import queries as import_queries
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
 from fedicity.territories import queries as territory_queries
@@ -299,11 +300,15 @@ async def event_page(token: str) -> Response | str:
             if event.local_actor_id is not None
             else None
         )
+        # Imported from a followed feed: said on the page, with the feed's address.
+        origins = await import_queries.provenance_of(conn, "event", event.id)
     count = counts.get("accepted", 0)
     return await render_template(
         "event.html",
         people=people,
         event=event,
+        origin=origins[0] if origins else None,
+        imported_on=moment_in_zone(origins[0].imported_at) if origins else None,
         when=event_when(event),
         count=count,
         waiting=counts.get("waiting", 0),

@@ -231,6 +231,14 @@ MESSAGES: dict[str, str] = {
     "not_remote": lazy("This report is about a local account."),
     "report_forwarded": lazy("This report was forwarded already."),
     "moderator_unknown": lazy("No such account, or no territory of that level with that code."),
+    # followed calendars (imports/feeds.py)
+    "feed_url_invalid": lazy("The feed's address must be a web address (http or https)."),
+    "feed_format_invalid": lazy("Choose a format: automatic, iCalendar or OpenAgenda JSON."),
+    "feed_owner_invalid": lazy("Events are attributed to a local person or organisation."),
+    "feed_owner_unknown": lazy("No local account has this name."),
+    "feed_exists": lazy("This feed is already followed for this account."),
+    "feed_unknown": lazy("This feed is not followed."),
+    "feed_busy": lazy("This feed is being fetched; try again in a moment."),
 }
 
 

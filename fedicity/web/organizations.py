@@ -18,6 +18,8 @@ from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import ORGANIZATION_KINDS, Actor, RemoteActor
 from fedicity.actors.service import ActorError
 from fedicity.db.pool import Connection
+from fedicity.imports import feeds
+from fedicity.imports import queries as import_queries
 from fedicity.organizations import identifiers, invitations, memberships, posting, queries, service
 from fedicity.organizations.document import members_collection, moderators_collection
 from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES, OrganizationSettings
@@ -217,8 +219,21 @@ async def _organization_view(
         )
         people = await known_actors(conn, urls, (m.member_uri for m in (*members, *pending)))
         structured_data = await structured_organization(conn, organization, settings)
+        # The calendars its admins follow: their events are the organisation's.
+        followed = (
+            [
+                s
+                for s, _, _ in await import_queries.select_feeds(
+                    conn, owner_actor_id=organization.id
+                )
+            ]
+            if is_admin
+            else []
+        )
     return await render_template(
         "organization.html",
+        followed=followed,
+        feed_formats=feeds.FORMAT_CHOICES,
         organization=organization,
         # Not `settings`: that name is the instance's (its name heads every page).
         org_settings=settings,
@@ -411,6 +426,42 @@ async def _verify(conn: Connection, posted: _Posted) -> None:
     state().actor_documents.pop(posted.organization.username, None)
 
 
+async def _feed(conn: Connection, posted: _Posted) -> None:
+    """An admin of the organisation follows a calendar: the worker fetches it at once."""
+    await service.require_admin(conn, posted.organization, posted.me, posted.env.urls)
+    account = require_account()
+    app_state = state()
+    await feeds.add_feed(
+        conn,
+        feeds.feed_env(app_state.urls, app_state.clock, app_state.keygen, app_state.settings),
+        actor=acting(account),
+        owner=posted.organization,
+        url=posted.form.get("url", "")[:2100],
+        format=posted.form.get("format", "auto")[:20],
+    )
+
+
+async def _feed_stop(conn: Connection, posted: _Posted) -> None:
+    """An admin of the organisation stops following one of its calendars."""
+    await service.require_admin(conn, posted.organization, posted.me, posted.env.urls)
+    source_id = posted.form.get("source", "")
+    mine = [
+        s.id
+        for s, _, _ in await import_queries.select_feeds(
+            conn, owner_actor_id=posted.organization.id
+        )
+    ]
+    if not source_id.isdigit() or len(source_id) > 18 or int(source_id) not in mine:
+        raise feeds.FeedError("feed_unknown", "not a calendar of this organisation")
+    app_state = state()
+    await feeds.stop_following(
+        conn,
+        feeds.feed_env(app_state.urls, app_state.clock, app_state.keygen, app_state.settings),
+        actor=acting(require_account()),
+        source_id=int(source_id),
+    )
+
+
 _ACTIONS: dict[str, Callable[[Connection, _Posted], Awaitable[None]]] = {
     "join": _join,
     "leave": _leave,
@@ -426,6 +477,8 @@ _ACTIONS: dict[str, Callable[[Connection, _Posted], Awaitable[None]]] = {
     "post": _post,
     "wall": _wall,
     "verify": _verify,
+    "feed": _feed,
+    "feed_stop": _feed_stop,
 }
 
 
@@ -454,7 +507,7 @@ async def organization_action(username: str, action: str) -> str | WerkzeugRespo
             posted = replace(posted, mentions=await _resolve_mentions(form.get("text", "")))
         async with state().db.acquire() as conn:
             await run(conn, posted)
-    except (MembershipError, PostError) as refused:
+    except (MembershipError, PostError, feeds.FeedError) as refused:
         return _page(username, error=refused.code)
     return _page(username, notice="saved")
 

@@ -133,12 +133,14 @@ def default_loops(
     *,
     inbox_retention: timedelta = timedelta(days=Settings.inbox_retention_days),
     blocklist_period: timedelta = timedelta(minutes=Settings.blocklist_sync_minutes),
+    settings: Settings | None = None,
 ) -> list[Loop]:
     """The loops a worker process runs: inbound processing, delivery, the proposals'
     automatic phase changes (votes closed, votes opened after amendments), housekeeping (ended
     rate-limit windows, sessions unused for their whole lifetime), and the purge of inbox rows
     processed longer than `inbox_retention` ago; and the subscribed block lists, each fetched
-    again every `blocklist_period`."""
+    again every `blocklist_period`; and the followed calendar feeds (`settings` gives their
+    period, the zone of floating times and the served territory)."""
     from fedicity.workers.delivery import DeliveryScheduler
     from fedicity.workers.inbox import HeldBack, process_batch, purge_batch
 
@@ -192,6 +194,16 @@ def default_loops(
 
         return await sync_due(pool, federation.fetcher, now=clock.now(), period=blocklist_period)
 
+    async def feeds_step(pool: Pool) -> int:
+        from fedicity.imports.feeds import FeedEnv, feed_env, fetch_due
+
+        env = (
+            feed_env(urls, clock, federation.keygen, settings)
+            if settings is not None
+            else FeedEnv(urls, clock, federation.keygen)
+        )
+        return await fetch_due(pool, federation.fetcher, env)
+
     return [
         Loop("inbox", inbox_step, idle_delay=0.2),
         # Runs on while rows are due, claiming as POSTs finish; told to stop, it releases its rows.
@@ -201,6 +213,7 @@ def default_loops(
         # Batched deletes: a busy step is followed at once by the next batch, then it rests.
         Loop("inbox-purge", purge_step, idle_delay=600.0),
         Loop("blocklists", blocklists_step, idle_delay=60.0),
+        Loop("import-feeds", feeds_step, idle_delay=30.0),
     ]
 
 

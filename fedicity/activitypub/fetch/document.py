@@ -86,9 +86,18 @@ async def fetch_text(
     user_agent: str = DEFAULT_USER_AGENT,
     resolve: Resolver = resolve_host,
     refuse_host: RefuseHost | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> FetchedText | FetchError:
     """GET a UTF-8 text document (a published CSV), unsigned, with fetch_document's checks:
-    each hop's address and policy, the status, the media type, the size and the deadline."""
+    each hop's address and policy, the status, the media type, the size and the deadline.
+    Given the validators of the last answer, the GET is conditional: a 304 comes back as a
+    FetchedText of status 304 with no text."""
+    conditional = {
+        name: value
+        for name, value in (("If-None-Match", etag), ("If-Modified-Since", last_modified))
+        if value and _is_header_value(value)
+    }
     result = await _fetch(
         client,
         url,
@@ -97,7 +106,7 @@ async def fetch_text(
         accept=", ".join(sorted(content_types)),
         user_agent=user_agent,
         resolve=resolve,
-        expect=_Expectation(content_types, check_origin=False, text=True),
+        expect=_Expectation(content_types, check_origin=False, text=True, conditional=conditional),
         refuse_host=refuse_host,
     )
     assert not isinstance(result, Fetched)  # a text expectation never parses JSON
@@ -202,6 +211,13 @@ class _Expectation:
     check_origin: bool
     # Read the body as UTF-8 text instead of a JSON object.
     text: bool = False
+    # Conditional request headers (If-None-Match, If-Modified-Since) of a text fetch.
+    conditional: dict[str, str] | None = None
+
+
+def _is_header_value(value: str) -> bool:
+    """Whether a stored validator can be sent back as a header (a server's ETag is its text)."""
+    return len(value) <= 1000 and value.isprintable() and value.isascii()
 
 
 async def _fetch_following_redirects(
@@ -229,7 +245,7 @@ async def _fetch_following_redirects(
         refused = await _check_destination(target, policy, resolve)
         if refused is not None:
             return refused
-        headers = {"Accept": accept, "User-Agent": user_agent}
+        headers = {"Accept": accept, "User-Agent": user_agent, **(expect.conditional or {})}
         if sign is not None:
             headers.update(sign("GET", str(target), dict(headers)))
         outcome = await _get_one(client, target, headers, policy, expect)
@@ -318,6 +334,8 @@ async def _handle_response(
         # The name was re-resolved to a blocked address after our check (DNS rebinding):
         # whatever that server said stays unread.
         return FetchError(FetchFailure.BLOCKED_ADDRESS, f"{url.host} connected to {peer}", status)
+    if status == 304 and expect.conditional:
+        return FetchedText("", str(url), status, *_validators(response, expect))
     judged = _judge_status(response, url)
     if judged is not None:
         return judged
@@ -332,12 +350,22 @@ async def _handle_response(
         return body
     if expect.text:
         try:
-            return FetchedText(body.decode("utf-8"), str(url), status)
+            text = body.decode("utf-8")
+            return FetchedText(text, str(url), status, *_validators(response, expect))
         except UnicodeDecodeError as error:
             return FetchError(
                 FetchFailure.BAD_CONTENT_TYPE, f"{url} sent no UTF-8: {error}", status
             )
     return _checked_document(body, url, status, expect)
+
+
+def _validators(response: httpx.Response, expect: _Expectation) -> tuple[str | None, str | None]:
+    """The ETag and Last-Modified of a text answer worth keeping (a conditional fetch's)."""
+    if expect.conditional is None:
+        return None, None
+    found = (response.headers.get("etag"), response.headers.get("last-modified"))
+    etag, modified = (v if v and _is_header_value(v) else None for v in found)
+    return etag, modified
 
 
 def _judge_status(response: httpx.Response, url: httpx.URL) -> FetchError | httpx.URL | None:

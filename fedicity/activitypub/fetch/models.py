@@ -79,6 +79,10 @@ class FetchedText:
     text: str
     url: str
     status: int
+    # The validators the server sent, for a conditional GET next time (a followed feed). A 304
+    # answer to such a GET is a FetchedText with status 304 and no text.
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)
