@@ -18,6 +18,7 @@ from fedicity.actors.lookup import find_actor
 from fedicity.actors.models import ORGANIZATION_KINDS, Actor, RemoteActor
 from fedicity.actors.service import ActorError
 from fedicity.db.pool import Connection
+from fedicity.imports import queries as import_queries
 from fedicity.organizations import identifiers, invitations, memberships, posting, queries, service
 from fedicity.organizations.document import members_collection, moderators_collection
 from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES, OrganizationSettings
@@ -213,8 +214,13 @@ async def _organization_view(
             else []
         )
         people = await known_actors(conn, urls, (m.member_uri for m in (*members, *pending)))
+        # Where an import found it, and how to reach it (issue 13).
+        provenance = await import_queries.provenance_of(conn, "organization", organization.id)
+        contacts = await import_queries.select_organization_contacts(conn, organization.id)
     return await render_template(
         "organization.html",
+        provenance=provenance[:5],
+        contacts=contacts,
         organization=organization,
         # Not `settings`: that name is the instance's (its name heads every page).
         org_settings=settings,
