@@ -47,6 +47,8 @@ class RowPlan(Generic[T]):
     # What the writer needs: the cleaned values and the object it changes, if any.
     payload: T | None = None
     object_id: int | None = None
+    # The object's values when planned (what an update leaves alone is kept as it was).
+    current: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

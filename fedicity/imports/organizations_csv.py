@@ -364,6 +364,7 @@ async def plan_rows(
                 digest=digest,
                 payload=row,
                 object_id=match["id"],
+                current=match,
             )
         out.append(plan)
     return out
@@ -424,9 +425,7 @@ async def _write(conn: Connection, plan: RowPlan[OrganizationRow], importer: Imp
         current: dict[str, Any] = {}
     else:
         actor_id = plan.object_id
-        current = next(
-            (o for o in await queries.select_local_organizations(conn) if o["id"] == actor_id), {}
-        )
+        current = plan.current
         actor = await actor_queries.select_actor_by_id(conn, actor_id)
         assert actor is not None
         if {"display_name", "summary"} & set(plan.fields):
