@@ -495,7 +495,11 @@ async def import_file(
         result = await run(
             conn, job, label, dry_run=dry_run, by=importer.by, now=importer.env.clock.now()
         )
-    except (ActorError, organization_service.MembershipError) as error:
+    except MappingError:
+        raise
+    except DomainError as error:
+        # A row the plan accepted was refused while written (a name taken meanwhile...): the
+        # transaction is undone, the file refused whole.
         raise FileRefused(f"nothing applied: {error}") from error
     return result, chosen
 
