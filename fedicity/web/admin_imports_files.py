@@ -24,6 +24,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.limits import accepts_uploads
 from fedicity.web.media import read_upload
+from fedicity.web.messages import message
 from fedicity.web.session import check_csrf, require_admin
 
 blueprint = Blueprint("admin_imports_files", __name__)
@@ -140,7 +141,10 @@ async def _show(
         if kind == "organizations":
             context["header"] = [h for h in organizations_csv.header_of(data) if h]
         plan, used = await _run(kind, data, label, mapping, dry)
-    except (FileRefused, organizations_csv.MappingError) as refused:
+    except organizations_csv.MappingError as refused:
+        error = f"{message(refused.code)} ({refused})"
+        return await _page(400, error=error, mapping=mapping or {}, **context)
+    except FileRefused as refused:
         return await _page(400, error=str(refused), mapping=mapping or {}, **context)
     if plan.applied:
         await asyncio.to_thread((_folder() / digest).unlink, missing_ok=True)

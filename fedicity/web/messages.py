@@ -231,6 +231,10 @@ MESSAGES: dict[str, str] = {
     "not_remote": lazy("This report is about a local account."),
     "report_forwarded": lazy("This report was forwarded already."),
     "moderator_unknown": lazy("No such account, or no territory of that level with that code."),
+    "mapping_field_unknown": lazy("The mapping names a field that does not exist."),
+    "mapping_column_unknown": lazy("The mapping names a column that is not in the file."),
+    "mapping_name_missing": lazy("Choose the column that gives the organisations' names."),
+    "username_exhausted": lazy("No free username is left for this name."),
 }
 
 
