@@ -1,5 +1,6 @@
-"""`fedicity org create NAME --kind K` and `fedicity org verify NAME --siren N | --rna W... |
---clear` (the instance admin's identifier)."""
+"""`fedicity org create NAME --kind K`, `fedicity org verify NAME --siren N | --rna W... |
+--clear` (the instance admin's identifier) and `fedicity org import FILE` (`org` is also
+`organizations`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.actors.models import ORGANIZATION_KINDS
 from fedicity.audit.models import cli_actor
+from fedicity.cli import imports_files
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Connection
 from fedicity.organizations import identifiers
@@ -25,11 +27,15 @@ def register(
 ) -> None:
     """Add the `org` command and its actions (create, verify) to the `fedicity` parser."""
     org = commands.add_parser(
-        "org", help="manage organisations", description="manage organisations"
+        "org",
+        aliases=["organizations"],
+        help="manage organisations",
+        description="manage organisations",
     )
     org_commands = org.add_subparsers(dest="org_command", required=True, metavar="ACTION")
     _register_create(org_commands, with_conn)
     _register_verify(org_commands, with_conn)
+    imports_files.register_organizations(org_commands, with_conn)
 
 
 def _register_create(

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from fedicity.cli import imports_files
 from fedicity.cli.lifecycle import CommandError
 from fedicity.db.pool import Connection
 from fedicity.territories import queries
@@ -66,6 +67,8 @@ def register(
     adding.add_argument("commune_code", metavar="COMMUNE_CODE")
     adding.add_argument("name", metavar="NAME")
     adding.set_defaults(handler=_quartier_add_handler(with_conn))
+
+    imports_files.register_centres(actions, with_conn)
 
 
 def _import_handler(with_conn: WithConn) -> Handler:

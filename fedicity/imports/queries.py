@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fedicity.db.pool import Connection, record_dict
 from fedicity.imports.models import Change, ImportSource, ObjectKind, Provenance, SourceKind
@@ -302,3 +303,161 @@ async def select_event_uri(conn: Connection, event_id: int) -> str | None:
     """The URI of the event an import made (provenance keeps its row id)."""
     uri = await conn.fetchval("SELECT uri FROM events WHERE id = $1", event_id)
     return None if uri is None else str(uri)
+
+
+# --- files an admin applies: organisations and commune centres (imports/files.py) -----------
+
+
+async def lock_file_kind(conn: Connection, kind: SourceKind) -> None:
+    """Hold, until the transaction ends, the right to plan and apply files of this kind."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('fedicity.imports.' || $1))", kind)
+
+
+async def select_file_source(conn: Connection, kind: SourceKind, label: str) -> ImportSource | None:
+    """The file of this kind applied under this name before, if any (a dry run makes none)."""
+    row = await conn.fetchrow(
+        f"""SELECT {_SOURCE_COLUMNS} FROM import_sources
+             WHERE kind = $1 AND label = $2 AND owner_actor_id IS NULL""",
+        kind,
+        label,
+    )
+    return None if row is None else ImportSource(**record_dict(row))
+
+
+async def select_provenance_ids(conn: Connection, source_id: int) -> dict[str, int]:
+    """external id -> object id of every row a source made."""
+    rows = await conn.fetch(
+        "SELECT external_id, object_id FROM provenance WHERE source_id = $1", source_id
+    )
+    return {row["external_id"]: row["object_id"] for row in rows}
+
+
+async def record_provenance_rows(
+    conn: Connection,
+    source: ImportSource,
+    object_kind: ObjectKind,
+    rows: list[tuple[int, str, int, str]],
+    *,
+    now: datetime,
+) -> None:
+    """record_provenance for many (object id, external id, line, digest) rows in one statement."""
+    await conn.execute(
+        """INSERT INTO provenance (source_id, source_label, object_kind, object_id, external_id,
+                                   row_number, content_hash, first_imported_at, imported_at)
+           SELECT $1, $2, $3, r.object_id, r.external_id, r.row_number, r.content_hash, $8, $8
+             FROM unnest($4::bigint[], $5::text[], $6::int[], $7::text[])
+                  AS r(object_id, external_id, row_number, content_hash)
+           ON CONFLICT (source_id, external_id) DO UPDATE
+              SET source_label = EXCLUDED.source_label, object_kind = EXCLUDED.object_kind,
+                  object_id = EXCLUDED.object_id, row_number = EXCLUDED.row_number,
+                  content_hash = EXCLUDED.content_hash, imported_at = EXCLUDED.imported_at""",
+        source.id,
+        source.label,
+        object_kind,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        now,
+    )
+
+
+async def select_local_organizations(conn: Connection) -> list[dict[str, Any]]:
+    """Every local organisation as an import compares it: names, kind, territory, identifier,
+    description, place and contacts."""
+    rows = await conn.fetch(
+        """SELECT a.id, a.username, a.display_name, a.summary, a.organization_kind,
+                  a.home_territory_id, o.official_id_kind, o.official_id_value,
+                  o.latitude, o.longitude, o.address, o.postal_code, o.website, o.email
+             FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
+            WHERE a.kind = 'organization' AND a.deleted_at IS NULL
+            ORDER BY a.id"""
+    )
+    return [record_dict(row) for row in rows]
+
+
+async def update_organization_import(
+    conn: Connection, actor_id: int, *, organization_kind: str, home_territory_id: int | None
+) -> None:
+    """An imported organisation's kind and territory, as its register says."""
+    await conn.execute(
+        """UPDATE actors SET organization_kind = $2, home_territory_id = $3, updated_at = now()
+            WHERE id = $1 AND kind = 'organization'""",
+        actor_id,
+        organization_kind,
+        home_territory_id,
+    )
+
+
+async def set_organization_contacts(
+    conn: Connection,
+    actor_id: int,
+    *,
+    address: str | None,
+    postal_code: str | None,
+    website: str | None,
+    email: str | None,
+) -> None:
+    """Where and how to reach an organisation (migration 0031)."""
+    await conn.execute(
+        """INSERT INTO organizations (actor_id, address, postal_code, website, email)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (actor_id) DO UPDATE
+              SET address = EXCLUDED.address, postal_code = EXCLUDED.postal_code,
+                  website = EXCLUDED.website, email = EXCLUDED.email""",
+        actor_id,
+        address,
+        postal_code,
+        website,
+        email,
+    )
+
+
+async def select_organization_contacts(conn: Connection, actor_id: int) -> dict[str, Any]:
+    """An organisation's address, postal code, website and e-mail (None each when unknown)."""
+    row = await conn.fetchrow(
+        "SELECT address, postal_code, website, email FROM organizations WHERE actor_id = $1",
+        actor_id,
+    )
+    if row is None:
+        return {"address": None, "postal_code": None, "website": None, "email": None}
+    return record_dict(row)
+
+
+async def select_communes(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Every known commune by its code: id, name, centre and box."""
+    rows = await conn.fetch(
+        """SELECT id, code, name, latitude, longitude, bbox FROM territories
+            WHERE level = 'commune'"""
+    )
+    return {row["code"]: record_dict(row) for row in rows}
+
+
+async def set_centres(
+    conn: Connection, centres: list[tuple[int, float, float, list[float] | None]]
+) -> None:
+    """Communes' centres (and boxes, where given), then every item located in one of them that
+    had no point of its own: what is written in a commune stands at its centre."""
+    await conn.execute(
+        """UPDATE territories t
+              SET latitude = c.latitude, longitude = c.longitude,
+                  bbox = CASE WHEN c.has_bbox THEN c.bbox ELSE t.bbox END, updated_at = now()
+             FROM (SELECT r.id, r.latitude, r.longitude, r.has_bbox,
+                          ARRAY[r.west, r.south, r.east, r.north] AS bbox
+                     FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::bool[],
+                                 $5::float8[], $6::float8[], $7::float8[], $8::float8[])
+                          AS r(id, latitude, longitude, has_bbox, west, south, east, north)) c
+            WHERE t.id = c.id""",
+        [c[0] for c in centres],
+        [c[1] for c in centres],
+        [c[2] for c in centres],
+        [c[3] is not None for c in centres],
+        *([(c[3] or [0.0] * 4)[i] for c in centres] for i in range(4)),
+    )
+    await conn.execute(
+        """UPDATE located_items li SET latitude = t.latitude, longitude = t.longitude
+             FROM territories t
+            WHERE t.id = ANY($1::bigint[]) AND li.territory_id = t.id
+              AND li.latitude IS NULL AND li.longitude IS NULL""",
+        [c[0] for c in centres],
+    )

@@ -127,6 +127,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.admin_dashboard import blueprint as admin_dashboard_blueprint
     from fedicity.web.admin_domains import blueprint as admin_domains_blueprint
     from fedicity.web.admin_imports import blueprint as admin_imports_blueprint
+    from fedicity.web.admin_imports_files import blueprint as admin_imports_files_blueprint
     from fedicity.web.api import blueprint as api_blueprint
     from fedicity.web.api_write import blueprint as api_write_blueprint
     from fedicity.web.blocks import blueprint as blocks_blueprint
@@ -155,6 +156,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(admin_imports_blueprint)
     app.register_blueprint(my_calendars_blueprint)
     app.register_blueprint(admin_content_blueprint)
+    app.register_blueprint(admin_imports_files_blueprint)
     app.register_blueprint(activitypub_blueprint)
     app.register_blueprint(social_blueprint)
     app.register_blueprint(blocks_blueprint)

@@ -239,6 +239,10 @@ MESSAGES: dict[str, str] = {
     "feed_exists": lazy("This feed is already followed for this account."),
     "feed_unknown": lazy("This feed is not followed."),
     "feed_busy": lazy("This feed is being fetched; try again in a moment."),
+    "mapping_field_unknown": lazy("The mapping names a field that does not exist."),
+    "mapping_column_unknown": lazy("The mapping names a column that is not in the file."),
+    "mapping_name_missing": lazy("Choose the column that gives the organisations' names."),
+    "username_exhausted": lazy("No free username is left for this name."),
 }
 
 

@@ -230,10 +230,15 @@ async def _organization_view(
             if is_admin
             else []
         )
+        # Where an import found it, and how to reach it (issue 13).
+        provenance = await import_queries.provenance_of(conn, "organization", organization.id)
+        contacts = await import_queries.select_organization_contacts(conn, organization.id)
     return await render_template(
         "organization.html",
         followed=followed,
         feed_formats=feeds.FORMAT_CHOICES,
+        provenance=provenance[:5],
+        contacts=contacts,
         organization=organization,
         # Not `settings`: that name is the instance's (its name heads every page).
         org_settings=settings,
