@@ -317,8 +317,9 @@ async def test_a_feed_is_imported_edited_and_reimported_without_duplicates(
 
 
 async def test_failures_keep_the_source_with_its_reason_and_the_events_untouched(
-    world: World, server: FeedServer
+    world: World, server: FeedServer, settings: Settings, keygen: FixedKeys
 ) -> None:
+    world_settings = settings
     server.serve("/agenda.ics", _calendar(MARKET, MEETING))
     async with world.pool.acquire() as conn:
         source = await feeds.add_feed(
@@ -385,6 +386,28 @@ async def test_failures_keep_the_source_with_its_reason_and_the_events_untouched
         await feeds.fetch_now(
             world.pool, world.federation.fetcher, world.env, actor=SYSTEM, source_id=source.id
         )
+
+    # Without FEDICITY_ALLOW_PRIVATE_ADDRESSES the address policy refuses a loopback feed
+    async with world.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE import_sources SET url = $2, locked_until = NULL WHERE id = $1",
+            source.id,
+            server.url("/agenda.ics"),
+        )
+        closed = await queries.select_source(conn, source.id)
+    assert closed is not None
+    strict = await start_federation(
+        world.pool,
+        replace(world_settings, allow_private_addresses=False),
+        clock=world.clock,
+        keygen=keygen,
+    )
+    try:
+        refused = await feeds.fetch_feed(world.pool, strict.fetcher, world.env, closed)
+    finally:
+        await strict.close()
+    assert refused.error.startswith("blocked_address"), refused
+    assert await world.events() == before
 
     # The worker process runs this step as its "import-feeds" loop
     loops = default_loops(world.federation, world.env.urls, world.clock)
