@@ -15,7 +15,7 @@ from quart import Blueprint, render_template, request
 
 from fedicity.actors import queries as actor_queries
 from fedicity.imports import centres, organizations_csv
-from fedicity.imports.files import FilePlan, FileRefused, source_label
+from fedicity.imports.files import FilePlan, FileRefused, Reason, source_label
 from fedicity.media.models import MediaError
 from fedicity.organizations.service import Env
 from fedicity.web.admin import acting
@@ -53,6 +53,15 @@ OUTCOME_LABELS: Final = {
     "unchanged": lazy("Unchanged"),
     "refused": lazy("Refused"),
 }
+
+
+def say(reason: str) -> str:
+    """A reason in the reader's language (its values as read)."""
+    if isinstance(reason, Reason):
+        return (
+            gettext(reason.template) % reason.params if reason.params else gettext(reason.template)
+        )
+    return reason
 
 
 def _folder() -> Path:
@@ -97,6 +106,7 @@ async def _page(status: int = 200, **context: Any) -> tuple[str, int]:
         outcome_labels={k: gettext(v) for k, v in OUTCOME_LABELS.items()},
         shown=shown,
         max_shown=MAX_SHOWN,
+        say=say,
         **{"error": None, "header": [], "mapping": {}, "plan": None, **context},
     )
     return html, status
@@ -145,7 +155,7 @@ async def _show(
         error = f"{message(refused.code)} ({refused})"
         return await _page(400, error=error, mapping=mapping or {}, **context)
     except FileRefused as refused:
-        return await _page(400, error=str(refused), mapping=mapping or {}, **context)
+        return await _page(400, error=say(refused.reason), mapping=mapping or {}, **context)
     if plan.applied:
         await asyncio.to_thread((_folder() / digest).unlink, missing_ok=True)
     return await _page(plan=plan, mapping=used, **context)
