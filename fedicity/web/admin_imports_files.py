@@ -33,6 +33,7 @@ blueprint.before_request(check_csrf)
 KINDS: Final = ("organizations", "centres")
 # The rows a page lists (the counts are of every row): a file of every commune has 35,000.
 MAX_SHOWN: Final = 500
+KEEP_SECONDS: Final = 24 * 3600
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 FIELD_LABELS: Final = {
     "name": lazy("Name"),
@@ -68,10 +69,14 @@ def _folder() -> Path:
     return state().settings.data_dir / "imports"
 
 
-def _store(data: bytes) -> str:
+def _store(data: bytes, now: float) -> str:
     digest = hashlib.sha256(data).hexdigest()
     folder = _folder()
     folder.mkdir(parents=True, exist_ok=True)
+    # Uploads previewed but never applied go after a day: the folder does not grow forever.
+    for old in folder.iterdir():
+        if old.stat().st_mtime < now - KEEP_SECONDS:
+            old.unlink(missing_ok=True)
     path = folder / digest
     if not path.exists():
         # Written whole then renamed: a reader never sees half a file.
@@ -181,7 +186,7 @@ async def upload() -> tuple[str, int]:
         return await _page(400, kind=kind, error=gettext("Choose a file."))
     storage = files.get("file")
     label = source_label(storage.filename or "" if storage is not None else "")
-    digest = await asyncio.to_thread(_store, data)
+    digest = await asyncio.to_thread(_store, data, state().clock.now().timestamp())
     return await _show(kind, digest, label, None, dry=True)
 
 
