@@ -22,10 +22,12 @@ from fedicity.imports.files import (
     FilePlan,
     FileRefused,
     Outcome,
+    Reason,
     RowPlan,
     clean_cell,
     decode,
     fold,
+    lazy,
     read_table,
     refused,
     run,
@@ -79,13 +81,26 @@ class _Refusal(Exception):
 
 def _coordinate(value: object, name: str, bound: float) -> float:
     if isinstance(value, bool):
-        raise _Refusal(f"{name} is not a number")
+        raise _Refusal(Reason(lazy("%(field)s is not a number"), field=name))
     try:
         number = float(str(value).strip().replace(",", ".") if isinstance(value, str) else value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise _Refusal(f"{name} {str(value)[:40]!r} is not a number") from None
+        raise _Refusal(
+            Reason(
+                lazy("%(field)s %(value)s is not a number"),
+                field=name,
+                value=repr(str(value)[:40]),
+            )
+        ) from None
     if not math.isfinite(number) or abs(number) > bound:
-        raise _Refusal(f"{name} {str(value)[:40]!r} is not between -{bound:g} and {bound:g}")
+        raise _Refusal(
+            Reason(
+                lazy("%(field)s %(value)s is not between -%(bound)s and %(bound)s"),
+                field=name,
+                value=repr(str(value)[:40]),
+                bound=f"{bound:g}",
+            )
+        )
     return number
 
 
@@ -94,7 +109,9 @@ def _code(value: object) -> str:
     if len(text) == 4 and text.isdigit():
         text = "0" + text  # a spreadsheet dropped the leading zero of 01001
     if not _CODE.fullmatch(text):
-        raise _Refusal(f"code {text[:20]!r} is not an INSEE commune code")
+        raise _Refusal(
+            Reason(lazy("code %(value)s is not an INSEE commune code"), value=repr(text[:20]))
+        )
     return text
 
 
@@ -112,9 +129,15 @@ def read_csv(text: str) -> list[tuple[int, Centre | str, str]]:
     lat_at, lon_at = _pick(names, LATITUDE_COLUMNS), _pick(names, LONGITUDE_COLUMNS)
     point_at = _pick(names, POINT_COLUMNS)
     if code_at is None:
-        raise FileRefused(f"no INSEE code column (one of {', '.join(CODE_COLUMNS)})")
+        raise FileRefused(
+            Reason(
+                lazy("no INSEE code column (one of %(columns)s)"), columns=", ".join(CODE_COLUMNS)
+            )
+        )
     if point_at is None and (lat_at is None or lon_at is None):
-        raise FileRefused("no latitude and longitude columns, nor a geo_point_2d column")
+        raise FileRefused(
+            Reason(lazy("no latitude and longitude columns, nor a geo_point_2d column"))
+        )
     out: list[tuple[int, Centre | str, str]] = []
     for line, cells in rows:
 
@@ -129,12 +152,12 @@ def read_csv(text: str) -> list[tuple[int, Centre | str, str]]:
             elif point_at is not None and cell(point_at).count(",") == 1:
                 lat_text, lon_text = cell(point_at).split(",")
             else:
-                raise _Refusal("no coordinates")
+                raise _Refusal(Reason(lazy("no coordinates")))
             latitude = _coordinate(lat_text, "latitude", 90)
             longitude = _coordinate(lon_text, "longitude", 180)
             out.append((line, Centre(code, latitude, longitude, None), code))
         except _Refusal as refusal:
-            out.append((line, str(refusal), code[:20]))
+            out.append((line, refusal.args[0], code[:20]))
     return out
 
 
@@ -156,7 +179,7 @@ def polygon_centre(geometry: dict[str, Any]) -> tuple[float, float]:
             sx += (x0 + x1) * cross
             sy += (y0 + y1) * cross
     if first is None:
-        raise _Refusal("the polygon has no points")
+        raise _Refusal(Reason(lazy("the polygon has no points")))
     if abs(total) < 1e-12:
         return first
     return sx / (3 * total), sy / (3 * total)
@@ -183,41 +206,46 @@ def _ring_points_ok(geometry: dict[str, Any]) -> bool:
 
 def _feature(index: int, feature: object) -> tuple[int, Centre | str, str]:
     if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
-        return index, "a feature without properties", ""
+        return index, Reason(lazy("a feature without properties")), ""
     properties = {fold(str(k)): v for k, v in feature["properties"].items()}
     raw = next((properties[c] for c in CODE_COLUMNS if properties.get(c) not in (None, "")), None)
     geometry = feature.get("geometry")
     try:
         if raw is None:
-            raise _Refusal("no INSEE code in the properties")
+            raise _Refusal(Reason(lazy("no INSEE code in the properties")))
         code = _code(raw)
     except _Refusal as refusal:
-        return index, str(refusal), ""
+        return index, refusal.args[0], ""
     try:
         if not isinstance(geometry, dict):
-            raise _Refusal("no geometry")
+            raise _Refusal(Reason(lazy("no geometry")))
         kind = geometry.get("type")
         if kind == "Point":
             position = geometry.get("coordinates")
             if not isinstance(position, list) or len(position) < 2:
-                raise _Refusal("a Point without coordinates")
+                raise _Refusal(Reason(lazy("a Point without coordinates")))
             longitude = _coordinate(position[0], "longitude", 180)
             latitude = _coordinate(position[1], "latitude", 90)
             return index, Centre(code, latitude, longitude, None), code
         if kind not in ("Polygon", "MultiPolygon") or not _ring_points_ok(geometry):
-            raise _Refusal(f"a geometry of type {str(kind)[:30]!r} without a usable outline")
+            raise _Refusal(
+                Reason(
+                    lazy("a geometry of type %(value)s without a usable outline"),
+                    value=repr(str(kind)[:30]),
+                )
+            )
         x, y = polygon_centre(geometry)
         longitude = _coordinate(x, "longitude", 180)
         latitude = _coordinate(y, "latitude", 90)
         try:
             west, south, east, north = geometry_bbox(geometry)
         except RowError as error:
-            raise _Refusal(str(error)) from None
+            raise _Refusal(Reason(lazy("the geometry has no coordinates"))) from error
         if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-            raise _Refusal("the outline lies outside the Earth")
+            raise _Refusal(Reason(lazy("the outline lies outside the Earth")))
         return index, Centre(code, latitude, longitude, (west, south, east, north)), code
     except _Refusal as refusal:
-        return index, str(refusal), code
+        return index, refusal.args[0], code
 
 
 def read_geojson(text: str) -> list[tuple[int, Centre | str, str]]:
@@ -225,16 +253,22 @@ def read_geojson(text: str) -> list[tuple[int, Centre | str, str]]:
     try:
         document = json.loads(text)
     except RecursionError:
-        raise FileRefused("the GeoJSON is nested too deeply") from None
+        raise FileRefused(Reason(lazy("the GeoJSON is nested too deeply"))) from None
     except json.JSONDecodeError as error:
-        raise FileRefused(f"line {error.lineno}: unreadable JSON ({error.msg})") from None
+        raise FileRefused(
+            Reason(
+                lazy("line %(line)s: unreadable JSON (%(error)s)"),
+                line=error.lineno,
+                error=error.msg,
+            )
+        ) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise FileRefused("not a GeoJSON FeatureCollection")
+        raise FileRefused(Reason(lazy("not a GeoJSON FeatureCollection")))
     features = document.get("features")
     if not isinstance(features, list):
-        raise FileRefused("the FeatureCollection has no features list")
+        raise FileRefused(Reason(lazy("the FeatureCollection has no features list")))
     if len(features) > MAX_ROWS:
-        raise FileRefused(f"the file has more than {MAX_ROWS} features")
+        raise FileRefused(Reason(lazy("the file has more than %(max)s features"), max=MAX_ROWS))
     return [_feature(index, f) for index, f in enumerate(features, start=1)]
 
 
@@ -263,12 +297,15 @@ async def plan_rows(
             continue
         commune = communes.get(read.code)
         if commune is None:
-            out.append(refused(line, read.code, read.code, "unknown commune code"))
+            out.append(refused(line, read.code, read.code, Reason(lazy("unknown commune code"))))
             continue
         if read.code in seen:
             out.append(
                 refused(
-                    line, read.code, commune["name"], f"the same commune as line {seen[read.code]}"
+                    line,
+                    read.code,
+                    commune["name"],
+                    Reason(lazy("the same commune as line %(line)s"), line=seen[read.code]),
                 )
             )
             continue

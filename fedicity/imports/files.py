@@ -28,8 +28,35 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 T = TypeVar("T")
 
 
+def lazy(text: str) -> str:
+    """Mark an English reason for the catalogue (`make messages` extracts `lazy`): the web
+    shows it in the reader's language, the command line as it is."""
+    return text
+
+
+class Reason(str):
+    """Why a row or a file was refused or cleaned: the English text, and its template and values
+    for the web to say it in the reader's language."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, **params: object) -> Reason:
+        """The reason `template % params`."""
+        made = super().__new__(cls, template % params if params else template)
+        made.template = template
+        made.params = params
+        return made
+
+
 class FileRefused(ValueError):
-    """The whole file is refused (nothing is applied); the message says why, and where."""
+    """The whole file is refused (nothing is applied); the message (a Reason) says why, and
+    where."""
+
+    @property
+    def reason(self) -> str:
+        """The Reason given."""
+        return str(self.args[0]) if not isinstance(self.args[0], Reason) else self.args[0]
 
 
 @dataclass(frozen=True)
@@ -80,9 +107,11 @@ def refused(line: int, external_id: str, title: str, reason: str) -> RowPlan[Any
 def decode(data: bytes, *, max_bytes: int) -> str:
     """The text of a file: UTF-8 (a BOM dropped), else Windows-1252, else Latin-1."""
     if len(data) > max_bytes:
-        raise FileRefused(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
+        raise FileRefused(
+            Reason(lazy("the file is larger than %(size)s MiB"), size=max_bytes // (1024 * 1024))
+        )
     if not data.strip():
-        raise FileRefused("the file is empty")
+        raise FileRefused(Reason(lazy("the file is empty")))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -111,19 +140,31 @@ def read_table(text: str, *, max_rows: int) -> tuple[list[str], list[tuple[int, 
     try:
         for cells in reader:
             if len(cells) > MAX_COLUMNS:
-                raise FileRefused(f"line {reader.line_num}: more than {MAX_COLUMNS} columns")
+                raise FileRefused(
+                    Reason(
+                        lazy("line %(line)s: more than %(max)s columns"),
+                        line=reader.line_num,
+                        max=MAX_COLUMNS,
+                    )
+                )
             if header is None:
                 header = [clean_cell(c)[0] for c in cells]
                 continue
             if not any(c.strip() for c in cells):
                 continue
             if len(rows) >= max_rows:
-                raise FileRefused(f"the file has more than {max_rows} rows")
+                raise FileRefused(Reason(lazy("the file has more than %(max)s rows"), max=max_rows))
             rows.append((reader.line_num, cells))
     except csv.Error as error:
-        raise FileRefused(f"line {reader.line_num}: unreadable CSV ({error})") from None
+        raise FileRefused(
+            Reason(
+                lazy("line %(line)s: unreadable CSV (%(error)s)"),
+                line=reader.line_num,
+                error=str(error),
+            )
+        ) from None
     if not header or not any(header):
-        raise FileRefused("the file has no header row")
+        raise FileRefused(Reason(lazy("the file has no header row")))
     return header, rows
 
 

@@ -23,10 +23,12 @@ from fedicity.imports.files import (
     FileJob,
     FilePlan,
     FileRefused,
+    Reason,
     RowPlan,
     clean_cell,
     decode,
     fold,
+    lazy,
     read_table,
     refused,
     run,
@@ -156,6 +158,19 @@ class _Refusal(Exception):
     pass
 
 
+def _too_long(field: str, most: int) -> Reason:
+    return Reason(lazy("the %(field)s is longer than %(max)s characters"), field=field, max=most)
+
+
+def _out_of_bounds(field: str, value: str, bound: float) -> Reason:
+    return Reason(
+        lazy("%(field)s %(value)s is not between -%(bound)s and %(bound)s"),
+        field=field,
+        value=repr(value),
+        bound=f"{bound:g}",
+    )
+
+
 def _official_id(raw: str) -> tuple[str, str]:
     value = re.sub(r"[\s.]", "", raw).upper()
     if re.fullmatch(r"W[0-9]{9}", value):
@@ -164,16 +179,23 @@ def _official_id(raw: str) -> tuple[str, str]:
         value = value[:9]  # a SIRET: its establishment's SIREN
     if re.fullmatch(r"[0-9]{9}", value) and luhn_valid(value):
         return "SIREN", value
-    raise _Refusal(f"official_id {raw!r} is neither an RNA number (W + 9 digits) nor a SIREN")
+    raise _Refusal(
+        Reason(
+            lazy("official_id %(value)s is neither an RNA number (W + 9 digits) nor a SIREN"),
+            value=repr(raw),
+        )
+    )
 
 
 def _number(raw: str, name: str, bound: float) -> float:
     try:
         value = float(raw.replace(",", "."))
     except ValueError:
-        raise _Refusal(f"{name} {raw[:40]!r} is not a number") from None
+        raise _Refusal(
+            Reason(lazy("%(field)s %(value)s is not a number"), field=name, value=repr(raw[:40]))
+        ) from None
     if not -bound <= value <= bound:
-        raise _Refusal(f"{name} {raw[:40]!r} is not between -{bound:g} and {bound:g}")
+        raise _Refusal(_out_of_bounds(name, raw[:40], bound))
     return value
 
 
@@ -214,52 +236,78 @@ async def _row(
         for position in positions:
             cell, cut = clean_cell(cells[position] if position < len(cells) else "")
             if cut and cell:
-                notes.append(f"{wanted}: control characters removed")
+                notes.append(Reason(lazy("%(field)s: control characters removed"), field=wanted))
             if _SPREADSHEET_FORMULA.match(cell):
-                raise _Refusal(f"{wanted} looks like a spreadsheet formula: {cell[:40]!r}")
+                raise _Refusal(
+                    Reason(
+                        lazy("%(field)s looks like a spreadsheet formula: %(value)s"),
+                        field=wanted,
+                        value=repr(cell[:40]),
+                    )
+                )
             if cell:
                 parts.append(cell)
         raw[wanted] = " ".join(parts)
     name = " ".join(raw["name"].split())
     if not name:
-        raise _Refusal("the name is empty")
+        raise _Refusal(Reason(lazy("the name is empty")))
     if len(name) > MAX_DISPLAY_NAME:
-        raise _Refusal(f"the name is longer than {MAX_DISPLAY_NAME} characters")
+        raise _Refusal(_too_long("name", MAX_DISPLAY_NAME))
     kind_text = raw.get("kind", "")
     kind = _KINDS.get(fold(kind_text), "") if kind_text else "association"
     if not kind:
-        raise _Refusal(f"kind {kind_text[:40]!r} is none of {', '.join(ORGANIZATION_KINDS)}")
+        raise _Refusal(
+            Reason(
+                lazy("kind %(value)s is none of %(kinds)s"),
+                value=repr(kind_text[:40]),
+                kinds=", ".join(ORGANIZATION_KINDS),
+            )
+        )
     official = _official_id(raw["official_id"]) if raw.get("official_id") else None
     postal_code = raw.get("postal_code") or None
     if postal_code is not None and not re.fullmatch(r"[0-9]{5}", postal_code):
-        raise _Refusal(f"postal_code {postal_code[:20]!r} is not 5 digits")
+        raise _Refusal(
+            Reason(lazy("postal_code %(value)s is not 5 digits"), value=repr(postal_code[:20]))
+        )
     territory = None
     if raw.get("commune"):
         territory = await communes.find(raw["commune"], postal_code)
         if territory is None:
-            raise _Refusal(f"commune {raw['commune'][:60]!r} is not one this instance knows")
+            raise _Refusal(
+                Reason(
+                    lazy("commune %(value)s is not one this instance knows"),
+                    value=repr(raw["commune"][:60]),
+                )
+            )
     description = raw.get("description", "")
     if len(description) > MAX_SUMMARY:
-        raise _Refusal(f"the description is longer than {MAX_SUMMARY} characters")
+        raise _Refusal(_too_long("description", MAX_SUMMARY))
     address = raw.get("address") or None
     if address is not None and len(address) > MAX_ADDRESS:
-        raise _Refusal(f"the address is longer than {MAX_ADDRESS} characters")
+        raise _Refusal(_too_long("address", MAX_ADDRESS))
     website = raw.get("website") or None
     if website is not None and not re.match(r"(?i)[a-z][a-z0-9+.-]*:", website):
         website = "https://" + website  # registers often write www.example.org
     if website is not None and safe_url(website) is None:
-        notes.append(f"website {website[:60]!r} dropped: not an http(s) address")
+        notes.append(
+            Reason(
+                lazy("website %(value)s dropped: not an http(s) address"),
+                value=repr(website[:60]),
+            )
+        )
         website = None
     email = raw.get("email") or None
     if email is not None and (
         len(email) > MAX_EMAIL or not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+", email)
     ):
-        notes.append(f"email {email[:60]!r} dropped: not an e-mail address")
+        notes.append(
+            Reason(lazy("email %(value)s dropped: not an e-mail address"), value=repr(email[:60]))
+        )
         email = None
     latitude = _number(raw["latitude"], "latitude", 90) if raw.get("latitude") else None
     longitude = _number(raw["longitude"], "longitude", 180) if raw.get("longitude") else None
     if (latitude is None) != (longitude is None):
-        notes.append("place dropped: a latitude needs a longitude")
+        notes.append(Reason(lazy("place dropped: a latitude needs a longitude")))
         latitude = longitude = None
     values: dict[str, Any] = {
         "display_name": name,
@@ -327,11 +375,12 @@ async def plan_rows(
         try:
             row, notes = await _row(line, cells, columns, communes)
         except _Refusal as refusal:
-            out.append(refused(line, "", _title(cells, columns), str(refusal)))
+            out.append(refused(line, "", _title(cells, columns), refusal.args[0]))
             continue
         key = _key(row)
         if key in seen:
-            out.append(refused(line, key, row.name, f"the same organisation as line {seen[key]}"))
+            same = Reason(lazy("the same organisation as line %(line)s"), line=seen[key])
+            out.append(refused(line, key, row.name, same))
             continue
         seen[key] = line
         territory_key = row.territory.id if row.territory else ""
@@ -500,7 +549,7 @@ async def import_file(
     except DomainError as error:
         # A row the plan accepted was refused while written (a name taken meanwhile...): the
         # transaction is undone, the file refused whole.
-        raise FileRefused(f"nothing applied: {error}") from error
+        raise FileRefused(Reason(lazy("nothing applied: %(error)s"), error=str(error))) from error
     return result, chosen
 
 

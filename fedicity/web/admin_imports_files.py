@@ -15,7 +15,7 @@ from quart import Blueprint, render_template, request
 
 from fedicity.actors import queries as actor_queries
 from fedicity.imports import centres, organizations_csv
-from fedicity.imports.files import FilePlan, FileRefused, source_label
+from fedicity.imports.files import FilePlan, FileRefused, Reason, source_label
 from fedicity.media.models import MediaError
 from fedicity.organizations.service import Env
 from fedicity.web.admin import acting
@@ -33,6 +33,7 @@ blueprint.before_request(check_csrf)
 KINDS: Final = ("organizations", "centres")
 # The rows a page lists (the counts are of every row): a file of every commune has 35,000.
 MAX_SHOWN: Final = 500
+KEEP_SECONDS: Final = 24 * 3600
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 FIELD_LABELS: Final = {
     "name": lazy("Name"),
@@ -55,14 +56,27 @@ OUTCOME_LABELS: Final = {
 }
 
 
+def say(reason: str) -> str:
+    """A reason in the reader's language (its values as read)."""
+    if isinstance(reason, Reason):
+        return (
+            gettext(reason.template) % reason.params if reason.params else gettext(reason.template)
+        )
+    return reason
+
+
 def _folder() -> Path:
     return state().settings.data_dir / "imports"
 
 
-def _store(data: bytes) -> str:
+def _store(data: bytes, now: float) -> str:
     digest = hashlib.sha256(data).hexdigest()
     folder = _folder()
     folder.mkdir(parents=True, exist_ok=True)
+    # Uploads previewed but never applied go after a day: the folder does not grow forever.
+    for old in folder.iterdir():
+        if old.stat().st_mtime < now - KEEP_SECONDS:
+            old.unlink(missing_ok=True)
     path = folder / digest
     if not path.exists():
         # Written whole then renamed: a reader never sees half a file.
@@ -97,6 +111,7 @@ async def _page(status: int = 200, **context: Any) -> tuple[str, int]:
         outcome_labels={k: gettext(v) for k, v in OUTCOME_LABELS.items()},
         shown=shown,
         max_shown=MAX_SHOWN,
+        say=say,
         **{"error": None, "header": [], "mapping": {}, "plan": None, **context},
     )
     return html, status
@@ -145,7 +160,7 @@ async def _show(
         error = f"{message(refused.code)} ({refused})"
         return await _page(400, error=error, mapping=mapping or {}, **context)
     except FileRefused as refused:
-        return await _page(400, error=str(refused), mapping=mapping or {}, **context)
+        return await _page(400, error=say(refused.reason), mapping=mapping or {}, **context)
     if plan.applied:
         await asyncio.to_thread((_folder() / digest).unlink, missing_ok=True)
     return await _page(plan=plan, mapping=used, **context)
@@ -171,7 +186,7 @@ async def upload() -> tuple[str, int]:
         return await _page(400, kind=kind, error=gettext("Choose a file."))
     storage = files.get("file")
     label = source_label(storage.filename or "" if storage is not None else "")
-    digest = await asyncio.to_thread(_store, data)
+    digest = await asyncio.to_thread(_store, data, state().clock.now().timestamp())
     return await _show(kind, digest, label, None, dry=True)
 
 

@@ -90,7 +90,8 @@ async def test_admin_flow_for_organisations_and_centres(
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "2 created" in html or "2 créé" in html
-    assert "javascript:alert(1)" in html  # the note saying why the website was dropped
+    # The note saying why the website was dropped, in the reader's language.
+    assert "site web &#39;javascript:alert(1)&#39; écarté : pas une adresse http(s)" in html
     assert "<option selected>titre</option>" in html
     digest, label = hidden(html, "digest"), hidden(html, "label")
     assert label == "rna.csv"
