@@ -224,14 +224,15 @@ async def organizations_csv(level: str, code: str) -> Response:
 
 @blueprint.get("/territoires/<level>/<code>/events.csv")
 async def events_csv(level: str, code: str) -> Response:
-    """A territory's public events (descendants included, cancelled ones too) as CSV."""
+    """A territory's public events (descendants included, cancelled ones too) of the last year
+    and to come, soonest first, as CSV."""
     async with state().db.acquire() as conn:
         territory = await _territory(conn, level, code)
         found = await exports.agenda(
             conn,
             scope=territory,
             root=await served_root(),
-            since=None,
+            since=state().clock.now() - exports.TABLE_PAST,
             limit=exports.TABLE_ROWS,
         )
     body = "".join(tables.events(found))
