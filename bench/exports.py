@@ -18,7 +18,9 @@ FEDICITY_DATABASE_URL's server when that is set), created and migrated for the r
   once per round, in --rounds rounds;
 - the lever of migration 0028: the agenda of a rare hashtag (one event in 1000 carries #rare)
   with the GIN index of tags, and without it (dropped, then made again), alternating in the
-  same run, as a ratio.
+  same run, as a ratio;
+- the longest wait of small requests (the catalogue, one after another) while events.csv is
+  served, the table written on a thread (as served) and on the event loop, alternating.
 
 Figures are printed, never asserted: the machine is shared and noisy.
 """
@@ -32,6 +34,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from quart import Quart
 from quart.typing import TestClientProtocol
@@ -215,7 +218,40 @@ async def _run(app: Quart, pool: Pool, args: argparse.Namespace) -> None:
         print(f"  with the index     median {on:8.1f} ms")
         print(f"  without it         median {off:8.1f} ms")
         print(f"  with / without     {on / off:8.2f}x")
+        await _blocking(client, paths, args)
     print(CAVEAT)
+
+
+async def _inline(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+    return function(*args, **kwargs)
+
+
+async def _blocking(
+    client: TestClientProtocol, paths: dict[str, str], args: argparse.Namespace
+) -> None:
+    """The longest wait of small requests (the catalogue, one after another) made while
+    events.csv is being served: the table written on a thread (as served), and on the event loop
+    (asyncio.to_thread replaced by an inline call), alternating."""
+    heading("Catalogue GETs made one after another while events.csv is served: the longest")
+    longest: dict[str, list[float]] = {"on a thread": [], "on the event loop": []}
+    real = asyncio.to_thread
+    for _ in range(args.rounds * args.requests):
+        for label, values in longest.items():
+            asyncio.to_thread = real if label == "on a thread" else _inline  # type: ignore[assignment]
+            try:
+                big = asyncio.create_task(_time(client, paths["events.csv (région)"], 1))
+                waits = [0.0]
+                while not big.done():
+                    took, _ = await _time(client, paths["catalogue.jsonld"], 1)
+                    waits.append(took[0])
+                await big
+                values.append(max(waits))
+            finally:
+                asyncio.to_thread = real
+    thread, loop = (statistics.median(w) for w in longest.values())
+    print(f"  on a thread        median of the longest {thread:8.1f} ms")
+    print(f"  on the event loop  median of the longest {loop:8.1f} ms")
+    print(f"  thread / loop      {thread / loop:8.2f}x")
 
 
 def _args() -> argparse.Namespace:
