@@ -15,7 +15,7 @@ from fedicity.db.pool import Connection
 from fedicity.events import queries as event_queries
 from fedicity.events.models import Event
 from fedicity.located import queries as located_queries
-from fedicity.located.models import LocatedItem
+from fedicity.located.models import LocatedItem, point_problem
 from fedicity.organizations import queries as organization_queries
 from fedicity.sanitize import safe_url
 from fedicity.territories.models import Territory
@@ -140,10 +140,16 @@ def feature(item: MapItem, kind_label: str) -> dict[str, Any]:
 def feature_collection(
     items: dict[MapKind, list[MapItem]], kind_label: Callable[[MapKind], str]
 ) -> str:
-    """The markers as a FeatureCollection, serialised."""
+    """The markers as a FeatureCollection, serialised; a point off the Earth (a row from
+    before places were checked) is left out rather than make the file invalid."""
     document = {
         "type": "FeatureCollection",
-        "features": [feature(item, kind_label(kind)) for kind in KINDS for item in items[kind]],
+        "features": [
+            feature(item, kind_label(kind))
+            for kind in KINDS
+            for item in items[kind]
+            if point_problem(item.latitude, item.longitude) is None
+        ],
     }
     # Names are data: json.dumps escapes quotes and controls, and the map's script puts them in
     # the page as text only. "<" is escaped too, so that no reader can take the body for markup.

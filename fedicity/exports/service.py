@@ -27,6 +27,9 @@ TABLE_ROWS = 5000
 # Agendas keep the events of the last weeks: a subscribed calendar still learns of a change
 # or a cancellation to what just happened, and the file does not grow for ever.
 AGENDA_PAST = timedelta(days=90)
+# The events table starts a year back: capped at TABLE_ROWS soonest first, an unbounded start
+# would fill it with the oldest events and leave out what comes (bench/exports.py).
+TABLE_PAST = timedelta(days=365)
 
 
 async def actor_entries(conn: Connection, urls: Urls, actor: Actor) -> list[Entry]:

@@ -3,6 +3,7 @@ organiser's and participants' forms."""
 
 from __future__ import annotations
 
+import asyncio
 import calendar as month_calendar
 import re
 from collections.abc import AsyncIterator
@@ -467,7 +468,9 @@ async def territory_agenda(level: str, code: str) -> Response:
         found = await exports.agenda(
             conn, scope=territory, root=root, since=state().clock.now() - exports.AGENDA_PAST
         )
-    return _ics(calendar(found, name=territory.name, stamp=state().clock.now()), "agenda.ics")
+    # Up to 500 events: the rendering takes a good part of a second of CPU, off the event loop.
+    body = await asyncio.to_thread(calendar, found, name=territory.name, stamp=state().clock.now())
+    return _ics(body, "agenda.ics")
 
 
 # --- forms -------------------------------------------------------------------------------------

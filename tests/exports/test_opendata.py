@@ -241,17 +241,18 @@ async def _seed(pool: Pool, clock: FrozenClock, keygen: FixedKeys) -> Seed:
         )
 
         # Posts: a public one (located in Montreuil), an unlisted one, a followers-only one.
-        for token, visibility, text in (
-            ("public", "public", "Bonjour <b>Montreuil</b> \x0b!"),
-            ("unlisted", "unlisted", "Pas dans les listes"),
-            ("private", "followers", "Pour mes abonnés"),
+        for token, visibility, text, author in (
+            ("public", "public", "Bonjour <b>Montreuil</b> \x0b!", me),
+            ("unlisted", "unlisted", "Pas dans les listes", me),
+            ("private", "followers", "Pour mes abonnés", me),
+            ("asso", "public", "Assemblée générale jeudi", hostile),
         ):
             await post_queries.upsert_post(
                 conn,
                 PostData(
                     uri=URLS.note(token),
-                    author_uri=URLS.actor("camille"),
-                    local_actor_id=me.id,
+                    author_uri=URLS.actor(author.username),
+                    local_actor_id=author.id,
                     type="Note",
                     name=None,
                     summary=None,
@@ -363,6 +364,13 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
         )
         assert again.status_code == 304
         assert await again.get_data() == b""
+
+        # An organisation's feed: its own posts, its name (a formula is only text here).
+        response = await _get(client, URLS.actor_feed("formule", fmt))
+        feed = feedparser.parse(await response.get_data())
+        assert not feed.bozo, feed.get("bozo_exception")
+        assert [e.id for e in feed.entries] == [URLS.note("asso")]
+        assert feed.feed.title == f"Publications de {FORMULA}"
 
         response = await _get(client, URLS.territory_feed("region", "11", fmt))
         feed = feedparser.parse(await response.get_data())
