@@ -58,7 +58,9 @@ def _territory_file(urls: Urls, level: str, code: str, file: str, place: str) ->
         "events.csv": gettext("Events (CSV)"),
         "proposals.csv": gettext("Proposals (CSV)"),
     }[file]
-    return Alternate(CSV, href, gettext("%(table)s in %(place)s", table=label, place=place), label)
+    return Alternate(
+        CSV, href, gettext("%(table)s \N{EN DASH} %(place)s", table=label, place=place), label
+    )
 
 
 def _agenda(href: str, name: str) -> Alternate:

@@ -52,7 +52,10 @@ class _InlineFinder(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         names = {name for name, _ in attrs}
-        if tag == "script" and "src" not in names:
+        # A schema.org JSON-LD element is a data block, which browsers never run (HTML: a
+        # script whose type is no JavaScript type); only that exact type is let through.
+        data_block = dict(attrs).get("type") == "application/ld+json"
+        if tag == "script" and "src" not in names and not data_block:
             self.inline.append("<script> without src")
         if tag == "style":
             self.inline.append("<style>")

@@ -46,6 +46,51 @@ RSS, ATOM, ICS = "application/rss+xml", "application/atom+xml", "text/calendar"
 GEOJSON, CSV, JSON_LD = "application/geo+json", "text/csv", "application/ld+json"
 AP = "application/activity+json"
 
+# The schema.org terms each type we write may carry, as schema.org defines them (checked on
+# schema.org: e.g. geo is Place's, not Organization's, which takes a location instead).
+_AGENT = {"name", "url"}
+_AREA = {"name", "identifier", "geo", "containedInPlace", "url"}
+_ORGANIZATION = {
+    *_AGENT,
+    *("alternateName", "description", "logo", "identifier", "iso6523Code", "address"),
+    *("location", "sameAs"),
+}
+VOCABULARY: dict[str, set[str]] = {
+    "Event": {
+        *("name", "description", "startDate", "endDate", "eventStatus", "eventAttendanceMode"),
+        *("location", "organizer", "url", "image", "maximumAttendeeCapacity", "keywords"),
+        "inLanguage",
+    },
+    "Place": {"name", "address", "geo"},
+    "VirtualLocation": {"url"},
+    "PostalAddress": {
+        *("streetAddress", "postalCode", "addressLocality", "addressRegion"),
+        "addressCountry",
+    },
+    "GeoCoordinates": {"latitude", "longitude"},
+    "GeoShape": {"box"},
+    "PropertyValue": {"propertyID", "value"},
+    "Person": {*_AGENT, "alternateName", "description", "image", "sameAs"},
+    "Organization": _ORGANIZATION,
+    "NGO": _ORGANIZATION,
+    "GovernmentOrganization": _ORGANIZATION,
+    "City": _AREA,
+    "AdministrativeArea": _AREA,
+    "Country": _AREA,
+}
+
+
+def schema_terms(node: Any) -> int:
+    """Check every node's terms against VOCABULARY; the number of typed nodes seen."""
+    if isinstance(node, list):
+        return sum(schema_terms(item) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    kind = node["@type"]
+    unknown = set(node) - VOCABULARY[kind] - {"@context", "@type", "@id"}
+    assert unknown == set(), (kind, unknown)
+    return 1 + sum(schema_terms(value) for value in node.values())
+
 
 class Page(HTMLParser):
     """A page read as a harvester reads it: the links of its head, its JSON-LD scripts, the
@@ -105,6 +150,8 @@ class Page(HTMLParser):
         if not self.json_ld:
             return None
         parsed: dict[str, Any] = json.loads(self.json_ld[0])
+        assert parsed["@context"] == "https://schema.org"
+        assert schema_terms(parsed) >= 1
         return parsed
 
 
@@ -521,7 +568,15 @@ async def test_hostile_titles_and_urls_stay_inside_the_script_and_out_of_the_jso
             manually_approves_followers=False,
             discoverable=True,
         )
-    for path in (f"/events/{event.token}", "/@camille"):
+        await actor_queries.update_profile(
+            conn,
+            site.velo.id,
+            display_name=HOSTILE,
+            summary=HOSTILE,
+            manually_approves_followers=False,
+            discoverable=True,
+        )
+    for path in (f"/events/{event.token}", "/@camille", "/organizations/velo"):
         page = await site.page(path)
         raw: str = page.raw  # type: ignore[attr-defined]
         script = raw.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
