@@ -36,7 +36,7 @@ from tests.territory_helpers import import_slice
 from tests.test_e2e_http import _free_port, _serving
 from tests.web.test_social_feedback import citizen
 
-# Examples per operation and mode: 13 operations, 9 of them in both modes; about 17 s here.
+# Examples per operation and mode: 15 operations, 10 of them in both modes; about 17 s here.
 EXAMPLES = 10
 CHECKS = [
     not_a_server_error,
