@@ -128,7 +128,11 @@ def install(app: Quart) -> None:
         conversion_preference="pydantic",
         openapi_provider_class=ApiDocument,
     )
+    make_response = app.make_response
     schema.init_app(app)
+    # init_app wraps make_response to turn returned models into JSON; our views return their
+    # Responses themselves, so the wrapper would only add a pass to every response of the app.
+    app.make_response = make_response  # type: ignore[method-assign]
     built: list[bytes] = []
 
     @for_programs

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,12 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.organizations import service as organizations
 from fedicity.organizations.service import Env
+from fedicity.proposals import queries as proposal_queries
+from fedicity.proposals.models import ProposalData, State
 from fedicity.settings import Settings
 from fedicity.stewardship import actions
+from fedicity.territories import queries as territory_queries
+from fedicity.territories.models import Territory
 from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
 from fedicity.web.app import create_app
@@ -491,3 +496,58 @@ async def test_silenced_and_suspended_accounts_leave_the_lists(
     # is gone (410), as its page is
     assert (await client.get(f"/api/v1/events/{people['camille-event']}")).status_code == 200
     assert (await client.get(f"/api/v1/events/{people['dominique-event']}")).status_code == 410
+
+
+async def test_proposals_filter_by_territory_state_tag_and_dates_and_page(
+    client: TestClientProtocol, pool: Pool
+) -> None:
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    async with pool.acquire() as conn:
+        montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+        bagnolet = await territory_queries.select_territory(conn, "commune", "93006")
+        assert montreuil is not None
+        assert bagnolet is not None
+        plan: list[tuple[State, Territory, tuple[str, ...]]] = [
+            ("draft", montreuil, ("velo",)),
+            ("amendable", montreuil, ("velo",)),
+            ("voting", bagnolet, ("parc",)),
+            ("closed", montreuil, ()),
+            ("voting", montreuil, ("velo", "parc")),
+        ]
+        for number, (state, place, tags) in enumerate(plan):
+            await proposal_queries.upsert_proposal(
+                conn,
+                ProposalData(
+                    uri=f"http://remote.test/proposals/p{number}",
+                    token=f"p{number}",
+                    local_actor_id=None,
+                    author_uri="http://remote.test/users/zoe",
+                    title=f"Proposition {number}",
+                    content_html="<p>Texte</p>",
+                    options=("Pour", "Contre"),
+                    published=when + timedelta(days=number),
+                    state=state,
+                    territory_id=place.id,
+                    tags=tags,
+                ),
+            )
+
+    async def titles(query: str) -> list[str]:
+        response = await client.get(f"/api/v1/proposals?{query}")
+        assert response.status_code == 200, query
+        return [p["title"][-1] for p in (await data(response))["items"]]
+
+    # Newest first, never a draft
+    assert await titles("") == ["4", "3", "2", "1"]
+    assert await titles("territory=commune:93048") == ["4", "3", "1"]
+    assert await titles("territory=departement:93&type=voting") == ["4", "2"]
+    assert await titles("tag=velo") == ["4", "1"]
+    assert await titles("from=2030-01-03T00:00:00Z&to=2030-01-05") == ["3", "2"]
+    first = await data(await client.get("/api/v1/proposals?limit=3"))
+    assert first["next"] is not None
+    rest = await data(await client.get(f"/api/v1/proposals?limit=3&next={first['next']}"))
+    assert [p["title"][-1] for p in rest["items"]] == ["1"]
+    assert rest["next"] is None
+    # One by its token; a draft is nobody's business here
+    assert (await data(await client.get("/api/v1/proposals/p2")))["state"] == "voting"
+    assert (await client.get("/api/v1/proposals/p0")).status_code == 404
