@@ -22,6 +22,7 @@ from fedicity.accounts import queries as account_queries
 from fedicity.accounts import resets
 from fedicity.cli.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
 from fedicity.db.pool import Pool, create_pool
+from fedicity.imports import queries as import_queries
 from fedicity.moderation import content_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.content import Decision
@@ -312,6 +313,24 @@ async def _content_pages(pool: Pool) -> dict[str, str]:
     return {"admin_content": "/admin/content"}
 
 
+async def _imports_pages(pool: Pool) -> dict[str, str]:
+    """The imports pages, with the mairie following a calendar of a long address whose last
+    fetch failed with a long reason."""
+    url = "https://agenda." + "tres-long-" * 8 + "example.org/" + "x" * 80 + ".ics"
+    async with pool.acquire() as conn:
+        mairie = await conn.fetchval("SELECT id FROM actors WHERE username = 'mairie'")
+        source = await import_queries.ensure_source(
+            conn, "ical", url, url=url, owner_actor_id=mairie, now=datetime.now(UTC)
+        )
+        await conn.execute(
+            """UPDATE import_sources SET last_error = $2, attempts = 3,
+                      next_fetch_at = now() + interval '1 day' WHERE id = $1""",
+            source.id,
+            "fetch_failed: " + LONG_WORD,
+        )
+    return {"admin_imports": "/admin/imports", "admin_imports_files": "/admin/imports/files"}
+
+
 async def _controls_pages(base: str) -> dict[str, str]:
     """The browser's account blocks, mutes, blocks a long domain name and hides boosts, through
     the forms, so that the lists and an actor's choices are shown filled."""
@@ -367,6 +386,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
         pages.update(await _dashboard_pages(browser_pool))
         pages.update(await _domain_pages(browser_pool))
         pages.update(await _content_pages(browser_pool))
+        pages.update(await _imports_pages(browser_pool))
         pages.update(await _controls_pages(instance.base))
         yield Site(
             instance.base,

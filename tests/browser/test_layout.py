@@ -26,6 +26,8 @@ MAIN_PAGES = [
     "admin_domains",
     "about_federation",
     "admin_content",
+    "admin_imports",
+    "admin_imports_files",
     "login",
     "signup",
     "post",
