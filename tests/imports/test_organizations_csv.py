@@ -168,6 +168,20 @@ async def test_dry_run_apply_again_and_an_edited_file(
         assert other.rows[0].object_id == orgs["Les Murs à Pêches"]["id"]
 
 
+async def rna_applied(
+    pool: Pool, keygen: FixedKeys, clock: FrozenClock, tmp_path: Path
+) -> tuple[Importer, dict[str, dict[str, Any]]]:
+    """The slice, its admin, and the RNA extract applied: (importer, organisations by name)."""
+    await slice_without_centres(pool, tmp_path)
+    async with pool.acquire() as conn:
+        who = await importer(conn, keygen, clock)
+        await import_file(
+            conn, RNA.encode(), label="rna.csv", mapping=None, importer=who, dry_run=False
+        )
+        orgs = {o["display_name"]: o for o in await queries.select_local_organizations(conn)}
+    return who, orgs
+
+
 def _signer(post: Posted, peer: Peer, pem: str, clock: FrozenClock) -> str:
     """The key id of a POST the peer received, after checking its signature with `pem`."""
     parsed = parse_signature("POST", peer.url(post.path), post.headers)
@@ -192,13 +206,8 @@ async def test_imported_organisations_get_keys_on_first_use_and_federate_changes
     clock: FrozenClock,
     tmp_path: Path,
 ) -> None:
-    await slice_without_centres(pool, tmp_path)
+    who, orgs = await rna_applied(pool, keygen, clock, tmp_path)
     async with pool.acquire() as conn:
-        who = await importer(conn, keygen, clock)
-        await import_file(
-            conn, RNA.encode(), label="rna.csv", mapping=None, importer=who, dry_run=False
-        )
-        orgs = {o["display_name"]: o for o in await queries.select_local_organizations(conn)}
         # Applying made no keys: each is made when first needed.
         keyless = [await actor_queries.select_actor_by_id(conn, o["id"]) for o in orgs.values()]
         assert [(a.public_key_pem, a.private_key_pem) for a in keyless if a] == [(None, None)] * 3
@@ -310,13 +319,8 @@ def json_type(post: Posted) -> str:
 async def test_a_file_without_communes_matches_by_name_in_any_commune(
     pool: Pool, keygen: FixedKeys, clock: FrozenClock, tmp_path: Path
 ) -> None:
-    await slice_without_centres(pool, tmp_path)
+    who, orgs = await rna_applied(pool, keygen, clock, tmp_path)
     async with pool.acquire() as conn:
-        who = await importer(conn, keygen, clock)
-        await import_file(
-            conn, RNA.encode(), label="rna.csv", mapping=None, importer=who, dry_run=False
-        )
-        orgs = {o["display_name"]: o for o in await queries.select_local_organizations(conn)}
         club = orgs["Club de lecture"]
         bagnolet = club["home_territory_id"]
         assert bagnolet is not None
