@@ -8,8 +8,10 @@ from typing import Any
 
 from fedicity.activitypub.accessors import audience as addressees
 from fedicity.activitypub.accessors import get_id, host_of, is_public
+from fedicity.activitypub.keys import KeyGenerator, generate_rsa_keypair
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
+from fedicity.actors.service import with_keys
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.delivery import queries
@@ -35,8 +37,12 @@ async def publish(
     audience: Audience,
     urls: Urls,
     clock: Clock,
+    keygen: KeyGenerator = generate_rsa_keypair,
 ) -> int:
     """Store `activity` (which must have its id) and queue it for every recipient's inbox."""
+    if actor.private_key_pem is None:
+        # Its first activity: the delivery worker signs with the key read from the actor's row.
+        await with_keys(conn, actor, keygen=keygen)
     now = clock.now()
     to, cc = addressees(activity)
     public = any(is_public(uri) for uri in to + cc)

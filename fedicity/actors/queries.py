@@ -31,8 +31,8 @@ async def insert_actor(
     organization_kind: OrganizationKind | None,
     display_name: str,
     summary: str,
-    public_key_pem: str,
-    private_key_pem: str,
+    public_key_pem: str | None,
+    private_key_pem: str | None,
 ) -> Actor:
     """Insert a local actor and return it."""
     row = await conn.fetchrow(

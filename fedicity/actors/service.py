@@ -118,12 +118,12 @@ async def _create(
     organization_kind: OrganizationKind | None,
     display_name: str,
     summary: str,
-    keygen: KeyGenerator,
+    keygen: KeyGenerator | None,
 ) -> Actor:
     if await queries.select_actor_by_username(conn, username) is not None:
         raise ActorError("username_taken", f"the username {username!r} is already taken")
     # RSA key generation takes tens of milliseconds of CPU: keep it off the event loop.
-    keypair = await asyncio.to_thread(keygen)
+    keypair = await asyncio.to_thread(keygen) if keygen is not None else None
     try:
         async with conn.transaction():
             return await queries.insert_actor(
@@ -133,8 +133,8 @@ async def _create(
                 organization_kind=organization_kind,
                 display_name=display_name,
                 summary=summary,
-                public_key_pem=keypair.public_pem,
-                private_key_pem=keypair.private_pem,
+                public_key_pem=keypair.public_pem if keypair else None,
+                private_key_pem=keypair.private_pem if keypair else None,
             )
     except asyncpg.UniqueViolationError:
         raise ActorError("username_taken", f"the username {username!r} is already taken") from None
@@ -169,8 +169,10 @@ async def create_organization(
     keygen: KeyGenerator,
     display_name: str = "",
     summary: str = "",
+    keys_on_first_use: bool = False,
 ) -> Actor:
-    """Create an organisation actor (association, company, local government...)."""
+    """Create an organisation actor (association, company, local government...); with
+    `keys_on_first_use`, its key pair is made by `with_keys` when first needed."""
     if organization_kind not in ORGANIZATION_KINDS:
         raise ActorError(
             "organization_kind_invalid",
@@ -184,7 +186,7 @@ async def create_organization(
         organization_kind=organization_kind,
         display_name=display_name.strip(),
         summary=summary,
-        keygen=keygen,
+        keygen=None if keys_on_first_use else keygen,
     )
 
 
@@ -239,7 +241,8 @@ async def local_actor_for_uri(conn: Connection, urls: Urls, uri: str | None) -> 
 
 
 async def with_keys(conn: Connection, actor: Actor, *, keygen: KeyGenerator) -> Actor:
-    """The actor with its key pair, made now if it was deferred (territory actors)."""
+    """The actor with its key pair, made now if it was deferred (territory actors, imported
+    organisations)."""
     if actor.public_key_pem is not None and actor.private_key_pem is not None:
         return actor
     keypair = await asyncio.to_thread(keygen)

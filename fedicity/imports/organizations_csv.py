@@ -322,8 +322,9 @@ async def _row(
         "longitude": longitude,
         "official_id": list(official) if official else None,
     }
-    # Only what the mapping reads is compared and written: an unmapped field is left alone.
-    read = set(columns)
+    # Only what the mapping reads is compared and written: an unmapped field is left alone. A
+    # blank commune says nothing either: a register's missing cell does not move an organisation.
+    read = set(columns) - ({"commune"} if not raw.get("commune") else set())
     for wanted, keys in (
         ("kind", ("organization_kind",)),
         ("commune", ("home_territory_id",)),
@@ -367,6 +368,9 @@ async def plan_rows(
         f"{o['official_id'][0]}:{o['official_id'][1]}": o for o in known if o["official_id"]
     }
     by_name = {f"name:{fold(o['display_name'])}|{o['home_territory_id'] or ''}": o for o in known}
+    namesakes: dict[str, list[dict[str, Any]]] = {}
+    for o in known:
+        namesakes.setdefault(fold(o["display_name"]), []).append(o)
     earlier = await queries.select_provenance_ids(conn, source.id) if source else {}
     communes = _Communes(conn)
     seen: dict[str, int] = {}
@@ -389,6 +393,21 @@ async def plan_rows(
             or by_official.get(key)
             or by_name.get(f"name:{fold(row.name)}|{territory_key}")
         )
+        if match is None and row.territory is None:
+            # No commune in the file: the name alone chooses, in any commune, if only one has it.
+            found = namesakes.get(fold(row.name), [])
+            if len(found) > 1:
+                ambiguous = Reason(
+                    lazy(
+                        "%(count)s organisations are named %(name)s in different communes: "
+                        "give the commune to choose"
+                    ),
+                    count=len(found),
+                    name=repr(row.name[:60]),
+                )
+                out.append(refused(line, key, row.name, ambiguous))
+                continue
+            match = found[0] if found else None
         digest = content_hash({"key": key, **row.values})
         if match is None:
             plan: RowPlan[OrganizationRow] = RowPlan(
@@ -469,6 +488,8 @@ async def _write(conn: Connection, plan: RowPlan[OrganizationRow], importer: Imp
             summary=values.get("summary", ""),
             latitude=values.get("latitude"),
             longitude=values.get("longitude"),
+            # ~140 ms of RSA per row would hold a 2,000-row apply for minutes
+            keys_on_first_use=True,
         )
         actor_id = organization.id
         current: dict[str, Any] = {}
@@ -515,6 +536,14 @@ async def _write(conn: Connection, plan: RowPlan[OrganizationRow], importer: Imp
             verified_at=now if kind else None,
             verified_by=importer.by.account_id if kind else None,
         )
+    if plan.object_id is not None:
+        changed = await actor_queries.select_actor_by_id(conn, actor_id)
+        assert changed is not None
+        # Without keys no server ever read its document (reading it makes them): none to tell.
+        if changed.private_key_pem is not None:
+            await organization_service.publish_update(
+                conn, changed, env=importer.env, keygen=importer.keygen
+            )
     return actor_id
 
 

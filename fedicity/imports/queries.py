@@ -98,22 +98,8 @@ async def record_provenance(
         source.id,
         external_id,
     )
-    await conn.execute(
-        """INSERT INTO provenance (source_id, source_label, object_kind, object_id, external_id,
-                                   row_number, content_hash, first_imported_at, imported_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-           ON CONFLICT (source_id, external_id) DO UPDATE
-              SET source_label = EXCLUDED.source_label, object_kind = EXCLUDED.object_kind,
-                  object_id = EXCLUDED.object_id, row_number = EXCLUDED.row_number,
-                  content_hash = EXCLUDED.content_hash, imported_at = EXCLUDED.imported_at""",
-        source.id,
-        source.label,
-        object_kind,
-        object_id,
-        external_id,
-        row_number,
-        content_hash,
-        now,
+    await record_provenance_rows(
+        conn, source, object_kind, [(object_id, external_id, row_number, content_hash)], now=now
     )
     if before is None:
         return "created"
@@ -336,7 +322,7 @@ async def record_provenance_rows(
     conn: Connection,
     source: ImportSource,
     object_kind: ObjectKind,
-    rows: list[tuple[int, str, int, str]],
+    rows: list[tuple[int, str, int | None, str]],
     *,
     now: datetime,
 ) -> None:

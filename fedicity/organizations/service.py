@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.keys import KeyGenerator
 from fedicity.actors import service as actor_service
+from fedicity.actors.document import actor_to_ap, update_actor
 from fedicity.actors.models import Actor
+from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
@@ -18,7 +21,7 @@ from fedicity.located.models import point_problem
 from fedicity.organizations import queries
 from fedicity.organizations.document import actor_document
 from fedicity.organizations.models import MEMBERSHIP_MODES
-from fedicity.urls import Urls
+from fedicity.urls import Urls, new_token
 
 
 class MembershipError(DomainError):
@@ -52,6 +55,7 @@ async def create(
     membership_mode: str = "approval",
     latitude: float | None = None,
     longitude: float | None = None,
+    keys_on_first_use: bool = False,
 ) -> Actor:
     """A citizen creates an organisation and becomes its first admin."""
     if creator.kind != "person":
@@ -66,6 +70,7 @@ async def create(
         keygen=keygen,
         display_name=display_name,
         summary=summary,
+        keys_on_first_use=keys_on_first_use,
     )
     async with conn.transaction():
         await queries.upsert_settings(
@@ -123,6 +128,26 @@ async def set_place(
     await require_admin(conn, organization, by, env.urls)
     _check_point(latitude, longitude)
     await queries.set_place(conn, organization.id, latitude=latitude, longitude=longitude)
+
+
+async def publish_update(
+    conn: Connection, organization: Actor, *, env: Env, keygen: KeyGenerator
+) -> None:
+    """Send Update(Organization) with its whole new document to its followers' servers, as a
+    citizen's profile change does (in the caller's transaction)."""
+    keyed = await actor_service.with_keys(conn, organization, keygen=keygen)
+    document = await enrich_actor_document(conn, keyed, actor_to_ap(keyed, env.urls), env.urls)
+    await publish(
+        conn,
+        actor=keyed,
+        activity=update_actor(
+            document, env.urls.activity(new_token()), format_datetime(env.clock.now())
+        ),
+        audience=Audience(followers=True),
+        urls=env.urls,
+        clock=env.clock,
+        keygen=keygen,
+    )
 
 
 # --- who may do what ------------------------------------------------------------------------

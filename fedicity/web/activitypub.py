@@ -179,10 +179,12 @@ async def actor(username: str) -> Response | WerkzeugResponse | str:
 
 async def _actor_document(found: Actor) -> dict[str, Any]:
     if found.kind == "organization":
-        # Organisations add their members, moderators and verified identifier.
+        # Organisations add their members, moderators and verified identifier; an imported one
+        # gets its keys here if nothing needed them before.
         async with state().db.acquire() as conn:
+            keyed = await actor_service.with_keys(conn, found, keygen=state().keygen)
             return await organizations.enrich_actor_document(
-                conn, found, actor_to_ap(found, state().urls), state().urls
+                conn, keyed, actor_to_ap(keyed, state().urls), state().urls
             )
     if found.kind != "territory" or found.territory_id is None:
         return actor_to_ap(found, state().urls)

@@ -12,7 +12,7 @@ import pytest
 
 from fedicity.audit.models import cli_actor
 from fedicity.clock import FrozenClock
-from fedicity.db.pool import Pool
+from fedicity.db.pool import Connection, Pool
 from fedicity.imports import queries
 from fedicity.imports.centres import import_file, polygon_centre
 from fedicity.imports.files import FileRefused
@@ -46,28 +46,34 @@ def feature(code: object, geometry: object, key: str = "INSEE_COM") -> dict[str,
     return {"type": "Feature", "properties": {key: code, "NOM": "x"}, "geometry": geometry}
 
 
+async def post_in_montreuil(conn: Connection, summary: str, now: datetime) -> int:
+    """A local post located in Montreuil (93048); the commune's id."""
+    montreuil: int = await conn.fetchval("SELECT id FROM territories WHERE code = '93048'")
+    await located_queries.upsert_item(
+        conn,
+        NewItem(
+            object_uri="http://fedicity.test/posts/1",
+            kind="post",
+            territory_id=montreuil,
+            title="",
+            summary=summary,
+            url="http://fedicity.test/posts/1",
+            author_uri="http://fedicity.test/actors/camille",
+            origin_host="fedicity.test",
+            published=now,
+        ),
+    )
+    return montreuil
+
+
 async def test_csv_then_geojson_polygons_then_what_reads_coordinates(
     pool: Pool, clock: FrozenClock, tmp_path: Path
 ) -> None:
     await slice_without_centres(pool, tmp_path)
     now = clock.now()
     async with pool.acquire() as conn:
-        montreuil = await conn.fetchval("SELECT id FROM territories WHERE code = '93048'")
         # A post written in Montreuil while its centre was unknown: no point yet.
-        await located_queries.upsert_item(
-            conn,
-            NewItem(
-                object_uri="http://fedicity.test/posts/1",
-                kind="post",
-                territory_id=montreuil,
-                title="",
-                summary="Marché dimanche",
-                url="http://fedicity.test/posts/1",
-                author_uri="http://fedicity.test/actors/camille",
-                origin_host="fedicity.test",
-                published=now,
-            ),
-        )
+        montreuil = await post_in_montreuil(conn, "Marché dimanche", now)
         near = await located_queries.select_near(conn, 48.8638, 2.4485, 2, limit=10)
         assert near == []
 

@@ -5,26 +5,36 @@ and hostile cells and files refused or cleaned with their reasons, never half ap
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from quart.typing import TestClientProtocol
 
 from fedicity.accounts import service as accounts
+from fedicity.activitypub.fetch.poster import new_delivery_client
+from fedicity.activitypub.httpsig import ParsedSignature, parse_signature, verify
+from fedicity.activitypub.keys import load_public_key
 from fedicity.actors import queries as actor_queries
 from fedicity.audit.models import account_actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
+from fedicity.follows import queries as follow_queries
 from fedicity.imports import queries
 from fedicity.imports.files import FileRefused
 from fedicity.imports.organizations_csv import Importer, MappingError, guess_mapping, import_file
 from fedicity.organizations import queries as organization_queries
+from fedicity.organizations.posting import post_on_wall
 from fedicity.organizations.service import Env
 from fedicity.territories.importer import import_territories
 from fedicity.urls import Urls
-from tests.conftest import FixedKeys
+from fedicity.workers.delivery import deliver_batch
+from tests.conftest import FixedKeys, fixed_keypairs
+from tests.inbox_helpers import seed_remote_actor
+from tests.peer import Peer, Posted, running_peer
 from tests.territory_helpers import HEADER, ROWS
 
 # An extract of the RNA register's columns (its header, as data.gouv.fr ships it).
@@ -156,6 +166,215 @@ async def test_dry_run_apply_again_and_an_edited_file(
         )
         assert outcomes(other) == [(2, "updated", ("display_name",), "")]
         assert other.rows[0].object_id == orgs["Les Murs à Pêches"]["id"]
+
+
+async def rna_applied(
+    pool: Pool, keygen: FixedKeys, clock: FrozenClock, tmp_path: Path
+) -> tuple[Importer, dict[str, dict[str, Any]]]:
+    """The slice, its admin, and the RNA extract applied: (importer, organisations by name)."""
+    await slice_without_centres(pool, tmp_path)
+    async with pool.acquire() as conn:
+        who = await importer(conn, keygen, clock)
+        await import_file(
+            conn, RNA.encode(), label="rna.csv", mapping=None, importer=who, dry_run=False
+        )
+        orgs = {o["display_name"]: o for o in await queries.select_local_organizations(conn)}
+    return who, orgs
+
+
+def _signer(post: Posted, peer: Peer, pem: str, clock: FrozenClock) -> str:
+    """The key id of a POST the peer received, after checking its signature with `pem`."""
+    parsed = parse_signature("POST", peer.url(post.path), post.headers)
+    assert isinstance(parsed, ParsedSignature), parsed
+    failure = verify(
+        parsed,
+        load_public_key(pem),
+        method="POST",
+        body=post.body,
+        headers=post.headers,
+        now=clock.now(),
+        authority=peer.host,
+    )
+    assert failure is None, failure
+    return parsed.key_id
+
+
+async def test_imported_organisations_get_keys_on_first_use_and_federate_changes(
+    client: TestClientProtocol,
+    pool: Pool,
+    keygen: FixedKeys,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    who, orgs = await rna_applied(pool, keygen, clock, tmp_path)
+    async with pool.acquire() as conn:
+        # Applying made no keys: each is made when first needed.
+        keyless = [await actor_queries.select_actor_by_id(conn, o["id"]) for o in orgs.values()]
+        assert [(a.public_key_pem, a.private_key_pem) for a in keyless if a] == [(None, None)] * 3
+
+    # WebFinger names the actor without needing a key.
+    found = await client.get(
+        "/.well-known/webfinger", query_string={"resource": "acct:amap_des_chavaux@fedicity.test"}
+    )
+    assert found.status_code == 200
+    links = (await found.get_json())["links"]
+    assert {
+        "rel": "self",
+        "type": "application/activity+json",
+        "href": "http://fedicity.test/actors/amap_des_chavaux",
+    } in links
+    # The actor document makes its key, and says the same one each time.
+    headers = {"Accept": "application/activity+json"}
+    first = await (await client.get("/actors/amap_des_chavaux", headers=headers)).get_json()
+    again = await (await client.get("/actors/amap_des_chavaux", headers=headers)).get_json()
+    amap_pem = first["publicKey"]["publicKeyPem"]
+    assert amap_pem
+    assert amap_pem == again["publicKey"]["publicKeyPem"]
+    assert first["type"] == "Organization"
+    assert first["members"].endswith("/members")
+    async with pool.acquire() as conn:
+        amap = await actor_queries.select_actor_by_id(conn, orgs["AMAP des Chavaux"]["id"])
+        assert amap is not None
+        assert amap.public_key_pem == amap_pem
+        assert amap.private_key_pem is not None
+
+    async with running_peer() as peer, new_delivery_client(allow_private_addresses=True) as http:
+        # A follower on a loopback server follows the AMAP and the club.
+        ana = await seed_remote_actor(
+            pool, peer.url("/users/ana"), fixed_keypairs()[-1], clock.now()
+        )
+        async with pool.acquire() as conn:
+            for name in ("amap_des_chavaux", "club_de_lecture"):
+                await follow_queries.upsert_follow(
+                    conn,
+                    follower=ana.uri,
+                    followee=f"http://fedicity.test/actors/{name}",
+                    activity_uri=None,
+                    accepted=True,
+                    now=clock.now(),
+                )
+            # An edited file: the AMAP's and the Murs' descriptions change, the club's does not.
+            edited = RNA.replace("Paniers de légumes", "Paniers bio").replace("Jardins", "Vergers")
+            plan, _ = await import_file(
+                conn, edited.encode(), label="rna.csv", mapping=None, importer=who, dry_run=False
+            )
+            assert [r.outcome for r in plan.rows] == ["updated", "updated", "unchanged"]
+            sent = await conn.fetch(
+                "SELECT a.username, o.type, o.raw FROM outbox_activities o"
+                " JOIN actors a ON a.id = o.actor_id ORDER BY o.id"
+            )
+            # One Update, by the AMAP: nobody ever read the Murs' document (it has no key yet).
+            assert [(r["username"], r["type"]) for r in sent] == [("amap_des_chavaux", "Update")]
+            update = sent[0]["raw"]
+            assert update["object"]["summary"] == "<p>Paniers bio</p>\n"
+            assert update["object"]["publicKey"]["publicKeyPem"] == amap_pem
+            assert update["to"] == ["https://www.w3.org/ns/activitystreams#Public"]
+            murs = await actor_queries.select_actor_by_id(conn, orgs["Les Murs à Pêches"]["id"])
+            assert murs is not None
+            assert murs.public_key_pem is None
+            # The first post on the club's wall: the club announces it, with a key made for it.
+            club = await actor_queries.select_actor_by_id(conn, orgs["Club de lecture"]["id"])
+            assert club is not None
+            assert club.private_key_pem is None
+            await post_on_wall(
+                conn,
+                organization=club,
+                author=who.admin,
+                text="Prochaine lecture jeudi",
+                env=who.env,
+                local_host="fedicity.test",
+                resolved={},
+            )
+            club = await actor_queries.select_actor_by_id(conn, club.id)
+            assert club is not None
+            assert club.public_key_pem is not None
+        assert await deliver_batch(pool, http, urls=who.env.urls, clock=clock) == 2
+        # Each delivery is signed by its organisation's key, the one its document publishes.
+        signers = {
+            json_type(post): _signer(post, peer, pem, clock)
+            for post, pem in zip(
+                sorted(peer.posted, key=json_type), [club.public_key_pem, amap_pem], strict=True
+            )
+        }
+        assert signers == {
+            "Announce": "http://fedicity.test/actors/club_de_lecture#main-key",
+            "Update": "http://fedicity.test/actors/amap_des_chavaux#main-key",
+        }
+    club_doc = await (await client.get("/actors/club_de_lecture", headers=headers)).get_json()
+    assert club_doc["publicKey"]["publicKeyPem"] == club.public_key_pem
+    async with pool.acquire() as conn:
+        # Keys were made for two organisations only (the AMAP's document, the club's post).
+        keyless_now = await conn.fetchval(
+            "SELECT count(*) FROM actors WHERE kind = 'organization' AND public_key_pem IS NULL"
+        )
+        assert keyless_now == 1
+
+
+def json_type(post: Posted) -> str:
+    """The type of the activity a POST carried."""
+    kind: str = json.loads(post.body)["type"]
+    return kind
+
+
+async def test_a_file_without_communes_matches_by_name_in_any_commune(
+    pool: Pool, keygen: FixedKeys, clock: FrozenClock, tmp_path: Path
+) -> None:
+    who, orgs = await rna_applied(pool, keygen, clock, tmp_path)
+    async with pool.acquire() as conn:
+        club = orgs["Club de lecture"]
+        bagnolet = club["home_territory_id"]
+        assert bagnolet is not None
+
+        # No commune column: the one club of that name, in Bagnolet, is found (not duplicated).
+        names = b"nom,objet\nClub de lecture,Lire et relire\nNouveau club,Jouer\n"
+        plan, _ = await import_file(
+            conn, names, label="noms.csv", mapping=None, importer=who, dry_run=False
+        )
+        assert outcomes(plan) == [
+            (2, "updated", ("summary",), ""),
+            (3, "created", ("display_name", "summary"), ""),
+        ]
+        assert plan.rows[0].object_id == club["id"]
+        # A commune column with a blank cell says nothing either: the club stays in Bagnolet.
+        blank = b"nom,commune\nClub de lecture,\n"
+        plan, _ = await import_file(
+            conn, blank, label="vide.csv", mapping=None, importer=who, dry_run=False
+        )
+        assert outcomes(plan) == [(2, "unchanged", (), "")]
+        assert plan.rows[0].object_id == club["id"]
+        orgs = {o["display_name"]: o for o in await queries.select_local_organizations(conn)}
+        assert orgs["Club de lecture"]["home_territory_id"] == bagnolet
+        assert orgs["Club de lecture"]["summary"] == "Lire et relire"
+
+        # A namesake in Montreuil: the name alone no longer chooses, and the row says so.
+        await import_file(
+            conn,
+            b"nom,code_insee\nClub de lecture,93048\n",
+            label="montreuil.csv",
+            mapping=None,
+            importer=who,
+            dry_run=False,
+        )
+        # (the file applied before keeps finding its club: its rows' provenance names it)
+        again, _ = await import_file(
+            conn, names, label="noms.csv", mapping=None, importer=who, dry_run=True
+        )
+        assert again.rows[0].object_id == club["id"]
+        plan, _ = await import_file(
+            conn, names, label="autres.csv", mapping=None, importer=who, dry_run=False
+        )
+        assert outcomes(plan)[0] == (
+            2,
+            "refused",
+            (),
+            "2 organisations are named 'Club de lecture' in different communes: "
+            "give the commune to choose",
+        )
+        assert outcomes(plan)[1][1] == "unchanged"
+        count = await conn.fetchval(
+            "SELECT count(*) FROM actors WHERE display_name = 'Club de lecture'"
+        )
+        assert count == 2
 
 
 HOSTILE = (

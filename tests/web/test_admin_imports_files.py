@@ -19,12 +19,11 @@ from quart.typing import TestClientProtocol
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.imports import queries
-from fedicity.located import queries as located_queries
-from fedicity.located.models import NewItem
 from fedicity.settings import Settings
 from fedicity.territories.service import prepare_serving
 from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
+from tests.imports.test_centres import post_in_montreuil
 from tests.imports.test_organizations_csv import slice_without_centres
 from tests.web.test_accounts_web import _csrf, _log_in, _register
 
@@ -145,21 +144,7 @@ async def test_admin_flow_for_organisations_and_centres(
     # Commune centres: the map starts empty, then centres on Montreuil; a post written there
     # before is found by the radius API.
     async with pool.acquire() as conn:
-        montreuil = await conn.fetchval("SELECT id FROM territories WHERE code = '93048'")
-        await located_queries.upsert_item(
-            conn,
-            NewItem(
-                object_uri="http://fedicity.test/posts/1",
-                kind="post",
-                territory_id=montreuil,
-                title="",
-                summary="Marché",
-                url="http://fedicity.test/posts/1",
-                author_uri="http://fedicity.test/actors/camille",
-                origin_host="fedicity.test",
-                published=clock.now(),
-            ),
-        )
+        await post_in_montreuil(conn, "Marché", clock.now())
     assert (await (await admin.get(NEAR)).get_json())["items"] == []
     assert 'data-center=""' in await (await admin.get("/map", headers=BROWSER)).get_data(
         as_text=True
