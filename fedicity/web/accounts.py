@@ -206,11 +206,6 @@ SETTINGS_NOTICES = {
     "session_ended": lazy("That session has ended."),
     "token_revoked": lazy("That API token was revoked: programs using it are refused."),
 }
-TOKEN_ERRORS = {
-    "token_name_missing": lazy("Give the token a name, to know later what uses it."),
-    "token_name_invalid": lazy("A token's name has at most 100 characters."),
-    "too_many_tokens": lazy("You have 20 tokens: revoke one you no longer use first."),
-}
 _PROFILE_FIELDS = ("display_name", "summary", "home_territory", "locale")
 _PROFILE_CHECKS = ("manually_approves_followers", "discoverable")
 
@@ -452,7 +447,7 @@ async def create_api_token() -> Response | WerkzeugResponse:
                 conn, account.id, form.get("token_name", ""), now=app_state.clock.now()
             )
     except api_tokens.TokenError as error:
-        page = await _settings_page(account, token_error=gettext(TOKEN_ERRORS[error.code]))
+        page = await _settings_page(account, token_error=message(error.code))
         return Response(page, status=422, content_type="text/html; charset=utf-8")
     page = await _settings_page(account, new_token=token)
     response = Response(page, content_type="text/html; charset=utf-8")

@@ -243,6 +243,10 @@ MESSAGES: dict[str, str] = {
     "mapping_column_unknown": lazy("The mapping names a column that is not in the file."),
     "mapping_name_missing": lazy("Choose the column that gives the organisations' names."),
     "username_exhausted": lazy("No free username is left for this name."),
+    # personal API tokens (accounts/api_tokens.py)
+    "token_name_missing": lazy("Give the token a name, to know later what uses it."),
+    "token_name_invalid": lazy("A token's name has at most 100 characters."),
+    "too_many_tokens": lazy("You have 20 tokens: revoke one you no longer use first."),
 }
 
 
