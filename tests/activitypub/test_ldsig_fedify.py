@@ -1,13 +1,15 @@
 """Linked Data signatures with Fedify, an implementation we did not write, both ways.
 
 Fedify (`@fedify/fedify` on npm, with Node 22 from npm: Fedify 2 needs it) is installed on first
-use under FEDICITY_PEERS_DIR (default .venv/peers) and runs tests/fixtures/ldsig/fedify_vector.mjs:
+use in the test peers' cache (tests/interop/peers.py) and runs
+tests/fixtures/ldsig/fedify_vector.mjs:
 its `signJsonLd` signs a reply we then verify, and its `verifyJsonLd` checks what we signed.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ from typing import Any
 from fedicity.activitypub import ldsig
 from fedicity.activitypub.keys import load_private_key, load_public_key
 from tests.conftest import fixed_keypairs
+from tests.interop.peers import installing, peer_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "fixtures" / "ldsig" / "fedify_vector.mjs"
@@ -25,34 +28,40 @@ PACKAGES = ["node@22", "@fedify/fedify@2.3.6"]
 LOADER = ldsig.offline_loader()
 
 
-def _fedify_dir() -> Path:
-    """Where Fedify is installed (once) and the script runs from: ESM resolves packages from
+def _fedify_script() -> Path:
+    """The script, in the folder where Fedify is installed (once): ESM resolves packages from
     the script's own folder."""
-    folder = Path(os.environ.get("FEDICITY_PEERS_DIR", ROOT / ".venv" / "peers")) / "fedify"
+    folder = peer_folder("fedify", PACKAGES)
     stamp = folder / ".installed"
-    if not (stamp.exists() and stamp.read_text() == repr(PACKAGES)):
-        npm = shutil.which("npm")
-        assert npm is not None, "this test installs Fedify with npm (make needs npm too)"
-        folder.mkdir(parents=True, exist_ok=True)
-        package = folder / "package.json"
-        if not package.exists():
-            package.write_text('{"name": "fedify-ldsig", "private": true, "type": "module"}')
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES],
-            cwd=folder,
-            check=True,
-            timeout=600,
-        )
-        stamp.write_text(repr(PACKAGES))
-    shutil.copy(SCRIPT, folder / SCRIPT.name)
-    return folder
+    with installing(folder):
+        if not (stamp.exists() and stamp.read_text() == repr(PACKAGES)):
+            npm = shutil.which("npm")
+            assert npm is not None, "this test installs Fedify with npm (make needs npm too)"
+            folder.mkdir(parents=True, exist_ok=True)
+            package = folder / "package.json"
+            if not package.exists():
+                package.write_text('{"name": "fedify-ldsig", "private": true, "type": "module"}')
+            subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES],
+                cwd=folder,
+                check=True,
+                timeout=600,
+            )
+            stamp.write_text(repr(PACKAGES))
+    # Named by its content: a run of another clone may be reading its own version.
+    script = folder / f"{SCRIPT.stem}-{hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:12]}.mjs"
+    if not script.exists():
+        partial = script.with_suffix(f".{os.getpid()}")
+        shutil.copy(SCRIPT, partial)
+        partial.replace(script)
+    return script
 
 
 def _fedify(mode: str, stdin: str = "") -> str:
-    folder = _fedify_dir()
+    script = _fedify_script()
     done = subprocess.run(
-        [str(folder / "node_modules" / ".bin" / "node"), str(folder / SCRIPT.name), mode],
-        cwd=folder,
+        [str(script.parent / "node_modules" / ".bin" / "node"), str(script), mode],
+        cwd=script.parent,
         input=stdin,
         capture_output=True,
         text=True,

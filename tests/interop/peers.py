@@ -4,35 +4,65 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 
 from tests.flows.harness import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-PEERS_DIR = Path(os.environ.get("FEDICITY_PEERS_DIR", ROOT / ".venv" / "peers"))
 # bovine pins its own cryptography and PyLD, so it cannot share our virtualenv; 0.5.19's RFC 9421
 # verifier needs http-sf 1.0.x.
 BOVINE_REQUIREMENTS = ["bovine==0.5.19", "http-sf<1.1", "quart>=0.20,<0.23", "tomli-w"]
 
 
+def peers_dir() -> Path:
+    """Where the peers are installed: FEDICITY_PEERS_DIR, else the user's cache directory, shared
+    by every clone and run on this machine (a fresh machine pays the install once, ~1 min)."""
+    configured = os.environ.get("FEDICITY_PEERS_DIR")
+    if configured:
+        return Path(configured)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "fedicity" / "test-peers"
+
+
+def peer_folder(name: str, pins: object) -> Path:
+    """The folder of one peer at the pinned versions: other pins install elsewhere."""
+    digest = hashlib.sha256(repr(pins).encode()).hexdigest()[:12]
+    return peers_dir() / f"{name}-{digest}"
+
+
+@contextlib.contextmanager
+def installing(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock while it is checked or installed: runs and xdist workers share it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f"{folder.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def bovine_python() -> Path:
     """The interpreter of bovine's virtualenv, created and installed on first use."""
-    venv = PEERS_DIR / "bovine"
+    pins = (BOVINE_REQUIREMENTS, sys.version_info[:2])
+    venv = peer_folder("bovine", pins)
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
-    if stamp.exists() and stamp.read_text() == repr(BOVINE_REQUIREMENTS):
-        return python
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", *BOVINE_REQUIREMENTS], check=True
-    )
-    stamp.write_text(repr(BOVINE_REQUIREMENTS))
+    with installing(venv):
+        if stamp.exists() and stamp.read_text() == repr(pins):
+            return python
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *BOVINE_REQUIREMENTS], check=True
+        )
+        stamp.write_text(repr(pins))
     return python
 
 
