@@ -23,6 +23,7 @@ from fedicity.db.migrate import migrate
 from fedicity.db.pool import Pool, connect, create_pool
 from fedicity.settings import Settings
 from fedicity.web.app import create_app
+from tests.interop.peers import prefetch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_DATABASE = "fedicity_test"
@@ -64,6 +65,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         (title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
         for title, text in report.sections
     ]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Install the interop peers the selected tests need in the background (a cold cache only)."""
+    prefetch(item.nodeid for item in session.items)
 
 
 @pytest.fixture(scope="session")

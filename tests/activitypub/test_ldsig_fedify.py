@@ -9,56 +9,20 @@ its `signJsonLd` signs a reply we then verify, and its `verifyJsonLd` checks wha
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
-import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from fedicity.activitypub import ldsig
 from fedicity.activitypub.keys import load_private_key, load_public_key
 from tests.conftest import fixed_keypairs
-from tests.interop.peers import installing, peer_folder
+from tests.interop.peers import fedify_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "fixtures" / "ldsig" / "fedify_vector.mjs"
-PACKAGES = ["node@22", "@fedify/fedify@2.3.6"]
 LOADER = ldsig.offline_loader()
 
 
-def _fedify_script() -> Path:
-    """The script, in the folder where Fedify is installed (once): ESM resolves packages from
-    the script's own folder."""
-    folder = peer_folder("fedify", PACKAGES)
-    stamp = folder / ".installed"
-    with installing(folder):
-        if not (stamp.exists() and stamp.read_text() == repr(PACKAGES)):
-            npm = shutil.which("npm")
-            assert npm is not None, "this test installs Fedify with npm (make needs npm too)"
-            folder.mkdir(parents=True, exist_ok=True)
-            package = folder / "package.json"
-            if not package.exists():
-                package.write_text('{"name": "fedify-ldsig", "private": true, "type": "module"}')
-            subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES],
-                cwd=folder,
-                check=True,
-                timeout=600,
-            )
-            stamp.write_text(repr(PACKAGES))
-    # Named by its content: a run of another clone may be reading its own version.
-    script = folder / f"{SCRIPT.stem}-{hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:12]}.mjs"
-    if not script.exists():
-        partial = script.with_suffix(f".{os.getpid()}")
-        shutil.copy(SCRIPT, partial)
-        partial.replace(script)
-    return script
-
-
 def _fedify(mode: str, stdin: str = "") -> str:
-    script = _fedify_script()
+    script = fedify_script()
     done = subprocess.run(
         [str(script.parent / "node_modules" / ".bin" / "node"), str(script), mode],
         cwd=script.parent,
