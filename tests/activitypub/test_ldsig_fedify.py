@@ -1,7 +1,8 @@
 """Linked Data signatures with Fedify, an implementation we did not write, both ways.
 
 Fedify (`@fedify/fedify` on npm, with Node 22 from npm: Fedify 2 needs it) is installed on first
-use under FEDICITY_PEERS_DIR (default .venv/peers) and runs tests/fixtures/ldsig/fedify_vector.mjs:
+use in the test peers' cache (tests/interop/peers.py) and runs
+tests/fixtures/ldsig/fedify_vector.mjs:
 its `signJsonLd` signs a reply we then verify, and its `verifyJsonLd` checks what we signed.
 """
 
@@ -9,50 +10,22 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from fedicity.activitypub import ldsig
 from fedicity.activitypub.keys import load_private_key, load_public_key
 from tests.conftest import fixed_keypairs
+from tests.interop.peers import fedify_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "fixtures" / "ldsig" / "fedify_vector.mjs"
-PACKAGES = ["node@22", "@fedify/fedify@2.3.6"]
 LOADER = ldsig.offline_loader()
 
 
-def _fedify_dir() -> Path:
-    """Where Fedify is installed (once) and the script runs from: ESM resolves packages from
-    the script's own folder."""
-    folder = Path(os.environ.get("FEDICITY_PEERS_DIR", ROOT / ".venv" / "peers")) / "fedify"
-    stamp = folder / ".installed"
-    if not (stamp.exists() and stamp.read_text() == repr(PACKAGES)):
-        npm = shutil.which("npm")
-        assert npm is not None, "this test installs Fedify with npm (make needs npm too)"
-        folder.mkdir(parents=True, exist_ok=True)
-        package = folder / "package.json"
-        if not package.exists():
-            package.write_text('{"name": "fedify-ldsig", "private": true, "type": "module"}')
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES],
-            cwd=folder,
-            check=True,
-            timeout=600,
-        )
-        stamp.write_text(repr(PACKAGES))
-    shutil.copy(SCRIPT, folder / SCRIPT.name)
-    return folder
-
-
 def _fedify(mode: str, stdin: str = "") -> str:
-    folder = _fedify_dir()
+    script = fedify_script()
     done = subprocess.run(
-        [str(folder / "node_modules" / ".bin" / "node"), str(folder / SCRIPT.name), mode],
-        cwd=folder,
+        [str(script.parent / "node_modules" / ".bin" / "node"), str(script), mode],
+        cwd=script.parent,
         input=stdin,
         capture_output=True,
         text=True,

@@ -6,6 +6,8 @@ the check and a private one for the connection (DNS rebinding).
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Iterable
 
 import httpcore
@@ -90,6 +92,13 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for the process: loading the CA bundle takes tens of ms, and
+    every client built two (httpx's transport and the pool below); a new bundle needs a restart."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, whose connections go through a PinnedBackend.
 
@@ -101,9 +110,9 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
     def __init__(
         self, *, limits: httpx.Limits, allow_private_addresses: bool, resolve: Resolver
     ) -> None:
-        super().__init__(limits=limits, trust_env=False)
+        super().__init__(verify=_tls_context(), limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_tls_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
