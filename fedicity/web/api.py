@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -47,15 +48,35 @@ def field_errors(error: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+@cache
+def allowed_values(model: type[BaseModel]) -> dict[str, list[str]]:
+    """The enumerated arguments of a query model and the values each allows, as its schema
+    declares them."""
+    found: dict[str, list[str]] = {}
+    for name, spec in model.model_json_schema(by_alias=True)["properties"].items():
+        for choice in (spec, *spec.get("anyOf", ())):
+            if "enum" in choice:
+                found[name] = [str(value) for value in choice["enum"]]
+    return found
+
+
 def read_query(model: type[Q]) -> Q:
-    """The query string read into its model; a 400 naming each refused argument."""
+    """The query string read into its model; a 400 naming each refused argument, and for an
+    enumerated one the values it allows."""
     try:
         return model.model_validate({key: request.args[key] for key in request.args})
     except ValidationError as error:
+        errors: list[dict[str, Any]] = [dict(item) for item in field_errors(error)]
+        enums = allowed_values(model)
+        details = []
+        for item in errors:
+            if item["field"] in enums:
+                item["allowed"] = enums[item["field"]]
+                details.append(f"{item['field']} is one of {', '.join(item['allowed'])}")
         raise Problem(
             400,
-            "some query arguments are refused",
-            extra={"reason": "invalid_query", "errors": field_errors(error)},
+            "; ".join(details) or "some query arguments are refused",
+            extra={"reason": "invalid_query", "errors": errors},
         ) from None
 
 
@@ -172,13 +193,13 @@ def _place_out(item: LocatedItem) -> models.PlaceOut:
     )
 
 
-def _organisation_out(found: ListedOrganization) -> models.OrganisationOut:
+def _organization_out(found: ListedOrganization) -> models.OrganizationOut:
     urls = state().urls
     actor = found.actor
     official = (
         f"{found.official_id_kind}:{found.official_id_value}" if found.official_id_kind else None
     )
-    return models.OrganisationOut(
+    return models.OrganizationOut(
         id=urls.actor(actor.username),
         username=actor.username,
         name=actor.name,
@@ -274,14 +295,14 @@ async def list_places() -> Response:
     )
 
 
-@blueprint.get("/organisations")
+@blueprint.get("/organizations")
 @for_programs
 @documented(
-    query=models.OrganisationQuery, responses={200: models.OrganisationPage}, problems=(404,)
+    query=models.OrganizationQuery, responses={200: models.OrganizationPage}, problems=(404,)
 )
-async def list_organisations() -> Response:
+async def list_organizations() -> Response:
     """This instance's discoverable organisations, newest first."""
-    query = read_query(models.OrganisationQuery)
+    query = read_query(models.OrganizationQuery)
     async with state().db.acquire() as conn:
         found = await organization_queries.select_listed(
             conn,
@@ -296,8 +317,8 @@ async def list_organisations() -> Response:
     shown = found[: query.limit]
     more = len(found) > query.limit
     return api_json(
-        models.OrganisationPage(
-            items=[_organisation_out(o) for o in shown],
+        models.OrganizationPage(
+            items=[_organization_out(o) for o in shown],
             next=str(shown[-1].actor.id) if more else None,
         )
     )
@@ -307,14 +328,14 @@ async def list_organisations() -> Response:
 @for_programs
 @documented(query=models.ProposalQuery, responses={200: models.ProposalPage}, problems=(404,))
 async def list_proposals() -> Response:
-    """Proposals past their draft, newest first; `type` is the state."""
+    """Proposals past their draft, newest first."""
     query = read_query(models.ProposalQuery)
     async with state().db.acquire() as conn:
         found = await proposal_queries.select_listed(
             conn,
             limit=query.limit + 1,
             scope_id=await _scope(conn, query.territory),
-            state=query.type,
+            state=query.state,
             since=_moment("from", query.since),
             until=_moment("to", query.to),
             tag=query.tag,
@@ -375,10 +396,10 @@ async def get_proposal(token: str) -> Response:
     return api_json(_proposal_out(found))
 
 
-@blueprint.get("/organisations/<username>")
+@blueprint.get("/organizations/<username>")
 @for_programs
-@documented(responses={200: models.OrganisationOut}, problems=(404,))
-async def get_organisation(username: str) -> Response:
+@documented(responses={200: models.OrganizationOut}, problems=(404,))
+async def get_organization(username: str) -> Response:
     """One discoverable organisation of this instance, by its username."""
     if not (username.isascii() and 0 < len(username) <= 64):
         raise Problem(404, "no such organisation here")
@@ -386,4 +407,4 @@ async def get_organisation(username: str) -> Response:
         found = await organization_queries.select_listed_by_username(conn, username)
     if found is None:
         raise Problem(404, "no such organisation here")
-    return api_json(_organisation_out(found))
+    return api_json(_organization_out(found))

@@ -90,7 +90,7 @@ class PlaceQuery(_Boxed, _Tagged):
     )
 
 
-class OrganisationQuery(_Boxed):
+class OrganizationQuery(_Boxed):
     """Organisations: newest first, by creation."""
 
     type: Annotated[
@@ -103,9 +103,9 @@ class OrganisationQuery(_Boxed):
 
 
 class ProposalQuery(_Query, _Tagged):
-    """Proposals: newest first, by publication."""
+    """Proposals: newest first, by publication; `state` as the proposals feed names it."""
 
-    type: Annotated[
+    state: Annotated[
         Literal[tuple(s for s in STATES if s != "draft")] | None,  # type: ignore[valid-type]
         Field(description="The proposal's state."),
     ] = None
@@ -118,10 +118,11 @@ class ProposalQuery(_Query, _Tagged):
 
 
 class FieldError(BaseModel):
-    """Why one field was refused."""
+    """Why one field was refused; an enumerated one's allowed values."""
 
     field: str
     reason: str
+    allowed: list[str] | None = None
 
 
 class ProblemDocument(BaseModel):
@@ -202,7 +203,7 @@ class PlacePage(BaseModel):
     next: str | None
 
 
-class OrganisationOut(BaseModel):
+class OrganizationOut(BaseModel):
     """A discoverable organisation of this instance."""
 
     id: str
@@ -218,10 +219,10 @@ class OrganisationOut(BaseModel):
     created: datetime
 
 
-class OrganisationPage(BaseModel):
+class OrganizationPage(BaseModel):
     """A page of organisations."""
 
-    items: list[OrganisationOut]
+    items: list[OrganizationOut]
     next: str | None
 
 
@@ -298,7 +299,7 @@ class EventIn(BaseModel):
     externalUrl: Annotated[str, Field(max_length=2048)] | None = None
     status: Literal["confirmed", "tentative"] = "confirmed"
     territory: Annotated[str, Field(pattern=TERRITORY_PATTERN)] | None = None
-    organisation: (
+    organization: (
         Annotated[
             str,
             Field(pattern=USERNAME_PATTERN, description="An organisation I administer (username)."),

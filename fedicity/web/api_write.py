@@ -39,7 +39,7 @@ from fedicity.web.app import for_programs, state
 from fedicity.web.errors import Problem
 from fedicity.web.openapi import documented
 from fedicity.web.ratelimits import TooMany
-from fedicity.web.social import _resolve_mentions
+from fedicity.web.social import resolve_mentions
 from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("api_write", __name__, url_prefix="/api/v1")
@@ -250,14 +250,14 @@ async def _organiser(conn: Connection, me: Actor, username: str | None) -> Actor
     """Me, or the organisation I administer that the body names (403 otherwise)."""
     if username is None:
         return me
-    organisation = await actor_queries.select_actor_by_username(conn, username)
-    if organisation is None or organisation.kind != "organization":
-        raise _invalid([{"field": "organisation", "reason": "no such organisation here"}])
+    organization = await actor_queries.select_actor_by_username(conn, username)
+    if organization is None or organization.kind != "organization":
+        raise _invalid([{"field": "organization", "reason": "no such organisation here"}])
     try:
-        await require_admin(conn, organisation, me, state().urls)
+        await require_admin(conn, organization, me, state().urls)
     except MembershipError as error:
         raise Problem(403, "only the organisation's admins organise its events") from error
-    return organisation
+    return organization
 
 
 async def _acting_on(conn: Connection, me: Actor, event: Event) -> Actor:
@@ -303,7 +303,7 @@ async def create_event() -> Response:
     root = await served_root()
     app_state = state()
     async with app_state.db.acquire() as conn:
-        organiser = await _organiser(conn, me, body.organisation)
+        organiser = await _organiser(conn, me, body.organization)
         data = _input(values, EventInput(title=body.title, starts_at=datetime.now(UTC)))
         await _rate(conn, account, publishes=True)
         try:
@@ -407,7 +407,7 @@ async def write_note() -> Response:
     body = await _body(models.NoteIn)
     place = await _place(body.territory)
     root = await served_root()
-    resolved = await _resolve_mentions(body.text)
+    resolved = await resolve_mentions(body.text)
     app_state = state()
     async with app_state.db.acquire() as conn:
         await _rate(conn, account, publishes=True)

@@ -48,7 +48,7 @@ DESCRIPTION = """\
 publiques sont sous Licence Ouverte 2.0.
 
 **English.** This fedicity instance's API: what happens in its territories (events,
-organisations, proposals, places), readable by anyone (open CORS), and writable with a personal
+organizations, proposals, places), readable by anyone (open CORS), and writable with a personal
 token made in the settings (`Authorization: Bearer …`). Public data is under the Licence Ouverte
 2.0 (Etalab's open licence, compatible with CC BY 2.0)."""
 # The statuses every operation may answer with a problem document.

@@ -40,7 +40,7 @@ from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
-from fedicity.web.social import _resolve_mentions
+from fedicity.web.social import resolve_mentions
 
 blueprint = Blueprint("organizations", __name__)
 
@@ -509,7 +509,7 @@ async def organization_action(username: str, action: str) -> str | WerkzeugRespo
                 return _page(username, error="lookup_failed")
             posted = replace(posted, target=invitee)
         elif action in ("post", "wall"):
-            posted = replace(posted, mentions=await _resolve_mentions(form.get("text", "")))
+            posted = replace(posted, mentions=await resolve_mentions(form.get("text", "")))
         async with state().db.acquire() as conn:
             await run(conn, posted)
     except (MembershipError, PostError, feeds.FeedError) as refused:

@@ -111,8 +111,8 @@ async def test_the_openapi_document_describes_the_json_api_only(client: TestClie
         "/api/v1/events/{token}",
         "/api/v1/events/{token}/cancel",
         "/api/v1/places",
-        "/api/v1/organisations",
-        "/api/v1/organisations/{username}",
+        "/api/v1/organizations",
+        "/api/v1/organizations/{username}",
         "/api/v1/proposals",
         "/api/v1/proposals/{token}",
         "/api/v1/notes",
@@ -132,6 +132,13 @@ async def test_the_openapi_document_describes_the_json_api_only(client: TestClie
         "next",
     }
     assert "application/problem+json" in listed["responses"]["400"]["content"]
+    # Enumerated filters declare their values, so schemathesis sends unknown ones too
+    states = {p["name"]: p["schema"] for p in paths["/api/v1/proposals"]["get"]["parameters"]}[
+        "state"
+    ]
+    assert [c["enum"] for c in states["anyOf"] if "enum" in c] == [
+        ["amendable", "voting", "closed", "withdrawn", "archived"]
+    ]
     writing = paths["/api/v1/events"]["post"]
     assert writing["security"] == [{"bearer": []}]
     assert {"401", "403", "413", "415", "422", "429"} <= set(writing["responses"])
@@ -244,7 +251,7 @@ async def test_an_admin_organises_for_her_organisation_and_a_member_may_not(
     token = await new_token(client, await log_in(client, "camille"))
     created = await client.post(
         "/api/v1/events",
-        json=event_body("Bourse aux vélos", organisation="velo"),
+        json=event_body("Bourse aux vélos", organization="velo"),
         headers=bearer(token),
     )
     assert created.status_code == 201
@@ -257,28 +264,28 @@ async def test_an_admin_organises_for_her_organisation_and_a_member_may_not(
     other_token = await new_token(other, await log_in(other, "dominique"))
     refused = await other.post(
         "/api/v1/events",
-        json=event_body("Pas à moi", organisation="velo"),
+        json=event_body("Pas à moi", organization="velo"),
         headers=bearer(other_token),
     )
     assert refused.status_code == 403
     unknown = await other.post(
         "/api/v1/events",
-        json=event_body("Personne", organisation="nobody"),
+        json=event_body("Personne", organization="nobody"),
         headers=bearer(other_token),
     )
     assert unknown.status_code == 422
-    assert (await data(unknown))["errors"][0]["field"] == "organisation"
+    assert (await data(unknown))["errors"][0]["field"] == "organization"
     # The organisation is listed and read by its username
-    listed = await data(await client.get("/api/v1/organisations?type=association"))
+    listed = await data(await client.get("/api/v1/organizations?type=association"))
     assert [o["username"] for o in listed["items"]] == ["velo"]
-    assert (await data(await client.get("/api/v1/organisations?type=company")))["items"] == []
-    boxed = await data(await client.get("/api/v1/organisations?bbox=2.4,48.8,2.5,48.9"))
+    assert (await data(await client.get("/api/v1/organizations?type=company")))["items"] == []
+    boxed = await data(await client.get("/api/v1/organizations?bbox=2.4,48.8,2.5,48.9"))
     assert len(boxed["items"]) == 1
-    away = await data(await client.get("/api/v1/organisations?bbox=5,40,6,41"))
+    away = await data(await client.get("/api/v1/organizations?bbox=5,40,6,41"))
     assert away["items"] == []
-    one = await client.get("/api/v1/organisations/velo")
+    one = await client.get("/api/v1/organizations/velo")
     assert (await data(one))["name"] == "Vélo Montreuil"
-    assert (await client.get("/api/v1/organisations/camille")).status_code == 404
+    assert (await client.get("/api/v1/organizations/camille")).status_code == 404
 
 
 async def test_lists_filter_and_page(
@@ -401,6 +408,23 @@ async def test_attacks_get_precise_refusals(
         assert response.headers["Content-Type"] == "application/problem+json", query
     refused = await data(await client.get("/api/v1/events?limit=0&bbox=x"))
     assert {e["field"] for e in refused["errors"]} == {"limit", "bbox"}
+    # An unknown value of an enumerated filter, on every list: a 400 naming the argument and
+    # the values it allows, as the proposals feed refuses an unknown state
+    for path, name, allowed in (
+        ("events", "type", "MUSIC"),
+        ("places", "type", "post"),
+        ("organizations", "type", "association"),
+        ("proposals", "state", "voting"),
+    ):
+        for value in ("zzz", "<script>", "draft"):
+            response = await client.get(f"/api/v1/{path}?{name}={value}")
+            assert response.status_code == 400, (path, value)
+            assert response.headers["Content-Type"] == "application/problem+json"
+            problem = await data(response)
+            assert problem["errors"][0]["field"] == name
+            assert allowed in problem["errors"][0]["allowed"], path
+            assert problem["detail"].startswith(f"{name} is one of "), problem
+            assert "<script>" not in json.dumps(problem)
     headers = bearer(token)
     # A body nested 10,000 deep, NUL escapes, NaN: refused before any model reads them
     deep = ("[" * 10_000) + ("]" * 10_000)
@@ -540,7 +564,7 @@ async def test_proposals_filter_by_territory_state_tag_and_dates_and_page(
     # Newest first, never a draft
     assert await titles("") == ["4", "3", "2", "1"]
     assert await titles("territory=commune:93048") == ["4", "3", "1"]
-    assert await titles("territory=departement:93&type=voting") == ["4", "2"]
+    assert await titles("territory=departement:93&state=voting") == ["4", "2"]
     assert await titles("tag=velo") == ["4", "1"]
     assert await titles("from=2030-01-03T00:00:00Z&to=2030-01-05") == ["3", "2"]
     first = await data(await client.get("/api/v1/proposals?limit=3"))
