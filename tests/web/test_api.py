@@ -23,7 +23,7 @@ from fedicity.organizations import service as organizations
 from fedicity.organizations.service import Env
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals.models import ProposalData, State
-from fedicity.settings import Settings
+from fedicity.settings import ETALAB_LICENCE, Settings
 from fedicity.stewardship import actions
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
@@ -92,7 +92,13 @@ async def data(response: Any) -> Any:
     return json.loads(await response.get_data(as_text=True))
 
 
-async def test_the_openapi_document_describes_the_json_api_only(client: TestClientProtocol) -> None:
+async def test_the_openapi_document_describes_the_json_api_only(
+    client: TestClientProtocol,
+    settings: Settings,
+    pool: Pool,
+    clock: FrozenClock,
+    keygen: FixedKeys,
+) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -100,7 +106,20 @@ async def test_the_openapi_document_describes_the_json_api_only(client: TestClie
     info = document["info"]
     assert info["title"] == "fedicity API"
     assert info["version"]
-    assert "Licence Ouverte" in info["license"]["name"]
+    # The licence is the open-data catalogue's, from the same setting
+    assert info["license"] == {"name": "Licence Ouverte 2.0 (Etalab)", "url": ETALAB_LICENCE}
+    catalogue = await data(await client.get(URLS.catalogue))
+    assert catalogue["dct:license"] == {"@id": info["license"]["url"]}
+    other = "https://creativecommons.org/licenses/by/4.0/"
+    elsewhere = create_app(
+        dataclasses.replace(settings, open_data_licence=other),
+        pool=pool,
+        clock=clock,
+        keygen=keygen,
+    )
+    async with elsewhere.test_app():
+        licensed = await data(await elsewhere.test_client().get("/openapi.json"))
+    assert licensed["info"]["license"] == {"name": other, "url": other}
     assert "Français" in info["description"]
     assert "English" in info["description"]
     paths = document["paths"]
