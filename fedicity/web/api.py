@@ -354,7 +354,8 @@ async def list_proposals() -> Response:
 # --- one of each ------------------------------------------------------------------------------
 
 
-def _checked_token(token: str, what: str) -> str:
+def checked_token(token: str, what: str) -> str:
+    """A token or username as the API reads one: ASCII, at most 64 characters (404 otherwise)."""
     if not (token.isascii() and 0 < len(token) <= 64):
         raise Problem(404, f"no such {what} here")
     return token
@@ -364,7 +365,7 @@ async def public_event(token: str) -> Event:
     """A public event by its token, as its page shows it: 404, or 410 once deleted or when its
     organiser was suspended."""
     async with state().db.acquire() as conn:
-        event = await event_queries.select_event_by_token(conn, _checked_token(token, "event"))
+        event = await event_queries.select_event_by_token(conn, checked_token(token, "event"))
     if event is None or not event.public:
         raise Problem(404, "no such event here")
     if event.deleted_at is not None:
@@ -388,7 +389,7 @@ async def get_proposal(token: str) -> Response:
     """One proposal written here, by its token (drafts are not shown)."""
     async with state().db.acquire() as conn:
         found = await proposal_queries.select_proposal_by_token(
-            conn, _checked_token(token, "proposal")
+            conn, checked_token(token, "proposal")
         )
     if found is None or found.state == "draft":
         raise Problem(404, "no such proposal here")
@@ -398,13 +399,16 @@ async def get_proposal(token: str) -> Response:
 
 @blueprint.get("/organizations/<username>")
 @for_programs
-@documented(responses={200: models.OrganizationOut}, problems=(404,))
+@documented(responses={200: models.OrganizationOut}, problems=(404, 410))
 async def get_organization(username: str) -> Response:
-    """One discoverable organisation of this instance, by its username."""
-    if not (username.isascii() and 0 < len(username) <= 64):
-        raise Problem(404, "no such organisation here")
+    """One organisation of the directory, by its username.
+
+    As the directory, only discoverable ones; 410 once suspended, as its page."""
     async with state().db.acquire() as conn:
-        found = await organization_queries.select_listed_by_username(conn, username)
-    if found is None:
-        raise Problem(404, "no such organisation here")
+        found = await organization_queries.select_listed_by_username(
+            conn, checked_token(username, "organisation")
+        )
+        if found is None:
+            raise Problem(404, "no such organisation here")
+        await refuse_suspended(found.actor.id, conn)
     return api_json(_organization_out(found))

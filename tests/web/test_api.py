@@ -16,6 +16,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import suspension
+from fedicity.actors import queries as actor_queries
 from fedicity.audit.models import SYSTEM
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
@@ -523,6 +524,56 @@ async def test_silenced_and_suspended_accounts_leave_the_lists(
         assert note.status_code == 201
     everyone = await data(await client.get("/api/v1/places"))
     assert len(everyone["items"]) == 4
+    # Each has an organisation and a proposal; and a third organisation hides from directories
+    async with pool.acquire() as conn:
+        for name, founder in (("velo", "camille"), ("jardin", "dominique"), ("discret", "camille")):
+            await organizations.create(
+                conn,
+                creator=people[founder],
+                username=name,
+                organization_kind="association",
+                display_name=name.title(),
+                keygen=keygen,
+                env=Env(urls=URLS, clock=clock),
+            )
+            await proposal_queries.upsert_proposal(
+                conn,
+                ProposalData(
+                    uri=URLS.proposal(f"prop-{name}"),
+                    token=f"prop-{name}",
+                    local_actor_id=people[founder].id,
+                    author_uri=URLS.actor(founder),
+                    title=f"Proposition {name}",
+                    content_html="<p>Texte</p>",
+                    options=("Pour", "Contre"),
+                    published=clock.now(),
+                    state="voting",
+                    territory_id=None,
+                    tags=(),
+                ),
+            )
+        discreet = await actor_queries.select_actor_by_username(conn, "discret")
+        assert discreet is not None
+        await actor_queries.update_profile(
+            conn,
+            discreet.id,
+            display_name="Discret",
+            summary="",
+            manually_approves_followers=False,
+            discoverable=False,
+        )
+
+    async def usernames() -> set[str]:
+        listed = await data(await client.get("/api/v1/organizations"))
+        return {o["username"] for o in listed["items"]}
+
+    # The API lists what the directory page lists: the discoverable ones, and reads only those
+    directory = await (await client.get("/organizations")).get_data(as_text=True)
+    assert await usernames() == {"velo", "jardin"}
+    assert "/organizations/velo" in directory
+    assert "/organizations/discret" not in directory
+    assert (await client.get("/api/v1/organizations/discret")).status_code == 404
+    assert len((await data(await client.get("/api/v1/proposals")))["items"]) == 3
     # When the moderators silence Camille and suspend Dominique
     async with pool.acquire() as conn:
         await actions.silence(
@@ -539,6 +590,26 @@ async def test_silenced_and_suspended_accounts_leave_the_lists(
     # is gone (410), as its page is
     assert (await client.get(f"/api/v1/events/{people['camille-event']}")).status_code == 200
     assert (await client.get(f"/api/v1/events/{people['dominique-event']}")).status_code == 410
+    # The same for proposals, page and API alike
+    assert (await data(await client.get("/api/v1/proposals")))["items"] == []
+    for token, status in (("prop-velo", 200), ("prop-jardin", 410)):
+        assert (await client.get(f"/api/v1/proposals/{token}")).status_code == status
+        assert (await client.get(URLS.proposal(token))).status_code == status
+    # And for organisations: silenced, out of the list and still read; suspended, gone (410)
+    async with pool.acquire() as conn:
+        await actions.silence(
+            conn, URLS.actor("velo"), by=SYSTEM, reason="spam", env=actions.Env(URLS, clock)
+        )
+        garden = await actor_queries.select_actor_by_username(conn, "jardin")
+        assert garden is not None
+        async with conn.transaction():
+            await suspension.suspend(
+                conn, garden, by=SYSTEM, reason="abuse", urls=URLS, clock=clock
+            )
+    assert await usernames() == set()
+    for username, status in (("velo", 200), ("jardin", 410)):
+        assert (await client.get(f"/api/v1/organizations/{username}")).status_code == status
+        assert (await client.get(f"/organizations/{username}")).status_code == status
 
 
 async def test_proposals_filter_by_territory_state_tag_and_dates_and_page(
