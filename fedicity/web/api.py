@@ -8,6 +8,7 @@ no language; the writes (web/api_write.py) know their caller from the bearer tok
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 Q = TypeVar("Q", bound=BaseModel)
+T = TypeVar("T")
 # Moments outside these years are refused (activitypub/dates.py reads them as absent): an offset
 # at year 1 or 9999 would overflow on its way to UTC.
 FIRST_YEAR, LAST_YEAR = 1000, 9998
@@ -235,6 +237,27 @@ def _proposal_out(proposal: Proposal) -> models.ProposalOut:
 # --- lists ------------------------------------------------------------------------------------
 
 
+async def _listed(
+    query: models.ListQuery,
+    select: Callable[..., Awaitable[Sequence[T]]],
+    cursor: Callable[[T], str],
+    **filters: Any,
+) -> tuple[Sequence[T], str | None]:
+    """A page of a list: one more row than the page read tells whether another follows; every
+    list is scoped to a territory and a date range, `filters` are its own."""
+    async with state().db.acquire() as conn:
+        found = await select(
+            conn,
+            limit=query.limit + 1,
+            scope_id=await _scope(conn, query.territory),
+            since=_moment("from", query.since),
+            until=_moment("to", query.to),
+            **filters,
+        )
+    shown = found[: query.limit]
+    return shown, cursor(shown[-1]) if len(found) > query.limit else None
+
+
 @blueprint.get("/events")
 @for_programs
 @documented(query=models.EventQuery, responses={200: models.EventPage}, problems=(404,))
@@ -243,26 +266,16 @@ async def list_events() -> Response:
 
     Here and federated; cancelled ones stay, with status `cancelled`."""
     query = read_query(models.EventQuery)
-    async with state().db.acquire() as conn:
-        found = await event_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            category=query.type,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            tag=query.tag,
-            bbox=_bbox(query.bbox),
-            after=moment_cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
-    return api_json(
-        models.EventPage(
-            items=[event_out(e) for e in shown],
-            next=moment_cursor(shown[-1].starts_at, shown[-1].id) if more else None,
-        )
+    shown, following = await _listed(
+        query,
+        event_queries.select_listed,
+        lambda event: moment_cursor(event.starts_at, event.id),
+        category=query.type,
+        tag=query.tag,
+        bbox=_bbox(query.bbox),
+        after=moment_cursor_arg("next"),
     )
+    return api_json(models.EventPage(items=[event_out(e) for e in shown], next=following))
 
 
 @blueprint.get("/places")
@@ -273,26 +286,16 @@ async def list_places() -> Response:
 
     Posts, events and proposals, here and federated, as the territory pages show them."""
     query = read_query(models.PlaceQuery)
-    async with state().db.acquire() as conn:
-        found = await located_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            kind=query.type,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            tag=query.tag,
-            bbox=_bbox(query.bbox),
-            before=moment_cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
-    return api_json(
-        models.PlacePage(
-            items=[_place_out(i) for i in shown],
-            next=moment_cursor(shown[-1].published, shown[-1].id) if more else None,
-        )
+    shown, following = await _listed(
+        query,
+        located_queries.select_listed,
+        lambda item: moment_cursor(item.published, item.id),
+        kind=query.type,
+        tag=query.tag,
+        bbox=_bbox(query.bbox),
+        before=moment_cursor_arg("next"),
     )
+    return api_json(models.PlacePage(items=[_place_out(i) for i in shown], next=following))
 
 
 @blueprint.get("/organizations")
@@ -301,26 +304,19 @@ async def list_places() -> Response:
     query=models.OrganizationQuery, responses={200: models.OrganizationPage}, problems=(404,)
 )
 async def list_organizations() -> Response:
-    """This instance's discoverable organisations, newest first."""
+    """This instance's discoverable organisations, newest first, as the directory page lists them
+    (the silenced and suspended left out)."""
     query = read_query(models.OrganizationQuery)
-    async with state().db.acquire() as conn:
-        found = await organization_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            kind=query.type,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            bbox=_bbox(query.bbox),
-            before=cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
+    shown, following = await _listed(
+        query,
+        organization_queries.select_listed,
+        lambda found: str(found.actor.id),
+        kind=query.type,
+        bbox=_bbox(query.bbox),
+        before=cursor_arg("next"),
+    )
     return api_json(
-        models.OrganizationPage(
-            items=[_organization_out(o) for o in shown],
-            next=str(shown[-1].actor.id) if more else None,
-        )
+        models.OrganizationPage(items=[_organization_out(o) for o in shown], next=following)
     )
 
 
@@ -330,25 +326,15 @@ async def list_organizations() -> Response:
 async def list_proposals() -> Response:
     """Proposals past their draft, newest first."""
     query = read_query(models.ProposalQuery)
-    async with state().db.acquire() as conn:
-        found = await proposal_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            state=query.state,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            tag=query.tag,
-            before=moment_cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
-    return api_json(
-        models.ProposalPage(
-            items=[_proposal_out(p) for p in shown],
-            next=moment_cursor(shown[-1].published, shown[-1].id) if more else None,
-        )
+    shown, following = await _listed(
+        query,
+        proposal_queries.select_listed,
+        lambda proposal: moment_cursor(proposal.published, proposal.id),
+        state=query.state,
+        tag=query.tag,
+        before=moment_cursor_arg("next"),
     )
+    return api_json(models.ProposalPage(items=[_proposal_out(p) for p in shown], next=following))
 
 
 # --- one of each ------------------------------------------------------------------------------
