@@ -286,19 +286,11 @@ JoinMode = Literal["free", "restricted", "external"]
 Status = Literal["confirmed", "tentative"]
 
 
-class EventIn(BaseModel):
-    """An event to organise, as me or as an organisation I administer."""
+class _EventPlace(BaseModel):
+    """Where an event is and how many it takes: optional, alike when organised and changed."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    title: Title
-    startsAt: datetime
-    endsAt: datetime | None = None
-    description: Description = ""
-    timezone: Zone = "Europe/Paris"
-    allDay: bool = False
-    category: Category | None = None
-    tags: Tags = []
     placeName: Text300 | None = None
     street: Text300 | None = None
     postalCode: Text300 | None = None
@@ -308,6 +300,19 @@ class EventIn(BaseModel):
     longitude: Longitude | None = None
     onlineUrl: LongUrl | None = None
     capacity: Capacity | None = None
+
+
+class EventIn(_EventPlace):
+    """An event to organise, as me or as an organisation I administer."""
+
+    title: Title
+    startsAt: datetime
+    endsAt: datetime | None = None
+    description: Description = ""
+    timezone: Zone = "Europe/Paris"
+    allDay: bool = False
+    category: Category | None = None
+    tags: Tags = []
     joinMode: JoinMode = "free"
     waitingList: bool = False
     externalUrl: LongUrl | None = None
@@ -324,10 +329,8 @@ class EventIn(BaseModel):
     _check_tags = field_validator("tags")(_tags)
 
 
-class EventPatch(BaseModel):
+class EventPatch(_EventPlace):
     """What changes in an event: only the fields given."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     title: Title | None = None
     startsAt: datetime | None = None
@@ -337,15 +340,6 @@ class EventPatch(BaseModel):
     allDay: bool | None = None
     category: Category | None = None
     tags: Tags | None = None
-    placeName: Text300 | None = None
-    street: Text300 | None = None
-    postalCode: Text300 | None = None
-    locality: Text300 | None = None
-    country: Text300 | None = None
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
-    onlineUrl: LongUrl | None = None
-    capacity: Capacity | None = None
     joinMode: JoinMode | None = None
     waitingList: bool | None = None
     externalUrl: LongUrl | None = None
