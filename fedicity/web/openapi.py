@@ -131,10 +131,14 @@ def install(app: Quart) -> None:
         openapi_provider_class=ApiDocument,
     )
     make_response = app.make_response
+    test_client_class = app.test_client_class
     schema.init_app(app)
     # init_app wraps make_response to turn returned models into JSON; our views return their
     # Responses themselves, so the wrapper would only add a pass to every response of the app.
     app.make_response = make_response  # type: ignore[method-assign]
+    # Its test client passes forms through pydantic, which cannot read a MultiDict (a form with
+    # a repeated field); nothing here posts models, so Quart's own client stays.
+    app.test_client_class = test_client_class
     built: list[bytes] = []
 
     @for_programs
