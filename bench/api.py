@@ -37,6 +37,9 @@ PATHS = (
     "/api/territories/search?q=montreuil",
     "/events",
     "/territoires/commune/93048",
+    # The API's own lists (the same paths in checkouts since the API was merged).
+    "/api/v1/places?territory=commune:93048",
+    "/api/v1/proposals",
 )
 
 

@@ -335,11 +335,14 @@ async def select_placed(
     return placed
 
 
-_LISTED = f"""SELECT {_ACTOR_COLUMNS}, o.official_id_kind, o.official_id_value,
+# The directory's organisations: discoverable, not deleted.
+_DISCOVERABLE = f"""SELECT {_ACTOR_COLUMNS}, o.official_id_kind, o.official_id_value,
                      o.official_id_verified_at IS NOT NULL AS verified,
                      o.latitude AS place_latitude, o.longitude AS place_longitude
                 FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
-               WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL
+               WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL"""
+# Lists leave out the silenced and the suspended too.
+_LISTED = f"""{_DISCOVERABLE}
                  AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
                                   WHERE r.local_actor_id = a.id)"""
 
@@ -404,6 +407,7 @@ async def select_listed(
 
 
 async def select_listed_by_username(conn: Connection, username: str) -> ListedOrganization | None:
-    """One organisation the public list would show, by its username."""
-    row = await conn.fetchrow(f"{_LISTED} AND lower(a.username) = lower($1)", username)
+    """One discoverable organisation by its username, silenced or suspended as it may be (its
+    reader refuses the suspended, as their pages do)."""
+    row = await conn.fetchrow(f"{_DISCOVERABLE} AND lower(a.username) = lower($1)", username)
     return None if row is None else _listed(row)

@@ -8,7 +8,9 @@ no language; the writes (web/api_write.py) know their caller from the bearer tok
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -34,6 +36,7 @@ from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 Q = TypeVar("Q", bound=BaseModel)
+T = TypeVar("T")
 # Moments outside these years are refused (activitypub/dates.py reads them as absent): an offset
 # at year 1 or 9999 would overflow on its way to UTC.
 FIRST_YEAR, LAST_YEAR = 1000, 9998
@@ -47,15 +50,35 @@ def field_errors(error: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+@cache
+def allowed_values(model: type[BaseModel]) -> dict[str, list[str]]:
+    """The enumerated arguments of a query model and the values each allows, as its schema
+    declares them."""
+    found: dict[str, list[str]] = {}
+    for name, spec in model.model_json_schema(by_alias=True)["properties"].items():
+        for choice in (spec, *spec.get("anyOf", ())):
+            if "enum" in choice:
+                found[name] = [str(value) for value in choice["enum"]]
+    return found
+
+
 def read_query(model: type[Q]) -> Q:
-    """The query string read into its model; a 400 naming each refused argument."""
+    """The query string read into its model; a 400 naming each refused argument, and for an
+    enumerated one the values it allows."""
     try:
         return model.model_validate({key: request.args[key] for key in request.args})
     except ValidationError as error:
+        errors: list[dict[str, Any]] = [dict(item) for item in field_errors(error)]
+        enums = allowed_values(model)
+        details = []
+        for item in errors:
+            if item["field"] in enums:
+                item["allowed"] = enums[item["field"]]
+                details.append(f"{item['field']} is one of {', '.join(item['allowed'])}")
         raise Problem(
             400,
-            "some query arguments are refused",
-            extra={"reason": "invalid_query", "errors": field_errors(error)},
+            "; ".join(details) or "some query arguments are refused",
+            extra={"reason": "invalid_query", "errors": errors},
         ) from None
 
 
@@ -172,13 +195,13 @@ def _place_out(item: LocatedItem) -> models.PlaceOut:
     )
 
 
-def _organisation_out(found: ListedOrganization) -> models.OrganisationOut:
+def _organization_out(found: ListedOrganization) -> models.OrganizationOut:
     urls = state().urls
     actor = found.actor
     official = (
         f"{found.official_id_kind}:{found.official_id_value}" if found.official_id_kind else None
     )
-    return models.OrganisationOut(
+    return models.OrganizationOut(
         id=urls.actor(actor.username),
         username=actor.username,
         name=actor.name,
@@ -214,6 +237,27 @@ def _proposal_out(proposal: Proposal) -> models.ProposalOut:
 # --- lists ------------------------------------------------------------------------------------
 
 
+async def _listed(
+    query: models.ListQuery,
+    select: Callable[..., Awaitable[Sequence[T]]],
+    cursor: Callable[[T], str],
+    **filters: Any,
+) -> tuple[Sequence[T], str | None]:
+    """A page of a list: one more row than the page read tells whether another follows; every
+    list is scoped to a territory and a date range, `filters` are its own."""
+    async with state().db.acquire() as conn:
+        found = await select(
+            conn,
+            limit=query.limit + 1,
+            scope_id=await _scope(conn, query.territory),
+            since=_moment("from", query.since),
+            until=_moment("to", query.to),
+            **filters,
+        )
+    shown = found[: query.limit]
+    return shown, cursor(shown[-1]) if len(found) > query.limit else None
+
+
 @blueprint.get("/events")
 @for_programs
 @documented(query=models.EventQuery, responses={200: models.EventPage}, problems=(404,))
@@ -222,26 +266,16 @@ async def list_events() -> Response:
 
     Here and federated; cancelled ones stay, with status `cancelled`."""
     query = read_query(models.EventQuery)
-    async with state().db.acquire() as conn:
-        found = await event_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            category=query.type,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            tag=query.tag,
-            bbox=_bbox(query.bbox),
-            after=moment_cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
-    return api_json(
-        models.EventPage(
-            items=[event_out(e) for e in shown],
-            next=moment_cursor(shown[-1].starts_at, shown[-1].id) if more else None,
-        )
+    shown, following = await _listed(
+        query,
+        event_queries.select_listed,
+        lambda event: moment_cursor(event.starts_at, event.id),
+        category=query.type,
+        tag=query.tag,
+        bbox=_bbox(query.bbox),
+        after=moment_cursor_arg("next"),
     )
+    return api_json(models.EventPage(items=[event_out(e) for e in shown], next=following))
 
 
 @blueprint.get("/places")
@@ -252,54 +286,37 @@ async def list_places() -> Response:
 
     Posts, events and proposals, here and federated, as the territory pages show them."""
     query = read_query(models.PlaceQuery)
-    async with state().db.acquire() as conn:
-        found = await located_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            kind=query.type,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            tag=query.tag,
-            bbox=_bbox(query.bbox),
-            before=moment_cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
-    return api_json(
-        models.PlacePage(
-            items=[_place_out(i) for i in shown],
-            next=moment_cursor(shown[-1].published, shown[-1].id) if more else None,
-        )
+    shown, following = await _listed(
+        query,
+        located_queries.select_listed,
+        lambda item: moment_cursor(item.published, item.id),
+        kind=query.type,
+        tag=query.tag,
+        bbox=_bbox(query.bbox),
+        before=moment_cursor_arg("next"),
     )
+    return api_json(models.PlacePage(items=[_place_out(i) for i in shown], next=following))
 
 
-@blueprint.get("/organisations")
+@blueprint.get("/organizations")
 @for_programs
 @documented(
-    query=models.OrganisationQuery, responses={200: models.OrganisationPage}, problems=(404,)
+    query=models.OrganizationQuery, responses={200: models.OrganizationPage}, problems=(404,)
 )
-async def list_organisations() -> Response:
-    """This instance's discoverable organisations, newest first."""
-    query = read_query(models.OrganisationQuery)
-    async with state().db.acquire() as conn:
-        found = await organization_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            kind=query.type,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            bbox=_bbox(query.bbox),
-            before=cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
+async def list_organizations() -> Response:
+    """This instance's discoverable organisations, newest first, as the directory page lists them
+    (the silenced and suspended left out)."""
+    query = read_query(models.OrganizationQuery)
+    shown, following = await _listed(
+        query,
+        organization_queries.select_listed,
+        lambda found: str(found.actor.id),
+        kind=query.type,
+        bbox=_bbox(query.bbox),
+        before=cursor_arg("next"),
+    )
     return api_json(
-        models.OrganisationPage(
-            items=[_organisation_out(o) for o in shown],
-            next=str(shown[-1].actor.id) if more else None,
-        )
+        models.OrganizationPage(items=[_organization_out(o) for o in shown], next=following)
     )
 
 
@@ -307,33 +324,24 @@ async def list_organisations() -> Response:
 @for_programs
 @documented(query=models.ProposalQuery, responses={200: models.ProposalPage}, problems=(404,))
 async def list_proposals() -> Response:
-    """Proposals past their draft, newest first; `type` is the state."""
+    """Proposals past their draft, newest first."""
     query = read_query(models.ProposalQuery)
-    async with state().db.acquire() as conn:
-        found = await proposal_queries.select_listed(
-            conn,
-            limit=query.limit + 1,
-            scope_id=await _scope(conn, query.territory),
-            state=query.type,
-            since=_moment("from", query.since),
-            until=_moment("to", query.to),
-            tag=query.tag,
-            before=moment_cursor_arg("next"),
-        )
-    shown = found[: query.limit]
-    more = len(found) > query.limit
-    return api_json(
-        models.ProposalPage(
-            items=[_proposal_out(p) for p in shown],
-            next=moment_cursor(shown[-1].published, shown[-1].id) if more else None,
-        )
+    shown, following = await _listed(
+        query,
+        proposal_queries.select_listed,
+        lambda proposal: moment_cursor(proposal.published, proposal.id),
+        state=query.state,
+        tag=query.tag,
+        before=moment_cursor_arg("next"),
     )
+    return api_json(models.ProposalPage(items=[_proposal_out(p) for p in shown], next=following))
 
 
 # --- one of each ------------------------------------------------------------------------------
 
 
-def _checked_token(token: str, what: str) -> str:
+def checked_token(token: str, what: str) -> str:
+    """A token or username as the API reads one: ASCII, at most 64 characters (404 otherwise)."""
     if not (token.isascii() and 0 < len(token) <= 64):
         raise Problem(404, f"no such {what} here")
     return token
@@ -343,7 +351,7 @@ async def public_event(token: str) -> Event:
     """A public event by its token, as its page shows it: 404, or 410 once deleted or when its
     organiser was suspended."""
     async with state().db.acquire() as conn:
-        event = await event_queries.select_event_by_token(conn, _checked_token(token, "event"))
+        event = await event_queries.select_event_by_token(conn, checked_token(token, "event"))
     if event is None or not event.public:
         raise Problem(404, "no such event here")
     if event.deleted_at is not None:
@@ -367,7 +375,7 @@ async def get_proposal(token: str) -> Response:
     """One proposal written here, by its token (drafts are not shown)."""
     async with state().db.acquire() as conn:
         found = await proposal_queries.select_proposal_by_token(
-            conn, _checked_token(token, "proposal")
+            conn, checked_token(token, "proposal")
         )
     if found is None or found.state == "draft":
         raise Problem(404, "no such proposal here")
@@ -375,15 +383,18 @@ async def get_proposal(token: str) -> Response:
     return api_json(_proposal_out(found))
 
 
-@blueprint.get("/organisations/<username>")
+@blueprint.get("/organizations/<username>")
 @for_programs
-@documented(responses={200: models.OrganisationOut}, problems=(404,))
-async def get_organisation(username: str) -> Response:
-    """One discoverable organisation of this instance, by its username."""
-    if not (username.isascii() and 0 < len(username) <= 64):
-        raise Problem(404, "no such organisation here")
+@documented(responses={200: models.OrganizationOut}, problems=(404, 410))
+async def get_organization(username: str) -> Response:
+    """One organisation of the directory, by its username.
+
+    As the directory, only discoverable ones; 410 once suspended, as its page."""
     async with state().db.acquire() as conn:
-        found = await organization_queries.select_listed_by_username(conn, username)
-    if found is None:
-        raise Problem(404, "no such organisation here")
-    return api_json(_organisation_out(found))
+        found = await organization_queries.select_listed_by_username(
+            conn, checked_token(username, "organisation")
+        )
+        if found is None:
+            raise Problem(404, "no such organisation here")
+        await refuse_suspended(found.actor.id, conn)
+    return api_json(_organization_out(found))

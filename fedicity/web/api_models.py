@@ -33,7 +33,7 @@ Moment = Annotated[
 ]
 
 
-class _Query(BaseModel):
+class ListQuery(BaseModel):
     """What every list takes: a page size, a territory, a date range, a box."""
 
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
@@ -51,7 +51,7 @@ class _Query(BaseModel):
     to: Moment | None = None
 
 
-class _Boxed(_Query):
+class _Boxed(ListQuery):
     bbox: Annotated[
         str | None,
         Field(
@@ -90,7 +90,7 @@ class PlaceQuery(_Boxed, _Tagged):
     )
 
 
-class OrganisationQuery(_Boxed):
+class OrganizationQuery(_Boxed):
     """Organisations: newest first, by creation."""
 
     type: Annotated[
@@ -102,10 +102,10 @@ class OrganisationQuery(_Boxed):
     ] = None
 
 
-class ProposalQuery(_Query, _Tagged):
-    """Proposals: newest first, by publication."""
+class ProposalQuery(ListQuery, _Tagged):
+    """Proposals: newest first, by publication; `state` as the proposals feed names it."""
 
-    type: Annotated[
+    state: Annotated[
         Literal[tuple(s for s in STATES if s != "draft")] | None,  # type: ignore[valid-type]
         Field(description="The proposal's state."),
     ] = None
@@ -118,10 +118,11 @@ class ProposalQuery(_Query, _Tagged):
 
 
 class FieldError(BaseModel):
-    """Why one field was refused."""
+    """Why one field was refused; an enumerated one's allowed values."""
 
     field: str
     reason: str
+    allowed: list[str] | None = None
 
 
 class ProblemDocument(BaseModel):
@@ -202,7 +203,7 @@ class PlacePage(BaseModel):
     next: str | None
 
 
-class OrganisationOut(BaseModel):
+class OrganizationOut(BaseModel):
     """A discoverable organisation of this instance."""
 
     id: str
@@ -218,10 +219,10 @@ class OrganisationOut(BaseModel):
     created: datetime
 
 
-class OrganisationPage(BaseModel):
+class OrganizationPage(BaseModel):
     """A page of organisations."""
 
-    items: list[OrganisationOut]
+    items: list[OrganizationOut]
     next: str | None
 
 
@@ -269,36 +270,55 @@ def _tags(value: list[str] | None) -> list[str] | None:
 
 
 Text300 = Annotated[str, Field(max_length=300)]
+# The fields an event is written with, the same when it is organised (EventIn) or changed
+# (EventPatch, where every one is optional).
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=20_000)]
+Zone = Annotated[str, Field(max_length=64)]
+Tags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+LongUrl = Annotated[str, Field(max_length=2048)]
+Capacity = Annotated[int, Field(ge=1, le=1_000_000)]
+TerritoryName = Annotated[str, Field(pattern=TERRITORY_PATTERN)]
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+JoinMode = Literal["free", "restricted", "external"]
+Status = Literal["confirmed", "tentative"]
 
 
-class EventIn(BaseModel):
-    """An event to organise, as me or as an organisation I administer."""
+class _EventPlace(BaseModel):
+    """Where an event is and how many it takes: optional, alike when organised and changed."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    startsAt: datetime
-    endsAt: datetime | None = None
-    description: Annotated[str, Field(max_length=20_000)] = ""
-    timezone: Annotated[str, Field(max_length=64)] = "Europe/Paris"
-    allDay: bool = False
-    category: Literal[CATEGORIES] | None = None  # type: ignore[valid-type]
-    tags: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = []
     placeName: Text300 | None = None
     street: Text300 | None = None
     postalCode: Text300 | None = None
     locality: Text300 | None = None
     country: Text300 | None = None
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    onlineUrl: Annotated[str, Field(max_length=2048)] | None = None
-    capacity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    joinMode: Literal["free", "restricted", "external"] = "free"
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    onlineUrl: LongUrl | None = None
+    capacity: Capacity | None = None
+
+
+class EventIn(_EventPlace):
+    """An event to organise, as me or as an organisation I administer."""
+
+    title: Title
+    startsAt: datetime
+    endsAt: datetime | None = None
+    description: Description = ""
+    timezone: Zone = "Europe/Paris"
+    allDay: bool = False
+    category: Category | None = None
+    tags: Tags = []
+    joinMode: JoinMode = "free"
     waitingList: bool = False
-    externalUrl: Annotated[str, Field(max_length=2048)] | None = None
-    status: Literal["confirmed", "tentative"] = "confirmed"
-    territory: Annotated[str, Field(pattern=TERRITORY_PATTERN)] | None = None
-    organisation: (
+    externalUrl: LongUrl | None = None
+    status: Status = "confirmed"
+    territory: TerritoryName | None = None
+    organization: (
         Annotated[
             str,
             Field(pattern=USERNAME_PATTERN, description="An organisation I administer (username)."),
@@ -309,33 +329,22 @@ class EventIn(BaseModel):
     _check_tags = field_validator("tags")(_tags)
 
 
-class EventPatch(BaseModel):
+class EventPatch(_EventPlace):
     """What changes in an event: only the fields given."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    title: Title | None = None
     startsAt: datetime | None = None
     endsAt: datetime | None = None
-    description: Annotated[str, Field(max_length=20_000)] | None = None
-    timezone: Annotated[str, Field(max_length=64)] | None = None
+    description: Description | None = None
+    timezone: Zone | None = None
     allDay: bool | None = None
-    category: Literal[CATEGORIES] | None = None  # type: ignore[valid-type]
-    tags: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None = None
-    placeName: Text300 | None = None
-    street: Text300 | None = None
-    postalCode: Text300 | None = None
-    locality: Text300 | None = None
-    country: Text300 | None = None
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    onlineUrl: Annotated[str, Field(max_length=2048)] | None = None
-    capacity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    joinMode: Literal["free", "restricted", "external"] | None = None
+    category: Category | None = None
+    tags: Tags | None = None
+    joinMode: JoinMode | None = None
     waitingList: bool | None = None
-    externalUrl: Annotated[str, Field(max_length=2048)] | None = None
-    status: Literal["confirmed", "tentative"] | None = None
-    territory: Annotated[str, Field(pattern=TERRITORY_PATTERN)] | None = None
+    externalUrl: LongUrl | None = None
+    status: Status | None = None
+    territory: TerritoryName | None = None
 
     _check_tags = field_validator("tags")(_tags)
 
@@ -348,7 +357,7 @@ class NoteIn(BaseModel):
     text: Annotated[str, Field(min_length=1, max_length=5000)]
     visibility: Literal["public", "unlisted", "followers", "direct"] = "public"
     summary: Annotated[str, Field(max_length=500)] = ""
-    territory: Annotated[str, Field(pattern=TERRITORY_PATTERN)] | None = None
+    territory: TerritoryName | None = None
 
 
 # --- the territory API (web/territories.py) -----------------------------------------------------

@@ -9,18 +9,21 @@ rate limits (the forms' per-account window, and the publications' windows)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, Response, request, url_for
 
 from fedicity.accounts import api_tokens, throttle
 from fedicity.accounts.models import Account
+from fedicity.activitypub.keys import KeyGenerator
 from fedicity.activitypub.safejson import JsonFailure, load_json
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
+from fedicity.clock import Clock
 from fedicity.db.pool import Connection
 from fedicity.events import queries as event_queries
 from fedicity.events import service as events
@@ -33,13 +36,21 @@ from fedicity.ratelimit.limiter import Limit, hit
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.territories.models import Territory
+from fedicity.urls import Urls
 from fedicity.web import api_models as models
-from fedicity.web.api import FIRST_YEAR, LAST_YEAR, event_out, field_errors, models_json
+from fedicity.web.api import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    checked_token,
+    event_out,
+    field_errors,
+    models_json,
+)
 from fedicity.web.app import for_programs, state
 from fedicity.web.errors import Problem
 from fedicity.web.openapi import documented
 from fedicity.web.ratelimits import TooMany
-from fedicity.web.social import _resolve_mentions
+from fedicity.web.social import resolve_mentions
 from fedicity.web.territories import resolve_place, served_root
 
 blueprint = Blueprint("api_write", __name__, url_prefix="/api/v1")
@@ -250,14 +261,14 @@ async def _organiser(conn: Connection, me: Actor, username: str | None) -> Actor
     """Me, or the organisation I administer that the body names (403 otherwise)."""
     if username is None:
         return me
-    organisation = await actor_queries.select_actor_by_username(conn, username)
-    if organisation is None or organisation.kind != "organization":
-        raise _invalid([{"field": "organisation", "reason": "no such organisation here"}])
+    organization = await actor_queries.select_actor_by_username(conn, username)
+    if organization is None or organization.kind != "organization":
+        raise _invalid([{"field": "organization", "reason": "no such organisation here"}])
     try:
-        await require_admin(conn, organisation, me, state().urls)
+        await require_admin(conn, organization, me, state().urls)
     except MembershipError as error:
         raise Problem(403, "only the organisation's admins organise its events") from error
-    return organisation
+    return organization
 
 
 async def _acting_on(conn: Connection, me: Actor, event: Event) -> Actor:
@@ -277,9 +288,7 @@ async def _acting_on(conn: Connection, me: Actor, event: Event) -> Actor:
 
 
 async def _own_event(conn: Connection, token: str) -> Event:
-    if not (token.isascii() and 0 < len(token) <= 64):
-        raise Problem(404, "no such event here")
-    event = await event_queries.select_event_by_token(conn, token)
+    event = await event_queries.select_event_by_token(conn, checked_token(token, "event"))
     if event is None:
         raise Problem(404, "no such event here")
     if event.deleted_at is not None:
@@ -303,7 +312,7 @@ async def create_event() -> Response:
     root = await served_root()
     app_state = state()
     async with app_state.db.acquire() as conn:
-        organiser = await _organiser(conn, me, body.organisation)
+        organiser = await _organiser(conn, me, body.organization)
         data = _input(values, EventInput(title=body.title, starts_at=datetime.now(UTC)))
         await _rate(conn, account, publishes=True)
         try:
@@ -323,6 +332,47 @@ async def create_event() -> Response:
     return _created(event_out(saved), url_for("api.get_event", token=saved.token))
 
 
+class _EventEnv(TypedDict):
+    """What the event service needs besides the event: where it is, and the instance's tools."""
+
+    place: Territory | None
+    root: Territory | None
+    urls: Urls
+    clock: Clock
+    keygen: KeyGenerator
+
+
+async def _change_own_event(
+    account: Account,
+    me: Actor,
+    token: str,
+    place: Territory | None,
+    change: Callable[[Connection, Actor, Event, _EventEnv], Awaitable[Event]],
+) -> Response:
+    """Edit or cancel an event I organise, as the one acting on it; in its territory unless
+    `place` moves it; the service's refusals per field."""
+    app_state = state()
+    root = await served_root()
+    async with app_state.db.acquire() as conn:
+        event = await _own_event(conn, token)
+        organiser = await _acting_on(conn, me, event)
+        await _rate(conn, account, publishes=False)
+        if place is None and event.territory_id is not None:
+            place = await territory_queries.select_territory_by_id(conn, event.territory_id)
+        env = _EventEnv(
+            place=place,
+            root=root,
+            urls=app_state.urls,
+            clock=app_state.clock,
+            keygen=app_state.keygen,
+        )
+        try:
+            saved = await change(conn, organiser, event, env)
+        except EventError as error:
+            raise _event_refused(error) from error
+    return _answer(event_out(saved))
+
+
 @blueprint.route("/events/<token>", methods=["PATCH"])
 @for_programs
 @documented(
@@ -336,31 +386,12 @@ async def edit_event(token: str) -> Response:
     account, me = await _caller()
     body = await _body(models.EventPatch)
     values = body.model_dump(exclude_unset=True)
-    app_state = state()
-    place = await _place(body.territory)
-    root = await served_root()
-    async with app_state.db.acquire() as conn:
-        event = await _own_event(conn, token)
-        organiser = await _acting_on(conn, me, event)
-        await _rate(conn, account, publishes=False)
-        if place is None and event.territory_id is not None:
-            place = await territory_queries.select_territory_by_id(conn, event.territory_id)
+
+    async def change(conn: Connection, actor: Actor, event: Event, env: _EventEnv) -> Event:
         data = _input(values, events.input_of(event))
-        try:
-            saved = await events.update_event(
-                conn,
-                actor=organiser,
-                event=event,
-                data=data,
-                place=place,
-                root=root,
-                urls=app_state.urls,
-                clock=app_state.clock,
-                keygen=app_state.keygen,
-            )
-        except EventError as error:
-            raise _event_refused(error) from error
-    return _answer(event_out(saved))
+        return await events.update_event(conn, actor=actor, event=event, data=data, **env)
+
+    return await _change_own_event(account, me, token, await _place(body.territory), change)
 
 
 @blueprint.post("/events/<token>/cancel")
@@ -369,31 +400,11 @@ async def edit_event(token: str) -> Response:
 async def cancel_event(token: str) -> Response:
     """Cancel an event I organise: it stays, marked cancelled, and its followers are told."""
     account, me = await _caller()
-    app_state = state()
-    root = await served_root()
-    async with app_state.db.acquire() as conn:
-        event = await _own_event(conn, token)
-        organiser = await _acting_on(conn, me, event)
-        await _rate(conn, account, publishes=False)
-        place = (
-            await territory_queries.select_territory_by_id(conn, event.territory_id)
-            if event.territory_id is not None
-            else None
-        )
-        try:
-            saved = await events.cancel_event(
-                conn,
-                actor=organiser,
-                event=event,
-                place=place,
-                root=root,
-                urls=app_state.urls,
-                clock=app_state.clock,
-                keygen=app_state.keygen,
-            )
-        except EventError as error:
-            raise _event_refused(error) from error
-    return _answer(event_out(saved))
+
+    async def change(conn: Connection, actor: Actor, event: Event, env: _EventEnv) -> Event:
+        return await events.cancel_event(conn, actor=actor, event=event, **env)
+
+    return await _change_own_event(account, me, token, None, change)
 
 
 @blueprint.post("/notes")
@@ -407,7 +418,7 @@ async def write_note() -> Response:
     body = await _body(models.NoteIn)
     place = await _place(body.territory)
     root = await served_root()
-    resolved = await _resolve_mentions(body.text)
+    resolved = await resolve_mentions(body.text)
     app_state = state()
     async with app_state.db.acquire() as conn:
         await _rate(conn, account, publishes=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from quart import Quart, Response
@@ -19,7 +19,6 @@ from quart_schema import QuartSchema
 from quart_schema.openapi import (
     QUART_SCHEMA_SECURITY_ATTRIBUTE,
     Info,
-    License,
     OpenAPIProvider,
 )
 from quart_schema.validation import (
@@ -30,8 +29,9 @@ from quart_schema.validation import (
 )
 from werkzeug.routing.rules import Rule
 
+from fedicity.settings import ETALAB_LICENCE
 from fedicity.web.api_models import ProblemDocument
-from fedicity.web.app import for_programs
+from fedicity.web.app import for_programs, state
 from fedicity.web.errors import PROBLEM_JSON
 
 View = TypeVar("View", bound=Callable[..., object])
@@ -39,18 +39,17 @@ API_PREFIX = "/api/"
 # Mastodon's own API, served for its clients and documented by Mastodon (web/transparency.py).
 MASTODON_PATHS = ("/api/v1/instance/",)
 API_VERSION = "1.0.0"
-DATA_LICENCE = "Licence Ouverte 2.0 (Etalab)"
-DATA_LICENCE_URL = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
+ETALAB_LICENCE_NAME = "Licence Ouverte 2.0 (Etalab)"
 DESCRIPTION = """\
 **Français.** L'API de cette instance fedicity : ce qui se passe dans ses territoires
 (événements, organisations, propositions, lieux), en lecture pour tous (CORS ouvert), et en
 écriture avec un jeton personnel créé dans les réglages (`Authorization: Bearer …`). Les données
-publiques sont sous Licence Ouverte 2.0.
+publiques sont sous la licence de `info.license`, celle du catalogue des données ouvertes.
 
 **English.** This fedicity instance's API: what happens in its territories (events,
-organisations, proposals, places), readable by anyone (open CORS), and writable with a personal
-token made in the settings (`Authorization: Bearer …`). Public data is under the Licence Ouverte
-2.0 (Etalab's open licence, compatible with CC BY 2.0)."""
+organizations, proposals, places), readable by anyone (open CORS), and writable with a personal
+token made in the settings (`Authorization: Bearer …`). Public data is under the licence in
+`info.license`, the open-data catalogue's."""
 # The statuses every operation may answer with a problem document.
 _COMMON_PROBLEMS = (400,)
 
@@ -110,6 +109,11 @@ class ApiDocument(OpenAPIProvider):
         return (method for method in super().generate_methods(rule) if method != "OPTIONS")
 
 
+def licence(url: str) -> dict[str, str]:
+    """The document's licence: FEDICITY_OPEN_DATA_LICENCE, as the DCAT catalogue gives it."""
+    return {"name": ETALAB_LICENCE_NAME if url == ETALAB_LICENCE else url, "url": url}
+
+
 def install(app: Quart) -> None:
     """Describe the API at /openapi.json (built once, on its first request)."""
     schema = QuartSchema(
@@ -121,25 +125,29 @@ def install(app: Quart) -> None:
             title="fedicity API",
             version=API_VERSION,
             description=DESCRIPTION,
-            # A dict: Info.schema() serialises its fields as they are, not nested dataclasses.
-            license=cast(License, {"name": DATA_LICENCE, "url": DATA_LICENCE_URL}),
         ),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         conversion_preference="pydantic",
         openapi_provider_class=ApiDocument,
     )
     make_response = app.make_response
+    test_client_class = app.test_client_class
     schema.init_app(app)
     # init_app wraps make_response to turn returned models into JSON; our views return their
     # Responses themselves, so the wrapper would only add a pass to every response of the app.
     app.make_response = make_response  # type: ignore[method-assign]
+    # Its test client passes forms through pydantic, which cannot read a MultiDict (a form with
+    # a repeated field); nothing here posts models, so Quart's own client stays.
+    app.test_client_class = test_client_class
     built: list[bytes] = []
 
     @for_programs
     async def openapi_document() -> Response:
         """The OpenAPI document of the JSON API."""
         if not built:
-            built.append(json.dumps(schema.openapi_provider.schema()).encode())
+            document = schema.openapi_provider.schema()
+            document["info"]["license"] = licence(state().settings.open_data_licence)
+            built.append(json.dumps(document).encode())
         response = Response(built[0], content_type="application/json")
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response

@@ -34,13 +34,14 @@ from fedicity.web.errors import Problem
 from fedicity.web.forms import POINT_ERRORS, checked, degrees_text, point
 from fedicity.web.map import default_center
 from fedicity.web.messages import message, query_error
+from fedicity.web.moderation import refuse_suspended
 from fedicity.web.pages import structured_organization
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.session import check_csrf, current_account, require_account, require_admin
 from fedicity.web.signed_fetch import serves_activitystreams
-from fedicity.web.social import _resolve_mentions
+from fedicity.web.social import resolve_mentions
 
 blueprint = Blueprint("organizations", __name__)
 
@@ -181,8 +182,9 @@ async def _organization_view(
     username: str, *, place_values: Any = None, place_error: str | None = None
 ) -> str:
     """The organisation's page; `place_values` and `place_error` show its place form again
-    with what was typed and why it was refused."""
+    with what was typed and why it was refused. 410 once suspended, as its actor and events."""
     organization = await _organization(username)
+    await refuse_suspended(organization.id)
     account = current_account()
     urls = state().urls
     async with state().db.acquire() as conn:
@@ -509,7 +511,7 @@ async def organization_action(username: str, action: str) -> str | WerkzeugRespo
                 return _page(username, error="lookup_failed")
             posted = replace(posted, target=invitee)
         elif action in ("post", "wall"):
-            posted = replace(posted, mentions=await _resolve_mentions(form.get("text", "")))
+            posted = replace(posted, mentions=await resolve_mentions(form.get("text", "")))
         async with state().db.acquire() as conn:
             await run(conn, posted)
     except (MembershipError, PostError, feeds.FeedError) as refused:

@@ -170,7 +170,8 @@ async def _refused(me: Actor, form: MultiDict[str, str], code: str) -> tuple[str
     return await _render_feed(me, typed=form, refused=code), 422
 
 
-async def _resolve_mentions(text: str) -> dict[tuple[str, str], Mention]:
+async def resolve_mentions(text: str) -> dict[tuple[str, str], Mention]:
+    """The first 20 handles a text mentions, each resolved to its actor (unknown ones left out)."""
     app_state = state()
     host = app_state.settings.host
     resolved: dict[tuple[str, str], Mention] = {}
@@ -215,7 +216,7 @@ async def write_note() -> WerkzeugResponse | Response | tuple[str, int]:
         return too_fast(await _render_feed(me, typed=form, refused="posting_too_fast"), wait)
     app_state = state()
     text = form.get("text", "")
-    resolved = await _resolve_mentions(text)
+    resolved = await resolve_mentions(text)
     place = await resolve_place(form.get("territory", ""))
     if form.get("territory") and place is None:
         return await _refused(me, form, "territory_unknown")

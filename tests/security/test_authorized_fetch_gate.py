@@ -95,10 +95,10 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "proposals.proposals_index",
         # The JSON API and its OpenAPI document (web/api.py, web/openapi.py).
         "api.get_event",
-        "api.get_organisation",
+        "api.get_organization",
         "api.get_proposal",
         "api.list_events",
-        "api.list_organisations",
+        "api.list_organizations",
         "api.list_places",
         "api.list_proposals",
         "openapi",

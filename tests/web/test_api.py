@@ -16,6 +16,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import suspension
+from fedicity.actors import queries as actor_queries
 from fedicity.audit.models import SYSTEM
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
@@ -23,7 +24,7 @@ from fedicity.organizations import service as organizations
 from fedicity.organizations.service import Env
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals.models import ProposalData, State
-from fedicity.settings import Settings
+from fedicity.settings import ETALAB_LICENCE, Settings
 from fedicity.stewardship import actions
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
@@ -92,7 +93,13 @@ async def data(response: Any) -> Any:
     return json.loads(await response.get_data(as_text=True))
 
 
-async def test_the_openapi_document_describes_the_json_api_only(client: TestClientProtocol) -> None:
+async def test_the_openapi_document_describes_the_json_api_only(
+    client: TestClientProtocol,
+    settings: Settings,
+    pool: Pool,
+    clock: FrozenClock,
+    keygen: FixedKeys,
+) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -100,7 +107,20 @@ async def test_the_openapi_document_describes_the_json_api_only(client: TestClie
     info = document["info"]
     assert info["title"] == "fedicity API"
     assert info["version"]
-    assert "Licence Ouverte" in info["license"]["name"]
+    # The licence is the open-data catalogue's, from the same setting
+    assert info["license"] == {"name": "Licence Ouverte 2.0 (Etalab)", "url": ETALAB_LICENCE}
+    catalogue = await data(await client.get(URLS.catalogue))
+    assert catalogue["dct:license"] == {"@id": info["license"]["url"]}
+    other = "https://creativecommons.org/licenses/by/4.0/"
+    elsewhere = create_app(
+        dataclasses.replace(settings, open_data_licence=other),
+        pool=pool,
+        clock=clock,
+        keygen=keygen,
+    )
+    async with elsewhere.test_app():
+        licensed = await data(await elsewhere.test_client().get("/openapi.json"))
+    assert licensed["info"]["license"] == {"name": other, "url": other}
     assert "Français" in info["description"]
     assert "English" in info["description"]
     paths = document["paths"]
@@ -111,8 +131,8 @@ async def test_the_openapi_document_describes_the_json_api_only(client: TestClie
         "/api/v1/events/{token}",
         "/api/v1/events/{token}/cancel",
         "/api/v1/places",
-        "/api/v1/organisations",
-        "/api/v1/organisations/{username}",
+        "/api/v1/organizations",
+        "/api/v1/organizations/{username}",
         "/api/v1/proposals",
         "/api/v1/proposals/{token}",
         "/api/v1/notes",
@@ -132,6 +152,13 @@ async def test_the_openapi_document_describes_the_json_api_only(client: TestClie
         "next",
     }
     assert "application/problem+json" in listed["responses"]["400"]["content"]
+    # Enumerated filters declare their values, so schemathesis sends unknown ones too
+    states = {p["name"]: p["schema"] for p in paths["/api/v1/proposals"]["get"]["parameters"]}[
+        "state"
+    ]
+    assert [c["enum"] for c in states["anyOf"] if "enum" in c] == [
+        ["amendable", "voting", "closed", "withdrawn", "archived"]
+    ]
     writing = paths["/api/v1/events"]["post"]
     assert writing["security"] == [{"bearer": []}]
     assert {"401", "403", "413", "415", "422", "429"} <= set(writing["responses"])
@@ -244,7 +271,7 @@ async def test_an_admin_organises_for_her_organisation_and_a_member_may_not(
     token = await new_token(client, await log_in(client, "camille"))
     created = await client.post(
         "/api/v1/events",
-        json=event_body("Bourse aux vélos", organisation="velo"),
+        json=event_body("Bourse aux vélos", organization="velo"),
         headers=bearer(token),
     )
     assert created.status_code == 201
@@ -257,28 +284,28 @@ async def test_an_admin_organises_for_her_organisation_and_a_member_may_not(
     other_token = await new_token(other, await log_in(other, "dominique"))
     refused = await other.post(
         "/api/v1/events",
-        json=event_body("Pas à moi", organisation="velo"),
+        json=event_body("Pas à moi", organization="velo"),
         headers=bearer(other_token),
     )
     assert refused.status_code == 403
     unknown = await other.post(
         "/api/v1/events",
-        json=event_body("Personne", organisation="nobody"),
+        json=event_body("Personne", organization="nobody"),
         headers=bearer(other_token),
     )
     assert unknown.status_code == 422
-    assert (await data(unknown))["errors"][0]["field"] == "organisation"
+    assert (await data(unknown))["errors"][0]["field"] == "organization"
     # The organisation is listed and read by its username
-    listed = await data(await client.get("/api/v1/organisations?type=association"))
+    listed = await data(await client.get("/api/v1/organizations?type=association"))
     assert [o["username"] for o in listed["items"]] == ["velo"]
-    assert (await data(await client.get("/api/v1/organisations?type=company")))["items"] == []
-    boxed = await data(await client.get("/api/v1/organisations?bbox=2.4,48.8,2.5,48.9"))
+    assert (await data(await client.get("/api/v1/organizations?type=company")))["items"] == []
+    boxed = await data(await client.get("/api/v1/organizations?bbox=2.4,48.8,2.5,48.9"))
     assert len(boxed["items"]) == 1
-    away = await data(await client.get("/api/v1/organisations?bbox=5,40,6,41"))
+    away = await data(await client.get("/api/v1/organizations?bbox=5,40,6,41"))
     assert away["items"] == []
-    one = await client.get("/api/v1/organisations/velo")
+    one = await client.get("/api/v1/organizations/velo")
     assert (await data(one))["name"] == "Vélo Montreuil"
-    assert (await client.get("/api/v1/organisations/camille")).status_code == 404
+    assert (await client.get("/api/v1/organizations/camille")).status_code == 404
 
 
 async def test_lists_filter_and_page(
@@ -401,6 +428,23 @@ async def test_attacks_get_precise_refusals(
         assert response.headers["Content-Type"] == "application/problem+json", query
     refused = await data(await client.get("/api/v1/events?limit=0&bbox=x"))
     assert {e["field"] for e in refused["errors"]} == {"limit", "bbox"}
+    # An unknown value of an enumerated filter, on every list: a 400 naming the argument and
+    # the values it allows, as the proposals feed refuses an unknown state
+    for path, name, allowed in (
+        ("events", "type", "MUSIC"),
+        ("places", "type", "post"),
+        ("organizations", "type", "association"),
+        ("proposals", "state", "voting"),
+    ):
+        for value in ("zzz", "<script>", "draft"):
+            response = await client.get(f"/api/v1/{path}?{name}={value}")
+            assert response.status_code == 400, (path, value)
+            assert response.headers["Content-Type"] == "application/problem+json"
+            problem = await data(response)
+            assert problem["errors"][0]["field"] == name
+            assert allowed in problem["errors"][0]["allowed"], path
+            assert problem["detail"].startswith(f"{name} is one of "), problem
+            assert "<script>" not in json.dumps(problem)
     headers = bearer(token)
     # A body nested 10,000 deep, NUL escapes, NaN: refused before any model reads them
     deep = ("[" * 10_000) + ("]" * 10_000)
@@ -480,6 +524,56 @@ async def test_silenced_and_suspended_accounts_leave_the_lists(
         assert note.status_code == 201
     everyone = await data(await client.get("/api/v1/places"))
     assert len(everyone["items"]) == 4
+    # Each has an organisation and a proposal; and a third organisation hides from directories
+    async with pool.acquire() as conn:
+        for name, founder in (("velo", "camille"), ("jardin", "dominique"), ("discret", "camille")):
+            await organizations.create(
+                conn,
+                creator=people[founder],
+                username=name,
+                organization_kind="association",
+                display_name=name.title(),
+                keygen=keygen,
+                env=Env(urls=URLS, clock=clock),
+            )
+            await proposal_queries.upsert_proposal(
+                conn,
+                ProposalData(
+                    uri=URLS.proposal(f"prop-{name}"),
+                    token=f"prop-{name}",
+                    local_actor_id=people[founder].id,
+                    author_uri=URLS.actor(founder),
+                    title=f"Proposition {name}",
+                    content_html="<p>Texte</p>",
+                    options=("Pour", "Contre"),
+                    published=clock.now(),
+                    state="voting",
+                    territory_id=None,
+                    tags=(),
+                ),
+            )
+        discreet = await actor_queries.select_actor_by_username(conn, "discret")
+        assert discreet is not None
+        await actor_queries.update_profile(
+            conn,
+            discreet.id,
+            display_name="Discret",
+            summary="",
+            manually_approves_followers=False,
+            discoverable=False,
+        )
+
+    async def usernames() -> set[str]:
+        listed = await data(await client.get("/api/v1/organizations"))
+        return {o["username"] for o in listed["items"]}
+
+    # The API lists what the directory page lists: the discoverable ones, and reads only those
+    directory = await (await client.get("/organizations")).get_data(as_text=True)
+    assert await usernames() == {"velo", "jardin"}
+    assert "/organizations/velo" in directory
+    assert "/organizations/discret" not in directory
+    assert (await client.get("/api/v1/organizations/discret")).status_code == 404
+    assert len((await data(await client.get("/api/v1/proposals")))["items"]) == 3
     # When the moderators silence Camille and suspend Dominique
     async with pool.acquire() as conn:
         await actions.silence(
@@ -496,6 +590,26 @@ async def test_silenced_and_suspended_accounts_leave_the_lists(
     # is gone (410), as its page is
     assert (await client.get(f"/api/v1/events/{people['camille-event']}")).status_code == 200
     assert (await client.get(f"/api/v1/events/{people['dominique-event']}")).status_code == 410
+    # The same for proposals, page and API alike
+    assert (await data(await client.get("/api/v1/proposals")))["items"] == []
+    for token, status in (("prop-velo", 200), ("prop-jardin", 410)):
+        assert (await client.get(f"/api/v1/proposals/{token}")).status_code == status
+        assert (await client.get(URLS.proposal(token))).status_code == status
+    # And for organisations: silenced, out of the list and still read; suspended, gone (410)
+    async with pool.acquire() as conn:
+        await actions.silence(
+            conn, URLS.actor("velo"), by=SYSTEM, reason="spam", env=actions.Env(URLS, clock)
+        )
+        garden = await actor_queries.select_actor_by_username(conn, "jardin")
+        assert garden is not None
+        async with conn.transaction():
+            await suspension.suspend(
+                conn, garden, by=SYSTEM, reason="abuse", urls=URLS, clock=clock
+            )
+    assert await usernames() == set()
+    for username, status in (("velo", 200), ("jardin", 410)):
+        assert (await client.get(f"/api/v1/organizations/{username}")).status_code == status
+        assert (await client.get(f"/organizations/{username}")).status_code == status
 
 
 async def test_proposals_filter_by_territory_state_tag_and_dates_and_page(
@@ -540,7 +654,7 @@ async def test_proposals_filter_by_territory_state_tag_and_dates_and_page(
     # Newest first, never a draft
     assert await titles("") == ["4", "3", "2", "1"]
     assert await titles("territory=commune:93048") == ["4", "3", "1"]
-    assert await titles("territory=departement:93&type=voting") == ["4", "2"]
+    assert await titles("territory=departement:93&state=voting") == ["4", "2"]
     assert await titles("tag=velo") == ["4", "1"]
     assert await titles("from=2030-01-03T00:00:00Z&to=2030-01-05") == ["3", "2"]
     first = await data(await client.get("/api/v1/proposals?limit=3"))
