@@ -48,7 +48,9 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 UNSIGNED_ACCEPTS: list[str | None] = [AS, LD, None, "*/*", "application/json"]
 
 # GET routes that serve no ActivityStreams, whatever the Accept header: HTML pages and forms,
-# iCalendar, images, WebFinger/host-meta/NodeInfo (their own formats), the territory JSON API.
+# iCalendar, images, WebFinger/host-meta/NodeInfo (their own formats), the territory JSON API,
+# and the open-data files (feeds, CSV, GeoJSON, the DCAT catalogue: public data in formats of
+# their own, which Mastodon's secure mode also serves unsigned, as its RSS feeds).
 SERVE_NO_ACTIVITYSTREAMS = frozenset(
     {
         "accounts.admin",
@@ -84,6 +86,18 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "events.territory_agenda",
         "map.features",
         "map.map_page",
+        "admin_imports.imports_page",
+        "admin_imports_files.upload",
+        "opendata.actor_feed",
+        "opendata.catalogue_document",
+        "opendata.events_csv",
+        "opendata.opendata_page",
+        "opendata.organizations_csv",
+        "opendata.proposals_csv",
+        "opendata.proposals_feed",
+        "opendata.tag_agenda",
+        "opendata.territory_feed",
+        "opendata.territory_map",
         "media.serve",
         "notifications.notifications",
         "organizations.new_organization",
