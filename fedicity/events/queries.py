@@ -82,6 +82,10 @@ _NOT_SILENCED = """(NOT EXISTS (SELECT 1 FROM domain_policies
                                 WHERE action IN ('silence', 'suspend'))
                     OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
                             OR domain_hidden(organizer_uri, (SELECT domain_policy_map()))))"""
+# What every public listing of events leaves out (the agenda, the map, the API, the exports):
+# deleted or non-public events, and those of silenced or suspended domains or organisers.
+_LISTED_EVENT = f"""deleted_at IS NULL AND public AND {_NOT_SILENCED}
+    AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.actor_uri = events.organizer_uri)"""
 _PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at, waiting_rank"
 
 
@@ -188,7 +192,7 @@ async def select_agenda(
     `since` when given."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND {_NOT_SILENCED}
+             WHERE {_LISTED_EVENT}
                AND ($1::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
                                          WHERE ancestor_id = $1)
@@ -398,8 +402,8 @@ async def select_upcoming_placed(
     territory when `unplaced_in_scope` (they happen in the territory this instance serves)."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND status <> 'cancelled'
-               AND coalesce(ends_at, starts_at) >= $1 AND {_NOT_SILENCED}
+             WHERE {_LISTED_EVENT} AND status <> 'cancelled'
+               AND coalesce(ends_at, starts_at) >= $1
                AND latitude IS NOT NULL AND longitude IS NOT NULL
                AND ($2::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
@@ -446,9 +450,7 @@ async def select_listed(
     ones stay (shown as such); those of silenced, suspended or restricted organisers do not."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND {_NOT_SILENCED}
-               AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
-                                WHERE r.actor_uri = events.organizer_uri)
+             WHERE {_LISTED_EVENT}
                AND ($1::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
                                          WHERE ancestor_id = $1))
