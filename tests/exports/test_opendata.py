@@ -33,6 +33,7 @@ from fedicity.events import service as events
 from fedicity.events.models import Event, EventData, Location
 from fedicity.events.service import EventInput
 from fedicity.exports import tables
+from fedicity.imports import queries as import_queries
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.moderation import queries as moderation_queries
@@ -391,6 +392,27 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
         await _get(client, URLS.proposals_feed(fmt) + "?state=draft", 400)
         await _get(client, URLS.proposals_feed(fmt) + "?state=%00", 400)
 
+    # The organisation's own contacts (imported from a register): in the CSV and the GeoJSON;
+    # a website that is not safe to link is left out of both.
+    formule = await _actor(pool, "formule")
+    async with pool.acquire() as conn:
+        await import_queries.set_organization_contacts(
+            conn,
+            formule.id,
+            address="1 rue de la République",
+            postal_code="93100",
+            website="https://formule.example/",
+            email="bonjour@formule.example",
+        )
+        await import_queries.set_organization_contacts(
+            conn,
+            (await _actor(pool, "bagnolet_velo")).id,
+            address=None,
+            postal_code=None,
+            website='https://evil.example/"onclick',
+            email=None,
+        )
+
     # GeoJSON: valid RFC 7946, longitude first, with names, kinds, urls and dates.
     response = await _get(client, URLS.territory_export("region", "11", "map.geojson"))
     assert response.content_type.startswith("application/geo+json")
@@ -404,8 +426,24 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     assert fete.properties["kind"] == "event"
     assert fete.properties["startsAt"] == "2026-06-21T12:30:00Z"
     assert fete.properties["url"] == seed.edited.uri
-    assert by_name[FORMULA].properties is not None
-    assert by_name[FORMULA].properties["kind"] == "organization"
+    assert by_name[FORMULA].properties == {
+        "kind": "organization",
+        "kindLabel": "Organisation",
+        "name": FORMULA,
+        "url": URLS.organization_page("formule"),
+        "address": "1 rue de la République",
+        "postalCode": "93100",
+        "website": "https://formule.example/",
+        "email": "bonjour@formule.example",
+    }
+    # An organisation with no point of its own stands at its home commune's centre, flagged.
+    bagnolet_velo = by_name["Vélo Bagnolet"]
+    assert bagnolet_velo.geometry is not None
+    assert tuple(bagnolet_velo.geometry.coordinates) == (2.4183, 48.8692)
+    assert bagnolet_velo.properties is not None
+    assert bagnolet_velo.properties["approximate"] is True
+    assert "website" not in bagnolet_velo.properties
+    assert "approximate" not in fete.properties
 
     # CSV: the documented header, and a formula made text.
     def rows(body: str, header: tuple[str, ...]) -> list[dict[str, str]]:
@@ -427,7 +465,13 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     assert formula["territory_name"] == "Montreuil"
     assert formula["page"] == URLS.organization_page("formule")
     assert formula["actor_id"] == URLS.actor("formule")
+    assert (formula["address"], formula["postal_code"]) == ("1 rue de la République", "93100")
+    assert (formula["website"], formula["email"]) == (
+        "https://formule.example/",
+        "bonjour@formule.example",
+    )
     assert vélo["territory_code"] == "93006"
+    assert (vélo["address"], vélo["website"], vélo["latitude"]) == ("", "", "")
     montreuil_only = rows(
         (
             await (
@@ -526,6 +570,61 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
         )
     await _get(client, URLS.actor_feed("camille", "rss"), 410)
     await _get(client, URLS.actor_agenda("camille"), 410)
+    await _suspended_content_is_in_no_file(client, pool, clock)
+
+
+async def _suspended_content_is_in_no_file(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock
+) -> None:
+    """Camille is suspended: her events, proposal and posts leave every export, as they leave
+    the public pages; the remote event stays. Then the organisation: off the directory and map."""
+    region = "region", "11"
+    response = await _get(client, URLS.territory_export(*region, "agenda.ics"))
+    assert [str(c["uid"]) for c in _ical(await response.get_data())] == [REMOTE]
+    response = await _get(client, URLS.tag_agenda("musique"))
+    assert _ical(await response.get_data()) == []
+    response = await _get(client, URLS.territory_export(*region, "events.csv"))
+    body = await response.get_data(as_text=True)
+    assert [r["url"] for r in csv.DictReader(io.StringIO(body))] == [REMOTE]
+    response = await _get(client, URLS.territory_export(*region, "proposals.csv"))
+    assert list(csv.DictReader(io.StringIO(await response.get_data(as_text=True)))) == []
+    for fmt in ("rss", "atom"):
+        response = await _get(client, URLS.proposals_feed(fmt))
+        assert feedparser.parse(await response.get_data()).entries == []
+        response = await _get(client, URLS.territory_feed(*region, fmt))
+        ids = [e.id for e in feedparser.parse(await response.get_data()).entries]
+        assert not [i for i in ids if i.startswith((URLS.note(""), URLS.event("")))], ids
+    response = await _get(client, URLS.territory_export(*region, "map.geojson"))
+    features = json.loads(await response.get_data())["features"]
+    urls = {f["properties"]["url"] for f in features}
+    assert REMOTE in urls
+    assert not [u for u in urls if u.startswith(URLS.event(""))], urls
+    assert URLS.organization_page("formule") in urls
+
+    formule = await _actor(pool, "formule")
+    async with pool.acquire() as conn:
+        await moderation_queries.upsert_restriction(
+            conn,
+            actor_uri=URLS.actor("formule"),
+            local_actor_id=formule.id,
+            level="silence",
+            reason="test",
+            now=clock.now(),
+        )
+    response = await _get(client, URLS.territory_export(*region, "organizations.csv"))
+    directory = csv.DictReader(io.StringIO(await response.get_data(as_text=True)))
+    assert [r["actor_id"] for r in directory] == [URLS.actor("bagnolet_velo")]
+    response = await _get(client, URLS.territory_export(*region, "map.geojson"))
+    urls = {f["properties"]["url"] for f in json.loads(await response.get_data())["features"]}
+    assert URLS.organization_page("formule") not in urls
+    assert URLS.organization_page("bagnolet_velo") in urls
+
+
+async def _actor(pool: Pool, username: str) -> Actor:
+    async with pool.acquire() as conn:
+        found = await actor_queries.select_actor_by_username(conn, username)
+    assert found is not None
+    return found
 
 
 @pytest.mark.parametrize(
