@@ -649,3 +649,40 @@ async def _actor(pool: Pool, username: str) -> Actor:
 async def test_hostile_or_unknown_paths_are_a_4xx(client: TestClientProtocol, path: str) -> None:
     response = await client.get(path)
     assert 400 <= response.status_code < 500, (path[:80], response.status_code)
+
+
+async def test_the_costly_files_are_rate_limited_per_client_address(
+    settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
+) -> None:
+    await import_slice(pool, tmp_path)
+    limited = dataclasses.replace(settings, heavy_exports_per_ten_minutes=4)
+    assert await prepare_serving(pool, limited) is not None
+    application = create_app(limited, pool=pool, clock=clock, keygen=keygen)
+    heavy = [
+        URLS.territory_export("region", "11", name)
+        for name in ("agenda.ics", "events.csv", "proposals.csv", "map.geojson")
+    ]
+    async with application.test_app():
+        client = application.test_client()
+        me = {"client": ("203.0.113.7", 40000)}
+
+        async def get(url: str, scope: dict[str, Any] = me) -> Any:
+            return await client.get(url.removeprefix(BASE), scope_base=scope)
+
+        for url in heavy:
+            assert (await get(url)).status_code == 200, url
+        for url in (*heavy, URLS.tag_agenda("musique")):
+            refused = await get(url)
+            assert refused.status_code == 429, url
+            assert 0 < int(refused.headers["Retry-After"]) <= 600
+            problem = await refused.get_json()
+            assert problem["reason"] == "rate_limited"
+            assert problem["detail"].startswith("Trop de téléchargements")
+        # The light files, and another address, are not held back.
+        assert (await get(URLS.territory_feed("region", "11", "rss"))).status_code == 200
+        assert (await get(URLS.catalogue)).status_code == 200
+        other = {"client": ("198.51.100.9", 40000)}
+        assert (await get(heavy[0], other)).status_code == 200
+        # A new window, a new budget.
+        clock.advance(timedelta(minutes=10))
+        assert (await get(heavy[1])).status_code == 200
