@@ -396,15 +396,24 @@ async def select_upcoming_placed(
     scope_id: int | None,
     unplaced_in_scope: bool,
     limit: int,
-) -> list[Event]:
-    """Public upcoming events that are not cancelled and have coordinates, soonest first: those
+) -> list[tuple[Event, tuple[float, float] | None]]:
+    """Public upcoming events that are not cancelled and have coordinates or a commune with a
+    known centre, soonest first, each with that centre when it has no point of its own: those
     located in the scope or below it (all of them when `scope_id` is None), and our own with no
     territory when `unplaced_in_scope` (they happen in the territory this instance serves)."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM events
+        f"""SELECT {_COLUMNS}, c.centre_latitude, c.centre_longitude
+             FROM events
+             LEFT JOIN LATERAL (SELECT t.latitude AS centre_latitude,
+                                       t.longitude AS centre_longitude FROM territories t
+                                 WHERE t.id = events.territory_id AND t.level = 'commune'
+                                   AND t.latitude IS NOT NULL AND t.longitude IS NOT NULL
+                                   AND (events.latitude IS NULL OR events.longitude IS NULL))
+                  AS c ON true
              WHERE {_LISTED_EVENT} AND status <> 'cancelled'
                AND coalesce(ends_at, starts_at) >= $1
-               AND latitude IS NOT NULL AND longitude IS NOT NULL
+               AND ((latitude IS NOT NULL AND longitude IS NOT NULL)
+                    OR c.centre_latitude IS NOT NULL)
                AND ($2::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
                                          WHERE ancestor_id = $2)
@@ -415,7 +424,13 @@ async def select_upcoming_placed(
         unplaced_in_scope,
         limit,
     )
-    return [_event(row) for row in rows]
+    placed: list[tuple[Event, tuple[float, float] | None]] = []
+    for row in rows:
+        values = record_dict(row)
+        centre = values.pop("centre_latitude"), values.pop("centre_longitude")
+        event = _event(values)
+        placed.append((event, None if centre[0] is None else (centre[0], centre[1])))
+    return placed
 
 
 async def select_attended(conn: Connection, actor_uri: str, *, limit: int) -> list[Event]:

@@ -54,9 +54,11 @@ def short_name(text: str) -> str:
     return one_line if len(one_line) <= MAX_NAME else one_line[: MAX_NAME - 1] + "…"
 
 
-def _event_item(event: Event, describe: Callable[[Event], str]) -> MapItem | None:
+def _event_item(
+    event: Event, centre: tuple[float, float] | None, describe: Callable[[Event], str]
+) -> MapItem | None:
     url = safe_url(event.uri) if event.is_local else safe_url(event.url) or safe_url(event.uri)
-    latitude, longitude = event.location.latitude, event.location.longitude
+    latitude, longitude = centre or (event.location.latitude, event.location.longitude)
     if url is None or latitude is None or longitude is None:
         return None
     return MapItem(
@@ -68,6 +70,7 @@ def _event_item(event: Event, describe: Callable[[Event], str]) -> MapItem | Non
         describe(event),
         event.starts_at,
         event.ends_at,
+        approximate=centre is not None,
     )
 
 
@@ -131,7 +134,7 @@ async def collect(
         conn, scope_id=scope_id, unplaced_in_scope=unplaced, limit=MAX_PER_KIND, placed_only=True
     )
     found: dict[MapKind, list[MapItem]] = {
-        "event": [i for i in (_event_item(e, describe) for e in events) if i is not None],
+        "event": [i for i in (_event_item(e, c, describe) for e, c in events) if i is not None],
         "organization": [
             i for i in (_organization_item(o, urls) for o in organizations) if i is not None
         ],

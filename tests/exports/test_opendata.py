@@ -571,6 +571,7 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     await _get(client, URLS.actor_feed("camille", "rss"), 410)
     await _get(client, URLS.actor_agenda("camille"), 410)
     await _suspended_content_is_in_no_file(client, pool, clock)
+    await _what_has_no_point_stands_at_its_communes_centre(client, pool)
 
 
 async def _suspended_content_is_in_no_file(
@@ -618,6 +619,39 @@ async def _suspended_content_is_in_no_file(
     urls = {f["properties"]["url"] for f in json.loads(await response.get_data())["features"]}
     assert URLS.organization_page("formule") not in urls
     assert URLS.organization_page("bagnolet_velo") in urls
+
+
+async def _what_has_no_point_stands_at_its_communes_centre(
+    client: TestClientProtocol, pool: Pool
+) -> None:
+    """An event placed in Bagnolet with no point of its own is on the map at Bagnolet's centre,
+    flagged approximate, in both GeoJSON files and the list under the map."""
+    unplaced = "https://mobilizon.example/events/2"
+    async with pool.acquire() as conn:
+        await event_queries.upsert_event(
+            conn,
+            EventData(
+                uri=unplaced,
+                organizer_uri="https://mobilizon.example/@collectif",
+                title="Bourse aux vélos",
+                description_html="<p>Venez</p>",
+                starts_at=datetime(2026, 6, 23, 9, tzinfo=UTC),
+                ends_at=None,
+                published=datetime(2025, 12, 1, tzinfo=UTC),
+                location=Location(locality="Bagnolet"),
+                territory_id=(await _commune(pool, "93006")).id,
+            ),
+        )
+    for url in (URLS.territory_export("region", "11", "map.geojson"), "/map/features.geojson"):
+        response = await client.get(url.removeprefix(BASE))
+        assert response.status_code == 200, url
+        features = json.loads(await response.get_data())["features"]
+        by_url = {f["properties"]["url"]: f for f in features}
+        assert by_url[unplaced]["geometry"]["coordinates"] == [2.4183, 48.8692], url
+        assert by_url[unplaced]["properties"]["approximate"] is True
+        assert "approximate" not in by_url[REMOTE]["properties"]
+    page = await (await client.get("/map")).get_data(as_text=True)
+    assert page.count("position approximative (centre de la commune)") == 3  # 2 items + script
 
 
 async def _actor(pool: Pool, username: str) -> Actor:

@@ -266,6 +266,7 @@ async def test_features_are_what_is_upcoming_public_and_placed_in_the_scope(
         "Atelier vélo",
         "AMAP",
         "Le Fournil",
+        "Sans adresse",
         "Un jardin partagé",
     }
     kinds = {f["properties"]["name"]: f["properties"]["kind"] for f in features}
@@ -281,12 +282,17 @@ async def test_features_are_what_is_upcoming_public_and_placed_in_the_scope(
     amap = next(f for f in features if f["properties"]["name"] == "AMAP")
     assert amap["geometry"]["coordinates"] == [2.4353, 48.8582]
     assert amap["properties"]["url"] == f"{BASE}/organizations/amap"
+    assert "approximate" not in amap["properties"]
+    # With no point of its own, at its home commune's centre, said to be approximate
+    nowhere = next(f for f in features if f["properties"]["name"] == "Sans adresse")
+    assert nowhere["geometry"]["coordinates"] == [2.4485, 48.8638]
+    assert nowhere["properties"]["approximate"] is True
     remote = next(f for f in features if f["properties"]["name"] == "Atelier vélo")
     assert remote["properties"]["url"] == "https://mobilizon.example/events/1"
 
     # When a commune is the scope: only what is located there or below
     montreuil = _names(await _features(client, "?territory=93048"))
-    assert montreuil == {"Fête de quartier", "Atelier vélo", "AMAP"}
+    assert montreuil == {"Fête de quartier", "Atelier vélo", "AMAP", "Sans adresse"}
     assert _names(await _features(client, "?territory=commune:93006")) == {
         "Vide-grenier",
         "Un jardin partagé",
