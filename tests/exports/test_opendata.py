@@ -41,15 +41,13 @@ from fedicity.organizations import queries as organization_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import PostData
 from fedicity.proposals import queries as proposal_queries
-from fedicity.proposals.models import DEFAULT_OPTIONS, ProposalData
+from fedicity.proposals.models import DEFAULT_OPTIONS, Proposal, ProposalData
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
-from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
-from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
-from tests.territory_helpers import import_slice
+from tests.territory_helpers import served_app
 
 BASE = "http://fedicity.test"
 URLS = Urls(BASE)
@@ -68,10 +66,7 @@ async def app(
     settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
 ) -> AsyncIterator[Quart]:
     """The app, started after the slice was imported and the région prepared."""
-    await import_slice(pool, tmp_path)
-    assert await prepare_serving(pool, settings) is not None
-    application = create_app(settings, pool=pool, clock=clock, keygen=keygen)
-    async with application.test_app():
+    async with served_app(settings, pool, clock, keygen, tmp_path) as application:
         yield application
 
 
@@ -200,22 +195,24 @@ async def _seed(pool: Pool, clock: FrozenClock, keygen: FixedKeys) -> Seed:
         await actor_queries.update_home_territory(conn, other.id, bagnolet.id)
 
         # Proposals: one closed and adopted (2 for, 1 against, 1 abstain), one a draft.
-        closed = await proposal_queries.upsert_proposal(
-            conn,
-            ProposalData(
-                uri=URLS.proposal("jardin"),
-                token="jardin",
-                local_actor_id=me.id,
-                author_uri=URLS.actor("camille"),
-                title="Un jardin partagé",
-                content_html="<p>Planter des arbres fruitiers</p>",
-                options=DEFAULT_OPTIONS,
-                published=datetime(2025, 12, 2, tzinfo=UTC),
-                territory_id=montreuil.id,
-                state="closed",
-                result="adopted",
-            ),
-        )
+        async def propose(token: str, title: str, day: int, **more: Any) -> Proposal:
+            return await proposal_queries.upsert_proposal(
+                conn,
+                ProposalData(
+                    uri=URLS.proposal(token),
+                    token=token,
+                    local_actor_id=me.id,
+                    author_uri=URLS.actor("camille"),
+                    title=title,
+                    content_html=f"<p>{title}</p>",
+                    options=DEFAULT_OPTIONS,
+                    published=datetime(2025, 12, day, tzinfo=UTC),
+                    territory_id=montreuil.id,
+                    **more,
+                ),
+            )
+
+        closed = await propose("jardin", "Un jardin partagé", 2, state="closed", result="adopted")
         for n, option in enumerate(("Pour", "Pour", "Contre", "Abstention")):
             await proposal_queries.upsert_vote(
                 conn,
@@ -226,20 +223,7 @@ async def _seed(pool: Pool, clock: FrozenClock, keygen: FixedKeys) -> Seed:
                 local=True,
                 now=clock.now(),
             )
-        await proposal_queries.upsert_proposal(
-            conn,
-            ProposalData(
-                uri=URLS.proposal("brouillon"),
-                token="brouillon",
-                local_actor_id=me.id,
-                author_uri=URLS.actor("camille"),
-                title="Brouillon secret",
-                content_html="<p>pas encore</p>",
-                options=DEFAULT_OPTIONS,
-                published=datetime(2025, 12, 3, tzinfo=UTC),
-                territory_id=montreuil.id,
-            ),
-        )
+        await propose("brouillon", "Brouillon secret", 3)
 
         # Posts: a public one (located in Montreuil), an unlisted one, a followers-only one.
         for token, visibility, text, author in (
@@ -688,15 +672,12 @@ async def test_hostile_or_unknown_paths_are_a_4xx(client: TestClientProtocol, pa
 async def test_the_costly_files_are_rate_limited_per_client_address(
     settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
 ) -> None:
-    await import_slice(pool, tmp_path)
     limited = dataclasses.replace(settings, heavy_exports_per_ten_minutes=4)
-    assert await prepare_serving(pool, limited) is not None
-    application = create_app(limited, pool=pool, clock=clock, keygen=keygen)
     heavy = [
         URLS.territory_export("region", "11", name)
         for name in ("agenda.ics", "events.csv", "proposals.csv", "map.geojson")
     ]
-    async with application.test_app():
+    async with served_app(limited, pool, clock, keygen, tmp_path) as application:
         client = application.test_client()
         me = {"client": ("203.0.113.7", 40000)}
 

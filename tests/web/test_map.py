@@ -33,11 +33,9 @@ from fedicity.located.models import NewItem
 from fedicity.organizations import queries as organization_queries
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
-from fedicity.territories.service import prepare_serving
-from fedicity.web.app import create_app
 from fedicity.web.forms import point
 from tests.conftest import FixedKeys
-from tests.territory_helpers import import_slice
+from tests.territory_helpers import served_app
 
 BASE = "http://fedicity.test"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -60,10 +58,7 @@ async def app(
     settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
 ) -> AsyncIterator[Quart]:
     """The app, started after the slice was imported and the région prepared."""
-    await import_slice(pool, tmp_path)
-    assert await prepare_serving(pool, settings) is not None
-    application = create_app(settings, pool=pool, clock=clock, keygen=keygen)
-    async with application.test_app():
+    async with served_app(settings, pool, clock, keygen, tmp_path) as application:
         yield application
 
 

@@ -599,22 +599,15 @@ async def test_hostile_titles_and_urls_stay_inside_the_script_and_out_of_the_jso
                 WHERE id = $1""",
             event.id,
         )
-        await actor_queries.update_profile(
-            conn,
-            site.camille.id,
-            display_name=HOSTILE,
-            summary=HOSTILE,
-            manually_approves_followers=False,
-            discoverable=True,
-        )
-        await actor_queries.update_profile(
-            conn,
-            site.velo.id,
-            display_name=HOSTILE,
-            summary=HOSTILE,
-            manually_approves_followers=False,
-            discoverable=True,
-        )
+        for actor in (site.camille, site.velo):
+            await actor_queries.update_profile(
+                conn,
+                actor.id,
+                display_name=HOSTILE,
+                summary=HOSTILE,
+                manually_approves_followers=False,
+                discoverable=True,
+            )
     for path in (f"/events/{event.token}", "/@camille", "/organizations/velo"):
         page = await site.page(path)
         raw: str = page.raw  # type: ignore[attr-defined]
