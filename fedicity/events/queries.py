@@ -83,9 +83,13 @@ _NOT_SILENCED = """(NOT EXISTS (SELECT 1 FROM domain_policies
                     OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
                             OR domain_hidden(organizer_uri, (SELECT domain_policy_map()))))"""
 # What every public listing of events leaves out (the agenda, the map, the API, the exports):
-# deleted or non-public events, and those of silenced or suspended domains or organisers.
+# deleted or non-public events, those of silenced or suspended domains or organisers, and those
+# a territory's moderators took off its pages (their located item deleted, the event kept).
 _LISTED_EVENT = f"""deleted_at IS NULL AND public AND {_NOT_SILENCED}
-    AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.actor_uri = events.organizer_uri)"""
+    AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.actor_uri = events.organizer_uri)
+    AND (territory_id IS NULL
+         OR NOT EXISTS (SELECT 1 FROM located_items h
+                         WHERE h.object_uri = events.uri AND h.deleted_at IS NOT NULL))"""
 _PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at, waiting_rank"
 
 

@@ -580,9 +580,13 @@ async def select_tallies(conn: Connection, proposal_ids: list[int]) -> dict[int,
     return found
 
 
-# Proposals of silenced or suspended domains and restricted authors stay off the public lists.
+# Proposals of silenced or suspended domains and restricted authors stay off the public lists,
+# as do those a territory's moderators took off its pages (their located item deleted).
 _PUBLIC_PROPOSAL = """state <> 'draft'
     AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.actor_uri = proposals.author_uri)
+    AND (territory_id IS NULL
+         OR NOT EXISTS (SELECT 1 FROM located_items h
+                         WHERE h.object_uri = proposals.uri AND h.deleted_at IS NOT NULL))
     AND (NOT EXISTS (SELECT 1 FROM domain_policies WHERE action IN ('silence', 'suspend'))
          OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
                  OR domain_hidden(author_uri, (SELECT domain_policy_map()))))"""

@@ -542,6 +542,8 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     home = await (await client.get("/")).get_data(as_text=True)
     assert 'href="/opendata"' in home
 
+    await _hidden_from_the_territory_is_in_no_file(client, pool, clock, seed)
+
     # A suspended account's feed and agenda are gone with its pages (410).
     async with pool.acquire() as conn:
         await moderation_queries.upsert_restriction(
@@ -556,6 +558,43 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     await _get(client, URLS.actor_agenda("camille"), 410)
     await _suspended_content_is_in_no_file(client, pool, clock)
     await _what_has_no_point_stands_at_its_communes_centre(client, pool)
+
+
+async def _hidden_from_the_territory_is_in_no_file(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock, seed: Seed
+) -> None:
+    """What a territory's moderators took off its pages (the located item deleted, the object
+    kept) leaves the agendas, the tables, the map and the proposals' feed too."""
+    jardin = URLS.proposal("jardin")
+    async with pool.acquire() as conn:
+        await located_queries.upsert_item(
+            conn,
+            NewItem(
+                object_uri=jardin,
+                kind="proposal",
+                territory_id=(await _commune(pool, "93048")).id,
+                title="Un jardin partagé",
+                summary="",
+                url=jardin,
+                author_uri=URLS.actor("camille"),
+                origin_host="fedicity.test",
+                published=datetime(2025, 12, 2, tzinfo=UTC),
+            ),
+        )
+        for uri in (seed.edited.uri, jardin):
+            assert await located_queries.mark_deleted(conn, uri, clock.now())
+
+    async def urls_in(name: str) -> str:
+        response = await _get(client, URLS.territory_export("region", "11", name))
+        return str(await response.get_data(as_text=True))
+
+    for name in ("agenda.ics", "events.csv", "map.geojson"):
+        body = await urls_in(name)
+        assert REMOTE in body, name
+        assert seed.edited.uri not in body, name
+    assert jardin not in await urls_in("proposals.csv")
+    response = await _get(client, URLS.proposals_feed("atom"))
+    assert jardin not in await response.get_data(as_text=True)
 
 
 async def _suspended_content_is_in_no_file(
