@@ -76,6 +76,10 @@ class Settings:
     form_posts_per_minute: int = 60
     posts_per_ten_minutes: int = 30
     posts_per_day: int = 200
+    # The open-data files that cost up to a second of CPU each (agendas, events and proposals
+    # CSV, map.geojson), per client address per ten minutes: far above what a calendar app or a
+    # harvester asks, low enough that nobody can keep the processors busy with them.
+    heavy_exports_per_ten_minutes: int = 60
     # Key fetches run inside inbox requests: their own connections, a short deadline, and a cap
     # per host, so a peer whose keys never come cannot hold up the keys of everyone else.
     key_fetch_timeout: float = 5.0
@@ -379,6 +383,7 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "form_posts_per_minute": _parse_int,
     "posts_per_ten_minutes": _parse_int,
     "posts_per_day": _parse_int,
+    "heavy_exports_per_ten_minutes": _parse_int,
     "key_fetch_timeout": _parse_seconds,
     "key_fetch_connections": _parse_int,
     "key_fetches_per_host": _parse_int,

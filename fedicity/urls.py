@@ -188,8 +188,10 @@ class Urls:
         return self.absolute(f"/rooms/{quote(token)}")
 
     def tag(self, name: str) -> str:
-        """The page of a hashtag."""
-        return self.absolute(f"/tags/{name}")
+        """The page of a hashtag: what a path cannot hold (`?`, `#`, `/`, `%`, spaces) escaped,
+        letters beyond ASCII kept as they are (an IRI, as hashtags' hrefs have it)."""
+        escaped = "".join(c if ord(c) > 127 else quote(c, safe="") for c in name)
+        return self.absolute(f"/tags/{escaped}")
 
     @property
     def tag_template(self) -> str:

@@ -4,10 +4,19 @@ imported through the real importer, for tests that need served territories."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from quart import Quart
+
+from fedicity.activitypub.keys import KeyGenerator
+from fedicity.clock import Clock
 from fedicity.db.pool import Pool
+from fedicity.settings import Settings
 from fedicity.territories.importer import import_territories
+from fedicity.territories.service import prepare_serving
+from fedicity.web.app import create_app
 
 HEADER = (
     "level,code,name,kind,region,departement,epci,commune,postal_codes,population,zone,"
@@ -39,3 +48,16 @@ async def import_slice(pool: Pool, directory: Path) -> None:
     async with pool.acquire() as conn:
         report = await import_territories(conn, path, source_format="csv")
     assert not report.skipped, report.skipped
+
+
+@asynccontextmanager
+async def served_app(
+    settings: Settings, pool: Pool, clock: Clock, keygen: KeyGenerator, directory: Path
+) -> AsyncIterator[Quart]:
+    """The app, started after the slice was imported and the territory `settings` names
+    prepared to be served."""
+    await import_slice(pool, directory)
+    assert await prepare_serving(pool, settings) is not None
+    application = create_app(settings, pool=pool, clock=clock, keygen=keygen)
+    async with application.test_app():
+        yield application

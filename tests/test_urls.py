@@ -65,6 +65,8 @@ def test_objects_and_what_hangs_under_them() -> None:
     assert URLS.replies(proposal) == proposal + "/replies"
     assert URLS.room("r1") == "https://ville.example/rooms/r1"
     assert URLS.tag("vélo") == "https://ville.example/tags/vélo"
+    assert URLS.tag("a?b#c/d%e f") == "https://ville.example/tags/a%3Fb%23c%2Fd%25e%20f"
+    assert URLS.tag_agenda("a?b") == "https://ville.example/tags/a%3Fb/agenda.ics"
     assert URLS.tag_template.format(tag="vélo") == URLS.tag("vélo")
     assert URLS.territory("commune", "93048") == "https://ville.example/territoires/commune/93048"
     assert territory_path("commune", "93048") == "/territoires/commune/93048"

@@ -82,6 +82,14 @@ _NOT_SILENCED = """(NOT EXISTS (SELECT 1 FROM domain_policies
                                 WHERE action IN ('silence', 'suspend'))
                     OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
                             OR domain_hidden(organizer_uri, (SELECT domain_policy_map()))))"""
+# What every public listing of events leaves out (the agenda, the map, the API, the exports):
+# deleted or non-public events, those of silenced or suspended domains or organisers, and those
+# a territory's moderators took off its pages (their located item deleted, the event kept).
+_LISTED_EVENT = f"""deleted_at IS NULL AND public AND {_NOT_SILENCED}
+    AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.actor_uri = events.organizer_uri)
+    AND (territory_id IS NULL
+         OR NOT EXISTS (SELECT 1 FROM located_items h
+                         WHERE h.object_uri = events.uri AND h.deleted_at IS NOT NULL))"""
 _PARTICIPATION = "id, event_id, actor_uri, state, join_uri, created_at, updated_at, waiting_rank"
 
 
@@ -188,7 +196,7 @@ async def select_agenda(
     `since` when given."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND {_NOT_SILENCED}
+             WHERE {_LISTED_EVENT}
                AND ($1::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
                                          WHERE ancestor_id = $1)
@@ -392,15 +400,24 @@ async def select_upcoming_placed(
     scope_id: int | None,
     unplaced_in_scope: bool,
     limit: int,
-) -> list[Event]:
-    """Public upcoming events that are not cancelled and have coordinates, soonest first: those
+) -> list[tuple[Event, tuple[float, float] | None]]:
+    """Public upcoming events that are not cancelled and have coordinates or a commune with a
+    known centre, soonest first, each with that centre when it has no point of its own: those
     located in the scope or below it (all of them when `scope_id` is None), and our own with no
     territory when `unplaced_in_scope` (they happen in the territory this instance serves)."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND status <> 'cancelled'
-               AND coalesce(ends_at, starts_at) >= $1 AND {_NOT_SILENCED}
-               AND latitude IS NOT NULL AND longitude IS NOT NULL
+        f"""SELECT {_COLUMNS}, c.centre_latitude, c.centre_longitude
+             FROM events
+             LEFT JOIN LATERAL (SELECT t.latitude AS centre_latitude,
+                                       t.longitude AS centre_longitude FROM territories t
+                                 WHERE t.id = events.territory_id AND t.level = 'commune'
+                                   AND t.latitude IS NOT NULL AND t.longitude IS NOT NULL
+                                   AND (events.latitude IS NULL OR events.longitude IS NULL))
+                  AS c ON true
+             WHERE {_LISTED_EVENT} AND status <> 'cancelled'
+               AND coalesce(ends_at, starts_at) >= $1
+               AND ((latitude IS NOT NULL AND longitude IS NOT NULL)
+                    OR c.centre_latitude IS NOT NULL)
                AND ($2::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
                                          WHERE ancestor_id = $2)
@@ -411,7 +428,13 @@ async def select_upcoming_placed(
         unplaced_in_scope,
         limit,
     )
-    return [_event(row) for row in rows]
+    placed: list[tuple[Event, tuple[float, float] | None]] = []
+    for row in rows:
+        values = record_dict(row)
+        centre = values.pop("centre_latitude"), values.pop("centre_longitude")
+        event = _event(values)
+        placed.append((event, None if centre[0] is None else (centre[0], centre[1])))
+    return placed
 
 
 async def select_attended(conn: Connection, actor_uri: str, *, limit: int) -> list[Event]:
@@ -446,9 +469,7 @@ async def select_listed(
     ones stay (shown as such); those of silenced, suspended or restricted organisers do not."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM events
-             WHERE deleted_at IS NULL AND public AND {_NOT_SILENCED}
-               AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
-                                WHERE r.actor_uri = events.organizer_uri)
+             WHERE {_LISTED_EVENT}
                AND ($1::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
                                          WHERE ancestor_id = $1))

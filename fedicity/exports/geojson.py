@@ -14,9 +14,10 @@ from fedicity.activitypub.dates import format_datetime
 from fedicity.db.pool import Connection
 from fedicity.events import queries as event_queries
 from fedicity.events.models import Event
+from fedicity.exports import queries as export_queries
+from fedicity.exports.models import DirectoryEntry
 from fedicity.located import queries as located_queries
 from fedicity.located.models import LocatedItem, point_problem
-from fedicity.organizations import queries as organization_queries
 from fedicity.sanitize import safe_url
 from fedicity.territories.models import Territory
 from fedicity.urls import Urls
@@ -41,6 +42,10 @@ class MapItem:
     when: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    # At its commune's centre, having no point of its own.
+    approximate: bool = False
+    # An organisation's contacts (GeoJSON property names), those it has.
+    contacts: tuple[tuple[str, str], ...] = ()
 
 
 def short_name(text: str) -> str:
@@ -49,9 +54,11 @@ def short_name(text: str) -> str:
     return one_line if len(one_line) <= MAX_NAME else one_line[: MAX_NAME - 1] + "…"
 
 
-def _event_item(event: Event, describe: Callable[[Event], str]) -> MapItem | None:
+def _event_item(
+    event: Event, centre: tuple[float, float] | None, describe: Callable[[Event], str]
+) -> MapItem | None:
     url = safe_url(event.uri) if event.is_local else safe_url(event.url) or safe_url(event.uri)
-    latitude, longitude = event.location.latitude, event.location.longitude
+    latitude, longitude = centre or (event.location.latitude, event.location.longitude)
     if url is None or latitude is None or longitude is None:
         return None
     return MapItem(
@@ -63,6 +70,36 @@ def _event_item(event: Event, describe: Callable[[Event], str]) -> MapItem | Non
         describe(event),
         event.starts_at,
         event.ends_at,
+        approximate=centre is not None,
+    )
+
+
+def contacts(entry: DirectoryEntry) -> dict[str, str]:
+    """An organisation's contacts, those it has: its website only when safe to link."""
+    found = {
+        "address": entry.address,
+        "postalCode": entry.postal_code,
+        "website": safe_url(entry.website),
+        "email": entry.email,
+    }
+    return {name: value for name, value in found.items() if value}
+
+
+def _organization_item(entry: DirectoryEntry, urls: Urls) -> MapItem | None:
+    latitude, longitude = entry.latitude, entry.longitude
+    approximate = latitude is None or longitude is None
+    if approximate:
+        latitude, longitude = entry.centre_latitude, entry.centre_longitude
+    if latitude is None or longitude is None:
+        return None
+    return MapItem(
+        "organization",
+        short_name(entry.name),
+        urls.organization_page(entry.username),
+        latitude,
+        longitude,
+        approximate=approximate,
+        contacts=tuple(contacts(entry).items()),
     )
 
 
@@ -93,20 +130,13 @@ async def collect(
     events = await event_queries.select_upcoming_placed(
         conn, now, scope_id=scope_id, unplaced_in_scope=unplaced, limit=MAX_PER_KIND
     )
-    organizations = await organization_queries.select_placed(
-        conn, scope_id=scope_id, unplaced_in_scope=unplaced, limit=MAX_PER_KIND
+    organizations = await export_queries.select_directory(
+        conn, scope_id=scope_id, unplaced_in_scope=unplaced, limit=MAX_PER_KIND, placed_only=True
     )
     found: dict[MapKind, list[MapItem]] = {
-        "event": [i for i in (_event_item(e, describe) for e in events) if i is not None],
+        "event": [i for i in (_event_item(e, c, describe) for e, c in events) if i is not None],
         "organization": [
-            MapItem(
-                "organization",
-                short_name(actor.name),
-                urls.organization_page(actor.username),
-                lat,
-                lon,
-            )
-            for actor, lat, lon in organizations
+            i for i in (_organization_item(o, urls) for o in organizations) if i is not None
         ],
     }
     for kind in ("proposal", "post"):
@@ -129,6 +159,9 @@ def feature(item: MapItem, kind_label: str) -> dict[str, Any]:
         properties["startsAt"] = format_datetime(item.starts_at)
     if item.ends_at is not None:
         properties["endsAt"] = format_datetime(item.ends_at)
+    if item.approximate:
+        properties["approximate"] = True
+    properties.update(item.contacts)
     return {
         "type": "Feature",
         # RFC 7946: WGS 84, the longitude first.

@@ -25,6 +25,13 @@ class DirectoryEntry:
     territory_level: str | None
     territory_code: str | None
     territory_name: str | None
+    address: str | None = None
+    postal_code: str | None = None
+    website: str | None = None
+    email: str | None = None
+    # The home commune's centre: where the map puts an organisation with no point of its own.
+    centre_latitude: float | None = None
+    centre_longitude: float | None = None
 
 
 @dataclass(frozen=True)

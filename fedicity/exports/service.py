@@ -77,8 +77,8 @@ async def territory_entries(conn: Connection, territory: Territory) -> list[Entr
 
 
 async def proposal_entries(conn: Connection, state: str | None) -> list[Entry]:
-    """The latest published proposals, of one state when given."""
-    rows = await proposal_queries.select_proposals_index(conn, limit=FEED_SIZE, state=state)
+    """The latest published proposals (as the public lists show them), of one state when given."""
+    found = await proposal_queries.select_listed(conn, limit=FEED_SIZE, state=state)
     return [
         Entry(
             id=p.uri,
@@ -88,7 +88,7 @@ async def proposal_entries(conn: Connection, state: str | None) -> list[Entry]:
             published=p.published,
             updated=p.updated,
         )
-        for _, p in rows
+        for p in found
     ]
 
 
@@ -136,7 +136,7 @@ async def proposals_with_tallies(
     conn: Connection, scope: Territory, root: Territory | None
 ) -> tuple[list[Proposal], dict[int, Tally]]:
     """A territory's published proposals, newest first, and their votes."""
-    found = await proposal_queries.select_in_scope(
+    found = await proposal_queries.select_listed(
         conn, scope_id=scope.id, unplaced_in_scope=_unplaced(scope, root), limit=TABLE_ROWS
     )
     return found, await proposal_queries.select_tallies(conn, [p.id for p in found])

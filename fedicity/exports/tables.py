@@ -22,11 +22,13 @@ ORGANIZATIONS_HEADER = (
     "official_id_kind",
     "official_id",
     "address",
+    "postal_code",
     "territory_code",
     "territory_name",
     "page",
     "actor_id",
     "website",
+    "email",
     "latitude",
     "longitude",
 )
@@ -71,8 +73,8 @@ def _number(value: float | None) -> str:
 
 
 def organizations(entries: Iterable[DirectoryEntry], urls: Urls) -> Iterator[str]:
-    """The directory: the header, then one record per organisation. Organisations keep no
-    postal address or website yet: those columns are empty until they do."""
+    """The directory: the header, then one record per organisation, its contacts where known
+    (the website only when safe to link)."""
     yield csv_line(ORGANIZATIONS_HEADER)
     for entry in entries:
         yield _line(
@@ -81,12 +83,14 @@ def organizations(entries: Iterable[DirectoryEntry], urls: Urls) -> Iterator[str
                 entry.organization_kind or "",
                 entry.official_id_kind or "",
                 entry.official_id_value or "",
-                "",
+                entry.address or "",
+                entry.postal_code or "",
                 entry.territory_code or "",
                 entry.territory_name or "",
                 urls.organization_page(entry.username),
                 urls.actor(entry.username),
-                "",
+                safe_url(entry.website) or "",
+                entry.email or "",
                 _number(entry.latitude),
                 _number(entry.longitude),
             )

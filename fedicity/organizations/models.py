@@ -38,6 +38,11 @@ class OrganizationSettings:
     # Where it can be found (set with the place picker), shown on the map.
     latitude: float | None = None
     longitude: float | None = None
+    # How to reach it (imported from a register, migration 0031), shown where it is described.
+    address: str | None = None
+    postal_code: str | None = None
+    website: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)

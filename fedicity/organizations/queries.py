@@ -56,6 +56,10 @@ async def select_settings(conn: Connection, actor_id: int) -> OrganizationSettin
         official_identifier=identifier,
         latitude=row["latitude"],
         longitude=row["longitude"],
+        address=row["address"],
+        postal_code=row["postal_code"],
+        website=row["website"],
+        email=row["email"],
     )
 
 
@@ -305,34 +309,6 @@ async def select_organizations_index(
         )
         for row in rows
     ]
-
-
-async def select_placed(
-    conn: Connection, *, scope_id: int | None, unplaced_in_scope: bool, limit: int
-) -> list[tuple[Actor, float, float]]:
-    """Discoverable organisations with a place, by name: those whose home territory is the
-    scope or below it (all of them when `scope_id` is None), and those with no home territory
-    when `unplaced_in_scope` (the served territory is where an organisation of ours is)."""
-    rows = await conn.fetch(
-        f"""SELECT {_ACTOR_COLUMNS}, o.latitude AS place_latitude, o.longitude AS place_longitude
-              FROM actors a JOIN organizations o ON o.actor_id = a.id
-             WHERE a.kind = 'organization' AND a.discoverable AND o.latitude IS NOT NULL
-               AND ($1::bigint IS NULL
-                    OR a.home_territory_id IN (SELECT descendant_id FROM territory_ancestors
-                                                WHERE ancestor_id = $1)
-                    OR ($2 AND a.home_territory_id IS NULL))
-             ORDER BY lower(coalesce(nullif(a.display_name, ''), a.username)), a.id
-             LIMIT $3""",
-        scope_id,
-        unplaced_in_scope,
-        limit,
-    )
-    placed: list[tuple[Actor, float, float]] = []
-    for row in rows:
-        columns = record_dict(row)
-        latitude, longitude = columns.pop("place_latitude"), columns.pop("place_longitude")
-        placed.append((Actor(**columns), latitude, longitude))
-    return placed
 
 
 # The directory's organisations: discoverable, not deleted.

@@ -545,26 +545,6 @@ async def select_proposals_index(
     return [(int(row["rank"]), _proposal(row)) for row in rows]
 
 
-async def select_in_scope(
-    conn: Connection, *, scope_id: int | None, unplaced_in_scope: bool, limit: int
-) -> list[Proposal]:
-    """Published proposals (no drafts) of a territory or below it (all when `scope_id` is
-    None), and our own with no territory when `unplaced_in_scope`; newest first."""
-    rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM proposals
-             WHERE state <> 'draft'
-               AND ($1::bigint IS NULL
-                    OR territory_id IN (SELECT descendant_id FROM territory_ancestors
-                                         WHERE ancestor_id = $1)
-                    OR ($2 AND territory_id IS NULL AND local_actor_id IS NOT NULL))
-             ORDER BY published DESC, id DESC LIMIT $3""",
-        scope_id,
-        unplaced_in_scope,
-        limit,
-    )
-    return [_proposal(row) for row in rows]
-
-
 async def select_tallies(conn: Connection, proposal_ids: list[int]) -> dict[int, Tally]:
     """`tally` of many proposals in two statements (a proposal without votes is absent)."""
     rows = await conn.fetch(
@@ -600,9 +580,13 @@ async def select_tallies(conn: Connection, proposal_ids: list[int]) -> dict[int,
     return found
 
 
-# Proposals of silenced or suspended domains and restricted authors stay off the public lists.
+# Proposals of silenced or suspended domains and restricted authors stay off the public lists,
+# as do those a territory's moderators took off its pages (their located item deleted).
 _PUBLIC_PROPOSAL = """state <> 'draft'
     AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.actor_uri = proposals.author_uri)
+    AND (territory_id IS NULL
+         OR NOT EXISTS (SELECT 1 FROM located_items h
+                         WHERE h.object_uri = proposals.uri AND h.deleted_at IS NOT NULL))
     AND (NOT EXISTS (SELECT 1 FROM domain_policies WHERE action IN ('silence', 'suspend'))
          OR NOT (domain_hidden(uri, (SELECT domain_policy_map()))
                  OR domain_hidden(author_uri, (SELECT domain_policy_map()))))"""
@@ -618,15 +602,18 @@ async def select_listed(
     until: datetime | None = None,
     tag: str | None = None,
     before: tuple[datetime, int] | None = None,
+    unplaced_in_scope: bool = False,
 ) -> list[Proposal]:
-    """Proposals as the public API lists them (no drafts), newest first, keyset-paged: of a
-    territory or below it, in a state, published in [since, until), with a tag."""
+    """Proposals as the public API and the exports list them (no drafts), newest first,
+    keyset-paged: of a territory or below it (and our own with no territory when
+    `unplaced_in_scope`), in a state, published in [since, until), with a tag."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM proposals
              WHERE {_PUBLIC_PROPOSAL}
                AND ($1::bigint IS NULL
                     OR territory_id IN (SELECT descendant_id FROM territory_ancestors
-                                         WHERE ancestor_id = $1))
+                                         WHERE ancestor_id = $1)
+                    OR ($9 AND territory_id IS NULL AND local_actor_id IS NOT NULL))
                AND ($2::text IS NULL OR state = $2)
                AND ($3::timestamptz IS NULL OR published >= $3)
                AND ($4::timestamptz IS NULL OR published < $4)
@@ -641,5 +628,6 @@ async def select_listed(
         before[0] if before else None,
         before[1] if before else None,
         limit,
+        unplaced_in_scope,
     )
     return [_proposal(row) for row in rows]

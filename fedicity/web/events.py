@@ -50,7 +50,7 @@ from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
-from fedicity.web.ratelimits import posting_wait, too_fast
+from fedicity.web.ratelimits import limit_heavy_export, posting_wait, too_fast
 from fedicity.web.session import check_csrf, current_account
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
@@ -458,6 +458,7 @@ async def organizer_agenda(username: str) -> Response:
 @blueprint.get("/territoires/<level>/<code>/agenda.ics")
 async def territory_agenda(level: str, code: str) -> Response:
     """A territory's public events (its own and those below it) as iCalendar."""
+    await limit_heavy_export()
     async with state().db.acquire() as conn:
         territory = await territory_queries.select_territory(conn, level, code)
         if territory is None:

@@ -32,6 +32,7 @@ from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
 from fedicity.web.map import kind_label, map_items
 from fedicity.web.moderation import refuse_suspended
+from fedicity.web.ratelimits import limit_heavy_export
 from fedicity.web.territories import served_root
 
 blueprint = Blueprint("opendata", __name__)
@@ -196,6 +197,7 @@ async def proposals_feed(fmt: str) -> Response:
 @blueprint.get("/tags/<tag>/agenda.ics")
 async def tag_agenda(tag: str) -> Response:
     """The public events carrying a hashtag as iCalendar (cancelled ones included)."""
+    await limit_heavy_export()
     name = tag.lower()
     if not _TAG.fullmatch(name):
         raise Problem(404, "no such hashtag")
@@ -213,6 +215,7 @@ async def tag_agenda(tag: str) -> Response:
 @blueprint.get("/territoires/<level>/<code>/map.geojson")
 async def territory_map(level: str, code: str) -> Response:
     """What the map shows in a territory, as a GeoJSON FeatureCollection (RFC 7946)."""
+    await limit_heavy_export()
     async with state().db.acquire() as conn:
         territory = await _territory(conn, level, code)
         items = await map_items(conn, territory, await served_root())
@@ -234,6 +237,7 @@ async def organizations_csv(level: str, code: str) -> Response:
 async def events_csv(level: str, code: str) -> Response:
     """A territory's public events (descendants included, cancelled ones too) of the last year
     and to come, soonest first, as CSV."""
+    await limit_heavy_export()
     async with state().db.acquire() as conn:
         territory = await _territory(conn, level, code)
         found = await exports.agenda(
@@ -250,6 +254,7 @@ async def events_csv(level: str, code: str) -> Response:
 @blueprint.get("/territoires/<level>/<code>/proposals.csv")
 async def proposals_csv(level: str, code: str) -> Response:
     """A territory's published proposals with their votes and outcome as CSV."""
+    await limit_heavy_export()
     async with state().db.acquire() as conn:
         territory = await _territory(conn, level, code)
         found, tallies = await exports.proposals_with_tallies(conn, territory, await served_root())

@@ -27,6 +27,7 @@ from fedicity.web.session import check_csrf, current_account
 
 View = TypeVar("View", bound=Callable[..., object])
 _OWN_LIMIT_MARK = "fedicity_own_rate_limit"
+EXPORTS_THROTTLED = lazy("Too many downloads in a short time. Try again in %(seconds)s s.")
 FORMS_THROTTLED = lazy("Too many forms sent in a short time. Try again in %(seconds)s s.")
 
 
@@ -86,6 +87,21 @@ async def limit_forms() -> None:
         verdict = await hit(conn, limit, subject, app_state.clock.now())
     if not verdict.allowed:
         detail = gettext(FORMS_THROTTLED, seconds=verdict.retry_after)
+        raise TooMany(verdict.retry_after, detail, "rate_limited")
+
+
+async def limit_heavy_export() -> None:
+    """Count a download of a costly open-data file against the client's address; TooMany (429)
+    past `heavy_exports_per_ten_minutes`. One budget for all of them: what costs is the CPU."""
+    app_state = state()
+    limit = Limit(
+        "heavy-export", app_state.settings.heavy_exports_per_ten_minutes, timedelta(minutes=10)
+    )
+    subject = "ip:" + throttle.address_subject(client_ip())
+    async with app_state.db.acquire() as conn:
+        verdict = await hit(conn, limit, subject, app_state.clock.now())
+    if not verdict.allowed:
+        detail = gettext(EXPORTS_THROTTLED, seconds=verdict.retry_after)
         raise TooMany(verdict.retry_after, detail, "rate_limited")
 
 

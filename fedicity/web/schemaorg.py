@@ -224,6 +224,23 @@ def _address(home: Territory | None) -> JsonLd | None:
     return {"@type": "PostalAddress", "addressRegion": home.name, "addressCountry": "FR"}
 
 
+def _own_address(settings: OrganizationSettings, home: Territory | None) -> JsonLd | None:
+    """The organisation's own postal address where it has one (the commune, when its home is
+    one, as the locality), else the one its home territory gives."""
+    if settings.address is None and settings.postal_code is None:
+        return _address(home)
+    locality = home.name if home is not None and home.level in ("commune", "quartier") else None
+    return _compact(
+        {
+            "@type": "PostalAddress",
+            "streetAddress": settings.address,
+            "postalCode": settings.postal_code,
+            "addressLocality": locality,
+            "addressCountry": "FR",
+        }
+    )
+
+
 def organization(
     actor: Actor, settings: OrganizationSettings, home: Territory | None, urls: Urls
 ) -> JsonLd | None:
@@ -234,7 +251,7 @@ def organization(
         return None
     page = urls.organization_page(actor.username)
     identifier = settings.official_identifier
-    address = _address(home)
+    address = _own_address(settings, home)
     point = geo(settings.latitude, settings.longitude)
     where = (
         _compact({"@type": "Place", "address": address, "geo": point})
@@ -263,7 +280,12 @@ def organization(
             else None,
             "address": address,
             "location": where,
-            "sameAs": [urls.actor(actor.username), urls.profile(actor.username)],
+            "email": settings.email,
+            "sameAs": [
+                urls.actor(actor.username),
+                urls.profile(actor.username),
+                *([website] if (website := safe_url(settings.website)) else []),
+            ],
         }
     )
 

@@ -33,6 +33,7 @@ from fedicity.events import service as events
 from fedicity.events.models import Event, EventData, Location
 from fedicity.events.service import EventInput
 from fedicity.exports import tables
+from fedicity.imports import queries as import_queries
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.moderation import queries as moderation_queries
@@ -40,15 +41,13 @@ from fedicity.organizations import queries as organization_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import PostData
 from fedicity.proposals import queries as proposal_queries
-from fedicity.proposals.models import DEFAULT_OPTIONS, ProposalData
+from fedicity.proposals.models import DEFAULT_OPTIONS, Proposal, ProposalData
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
-from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
-from fedicity.web.app import create_app
 from tests.conftest import FixedKeys
-from tests.territory_helpers import import_slice
+from tests.territory_helpers import served_app
 
 BASE = "http://fedicity.test"
 URLS = Urls(BASE)
@@ -67,10 +66,7 @@ async def app(
     settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
 ) -> AsyncIterator[Quart]:
     """The app, started after the slice was imported and the région prepared."""
-    await import_slice(pool, tmp_path)
-    assert await prepare_serving(pool, settings) is not None
-    application = create_app(settings, pool=pool, clock=clock, keygen=keygen)
-    async with application.test_app():
+    async with served_app(settings, pool, clock, keygen, tmp_path) as application:
         yield application
 
 
@@ -199,22 +195,24 @@ async def _seed(pool: Pool, clock: FrozenClock, keygen: FixedKeys) -> Seed:
         await actor_queries.update_home_territory(conn, other.id, bagnolet.id)
 
         # Proposals: one closed and adopted (2 for, 1 against, 1 abstain), one a draft.
-        closed = await proposal_queries.upsert_proposal(
-            conn,
-            ProposalData(
-                uri=URLS.proposal("jardin"),
-                token="jardin",
-                local_actor_id=me.id,
-                author_uri=URLS.actor("camille"),
-                title="Un jardin partagé",
-                content_html="<p>Planter des arbres fruitiers</p>",
-                options=DEFAULT_OPTIONS,
-                published=datetime(2025, 12, 2, tzinfo=UTC),
-                territory_id=montreuil.id,
-                state="closed",
-                result="adopted",
-            ),
-        )
+        async def propose(token: str, title: str, day: int, **more: Any) -> Proposal:
+            return await proposal_queries.upsert_proposal(
+                conn,
+                ProposalData(
+                    uri=URLS.proposal(token),
+                    token=token,
+                    local_actor_id=me.id,
+                    author_uri=URLS.actor("camille"),
+                    title=title,
+                    content_html=f"<p>{title}</p>",
+                    options=DEFAULT_OPTIONS,
+                    published=datetime(2025, 12, day, tzinfo=UTC),
+                    territory_id=montreuil.id,
+                    **more,
+                ),
+            )
+
+        closed = await propose("jardin", "Un jardin partagé", 2, state="closed", result="adopted")
         for n, option in enumerate(("Pour", "Pour", "Contre", "Abstention")):
             await proposal_queries.upsert_vote(
                 conn,
@@ -225,20 +223,7 @@ async def _seed(pool: Pool, clock: FrozenClock, keygen: FixedKeys) -> Seed:
                 local=True,
                 now=clock.now(),
             )
-        await proposal_queries.upsert_proposal(
-            conn,
-            ProposalData(
-                uri=URLS.proposal("brouillon"),
-                token="brouillon",
-                local_actor_id=me.id,
-                author_uri=URLS.actor("camille"),
-                title="Brouillon secret",
-                content_html="<p>pas encore</p>",
-                options=DEFAULT_OPTIONS,
-                published=datetime(2025, 12, 3, tzinfo=UTC),
-                territory_id=montreuil.id,
-            ),
-        )
+        await propose("brouillon", "Brouillon secret", 3)
 
         # Posts: a public one (located in Montreuil), an unlisted one, a followers-only one.
         for token, visibility, text, author in (
@@ -391,6 +376,27 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
         await _get(client, URLS.proposals_feed(fmt) + "?state=draft", 400)
         await _get(client, URLS.proposals_feed(fmt) + "?state=%00", 400)
 
+    # The organisation's own contacts (imported from a register): in the CSV and the GeoJSON;
+    # a website that is not safe to link is left out of both.
+    formule = await _actor(pool, "formule")
+    async with pool.acquire() as conn:
+        await import_queries.set_organization_contacts(
+            conn,
+            formule.id,
+            address="1 rue de la République",
+            postal_code="93100",
+            website="https://formule.example/",
+            email="bonjour@formule.example",
+        )
+        await import_queries.set_organization_contacts(
+            conn,
+            (await _actor(pool, "bagnolet_velo")).id,
+            address=None,
+            postal_code=None,
+            website='https://evil.example/"onclick',
+            email=None,
+        )
+
     # GeoJSON: valid RFC 7946, longitude first, with names, kinds, urls and dates.
     response = await _get(client, URLS.territory_export("region", "11", "map.geojson"))
     assert response.content_type.startswith("application/geo+json")
@@ -404,8 +410,24 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     assert fete.properties["kind"] == "event"
     assert fete.properties["startsAt"] == "2026-06-21T12:30:00Z"
     assert fete.properties["url"] == seed.edited.uri
-    assert by_name[FORMULA].properties is not None
-    assert by_name[FORMULA].properties["kind"] == "organization"
+    assert by_name[FORMULA].properties == {
+        "kind": "organization",
+        "kindLabel": "Organisation",
+        "name": FORMULA,
+        "url": URLS.organization_page("formule"),
+        "address": "1 rue de la République",
+        "postalCode": "93100",
+        "website": "https://formule.example/",
+        "email": "bonjour@formule.example",
+    }
+    # An organisation with no point of its own stands at its home commune's centre, flagged.
+    bagnolet_velo = by_name["Vélo Bagnolet"]
+    assert bagnolet_velo.geometry is not None
+    assert tuple(bagnolet_velo.geometry.coordinates) == (2.4183, 48.8692)
+    assert bagnolet_velo.properties is not None
+    assert bagnolet_velo.properties["approximate"] is True
+    assert "website" not in bagnolet_velo.properties
+    assert "approximate" not in fete.properties
 
     # CSV: the documented header, and a formula made text.
     def rows(body: str, header: tuple[str, ...]) -> list[dict[str, str]]:
@@ -427,7 +449,13 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     assert formula["territory_name"] == "Montreuil"
     assert formula["page"] == URLS.organization_page("formule")
     assert formula["actor_id"] == URLS.actor("formule")
+    assert (formula["address"], formula["postal_code"]) == ("1 rue de la République", "93100")
+    assert (formula["website"], formula["email"]) == (
+        "https://formule.example/",
+        "bonjour@formule.example",
+    )
     assert vélo["territory_code"] == "93006"
+    assert (vélo["address"], vélo["website"], vélo["latitude"]) == ("", "", "")
     montreuil_only = rows(
         (
             await (
@@ -514,6 +542,8 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
     home = await (await client.get("/")).get_data(as_text=True)
     assert 'href="/opendata"' in home
 
+    await _hidden_from_the_territory_is_in_no_file(client, pool, clock, seed)
+
     # A suspended account's feed and agenda are gone with its pages (410).
     async with pool.acquire() as conn:
         await moderation_queries.upsert_restriction(
@@ -526,6 +556,132 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
         )
     await _get(client, URLS.actor_feed("camille", "rss"), 410)
     await _get(client, URLS.actor_agenda("camille"), 410)
+    await _suspended_content_is_in_no_file(client, pool, clock)
+    await _what_has_no_point_stands_at_its_communes_centre(client, pool)
+
+
+async def _hidden_from_the_territory_is_in_no_file(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock, seed: Seed
+) -> None:
+    """What a territory's moderators took off its pages (the located item deleted, the object
+    kept) leaves the agendas, the tables, the map and the proposals' feed too."""
+    jardin = URLS.proposal("jardin")
+    async with pool.acquire() as conn:
+        await located_queries.upsert_item(
+            conn,
+            NewItem(
+                object_uri=jardin,
+                kind="proposal",
+                territory_id=(await _commune(pool, "93048")).id,
+                title="Un jardin partagé",
+                summary="",
+                url=jardin,
+                author_uri=URLS.actor("camille"),
+                origin_host="fedicity.test",
+                published=datetime(2025, 12, 2, tzinfo=UTC),
+            ),
+        )
+        for uri in (seed.edited.uri, jardin):
+            assert await located_queries.mark_deleted(conn, uri, clock.now())
+
+    async def urls_in(name: str) -> str:
+        response = await _get(client, URLS.territory_export("region", "11", name))
+        return str(await response.get_data(as_text=True))
+
+    for name in ("agenda.ics", "events.csv", "map.geojson"):
+        body = await urls_in(name)
+        assert REMOTE in body, name
+        assert seed.edited.uri not in body, name
+    assert jardin not in await urls_in("proposals.csv")
+    response = await _get(client, URLS.proposals_feed("atom"))
+    assert jardin not in await response.get_data(as_text=True)
+
+
+async def _suspended_content_is_in_no_file(
+    client: TestClientProtocol, pool: Pool, clock: FrozenClock
+) -> None:
+    """Camille is suspended: her events, proposal and posts leave every export, as they leave
+    the public pages; the remote event stays. Then the organisation: off the directory and map."""
+    region = "region", "11"
+    response = await _get(client, URLS.territory_export(*region, "agenda.ics"))
+    assert [str(c["uid"]) for c in _ical(await response.get_data())] == [REMOTE]
+    response = await _get(client, URLS.tag_agenda("musique"))
+    assert _ical(await response.get_data()) == []
+    response = await _get(client, URLS.territory_export(*region, "events.csv"))
+    body = await response.get_data(as_text=True)
+    assert [r["url"] for r in csv.DictReader(io.StringIO(body))] == [REMOTE]
+    response = await _get(client, URLS.territory_export(*region, "proposals.csv"))
+    assert list(csv.DictReader(io.StringIO(await response.get_data(as_text=True)))) == []
+    for fmt in ("rss", "atom"):
+        response = await _get(client, URLS.proposals_feed(fmt))
+        assert feedparser.parse(await response.get_data()).entries == []
+        response = await _get(client, URLS.territory_feed(*region, fmt))
+        ids = [e.id for e in feedparser.parse(await response.get_data()).entries]
+        assert not [i for i in ids if i.startswith((URLS.note(""), URLS.event("")))], ids
+    response = await _get(client, URLS.territory_export(*region, "map.geojson"))
+    features = json.loads(await response.get_data())["features"]
+    urls = {f["properties"]["url"] for f in features}
+    assert REMOTE in urls
+    assert not [u for u in urls if u.startswith(URLS.event(""))], urls
+    assert URLS.organization_page("formule") in urls
+
+    formule = await _actor(pool, "formule")
+    async with pool.acquire() as conn:
+        await moderation_queries.upsert_restriction(
+            conn,
+            actor_uri=URLS.actor("formule"),
+            local_actor_id=formule.id,
+            level="silence",
+            reason="test",
+            now=clock.now(),
+        )
+    response = await _get(client, URLS.territory_export(*region, "organizations.csv"))
+    directory = csv.DictReader(io.StringIO(await response.get_data(as_text=True)))
+    assert [r["actor_id"] for r in directory] == [URLS.actor("bagnolet_velo")]
+    response = await _get(client, URLS.territory_export(*region, "map.geojson"))
+    urls = {f["properties"]["url"] for f in json.loads(await response.get_data())["features"]}
+    assert URLS.organization_page("formule") not in urls
+    assert URLS.organization_page("bagnolet_velo") in urls
+
+
+async def _what_has_no_point_stands_at_its_communes_centre(
+    client: TestClientProtocol, pool: Pool
+) -> None:
+    """An event placed in Bagnolet with no point of its own is on the map at Bagnolet's centre,
+    flagged approximate, in both GeoJSON files and the list under the map."""
+    unplaced = "https://mobilizon.example/events/2"
+    async with pool.acquire() as conn:
+        await event_queries.upsert_event(
+            conn,
+            EventData(
+                uri=unplaced,
+                organizer_uri="https://mobilizon.example/@collectif",
+                title="Bourse aux vélos",
+                description_html="<p>Venez</p>",
+                starts_at=datetime(2026, 6, 23, 9, tzinfo=UTC),
+                ends_at=None,
+                published=datetime(2025, 12, 1, tzinfo=UTC),
+                location=Location(locality="Bagnolet"),
+                territory_id=(await _commune(pool, "93006")).id,
+            ),
+        )
+    for url in (URLS.territory_export("region", "11", "map.geojson"), "/map/features.geojson"):
+        response = await client.get(url.removeprefix(BASE))
+        assert response.status_code == 200, url
+        features = json.loads(await response.get_data())["features"]
+        by_url = {f["properties"]["url"]: f for f in features}
+        assert by_url[unplaced]["geometry"]["coordinates"] == [2.4183, 48.8692], url
+        assert by_url[unplaced]["properties"]["approximate"] is True
+        assert "approximate" not in by_url[REMOTE]["properties"]
+    page = await (await client.get("/map")).get_data(as_text=True)
+    assert page.count("position approximative (centre de la commune)") == 3  # 2 items + script
+
+
+async def _actor(pool: Pool, username: str) -> Actor:
+    async with pool.acquire() as conn:
+        found = await actor_queries.select_actor_by_username(conn, username)
+    assert found is not None
+    return found
 
 
 @pytest.mark.parametrize(
@@ -550,3 +706,37 @@ async def test_every_export_parses_and_says_what_the_seed_holds(
 async def test_hostile_or_unknown_paths_are_a_4xx(client: TestClientProtocol, path: str) -> None:
     response = await client.get(path)
     assert 400 <= response.status_code < 500, (path[:80], response.status_code)
+
+
+async def test_the_costly_files_are_rate_limited_per_client_address(
+    settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
+) -> None:
+    limited = dataclasses.replace(settings, heavy_exports_per_ten_minutes=4)
+    heavy = [
+        URLS.territory_export("region", "11", name)
+        for name in ("agenda.ics", "events.csv", "proposals.csv", "map.geojson")
+    ]
+    async with served_app(limited, pool, clock, keygen, tmp_path) as application:
+        client = application.test_client()
+        me = {"client": ("203.0.113.7", 40000)}
+
+        async def get(url: str, scope: dict[str, Any] = me) -> Any:
+            return await client.get(url.removeprefix(BASE), scope_base=scope)
+
+        for url in heavy:
+            assert (await get(url)).status_code == 200, url
+        for url in (*heavy, URLS.tag_agenda("musique")):
+            refused = await get(url)
+            assert refused.status_code == 429, url
+            assert 0 < int(refused.headers["Retry-After"]) <= 600
+            problem = await refused.get_json()
+            assert problem["reason"] == "rate_limited"
+            assert problem["detail"].startswith("Trop de téléchargements")
+        # The light files, and another address, are not held back.
+        assert (await get(URLS.territory_feed("region", "11", "rss"))).status_code == 200
+        assert (await get(URLS.catalogue)).status_code == 200
+        other = {"client": ("198.51.100.9", 40000)}
+        assert (await get(heavy[0], other)).status_code == 200
+        # A new window, a new budget.
+        clock.advance(timedelta(minutes=10))
+        assert (await get(heavy[1])).status_code == 200

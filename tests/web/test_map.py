@@ -33,11 +33,9 @@ from fedicity.located.models import NewItem
 from fedicity.organizations import queries as organization_queries
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
-from fedicity.territories.service import prepare_serving
-from fedicity.web.app import create_app
 from fedicity.web.forms import point
 from tests.conftest import FixedKeys
-from tests.territory_helpers import import_slice
+from tests.territory_helpers import served_app
 
 BASE = "http://fedicity.test"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -60,10 +58,7 @@ async def app(
     settings: Settings, pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path
 ) -> AsyncIterator[Quart]:
     """The app, started after the slice was imported and the région prepared."""
-    await import_slice(pool, tmp_path)
-    assert await prepare_serving(pool, settings) is not None
-    application = create_app(settings, pool=pool, clock=clock, keygen=keygen)
-    async with application.test_app():
+    async with served_app(settings, pool, clock, keygen, tmp_path) as application:
         yield application
 
 
@@ -266,6 +261,7 @@ async def test_features_are_what_is_upcoming_public_and_placed_in_the_scope(
         "Atelier vélo",
         "AMAP",
         "Le Fournil",
+        "Sans adresse",
         "Un jardin partagé",
     }
     kinds = {f["properties"]["name"]: f["properties"]["kind"] for f in features}
@@ -281,12 +277,17 @@ async def test_features_are_what_is_upcoming_public_and_placed_in_the_scope(
     amap = next(f for f in features if f["properties"]["name"] == "AMAP")
     assert amap["geometry"]["coordinates"] == [2.4353, 48.8582]
     assert amap["properties"]["url"] == f"{BASE}/organizations/amap"
+    assert "approximate" not in amap["properties"]
+    # With no point of its own, at its home commune's centre, said to be approximate
+    nowhere = next(f for f in features if f["properties"]["name"] == "Sans adresse")
+    assert nowhere["geometry"]["coordinates"] == [2.4485, 48.8638]
+    assert nowhere["properties"]["approximate"] is True
     remote = next(f for f in features if f["properties"]["name"] == "Atelier vélo")
     assert remote["properties"]["url"] == "https://mobilizon.example/events/1"
 
     # When a commune is the scope: only what is located there or below
     montreuil = _names(await _features(client, "?territory=93048"))
-    assert montreuil == {"Fête de quartier", "Atelier vélo", "AMAP"}
+    assert montreuil == {"Fête de quartier", "Atelier vélo", "AMAP", "Sans adresse"}
     assert _names(await _features(client, "?territory=commune:93006")) == {
         "Vide-grenier",
         "Un jardin partagé",

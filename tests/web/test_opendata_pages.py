@@ -27,6 +27,7 @@ from fedicity.db.pool import Pool
 from fedicity.events import service as events
 from fedicity.events.models import Event, Location
 from fedicity.events.service import EventInput
+from fedicity.imports import queries as import_queries
 from fedicity.organizations import queries as organization_queries
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
@@ -53,7 +54,7 @@ _AREA = {"name", "identifier", "geo", "containedInPlace", "url"}
 _ORGANIZATION = {
     *_AGENT,
     *("alternateName", "description", "logo", "identifier", "iso6523Code", "address"),
-    *("location", "sameAs"),
+    *("location", "sameAs", "email"),
 }
 VOCABULARY: dict[str, set[str]] = {
     "Event": {
@@ -468,6 +469,40 @@ async def test_organisations_and_people_who_chose_to_be_listed_are_described(sit
     }
     # Its profile page says the same.
     assert (await site.page("/@velo")).structured() == described
+    # Its own contacts, once known, win over what its home commune says; a website that is
+    # not safe to link is left out.
+    async with site.pool.acquire() as conn:
+        await import_queries.set_organization_contacts(
+            conn,
+            site.velo.id,
+            address="12 rue de Paris",
+            postal_code="93100",
+            website="https://velo-montreuil.example/",
+            email="contact@velo-montreuil.example",
+        )
+    contacted = (await site.page("/organizations/velo")).structured()
+    assert contacted is not None
+    assert described is not None
+    assert contacted["address"] == {
+        "@type": "PostalAddress",
+        "streetAddress": "12 rue de Paris",
+        "postalCode": "93100",
+        "addressLocality": "Montreuil",
+        "addressCountry": "FR",
+    }
+    assert contacted["location"]["address"] == contacted["address"]
+    assert contacted["email"] == "contact@velo-montreuil.example"
+    assert contacted["sameAs"] == [*described["sameAs"], "https://velo-montreuil.example/"]
+    async with site.pool.acquire() as conn:
+        await import_queries.set_organization_contacts(
+            conn,
+            site.velo.id,
+            address=None,
+            postal_code=None,
+            website='https://evil.example/"><script>',
+            email=None,
+        )
+    assert (await site.page("/organizations/velo")).structured() == described
     camille = await site.page("/@camille")
     assert camille.alternates() == [
         (AP, URLS.actor("camille")),
@@ -539,6 +574,10 @@ async def test_lists_tags_and_the_map_advertise_their_files(site: Site) -> None:
     ]
     tag = await site.page("/tags/velo")
     assert tag.alternates() == [(ICS, URLS.tag_agenda("velo"))]
+    # A tag that a path could not hold as it is comes back whole from its quoted address.
+    odd = await site.page(URLS.tag("a?b#c").removeprefix(BASE))
+    assert odd.alternates() == [(ICS, URLS.tag_agenda("a?b#c"))]
+    assert "#a?b#c" in odd.raw  # type: ignore[attr-defined]
     assert tag.links[0]["title"] == "Agenda de #velo (iCalendar)"
     assert (await site.page("/map")).alternates() == [
         (GEOJSON, export("commune", "93048", "map.geojson"))
@@ -560,22 +599,15 @@ async def test_hostile_titles_and_urls_stay_inside_the_script_and_out_of_the_jso
                 WHERE id = $1""",
             event.id,
         )
-        await actor_queries.update_profile(
-            conn,
-            site.camille.id,
-            display_name=HOSTILE,
-            summary=HOSTILE,
-            manually_approves_followers=False,
-            discoverable=True,
-        )
-        await actor_queries.update_profile(
-            conn,
-            site.velo.id,
-            display_name=HOSTILE,
-            summary=HOSTILE,
-            manually_approves_followers=False,
-            discoverable=True,
-        )
+        for actor in (site.camille, site.velo):
+            await actor_queries.update_profile(
+                conn,
+                actor.id,
+                display_name=HOSTILE,
+                summary=HOSTILE,
+                manually_approves_followers=False,
+                discoverable=True,
+            )
     for path in (f"/events/{event.token}", "/@camille", "/organizations/velo"):
         page = await site.page(path)
         raw: str = page.raw  # type: ignore[attr-defined]

@@ -78,6 +78,12 @@
         when.textContent = String(properties.when);
         item.appendChild(when);
       }
+      if (properties.approximate === true) {
+        var approximate = document.createElement("span");
+        approximate.className = "map-popup-when map-popup-approximate";
+        approximate.textContent = box.dataset.approximate || "";
+        item.appendChild(approximate);
+      }
       list.appendChild(item);
     });
     return list;
