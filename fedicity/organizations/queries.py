@@ -277,6 +277,10 @@ async def select_organizations_of(conn: Connection, member_uri: str) -> list[tup
     return [(row["organization_id"], row["role"]) for row in rows]
 
 
+# Lists leave out the silenced and the suspended.
+_UNRESTRICTED = "NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.local_actor_id = a.id)"
+
+
 async def select_organizations_index(
     conn: Connection,
     *,
@@ -284,14 +288,16 @@ async def select_organizations_index(
     kind: str | None = None,
     after: tuple[int, int] | None = None,
 ) -> list[tuple[int, Actor]]:
-    """Discoverable local organisations, verified ones first, then newest, keyset-paged after
+    """Discoverable local organisations (not deleted, silenced or suspended: the rule the API
+    and the open-data files share), verified ones first, then newest, keyset-paged after
     (unverified, id); each with its 0 (verified) or 1, which with its id makes the cursor."""
     unverified, last_id = after or (None, None)
     rows = await conn.fetch(
         f"""SELECT {_ACTOR_COLUMNS},
                    (o.official_id_verified_at IS NULL)::int AS unverified
               FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
-             WHERE a.kind = 'organization' AND a.discoverable
+             WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL
+               AND {_UNRESTRICTED}
                AND ($1::text IS NULL OR a.organization_kind = $1)
                AND ($2::int IS NULL
                     OR ((o.official_id_verified_at IS NULL)::int, -a.id) > ($2, -$3::bigint))
@@ -319,8 +325,7 @@ _DISCOVERABLE = f"""SELECT {_ACTOR_COLUMNS}, o.official_id_kind, o.official_id_v
                WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL"""
 # Lists leave out the silenced and the suspended too.
 _LISTED = f"""{_DISCOVERABLE}
-                 AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
-                                  WHERE r.local_actor_id = a.id)"""
+                 AND {_UNRESTRICTED}"""
 
 
 def _listed(row: Any) -> ListedOrganization:

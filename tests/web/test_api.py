@@ -607,6 +607,10 @@ async def test_silenced_and_suspended_accounts_leave_the_lists(
                 conn, garden, by=SYSTEM, reason="abuse", urls=URLS, clock=clock
             )
     assert await usernames() == set()
+    # The directory page leaves them out as the API does
+    directory = await (await client.get("/organizations")).get_data(as_text=True)
+    assert "/organizations/velo" not in directory
+    assert "/organizations/jardin" not in directory
     for username, status in (("velo", 200), ("jardin", 410)):
         assert (await client.get(f"/api/v1/organizations/{username}")).status_code == status
         assert (await client.get(f"/organizations/{username}")).status_code == status
