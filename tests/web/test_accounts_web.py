@@ -622,3 +622,26 @@ async def test_admin_closes_and_reopens_registration(
     assert (await visitor.get("/signup")).status_code == 200
     nodeinfo = await (await visitor.get("/nodeinfo/2.0")).get_json(force=True)
     assert nodeinfo["openRegistrations"] is True
+
+
+async def test_a_person_follows_and_stops_a_calendar_from_the_settings_page(
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys
+) -> None:
+    await _register(pool, keygen, "camille")
+    await _log_in(client, "camille")
+    token = await _csrf(client, "/settings")
+    feed = "https://asso.example/agenda.ics"
+    response = await client.post(
+        "/settings/calendars", form={"csrf_token": token, "url": feed, "format": "ical"}
+    )
+    assert response.status_code == 303
+    page = await _page(await client.get("/settings"))
+    assert feed in page
+    assert "Suivi" in page
+    stop = re.search(r'action="(/settings/calendars/(\d+)/stop)"', page)
+    assert stop is not None
+    response = await client.post(stop.group(1), form={"csrf_token": token})
+    assert response.status_code == 303
+    page = await _page(await client.get("/settings"))
+    assert "Arrêté" in page
+    assert 'action="/settings/calendars/' + stop.group(2) + '/stop"' not in page
