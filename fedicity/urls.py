@@ -84,6 +84,41 @@ class Urls:
         """The page of a local organisation: its members and what a visitor may do."""
         return self.absolute(f"/organizations/{quote(username)}")
 
+    # Step 11: projects, points of interest, needs and offers, resolutions and actions.
+
+    def project_page(self, username: str) -> str:
+        """The page of a local project: its maturity, contributors, wall, agenda, rooms, needs."""
+        return self.absolute(f"/projects/{quote(username)}")
+
+    def project_need(self, project_uri: str, token: str) -> str:
+        """A need of a project (what people may offer to help with), under the project's id."""
+        return f"{project_uri}/needs/{quote(token)}"
+
+    def place(self, token: str) -> str:
+        """The id (and page) of a point of interest."""
+        return self.absolute(f"/places/{quote(token)}")
+
+    def listing(self, token: str) -> str:
+        """The id (and page) of a need or an offer (a classified, a ressource, a job)."""
+        return self.absolute(f"/listings/{quote(token)}")
+
+    def resolution(self, token: str) -> str:
+        """The id (and page) of a resolution: what a closed vote decided."""
+        return self.absolute(f"/resolutions/{quote(token)}")
+
+    def action(self, token: str) -> str:
+        """The id (and page) of an action (a task) of a room or a resolution."""
+        return self.absolute(f"/actions/{quote(token)}")
+
+    def room_followers(self, room_uri: str) -> str:
+        """Who follows a room (its proposals, resolutions and actions), from the room's id."""
+        return room_uri + "/followers"
+
+    @property
+    def dashboard(self) -> str:
+        """A citizen's dashboard: open proposals of their rooms, votes to cast, their actions."""
+        return self.absolute("/dashboard")
+
     # Open data: the feeds, calendars, maps and tables each page advertises with
     # <link rel="alternate">, and the catalogue that lists them (DCAT-AP).
 

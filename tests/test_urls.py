@@ -15,7 +15,7 @@ URLS = Urls("https://ville.example")
 
 SEGMENTS = (
     "events|proposals|rooms|notes|activities|tags|media|actors|organizations|territoires|"
-    "amendments|comments"
+    "amendments|comments|projects|needs|places|listings|resolutions|actions"
 )
 # A literal path with one of our segments followed by more, or a suffix glued onto an id.
 _PY_SHAPE = re.compile(rf"[\"'][^\"'\s]*/(?:{SEGMENTS})/|[\"']/@|\+ [\"']/[a-z_.]+[\"']")
@@ -71,6 +71,15 @@ def test_objects_and_what_hangs_under_them() -> None:
     assert URLS.territory("commune", "93048") == "https://ville.example/territoires/commune/93048"
     assert territory_path("commune", "93048") == "/territoires/commune/93048"
     assert URLS.actor_members("velo") == URLS.actor("velo") + "/members"
+    assert URLS.project_page("jardin") == "https://ville.example/projects/jardin"
+    project = URLS.actor("jardin")
+    assert URLS.project_need(project, "n 1") == project + "/needs/n%201"
+    assert URLS.place("p1") == "https://ville.example/places/p1"
+    assert URLS.listing("l1") == "https://ville.example/listings/l1"
+    assert URLS.resolution("r1") == "https://ville.example/resolutions/r1"
+    assert URLS.action("a1") == "https://ville.example/actions/a1"
+    assert URLS.room_followers(URLS.room("r1")) == URLS.room("r1") + "/followers"
+    assert URLS.dashboard == "https://ville.example/dashboard"
 
 
 def test_usernames_are_read_back_from_our_paths() -> None:

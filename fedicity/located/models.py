@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
-ItemKind = Literal["post", "event", "proposal"]
-ITEM_KINDS: tuple[ItemKind, ...] = ("post", "event", "proposal")
+ItemKind = Literal["post", "event", "proposal", "place", "listing", "project"]
+ITEM_KINDS: tuple[ItemKind, ...] = get_args(ItemKind)
 
 
 def point_problem(latitude: float | None, longitude: float | None) -> str | None:

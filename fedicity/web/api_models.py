@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fedicity.actors.models import ORGANIZATION_KINDS
 from fedicity.events.models import CATEGORIES
+from fedicity.located.models import ItemKind
 from fedicity.proposals.models import STATES
 
 MAX_LIMIT = 100
@@ -82,9 +83,7 @@ class EventQuery(_Boxed, _Tagged):
 class PlaceQuery(_Boxed, _Tagged):
     """Located items: newest first, by publication."""
 
-    type: Annotated[
-        Literal["post", "event", "proposal"] | None, Field(description="What was located.")
-    ] = None
+    type: Annotated[ItemKind | None, Field(description="What was located.")] = None
     next: Annotated[str | None, Field(pattern=CURSOR_PATTERN, description="`next` of a page.")] = (
         None
     )
@@ -184,7 +183,7 @@ class PlaceOut(BaseModel):
     """Something located in a territory: a post, an event or a proposal."""
 
     id: str
-    type: Literal["post", "event", "proposal"]
+    type: ItemKind
     title: str
     summary: str
     url: str | None
@@ -367,7 +366,7 @@ class ItemsQuery(BaseModel):
     """A territory's items, newest first."""
 
     limit: Limit = DEFAULT_LIMIT
-    kind: Literal["post", "event", "proposal"] | None = None
+    kind: ItemKind | None = None
     before: Annotated[
         str | None, Field(pattern=CURSOR_PATTERN, description="`next` of a page.")
     ] = None
@@ -406,7 +405,7 @@ class ItemOut(BaseModel):
     """Something located in a territory."""
 
     id: str
-    kind: Literal["post", "event", "proposal"]
+    kind: ItemKind
     title: str
     summary: str
     url: str | None
