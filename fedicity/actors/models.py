@@ -8,9 +8,13 @@ from typing import Any, Literal, get_args
 
 ActorKind = Literal["person", "organization", "application", "territory"]
 OrganizationKind = Literal[
-    "association", "company", "local_government", "collective", "informal_group"
+    "association", "company", "local_government", "collective", "informal_group", "project"
 ]
-ORGANIZATION_KINDS: tuple[OrganizationKind, ...] = get_args(OrganizationKind)
+# What the organisation forms, the API, the CLI and the imports offer: a project is made by
+# projects/service.py, and is listed as one, never as an organisation.
+ORGANIZATION_KINDS: tuple[OrganizationKind, ...] = tuple(
+    kind for kind in get_args(OrganizationKind) if kind != "project"
+)
 
 # The instance actor's internal name: it can never collide with a user's, which are [a-z0-9_].
 INSTANCE_ACTOR_USERNAME = "instance.actor"

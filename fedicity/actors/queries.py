@@ -98,6 +98,9 @@ async def select_actors_page(
              WHERE kind IN ('person', 'organization')
                AND discoverable AND deleted_at IS NULL
                AND ($1::text IS NULL OR kind = $1)
+               -- Organisations asked for: projects are listed on their own (/projects).
+               AND ($1::text IS DISTINCT FROM 'organization'
+                    OR organization_kind IS DISTINCT FROM 'project')
                AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
              ORDER BY created_at DESC, id DESC
              LIMIT $4""",

@@ -170,10 +170,12 @@ async def create_organization(
     display_name: str = "",
     summary: str = "",
     keys_on_first_use: bool = False,
+    project: bool = False,
 ) -> Actor:
-    """Create an organisation actor (association, company, local government...); with
-    `keys_on_first_use`, its key pair is made by `with_keys` when first needed."""
-    if organization_kind not in ORGANIZATION_KINDS:
+    """Create an organisation actor (association, company, local government...; a project when
+    `project`); with `keys_on_first_use`, its key pair is made by `with_keys` when first needed."""
+    allowed: tuple[OrganizationKind, ...] = ("project",) if project else ORGANIZATION_KINDS
+    if organization_kind not in allowed:
         raise ActorError(
             "organization_kind_invalid",
             f"an organisation kind is one of {', '.join(ORGANIZATION_KINDS)}",

@@ -32,6 +32,7 @@ async def select_directory(
              LEFT JOIN organizations o ON o.actor_id = a.id
              LEFT JOIN territories t ON t.id = a.home_territory_id
             WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL
+              AND a.organization_kind IS DISTINCT FROM 'project'
               AND NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.local_actor_id = a.id)
               AND (NOT $4 OR (o.latitude IS NOT NULL AND o.longitude IS NOT NULL)
                    OR (t.level = 'commune' AND t.latitude IS NOT NULL))

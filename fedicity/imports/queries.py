@@ -357,6 +357,7 @@ async def select_local_organizations(conn: Connection) -> list[dict[str, Any]]:
                   o.latitude, o.longitude, o.address, o.postal_code, o.website, o.email
              FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
             WHERE a.kind = 'organization' AND a.deleted_at IS NULL
+              AND a.organization_kind IS DISTINCT FROM 'project'
             ORDER BY a.id"""
     )
     return [record_dict(row) for row in rows]

@@ -277,6 +277,8 @@ async def select_organizations_of(conn: Connection, member_uri: str) -> list[tup
     return [(row["organization_id"], row["role"]) for row in rows]
 
 
+# Projects are organisation-shaped actors listed as projects (projects/queries.py), not here.
+_NOT_PROJECT = "a.organization_kind IS DISTINCT FROM 'project'"
 # Lists leave out the silenced and the suspended.
 _UNRESTRICTED = "NOT EXISTS (SELECT 1 FROM actor_restrictions r WHERE r.local_actor_id = a.id)"
 
@@ -297,6 +299,7 @@ async def select_organizations_index(
                    (o.official_id_verified_at IS NULL)::int AS unverified
               FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
              WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL
+               AND {_NOT_PROJECT}
                AND {_UNRESTRICTED}
                AND ($1::text IS NULL OR a.organization_kind = $1)
                AND ($2::int IS NULL
@@ -322,7 +325,8 @@ _DISCOVERABLE = f"""SELECT {_ACTOR_COLUMNS}, o.official_id_kind, o.official_id_v
                      o.official_id_verified_at IS NOT NULL AS verified,
                      o.latitude AS place_latitude, o.longitude AS place_longitude
                 FROM actors a LEFT JOIN organizations o ON o.actor_id = a.id
-               WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL"""
+               WHERE a.kind = 'organization' AND a.discoverable AND a.deleted_at IS NULL
+                 AND {_NOT_PROJECT}"""
 # Lists leave out the silenced and the suspended too.
 _LISTED = f"""{_DISCOVERABLE}
                  AND {_UNRESTRICTED}"""

@@ -56,8 +56,10 @@ async def create(
     latitude: float | None = None,
     longitude: float | None = None,
     keys_on_first_use: bool = False,
+    project: bool = False,
 ) -> Actor:
-    """A citizen creates an organisation and becomes its first admin."""
+    """A citizen creates an organisation (a project with `project`: see projects/service.py)
+    and becomes its first admin."""
     if creator.kind != "person":
         raise MembershipError("not_a_person", "only a citizen can create an organisation")
     if membership_mode not in MEMBERSHIP_MODES:
@@ -71,6 +73,7 @@ async def create(
         display_name=display_name,
         summary=summary,
         keys_on_first_use=keys_on_first_use,
+        project=project,
     )
     async with conn.transaction():
         await queries.upsert_settings(

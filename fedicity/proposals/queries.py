@@ -379,6 +379,19 @@ async def select_open_rooms(conn: Connection, *, limit: int = 200) -> list[Room]
     return [Room(**record_dict(row)) for row in rows]
 
 
+async def select_organization_rooms(
+    conn: Connection, organization_id: int, *, limit: int
+) -> list[Room]:
+    """An organisation's (or a project's) open rooms, by name."""
+    rows = await conn.fetch(
+        f"""SELECT {_ROOM} FROM rooms WHERE organization_id = $1 AND status = 'open'
+             ORDER BY name, id LIMIT $2""",
+        organization_id,
+        limit,
+    )
+    return [Room(**record_dict(row)) for row in rows]
+
+
 async def set_room_status(conn: Connection, room_id: int, status: str, now: datetime) -> None:
     """Open or archive a room."""
     await conn.execute(

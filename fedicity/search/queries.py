@@ -68,7 +68,9 @@ async def search_actors(
         _paged(
             f"""SELECT a.id * 2 AS key,
                        (ts_rank(a.search_vector, q) * {_SCALE})::bigint AS score,
-                       true AS local, a.kind, a.username, a.display_name AS name,
+                       true AS local,
+                       CASE WHEN a.organization_kind = 'project' THEN 'project' ELSE a.kind END,
+                       a.username, a.display_name AS name,
                        NULL::text AS domain, NULL::text AS uri, NULL::text AS url,
                        a.summary, t.level AS territory_level, t.code AS territory_code
                   FROM actors a
@@ -79,7 +81,9 @@ async def search_actors(
                 UNION ALL
                 SELECT r.id * 2 + 1,
                        (ts_rank(r.search_vector, q) * {_SCALE})::bigint,
-                       false, lower(r.type), r.username, r.display_name,
+                       false,
+                       CASE WHEN r.raw ->> 'kind' = 'Project' THEN 'project' ELSE lower(r.type) END,
+                       r.username, r.display_name,
                        r.domain, r.uri, r.url, r.summary_html, NULL, NULL
                   FROM remote_actors r
                   CROSS JOIN CAST($1::text AS tsquery) AS q

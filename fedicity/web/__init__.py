@@ -140,6 +140,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.opendata import blueprint as opendata_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
+    from fedicity.web.projects import blueprint as projects_blueprint
     from fedicity.web.proposals import blueprint as proposals_blueprint
     from fedicity.web.reports import blueprint as reports_blueprint
     from fedicity.web.rooms import blueprint as rooms_blueprint
@@ -175,6 +176,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(reports_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(api_write_blueprint)
+    app.register_blueprint(projects_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

@@ -22,9 +22,11 @@ from fedicity.actors.models import Actor
 from fedicity.delivery import queries as delivery_queries
 from fedicity.follows import queries as follow_queries
 from fedicity.organizations import service as organizations
+from fedicity.organizations.service import Env
 from fedicity.posts import queries as post_queries
 from fedicity.posts.document import note_to_ap
 from fedicity.posts.models import Post
+from fedicity.projects import service as projects
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.document import territory_actor_to_ap
 from fedicity.urls import ACTOR_ROUTE, front_route
@@ -183,6 +185,14 @@ async def _actor_document(found: Actor) -> dict[str, Any]:
         # gets its keys here if nothing needed them before.
         async with state().db.acquire() as conn:
             keyed = await actor_service.with_keys(conn, found, keygen=state().keygen)
+            if found.organization_kind == "project":
+                # A project's Group: the organisation's document and the project's fields.
+                return await projects.enrich_actor_document(
+                    conn,
+                    keyed,
+                    actor_to_ap(keyed, state().urls),
+                    Env(urls=state().urls, clock=state().clock),
+                )
             return await organizations.enrich_actor_document(
                 conn, keyed, actor_to_ap(keyed, state().urls), state().urls
             )

@@ -15,6 +15,16 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "local_government": lazy("Local government"),
         "collective": lazy("Collective"),
         "informal_group": lazy("Informal group"),
+        "project": lazy("Project"),
+    },
+    # A project's maturity, in the order it goes through them.
+    "maturity": {
+        "idea": lazy("Idea"),
+        "concept": lazy("Concept"),
+        "started": lazy("Started"),
+        "development": lazy("In development"),
+        "testing": lazy("Testing"),
+        "mature": lazy("Mature"),
     },
     "territory_level": {
         "country": lazy("Country"),

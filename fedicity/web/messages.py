@@ -195,6 +195,21 @@ MESSAGES: dict[str, str] = {
     "self": lazy("An organisation cannot join itself."),
     "role_invalid": lazy("Choose a role from the list."),
     "roles_invalid": lazy("At most 5 free roles of 40 characters each."),
+    # projects
+    "project_by_person": lazy("Only a person can create a project."),
+    "not_a_project": lazy("This account is not a project."),
+    "maturity_invalid": lazy("Choose a maturity from the list."),
+    "project_date_invalid": lazy("A date is written as year-month-day, such as 2026-03-01."),
+    "project_date_out_of_range": lazy("A project's dates are between the years 1900 and 2200."),
+    "project_ends_before_start": lazy("A project cannot end before it starts."),
+    "license_too_long": lazy("A licence has at most 500 characters."),
+    "license_url_invalid": lazy("A licence link is a web address (https://...)."),
+    "parent_organization_unknown": lazy("There is no organisation by this name here."),
+    "parent_organization_not_admin": lazy(
+        "Only an organisation's admins can put a project under it."
+    ),
+    "parent_project_unknown": lazy("There is no project by this name here."),
+    "parent_cycle": lazy("A project cannot be part of itself or of one of its sub-projects."),
     # rate limits
     "posting_too_fast": lazy(
         "You have published a lot in a short time. Wait a few minutes, then send it again: "

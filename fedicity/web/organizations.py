@@ -26,6 +26,7 @@ from fedicity.organizations.models import MEMBERSHIP_MODES, ROLES, OrganizationS
 from fedicity.organizations.service import Env, MembershipError
 from fedicity.posts.compose import Mention
 from fedicity.posts.service import PostError
+from fedicity.projects import queries as project_queries
 from fedicity.web import alternates
 from fedicity.web.activitypub import activity_response
 from fedicity.web.admin import acting
@@ -173,16 +174,28 @@ async def create_organization() -> Response | WerkzeugResponse | tuple[str, int]
 
 
 @blueprint.get("/organizations/<username>")
-async def organization_page(username: str) -> str:
-    """An organisation: members (unless hidden), and what the visitor may do."""
-    return await _organization_view(username)
+async def organization_page(username: str) -> str | WerkzeugResponse:
+    """An organisation: members (unless hidden), and what the visitor may do. A project's
+    page is its own (what a form's answer carries goes along)."""
+    organization = await _organization(username)
+    if organization.organization_kind == "project":
+        query = request.query_string.decode("ascii", "replace")
+        target = state().urls.project_page(organization.username)
+        return redirect(f"{target}?{query}" if query else target, 303)
+    return await organization_view(username)
 
 
-async def _organization_view(
-    username: str, *, place_values: Any = None, place_error: str | None = None
+async def organization_view(
+    username: str,
+    *,
+    place_values: Any = None,
+    place_error: str | None = None,
+    template: str = "organization.html",
+    extra: dict[str, Any] | None = None,
 ) -> str:
     """The organisation's page; `place_values` and `place_error` show its place form again
-    with what was typed and why it was refused. 410 once suspended, as its actor and events."""
+    with what was typed and why it was refused. 410 once suspended, as its actor and events.
+    A project's page (web/projects.py) is this one in `template`, with its `extra` values."""
     organization = await _organization(username)
     await refuse_suspended(organization.id)
     account = current_account()
@@ -235,8 +248,12 @@ async def _organization_view(
         # Where an import found it, and how to reach it (issue 13).
         provenance = await import_queries.provenance_of(conn, "organization", organization.id)
         contacts = await import_queries.select_organization_contacts(conn, organization.id)
+        # The projects it carries (a project shows its sub-projects instead).
+        carried = await project_queries.select_of_organization(conn, organization.id, limit=50)
     return await render_template(
-        "organization.html",
+        template,
+        **(extra or {}),
+        carried_projects=carried,
         followed=followed,
         feed_formats=feeds.FORMAT_CHOICES,
         provenance=provenance[:5],
@@ -502,7 +519,7 @@ async def organization_action(username: str, action: str) -> str | WerkzeugRespo
     if action == "place":
         picked = point(form)
         if isinstance(picked, str):
-            return await _organization_view(username, place_values=form, place_error=picked)
+            return await organization_view(username, place_values=form, place_error=picked)
         posted = replace(posted, point=picked)
     try:
         if action == "invite":

@@ -39,6 +39,8 @@ _STATUS: Final = {
 _ORGANIZATION_TYPES: Final = {
     "association": "NGO",
     "local_government": "GovernmentOrganization",
+    # schema.org's Project (an Organization's subtype), never listed as an organisation.
+    "project": "Project",
 }
 # What each level's code is: the COG (code officiel géographique, INSEE) for communes,
 # départements and régions, the SIREN for an EPCI, ISO 3166-1 for the country. A quartier's code
@@ -121,7 +123,11 @@ def agent(actor: Actor, urls: Urls) -> JsonLd | None:
         return {
             "@type": organization_type(actor),
             "name": actor.name,
-            "url": urls.organization_page(actor.username),
+            "url": (
+                urls.project_page(actor.username)
+                if actor.organization_kind == "project"
+                else urls.organization_page(actor.username)
+            ),
         }
     return None
 
@@ -249,7 +255,11 @@ def organization(
     chose not to be listed."""
     if actor.kind != "organization" or not actor.discoverable or actor.deleted_at is not None:
         return None
-    page = urls.organization_page(actor.username)
+    page = (
+        urls.project_page(actor.username)
+        if actor.organization_kind == "project"
+        else urls.organization_page(actor.username)
+    )
     identifier = settings.official_identifier
     address = _own_address(settings, home)
     point = geo(settings.latitude, settings.longitude)

@@ -269,6 +269,8 @@ def _page_of(actor: Actor) -> str:
     """The page of one of our actors: an organisation's page, a profile, or (through its id,
     which redirects browsers) a territory's page."""
     urls = state().urls
+    if actor.organization_kind == "project":
+        return urls.project_page(actor.username)
     if actor.kind == "organization":
         return urls.organization_page(actor.username)
     return urls.profile(actor.username) if actor.kind == "person" else urls.actor(actor.username)

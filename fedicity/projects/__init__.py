@@ -1,0 +1,1 @@
+"""Projects: organisation-shaped actors with a maturity, dates, a licence and parents."""

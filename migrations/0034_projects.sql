@@ -1,0 +1,28 @@
+-- Projects (Communecter's fourth kind of element). A project is an organisation-shaped actor
+-- (actors.organization_kind = 'project', migration 0033): its contributors, join rules, wall,
+-- agenda and rooms are the organisations' own; this table holds what only a project has.
+CREATE TABLE projects (
+    actor_id               bigint      PRIMARY KEY REFERENCES actors (id) ON DELETE CASCADE,
+    -- Who answers for it: a person or an organisation, by actor id (URI).
+    owner_uri              text        NOT NULL,
+    maturity               text        NOT NULL DEFAULT 'idea'
+                           CHECK (maturity IN ('idea', 'concept', 'started', 'development',
+                                               'testing', 'mature')),
+    starts_on              date,
+    ends_on                date,
+    license                text        NOT NULL DEFAULT '' CHECK (length(license) <= 500),
+    parent_organization_id bigint      REFERENCES actors (id) ON DELETE SET NULL,
+    -- Sub-projects: the service refuses cycles before they reach this column.
+    parent_project_id      bigint      REFERENCES projects (actor_id) ON DELETE SET NULL,
+    territory_id           bigint      REFERENCES territories (id) ON DELETE SET NULL,
+    created_at             timestamptz NOT NULL DEFAULT now(),
+    updated_at             timestamptz NOT NULL DEFAULT now(),
+    CHECK (starts_on IS NULL OR ends_on IS NULL OR ends_on >= starts_on),
+    CHECK (parent_project_id IS DISTINCT FROM actor_id)
+);
+CREATE INDEX projects_parent_project ON projects (parent_project_id)
+    WHERE parent_project_id IS NOT NULL;
+CREATE INDEX projects_parent_organization ON projects (parent_organization_id)
+    WHERE parent_organization_id IS NOT NULL;
+CREATE INDEX projects_territory ON projects (territory_id, actor_id DESC);
+CREATE INDEX projects_maturity ON projects (maturity, actor_id DESC);
