@@ -22,6 +22,7 @@ from fedicity.events.text import when_in_words
 from fedicity.follows import queries as follow_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
+from fedicity.projects.parse import parse_project
 from fedicity.search import service
 from fedicity.search.models import KINDS, MAX_QUERY_CHARS, Cursor, Kind, Results
 from fedicity.search.remote_follow import RemoteFollowRefusal, subscribe_url
@@ -296,6 +297,8 @@ async def _shown(found: FoundActor | FoundPost | FoundEvent) -> dict[str, Any]:
             follow = await follow_queries.select_follow(conn, me, found.uri) if me else None
             return {
                 "found_actor": found.remote,
+                # A remote project (a Group with kind Project): its maturity, dates, parents.
+                "found_project": parse_project(found.remote.raw),
                 "following_state": follow.state if follow is not None else None,
             }
         if isinstance(found, FoundPost):

@@ -4,7 +4,9 @@ receives its wall posts and its events; a second fedicity reads its Group back."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,15 @@ from fedicity.db.pool import Pool
 from fedicity.events import service as events
 from fedicity.events.models import Location
 from fedicity.events.service import EventInput
+from fedicity.follows import queries as follow_queries
+from fedicity.follows import service as follows
 from fedicity.organizations import memberships, posting
 from fedicity.organizations import queries as organization_queries
 from fedicity.organizations import service as organizations
 from fedicity.organizations.service import Env
 from fedicity.projects import service as projects
-from fedicity.projects.models import ProjectFields
+from fedicity.projects.models import ProjectFields, RemoteProject
+from fedicity.projects.parse import parse_project
 from tests.conftest import FixedKeys
 from tests.flows.harness import Instance, eventually, running_instance
 from tests.interop.peers import bovine_peer
@@ -217,3 +222,142 @@ async def test_bovine_follows_a_project_is_refused_then_accepted_and_receives_it
         agenda = await client.get(instance.urls.actor_agenda("jardin"))
         assert agenda.status_code == 200
         assert "Chantier participatif" in agenda.text
+
+
+async def test_a_projects_group_goes_to_a_second_instance_and_is_read_back(
+    pool: Pool, pool_b: Pool, tmp_path: Path, keygen: FixedKeys
+) -> None:
+    async with (
+        running_instance(pool, tmp_path / "a", keygen) as a,
+        running_instance(pool_b, tmp_path / "b", keygen) as b,
+        httpx.AsyncClient(timeout=30) as client,
+    ):
+        # On A: a project under an organisation and under another project
+        camille = await _person(pool, keygen, "camille")
+        async with pool.acquire() as conn:
+            await organizations.create(
+                conn,
+                creator=camille,
+                username="velo",
+                organization_kind="association",
+                keygen=keygen,
+                env=_env(a),
+            )
+            await projects.create(
+                conn,
+                creator=camille,
+                username="maison",
+                fields=ProjectFields(),
+                keygen=keygen,
+                env=_env(a),
+                root=None,
+            )
+            fields = ProjectFields(
+                maturity="development",
+                starts_on=date(2026, 3, 1),
+                ends_on=date(2027, 6, 30),
+                license="https://www.gnu.org/licenses/agpl-3.0.html",
+                parent_organization="velo",
+                parent_project="maison",
+            )
+            jardin = await projects.create(
+                conn,
+                creator=camille,
+                username="jardin",
+                display_name="Jardin partagé",
+                fields=fields,
+                keygen=keygen,
+                env=_env(a),
+                root=None,
+            )
+        jardin_uri = a.urls.actor("jardin")
+
+        # On B: alex follows it (B fetches A's Group over HTTP), A accepts
+        alex = await _person(pool_b, keygen, "alex")
+        async with pool_b.acquire() as conn:
+            await b.federation.directory.actor(jardin_uri)
+            await follows.follow(conn, actor=alex, target=jardin_uri, urls=b.urls, clock=b.clock)
+
+        async def followed() -> bool:
+            async with pool.acquire() as conn:
+                return await follow_queries.count_followers(conn, jardin_uri) == 1
+
+        await eventually(followed, within=20)
+
+        # A's admin edits it: Update(Group) goes through B's signed inbox and its worker
+        async with pool.acquire() as conn:
+            await projects.update(
+                conn,
+                actor=jardin,
+                by=camille,
+                fields=dataclasses.replace(fields, maturity="testing"),
+                display_name="Jardin partagé des Murs",
+                summary="Un potager ouvert.",
+                keygen=keygen,
+                env=_env(a),
+                root=None,
+            )
+
+        async def updated() -> RemoteProject | None:
+            async with pool_b.acquire() as conn:
+                stored = await actor_queries.select_remote_actor(conn, jardin_uri)
+            found = parse_project(stored.raw) if stored is not None else None
+            return found if found is not None and found.maturity == "testing" else None
+
+        await eventually(updated, within=20)
+        read = await updated()
+        assert read == RemoteProject(
+            uri=jardin_uri,
+            maturity="testing",
+            starts_on=date(2026, 3, 1),
+            ends_on=date(2027, 6, 30),
+            license="https://www.gnu.org/licenses/agpl-3.0.html",
+            parent_organization_uri=a.urls.actor("velo"),
+            parent_project_uri=a.urls.actor("maison"),
+            contributors_uri=a.urls.actor_members("jardin"),
+            location_name="",
+        )
+        async with pool_b.acquire() as conn:
+            stored = await actor_queries.select_remote_actor(conn, jardin_uri)
+        assert stored is not None
+        assert stored.display_name == "Jardin partagé des Murs"
+
+        # B shows it as a project: maturity, dates, licence, parents
+        page = (await client.get(f"{b.base}/search", params={"q": jardin_uri})).text
+        assert "Jardin partagé des Murs" in page
+        assert "En test" in page
+        assert "2027-06-30" in page
+        assert "agpl-3.0" in page
+        assert a.urls.actor("maison") in page
+
+
+def test_a_hostile_project_document_is_read_without_a_crash() -> None:
+    base = {"id": "https://remote.example/p/1", "type": "Group", "kind": "Project"}
+    assert parse_project({**base, "type": "Person"}) is None
+    assert parse_project({**base, "id": "javascript:alert(1)"}) is None
+    hostile = parse_project(
+        {
+            **base,
+            "maturity": "legendary",
+            "startTime": "99999-01-01T00:00:00Z",
+            "endTime": "2020-01-01T00:00:00Z",
+            "license": "x\x00" * 10,
+            "parentOrganization": "javascript:alert(1)",
+            "parentProject": {"id": "https://remote.example/p/0", "nested": [[[[[]]]]]},
+            "contributors": ["not", "a", "url"],
+            "location": {"name": "L" * 10_000},
+        }
+    )
+    assert hostile is not None
+    assert hostile.maturity is None
+    assert hostile.starts_on is None
+    assert hostile.ends_on == date(2020, 1, 1)
+    assert hostile.license == ""
+    assert hostile.parent_organization_uri is None
+    assert hostile.parent_project_uri == "https://remote.example/p/0"
+    assert hostile.contributors_uri is None
+    assert len(hostile.location_name) == 200
+    backwards = parse_project({**base, "startTime": "2027-01-01", "endTime": "2026-01-01"})
+    assert backwards is not None
+    assert backwards.ends_on is None
+    assert json.dumps(backwards.uri)
