@@ -17,6 +17,7 @@ from fedicity.moderation import inbound as moderation_inbound
 from fedicity.organizations import inbound as organizations_inbound
 from fedicity.posts import inbound as posts_inbound
 from fedicity.posts.models import POST_TYPES
+from fedicity.projects import inbound as projects_inbound
 from fedicity.proposals import inbound as proposals_inbound
 from fedicity.stewardship import inbound as stewardship_inbound
 from fedicity.territories import inbound as territories_inbound
@@ -220,4 +221,6 @@ def build_router() -> Router[InboundContext]:
     for actor_type in sorted(ACTOR_TYPES):
         router.register("Update", actor_type)(actors_inbound.on_update_actor)
     router.register("Move")(moderation_inbound.on_move)
+    # A project publishing itself (projects/inbound.py).
+    router.register("Create", "Group")(projects_inbound.on_create_group)
     return router

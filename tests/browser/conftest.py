@@ -177,6 +177,22 @@ async def _seed(base: str) -> dict[str, str]:
         )
         assert response.status_code == 303, response.text
         workshop = response.headers["Location"]
+        # And starts a project in Montreuil, carried by no organisation.
+        response = await client.post(
+            "/projects",
+            data={
+                "csrf_token": token,
+                "username": "jardin_partage",
+                "display_name": "Jardin partagé des Murs à pêches",
+                "summary": f"Un potager ouvert à tous : {LONG_URL}",
+                "maturity": "development",
+                "starts_on": "2031-03-01",
+                "license": LONG_URL,
+                "territory": "93048",
+            },
+        )
+        assert response.status_code == 303, response.text
+        project = response.headers["Location"]
     for citizen in ("camille", "yanis"):
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             token = await _logged_in(client, citizen, DEMO_PASSWORD)
@@ -194,6 +210,9 @@ async def _seed(base: str) -> dict[str, str]:
         "proposal_new": "/proposals/new",
         "profile": "/@camille",
         "organization": "/organizations/mairie",
+        "projects": "/projects",
+        "project_new": "/projects/new",
+        "project": project,
         "territory": "/territoires/commune/93048",
         "settings": "/settings",
         "admin": "/admin",

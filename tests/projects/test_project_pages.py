@@ -9,15 +9,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import service as accounts
+from fedicity.actors import queries as actor_queries
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
+from fedicity.projects.parse import parse_project
 from fedicity.settings import Settings
 from fedicity.territories.service import prepare_serving
-from fedicity.web.app import create_app
-from tests.conftest import FixedKeys
+from fedicity.web.app import AppState, create_app
+from fedicity.workers.inbox import process_batch
+from tests.conftest import FixedKeys, fixed_keypairs
+from tests.inbox_helpers import actor_document, post_signed, seed_remote_actor
 from tests.territory_helpers import import_slice
 
 PASSWORD = "correct horse battery staple"
@@ -221,3 +226,65 @@ async def test_a_project_is_created_listed_located_announced_and_edited_from_the
         forbidden = await client.post("/projects/jardin/edit", form=_form(csrf, maturity="idea"))
         assert forbidden.status_code == 403
         assert (await client.get("/projects/nothing_here")).status_code == 404
+
+
+async def test_a_remote_project_publishing_itself_is_stored_and_shown_others_are_not(
+    app: Quart, pool: Pool, clock: FrozenClock, keygen: FixedKeys
+) -> None:
+    uri = "https://projets.example/actors/ruche"
+    keypair = fixed_keypairs()[3]
+    await seed_remote_actor(pool, uri, keypair, clock.now())
+    group = {
+        **actor_document(uri, keypair, username="ruche"),
+        "type": "Group",
+        "kind": "Project",
+        "name": "Ruche collective",
+        "maturity": "concept",
+        "startTime": "2026-04-01T00:00:00Z",
+        "license": "CC0",
+    }
+    client = app.test_client()
+    state: AppState = app.extensions["fedicity"]
+
+    async def receive(activity: dict[str, Any]) -> str:
+        response = await post_signed(
+            client, "/inbox", activity, key_id=uri + "#main-key", keypair=keypair, now=clock.now()
+        )
+        assert response.status_code == 202, await response.get_data(as_text=True)
+        await process_batch(
+            pool, directory=state.fed.directory, urls=state.urls, clock=clock, keygen=keygen
+        )
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT state, last_error FROM inbox_items WHERE activity_uri = $1",
+                activity["id"],
+            )
+        assert row is not None
+        return f"{row['state']}: {row['last_error'] or ''}"
+
+    def create(number: int, document: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{uri}/create/{number}",
+            "type": "Create",
+            "actor": uri,
+            "object": {k: v for k, v in document.items() if k != "@context"},
+        }
+
+    # Someone else's Group, or a Group that is no project: not read
+    other = {**group, "id": "https://projets.example/actors/autre"}
+    assert (await receive(create(1, other))).startswith("ignored")
+    assert (await receive(create(2, {**group, "kind": "Club"}))).startswith("ignored")
+    # The project's own: stored, and the search page shows it as a project
+    assert (await receive(create(3, group))).startswith("done")
+    async with pool.acquire() as conn:
+        stored = await actor_queries.select_remote_actor(conn, uri)
+    assert stored is not None
+    read = parse_project(stored.raw)
+    assert read is not None
+    assert read.maturity == "concept"
+    assert read.license == "CC0"
+    page = await (await client.get("/search", query_string={"q": uri})).get_data(as_text=True)
+    assert "Ruche collective" in page
+    assert "Concept" in page
+    assert "2026-04-01" in page
