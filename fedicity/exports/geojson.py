@@ -22,10 +22,10 @@ from fedicity.sanitize import safe_url
 from fedicity.territories.models import Territory
 from fedicity.urls import Urls
 
-MapKind = Literal["event", "organization", "proposal", "post"]
-KINDS: Final[tuple[MapKind, ...]] = ("event", "organization", "proposal", "post")
+MapKind = Literal["event", "organization", "proposal", "post", "project"]
+KINDS: Final[tuple[MapKind, ...]] = ("event", "organization", "proposal", "post", "project")
 # Per kind, so that a busy agenda cannot push the organisations off the map: at most
-# 4 x 200 markers, which Leaflet draws at once on a phone.
+# 5 x 200 markers, which Leaflet draws at once on a phone.
 MAX_PER_KIND: Final = 200
 MAX_NAME: Final = 120
 
@@ -107,7 +107,7 @@ def _located_item(item: LocatedItem, unnamed: Callable[[MapKind], str]) -> MapIt
     url = safe_url(item.url) or safe_url(item.object_uri)
     if url is None or item.latitude is None or item.longitude is None:
         return None
-    kind: MapKind = "proposal" if item.kind == "proposal" else "post"
+    kind: MapKind = item.kind if item.kind in ("proposal", "project") else "post"
     name = short_name(item.title or item.summary) or unnamed(kind)
     return MapItem(kind, name, url, item.latitude, item.longitude, starts_at=item.starts_at)
 
@@ -139,7 +139,7 @@ async def collect(
             i for i in (_organization_item(o, urls) for o in organizations) if i is not None
         ],
     }
-    for kind in ("proposal", "post"):
+    for kind in ("proposal", "post", "project"):
         located = await located_queries.select_placed(conn, scope_id, kind=kind, limit=MAX_PER_KIND)
         found[kind] = [i for i in (_located_item(x, unnamed) for x in located) if i is not None]
     return found

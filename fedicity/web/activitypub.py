@@ -137,11 +137,14 @@ async def _gone(error: Gone) -> Response:
     assert actor.deleted_at is not None
     if not wants_activitypub(request):
         return await problem_response(410, message("account_closed"))
+    former = "Person"
+    if actor.kind == "organization":
+        former = "Group" if actor.organization_kind == "project" else "Organization"
     response = activity_response(
         tombstone(
             state().urls.actor(actor.username),
             format_datetime(actor.deleted_at),
-            "Organization" if actor.kind == "organization" else "Person",
+            former,
         )
     )
     response.status_code = 410

@@ -31,6 +31,7 @@ KIND_LABELS: Final[dict[MapKind, str]] = {
     "organization": lazy("Organisation"),
     "proposal": lazy("Proposal"),
     "post": lazy("Post"),
+    "project": lazy("Project"),
 }
 # A territory code (COG, SIREN, a quartier's slug), optionally `level:` first.
 _TERRITORY = re.compile(r"(?:[a-z]{1,12}:)?[0-9A-Za-z-]{1,80}")

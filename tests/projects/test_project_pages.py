@@ -16,9 +16,12 @@ from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
+from fedicity.organizations import service as organizations
+from fedicity.organizations.service import Env
 from fedicity.projects.parse import parse_project
 from fedicity.settings import Settings
 from fedicity.territories.service import prepare_serving
+from fedicity.urls import Urls
 from fedicity.web.app import AppState, create_app
 from fedicity.workers.inbox import process_batch
 from tests.conftest import FixedKeys, fixed_keypairs
@@ -83,8 +86,20 @@ async def test_a_project_is_created_listed_located_announced_and_edited_from_the
     served = dataclasses.replace(settings, territory_level="epci", territory_code="200057875")
     assert await prepare_serving(pool, served) is not None
     async with pool.acquire() as conn:
+        people = []
         for name in ("camille", "dominique"):
-            await accounts.register(conn, username=name, password=PASSWORD, keygen=keygen)
+            account = await accounts.register(conn, username=name, password=PASSWORD, keygen=keygen)
+            people.append(await actor_queries.select_actor_by_id(conn, account.actor_id))
+        assert people[0] is not None
+        await organizations.create(
+            conn,
+            creator=people[0],
+            username="velo",
+            organization_kind="association",
+            display_name="Vélo Montreuil",
+            keygen=keygen,
+            env=Env(urls=Urls(served.base_url), clock=clock),
+        )
     app = create_app(served, pool=pool, clock=clock, keygen=keygen)
     async with app.test_app():
         client = app.test_client()
@@ -144,6 +159,12 @@ async def test_a_project_is_created_listed_located_announced_and_edited_from_the
         assert fields["Territoire"] == "Montreuil"
         assert document["@context"][-1]["maturity"] == "fc:maturity"
 
+        # On the map and in its GeoJSON, at the place picked
+        features = await (await client.get("/map/features.geojson")).get_json()
+        projects_on_map = [f for f in features["features"] if f["properties"]["kind"] == "project"]
+        assert [f["geometry"]["coordinates"] for f in projects_on_map] == [[2.453, 48.861]]
+        assert "Jardin partagé" in await (await client.get("/map")).get_data(as_text=True)
+
         # Located in Montreuil (the places API) and announced by its territories
         places = await (await client.get("/api/v1/places?type=project")).get_json()
         assert [item["url"] for item in places["items"]] == [
@@ -170,6 +191,21 @@ async def test_a_project_is_created_listed_located_announced_and_edited_from_the
         assert updates[-1]["id"] in await _announced(pool)
         document = await (await client.get("/actors/jardin", headers=AP)).get_json()
         assert document["maturity"] == "testing"
+
+        # Carried by an organisation its creator administers: the organisation owns it, and
+        # its page lists it
+        carried = await client.post(
+            "/projects", form=_form(csrf, username="atelier", parent_organization="velo")
+        )
+        assert carried.status_code == 303
+        page = await (await client.get("/projects/atelier")).get_data(as_text=True)
+        assert 'href="http://fedicity.test/organizations/velo"' in page
+        assert "Vélo Montreuil" in page
+        assert "/projects/atelier" in await (await client.get("/organizations/velo")).get_data(
+            as_text=True
+        )
+        document = await (await client.get("/actors/atelier", headers=AP)).get_json()
+        assert document["parentOrganization"] == "http://fedicity.test/actors/velo"
 
         # A sub-project, then the cycle its parent would make
         assert (
@@ -218,11 +254,15 @@ async def test_a_project_is_created_listed_located_announced_and_edited_from_the
         assert nul.status_code == 400
         async with pool.acquire() as conn:
             count = await conn.fetchval("SELECT count(*) FROM projects")
-        assert count == 2
+        assert count == 3
 
         # Only its admins edit it
         csrf = await _log_in(client, "dominique")
         assert (await client.get("/projects/jardin/edit")).status_code == 403
+        not_theirs = await client.post(
+            "/projects", form=_form(csrf, username="squat", parent_organization="velo")
+        )
+        assert not_theirs.status_code == 422
         forbidden = await client.post("/projects/jardin/edit", form=_form(csrf, maturity="idea"))
         assert forbidden.status_code == 403
         assert (await client.get("/projects/nothing_here")).status_code == 404
