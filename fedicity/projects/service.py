@@ -19,6 +19,7 @@ from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
+from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.organizations import queries as organization_queries
 from fedicity.organizations import service as organizations
@@ -298,8 +299,10 @@ async def _locate(
     root: Territory | None,
     keygen: KeyGenerator,
 ) -> None:
-    """A discoverable project in a territory is one of its items, announced by it."""
+    """A discoverable project in a territory is one of its items, announced by it; one taken
+    out of its territory leaves the territory's pages and map."""
     if territory is None or not actor.discoverable:
+        await located_queries.mark_deleted(conn, env.urls.actor(actor.username), project.updated_at)
         return
     settings = await organization_queries.select_settings(conn, actor.id)
     placed = settings.latitude is not None and settings.longitude is not None

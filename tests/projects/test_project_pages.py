@@ -191,6 +191,15 @@ async def test_a_project_is_created_listed_located_announced_and_edited_from_the
         assert updates[-1]["id"] in await _announced(pool)
         document = await (await client.get("/actors/jardin", headers=AP)).get_json()
         assert document["maturity"] == "testing"
+        places = await (await client.get("/api/v1/places?type=project")).get_json()
+        assert [item["title"] for item in places["items"]] == ["Jardin partagé des Murs à pêches"]
+        # Taken out of its territory, it leaves the territory's items
+        moved = await client.post(
+            "/projects/jardin/edit", form=_form(csrf, maturity="testing", territory="")
+        )
+        assert moved.status_code == 303
+        places = await (await client.get("/api/v1/places?type=project")).get_json()
+        assert places["items"] == []
 
         # Carried by an organisation its creator administers: the organisation owns it, and
         # its page lists it
