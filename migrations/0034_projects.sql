@@ -24,5 +24,5 @@ CREATE INDEX projects_parent_project ON projects (parent_project_id)
     WHERE parent_project_id IS NOT NULL;
 CREATE INDEX projects_parent_organization ON projects (parent_organization_id)
     WHERE parent_organization_id IS NOT NULL;
-CREATE INDEX projects_territory ON projects (territory_id, actor_id DESC);
-CREATE INDEX projects_maturity ON projects (maturity, actor_id DESC);
+-- No index on maturity or territory: the list reads newest first and stops at a page, and
+-- bench/projects.py measured no gain from them (1.18x and 1.26x the time without them).
