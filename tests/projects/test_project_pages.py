@@ -139,6 +139,12 @@ async def test_a_project_is_created_listed_located_announced_and_edited_from_the
         api_orgs = await (await client.get("/api/v1/organizations")).get_json()
         assert all(item["username"] != "jardin" for item in api_orgs["items"]), api_orgs
         assert (await client.get("/api/v1/organizations/jardin")).status_code == 404
+        table = Urls(served.base_url).territory_export("epci", "200057875", "organizations.csv")
+        csv_text = await (await client.get(table)).get_data(as_text=True)
+        assert "velo" in csv_text
+        assert "jardin" not in csv_text
+        found = await (await client.get("/search?q=jardin")).get_data(as_text=True)
+        assert '<span class="badge">Projet</span>' in found
         redirected = await client.get("/organizations/jardin?notice=saved")
         assert redirected.status_code == 303
         assert redirected.headers["Location"].endswith("/projects/jardin?notice=saved")
