@@ -110,8 +110,9 @@ async def update_task(conn: Connection, task_id: int, values: dict[str, Any]) ->
 
 
 async def upsert_remote_task(conn: Connection, values: dict[str, Any]) -> Task | None:
-    """A received action, new or replacing the stored one of the same URI and publisher; None
-    when a local action or another publisher's has that URI."""
+    """A received action, new or replacing the stored one of the same URI and publisher when it
+    is not older; None when a local action or another publisher's has that URI, or the copy is
+    older than the stored one."""
     columns = list(values)
     sets = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != "uri")
     row = await conn.fetchrow(
@@ -119,6 +120,7 @@ async def upsert_remote_task(conn: Connection, values: dict[str, Any]) -> Task |
             VALUES ({_placeholders(len(columns))}, false)
             ON CONFLICT (uri) DO UPDATE SET {sets}
              WHERE NOT actions.local AND actions.attributed_to = EXCLUDED.attributed_to
+               AND EXCLUDED.updated >= coalesce(actions.updated, actions.published)
             RETURNING {_TASK}""",
         *values.values(),
     )

@@ -267,7 +267,11 @@ async def claim_follow_up(ctx: InboundContext, document: Mapping[str, Any]) -> O
     if isinstance(task, str):
         return Outcome.ignored(task)
     stored = await followup_queries.upsert_remote_task(ctx.conn, {**task, "raw": dict(document)})
-    return Outcome.done() if stored else Outcome.ignored("this action belongs to someone else")
+    return (
+        Outcome.done()
+        if stored
+        else Outcome.ignored("this action belongs to someone else, or this copy is older")
+    )
 
 
 async def delete_stored_action(ctx: InboundContext, object_uri: str) -> Outcome | None:

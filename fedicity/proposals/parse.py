@@ -372,6 +372,7 @@ def task_from_ap(
     ends = parse_datetime(document.get("endTime"))
     if starts is not None and ends is not None and ends < starts:
         return "the action ends before it starts"
+    published = parse_datetime(document.get("published")) or now
     assignees = [
         uri
         for uri in (get_id(item) for item in as_list(document.get("assignedTo")))
@@ -390,6 +391,8 @@ def task_from_ap(
         "starts": starts,
         "ends": ends,
         "assignees": list(dict.fromkeys(assignees))[:MAX_ASSIGNEES],
-        "published": parse_datetime(document.get("published")) or now,
-        "updated": parse_datetime(document.get("updated")) or now,
+        "published": published,
+        # What orders the copies received (deliveries may arrive out of order): a Create
+        # without `updated` is as old as the action.
+        "updated": parse_datetime(document.get("updated")) or published,
     }
