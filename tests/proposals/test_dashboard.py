@@ -149,7 +149,7 @@ async def test_the_dashboard_lists_what_waits_for_me_and_the_action_form_refuses
     # When dominique opens her dashboard
     token = await _log_in(client, "dominique")
     board = await _text(client, "/dashboard")
-    votes_part, rest = board.split("Les propositions ouvertes de mes salons", 1)
+    votes_part, rest = board.split("Les propositions ouvertes de mes espaces", 1)
     proposals_part, rest = rest.split("Les actions dont je m", 1)
     mine_part, untaken_part = rest.split("que personne n", 1)
     # Then the vote she has not cast is there with its end, the one she cast is not
@@ -170,7 +170,7 @@ async def test_the_dashboard_lists_what_waits_for_me_and_the_action_form_refuses
     async with pool.acquire() as conn:
         await room_follows.follow(conn, room=open_room, actor=dominique, env=env)
     board = await _text(client, "/dashboard")
-    votes_part = board.split("Les propositions ouvertes de mes salons", 1)[0]
+    votes_part = board.split("Les propositions ouvertes de mes espaces", 1)[0]
     # Then its proposals show, but only the vote she may cast is to cast
     assert "Ailleurs" in votes_part
     assert "Réservé aux membres" not in votes_part

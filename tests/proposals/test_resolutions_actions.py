@@ -131,10 +131,10 @@ async def test_a_closed_vote_becomes_a_resolution_and_its_action_reaches_the_roo
         # When dominique follows the room from its page
         await log_in(http, "dominique")
         page = (await http.get(f"/rooms/{room.token}")).text
-        assert "Suivre ce salon" in page
+        assert "Suivre cet espace" in page
         followed = await http.post(f"/rooms/{room.token}/follow", data={"csrf_token": _csrf(page)})
         assert followed.status_code == 303
-        assert "Ne plus suivre ce salon" in (await http.get(f"/rooms/{room.token}")).text
+        assert "Ne plus suivre cet espace" in (await http.get(f"/rooms/{room.token}")).text
 
         # When camille opens a vote in the room for five minutes, and both vote for it
         env = _env(instance)
