@@ -221,6 +221,11 @@ async def delete_room_follow_by_activity(
     return bool(done.endswith(" 1"))
 
 
+async def delete_room_follows_of(conn: Connection, follower_uri: str) -> None:
+    """Every room follow of an actor (it deleted itself)."""
+    await conn.execute("DELETE FROM room_follows WHERE follower_uri = $1", follower_uri)
+
+
 async def is_following_room(conn: Connection, room_id: int, follower_uri: str) -> bool:
     """Whether an actor follows a room."""
     found: bool = await conn.fetchval(
@@ -258,47 +263,55 @@ async def select_room_by_uri(conn: Connection, uri: str) -> Room | None:
 
 # -- the dashboard -------------------------------------------------------------------------------
 
-# A citizen's rooms: those of the organisations they are an accepted member of, those they
-# follow, and those of their home territory and the territories above it.
-_MY_ROOMS = """
-SELECT r.id FROM rooms r
- WHERE r.organization_id IN (SELECT m.organization_id FROM memberships m
-                              WHERE m.member_uri = $1 AND m.state = 'accepted')
-    OR r.id IN (SELECT f.room_id FROM room_follows f WHERE f.follower_uri = $1)
-    OR r.territory_id IN (SELECT a.ancestor_id FROM territory_ancestors a
-                           WHERE a.descendant_id = $2)
-"""
+
+async def select_my_room_ids(
+    conn: Connection, me_uri: str, home_territory_id: int | None
+) -> list[int]:
+    """A citizen's rooms: those of the organisations they are an accepted member of, those they
+    follow, and those of their home territory and the territories above it (each part on its
+    own index; the dashboard's lists then read by room)."""
+    rows = await conn.fetch(
+        """SELECT r.id FROM rooms r JOIN memberships m ON m.organization_id = r.organization_id
+            WHERE m.member_uri = $1 AND m.state = 'accepted'
+           UNION
+           SELECT f.room_id FROM room_follows f WHERE f.follower_uri = $1
+           UNION
+           SELECT r.id FROM rooms r JOIN territory_ancestors a ON a.ancestor_id = r.territory_id
+            WHERE a.descendant_id = $2""",
+        me_uri,
+        home_territory_id,
+    )
+    return [row["id"] for row in rows]
 
 
 async def select_my_open_proposals(
-    conn: Connection, me_uri: str, home_territory_id: int | None, *, limit: int
+    conn: Connection, room_ids: list[int], *, limit: int
 ) -> list[Proposal]:
-    """Proposals of my rooms open for amendments or votes, the nearest deadline first."""
+    """Proposals of these rooms open for amendments or votes, the nearest deadline first."""
     rows = await conn.fetch(
         f"""SELECT {_PROPOSAL_COLUMNS} FROM proposals
-             WHERE room_id IN ({_MY_ROOMS}) AND state IN ('amendable', 'voting')
-             ORDER BY coalesce(voting_ends, amendable_until) NULLS LAST, id LIMIT $3""",
-        me_uri,
-        home_territory_id,
+             WHERE room_id = ANY($1::bigint[]) AND state IN ('amendable', 'voting')
+             ORDER BY coalesce(voting_ends, amendable_until) NULLS LAST, id LIMIT $2""",
+        room_ids,
         limit,
     )
     return [_proposal(row) for row in rows]
 
 
 async def select_votes_to_cast(
-    conn: Connection, me_uri: str, home_territory_id: int | None, now: datetime, *, limit: int
+    conn: Connection, me_uri: str, room_ids: list[int], now: datetime, *, limit: int
 ) -> list[Proposal]:
-    """Proposals of my rooms whose vote is open now and that I have not voted on (who may vote
-    is checked by the caller, as the ballot would be)."""
+    """Proposals of these rooms whose vote is open now and that I have not voted on (who may
+    vote is checked by the caller, as the ballot would be)."""
     rows = await conn.fetch(
         f"""SELECT {_PROPOSAL_COLUMNS} FROM proposals p
-             WHERE p.room_id IN ({_MY_ROOMS}) AND p.state = 'voting'
+             WHERE p.room_id = ANY($2::bigint[]) AND p.state = 'voting'
                AND (p.voting_opens IS NULL OR p.voting_opens <= $3) AND p.voting_ends > $3
                AND NOT EXISTS (SELECT FROM proposal_votes v
                                 WHERE v.proposal_id = p.id AND v.voter_uri = $1)
              ORDER BY p.voting_ends, p.id LIMIT $4""",
         me_uri,
-        home_territory_id,
+        room_ids,
         now,
         limit,
     )
@@ -317,17 +330,14 @@ async def select_my_tasks(conn: Connection, me_uri: str, *, limit: int) -> list[
     return [_task(row) for row in rows]
 
 
-async def select_untaken_tasks(
-    conn: Connection, me_uri: str, home_territory_id: int | None, *, limit: int
-) -> list[Task]:
-    """Unfinished actions of my rooms that nobody took, the nearest end first."""
+async def select_untaken_tasks(conn: Connection, room_ids: list[int], *, limit: int) -> list[Task]:
+    """Unfinished actions of these rooms that nobody took, the nearest end first."""
     rows = await conn.fetch(
         f"""SELECT {_TASK} FROM actions
-             WHERE room_id IN ({_MY_ROOMS}) AND cardinality(assignees) = 0
+             WHERE room_id = ANY($1::bigint[]) AND cardinality(assignees) = 0
                AND status NOT IN ('done', 'abandoned')
-             ORDER BY ends NULLS LAST, id LIMIT $3""",
-        me_uri,
-        home_territory_id,
+             ORDER BY ends NULLS LAST, id LIMIT $2""",
+        room_ids,
         limit,
     )
     return [_task(row) for row in rows]

@@ -322,3 +322,8 @@ async def claim_room_unfollow(ctx: InboundContext, activity: Mapping[str, Any]) 
     ):
         return Outcome.done("room unfollowed")
     return None
+
+
+async def forget_room_follower(ctx: InboundContext) -> None:
+    """A remote actor deleted itself: the rooms it followed no longer deliver to it."""
+    await followup_queries.delete_room_follows_of(ctx.conn, ctx.actor_uri)

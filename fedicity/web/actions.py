@@ -408,19 +408,19 @@ async def dashboard() -> str | WerkzeugResponse:
         return _login(url_for("actions.dashboard"))
     env = await request_env()
     me_uri = env.urls.actor(me.username)
-    home = me.home_territory_id
     async with state().db.acquire() as conn:
+        room_ids = await queries.select_my_room_ids(conn, me_uri, me.home_territory_id)
         open_proposals = await queries.select_my_open_proposals(
-            conn, me_uri, home, limit=DASHBOARD_LISTED
+            conn, room_ids, limit=DASHBOARD_LISTED
         )
         to_vote = []
         for proposal in await queries.select_votes_to_cast(
-            conn, me_uri, home, env.clock.now(), limit=DASHBOARD_LISTED
+            conn, me_uri, room_ids, env.clock.now(), limit=DASHBOARD_LISTED
         ):
             if await votes.may_vote(conn, proposal, me, env):
                 to_vote.append(proposal)
         my_tasks = await queries.select_my_tasks(conn, me_uri, limit=DASHBOARD_LISTED)
-        untaken = await queries.select_untaken_tasks(conn, me_uri, home, limit=DASHBOARD_LISTED)
+        untaken = await queries.select_untaken_tasks(conn, room_ids, limit=DASHBOARD_LISTED)
     return await render_template(
         "dashboard.html",
         open_proposals=open_proposals,

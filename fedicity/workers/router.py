@@ -32,6 +32,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         # An actor deleted itself: each domain forgets what it kept of it.
         await follows_inbound.forget_actor(ctx)
         await posts_inbound.forget_author(ctx)
+        await proposals_inbound.forget_room_follower(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
     event_outcome = await events_inbound.delete_stored_event(ctx, object_uri)
