@@ -26,6 +26,7 @@ from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.people import known_actors
 from fedicity.web.proposals import request_env, signed_in_actor
+from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.session import check_csrf
 from fedicity.web.signed_fetch import serves_activitystreams
 
@@ -172,7 +173,7 @@ async def new_action(token: str) -> str | WerkzeugResponse:
 
 
 @blueprint.post("/rooms/<token>/actions")
-async def create_action(token: str) -> WerkzeugResponse | tuple[str, int]:
+async def create_action(token: str) -> Response | WerkzeugResponse | tuple[str, int]:
     """Create an action; a refusal shows the form again with its message and what was typed."""
     me = await signed_in_actor()
     if me is None:
@@ -180,7 +181,11 @@ async def create_action(token: str) -> WerkzeugResponse | tuple[str, int]:
     room = await _room(token)
     form = await request.form
     resolution = await _resolution_of_form(form.get("resolution", ""))
+    # An action is published as the room's owner: the account's publishing limit applies.
+    wait = await posting_wait()
     try:
+        if wait is not None:
+            raise ProposalError("posting_too_fast")
         fields = _fields(form)
         async with state().db.acquire() as conn:
             task = await actions.create(
@@ -198,6 +203,8 @@ async def create_action(token: str) -> WerkzeugResponse | tuple[str, int]:
         page = await _form_page(
             room, resolution=resolution, values=values, error=message(refused.code)
         )
+        if wait is not None:
+            return too_fast(page, wait)
         return page, STATUS_OF.get(refused.code, 422)
     assert task.token is not None
     return redirect(url_for("actions.action_page", token=task.token), 303)
