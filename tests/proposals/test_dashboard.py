@@ -1,13 +1,17 @@
 """A citizen's dashboard shows their rooms' open proposals, the votes they may still cast and
 the actions they took or nobody took, each with its deadline (and says what to do when empty);
-the action form refuses hostile input with a precise status and message, creating nothing."""
+the action form refuses hostile input with a precise status and message, creating nothing. A
+resident's rooms are those of their territory and above, where the territory's actor speaks."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import service as accounts
@@ -17,11 +21,23 @@ from fedicity.actors.models import Actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Connection, Pool
 from fedicity.organizations import queries as organization_queries
-from fedicity.proposals import actions, drafts, lifecycle, room_follows, rooms, votes
+from fedicity.proposals import (
+    actions,
+    drafts,
+    followup_queries,
+    lifecycle,
+    room_follows,
+    rooms,
+    votes,
+)
 from fedicity.proposals.models import Room
-from fedicity.proposals.service import Env
+from fedicity.proposals.service import Env, ProposalError
+from fedicity.settings import Settings
+from fedicity.territories import queries as territory_queries
+from fedicity.territories import service as territory_service
 from fedicity.urls import Urls
 from tests.conftest import FixedKeys
+from tests.territory_helpers import import_slice
 
 URLS = Urls("http://fedicity.test")
 PASSWORD = "correct horse battery staple"
@@ -212,3 +228,81 @@ async def test_the_dashboard_lists_what_waits_for_me_and_the_action_form_refuses
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM actions") == 3
         assert await conn.fetchval("SELECT status FROM actions WHERE id = $1", mine.id) == "todo"
+
+
+async def test_a_residents_rooms_are_those_of_their_territory_and_above_and_speak_as_it(
+    pool: Pool, clock: FrozenClock, keygen: FixedKeys, tmp_path: Path, settings: Settings
+) -> None:
+    await import_slice(pool, tmp_path)
+    served = dataclasses.replace(settings, territory_level="region", territory_code="11")
+    assert await territory_service.prepare_serving(pool, served) is not None
+    async with pool.acquire() as conn:
+        region = await territory_queries.select_territory(conn, "region", "11")
+        montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+        other = await territory_queries.select_territory(conn, "commune", "93006")
+        assert region is not None
+        assert montreuil is not None
+        assert other is not None
+        env = Env(urls=URLS, clock=clock, keygen=keygen, root=region)
+        account = await accounts.register(
+            conn, username="boss", password=PASSWORD, keygen=keygen, is_admin=True
+        )
+        boss = await actor_queries.select_actor_by_id(conn, account.actor_id)
+        assert boss is not None
+        resident = await _citizen(conn, keygen, "resident")
+        await conn.execute(
+            "UPDATE actors SET home_territory_id = $1 WHERE id = $2", montreuil.id, resident.id
+        )
+        made = {
+            place.code: await rooms.create_room(
+                conn,
+                actor=boss,
+                name=f"Salon {place.code}",
+                description="",
+                env=env,
+                territory=place,
+            )
+            for place in (region, montreuil, other)
+        }
+        # Given a resident of Montreuil: the rooms of Montreuil and of its région are theirs,
+        # not another commune's
+        mine = await followup_queries.select_my_room_ids(conn, URLS.actor("resident"), montreuil.id)
+        assert sorted(mine) == sorted([made["11"].id, made["93048"].id])
+        # When a vote closes in Montreuil's room, the resolution speaks as Montreuil's actor and
+        # any citizen here may act on it (a territory's room is open to every local account)
+        proposal = await _vote(conn, boss, made["93048"], "Un banc place de la mairie", env)
+        await votes.vote_locally(conn, actor=resident, proposal=proposal, options=["Pour"], env=env)
+        await lifecycle.close(conn, actor=boss, proposal=proposal, env=env)
+        resolution = await followup_queries.select_resolution_of(conn, proposal.uri)
+        assert resolution is not None
+        territory_actor = await actor_queries.select_territory_actor(conn, montreuil.id)
+        assert territory_actor is not None
+        assert resolution.attributed_to == URLS.actor(territory_actor.username)
+        task = await actions.create(
+            conn,
+            actor=resident,
+            room=made["93048"],
+            fields=actions.TaskFields("Poser le banc"),
+            env=env,
+            resolution=resolution,
+        )
+        assert task.attributed_to == resolution.attributed_to
+        created = await conn.fetchrow(
+            "SELECT a.raw FROM outbox_activities a WHERE a.type = 'Create' AND a.object_uri = $1",
+            task.uri,
+        )
+        assert created is not None
+        assert created["raw"]["actor"] == resolution.attributed_to
+        assert created["raw"]["object"]["resolution"] == resolution.uri
+        # ... but not in another commune's room from this resolution
+        other_room = made["93006"]
+        with pytest.raises(ProposalError) as refused:
+            await actions.create(
+                conn,
+                actor=resident,
+                room=other_room,
+                fields=actions.TaskFields("Ailleurs"),
+                env=env,
+                resolution=resolution,
+            )
+        assert refused.value.code == "resolution_unknown"
