@@ -25,6 +25,10 @@ Kind = Literal[
     "waiting_list_promoted",
     # A report the recipient made was handled (the outcome, not the moderator's reasons).
     "report_resolved",
+    # News of a room the recipient follows: a new proposal, a resolution, an action or its change.
+    "room_proposal",
+    "room_resolution",
+    "room_action",
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from fedicity.activitypub.activities import activity
+from fedicity.activitypub.activities import EMBEDDED, activity
 from fedicity.activitypub.dates import format_datetime
 from fedicity.activitypub.vocab import AS_CONTEXT, PUBLIC
-from fedicity.proposals.models import Amendment, Comment, Proposal, Room, Tally
+from fedicity.proposals.models import Amendment, Comment, Proposal, Resolution, Room, Tally, Task
 from fedicity.textfmt import title_html
 from fedicity.urls import Urls
 
@@ -43,6 +43,23 @@ ROOM_EXTENSION: dict[str, Any] = {
     "Room": "fc:Room",
     "roomStatus": "fc:roomStatus",
     "membersOnly": "fc:membersOnly",
+}
+# A resolution is an Article and an action a Page (Mastodon shows both), with their fc: terms.
+FOLLOW_UP_EXTENSION: dict[str, Any] = {
+    "fc": "https://fedicity.org/ns#",
+    "kind": "fc:kind",
+    "adopted": "fc:adopted",
+    "tally": "fc:tally",
+    "taskStatus": "fc:taskStatus",
+    "assignedTo": {"@id": "fc:assignedTo", "@type": "@id"},
+    "resolution": {"@id": "fc:resolution", "@type": "@id"},
+}
+# The status of an action in words, in the text Mastodon shows (the instance speaks French).
+TASK_STATUS_WORDS = {
+    "todo": "à faire",
+    "in_progress": "en cours",
+    "done": "terminée",
+    "abandoned": "abandonnée",
 }
 # An amendment is a Note with the fc:Amendment type beside it (Mastodon shows the Note).
 AMENDMENT_EXTENSION: dict[str, Any] = {
@@ -229,6 +246,7 @@ def room_to_ap(room: Room, *, owner_uri: str, urls: Urls) -> dict[str, Any]:
     }
     if room.updated_at is not None:
         document["updated"] = format_datetime(room.updated_at)
+    document["followers"] = urls.room_followers(room.uri)
     return document
 
 
@@ -342,3 +360,134 @@ def amendment_create(note: Mapping[str, Any], urls: Urls) -> dict[str, Any]:
         cc=note["cc"],
         context=[AS_CONTEXT, urls.context],
     )
+
+
+def resolution_words(resolution: Resolution) -> str:
+    """The outcome of a vote in a sentence (French, as the instance's texts)."""
+    if resolution.outcome == "adopted":
+        return "Adoptée."
+    if resolution.outcome == "rejected":
+        return "Rejetée."
+    if resolution.outcome == "chosen" and resolution.chosen is not None:
+        return f"Option retenue : {resolution.chosen}."
+    if resolution.outcome == "tie":
+        return "Égalité : aucune option retenue."
+    return "Aucun vote exprimé."
+
+
+def resolution_to_ap(
+    resolution: Resolution, *, owner_followers: str, room_followers: str | None
+) -> dict[str, Any]:
+    """A resolution as an Article (fc:kind Resolution) in reply to its proposal, in its room's
+    context: its name, outcome, tally and the text as voted readable in Mastodon."""
+    tally = "".join(
+        f"<li>{escape(option)} : {count}</li>" for option, count in resolution.tally.items()
+    )
+    content = (
+        f"<p><strong>{escape(resolution_words(resolution))}</strong> "
+        f"{resolution.voters} votant(s).</p><ul>{tally}</ul>{resolution.content_html}"
+    )
+    document: dict[str, Any] = {
+        "@context": [AS_CONTEXT, FOLLOW_UP_EXTENSION],
+        "id": resolution.uri,
+        "type": "Article",
+        "kind": "Resolution",
+        "name": f"Résolution : {resolution.title}",
+        "content": content,
+        "url": resolution.uri,
+        "attributedTo": resolution.attributed_to,
+        "inReplyTo": resolution.proposal_uri,
+        "published": format_datetime(resolution.closed_at),
+        "to": [PUBLIC],
+        "cc": [owner_followers, *([room_followers] if room_followers else [])],
+        "tally": dict(resolution.tally),
+    }
+    if resolution.adopted is not None:
+        document["adopted"] = resolution.adopted
+    if resolution.room_uri:
+        document["context"] = resolution.room_uri
+    return document
+
+
+def task_text(task: Task, names: Mapping[str, str]) -> str:
+    """The line Mastodon shows under an action's title: its status and who took it."""
+    taken = ", ".join(names.get(uri, uri) for uri in task.assignees) or "personne"
+    return f"Statut : {TASK_STATUS_WORDS[task.status]} · Assignée à {taken}"
+
+
+def task_to_ap(
+    task: Task,
+    *,
+    owner_followers: str,
+    room_followers: str | None,
+    names: Mapping[str, str],
+) -> dict[str, Any]:
+    """An action as a Page (fc:kind Task) in its room's context, with its status, who took it,
+    its dates and its resolution; the status and assignees in words for Mastodon."""
+    content = (
+        f"<p><strong>{escape(task.title)}</strong></p>"
+        f"<p>{escape(task_text(task, names))}</p>{task.description_html}"
+    )
+    document: dict[str, Any] = {
+        "@context": [AS_CONTEXT, FOLLOW_UP_EXTENSION],
+        "id": task.uri,
+        "type": "Page",
+        "kind": "Task",
+        "name": task.title,
+        "content": content,
+        "url": task.uri,
+        "attributedTo": task.attributed_to,
+        "published": format_datetime(task.published),
+        "to": [PUBLIC],
+        "cc": [owner_followers, *([room_followers] if room_followers else [])],
+        "taskStatus": task.status,
+        "assignedTo": list(task.assignees),
+    }
+    optional = {
+        "context": task.room_uri,
+        "resolution": task.resolution_uri,
+        "startTime": _date(task.starts),
+        "endTime": _date(task.ends),
+        "updated": _date(task.updated),
+        "source": markdown_source(task.description_source),
+    }
+    document.update({key: value for key, value in optional.items() if value is not None})
+    return document
+
+
+def follow_up_activity(
+    type_: str, document: Mapping[str, Any], *, activity_id: str, now: datetime
+) -> dict[str, Any]:
+    """Create, Update or Delete of a resolution or an action, by its publisher, addressed like
+    it (a Delete carries a Tombstone)."""
+    embedded: Any = {key: value for key, value in document.items() if key != "@context"}
+    if type_ == "Delete":
+        embedded = {"id": document["id"], "type": "Tombstone"}
+    return activity(
+        type_,
+        id=activity_id,
+        actor=document["attributedTo"],
+        object=embedded,
+        to=document["to"],
+        cc=document["cc"],
+        published=format_datetime(now),
+        context=document["@context"],
+    )
+
+
+def room_follow_answer(
+    activity_uri: str, *, owner: str, follower: str, follow_uri: str | None, room_uri: str
+) -> dict[str, Any]:
+    """The owner's Accept of a Follow of its room, embedding the Follow."""
+    follow = activity("Follow", id=follow_uri, actor=follower, object=room_uri, context=EMBEDDED)
+    return activity("Accept", id=activity_uri, actor=owner, object=follow, to=[follower])
+
+
+def room_followers_collection(room: Room, count: int, urls: Urls) -> dict[str, Any]:
+    """A room's followers: how many, not who."""
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.room_followers(room.uri),
+        "type": "OrderedCollection",
+        "totalItems": count,
+    }

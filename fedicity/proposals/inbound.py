@@ -14,14 +14,18 @@ from fedicity.activitypub.accessors import get_id, get_str, get_type, host_of
 from fedicity.activitypub.dates import parse_datetime
 from fedicity.activitypub.routing import Outcome
 from fedicity.actors.context import InboundContext
-from fedicity.proposals import amendments, comments, queries, votes
+from fedicity.proposals import amendments, comments, followup_queries, queries, room_follows, votes
+from fedicity.proposals.models import Room
 from fedicity.proposals.parse import (
     comment_target,
     content_of,
     from_ap,
     is_amendment_document,
+    kind_of,
+    resolution_from_ap,
     source_of,
     stance_of,
+    task_from_ap,
     vote_target,
 )
 from fedicity.proposals.service import Env, ProposalError
@@ -215,7 +219,11 @@ async def claim_created(
     """A created Note that belongs to one of our proposals, handled; None for anything else.
 
     A Mastodon-shaped poll vote is a ballot, an amendment is an amendment, and any other Note in
-    reply to the proposal (a Mastodon reply too) is a comment: none of them is a post."""
+    reply to the proposal (a Mastodon reply too) is a comment: none of them is a post. Another
+    fedicity's resolution (Article) or action (Page) is kept as such, not as a post."""
+    follow_up = await claim_follow_up(ctx, document)
+    if follow_up is not None:
+        return follow_up
     if await is_vote(ctx, document):
         return await on_vote(ctx, activity, document)
     if await is_amendment(ctx, document):
@@ -228,7 +236,94 @@ async def claim_created(
 async def claim_updated(
     ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
 ) -> Outcome | None:
-    """An edited comment on one of our proposals, replaced; None for anything else."""
+    """An edited comment on one of our proposals, replaced; an action updated by its
+    publisher, replaced; None for anything else."""
+    follow_up = await claim_follow_up(ctx, document)
+    if follow_up is not None:
+        return follow_up
     if await is_comment_edit(ctx, document):
         return await on_comment_edit(ctx, activity, document)
     return None
+
+
+async def claim_follow_up(ctx: InboundContext, document: Mapping[str, Any]) -> Outcome | None:
+    """A resolution (Article, fc:kind Resolution) or an action (Page, fc:kind Task) of another
+    fedicity, stored (an action replaced when it comes again); ours are ours already; None for
+    anything else."""
+    kind = kind_of(document)
+    wanted = {"Article": "Resolution", "Page": "Task"}.get(get_type(document) or "")
+    if kind is None or kind != wanted:
+        return None
+    if host_of(get_id(document) or "") == host_of(ctx.urls.base):
+        return Outcome.done("ours: kept from our own rows")
+    now = ctx.clock.now()
+    if kind == "Resolution":
+        values = resolution_from_ap(document, actor_uri=ctx.actor_uri, now=now)
+        if isinstance(values, str):
+            return Outcome.ignored(values)
+        saved = await followup_queries.insert_resolution(ctx.conn, values, raw=dict(document))
+        return Outcome.done() if saved else Outcome.ignored("this proposal has its resolution")
+    task = task_from_ap(document, actor_uri=ctx.actor_uri, now=now)
+    if isinstance(task, str):
+        return Outcome.ignored(task)
+    stored = await followup_queries.upsert_remote_task(ctx.conn, {**task, "raw": dict(document)})
+    return (
+        Outcome.done()
+        if stored
+        else Outcome.ignored("this action belongs to someone else, or this copy is older")
+    )
+
+
+async def delete_stored_action(ctx: InboundContext, object_uri: str) -> Outcome | None:
+    """Delete of a remote action we keep: removed when its publisher asks; None when no action
+    has that id."""
+    task = await followup_queries.select_task(ctx.conn, object_uri)
+    if task is None:
+        return None
+    if task.local or task.attributed_to != ctx.actor_uri:
+        return Outcome.ignored("only the action's publisher can delete it")
+    await followup_queries.delete_task(ctx.conn, task.id)
+    return Outcome.done()
+
+
+async def _local_room(ctx: InboundContext, uri: str | None) -> Room | None:
+    if uri is None or host_of(uri) != host_of(ctx.urls.base):
+        return None
+    return await followup_queries.select_room_by_uri(ctx.conn, uri)
+
+
+async def claim_room_follow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome | None:
+    """A Follow of one of our rooms (sent to its owner's inbox or the shared inbox): kept and
+    accepted by the owner; None when the object is not a room of ours."""
+    room = await _local_room(ctx, get_id(activity.get("object")))
+    if room is None:
+        return None
+    try:
+        await room_follows.receive_follow(
+            ctx.conn, room=room, follower=ctx.actor_uri, follow_uri=get_id(activity), env=_env(ctx)
+        )
+    except ProposalError as refused:
+        return Outcome.ignored(f"room follow refused: {refused}")
+    return Outcome.done("room followed")
+
+
+async def claim_room_unfollow(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome | None:
+    """Undo(Follow) of one of our rooms (embedded, or by the Follow's id): the follow ends; None
+    when it is not about a room follow."""
+    undone = activity.get("object")
+    follow_uri = get_id(undone)
+    if isinstance(undone, Mapping):
+        room = await _local_room(ctx, get_id(undone.get("object")))
+        if room is not None:
+            ended = await followup_queries.delete_room_follow(ctx.conn, room.id, ctx.actor_uri)
+            return Outcome.done() if ended else Outcome.ignored("there was no such follow")
+    if follow_uri is not None and await followup_queries.delete_room_follow_by_activity(
+        ctx.conn, follow_uri, ctx.actor_uri
+    ):
+        return Outcome.done("room unfollowed")
+    return None
+
+
+async def forget_room_follower(ctx: InboundContext) -> None:
+    """A remote actor deleted itself: the rooms it followed no longer deliver to it."""
+    await followup_queries.delete_room_follows_of(ctx.conn, ctx.actor_uri)

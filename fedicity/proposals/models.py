@@ -223,3 +223,65 @@ class Room:
     def open(self) -> bool:
         """Whether new proposals may be written in it."""
         return self.status == "open"
+
+
+ResolutionOutcome = Literal["adopted", "rejected", "chosen", "tie", "none"]
+TaskStatus = Literal["todo", "in_progress", "done", "abandoned"]
+TASK_STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
+# A task nobody needs to look at any more.
+FINISHED_STATUSES: tuple[TaskStatus, ...] = ("done", "abandoned")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a closed vote decided, linked to its proposal and room: ours (token, proposal_id)
+    or another fedicity's, received."""
+
+    id: int
+    uri: str
+    token: str | None
+    proposal_id: int | None
+    proposal_uri: str
+    room_id: int | None
+    room_uri: str | None
+    attributed_to: str
+    title: str
+    adopted: bool | None
+    outcome: ResolutionOutcome
+    chosen: str | None
+    tally: dict[str, int]
+    voters: int
+    content_html: str
+    closed_at: datetime
+    local: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Task:
+    """An action of a room (a task), maybe following a resolution; `assignees` are the actor
+    URIs of the contributors who took it."""
+
+    id: int
+    uri: str
+    token: str | None
+    local: bool
+    room_id: int | None
+    room_uri: str | None
+    resolution_uri: str | None
+    attributed_to: str
+    created_by: str
+    title: str
+    description_html: str
+    description_source: str | None
+    status: TaskStatus
+    starts: datetime | None
+    ends: datetime | None
+    assignees: tuple[str, ...]
+    published: datetime
+    updated: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """Done or abandoned."""
+        return self.status in FINISHED_STATUSES

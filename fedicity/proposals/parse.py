@@ -22,6 +22,7 @@ from fedicity.proposals.models import (
     MAX_OPTIONS,
     STANCES,
     STATES,
+    TASK_STATUSES,
     Attachment,
     Ballot,
     Electorate,
@@ -266,3 +267,132 @@ def from_ap(
         attachments=attachments_of(document),
         content_source=source_of(document),
     )
+
+
+MAX_FOLLOW_UP_TITLE = 200
+MAX_TALLY_OPTIONS = 20
+MAX_ASSIGNEES = 100
+
+
+def kind_of(document: Mapping[str, Any]) -> str | None:
+    """`fc:kind` of an Article or Page: "Resolution", "Task", or None."""
+    kind = document.get("kind")
+    return kind if isinstance(kind, str) else None
+
+
+def _publisher_refusal(document: Mapping[str, Any], actor_uri: str) -> str | None:
+    uri = get_id(document)
+    if uri is None or host_of(uri) != host_of(actor_uri):
+        return "the object is not on its publisher's host"
+    if get_id(document.get("attributedTo")) != actor_uri:
+        return "the object's publisher is not the activity's actor"
+    return None
+
+
+def _clean_text(value: object, limit: int) -> str:
+    return value.replace("\x00", "").strip()[:limit] if isinstance(value, str) else ""
+
+
+def _same_host(uri: str | None, other: str) -> str | None:
+    return uri if uri is not None and host_of(uri) == host_of(other) else None
+
+
+def _tally_of(document: Mapping[str, Any]) -> dict[str, int]:
+    raw = document.get("tally")
+    tally: dict[str, int] = {}
+    if not isinstance(raw, Mapping):
+        return tally
+    for option, count in list(raw.items())[:MAX_TALLY_OPTIONS]:
+        if (
+            isinstance(option, str)
+            and isinstance(count, int)
+            and not isinstance(count, bool)
+            and 0 <= count <= MAX_INT4
+        ):
+            tally[_clean_text(option, MAX_ATTACHMENT_NAME)] = count
+    return tally
+
+
+def resolution_from_ap(
+    document: Mapping[str, Any], *, actor_uri: str, now: datetime
+) -> dict[str, Any] | str:
+    """A received resolution's columns, or why it is refused: published by the activity's actor
+    on its own host, about a proposal of that host (its content sanitized)."""
+    refusal = _publisher_refusal(document, actor_uri)
+    if refusal is not None:
+        return refusal
+    uri = get_id(document) or ""
+    proposal_uri = _same_host(get_id(document.get("inReplyTo")), uri)
+    if proposal_uri is None:
+        return "the resolution is not of a proposal of its publisher's host"
+    tally = _tally_of(document)
+    adopted = document.get("adopted")
+    adopted = adopted if isinstance(adopted, bool) else None
+    title = _clean_text(document.get("name"), 500).removeprefix("Résolution : ")
+    return {
+        "uri": uri,
+        "proposal_uri": proposal_uri,
+        "room_uri": _same_host(get_id(document.get("context")), uri),
+        "attributed_to": actor_uri,
+        "title": title[:MAX_FOLLOW_UP_TITLE] or "—",
+        "adopted": adopted,
+        "outcome": "none"
+        if adopted is None and not tally
+        else ("adopted" if adopted else "rejected")
+        if adopted is not None
+        else "chosen",
+        "chosen": max(tally, key=lambda option: tally[option])
+        if adopted is None and tally
+        else None,
+        "tally": tally,
+        "voters": 0,
+        "content_html": content_of(document),
+        "closed_at": parse_datetime(document.get("published")) or now,
+        "local": False,
+        "created_at": now,
+    }
+
+
+def task_from_ap(
+    document: Mapping[str, Any], *, actor_uri: str, now: datetime
+) -> dict[str, Any] | str:
+    """A received action's columns, or why it is refused: published by the activity's actor on
+    its own host, with a known status and sensible dates."""
+    refusal = _publisher_refusal(document, actor_uri)
+    if refusal is not None:
+        return refusal
+    uri = get_id(document) or ""
+    status = document.get("taskStatus")
+    if status not in TASK_STATUSES:
+        return "the action's status is unknown"
+    title = _clean_text(document.get("name"), MAX_FOLLOW_UP_TITLE)
+    if not title:
+        return "the action has no name"
+    starts = parse_datetime(document.get("startTime"))
+    ends = parse_datetime(document.get("endTime"))
+    if starts is not None and ends is not None and ends < starts:
+        return "the action ends before it starts"
+    published = parse_datetime(document.get("published")) or now
+    assignees = [
+        uri
+        for uri in (get_id(item) for item in as_list(document.get("assignedTo")))
+        if uri is not None and safe_url(uri) is not None
+    ]
+    return {
+        "uri": uri,
+        "room_uri": _same_host(get_id(document.get("context")), uri),
+        "resolution_uri": _same_host(get_id(document.get("resolution")), uri),
+        "attributed_to": actor_uri,
+        "created_by": actor_uri,
+        "title": title,
+        "description_html": content_of(document),
+        "description_source": source_of(document),
+        "status": status,
+        "starts": starts,
+        "ends": ends,
+        "assignees": list(dict.fromkeys(assignees))[:MAX_ASSIGNEES],
+        "published": published,
+        # What orders the copies received (deliveries may arrive out of order): a Create
+        # without `updated` is as old as the action.
+        "updated": parse_datetime(document.get("updated")) or published,
+    }

@@ -6,7 +6,9 @@ The operations live in files named by their job: `drafts` (writing a proposal), 
 (the automatic phase changes). Every rule is enforced there, for local and federated actors
 alike. Each public state change, each new vote, comment or amendment publishes the Question
 again (`Update`) in the same transaction, to the author's followers and every remote voter
-(delivered to them, never listed in the addressing, so secret ballots stay secret).
+(delivered to them, never listed in the addressing, so secret ballots stay secret), and to the
+room's remote followers; a closed vote becomes a resolution (`resolutions`), and a room's
+actions and followers live in `actions` and `room_follows`.
 """
 
 from __future__ import annotations
@@ -122,18 +124,34 @@ async def announce(conn: Connection, proposal: Proposal, env: Env, *, first: boo
         followers=env.urls.actor_followers(author.username),
         now=env.clock.now(),
     )
+    from fedicity.proposals import resolutions, room_follows
+
     voters = await queries.select_remote_voter_uris(conn, proposal.id)
     extra = {proposal.organization_uri} if proposal.organization_uri else set()
+    # A room's remote followers get every activity of its proposals.
+    room_followers = await room_follows.remote_followers(conn, proposal.room_id)
     await publish(
         conn,
         actor=author,
         activity=activity,
-        audience=Audience(frozenset(voters) | frozenset(extra), followers=True),
+        audience=Audience(frozenset(voters) | frozenset(extra) | room_followers, followers=True),
         urls=env.urls,
         clock=env.clock,
     )
+    if first:
+        await room_follows.tell_local_followers(
+            conn,
+            room_id=proposal.room_id,
+            kind="room_proposal",
+            actor_uri=proposal.author_uri,
+            object_uri=proposal.uri,
+            env=env,
+        )
     if first and proposal.territory_id is not None and env.root is not None:
         await _locate(conn, proposal, env, activity["id"])
+    # Every closing goes through here, in its transaction: the decision is recorded once.
+    if proposal.state == "closed":
+        await resolutions.record(conn, proposal, env)
 
 
 async def _locate(conn: Connection, proposal: Proposal, env: Env, activity_uri: str) -> None:

@@ -181,6 +181,17 @@ async def _eligible(
         raise ProposalError("not_eligible", "only the organisation's members may vote")
 
 
+async def may_vote(conn: Connection, proposal: Proposal, actor: Actor, env: Env) -> bool:
+    """Whether a citizen here is in a proposal's electorate (the ballot's own check)."""
+    try:
+        await _eligible(
+            conn, proposal, env.urls.actor(actor.username), actor.home_territory_id, env.urls
+        )
+    except ProposalError:
+        return False
+    return True
+
+
 def _chosen(proposal: Proposal, options: list[str], now: datetime) -> list[str]:
     """The options of a ballot while the vote is open: each one of the proposal's, one only for
     a single choice."""

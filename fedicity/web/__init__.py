@@ -121,6 +121,7 @@ async def _template_globals() -> dict[str, object]:
 
 def _register_blueprints(app: Quart) -> None:
     from fedicity.web.accounts import blueprint as accounts_blueprint
+    from fedicity.web.actions import blueprint as actions_blueprint
     from fedicity.web.activitypub import blueprint as activitypub_blueprint
     from fedicity.web.admin import blueprint as admin_blueprint
     from fedicity.web.admin_content import blueprint as admin_content_blueprint
@@ -164,6 +165,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(territories_blueprint)
     app.register_blueprint(proposals_blueprint)
     app.register_blueprint(rooms_blueprint)
+    app.register_blueprint(actions_blueprint)
     app.register_blueprint(events_blueprint)
     app.register_blueprint(organizations_blueprint)
     app.register_blueprint(media_blueprint)

@@ -167,6 +167,20 @@ MESSAGES: dict[str, str] = {
     "trusted_domains_invalid": lazy(
         "Type at most 50 server names such as example.org, one per line."
     ),
+    # resolutions and actions
+    "text_invalid": lazy("A text may not hold invisible control characters."),
+    "action_title_invalid": lazy("An action needs a title of at most 200 characters."),
+    "link_unsafe": lazy("Links must be web addresses (http:// or https://)."),
+    "action_date_invalid": lazy("Dates are between 1970 and 2200, such as 2026-06-30."),
+    "action_dates_invalid": lazy("An action cannot end before it starts."),
+    "action_status_invalid": lazy("An action is to do, in progress, done or abandoned."),
+    "action_unknown": lazy("No such action."),
+    "action_finished": lazy("This action is finished."),
+    "already_taken": lazy("You already take part in this action."),
+    "not_taken": lazy("You do not take part in this action."),
+    "too_many": lazy("There are too many already."),
+    "resolution_unknown": lazy("This resolution is not of this room."),
+    "resolution_not_adopted": lazy("Only an adopted resolution leads to actions."),
     # domain policies and block lists
     "policy_action_invalid": lazy("Choose a policy from the list."),
     "policy_empty": lazy("Without suspension or silence, reject media or reports (or both)."),

@@ -21,7 +21,7 @@ from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
 from fedicity.proposals import amendments as proposal_amendments
 from fedicity.proposals import comments as proposal_comments
-from fedicity.proposals import drafts, lifecycle, queries, service, votes
+from fedicity.proposals import drafts, followup_queries, lifecycle, queries, service, votes
 from fedicity.proposals.document import comment_to_ap
 from fedicity.proposals.models import STATES, Proposal, Room
 from fedicity.proposals.service import Env, ProposalError
@@ -214,11 +214,23 @@ async def proposals_index() -> str | Response | WerkzeugResponse | tuple[str, in
         page = rows[:PAGE_SIZE]
         rooms = await queries.select_open_rooms(conn)
         people = await known_actors(conn, urls, (p.author_uri for _, p in page))
+        # Another fedicity's proposals show the resolution it sent, and the actions that follow.
+        decided = await followup_queries.select_resolutions_of(
+            conn, [p.uri for _, p in page if not p.local]
+        )
+        follow_ups = {
+            r.proposal_uri: (
+                r,
+                await followup_queries.select_resolution_tasks(conn, r.uri, limit=20),
+            )
+            for r in decided
+        }
     more = len(rows) > PAGE_SIZE
     return await render_template(
         "proposals.html",
         proposals=[p for _, p in page],
         people=people,
+        follow_ups=follow_ups,
         states=[s for s in STATES if s != "draft"],
         rooms=rooms,
         chosen_state=chosen_state or "",
@@ -373,6 +385,7 @@ async def _page(proposal: Proposal, me: Actor | None, failure: Failure | None = 
         amendments = await queries.select_amendments(conn, proposal.id)
         room = await queries.select_room(conn, proposal.room_id) if proposal.room_id else None
         trusted = await votes.trusted_domains(conn, proposal)
+        resolution = await followup_queries.select_resolution_of(conn, proposal.uri)
         people = await known_actors(
             conn,
             env.urls,
@@ -402,6 +415,7 @@ async def _page(proposal: Proposal, me: Actor | None, failure: Failure | None = 
         amendments=amendments,
         room=room,
         trusted_domains=trusted,
+        resolution=resolution,
         amendable=proposal.state == "amendable"
         and (proposal.amendable_until is None or env.clock.now() < proposal.amendable_until),
         me=me,

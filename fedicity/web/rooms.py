@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.activitypub.vocab import ACTIVITY_JSON
 from fedicity.actors import queries as actor_queries
-from fedicity.proposals import drafts, queries, rooms
+from fedicity.proposals import drafts, followup_queries, queries, rooms
 from fedicity.proposals.models import STATES, Room
 from fedicity.proposals.service import ProposalError
 from fedicity.web.app import state
@@ -107,6 +107,11 @@ async def room_page(token: str) -> str | Response:
         owner_uri = await rooms.owner_uri(conn, room, env)
         people = await known_actors(conn, env.urls, [owner_uri])
         manages = me is not None and await rooms.may_manage(conn, room, me, env)
+        tasks = await followup_queries.select_room_tasks(conn, room.id, limit=200)
+        following = me is not None and await followup_queries.is_following_room(
+            conn, room.id, env.urls.actor(me.username)
+        )
+        followers = await followup_queries.count_room_followers(conn, room.id)
     by_state = {name: [p for p in found if p.state == name] for name in STATES if name != "draft"}
     return await render_template(
         "room.html",
@@ -116,6 +121,9 @@ async def room_page(token: str) -> str | Response:
         by_state=by_state,
         me=me,
         manages=manages,
+        tasks=tasks,
+        following=following,
+        followers=followers,
         error=query_error(),
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +33,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         # An actor deleted itself: each domain forgets what it kept of it.
         await follows_inbound.forget_actor(ctx)
         await posts_inbound.forget_author(ctx)
+        await proposals_inbound.forget_room_follower(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
     event_outcome = await events_inbound.delete_stored_event(ctx, object_uri)
@@ -42,6 +43,9 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     comment_outcome = await proposals_inbound.delete_stored_comment(ctx, object_uri)
     if comment_outcome is not None:
         return comment_outcome
+    action_outcome = await proposals_inbound.delete_stored_action(ctx, object_uri)
+    if action_outcome is not None:
+        return action_outcome
     return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
@@ -88,6 +92,9 @@ async def on_undo_by_id(ctx: InboundContext, activity: Mapping[str, Any]) -> Out
     undone = get_id(activity.get("object"))
     if undone is None:
         return Outcome.ignored("the Undo has no object")
+    room_outcome = await proposals_inbound.claim_room_unfollow(ctx, activity)
+    if room_outcome is not None:
+        return room_outcome
     for undo in (posts_inbound.undo_interaction_by_id, follows_inbound.undo_follow_by_id):
         outcome = await undo(ctx, undone)
         if outcome is not None:
@@ -168,9 +175,28 @@ EVENTS_SHARED: dict[str, Wrapper] = {
     "Join": lambda events: organizations_first(organizations_inbound.on_join, events),
     "Leave": lambda events: organizations_first(organizations_inbound.on_leave, events),
 }
+
+
+def rooms_first(
+    claim: Callable[[InboundContext, Mapping[str, Any]], Awaitable[Outcome | None]],
+    other: Handler[InboundContext],
+) -> Handler[InboundContext]:
+    """A Follow (or its Undo) of one of our rooms to the room follows, anything else to `other`
+    (a room is not an actor: its owner's inbox receives them)."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        claimed = await claim(ctx, activity)
+        return claimed if claimed is not None else await other(ctx, activity)
+
+    handler.__doc__ = f"Rooms first, then {getattr(other, '__name__', 'the others')}."
+    return handler
+
+
 FOLLOWS_SHARED: dict[str, Wrapper] = {
     "Accept": lambda follows: invite_answers_first(follows, accept=True),
     "Reject": lambda follows: invite_answers_first(follows, accept=False),
+    "Follow": lambda follows: rooms_first(proposals_inbound.claim_room_follow, follows),
+    "Undo": lambda follows: rooms_first(proposals_inbound.claim_room_unfollow, follows),
 }
 POSTS_SHARED: dict[str, Wrapper] = {
     "Create": with_wall,

@@ -193,6 +193,7 @@ async def _seed(base: str) -> dict[str, str]:
         )
         assert response.status_code == 303, response.text
         project = response.headers["Location"]
+        follow_ups = await _follow_ups(client, token)
     for citizen in ("camille", "yanis"):
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             token = await _logged_in(client, citizen, DEMO_PASSWORD)
@@ -225,7 +226,70 @@ async def _seed(base: str) -> dict[str, str]:
         "search": "/search?q=f%C3%AAte",
         # A visitor sees the remote follow form on an actor's page.
         "profile_visitor": "/@camille",
+        **follow_ups,
         **reports,
+    }
+
+
+async def _follow_ups(client: httpx.AsyncClient, token: str) -> dict[str, str]:
+    """Through the forms: a room of the served territory, a proposal in it whose vote is closed
+    at once (its resolution), an action following it taken by its author; their pages and the
+    dashboard."""
+    response = await client.post(
+        "/rooms",
+        data={
+            "csrf_token": token,
+            "owner": "territory",
+            "territory": "",
+            "name": "Mobilités douces et pistes cyclables de la commune",
+            "description": f"Les pistes cyclables. Voir {LONG_URL}",
+        },
+    )
+    assert response.status_code == 303, response.text
+    room = response.headers["Location"]
+    response = await client.post(
+        "/proposals",
+        data={
+            "csrf_token": token,
+            "title": "Une piste cyclable rue de Paris",
+            "text": f"Peindre la piste. {LONG_WORD}",
+            "territory": "93048",
+            "room": room.rstrip("/").rsplit("/", 1)[-1],
+        },
+    )
+    assert response.status_code == 303, response.text
+    proposal = response.headers["Location"]
+    for path, data in (
+        ("/state", {"action": "voting", "days": "7"}),
+        ("/vote", {"option": "Pour"}),
+        ("/state", {"action": "close"}),
+    ):
+        response = await client.post(proposal + path, data={"csrf_token": token, **data})
+        assert response.status_code == 303, response.text
+    found = re.search(r'href="[^"]*(/resolutions/[^"/]+)"', (await client.get(proposal)).text)
+    assert found is not None, "no resolution linked from the closed proposal"
+    resolution = found.group(1)
+    response = await client.post(
+        room + "/actions",
+        data={
+            "csrf_token": token,
+            "resolution": resolution.rsplit("/", 1)[-1],
+            "title": "Acheter la peinture et réserver la voirie pour le marquage",
+            "description": f"Le devis : {LONG_URL}",
+            "starts": "2031-03-01",
+            "ends": "2031-03-31",
+        },
+    )
+    assert response.status_code == 303, response.text
+    action = response.headers["Location"]
+    response = await client.post(action + "/take", data={"csrf_token": token})
+    assert response.status_code == 303, response.text
+    return {
+        "room": room,
+        "resolution": resolution,
+        "action": action,
+        "action_new": room + "/actions/new",
+        "dashboard": "/dashboard",
     }
 
 

@@ -29,7 +29,7 @@ from fedicity.events.models import Location
 from fedicity.events.service import EventInput
 from fedicity.organizations import queries as organization_queries
 from fedicity.posts import service as posts
-from fedicity.proposals import comments, drafts, lifecycle, rooms
+from fedicity.proposals import actions, comments, drafts, followup_queries, lifecycle, rooms
 from fedicity.proposals.service import Env
 from fedicity.settings import Settings
 from fedicity.urls import new_token
@@ -66,6 +66,9 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "admin_dashboard.dashboard",
         "metrics.metrics",
         "accounts.delete_account",
+        "actions.dashboard",
+        "actions.edit_action_form",
+        "actions.new_action",
         "accounts.export_archive",
         "accounts.export_calendar",
         "accounts.export_following",
@@ -256,6 +259,21 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
             conn, actor=camille, proposal=opened, stance="for", text="Oui", env=env
         )
         hidden = await drafts.create_draft(conn, actor=camille, title="Brouillon", text="", env=env)
+        in_room = await lifecycle.open_voting(
+            conn,
+            actor=camille,
+            proposal=await drafts.create_draft(
+                conn, actor=camille, title="Une piste", text="", env=env, room=room
+            ),
+            ends=now + timedelta(days=1),
+            env=env,
+        )
+        await lifecycle.close(conn, actor=camille, proposal=in_room, env=env)
+        resolution = await followup_queries.select_resolution_of(conn, in_room.uri)
+        assert resolution is not None
+        task = await actions.create(
+            conn, actor=camille, room=room, fields=actions.TaskFields("Peindre"), env=env
+        )
         activity_id = urls.activity(new_token())
         activity: dict[str, Any] = {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -292,6 +310,9 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "proposals.replies": path(opened.uri) + "/replies",
         "proposals.comment_document": path(comment.uri),
         "rooms.room_page": f"/rooms/{room.token}",
+        "actions.resolution_page": path(resolution.uri),
+        "actions.action_page": path(task.uri),
+        "actions.room_followers": path(urls.room_followers(room.uri)),
         "activitypub.instance_actor": "/actor",
         "activitypub.fedicity_context": "/ns/fedicity.jsonld",
     }
