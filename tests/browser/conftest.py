@@ -202,6 +202,8 @@ async def _seed(base: str) -> dict[str, str]:
         "post": notes[0],
         "tag": "/tags/x",
         "map": "/map",
+        "place_new": "/places/new",
+        "territory_places": "/territoires/commune/93048/places",
         "opendata": "/opendata",
         "search": "/search?q=f%C3%AAte",
         # A visitor sees the remote follow form on an actor's page.
