@@ -20,17 +20,20 @@ from geojson_pydantic import FeatureCollection
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from fedicity.accounts import service as accounts
+from fedicity.audit.models import Actor
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
 from fedicity.settings import Settings
+from fedicity.stewardship import actions, targets
 from fedicity.territories import queries as territory_queries
 from fedicity.urls import Urls
 from tests.accounts.helpers import picture
 from tests.conftest import FixedKeys
 from tests.territory_helpers import served_app
-from tests.web.test_map import _citizen, _log_in, _token
+from tests.web.test_map import PASSWORD, _citizen, _log_in, _token
 
 BASE = "http://fedicity.test"
 URLS = Urls(BASE)
@@ -131,7 +134,7 @@ async def _located(pool: Pool, kind: str, title: str, number: int) -> None:
 
 
 async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
-    client: TestClientProtocol, pool: Pool, keygen: FixedKeys
+    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, clock: FrozenClock
 ) -> None:
     # Given a logged-in citizen of Montreuil
     await _citizen(pool, keygen, "camille")
@@ -223,8 +226,17 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     refused = await client.post(f"{location}/delete", form={"csrf_token": other})
     assert refused.status_code == 403
 
-    # When the author renames it and keeps one photo
-    await _log_in(client, "camille")
+    # But she may report it
+    report = await client.get("/report", query_string={"kind": "place", "uri": uri})
+    assert report.status_code == 200
+    assert "Boîte à livres du parc" in await report.get_data(as_text=True)
+
+    # When an admin renames it and keeps one photo, the Update goes out as its author's
+    async with pool.acquire() as conn:
+        await accounts.register(
+            conn, username="maire", password=PASSWORD, keygen=keygen, is_admin=True
+        )
+    await _log_in(client, "maire")
     token = await _token(client, f"{location}/edit")
     kept = document["attachment"][0]["url"]
     status, body, _ = await _post(
@@ -235,8 +247,18 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     assert edited["name"] == "Boîte à livres"
     assert "updated" in edited
     assert [a["url"] for a in edited["attachment"]] == [kept]
+    async with pool.acquire() as conn:
+        update = await conn.fetchrow(
+            "SELECT raw FROM outbox_activities WHERE type = 'Update' AND raw->'object'->>'id' = $1",
+            uri,
+        )
+    assert update is not None
+    assert update["raw"]["actor"] == f"{BASE}/actors/camille"
 
-    # When she deletes it, it is gone from its page, the scope query and the map
+    # When the author deletes it, it is gone from its page, the scope query and the map
+    await _log_in(client, "camille")
+    token = await _token(client, f"{location}/edit")
+
     assert (await client.post(f"{location}/delete", form={"csrf_token": token})).status_code == 303
     assert (await client.get(location, headers=HTML)).status_code == 410
     assert uri not in {
@@ -250,6 +272,29 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
             uri,
         )
     assert deletes == 1
+
+    # When a moderator removes a reported place, it goes as its author's deletion would
+    status, body, second = await _post(client, "/places/new", _form(token, name="Doublon"))
+    assert status == 303, body
+    second_uri = f"{BASE}{second}"
+    async with pool.acquire() as conn:
+        target = await targets.find(conn, URLS, second_uri, "place")
+        assert target is not None
+        assert (target.kind, target.owner, target.local) == (
+            "place",
+            f"{BASE}/actors/camille",
+            True,
+        )
+        removed = await actions.remove_object(
+            conn,
+            target,
+            by=Actor("maire"),
+            reason="doublon",
+            env=actions.Env(urls=URLS, clock=clock),
+        )
+        assert removed
+        assert await located_queries.select_item(conn, second_uri) is None
+    assert (await client.get(second, headers=HTML)).status_code == 410
 
 
 HOSTILE = [
