@@ -124,18 +124,20 @@ async def delete_stored_place(ctx: InboundContext, object_uri: str) -> Outcome |
 
 
 def announces_place(activity: Mapping[str, Any]) -> bool:
-    """Whether an Announce carries a Create of a Place (the router asks, then calls us)."""
+    """Whether an Announce carries a Create or Update of a Place (the router asks, then calls
+    us)."""
     inner = get_object(activity)
     document = get_object(inner) if inner is not None else None
     return document is not None and get_type(document) == "Place"
 
 
 async def on_announced_place(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
-    """A followed remote territory actor re-shares the Create of a Place: kept in its territory,
-    with the announcer as `via`. Only the announcer's own server vouches for an embedded copy."""
+    """A followed remote territory actor re-shares the Create (or Update) of a Place: kept in its
+    territory, with the announcer as `via`, changed only by its author. Only the announcer's own
+    server vouches for an embedded copy."""
     create = get_object(activity)
-    if create is None or get_type(create) != "Create":
-        return Outcome.ignored("not an announced Create")
+    if create is None or get_type(create) not in ("Create", "Update"):
+        return Outcome.ignored("not an announced Create or Update")
     group = await actor_queries.select_remote_actor(ctx.conn, ctx.actor_uri)
     if group is None or group.type != "Group":
         return Outcome.ignored("only territory actors' announces are aggregated")
@@ -147,7 +149,7 @@ async def on_announced_place(ctx: InboundContext, activity: Mapping[str, Any]) -
     object_uri = get_id(create.get("object"))
     document = get_object(create)
     if author is None or object_uri is None:
-        return Outcome.ignored("the announced Create has no actor or object")
+        return Outcome.ignored("the announced activity has no actor or object")
     if document is None or host_of(object_uri) != host_of(ctx.actor_uri):
         fetched = await ctx.directory.fetcher.document(object_uri)
         if isinstance(fetched, FetchError):

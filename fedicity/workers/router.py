@@ -178,7 +178,7 @@ FOLLOWS_SHARED: dict[str, Wrapper] = {
 
 
 def places_first(other: Handler[InboundContext]) -> Handler[InboundContext]:
-    """An announced Create of a Place to points of interest, any other announce to `other`."""
+    """An announced Create or Update of a Place to points of interest, any other to `other`."""
 
     async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
         if poi_inbound.announces_place(activity):
@@ -232,6 +232,11 @@ def build_router() -> Router[InboundContext]:
     router.register("Flag")(stewardship_inbound.on_flag)
     _register_wrapped(router, territories_inbound.register, TERRITORIES_SHARED)
     poi_inbound.register(router)
+    # A territory's Announce of an Update has no route of its own: a Place's goes to points of
+    # interest, any other to the Announce handler of any object (a boost).
+    any_announce = router.lookup({"type": "Announce"})
+    assert any_announce is not None
+    router.register("Announce", "Update")(places_first(any_announce))
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
     router.register("Delete")(on_delete)

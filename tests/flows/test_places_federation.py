@@ -1,7 +1,8 @@
 """Points of interest between two instances on loopback (ours -> ActivityStreams -> ours): a
 commune instance's citizen adds a place; a région instance aggregating the commune keeps it from
-the territory's Announce, shows it on its map and places page; the author's edit and deletion
-reach a follower's instance through its signed inbox; hostile Places are refused with reasons."""
+the territory's Announces (its Create, then its Update), shows it on its map and places page;
+the author's deletion reaches a follower's instance through its signed inbox; hostile Places
+are refused with reasons."""
 
 from __future__ import annotations
 
@@ -180,11 +181,7 @@ async def test_a_place_travels_to_a_region_instance_and_hostile_places_are_refus
         page = await http.get(f"{region.base}/territoires/commune/93048/places")
         assert "Composteur du square" in page.text
 
-        # Given a citizen of the région instance following the author
-        yanis = await _citizen(region, "yanis", keygen)
-        await _follow(region, yanis, commune.urls.actor("camille"))
-
-        # When the author renames it, the follower's instance has the new name
+        # When the author renames it, the territory's Announce of the Update renames it there
         async with commune.pool.acquire() as conn:
             await places.update_place(
                 conn,
@@ -199,6 +196,10 @@ async def test_a_place_travels_to_a_region_instance_and_hostile_places_are_refus
                 keygen=keygen,
             )
         await _stored(region, ours.uri, lambda p: p.name == "Composteur partagé")
+
+        # Given a citizen of the région instance following the author
+        yanis = await _citizen(region, "yanis", keygen)
+        await _follow(region, yanis, commune.urls.actor("camille"))
 
         # When the author sends hostile Places, each is refused with its reason
         base = ours.uri.rsplit("/", 1)[0]
