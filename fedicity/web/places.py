@@ -32,6 +32,7 @@ from fedicity.web.media import read_upload
 from fedicity.web.messages import message
 from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
+from fedicity.web.paging import moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import posting_wait, too_fast
 from fedicity.web.session import check_csrf, current_account
@@ -356,7 +357,8 @@ async def delete_place(token: str) -> WerkzeugResponse:
 
 @blueprint.get("/territoires/<level>/<code>/places")
 async def territory_places(level: str, code: str) -> str:
-    """The points of interest of a territory and below it, by kind (`?kind=`), newest first."""
+    """The points of interest of a territory and below it, by kind (`?kind=`), newest first,
+    a page at a time (`?before=`)."""
     kind = request.args.get("kind", "").strip() or None
     if kind is not None and kind not in PLACE_KINDS:
         raise Problem(400, "kind: not a kind of place")
@@ -366,7 +368,15 @@ async def territory_places(level: str, code: str) -> str:
         territory = await territory_queries.select_territory(conn, level, code)
         if territory is None:
             raise Problem(404, "no such territory here")
-        found = await queries.select_in_scope(conn, territory.id, kind=kind, limit=PLACES_PAGE)
+        found = await queries.select_in_scope(
+            conn, territory.id, kind=kind, limit=PLACES_PAGE + 1, before=moment_cursor_arg()
+        )
+    following = (
+        moment_cursor(found[PLACES_PAGE - 1].published, found[PLACES_PAGE - 1].id)
+        if len(found) > PLACES_PAGE
+        else None
+    )
+    found = found[:PLACES_PAGE]
     by_kind: dict[str, list[Place]] = {}
     for place in found:
         by_kind.setdefault(place.kind, []).append(place)
@@ -377,5 +387,14 @@ async def territory_places(level: str, code: str) -> str:
         kinds=[(k, place_kind_label(k)) for k in PLACE_KINDS],
         by_kind=[(k, place_kind_label(k), by_kind[k]) for k in PLACE_KINDS if k in by_kind],
         total=len(found),
+        next_url=url_for(
+            "places.territory_places",
+            level=territory.level,
+            code=territory.code,
+            kind=kind,
+            before=following,
+        )
+        if following
+        else None,
         map_url=url_for("map.map_page", territory=f"{territory.level}:{territory.code}"),
     )

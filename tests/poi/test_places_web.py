@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from fedicity.settings import Settings
 from fedicity.stewardship import actions, targets
 from fedicity.territories import queries as territory_queries
 from fedicity.urls import Urls
+from fedicity.web import places as web_places
 from tests.accounts.helpers import picture
 from tests.conftest import FixedKeys
 from tests.territory_helpers import served_app
@@ -134,7 +136,11 @@ async def _located(pool: Pool, kind: str, title: str, number: int) -> None:
 
 
 async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
-    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+    client: TestClientProtocol,
+    pool: Pool,
+    keygen: FixedKeys,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a logged-in citizen of Montreuil
     await _citizen(pool, keygen, "camille")
@@ -277,6 +283,21 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     status, body, second = await _post(client, "/places/new", _form(token, name="Doublon"))
     assert status == 303, body
     second_uri = f"{BASE}{second}"
+    # The territory's places come a page at a time, newest first
+    status, body, _ = await _post(client, "/places/new", _form(token, name="Dernier ajouté"))
+    assert status == 303, body
+    monkeypatch.setattr(web_places, "PLACES_PAGE", 1)
+    first_page = await (await client.get("/territoires/commune/93048/places")).get_data(
+        as_text=True
+    )
+    assert "Dernier ajouté" in first_page
+    assert "Doublon" not in first_page
+    following = re.search(r'rel="next" href="([^"]+)"', first_page)
+    assert following is not None
+    second_page = await client.get(html.unescape(following.group(1)))
+    assert "Doublon" in await second_page.get_data(as_text=True)
+    bad = await client.get("/territoires/commune/93048/places?before=x")
+    assert bad.status_code == 400
     async with pool.acquire() as conn:
         target = await targets.find(conn, URLS, second_uri, "place")
         assert target is not None
