@@ -22,6 +22,7 @@ from fedicity.poi.models import MAX_PHOTOS, PLACE_KINDS, Address, Photo, Place, 
 from fedicity.poi.service import PlaceInput
 from fedicity.territories import queries as territory_queries
 from fedicity.territories.models import Territory
+from fedicity.web import schemaorg
 from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
@@ -111,6 +112,7 @@ async def place_page(token: str) -> Response | str:
         kind_label=place_kind_label(place.kind),
         features_url=url_for("places.place_geojson", token=token),
         center=f"{place.latitude:.6f},{place.longitude:.6f}",
+        structured_data=schemaorg.point_of_interest(place, place_kind_label(place.kind)),
     )
 
 

@@ -166,6 +166,14 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     assert page.count('src="http://fedicity.test/media/') == 2
     assert "Place Jean-Jaurès, 93100 Montreuil" in page
     assert 'data-features="' in page
+    # with its schema.org description for search engines and harvesters
+    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert found is not None
+    described = json.loads(found.group(1))
+    assert (described["@type"], described["additionalType"]) == ("Place", "Boîte à livres")
+    assert described["geo"]["latitude"] == 48.8655
+    assert described["address"]["postalCode"] == "93100"
+    assert len(described["image"]) == 2
 
     # And servers read a Place with its kind, point, address, photos and territory
     document = json.loads(await (await client.get(location, headers=AP)).get_data(as_text=True))
