@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fedicity.db.pool import Connection
+from fedicity.located import queries as located_queries
 from fedicity.poi.models import Address, Photo, Place, PlaceData
 
 _COLUMNS = """id, token, uri, url, kind, name, description_source, description_html, latitude,
@@ -136,7 +137,8 @@ async def select_in_scope(
     before: tuple[datetime, int] | None = None,
 ) -> list[Place]:
     """Points of interest located in a territory or below it (as the scope queries see them:
-    not deleted, by no hidden author), of a kind or all, newest first, keyset-paged."""
+    not deleted, by no restricted account, from no silenced or suspended domain), of a kind or
+    all, newest first, keyset-paged."""
     rows = await conn.fetch(
         f"""SELECT {_P_COLUMNS} FROM points_of_interest p
               JOIN located_items li ON li.object_uri = p.uri AND li.deleted_at IS NULL
@@ -144,6 +146,7 @@ async def select_in_scope(
                AND ($2::text IS NULL OR p.kind = $2)
                AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
                                 WHERE r.actor_uri = p.author_uri)
+               AND {located_queries.shown("li")}
                AND ($3::timestamptz IS NULL OR (p.published, p.id) < ($3, $4))
              ORDER BY p.published DESC, p.id DESC
              LIMIT $5""",

@@ -27,6 +27,9 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
+from fedicity.poi import queries as poi_queries
+from fedicity.poi.models import PlaceData
+from fedicity.poi.service import located_item
 from fedicity.settings import Settings
 from fedicity.stewardship import actions, targets
 from fedicity.territories import queries as territory_queries
@@ -306,6 +309,37 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     assert "Doublon" in await second_page.get_data(as_text=True)
     bad = await client.get("/territoires/commune/93048/places?before=x")
     assert bad.status_code == 400
+
+    # A remote place is listed until its server is silenced here
+    async with pool.acquire() as conn:
+        montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+        assert montreuil is not None
+        remote = await poi_queries.upsert_place(
+            conn,
+            PlaceData(
+                uri="https://silenced.example/places/1",
+                kind="artwork",
+                name="Fresque distante",
+                description_html="",
+                latitude=48.86,
+                longitude=2.44,
+                territory_id=montreuil.id,
+                author_uri="https://silenced.example/users/x",
+                local=False,
+                published=datetime(2026, 1, 3, tzinfo=UTC),
+            ),
+        )
+        assert remote is not None
+        await located_queries.upsert_item(
+            conn, located_item(remote, origin_host="silenced.example")
+        )
+    artworks = "/territoires/commune/93048/places?kind=artwork"
+    assert "Fresque distante" in await (await client.get(artworks)).get_data(as_text=True)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO domain_policies (domain, action) VALUES ('silenced.example', 'silence')"
+        )
+    assert "Fresque distante" not in await (await client.get(artworks)).get_data(as_text=True)
     async with pool.acquire() as conn:
         target = await targets.find(conn, URLS, second_uri, "place")
         assert target is not None
