@@ -5,7 +5,7 @@ the territory the place is in announces it, as it does located posts and events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import datetime
 
 from fedicity.activitypub.accessors import host_of
 from fedicity.activitypub.keys import KeyGenerator
@@ -79,7 +79,7 @@ def check(data: PlaceInput) -> None:
 
 
 def _data(
-    data: PlaceInput, *, author: Actor, urls: Urls, token: str, now: Any, place: Territory
+    data: PlaceInput, *, author: Actor, urls: Urls, token: str, now: datetime, place: Territory
 ) -> PlaceData:
     uri = urls.place(token)
     kind: PlaceKind = next(k for k in PLACE_KINDS if k == data.kind)

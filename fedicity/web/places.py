@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
+from fedicity.db.pool import Connection
 from fedicity.exports import geojson
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
@@ -198,8 +199,8 @@ async def _uploads() -> list[bytes]:
     if len(chosen) > MAX_PHOTOS:
         raise PlaceError("place_too_many_photos", f"at most {MAX_PHOTOS} photos")
     uploads = []
-    for index in range(len(chosen)):
-        single = MultiDict([("photo", chosen[index])])
+    for storage in chosen:
+        single = MultiDict([("photo", storage)])
         data = await read_upload(single, "photo", max_bytes=max_bytes)
         if data:
             media.check_image(data, max_bytes=max_bytes)
@@ -208,7 +209,11 @@ async def _uploads() -> list[bytes]:
 
 
 async def _photos(
-    form: MultiDict[str, str], place: Place | None, uploads: list[bytes], me: Actor, conn: Any
+    form: MultiDict[str, str],
+    place: Place | None,
+    uploads: list[bytes],
+    me: Actor,
+    conn: Connection,
 ) -> tuple[Photo, ...]:
     """The photos kept (of those the place had, the ones still ticked) and the new ones stored."""
     kept = [p for p in (place.photos if place else ()) if p.url in form.getlist("keep_photo")]
