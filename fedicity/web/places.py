@@ -28,7 +28,7 @@ from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import POINT_ERRORS, degrees_text, point
-from fedicity.web.limits import accepts_two_uploads
+from fedicity.web.limits import accepts_four_uploads
 from fedicity.web.map import default_center, kind_label, place_kind_label
 from fedicity.web.media import read_upload
 from fedicity.web.messages import message
@@ -301,7 +301,7 @@ async def _save(place: Place | None) -> str | Response | WerkzeugResponse | tupl
 
 
 @blueprint.route("/places/new", methods=["GET", "POST"])
-@accepts_two_uploads
+@accepts_four_uploads
 async def new_place() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """The form to add a point of interest (GET), and adding it (POST)."""
     if await _me() is None:
@@ -314,7 +314,7 @@ async def new_place() -> str | Response | WerkzeugResponse | tuple[str, int]:
 
 
 @blueprint.route("/places/<token>/edit", methods=["GET", "POST"])
-@accepts_two_uploads
+@accepts_four_uploads
 async def edit_place(token: str) -> str | Response | WerkzeugResponse | tuple[str, int]:
     """The author's (or an admin's) form to change a place, and saving it."""
     place = await _place(token)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import io
 import json
+import os
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from geojson_pydantic import FeatureCollection
+from PIL import Image
 from quart import Quart
 from quart.typing import TestClientProtocol
 
@@ -48,8 +51,22 @@ HTML = {"Accept": "text/html"}
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """An instance serving the région Île-de-France."""
-    return dataclasses.replace(settings, territory_level="region", territory_code="11")
+    """An instance serving the région Île-de-France, with small caps so that photos pass them:
+    an upload at most 300 kB, any other body 64 KiB."""
+    return dataclasses.replace(
+        settings,
+        territory_level="region",
+        territory_code="11",
+        max_upload_bytes=300_000,
+        max_body_bytes=65_536,
+    )
+
+
+def noise(side: int) -> bytes:
+    """A PNG of random pixels, which does not compress: about 3 x side² bytes."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, format="PNG")
+    return out.getvalue()
 
 
 @pytest.fixture
@@ -256,14 +273,20 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     await _log_in(client, "maire")
     token = await _token(client, f"{location}/edit")
     kept = document["attachment"][0]["url"]
+    # (three photos of 250 kB: more than two uploads' worth, within the form's four)
+    big = [(f"{n}.png", noise(290)) for n in range(3)]
     status, body, _ = await _post(
-        client, f"{location}/edit", {**_form(token, name="Boîte à livres"), "keep_photo": kept}
+        client,
+        f"{location}/edit",
+        {**_form(token, name="Boîte à livres"), "keep_photo": kept},
+        big,
     )
     assert status == 303, body
     edited = json.loads(await (await client.get(location, headers=AP)).get_data(as_text=True))
     assert edited["name"] == "Boîte à livres"
     assert "updated" in edited
-    assert [a["url"] for a in edited["attachment"]] == [kept]
+    assert edited["attachment"][0]["url"] == kept
+    assert len(edited["attachment"]) == 4
     async with pool.acquire() as conn:
         update = await conn.fetchrow(
             "SELECT raw FROM outbox_activities WHERE type = 'Update' AND raw->'object'->>'id' = $1",
@@ -396,6 +419,10 @@ async def test_hostile_place_forms_get_a_precise_refusal_and_store_nothing(
     too_many = [(f"{n}.png", picture(10, 10)) for n in range(5)]
     got, body, _ = await _post(client, "/places/new", _form(token), too_many)
     assert (got, "4 photos au plus" in body) == (422, True)
+    got, body, _ = await _post(client, "/places/new", _form(token), [("big.png", noise(370))])
+    assert (got, "trop lourde" in body) == (413, True), body[:300]
+    got, _, _ = await _post(client, "/places/new", _form(token), [("a", noise(290))] * 5)
+    assert got == 413
     svg = [("x.png", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')]
     got, body, _ = await _post(client, "/places/new", _form(token), svg)
     assert (got, "PNG, JPEG, GIF ou WebP" in body) == (422, True), body[:300]
