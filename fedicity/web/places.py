@@ -14,6 +14,7 @@ from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Connection
 from fedicity.exports import geojson
+from fedicity.media import pictures
 from fedicity.media import service as media
 from fedicity.media.models import MediaError
 from fedicity.poi import queries
@@ -192,7 +193,7 @@ def _input(form: MultiDict[str, str], photos: tuple[Photo, ...]) -> PlaceInput:
 
 
 async def _uploads() -> list[bytes]:
-    """The photos chosen (checked before anything is stored)."""
+    """The photos chosen, checked and encoded again before anything is stored."""
     max_bytes = state().settings.max_upload_bytes
     files = await request.files
     chosen = [f for f in files.getlist("photos") if f.filename]
@@ -204,7 +205,10 @@ async def _uploads() -> list[bytes]:
         data = await read_upload(single, "photo", max_bytes=max_bytes)
         if data:
             media.check_image(data, max_bytes=max_bytes)
-            uploads.append(data)
+            # Decoded and encoded again, as profile pictures are: a phone's EXIF (where and
+            # when it was taken, the device) is dropped, a polyglot refused, the size bounded.
+            picture = await pictures.reencode_async(data, "photo")
+            uploads.append(picture.data)
     return uploads
 
 

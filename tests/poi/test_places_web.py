@@ -30,6 +30,7 @@ from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.located import queries as located_queries
 from fedicity.located.models import NewItem
+from fedicity.media.service import file_path
 from fedicity.poi import queries as poi_queries
 from fedicity.poi.models import PlaceData
 from fedicity.poi.service import located_item
@@ -60,6 +61,17 @@ def settings(settings: Settings) -> Settings:
         max_upload_bytes=300_000,
         max_body_bytes=65_536,
     )
+
+
+def phone_photo() -> bytes:
+    """A 2000 x 1500 JPEG with the EXIF a phone writes (its maker, here)."""
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "EvilPhone"
+    Image.new("RGB", (2000, 1500), (30, 120, 80)).save(out, format="JPEG", exif=exif.tobytes())
+    data = out.getvalue()
+    assert b"EvilPhone" in data
+    return data
 
 
 def noise(side: int) -> bytes:
@@ -161,6 +173,7 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     keygen: FixedKeys,
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
 ) -> None:
     # Given a logged-in citizen of Montreuil
     await _citizen(pool, keygen, "camille")
@@ -172,7 +185,7 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
         client,
         "/places/new",
         _form(token),
-        [("a.png", picture(640, 480)), ("b.png", picture(300, 300, colour=(200, 10, 10)))],
+        [("a.jpg", phone_photo()), ("b.png", picture(300, 300, colour=(200, 10, 10, 128)))],
     )
     assert status == 303, body
     assert location.startswith("/places/")
@@ -202,8 +215,12 @@ async def test_a_citizen_adds_a_place_that_every_view_of_the_territory_shows(
     assert document["placeKind"] == "shared_library"
     assert (document["latitude"], document["longitude"]) == (48.8655, 2.456)
     assert document["address"]["postalCode"] == "93100"
-    assert [a["mediaType"] for a in document["attachment"]] == ["image/png", "image/png"]
-    assert document["attachment"][0]["width"] == 640
+    # Encoded again: the phone's EXIF is gone, the big one scaled down, transparency kept
+    assert [a["mediaType"] for a in document["attachment"]] == ["image/jpeg", "image/png"]
+    assert (document["attachment"][0]["width"], document["attachment"][0]["height"]) == (1600, 1200)
+    stored = file_path(settings.data_dir, document["attachment"][0]["url"].rsplit("/", 1)[1])
+    assert stored is not None
+    assert b"EvilPhone" not in stored.read_bytes()
     async with pool.acquire() as conn:
         montreuil = await territory_queries.select_territory(conn, "commune", "93048")
         assert montreuil is not None
