@@ -9,6 +9,9 @@ from fedicity.actors import service as actor_service
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Connection
 from fedicity.organizations import queries as organization_queries
+from fedicity.poi import queries as poi_queries
+from fedicity.poi import service as poi_service
+from fedicity.poi.models import Address
 from fedicity.posts import queries as post_queries
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
@@ -66,6 +69,35 @@ DEMO_POSTS = (
         "Distribution des paniers jeudi de 18 h 30 à 20 h, place de la Croix-de-Chavaux.",
     ),
     ("collectif_velo", "Balade à vélo samedi 10 h au départ de la mairie : venez nombreux ! #velo"),
+)
+
+
+# A few points of interest on the demo map: (author, kind, name, description, point, street).
+DEMO_PLACES = (
+    (
+        "camille",
+        "compost_point",
+        "Composteur du square Patriarche",
+        "Ouvert le samedi de 10 h à 12 h : épluchures, marc de café, feuilles.",
+        (48.8601, 2.4431),
+        "Square Patriarche",
+    ),
+    (
+        "lea",
+        "shared_library",
+        "Boîte à livres de la Croix-de-Chavaux",
+        "Prenez un livre, déposez-en un.",
+        (48.8583, 2.4366),
+        "Place de la Croix-de-Chavaux",
+    ),
+    (
+        "collectif_velo",
+        "parking",
+        "Arceaux vélos de la mairie",
+        "Douze arceaux couverts devant l'hôtel de ville.",
+        (48.8623, 2.4425),
+        "Place Jean-Jaurès",
+    ),
 )
 
 
@@ -194,4 +226,36 @@ async def _seed_located(
             resolved={},
         )
         created.append(f"posted as @{username} in {root.name}")
+    return created + await _seed_places(conn, root, urls, clock, keygen)
+
+
+async def _seed_places(
+    conn: Connection, root: Territory, urls: Urls, clock: Clock, keygen: KeyGenerator
+) -> list[str]:
+    """A few points of interest in the served territory, once."""
+    if await poi_queries.select_in_scope(conn, root.id, limit=1):
+        return []
+    created: list[str] = []
+    for username, kind, name, text, (latitude, longitude), street in DEMO_PLACES:
+        author = await actor_queries.select_actor_by_username(conn, username)
+        if author is None:
+            continue
+        await poi_service.create_place(
+            conn,
+            actor=author,
+            data=poi_service.PlaceInput(
+                kind=kind,
+                name=name,
+                description=text,
+                latitude=latitude,
+                longitude=longitude,
+                address=Address(street, "", root.name),
+            ),
+            territory=root,
+            root=root,
+            urls=urls,
+            clock=clock,
+            keygen=keygen,
+        )
+        created.append(f"placed {name} as @{username}")
     return created

@@ -1,6 +1,7 @@
-"""What the map shows (upcoming events, organisations, proposals and posts that have a place,
-in a territory's scope) and the GeoJSON FeatureCollection (RFC 7946) of it: the one piece of
-code behind the map's markers (web/map.py) and the territory's map.geojson export."""
+"""What the map shows (upcoming events, organisations, and the located items that have a place:
+points of interest, needs and offers, projects, proposals, posts, in a territory's scope) and
+the GeoJSON FeatureCollection (RFC 7946) of it: the one piece of code behind the map's markers
+(web/map.py) and the territory's map.geojson export."""
 
 from __future__ import annotations
 
@@ -17,15 +18,19 @@ from fedicity.events.models import Event
 from fedicity.exports import queries as export_queries
 from fedicity.exports.models import DirectoryEntry
 from fedicity.located import queries as located_queries
-from fedicity.located.models import LocatedItem, point_problem
+from fedicity.located.models import ItemKind, LocatedItem, point_problem
+from fedicity.poi import queries as poi_queries
 from fedicity.sanitize import safe_url
 from fedicity.territories.models import Territory
 from fedicity.urls import Urls
 
-MapKind = Literal["event", "organization", "proposal", "post", "project"]
-KINDS: Final[tuple[MapKind, ...]] = ("event", "organization", "proposal", "post", "project")
+MapKind = Literal["event", "organization", "proposal", "post", "place", "listing", "project"]
+# Read from located_items, each kind as it is: a new located kind is one more name here, in
+# MapKind, and in the map's labels (web/map.py) and marker styles (fedicity.css).
+LOCATED_KINDS: Final[tuple[MapKind, ...]] = ("place", "listing", "project", "proposal", "post")
+KINDS: Final[tuple[MapKind, ...]] = ("event", "organization", *LOCATED_KINDS)
 # Per kind, so that a busy agenda cannot push the organisations off the map: at most
-# 5 x 200 markers, which Leaflet draws at once on a phone.
+# 7 x 200 markers, which Leaflet draws at once on a phone.
 MAX_PER_KIND: Final = 200
 MAX_NAME: Final = 120
 
@@ -44,7 +49,7 @@ class MapItem:
     ends_at: datetime | None = None
     # At its commune's centre, having no point of its own.
     approximate: bool = False
-    # An organisation's contacts (GeoJSON property names), those it has.
+    # An organisation's contacts, a place's kind and its label (GeoJSON property names).
     contacts: tuple[tuple[str, str], ...] = ()
 
 
@@ -103,13 +108,42 @@ def _organization_item(entry: DirectoryEntry, urls: Urls) -> MapItem | None:
     )
 
 
-def _located_item(item: LocatedItem, unnamed: Callable[[MapKind], str]) -> MapItem | None:
+def _map_kind(kind: ItemKind) -> MapKind:
+    return next((k for k in LOCATED_KINDS if k == kind), "post")
+
+
+def _located_item(
+    item: LocatedItem,
+    unnamed: Callable[[MapKind], str],
+    properties: tuple[tuple[str, str], ...] = (),
+) -> MapItem | None:
     url = safe_url(item.url) or safe_url(item.object_uri)
     if url is None or item.latitude is None or item.longitude is None:
         return None
-    kind: MapKind = item.kind if item.kind in ("proposal", "project") else "post"
+    kind = _map_kind(item.kind)
     name = short_name(item.title or item.summary) or unnamed(kind)
-    return MapItem(kind, name, url, item.latitude, item.longitude, starts_at=item.starts_at)
+    return MapItem(
+        kind,
+        name,
+        url,
+        item.latitude,
+        item.longitude,
+        starts_at=item.starts_at,
+        contacts=properties,
+    )
+
+
+async def _properties(
+    conn: Connection, kind: MapKind, items: list[LocatedItem], label: Callable[[str], str]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """What a marker of this kind says besides its name: a place's kind and its label."""
+    if kind != "place" or not items:
+        return {}
+    kinds = await poi_queries.select_kinds(conn, [i.object_uri for i in items])
+    return {
+        uri: (("placeKind", place_kind), ("placeKindLabel", label(place_kind)))
+        for uri, place_kind in kinds.items()
+    }
 
 
 async def collect(
@@ -121,9 +155,11 @@ async def collect(
     urls: Urls,
     describe: Callable[[Event], str],
     unnamed: Callable[[MapKind], str],
+    place_kind_label: Callable[[str], str] = str,
 ) -> dict[MapKind, list[MapItem]]:
     """What the map shows in the scope (everything here when the instance serves none):
-    `describe` puts an event's dates in words, `unnamed` names what has no title."""
+    `describe` puts an event's dates in words, `unnamed` names what has no title,
+    `place_kind_label` names a point of interest's kind."""
     scope_id = scope.id if scope is not None else None
     # What is ours and has no territory happens in the one this instance serves.
     unplaced = scope is not None and root is not None and scope.id == root.id
@@ -139,9 +175,11 @@ async def collect(
             i for i in (_organization_item(o, urls) for o in organizations) if i is not None
         ],
     }
-    for kind in ("proposal", "post", "project"):
+    for kind in LOCATED_KINDS:
         located = await located_queries.select_placed(conn, scope_id, kind=kind, limit=MAX_PER_KIND)
-        found[kind] = [i for i in (_located_item(x, unnamed) for x in located) if i is not None]
+        extra = await _properties(conn, kind, located, place_kind_label)
+        items = (_located_item(x, unnamed, extra.get(x.object_uri, ())) for x in located)
+        found[kind] = [i for i in items if i is not None]
     return found
 
 
@@ -180,7 +218,7 @@ def feature_collection(
         "features": [
             feature(item, kind_label(kind))
             for kind in KINDS
-            for item in items[kind]
+            for item in items.get(kind, [])
             if point_problem(item.latitude, item.longitude) is None
         ],
     }

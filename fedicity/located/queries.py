@@ -25,6 +25,12 @@ def _shown(alias: str = "") -> str:
                         OR domain_hidden(coalesce({a}via, ''), (SELECT domain_policy_map()))))"""
 
 
+def shown(alias: str) -> str:
+    """SQL true for the located item `alias` when no silenced or suspended domain hides it: for
+    the packages whose lists join located_items (points of interest)."""
+    return _shown(alias)
+
+
 def viewer_hides(owner: str, actor: str, *, notifications: bool = False) -> str:
     """SQL true when the local actor whose row id is `owner` blocks or mutes `actor`, or blocks
     its domain (migration 0022; each test a primary-key probe). With `notifications`, only mutes

@@ -26,10 +26,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from fedicity.media.images import MAX_PIXELS, MAX_SIDE
 from fedicity.media.models import MediaError
 
-Kind = Literal["avatar", "banner"]
+Kind = Literal["avatar", "banner", "photo"]
 
-# (width, height) at most, and the shape the picture is cropped to.
-SIZES: dict[Kind, tuple[int, int]] = {"avatar": (400, 400), "banner": (1500, 500)}
+# (width, height) at most, and the shape the picture is cropped to (a photo keeps its own).
+SIZES: dict[Kind, tuple[int, int]] = {
+    "avatar": (400, 400),
+    "banner": (1500, 500),
+    "photo": (1600, 1600),
+}
 JPEG_QUALITY = 88
 DECODERS = 2
 _FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
@@ -160,8 +164,13 @@ def _open(data: bytes) -> Image.Image:
 
 
 def _fit(image: Image.Image, kind: Kind) -> Image.Image:
-    """Cropped to the kind's shape around the centre, never enlarged."""
+    """Cropped to the kind's shape around the centre, never enlarged; a photo (a place's) is
+    only scaled down to fit."""
     max_width, max_height = SIZES[kind]
+    if kind == "photo":
+        fitted = image.copy()
+        fitted.thumbnail((max_width, max_height), Image.Resampling.LANCZOS)
+        return fitted
     width, height = image.size
     scale = min(1.0, max(max_width / width, max_height / height))
     # The largest box of the kind's shape that fits in the image, then scaled down to size.

@@ -31,7 +31,7 @@ from fedicity.urls import Urls, new_token
 
 Category = Literal["spam", "legal", "violation", "other"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
-TargetKind = Literal["post", "event", "proposal", "comment", "actor"]
+TargetKind = Literal["post", "event", "proposal", "comment", "actor", "place"]
 TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
 Resolution = Literal[
     "dismissed",

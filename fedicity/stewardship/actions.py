@@ -46,6 +46,8 @@ from fedicity.moderation import reports
 from fedicity.moderation.policy import policy_domain
 from fedicity.moderation.queries import Report
 from fedicity.organizations import queries as organization_queries
+from fedicity.poi import queries as poi_queries
+from fedicity.poi import service as poi_service
 from fedicity.posts import queries as post_queries
 from fedicity.posts import service as post_service
 from fedicity.proposals import queries as proposal_queries
@@ -165,6 +167,19 @@ async def remove_object(
         else:
             removed = await event_queries.mark_deleted(conn, event.uri, event.organizer_uri, now)
             await located_queries.mark_deleted(conn, event.uri, now)
+    elif target.kind == "place":
+        place = await poi_queries.select_place(conn, target.uri)
+        if place is None or place.deleted_at is not None:
+            return False
+        if place.local_actor_id is not None:
+            owner = await _owner(conn, place.local_actor_id)
+            await poi_service.delete_place(
+                conn, editor=owner, is_admin=True, place=place, urls=env.urls, clock=env.clock
+            )
+            removed = True
+        else:
+            removed = await poi_queries.mark_deleted(conn, place.uri, place.author_uri, now)
+            await located_queries.mark_deleted(conn, place.uri, now)
     elif target.kind == "comment" and target.owner is not None:
         removed = await proposal_queries.delete_comment(
             conn, uri=target.uri, author_uri=target.owner

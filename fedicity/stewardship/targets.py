@@ -15,6 +15,7 @@ from fedicity.delivery import queries as delivery_queries
 from fedicity.events import queries as event_queries
 from fedicity.located import queries as located_queries
 from fedicity.organizations import service as organization_service
+from fedicity.poi import queries as poi_queries
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
 from fedicity.proposals import queries as proposal_queries
@@ -117,6 +118,19 @@ async def find(conn: Connection, urls: Urls, uri: str, kind: str | None = None) 
                 organization_id=await _organization_id(conn, urls, [event.organizer_uri]),
                 territory_id=await _territory_id(conn, uri),
                 removed=event.deleted_at is not None,
+            )
+    if kind in (None, "place"):
+        place = await poi_queries.select_place(conn, uri)
+        if place is not None:
+            return Target(
+                "place",
+                uri,
+                place.author_uri,
+                f"{place.name}\n{_excerpt(place.description_html)}"[:EXCERPT],
+                place.local,
+                url=place.url,
+                territory_id=place.territory_id,
+                removed=place.deleted_at is not None,
             )
     if kind in (None, "proposal"):
         proposal = await proposal_queries.select_proposal(conn, uri)

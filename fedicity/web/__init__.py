@@ -141,6 +141,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.opendata import blueprint as opendata_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
     from fedicity.web.pages import blueprint as pages_blueprint
+    from fedicity.web.places import blueprint as places_blueprint
     from fedicity.web.projects import blueprint as projects_blueprint
     from fedicity.web.proposals import blueprint as proposals_blueprint
     from fedicity.web.reports import blueprint as reports_blueprint
@@ -167,6 +168,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(rooms_blueprint)
     app.register_blueprint(actions_blueprint)
     app.register_blueprint(events_blueprint)
+    app.register_blueprint(places_blueprint)
     app.register_blueprint(organizations_blueprint)
     app.register_blueprint(media_blueprint)
     app.register_blueprint(notifications_blueprint)

@@ -34,6 +34,15 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "commune": lazy("Commune"),
         "quartier": lazy("Neighbourhood"),
     },
+    "place_kind": {
+        "compost_point": lazy("Compost point"),
+        "shared_library": lazy("Shared library"),
+        "artwork": lazy("Artwork"),
+        "recycling_centre": lazy("Recycling centre"),
+        "heritage": lazy("Heritage"),
+        "parking": lazy("Parking"),
+        "other": lazy("Other place"),
+    },
     "membership_mode": {
         "open": lazy("Anyone can join"),
         "approval": lazy("On an admin's approval"),
@@ -132,6 +141,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "proposal": lazy("A proposal"),
         "comment": lazy("A comment"),
         "actor": lazy("An account"),
+        "place": lazy("A place"),
     },
     "report_resolution": {
         "dismissed": lazy("Looked at; no action was needed"),

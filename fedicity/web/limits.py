@@ -23,8 +23,8 @@ _UPLOAD_MARK = "fedicity_accepts_uploads"
 View = TypeVar("View", bound=Callable[..., object])
 
 
-# The most files one form takes (the settings page: an avatar and a banner at once).
-MAX_FILES_PER_FORM = 2
+# The most files one form takes (a point of interest's photos; the settings page takes two).
+MAX_FILES_PER_FORM = 4
 
 
 def accepts_uploads(view: View) -> View:
@@ -35,6 +35,12 @@ def accepts_uploads(view: View) -> View:
 
 def accepts_two_uploads(view: View) -> View:
     """Mark a view whose form takes two files, each up to the upload cap."""
+    setattr(view, _UPLOAD_MARK, 2)
+    return view
+
+
+def accepts_four_uploads(view: View) -> View:
+    """Mark a view whose form takes four files (a place's photos), each up to the upload cap."""
     setattr(view, _UPLOAD_MARK, MAX_FILES_PER_FORM)
     return view
 

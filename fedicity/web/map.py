@@ -1,4 +1,5 @@
-"""The map: upcoming events, organisations, proposals and posts that have a place, in the served
+"""The map: upcoming events, organisations and located items (points of interest, needs and
+offers, projects, proposals, posts) that have a place, in the served
 territory or one of its territories (`?territory=CODE`), as a page that lists them (usable with
 no script and no tiles) and as the GeoJSON its script (static/map.js) draws with Leaflet; and
 where the place picker (static/placepicker.js) starts."""
@@ -22,6 +23,7 @@ from fedicity.web import alternates
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.i18n import gettext, lazy
+from fedicity.web.labels import label
 from fedicity.web.times import reader_locale
 
 blueprint = Blueprint("map", __name__)
@@ -31,6 +33,8 @@ KIND_LABELS: Final[dict[MapKind, str]] = {
     "organization": lazy("Organisation"),
     "proposal": lazy("Proposal"),
     "post": lazy("Post"),
+    "place": lazy("Place"),
+    "listing": lazy("Need or offer"),
     "project": lazy("Project"),
 }
 # A territory code (COG, SIREN, a quartier's slug), optionally `level:` first.
@@ -40,6 +44,11 @@ _TERRITORY = re.compile(r"(?:[a-z]{1,12}:)?[0-9A-Za-z-]{1,80}")
 def kind_label(kind: MapKind) -> str:
     """A kind of marker in the reader's language."""
     return gettext(KIND_LABELS[kind])
+
+
+def place_kind_label(kind: str) -> str:
+    """A point of interest's kind in the reader's language."""
+    return label(kind, "place_kind")
 
 
 def _when(event: Event) -> str:
@@ -64,6 +73,7 @@ async def map_items(
         urls=state().urls,
         describe=_when,
         unnamed=kind_label,
+        place_kind_label=place_kind_label,
     )
 
 

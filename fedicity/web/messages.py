@@ -40,6 +40,19 @@ MESSAGES: dict[str, str] = {
         "The longitude is a number of degrees from -180 to 180, such as 2.4485."
     ),
     "coordinates_incomplete": lazy("Give both the latitude and the longitude, or neither."),
+    # points of interest (poi/)
+    "place_kind_invalid": lazy("Choose a kind of place from the list."),
+    "place_name_missing": lazy("A place needs a name."),
+    "place_name_invalid": lazy("A place's name is one line of at most 200 characters."),
+    "place_description_invalid": lazy("A description has at most 20000 characters."),
+    "place_address_invalid": lazy(
+        "Each part of the address is one line of at most 200 characters."
+    ),
+    "place_too_many_photos": lazy("A place has at most 4 photos."),
+    "place_point_missing": lazy("Put the pin on the place: a place needs its point on the map."),
+    "place_territory_missing": lazy("Say in which commune the place is."),
+    "not_place_author": lazy("Only the author of this place or an admin can change it."),
+    "place_deleted": lazy("This place was deleted."),
     # follows and posts
     "follow_failed": lazy("This account could not be found or followed."),
     "follow_self": lazy("You cannot follow yourself."),

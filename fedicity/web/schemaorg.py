@@ -19,6 +19,7 @@ from fedicity.actors.models import Actor
 from fedicity.events.models import Event, Location
 from fedicity.events.text import zone
 from fedicity.organizations.models import OrganizationSettings
+from fedicity.poi.models import Place
 from fedicity.sanitize import html_to_text, safe_url
 from fedicity.territories.models import Territory
 from fedicity.textfmt import render_markdown
@@ -346,5 +347,41 @@ def territory(found: Territory, parent: Territory | None, urls: Urls) -> JsonLd:
             "geo": _territory_geo(found),
             "containedInPlace": territory_ref(parent, urls) if parent is not None else None,
             "url": page,
+        }
+    )
+
+
+# schema.org types a point of interest's kind has; the others are plain Places.
+_PLACE_TYPES: Final = {
+    "recycling_centre": "RecyclingCenter",
+    "heritage": "LandmarksOrHistoricalBuildings",
+    "parking": "ParkingFacility",
+}
+
+
+def point_of_interest(found: Place, kind_name: str) -> JsonLd:
+    """A point of interest as a schema:Place (or its more precise type), its kind in words as
+    `additionalType`, its address, point and photos."""
+    address = _compact(
+        {
+            "@type": "PostalAddress",
+            "streetAddress": found.address.street,
+            "postalCode": found.address.postal_code,
+            "addressLocality": found.address.locality,
+            "addressCountry": "FR",
+        }
+    )
+    return _compact(
+        {
+            "@context": CONTEXT,
+            "@type": _PLACE_TYPES.get(found.kind, "Place"),
+            "@id": found.uri,
+            "url": found.url or found.uri,
+            "name": _text(found.name, 200),
+            "additionalType": kind_name,
+            "description": _text(html_to_text(found.description_html)),
+            "address": address if len(address) > 2 else None,
+            "geo": geo(found.latitude, found.longitude),
+            "image": [photo.url for photo in found.photos],
         }
     )

@@ -15,6 +15,7 @@ from fedicity.events import inbound as events_inbound
 from fedicity.follows import inbound as follows_inbound
 from fedicity.moderation import inbound as moderation_inbound
 from fedicity.organizations import inbound as organizations_inbound
+from fedicity.poi import inbound as poi_inbound
 from fedicity.posts import inbound as posts_inbound
 from fedicity.posts.models import POST_TYPES
 from fedicity.projects import inbound as projects_inbound
@@ -46,6 +47,9 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     action_outcome = await proposals_inbound.delete_stored_action(ctx, object_uri)
     if action_outcome is not None:
         return action_outcome
+    place_outcome = await poi_inbound.delete_stored_place(ctx, object_uri)
+    if place_outcome is not None:
+        return place_outcome
     return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
@@ -198,6 +202,21 @@ FOLLOWS_SHARED: dict[str, Wrapper] = {
     "Follow": lambda follows: rooms_first(proposals_inbound.claim_room_follow, follows),
     "Undo": lambda follows: rooms_first(proposals_inbound.claim_room_unfollow, follows),
 }
+
+
+def places_first(other: Handler[InboundContext]) -> Handler[InboundContext]:
+    """An announced Create or Update of a Place to points of interest, any other to `other`."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        if poi_inbound.announces_place(activity):
+            return await poi_inbound.on_announced_place(ctx, activity)
+        return await other(ctx, activity)
+
+    handler.__doc__ = f"Places first, then {getattr(other, '__name__', 'the others')}."
+    return handler
+
+
+TERRITORIES_SHARED: dict[str, Wrapper] = {"Announce": places_first}
 POSTS_SHARED: dict[str, Wrapper] = {
     "Create": with_wall,
     "Update": with_wall,
@@ -238,7 +257,13 @@ def build_router() -> Router[InboundContext]:
     _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_inbound.register(router)
     router.register("Flag")(stewardship_inbound.on_flag)
-    territories_inbound.register(router)
+    _register_wrapped(router, territories_inbound.register, TERRITORIES_SHARED)
+    poi_inbound.register(router)
+    # A territory's Announce of an Update has no route of its own: a Place's goes to points of
+    # interest, any other to the Announce handler of any object (a boost).
+    any_announce = router.lookup({"type": "Announce"})
+    assert any_announce is not None
+    router.register("Announce", "Update")(places_first(any_announce))
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
     router.register("Delete")(on_delete)

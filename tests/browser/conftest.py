@@ -149,6 +149,24 @@ async def _seed(base: str) -> dict[str, str]:
             proposal + "/state", data={"csrf_token": token, "action": "voting", "days": "7"}
         )
         assert response.status_code == 303, response.text
+        # A point of interest with a photo far wider than a phone and a long address in its text.
+        token = _csrf((await client.get("/places/new")).text)
+        response = await client.post(
+            "/places/new",
+            data={
+                "csrf_token": token,
+                "kind": "shared_library",
+                "name": "Boîte à livres de la place Jean-Jaurès",
+                "description": f"Prenez, déposez. Voir {LONG_URL}",
+                "latitude": "48.8622",
+                "longitude": "2.4420",
+                "territory": "93048",
+                "street": "Place Jean-Jaurès",
+            },
+            files={"photos": ("boite.png", png(1600, 400), "image/png")},
+        )
+        assert response.status_code == 303, response.text
+        place = response.headers["Location"]
         notes = _NOTE.findall((await client.get("/@camille")).text)
         assert notes, "no post link on camille's profile"
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -222,6 +240,9 @@ async def _seed(base: str) -> dict[str, str]:
         "post": notes[0],
         "tag": "/tags/x",
         "map": "/map",
+        "place": place,
+        "place_new": "/places/new",
+        "territory_places": "/territoires/commune/93048/places",
         "opendata": "/opendata",
         "search": "/search?q=f%C3%AAte",
         # A visitor sees the remote follow form on an actor's page.

@@ -15,6 +15,8 @@ MAIN_PAGES = [
     "event_new",
     "events_month",
     "event_attendees",
+    "place",
+    "place_new",
     "proposal",
     "proposal_new",
     "room",

@@ -263,9 +263,9 @@ async def test_a_body_past_the_cap_is_refused_while_it_streams(
 
 @pytest.mark.usefixtures("csrf")
 async def test_inboxes_keep_the_one_mebibyte_cap(app: Quart, client: TestClientProtocol) -> None:
-    # The app lets upload routes take 11 MiB (two files on the settings page), but an inbox
-    # still refuses anything past 1 MiB
-    assert app.config["MAX_CONTENT_LENGTH"] == 11 * MiB
+    # The app lets upload routes take 21 MiB (four photos of a place), but an inbox still
+    # refuses anything past 1 MiB
+    assert app.config["MAX_CONTENT_LENGTH"] == 21 * MiB
     body = b'{"type": "Like", "content": "' + b"x" * MiB + b'"}'
     for path in ("/inbox", "/actor/inbox", "/actors/camille/inbox"):
         response = await client.post(

@@ -28,6 +28,8 @@ from fedicity.events import service as events
 from fedicity.events.models import Location
 from fedicity.events.service import EventInput
 from fedicity.organizations import queries as organization_queries
+from fedicity.poi import queries as poi_queries
+from fedicity.poi.models import PlaceData
 from fedicity.posts import service as posts
 from fedicity.proposals import actions, comments, drafts, followup_queries, lifecycle, rooms
 from fedicity.proposals.service import Env
@@ -112,6 +114,10 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "projects.project_page",
         "projects.projects_index",
         "pages.profile",
+        "places.edit_place",
+        "places.new_place",
+        "places.place_geojson",
+        "places.territory_places",
         "proposals.new_proposal",
         "proposals.proposals_index",
         # The JSON API and its OpenAPI document (web/api.py, web/openapi.py).
@@ -274,6 +280,28 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         task = await actions.create(
             conn, actor=camille, room=room, fields=actions.TaskFields("Peindre"), env=env
         )
+        commune = await conn.fetchval(
+            "INSERT INTO territories (level, code, name) VALUES ('commune', '93048', 'Montreuil')"
+            " RETURNING id"
+        )
+        place = await poi_queries.upsert_place(
+            conn,
+            PlaceData(
+                uri=urls.place("boite"),
+                token="boite",
+                kind="shared_library",
+                name="Boîte à livres",
+                description_html="",
+                latitude=48.86,
+                longitude=2.44,
+                territory_id=commune,
+                author_uri=urls.actor("camille"),
+                local_actor_id=camille.id,
+                local=True,
+                published=now,
+            ),
+        )
+        assert place is not None
         activity_id = urls.activity(new_token())
         activity: dict[str, Any] = {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -302,6 +330,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "activitypub.note_activity": path(public.uri) + "/activity",
         "activitypub.published_activity": path(activity_id),
         "events.event_page": path(event.uri),
+        "places.place_page": path(place.uri),
         "events.companion_poll": path(event.uri) + "/poll",
         "events.attendees": path(event.uri) + "/attendees",
         "organizations.members": "/actors/velo/members",

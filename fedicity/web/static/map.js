@@ -62,7 +62,8 @@
       var item = document.createElement("li");
       var kind = document.createElement("span");
       kind.className = "map-popup-kind";
-      kind.textContent = String(properties.kindLabel || "");
+      kind.textContent = String(properties.kindLabel || "") +
+        (properties.placeKindLabel ? " · " + String(properties.placeKindLabel) : "");
       item.appendChild(kind);
       var href = safeHref(properties.url);
       var name = document.createElement(href ? "a" : "strong");
@@ -137,6 +138,47 @@
     return marker;
   }
 
+  /* The kinds whose box is checked in the filters (every kind when there are none). */
+  function shownKinds() {
+    var boxes = document.querySelectorAll("#map-filters input[name=kind]");
+    if (!boxes.length) {
+      return null;
+    }
+    var kinds = {};
+    Array.prototype.forEach.call(boxes, function (input) {
+      kinds[input.value] = input.checked;
+    });
+    return kinds;
+  }
+
+  /* Draw the pins of the kinds shown (all when `kinds` is null); how many were drawn. */
+  function showKinds(layer, features, kinds) {
+    layer.clearLayers();
+    var shown = features.filter(function (feature) {
+      var kind = feature && feature.properties && feature.properties.kind;
+      return kinds === null || kinds[kind] === true;
+    });
+    var pins = groups(shown).map(pin);
+    pins.forEach(function (marker) { layer.addLayer(marker); });
+    return pins.length;
+  }
+
+  /* The legend becomes the filters once the map is drawn. */
+  function useFilters(redraw) {
+    var filters = document.getElementById("map-filters");
+    var legend = document.getElementById("map-legend");
+    if (!filters) {
+      return;
+    }
+    filters.hidden = false;
+    if (legend) {
+      legend.hidden = true;
+    }
+    filters.addEventListener("change", function () {
+      redraw(shownKinds());
+    });
+  }
+
   function unavailable(map) {
     map.remove();
     box.hidden = false;
@@ -167,11 +209,12 @@
         return response.json();
       })
       .then(function (collection) {
-        var found = groups(Array.isArray(collection.features) ? collection.features : []);
-        var markers = found.map(pin);
-        markers.forEach(function (marker) { marker.addTo(map); });
+        var features = Array.isArray(collection.features) ? collection.features : [];
+        var found = groups(features);
+        var layer = L.layerGroup().addTo(map);
+        var count = showKinds(layer, features, shownKinds());
         var centre = (box.dataset.center || "").split(",").map(Number);
-        if (markers.length) {
+        if (found.length) {
           var bounds = L.latLngBounds(found.map(function (g) { return g.latLng; }));
           map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15, animate: false });
         } else if (centre.length === 2 && centre.every(isFinite)) {
@@ -179,7 +222,10 @@
         } else {
           map.setView(FRANCE, 5);
         }
-        box.dataset.ready = String(markers.length);
+        box.dataset.ready = String(count);
+        useFilters(function (kinds) {
+          box.dataset.ready = String(showKinds(layer, features, kinds));
+        });
       })
       .catch(function () {
         unavailable(map);

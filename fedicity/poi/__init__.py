@@ -1,0 +1,1 @@
+"""Points of interest: places on the map (a compost point, a shared library, an artwork...)."""
