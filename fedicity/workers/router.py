@@ -13,6 +13,7 @@ from fedicity.actors.context import InboundContext
 from fedicity.actors.parse import ACTOR_TYPES
 from fedicity.events import inbound as events_inbound
 from fedicity.follows import inbound as follows_inbound
+from fedicity.listings import inbound as listings_inbound
 from fedicity.moderation import inbound as moderation_inbound
 from fedicity.organizations import inbound as organizations_inbound
 from fedicity.posts import inbound as posts_inbound
@@ -33,6 +34,9 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         await follows_inbound.forget_actor(ctx)
         await posts_inbound.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
+    listing_outcome = await listings_inbound.delete_stored_listing(ctx, object_uri)
+    if listing_outcome is not None:
+        return listing_outcome
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
     event_outcome = await events_inbound.delete_stored_event(ctx, object_uri)
     if event_outcome is not None:
@@ -44,8 +48,14 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
-# Who may claim a created Note before it is taken as a post, in order.
-CREATE_CLAIMS = (proposals_inbound.claim_created, events_inbound.claim_created)
+# Who may claim a created Note before it is taken as a post, in order (a Page with
+# `listingKind` is a listing; other Pages stay posts).
+CREATE_CLAIMS = (
+    listings_inbound.claim_created,
+    proposals_inbound.claim_created,
+    events_inbound.claim_created,
+)
+UPDATE_CLAIMS = (listings_inbound.claim_updated, proposals_inbound.claim_updated)
 
 
 async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -70,9 +80,10 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     document = get_object(activity)
     if document is None:
         return Outcome.ignored("the Update does not embed the post")
-    claimed = await proposals_inbound.claim_updated(ctx, activity, document)
-    if claimed is not None:
-        return claimed
+    for claim in UPDATE_CLAIMS:
+        claimed = await claim(ctx, activity, document)
+        if claimed is not None:
+            return claimed
     outcome = await posts_inbound.store_updated(ctx, document)
     if outcome is None:
         return await on_create(ctx, activity)

@@ -1,0 +1,97 @@
+"""The listings' inbound handlers, which workers/router.py calls: a remote Create or Update of a
+`Page` carrying `listingKind` (a Page without it is not a listing: the posts keep it), and the
+Delete of one we keep. A remote listing is kept when it is located in a territory served here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from fedicity.activitypub.accessors import get_id, get_type, host_of
+from fedicity.activitypub.routing import Outcome
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.context import InboundContext
+from fedicity.listings import queries
+from fedicity.listings.parse import listing_from_ap, place_of
+from fedicity.listings.service import located_item
+from fedicity.located import queries as located_queries
+from fedicity.territories import queries as territory_queries
+
+
+def is_listing(document: Mapping[str, Any]) -> bool:
+    """A Page that says it is a listing (anything else is left to the posts)."""
+    return get_type(document) == "Page" and "listingKind" in document
+
+
+async def _store(ctx: InboundContext, document: Mapping[str, Any]) -> Outcome:
+    author = get_id(document.get("attributedTo"))
+    if author != ctx.actor_uri:
+        return Outcome.ignored("the listing's author is not the activity's actor")
+    if host_of(get_id(document) or "") == host_of(ctx.urls.base):
+        return Outcome.ignored("a remote actor cannot write our listings")
+    place = place_of(document)
+    if isinstance(place, str):
+        return Outcome.ignored(place)
+    territory = await territory_queries.select_territory(ctx.conn, place.level, place.code)
+    # Served here = the territory has its actor (prepared for every territory under the root).
+    if (
+        territory is None
+        or await actor_queries.select_territory_actor(ctx.conn, territory.id) is None
+    ):
+        return Outcome.ignored("the listing is not located in a territory served here")
+    data = listing_from_ap(
+        document,
+        author=author,
+        territory_id=territory.id,
+        place=place,
+        now=ctx.clock.now(),
+    )
+    if isinstance(data, str):
+        return Outcome.ignored(data)
+    if data.latitude is None:
+        # No point of its own: the territory's centre, as for ours.
+        data = replace(data, latitude=territory.latitude, longitude=territory.longitude)
+    stored = await queries.upsert_listing(ctx.conn, data)
+    if stored is None:
+        return Outcome.ignored("only its author can change a listing")
+    await located_queries.upsert_item(ctx.conn, located_item(stored, handle=None))
+    return Outcome.done(f"listing located in {territory.level} {territory.code}")
+
+
+async def claim_created(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome | None:
+    """A created Page with `listingKind`, stored (or refused with its reason); None for any
+    other object."""
+    if not is_listing(document):
+        return None
+    return await _store(ctx, document)
+
+
+async def claim_updated(
+    ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
+) -> Outcome | None:
+    """An edited (or renewed) remote listing: replaced only when its author sends it; None for
+    any other object."""
+    if not is_listing(document):
+        return None
+    existing = await queries.select_listing(ctx.conn, get_id(document) or "")
+    if existing is not None and existing.author_uri != ctx.actor_uri:
+        return Outcome.ignored("only its author can update a listing")
+    if existing is not None and existing.deleted_at is not None:
+        return Outcome.ignored("this listing was deleted")
+    return await _store(ctx, document)
+
+
+async def delete_stored_listing(ctx: InboundContext, object_uri: str) -> Outcome | None:
+    """Delete of a remote listing we keep (by bare id or Tombstone): tombstoned and unlocated
+    when its author sends it; None when no listing has that id."""
+    existing = await queries.select_listing(ctx.conn, object_uri)
+    if existing is None:
+        return None
+    if existing.author_uri != ctx.actor_uri or existing.is_local:
+        return Outcome.ignored("only its author can delete a listing")
+    await queries.mark_deleted(ctx.conn, object_uri, ctx.actor_uri, ctx.clock.now())
+    await located_queries.mark_deleted(ctx.conn, object_uri, ctx.clock.now())
+    return Outcome.done()
