@@ -170,7 +170,8 @@ def _data(
         description_html=render_markdown(data.description),
         price=data.price,
         currency=data.currency if data.price is not None else None,
-        expires_at=data.expires_at or now + DEFAULT_VALIDITY,
+        # To the second, as it is published (validThrough has no fraction).
+        expires_at=(data.expires_at or now + DEFAULT_VALIDITY).replace(microsecond=0),
         territory_id=place.id,
         latitude=latitude,
         longitude=longitude,
