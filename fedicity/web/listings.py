@@ -37,7 +37,7 @@ from fedicity.web.activitypub import activity_response
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import POINT_ERRORS, degrees_text, point
-from fedicity.web.i18n import lazy
+from fedicity.web.i18n import gettext, lazy
 from fedicity.web.map import default_center
 from fedicity.web.messages import message, query_error
 from fedicity.web.negotiation import wants_activitypub
@@ -89,16 +89,17 @@ _STATUS = {"not_listing_author": 403, "not_admin": 403, "listing_deleted": 410}
 
 
 def labels() -> dict[str, Any]:
-    """The words of kinds, sections, categories and currencies, for the templates."""
+    """The words of kinds, sections, categories and currencies in the reader's language, for
+    the templates."""
     return {
         "kinds": KINDS,
         "sections_of": SECTIONS,
         "categories_of": CATEGORIES,
         "currencies": CURRENCIES,
         "currency_signs": CURRENCY_SIGNS,
-        "kind_labels": KIND_LABELS,
-        "section_labels": SECTION_LABELS,
-        "category_labels": CATEGORY_LABELS,
+        "kind_labels": {code: gettext(words) for code, words in KIND_LABELS.items()},
+        "section_labels": {code: gettext(words) for code, words in SECTION_LABELS.items()},
+        "category_labels": {code: gettext(words) for code, words in CATEGORY_LABELS.items()},
     }
 
 

@@ -27,11 +27,14 @@ from fedicity.db.pool import Pool
 from fedicity.events import service as events
 from fedicity.events.models import Location
 from fedicity.events.service import EventInput
+from fedicity.listings import service as listings
+from fedicity.listings.service import ListingInput
 from fedicity.organizations import queries as organization_queries
 from fedicity.posts import service as posts
 from fedicity.proposals import comments, drafts, lifecycle, rooms
 from fedicity.proposals.service import Env
 from fedicity.settings import Settings
+from fedicity.territories import queries as territory_queries
 from fedicity.urls import new_token
 from fedicity.web.app import create_app
 from fedicity.web.signed_fetch import served_by
@@ -39,6 +42,7 @@ from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, running_instance
 from tests.peer import running_peer
 from tests.security.federation_peers import person, problem_reason, signed_get
+from tests.territory_helpers import import_slice
 
 KEY = fixed_keypairs()[5]
 AS = "application/activity+json"
@@ -84,6 +88,10 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "events.organizer_agenda",
         "events.participants_page",
         "events.territory_agenda",
+        "listings.contact",
+        "listings.edit",
+        "listings.listings_index",
+        "listings.new_listing",
         "map.features",
         "map.map_page",
         "admin_imports.imports_page",
@@ -195,6 +203,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
     urls, clock = instance.urls, instance.clock
     now = clock.now()
     env = Env(urls=urls, clock=clock, keygen=keygen)
+    await import_slice(pool, instance.settings.data_dir / "territories")
     async with pool.acquire() as conn:
         account = await accounts.register(
             conn, username="camille", password="long enough pw", keygen=keygen
@@ -252,6 +261,17 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
             conn, actor=camille, proposal=opened, stance="for", text="Oui", env=env
         )
         hidden = await drafts.create_draft(conn, actor=camille, title="Brouillon", text="", env=env)
+        montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+        assert montreuil is not None
+        listing = await listings.create_listing(
+            conn,
+            author=camille,
+            by=camille,
+            data=ListingInput(kind="job", section="offer", category="training", title="Stage"),
+            place=montreuil,
+            root=montreuil,
+            env=listings.Env(urls, clock, keygen, instance.settings.host),
+        )
         activity_id = urls.activity(new_token())
         activity: dict[str, Any] = {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -288,6 +308,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "proposals.replies": path(opened.uri) + "/replies",
         "proposals.comment_document": path(comment.uri),
         "rooms.room_page": f"/rooms/{room.token}",
+        "listings.listing_page": path(listing.uri),
         "activitypub.instance_actor": "/actor",
         "activitypub.fedicity_context": "/ns/fedicity.jsonld",
     }
