@@ -73,13 +73,16 @@ async def select_live(
 ) -> list[Listing]:
     """Listings not deleted nor expired, newest first, keyset-paged: in a territory or below it,
     of a kind, section and category, whose title or description holds a text (accents and
-    case folded); the authors the
-    moderators silenced or suspended left out, as on the territories' pages."""
+    case folded); the authors the moderators silenced or suspended, and the servers they
+    silenced or suspended, left out, as on the territories' pages."""
     rows = await conn.fetch(
         f"""SELECT {_L_COLUMNS} FROM listings l
              WHERE l.deleted_at IS NULL AND l.expires_at > $1
                AND NOT EXISTS (SELECT 1 FROM actor_restrictions r
                                 WHERE r.actor_uri = l.author_uri)
+               AND (NOT EXISTS (SELECT 1 FROM domain_policies
+                                 WHERE action IN ('silence', 'suspend'))
+                    OR NOT domain_hidden(l.uri, (SELECT domain_policy_map())))
                AND ($2::bigint IS NULL OR l.territory_id IN (
                         SELECT descendant_id FROM territory_ancestors WHERE ancestor_id = $2))
                AND ($3::text IS NULL OR l.kind = $3)

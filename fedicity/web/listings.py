@@ -61,7 +61,7 @@ ALL_CATEGORIES = tuple(c for categories in CATEGORIES.values() for c in categori
 KIND_LABELS = {
     "ressource": lazy("Needs and offers"),
     "job": lazy("Jobs"),
-    "classified": lazy("Classifieds"),
+    "classified": lazy("Sales and rentals"),
 }
 SECTION_LABELS = {
     "need": lazy("Need"),

@@ -20,12 +20,14 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 
 from fedicity.accounts import service as accounts
+from fedicity.actors import service as actor_service
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.listings import queries as listing_queries
 from fedicity.listings import service as listings
 from fedicity.listings.parse import RemotePlace, listing_from_ap, place_of, price_of
 from fedicity.located import queries as located_queries
+from fedicity.organizations import queries as organization_queries
 from fedicity.settings import Settings
 from tests.conftest import FixedKeys
 from tests.territory_helpers import served_app
@@ -217,6 +219,39 @@ async def test_a_listing_from_the_form_to_its_page_the_lists_and_expiry(
     assert deleted.status_code == 303
     assert (await client.get(page_path, headers=BROWSER)).status_code == 410
     assert await titles("") == []
+
+    # When alice, an admin of an association, posts as the association
+    async with pool.acquire() as conn:
+        velo = await actor_service.create_organization(
+            conn, "velo", organization_kind="association", keygen=keygen
+        )
+        await organization_queries.upsert_membership(
+            conn,
+            organization_id=velo.id,
+            member_uri="http://fedicity.test/actors/alice",
+            state="accepted",
+            role="admin",
+            activity_uri=None,
+            invited_by=None,
+            now=clock.now(),
+        )
+    form_page = await _text(await client.get("/listings/new", headers=BROWSER))
+    assert '<option value="velo">' in form_page
+    as_velo = await client.post(
+        "/listings", form=_form(token, title="Atelier d'autoréparation", price="", **{"as": "velo"})
+    )
+    assert as_velo.status_code == 303, await _text(as_velo)
+    document = await _json(await client.get(as_velo.headers["Location"], headers=AS))
+    # Then the association is its author (and the one to answer); no price, no price terms
+    assert document["attributedTo"] == "http://fedicity.test/actors/velo"
+    assert "Répondre : message privé à @velo@fedicity.test" in document["content"]
+    assert "price" not in document
+    # And a citizen who is not its admin can neither post as it nor change its listing
+    bob = await _log_in(client, pool, keygen, "bob")
+    refused = await client.post("/listings", form=_form(bob, **{"as": "velo"}))
+    assert refused.status_code == 403
+    edit = await client.post(as_velo.headers["Location"] + "/edit", form=_form(bob))
+    assert edit.status_code == 403
 
 
 async def test_hostile_input_from_the_form_and_the_network_is_refused_precisely(
