@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from fedicity.activitypub.accessors import get_id, get_type, host_of
+from fedicity.activitypub.accessors import get_id, get_object, get_type, host_of
+from fedicity.activitypub.fetch import FetchError
 from fedicity.activitypub.routing import Outcome
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.context import InboundContext
@@ -24,9 +25,16 @@ def is_listing(document: Mapping[str, Any]) -> bool:
     return get_type(document) == "Page" and "listingKind" in document
 
 
-async def _store(ctx: InboundContext, document: Mapping[str, Any]) -> Outcome:
-    author = get_id(document.get("attributedTo"))
-    if author != ctx.actor_uri:
+async def _store(
+    ctx: InboundContext,
+    document: Mapping[str, Any],
+    *,
+    author: str | None = None,
+    via: str | None = None,
+) -> Outcome:
+    """Keep a listing of `author` (the activity's actor unless a territory announced it, `via`)."""
+    author = author or ctx.actor_uri
+    if get_id(document.get("attributedTo")) != author:
         return Outcome.ignored("the listing's author is not the activity's actor")
     if host_of(get_id(document) or "") == host_of(ctx.urls.base):
         return Outcome.ignored("a remote actor cannot write our listings")
@@ -55,7 +63,7 @@ async def _store(ctx: InboundContext, document: Mapping[str, Any]) -> Outcome:
     stored = await queries.upsert_listing(ctx.conn, data)
     if stored is None:
         return Outcome.ignored("only its author can change a listing")
-    await located_queries.upsert_item(ctx.conn, located_item(stored, handle=None))
+    await located_queries.upsert_item(ctx.conn, located_item(stored, handle=None, via=via))
     return Outcome.done(f"listing located in {territory.level} {territory.code}")
 
 
@@ -95,3 +103,28 @@ async def delete_stored_listing(ctx: InboundContext, object_uri: str) -> Outcome
     await queries.mark_deleted(ctx.conn, object_uri, ctx.actor_uri, ctx.clock.now())
     await located_queries.mark_deleted(ctx.conn, object_uri, ctx.clock.now())
     return Outcome.done()
+
+
+async def claim_announced(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome | None:
+    """A Create of a listing that a territory actor (of a commune another instance serves)
+    re-shares: kept as a listing, located here, attributed to the Create's actor and to the
+    announcer (`via`); None when the announced object is no listing (the territories aggregate
+    it as a post)."""
+    create = get_object(activity)
+    if create is None or get_type(create) != "Create":
+        return None
+    document = get_object(create)
+    if document is None or not is_listing(document):
+        return None
+    author, object_uri = get_id(create.get("actor")), get_id(document)
+    if author is None or object_uri is None:
+        return Outcome.ignored("the announced Create has no actor or object")
+    if host_of(object_uri) != host_of(ctx.actor_uri):
+        # Only the announcer's own server vouches for an embedded copy; fetch the others.
+        fetched = await ctx.directory.fetcher.document(object_uri)
+        if isinstance(fetched, FetchError):
+            return Outcome.ignored(f"cannot fetch the announced listing: {fetched.detail}")
+        document = fetched.document
+        if not is_listing(document) or get_id(document) != object_uri:
+            return Outcome.ignored("the announced object is no listing")
+    return await _store(ctx, document, author=author, via=ctx.actor_uri)

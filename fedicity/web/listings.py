@@ -504,6 +504,9 @@ async def contact() -> str | Response | WerkzeugResponse | tuple[str, int]:
     wait = await posting_wait()
     if wait is not None:
         return too_fast(await _page(listing, error=message("posting_too_fast")), wait)
+    if listing.local_actor_id is None:
+        # A listing aggregated through its territory's announce: its author may be new here.
+        await state().fed.directory.actor(listing.author_uri)
     async with state().db.acquire() as conn:
         try:
             await service.contact(

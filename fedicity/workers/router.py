@@ -120,7 +120,9 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 #   anything else -> follows (an Accept that embeds the Invite is routed on its type already);
 # - Create, and Update (a post we first see through an edit is new here too): posts store it,
 #   then a remote member's post new here addressed to a local organisation is announced by it
-#   (the organisation's wall, FEP-1b12).
+#   (the organisation's wall, FEP-1b12);
+# - Announce{Create}: of a listing (a Page with listingKind) -> listings, anything else -> the
+#   territories' aggregation of posts.
 Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
 
 
@@ -188,6 +190,21 @@ POSTS_SHARED: dict[str, Wrapper] = {
 }
 
 
+def listings_first(territories: Handler[InboundContext]) -> Handler[InboundContext]:
+    """An announced Create of a listing to listings, any other announced Create to the
+    territories' aggregation."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        claimed = await listings_inbound.claim_announced(ctx, activity)
+        return claimed if claimed is not None else await territories(ctx, activity)
+
+    handler.__doc__ = f"Listings first, then {getattr(territories, '__name__', 'the others')}."
+    return handler
+
+
+TERRITORIES_SHARED: dict[str, Wrapper] = {"Announce": listings_first}
+
+
 def _register_wrapped(
     router: Router[InboundContext],
     register: Callable[[Router[InboundContext]], None],
@@ -222,7 +239,7 @@ def build_router() -> Router[InboundContext]:
     _register_wrapped(router, _register_posts, POSTS_SHARED)
     moderation_inbound.register(router)
     router.register("Flag")(stewardship_inbound.on_flag)
-    territories_inbound.register(router)
+    _register_wrapped(router, territories_inbound.register, TERRITORIES_SHARED)
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
     router.register("Delete")(on_delete)

@@ -315,3 +315,106 @@ async def _publish(instance: Instance, author: Actor, page: dict[str, Any], conn
         clock=instance.clock,
     )
     return activity_uri
+
+
+async def test_a_region_instance_aggregates_a_communes_listing_and_answers_its_author(
+    pool: Pool, pool_b: Pool, tmp_path: Path, keygen: FixedKeys
+) -> None:
+    await import_slice(pool, tmp_path / "a")
+    await import_slice(pool_b, tmp_path / "b")
+    async with (
+        running_instance(
+            pool, tmp_path / "commune", keygen, territory_level="commune", territory_code="93048"
+        ) as commune,
+        running_instance(
+            pool_b, tmp_path / "region", keygen, territory_level="region", territory_code="11"
+        ) as region,
+        httpx.AsyncClient(timeout=30, follow_redirects=False) as browser,
+    ):
+        # Given the région instance's territory actor following the commune's @montreuil (and
+        # nobody there following alice)
+        async with commune.pool.acquire() as conn:
+            montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+            assert montreuil is not None
+            montreuil_actor = await territory_service.territory_actor(
+                conn, montreuil, keygen=keygen
+            )
+        montreuil_uri = commune.urls.actor(montreuil_actor.username)
+        async with region.pool.acquire() as conn:
+            ile_de_france = await territory_queries.select_territory(conn, "region", "11")
+            assert ile_de_france is not None
+            region_actor = await territory_service.territory_actor(
+                conn, ile_de_france, keygen=keygen
+            )
+        assert not isinstance(await region.federation.directory.actor(montreuil_uri), str)
+        async with region.pool.acquire() as conn:
+            await follows.follow(
+                conn, actor=region_actor, target=montreuil_uri, urls=region.urls, clock=region.clock
+            )
+
+        async def following() -> bool:
+            async with region.pool.acquire() as conn:
+                found = await follow_queries.select_follow(
+                    conn, region.urls.actor(region_actor.username), montreuil_uri
+                )
+            return found is not None and found.state == "accepted"
+
+        await eventually(following, within=20)
+
+        # When alice posts a job offer in Montreuil
+        alice = await _citizen(commune, "alice", keygen)
+        await _citizen(region, "bob", keygen)
+        async with commune.pool.acquire() as conn:
+            listing = await listings.create_listing(
+                conn,
+                author=alice,
+                by=alice,
+                data=ListingInput(
+                    kind="job", section="offer", category="internship", title="Stage au jardin"
+                ),
+                place=montreuil,
+                root=montreuil,
+                env=_env(commune, keygen),
+            )
+
+        # Then the région instance keeps it as a listing (not a post), located in Montreuil,
+        # through the territory's announce
+        async def aggregated() -> bool:
+            return await _stored(region, listing.uri) is not None
+
+        await eventually(aggregated, within=20)
+        async with region.pool.acquire() as conn:
+            assert await post_queries.select_post(conn, listing.uri) is None
+            item = await located_queries.select_item(conn, listing.uri)
+        assert item is not None
+        assert (item.kind, item.via) == ("listing", montreuil_uri)
+        assert item.author_uri == commune.urls.actor("alice")
+        listed = (await browser.get(f"{region.base}/listings?kind=job")).text
+        assert "Stage au jardin" in listed
+
+        # When bob, on the région instance, answers it (alice was never fetched there)
+        login = await browser.get(f"{region.base}/login")
+        token = _CSRF.search(login.text)
+        assert token is not None
+        await browser.post(
+            f"{region.base}/login",
+            data={"csrf_token": token.group(1), "login": "bob", "password": PASSWORD},
+        )
+        page = await browser.get(f"{region.base}/listings/contact", params={"listing": listing.uri})
+        csrf = _CSRF.search(page.text)
+        assert csrf is not None
+        sent = await browser.post(
+            f"{region.base}/listings/contact",
+            data={"csrf_token": csrf.group(1), "listing": listing.uri, "text": "Encore libre ?"},
+        )
+        assert sent.status_code == 303, sent.text
+
+        # Then alice is notified of the direct message
+        async def notified() -> bool:
+            async with commune.pool.acquire() as conn:
+                found = await notification_queries.select_page(conn, alice.id, limit=10)
+            return any(
+                n.kind == "mention" and n.actor_uri == region.urls.actor("bob") for n in found
+            )
+
+        await eventually(notified, within=20)
