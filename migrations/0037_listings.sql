@@ -41,3 +41,10 @@ CREATE INDEX listings_territory ON listings (territory_id) WHERE deleted_at IS N
 CREATE INDEX listings_expiry ON listings (expires_at)
     WHERE deleted_at IS NULL AND unlocated_at IS NULL;
 CREATE INDEX listings_local_actor ON listings (local_actor_id) WHERE local_actor_id IS NOT NULL;
+-- The list's free text: words of the title and description, accents and plurals folded as the
+-- search does (0015), on a GIN index (a substring scan took 0.5 s over 50,000 listings).
+ALTER TABLE listings ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('french'::regconfig, search_fold(title)), 'A')
+    || setweight(to_tsvector('french'::regconfig, search_fold(description_html)), 'B')
+) STORED;
+CREATE INDEX listings_search ON listings USING gin (search_vector) WHERE deleted_at IS NULL;

@@ -72,9 +72,9 @@ async def select_live(
     before: tuple[datetime, int] | None = None,
 ) -> list[Listing]:
     """Listings not deleted nor expired, newest first, keyset-paged: in a territory or below it,
-    of a kind, section and category, whose title or description holds a text (accents and
-    case folded); the authors the moderators silenced or suspended, and the servers they
-    silenced or suspended, left out, as on the territories' pages."""
+    of a kind, section and category, whose title or description has the words of a text (as
+    the search reads them: accents, case and plurals folded); the authors the moderators
+    silenced or suspended, and the servers they limit, left out, as on the territories' pages."""
     rows = await conn.fetch(
         f"""SELECT {_L_COLUMNS} FROM listings l
              WHERE l.deleted_at IS NULL AND l.expires_at > $1
@@ -89,9 +89,7 @@ async def select_live(
                AND ($4::text IS NULL OR l.section = $4)
                AND ($5::text IS NULL OR l.category = $5)
                AND ($6::text IS NULL
-                    OR strpos(search_fold(l.title || ' ' || coalesce(l.description_source,
-                                                                    l.description_html)),
-                              search_fold($6)) > 0)
+                    OR l.search_vector @@ websearch_to_tsquery('french', search_fold($6)))
                AND ($7::timestamptz IS NULL OR (l.published, l.id) < ($7, $8))
              ORDER BY l.published DESC, l.id DESC
              LIMIT $9""",
