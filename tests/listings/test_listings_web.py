@@ -274,7 +274,7 @@ async def test_hostile_input_from_the_form_and_the_network_is_refused_precisely(
         "Choisissez une catégorie de ce type d'annonce.": [{"category": "vehicles"}],
         "Choisissez une rubrique de ce type d'annonce.": [{"section": "for_sale"}],
         "Choisissez un type d'annonce": [{"kind": "weapon"}],
-        "Une annonce est valable un an au plus.": [{"expires_on": "2028-12-04"}],
+        "Une annonce est valable douze mois au plus.": [{"expires_on": "2028-12-04"}],
         "Une annonce expire à une date à venir.": [
             {"expires_on": "2020-01-01"},
             {"expires_on": "99999-01-01"},
