@@ -67,6 +67,11 @@ async def _store(
     return Outcome.done(f"listing located in {territory.level} {territory.code}")
 
 
+async def forget_author(ctx: InboundContext) -> None:
+    """The activity's actor deleted itself: its listings go with it."""
+    await queries.delete_listings_of(ctx.conn, ctx.actor_uri, ctx.clock.now())
+
+
 async def claim_created(
     ctx: InboundContext, activity: Mapping[str, Any], document: Mapping[str, Any]
 ) -> Outcome | None:

@@ -59,6 +59,25 @@ async def mark_deleted(conn: Connection, uri: str, author_uri: str, when: dateti
     return result != "UPDATE 0"
 
 
+async def delete_listings_of(conn: Connection, author_uri: str, when: datetime) -> int:
+    """Tombstone every listing of an author (a closed account, a remote actor deleted) and take
+    them out of the located items; how many were live."""
+    count: int = await conn.fetchval(
+        """WITH gone AS (
+               UPDATE listings SET deleted_at = $2
+                WHERE author_uri = $1 AND deleted_at IS NULL
+               RETURNING uri),
+           unlocated AS (
+               UPDATE located_items li SET deleted_at = $2
+                 FROM gone
+                WHERE li.object_uri = gone.uri AND li.deleted_at IS NULL)
+           SELECT count(*) FROM gone""",
+        author_uri,
+        when,
+    )
+    return count
+
+
 async def select_live(
     conn: Connection,
     now: datetime,

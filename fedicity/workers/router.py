@@ -33,6 +33,7 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         # An actor deleted itself: each domain forgets what it kept of it.
         await follows_inbound.forget_actor(ctx)
         await posts_inbound.forget_author(ctx)
+        await listings_inbound.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
     listing_outcome = await listings_inbound.delete_stored_listing(ctx, object_uri)
     if listing_outcome is not None:

@@ -19,6 +19,8 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from fedicity.accounts import closing
+from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.actors import service as actor_service
 from fedicity.clock import FrozenClock
@@ -29,6 +31,7 @@ from fedicity.listings.parse import RemotePlace, listing_from_ap, place_of, pric
 from fedicity.located import queries as located_queries
 from fedicity.organizations import queries as organization_queries
 from fedicity.settings import Settings
+from fedicity.urls import Urls
 from tests.conftest import FixedKeys
 from tests.territory_helpers import served_app
 
@@ -255,7 +258,11 @@ async def test_a_listing_from_the_form_to_its_page_the_lists_and_expiry(
 
 
 async def test_hostile_input_from_the_form_and_the_network_is_refused_precisely(
-    client: TestClientProtocol, pool: Pool, keygen: FixedKeys, clock: FrozenClock
+    client: TestClientProtocol,
+    pool: Pool,
+    keygen: FixedKeys,
+    clock: FrozenClock,
+    settings: Settings,
 ) -> None:
     clock.current = datetime(2026, 12, 4, 10, tzinfo=UTC)
     token = await _log_in(client, pool, keygen, "alice")
@@ -341,6 +348,17 @@ async def test_hostile_input_from_the_form_and_the_network_is_refused_precisely(
         "/listings/contact", form={"csrf_token": bob, "listing": _uri(kept), "text": "a\x00"}
     )
     assert nul.status_code == 400
+
+    # When alice closes her account, her listing goes with it (page 410, out of the scope)
+    async with pool.acquire() as conn:
+        account = await account_queries.select_account_by_login(conn, "alice")
+    assert account is not None
+    await closing.close_account(
+        pool, account, urls=Urls(settings.base_url), clock=clock, data_dir=settings.data_dir
+    )
+    assert (await client.get(_path(kept), headers=BROWSER)).status_code == 410
+    async with pool.acquire() as conn:
+        assert await located_queries.select_item(conn, _uri(kept)) is None
 
     # The network: the parser refuses each hostile member with its reason
     now = clock.now()
