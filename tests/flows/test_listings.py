@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from fedicity.accounts import closing
+from fedicity.accounts import queries as account_queries
 from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
@@ -292,6 +294,40 @@ async def test_a_listing_goes_to_another_instance_and_is_answered_by_direct_mess
         async with dept.pool.acquire() as conn:
             assert await located_queries.select_item(conn, listing.uri) is None
         assert "Cours de guitare" not in (await browser.get(f"{dept.base}/listings")).text
+
+        # When alice posts again, then closes her account, her Delete takes the listing there too
+        async with commune.pool.acquire() as conn:
+            again = await listings.create_listing(
+                conn,
+                author=alice,
+                by=alice,
+                data=ListingInput(
+                    kind="ressource", section="need", category="material", title="Une échelle"
+                ),
+                place=montreuil,
+                root=root,
+                env=env,
+            )
+            account = await account_queries.select_account_by_login(conn, "alice")
+        assert account is not None
+
+        async def again_arrived() -> bool:
+            return await _stored(dept, again.uri) is not None
+
+        await eventually(again_arrived, within=20)
+        await closing.close_account(
+            commune.pool,
+            account,
+            urls=commune.urls,
+            clock=commune.clock,
+            data_dir=commune.settings.data_dir,
+        )
+
+        async def forgotten() -> bool:
+            found = await _stored(dept, again.uri)
+            return found is not None and found.deleted_at is not None
+
+        await eventually(forgotten, within=20)
 
 
 async def _publish(instance: Instance, author: Actor, page: dict[str, Any], conn: Any) -> str:
