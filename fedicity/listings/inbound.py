@@ -111,12 +111,12 @@ async def delete_stored_listing(ctx: InboundContext, object_uri: str) -> Outcome
 
 
 async def claim_announced(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome | None:
-    """A Create of a listing that a territory actor (of a commune another instance serves)
-    re-shares: kept as a listing, located here, attributed to the Create's actor and to the
-    announcer (`via`); None when the announced object is no listing (the territories aggregate
-    it as a post)."""
+    """A Create (or Update: an edit, a renewal) of a listing that a territory actor (of a
+    commune another instance serves) re-shares: kept as a listing, located here, attributed to
+    the activity's actor and to the announcer (`via`); None when the announced object is no
+    listing (the territories aggregate it as a post, the posts take the rest)."""
     create = get_object(activity)
-    if create is None or get_type(create) != "Create":
+    if create is None or get_type(create) not in ("Create", "Update"):
         return None
     document = get_object(create)
     if document is None or not is_listing(document):

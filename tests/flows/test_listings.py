@@ -428,6 +428,26 @@ async def test_a_region_instance_aggregates_a_communes_listing_and_answers_its_a
         listed = (await browser.get(f"{region.base}/listings?kind=job")).text
         assert "Stage au jardin" in listed
 
+        # And alice's edit reaches it through the territory's announce too
+        async with commune.pool.acquire() as conn:
+            await listings.update_listing(
+                conn,
+                listing=listing,
+                by=alice,
+                data=ListingInput(
+                    kind="job", section="offer", category="internship", title="Stage au verger"
+                ),
+                place=montreuil,
+                root=montreuil,
+                env=_env(commune, keygen),
+            )
+
+        async def edited() -> bool:
+            found = await _stored(region, listing.uri)
+            return found is not None and found.title == "Stage au verger"
+
+        await eventually(edited, within=20)
+
         # When bob, on the région instance, answers it (alice was never fetched there)
         login = await browser.get(f"{region.base}/login")
         token = _CSRF.search(login.text)
