@@ -273,6 +273,22 @@ async def test_a_listing_goes_to_another_instance_and_is_answered_by_direct_mess
             assert reason in outcome[1], (name, outcome)
             assert await _stored(dept, sent_ids[name]) is None
 
+        # And what no JSON store can hold is refused at the inbox's door, before any handler
+        page_json = '{"type": "Page", "listingKind": "classified", "name": "V", "price": %s}'
+        for body, reason in (
+            ('{"type": "Create", "object": ' + page_json % "NaN" + "}", "json_not_finite"),
+            ('{"type": "Create", "object": ' + page_json % "1e999" + "}", "json_not_finite"),
+            ('{"type": "Create", "object": ' + page_json % '"\\u0000"' + "}", "json_bad_string"),
+            ('{"type": "Create", "object": ' + "[" * 5000 + "]" * 5000 + "}", "json_too_deep"),
+        ):
+            answer = await browser.post(
+                f"{dept.base}/inbox",
+                content=body.encode(),
+                headers={"Content-Type": "application/activity+json"},
+            )
+            assert answer.status_code == 400, (reason, answer.status_code, answer.text)
+            assert reason in answer.text, (reason, answer.text)
+
         async def kept_as_post() -> bool:
             async with dept.pool.acquire() as conn:
                 return await post_queries.select_post(conn, plain) is not None
