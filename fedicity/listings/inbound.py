@@ -116,6 +116,8 @@ async def claim_announced(ctx: InboundContext, activity: Mapping[str, Any]) -> O
     the activity's actor and to the announcer (`via`); None when the announced object is no
     listing (the territories aggregate it as a post, the posts take the rest)."""
     create = get_object(activity)
+    if create is not None and get_type(create) == "Delete":
+        return await _announced_deletion(ctx, create)
     if create is None or get_type(create) not in ("Create", "Update"):
         return None
     document = get_object(create)
@@ -133,3 +135,20 @@ async def claim_announced(ctx: InboundContext, activity: Mapping[str, Any]) -> O
         if not is_listing(document) or get_id(document) != object_uri:
             return Outcome.ignored("the announced object is no listing")
     return await _store(ctx, document, author=author, via=ctx.actor_uri)
+
+
+async def _announced_deletion(ctx: InboundContext, delete: Mapping[str, Any]) -> Outcome | None:
+    """A listing's Delete re-shared by a territory actor of the listing's own server (which
+    vouches for it): tombstoned and unlocated when its author sent it; None when no listing
+    here has that id."""
+    object_uri, author = get_id(delete.get("object")), get_id(delete.get("actor"))
+    existing = await queries.select_listing(ctx.conn, object_uri or "")
+    if existing is None:
+        return None
+    if existing.is_local or existing.author_uri != author:
+        return Outcome.ignored("only its author can delete a listing")
+    if host_of(existing.uri) != host_of(ctx.actor_uri):
+        return Outcome.ignored("only the listing's own server vouches for its deletion")
+    await queries.mark_deleted(ctx.conn, existing.uri, existing.author_uri, ctx.clock.now())
+    await located_queries.mark_deleted(ctx.conn, existing.uri, ctx.clock.now())
+    return Outcome.done()

@@ -46,6 +46,7 @@ from fedicity.posts.compose import Mention
 from fedicity.posts.models import Post
 from fedicity.sanitize import html_to_text
 from fedicity.territories import queries as territory_queries
+from fedicity.territories.document import announce
 from fedicity.territories.models import Territory
 from fedicity.territories.service import locate_and_announce, territory_actor
 from fedicity.textfmt import render_markdown
@@ -377,8 +378,11 @@ async def renew_listing(
     )
 
 
-async def delete_listing(conn: Connection, *, listing: Listing, by: Actor, env: Env) -> None:
-    """Delete: tombstoned here, Delete{Tombstone} to the followers, unlocated."""
+async def delete_listing(
+    conn: Connection, *, listing: Listing, by: Actor, root: Territory | None, env: Env
+) -> None:
+    """Delete: tombstoned here, Delete{Tombstone} to the followers and announced by the
+    territories that announced it (instances aggregating them may follow nobody else), unlocated."""
     async with conn.transaction():
         if not await may_manage(conn, listing, by, env.urls):
             raise ListingError("not_listing_author", "only its author or the organisation's admins")
@@ -387,21 +391,37 @@ async def delete_listing(conn: Connection, *, listing: Listing, by: Actor, env: 
             raise ListingError("listing_deleted", "this listing was deleted")
         await located_queries.mark_deleted(conn, listing.uri, now)
         author = await _author_of(conn, listing)
+        deletion = listing_activity(
+            "Delete",
+            listing,
+            env.urls,
+            id=env.urls.activity(new_token()),
+            object=tombstone(listing.uri),
+            audience_uri=None,
+        )
         await publish(
             conn,
             actor=author,
-            activity=listing_activity(
-                "Delete",
-                listing,
-                env.urls,
-                id=env.urls.activity(new_token()),
-                object=tombstone(listing.uri),
-                audience_uri=None,
-            ),
+            activity=deletion,
             audience=Audience(followers=True),
             urls=env.urls,
             clock=env.clock,
         )
+        served = (
+            await territory_queries.select_served_ancestors(conn, root.id, listing.territory_id)
+            if root is not None
+            else []
+        )
+        for territory in served:
+            actor = await territory_actor(conn, territory, keygen=env.keygen)
+            await publish(
+                conn,
+                actor=actor,
+                activity=announce(actor, deletion, env.urls, env.urls.activity(new_token())),
+                audience=Audience(followers=True),
+                urls=env.urls,
+                clock=env.clock,
+            )
 
 
 async def author_mention(conn: Connection, listing: Listing, env: Env) -> Mention | None:

@@ -462,9 +462,10 @@ async def delete(token: str) -> WerkzeugResponse:
     """The author deletes the listing."""
     listing = await _listing(token)
     me = await _require_me()
+    root = await served_root()
     async with state().db.acquire() as conn:
         try:
-            await service.delete_listing(conn, listing=listing, by=me, env=_env())
+            await service.delete_listing(conn, listing=listing, by=me, root=root, env=_env())
         except ListingError as error:
             raise Problem(_STATUS.get(error.code, 422), message(error.code)) from error
     return redirect(url_for("listings.listings_index"), 303)

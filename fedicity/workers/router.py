@@ -123,7 +123,8 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 #   then a remote member's post new here addressed to a local organisation is announced by it
 #   (the organisation's wall, FEP-1b12);
 # - Announce{Create}: of a listing (a Page with listingKind) -> listings, anything else -> the
-#   territories' aggregation of posts (Announce{Update}: listings, else the posts' Announce).
+#   territories' aggregation of posts (Announce{Update} and Announce{Delete}: listings, else
+#   the posts' Announce).
 Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
 
 
@@ -241,8 +242,10 @@ def build_router() -> Router[InboundContext]:
     moderation_inbound.register(router)
     router.register("Flag")(stewardship_inbound.on_flag)
     _register_wrapped(router, territories_inbound.register, TERRITORIES_SHARED)
-    # An announced Update: a listing's edit or renewal, else what the posts make of an Announce.
+    # An announced Update or Delete: a listing's edit, renewal or deletion, else what the posts
+    # make of an Announce.
     router.register("Announce", "Update")(listings_first(posts_inbound.on_announce))
+    router.register("Announce", "Delete")(listings_first(posts_inbound.on_announce))
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
     router.register("Delete")(on_delete)

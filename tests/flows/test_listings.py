@@ -300,7 +300,7 @@ async def test_a_listing_goes_to_another_instance_and_is_answered_by_direct_mess
         async with commune.pool.acquire() as conn:
             current = await listing_queries.select_listing(conn, listing.uri)
             assert current is not None
-            await listings.delete_listing(conn, listing=current, by=alice, env=env)
+            await listings.delete_listing(conn, listing=current, by=alice, root=root, env=env)
 
         async def deleted() -> bool:
             found = await _stored(dept, listing.uri)
@@ -490,3 +490,19 @@ async def test_a_region_instance_aggregates_a_communes_listing_and_answers_its_a
             )
 
         await eventually(notified, within=20)
+
+        # When alice deletes it, the territory announces the Delete and the région forgets it
+        async with commune.pool.acquire() as conn:
+            current = await listing_queries.select_listing(conn, listing.uri)
+            assert current is not None
+            await listings.delete_listing(
+                conn, listing=current, by=alice, root=montreuil, env=_env(commune, keygen)
+            )
+
+        async def forgotten() -> bool:
+            found = await _stored(region, listing.uri)
+            return found is not None and found.deleted_at is not None
+
+        await eventually(forgotten, within=20)
+        async with region.pool.acquire() as conn:
+            assert await located_queries.select_item(conn, listing.uri) is None
