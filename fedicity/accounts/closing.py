@@ -7,7 +7,7 @@ those who liked, shared, answered or were mentioned in its posts; its posts beco
 its events are deleted; its likes and shares, participations, memberships, notifications, follows
 and published activities are removed; its actor is emptied and marked deleted; its login goes,
 and with it every session and reset link. After the commit, the files it uploaded that nothing
-else shows are removed from disk.
+else shows are removed from disk. Its listings are deleted with its events.
 
 The actor's id then answers 410 Gone with a Tombstone, and its username is never given again
 (the row keeps it: sign-up finds it taken). Proposals, ballots and comments stay with the
@@ -33,6 +33,7 @@ from fedicity.actors.outbox import Audience, publish
 from fedicity.clock import Clock
 from fedicity.db.pool import Connection, Pool
 from fedicity.follows import queries as follow_queries
+from fedicity.listings import queries as listing_queries
 from fedicity.media.service import file_path
 from fedicity.organizations import queries as organization_queries
 from fedicity.posts import queries as post_queries
@@ -92,6 +93,7 @@ async def close_account(
             clock=clock,
         )
         await post_queries.delete_posts_of(conn, me, now)
+        await listing_queries.delete_listings_of(conn, me, now)
         await queries.delete_traces(conn, actor.id, me, now)
         await follow_queries.delete_follows_of(conn, me)
         removed = await queries.delete_unshared_media(conn, actor.id, urls.media(""))

@@ -133,6 +133,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.api_write import blueprint as api_write_blueprint
     from fedicity.web.blocks import blueprint as blocks_blueprint
     from fedicity.web.events import blueprint as events_blueprint
+    from fedicity.web.listings import blueprint as listings_blueprint
     from fedicity.web.map import blueprint as map_blueprint
     from fedicity.web.media import blueprint as media_blueprint
     from fedicity.web.moderation import blueprint as moderation_blueprint
@@ -173,6 +174,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(media_blueprint)
     app.register_blueprint(notifications_blueprint)
     app.register_blueprint(map_blueprint)
+    app.register_blueprint(listings_blueprint)
     app.register_blueprint(opendata_blueprint)
     app.register_blueprint(search_blueprint)
     app.register_blueprint(transparency_blueprint)

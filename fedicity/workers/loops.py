@@ -176,6 +176,7 @@ def default_loops(
 
     async def housekeeping_step(pool: Pool) -> int:
         from fedicity.accounts import resets, sessions
+        from fedicity.listings import service as listings
         from fedicity.ratelimit import limiter
 
         async with pool.acquire() as conn:
@@ -184,6 +185,8 @@ def default_loops(
                 await limiter.prune(conn, now)
                 + await sessions.prune(conn, now)
                 + await resets.prune(conn, now)
+                # Expired listings leave the located items (their own lists filter by date).
+                + await listings.unlocate_expired(conn, now)
             )
 
     async def purge_step(pool: Pool) -> int:

@@ -13,6 +13,7 @@ from fedicity.actors.context import InboundContext
 from fedicity.actors.parse import ACTOR_TYPES
 from fedicity.events import inbound as events_inbound
 from fedicity.follows import inbound as follows_inbound
+from fedicity.listings import inbound as listings_inbound
 from fedicity.moderation import inbound as moderation_inbound
 from fedicity.organizations import inbound as organizations_inbound
 from fedicity.poi import inbound as poi_inbound
@@ -35,7 +36,11 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
         await follows_inbound.forget_actor(ctx)
         await posts_inbound.forget_author(ctx)
         await proposals_inbound.forget_room_follower(ctx)
+        await listings_inbound.forget_author(ctx)
         return await actors_inbound.on_delete_actor(ctx)
+    listing_outcome = await listings_inbound.delete_stored_listing(ctx, object_uri)
+    if listing_outcome is not None:
+        return listing_outcome
     # Mobilizon may delete an event by its bare id, with no Tombstone to route on.
     event_outcome = await events_inbound.delete_stored_event(ctx, object_uri)
     if event_outcome is not None:
@@ -53,8 +58,14 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
-# Who may claim a created Note before it is taken as a post, in order.
-CREATE_CLAIMS = (proposals_inbound.claim_created, events_inbound.claim_created)
+# Who may claim a created Note before it is taken as a post, in order (a Page with
+# `listingKind` is a listing; other Pages stay posts).
+CREATE_CLAIMS = (
+    listings_inbound.claim_created,
+    proposals_inbound.claim_created,
+    events_inbound.claim_created,
+)
+UPDATE_CLAIMS = (listings_inbound.claim_updated, proposals_inbound.claim_updated)
 
 
 async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -79,9 +90,10 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     document = get_object(activity)
     if document is None:
         return Outcome.ignored("the Update does not embed the post")
-    claimed = await proposals_inbound.claim_updated(ctx, activity, document)
-    if claimed is not None:
-        return claimed
+    for claim in UPDATE_CLAIMS:
+        claimed = await claim(ctx, activity, document)
+        if claimed is not None:
+            return claimed
     outcome = await posts_inbound.store_updated(ctx, document)
     if outcome is None:
         return await on_create(ctx, activity)
@@ -121,7 +133,10 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 #   anything else -> follows (an Accept that embeds the Invite is routed on its type already);
 # - Create, and Update (a post we first see through an edit is new here too): posts store it,
 #   then a remote member's post new here addressed to a local organisation is announced by it
-#   (the organisation's wall, FEP-1b12).
+#   (the organisation's wall, FEP-1b12);
+# - Announce{Create}: of a listing (a Page with listingKind) -> listings, anything else -> the
+#   territories' aggregation of posts (Announce{Update} and Announce{Delete}: listings, else
+#   the posts' Announce).
 Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
 
 
@@ -216,10 +231,26 @@ def places_first(other: Handler[InboundContext]) -> Handler[InboundContext]:
     return handler
 
 
-TERRITORIES_SHARED: dict[str, Wrapper] = {"Announce": places_first}
 POSTS_SHARED: dict[str, Wrapper] = {
     "Create": with_wall,
     "Update": with_wall,
+}
+
+
+def listings_first(territories: Handler[InboundContext]) -> Handler[InboundContext]:
+    """An announced Create of a listing to listings, any other announced Create to the
+    territories' aggregation."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        claimed = await listings_inbound.claim_announced(ctx, activity)
+        return claimed if claimed is not None else await territories(ctx, activity)
+
+    handler.__doc__ = f"Listings first, then {getattr(territories, '__name__', 'the others')}."
+    return handler
+
+
+TERRITORIES_SHARED: dict[str, Wrapper] = {
+    "Announce": lambda territories: places_first(listings_first(territories))
 }
 
 
@@ -259,11 +290,13 @@ def build_router() -> Router[InboundContext]:
     router.register("Flag")(stewardship_inbound.on_flag)
     _register_wrapped(router, territories_inbound.register, TERRITORIES_SHARED)
     poi_inbound.register(router)
-    # A territory's Announce of an Update has no route of its own: a Place's goes to points of
-    # interest, any other to the Announce handler of any object (a boost).
+    # A territory's Announce of an Update or a Delete has no route of its own: a Place's edit
+    # goes to points of interest, a listing's edit, renewal or deletion to listings, any other to
+    # the Announce handler of any object (a boost).
     any_announce = router.lookup({"type": "Announce"})
     assert any_announce is not None
-    router.register("Announce", "Update")(places_first(any_announce))
+    router.register("Announce", "Update")(places_first(listings_first(any_announce)))
+    router.register("Announce", "Delete")(listings_first(any_announce))
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
     router.register("Delete")(on_delete)

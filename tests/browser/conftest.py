@@ -169,6 +169,23 @@ async def _seed(base: str) -> dict[str, str]:
         place = response.headers["Location"]
         notes = _NOTE.findall((await client.get("/@camille")).text)
         assert notes, "no post link on camille's profile"
+        token = _csrf((await client.get("/listings/new")).text)
+        response = await client.post(
+            "/listings",
+            data={
+                "csrf_token": token,
+                "kind": "classified",
+                "section": "for_sale",
+                "category": "vehicles",
+                "title": "Vélo cargo électrique, très peu servi",
+                "description": f"Très bon état {LONG_WORD}. Photos : {LONG_URL}",
+                "price": "1250",
+                "currency": "G1",
+                "territory": "93048",
+            },
+        )
+        assert response.status_code == 303, response.text
+        listing = response.headers["Location"]
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         # The browser's own account writes one too, so that its feed has a long address.
         token = await _logged_in(client, DEMO_ADMIN, ADMIN_PASSWORD)
@@ -243,6 +260,9 @@ async def _seed(base: str) -> dict[str, str]:
         "place": place,
         "place_new": "/places/new",
         "territory_places": "/territoires/commune/93048/places",
+        "listings": "/listings",
+        "listing": listing,
+        "listing_new": "/listings/new",
         "opendata": "/opendata",
         "search": "/search?q=f%C3%AAte",
         # A visitor sees the remote follow form on an actor's page.

@@ -27,6 +27,8 @@ from fedicity.db.pool import Pool
 from fedicity.events import service as events
 from fedicity.events.models import Location
 from fedicity.events.service import EventInput
+from fedicity.listings import service as listings
+from fedicity.listings.service import ListingInput
 from fedicity.organizations import queries as organization_queries
 from fedicity.poi import queries as poi_queries
 from fedicity.poi.models import PlaceData
@@ -34,6 +36,7 @@ from fedicity.posts import service as posts
 from fedicity.proposals import actions, comments, drafts, followup_queries, lifecycle, rooms
 from fedicity.proposals.service import Env
 from fedicity.settings import Settings
+from fedicity.territories import queries as territory_queries
 from fedicity.urls import new_token
 from fedicity.web.app import create_app
 from fedicity.web.signed_fetch import served_by
@@ -41,6 +44,7 @@ from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, running_instance
 from tests.peer import running_peer
 from tests.security.federation_peers import person, problem_reason, signed_get
+from tests.territory_helpers import import_slice
 
 KEY = fixed_keypairs()[5]
 AS = "application/activity+json"
@@ -89,6 +93,10 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "events.organizer_agenda",
         "events.participants_page",
         "events.territory_agenda",
+        "listings.contact",
+        "listings.edit",
+        "listings.listings_index",
+        "listings.new_listing",
         "map.features",
         "map.map_page",
         "admin_imports.imports_page",
@@ -208,6 +216,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
     urls, clock = instance.urls, instance.clock
     now = clock.now()
     env = Env(urls=urls, clock=clock, keygen=keygen)
+    await import_slice(pool, instance.settings.data_dir / "territories")
     async with pool.acquire() as conn:
         account = await accounts.register(
             conn, username="camille", password="long enough pw", keygen=keygen
@@ -280,10 +289,8 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         task = await actions.create(
             conn, actor=camille, room=room, fields=actions.TaskFields("Peindre"), env=env
         )
-        commune = await conn.fetchval(
-            "INSERT INTO territories (level, code, name) VALUES ('commune', '93048', 'Montreuil')"
-            " RETURNING id"
-        )
+        montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+        assert montreuil is not None
         place = await poi_queries.upsert_place(
             conn,
             PlaceData(
@@ -294,7 +301,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
                 description_html="",
                 latitude=48.86,
                 longitude=2.44,
-                territory_id=commune,
+                territory_id=montreuil.id,
                 author_uri=urls.actor("camille"),
                 local_actor_id=camille.id,
                 local=True,
@@ -302,6 +309,15 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
             ),
         )
         assert place is not None
+        listing = await listings.create_listing(
+            conn,
+            author=camille,
+            by=camille,
+            data=ListingInput(kind="job", section="offer", category="training", title="Stage"),
+            place=montreuil,
+            root=montreuil,
+            env=listings.Env(urls, clock, keygen, instance.settings.host),
+        )
         activity_id = urls.activity(new_token())
         activity: dict[str, Any] = {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -342,6 +358,7 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "actions.resolution_page": path(resolution.uri),
         "actions.action_page": path(task.uri),
         "actions.room_followers": path(urls.room_followers(room.uri)),
+        "listings.listing_page": path(listing.uri),
         "activitypub.instance_actor": "/actor",
         "activitypub.fedicity_context": "/ns/fedicity.jsonld",
     }
