@@ -25,6 +25,8 @@ Kind = Literal[
     "waiting_list_promoted",
     # A report the recipient made was handled (the outcome, not the moderator's reasons).
     "report_resolved",
+    # Reports the recipient made opened a co-moderation vote among the residents or members.
+    "comoderation_opened",
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

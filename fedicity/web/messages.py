@@ -230,6 +230,9 @@ MESSAGES: dict[str, str] = {
     "already_suspended": lazy("This account is suspended already."),
     "not_remote": lazy("This report is about a local account."),
     "report_forwarded": lazy("This report was forwarded already."),
+    "comoderation_unknown": lazy("No such co-moderation vote."),
+    "comoderation_not_yours": lazy("This co-moderation vote is for other moderators."),
+    "comoderation_settled": lazy("This co-moderation vote is settled already."),
     "moderator_unknown": lazy("No such account, or no territory of that level with that code."),
     # followed calendars (imports/feeds.py)
     "feed_url_invalid": lazy("The feed's address must be a web address (http or https)."),
