@@ -163,6 +163,20 @@ def with_wall(post_handler: Handler[InboundContext]) -> Handler[InboundContext]:
     return handler
 
 
+def then_territories(post_handler: Handler[InboundContext]) -> Handler[InboundContext]:
+    """The posts' Undo (of a like or boost), then, when it undid no boost, a followed territory
+    actor taking back its Announce: the item it located here leaves our pages."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        outcome = await post_handler(ctx, activity)
+        if outcome.state == "done":
+            return outcome
+        return await territories_inbound.on_undo_announce(ctx, activity)
+
+    handler.__doc__ = f"{getattr(post_handler, '__name__', 'Posts')}, then the territories."
+    return handler
+
+
 EVENTS_SHARED: dict[str, Wrapper] = {
     "Join": lambda events: organizations_first(organizations_inbound.on_join, events),
     "Leave": lambda events: organizations_first(organizations_inbound.on_leave, events),
@@ -174,6 +188,7 @@ FOLLOWS_SHARED: dict[str, Wrapper] = {
 POSTS_SHARED: dict[str, Wrapper] = {
     "Create": with_wall,
     "Update": with_wall,
+    "Undo": then_territories,
 }
 
 

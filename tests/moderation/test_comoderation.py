@@ -26,6 +26,8 @@ from fedicity.audit import queries as audit_queries
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.follows import queries as follow_queries
+from fedicity.follows import service as follows
+from fedicity.located import queries as located_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals.models import Proposal
@@ -495,3 +497,124 @@ async def test_a_territory_moderator_vetoes_an_open_vote_and_what_never_opens_on
     gaston = await _resident(serving_app, pool, keygen, "gaston")
     await _web_report(gaston, located)
     assert len(await _votes(pool, located)) == 1
+
+
+async def test_a_region_instance_follows_the_communes_decision(
+    pool: Pool, pool_b: Pool, tmp_path: Path, keygen: FixedKeys
+) -> None:
+    """Ours -> ActivityStreams -> ours: the commune's Question (with moderationOf) and its
+    Undo(Announce) reach a région instance that aggregates the commune, through the real signed
+    inbox and its worker; the veto's new Announce brings the post back there."""
+    await import_slice(pool, tmp_path / "a")
+    await import_slice(pool_b, tmp_path / "b")
+    # One frozen clock for both: the signatures' dates agree after the vote's 48 hours.
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    async with (
+        running_instance(
+            pool,
+            tmp_path / "commune",
+            keygen,
+            clock=clock,
+            territory_level="commune",
+            territory_code="93048",
+            login_attempts_per_minute=100,
+        ) as commune,
+        running_instance(
+            pool_b,
+            tmp_path / "region",
+            keygen,
+            clock=clock,
+            territory_level="region",
+            territory_code="11",
+        ) as region,
+    ):
+        async with commune.pool.acquire() as conn:
+            montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+            assert montreuil is not None
+            montreuil_actor = await territory_service.territory_actor(
+                conn, montreuil, keygen=keygen
+            )
+        montreuil_uri = commune.urls.actor(montreuil_actor.username)
+        async with region.pool.acquire() as conn:
+            ile_de_france = await territory_queries.select_territory(conn, "region", "11")
+            assert ile_de_france is not None
+            region_actor = await territory_service.territory_actor(
+                conn, ile_de_france, keygen=keygen
+            )
+        assert not isinstance(await region.federation.directory.actor(montreuil_uri), str)
+        async with region.pool.acquire() as conn:
+            await follows.follow(
+                conn, actor=region_actor, target=montreuil_uri, urls=region.urls, clock=clock
+            )
+
+        async def following() -> bool:
+            async with region.pool.acquire() as conn:
+                found = await follow_queries.select_follow(
+                    conn, region.urls.actor(region_actor.username), montreuil_uri
+                )
+            return found is not None and found.state == "accepted"
+
+        await eventually(following, within=20)
+        # Given bob's post in Montreuil, aggregated by the région
+        bob = await _citizen(commune, keygen, "bob")
+        token = await _csrf(bob, "/home")
+        await bob.post(
+            "/notes",
+            data={
+                "csrf_token": token,
+                "text": "Propos injurieux",
+                "visibility": "public",
+                "territory": "93048",
+            },
+        )
+        (post_uri,) = [item["id"] for item in (await bob.get(ITEMS)).json()["items"]]
+
+        async def in_region() -> bool:
+            async with region.pool.acquire() as conn:
+                return await located_queries.select_item(conn, post_uri) is not None
+
+        await eventually(in_region, within=20)
+        # When three residents report it, the région receives the vote's Question
+        residents = [await _citizen(commune, keygen, n) for n in ("camille", "dominique", "emile")]
+        for client in residents:
+            await _report(client, post_uri)
+        (vote,) = await _votes(pool, post_uri)
+        proposal = await _proposal(pool, vote)
+
+        async def question_there() -> bool:
+            async with region.pool.acquire() as conn:
+                found = await proposal_queries.select_proposal(conn, proposal.uri)
+            return found is not None
+
+        await eventually(question_there, within=20)
+        async with region.pool.acquire() as conn:
+            remote = await proposal_queries.select_proposal(conn, proposal.uri)
+        assert remote is not None
+        assert remote.moderation_of == post_uri
+        assert (remote.title, remote.author_uri) == ("Masquer ce contenu ?", montreuil_uri)
+        # When they vote for, and the vote closes
+        for client in residents:
+            assert await _vote(client, proposal, "Pour") == 303
+        clock.advance(timedelta(hours=49))
+        (phases,) = [
+            lp
+            for lp in default_loops(commune.federation, commune.urls, clock)
+            if lp.name == "proposal-phases"
+        ]
+        await phases.step(pool)
+        (vote,) = await _votes(pool, post_uri)
+        assert vote.state == "adopted"
+
+        # Then the Undo(Announce) takes the post off the région's pages too
+        async def gone() -> bool:
+            return not await in_region()
+
+        await eventually(gone, within=20)
+        # And the admin's veto announces it again: back on the région's pages
+        admin = await _citizen(commune, keygen, "root_admin", resident=False, admin=True)
+        token = await _csrf(admin, "/admin/reports")
+        vetoed = await admin.post(f"/admin/comoderation/{vote.id}/veto", data={"csrf_token": token})
+        assert vetoed.headers["Location"].endswith("/admin/reports?notice=vetoed")
+        await eventually(in_region, within=20)
+        for client in (bob, *residents, admin):
+            await client.aclose()
