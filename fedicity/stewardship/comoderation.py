@@ -150,9 +150,10 @@ async def consider(conn: Connection, uri: str, env: Env) -> ComoderationVote | N
 async def _electorate(
     conn: Connection, candidate: Candidate, env: Env
 ) -> tuple[Actor, str, str | None]:
-    """Who writes the vote and who votes: an organisation's members for its wall, the
-    territory's residents otherwise."""
-    if candidate.organization_id is not None:
+    """Who writes the vote and who votes: an organisation's members for what is on its wall or
+    in its rooms (its posts and proposals), the territory's residents otherwise (an
+    organisation's event is on the territory's agenda: its residents decide)."""
+    if candidate.organization_id is not None and candidate.kind in ("post", "proposal"):
         organization = await actor_queries.select_actor_by_id(conn, candidate.organization_id)
         if organization is not None and organization.kind == "organization":
             return organization, "members", env.urls.actor(organization.username)

@@ -29,8 +29,13 @@ from fedicity.follows import queries as follow_queries
 from fedicity.follows import service as follows
 from fedicity.located import queries as located_queries
 from fedicity.moderation import queries as moderation_queries
+from fedicity.organizations import memberships
+from fedicity.organizations import service as organizations
+from fedicity.organizations.service import Env as OrganizationEnv
+from fedicity.proposals import drafts, lifecycle
 from fedicity.proposals import queries as proposal_queries
 from fedicity.proposals.models import Proposal
+from fedicity.proposals.service import Env as ProposalEnv
 from fedicity.settings import SettingsError, load_settings
 from fedicity.stewardship import comoderation
 from fedicity.stewardship import queries as stewardship_queries
@@ -497,6 +502,61 @@ async def test_a_territory_moderator_vetoes_an_open_vote_and_what_never_opens_on
     gaston = await _resident(serving_app, pool, keygen, "gaston")
     await _web_report(gaston, located)
     assert len(await _votes(pool, located)) == 1
+
+    # An organisation's proposal located in Montreuil goes to its members' vote instead
+    alice = await _resident(serving_app, pool, keygen, "alice")
+    hugo = await _client(serving_app, pool, keygen, "hugo")
+    async with pool.acquire() as conn:
+        alice_actor = await actor_queries.select_actor_by_username(conn, "alice")
+        assert alice_actor is not None
+        org_env = OrganizationEnv(urls=URLS, clock=clock)
+        org = await organizations.create(
+            conn,
+            creator=alice_actor,
+            username="velo",
+            organization_kind="association",
+            keygen=keygen,
+            env=org_env,
+            membership_mode="open",
+        )
+        await memberships.join(conn, organization=org, member_uri=URLS.actor("hugo"), env=org_env)
+        proposals_env = ProposalEnv(urls=URLS, clock=clock, keygen=keygen, root=montreuil)
+        draft = await drafts.create_draft(
+            conn,
+            actor=alice_actor,
+            title="Piste cyclable rue de Paris",
+            text="Réservée aux membres",
+            env=proposals_env,
+            organization_uri=URLS.actor("velo"),
+            territory=montreuil,
+        )
+        await lifecycle.open_amendments(
+            conn,
+            actor=alice_actor,
+            proposal=draft,
+            until=clock.now() + timedelta(days=7),
+            env=proposals_env,
+        )
+    for client in (residents[0], residents[1], gaston):
+        token = await web_csrf(client, f"/report?kind=proposal&uri={draft.uri}")
+        answer = await client.post(
+            "/report",
+            form={"csrf_token": token, "kind": "proposal", "uri": draft.uri, "category": "spam"},
+        )
+        assert answer.status_code == 303
+    (members_vote,) = await _votes(pool, draft.uri)
+    ballot = await _proposal(pool, members_vote)
+    assert (ballot.electorate, ballot.author_uri) == ("members", URLS.actor("velo"))
+    assert members_vote.organization_id == org.id
+    # Only members vote; the territory's moderator may not veto it, its admin may
+    for client, status in ((residents[0], 422), (hugo, 303)):
+        token = await web_csrf(client, f"/proposals/{ballot.token}")
+        answer = await client.post(
+            f"/proposals/{ballot.token}/vote", form={"csrf_token": token, "option": "Contre"}
+        )
+        assert answer.status_code == status
+    assert (await _veto(dominique, members_vote.id))[0] == 403
+    assert (await _veto(alice, members_vote.id))[0] == 303
 
 
 async def test_a_region_instance_follows_the_communes_decision(
