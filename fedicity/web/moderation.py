@@ -37,6 +37,7 @@ blueprint = Blueprint("moderation", __name__)
 blueprint.before_request(check_csrf)
 
 PAGE_SIZE = 30
+MAX_ID = 2**63 - 1
 NOTICES = {
     "dismiss": lazy("The report was dismissed; the reporter is told."),
     "remove": lazy("The content was removed; the reporter is told."),
@@ -279,6 +280,9 @@ async def veto(vote_id: int) -> WerkzeugResponse:
     """Veto a co-moderation vote (see stewardship/comoderation.py), back to where it was asked
     (a report's page, or the queue)."""
     account = require_account()
+    if vote_id > MAX_ID:
+        # Beyond a bigint: no such row, and PostgreSQL would refuse the number itself.
+        raise Problem(404, message("comoderation_unknown"))
     form = await request.form
     report_id = form.get("report", "")
     back = (

@@ -471,6 +471,12 @@ async def test_a_territory_moderator_vetoes_an_open_vote_and_what_never_opens_on
     assert "notice=moderator_added" in named.headers["Location"]
     assert (await _veto(residents[0], vote.id))[0] == 403
     assert (await _veto(dominique, 999_999))[0] == 404
+    assert (await _veto(dominique, 10**20))[0] == 404
+    token = await web_csrf(dominique, "/home")
+    nul = await dominique.post(
+        f"/admin/comoderation/{vote.id}/veto", form={"csrf_token": token, "reason": "a\u0000b"}
+    )
+    assert nul.status_code == 400
     # dominique sees the vote on the queue and on the report's page
     queue = await (await dominique.get("/admin/reports")).get_data(as_text=True)
     assert f"/admin/comoderation/{vote.id}/veto" in queue
