@@ -109,7 +109,9 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 #   anything else -> follows (an Accept that embeds the Invite is routed on its type already);
 # - Create, and Update (a post we first see through an edit is new here too): posts store it,
 #   then a remote member's post new here addressed to a local organisation is announced by it
-#   (the organisation's wall, FEP-1b12).
+#   (the organisation's wall, FEP-1b12);
+# - Undo of an Announce: the boost it undid, else a followed territory actor taking back its
+#   Announce (a co-moderation decision there: the item it located here leaves our pages).
 Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
 
 
