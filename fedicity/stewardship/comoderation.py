@@ -241,7 +241,8 @@ def _proposal_item(proposal: Proposal, item: LocatedItem, urls: Urls) -> NewItem
         kind="proposal",
         territory_id=item.territory_id,
         title=proposal.title,
-        summary=item.summary[:500],
+        # Not the reported text: the listing should not spread what is put to the vote.
+        summary="Vote des habitants : faut-il masquer ce contenu signalé ?",
         url=proposal.uri,
         author_uri=proposal.author_uri,
         origin_host=urls.base.split("://", 1)[-1].rstrip("/"),

@@ -234,8 +234,10 @@ async def test_three_residents_hide_a_post_and_its_announce_is_undone(
         # The reporters are told; the vote is listed with the territory's proposals
         notifications = (await camille.get("/notifications")).text
         assert proposal.uri in notifications
-        listed = [item["id"] for item in (await bob.get(ITEMS)).json()["items"]]
+        listed = {item["id"]: item for item in (await bob.get(ITEMS)).json()["items"]}
         assert proposal.uri in listed
+        # (without the reported text in the listing's summary: it is put to the vote, not spread)
+        assert "soirée louche" not in json.dumps(listed[proposal.uri])
 
         # When the residents vote through the web (a stranger may not)
         gaston = await _citizen(instance, keygen, "gaston", resident=False)
