@@ -110,6 +110,9 @@ class Settings:
     run_worker: str = "process"
     # The licence the open-data catalogue gives every dataset (an http(s) URL).
     open_data_licence: str = ETALAB_LICENCE
+    # Open reports from distinct local accounts that open a co-moderation vote on a public
+    # object located in a territory (stewardship/comoderation.py); 0 turns co-moderation off.
+    comoderation_reports: int = 3
 
     @property
     def host(self) -> str:
@@ -152,6 +155,19 @@ def _parse_int(name: str, raw: object) -> int:
         ) from None
     if value <= 0:
         raise SettingsError(f"{PREFIX}{name.upper()}: must be positive, got {value}")
+    return value
+
+
+def _parse_count(name: str, raw: object) -> int:
+    """A whole number from 0 (off) to 1000."""
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}: expected a whole number, got {raw!r}"
+        ) from None
+    if not 0 <= value <= 1000:
+        raise SettingsError(f"{PREFIX}{name.upper()}: 0 (off) to 1000, got {value}")
     return value
 
 
@@ -398,6 +414,7 @@ _CONVERTERS: dict[str, Callable[[str, object], Any]] = {
     "worker_metrics_port": _parse_port,
     "server": _choice(SERVERS),
     "run_worker": _choice(RUN_WORKERS),
+    "comoderation_reports": _parse_count,
 }
 
 # An upload is held in memory while its header is read and its hash taken: keep it modest.

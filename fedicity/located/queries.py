@@ -105,6 +105,18 @@ async def mark_deleted(conn: Connection, object_uri: str, when: datetime) -> boo
     return result != "UPDATE 0"
 
 
+async def mark_deleted_via(conn: Connection, object_uri: str, *, via: str, when: datetime) -> bool:
+    """Take an item out of every scope when it came through `via`'s Announce (taken back)."""
+    result = await conn.execute(
+        """UPDATE located_items SET deleted_at = $3
+            WHERE object_uri = $1 AND via = $2 AND deleted_at IS NULL""",
+        object_uri,
+        via,
+        when,
+    )
+    return result != "UPDATE 0"
+
+
 # Accounts the moderators silenced or suspended (actor_restrictions, migration 0023) are kept
 # off the territories' pages and the map; their followers still see them in their feeds.
 _UNRESTRICTED = """NOT EXISTS (SELECT 1 FROM actor_restrictions r

@@ -29,6 +29,8 @@ Kind = Literal[
     "room_proposal",
     "room_resolution",
     "room_action",
+    # Reports the recipient made opened a co-moderation vote among the residents or members.
+    "comoderation_opened",
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

@@ -34,6 +34,7 @@ QUESTION_EXTENSION: dict[str, Any] = {
     "room": "fc:room",
     "Room": "fc:Room",
     "stance": "fc:stance",
+    "moderationOf": {"@id": "fc:moderationOf", "@type": "@id"},
 }
 # A comment is a Note in reply to the proposal with the author's stance.
 COMMENT_EXTENSION: dict[str, Any] = {"fc": "https://fedicity.org/ns#", "stance": "fc:stance"}
@@ -179,6 +180,7 @@ def _optional_terms(
         "context": proposal.organization_uri,
         "room": room_ref(proposal, room),
         "source": markdown_source(proposal.content_source),
+        "moderationOf": proposal.moderation_of,
     }
     if proposal.state in ("closed", "withdrawn", "archived"):
         # Mastodon shows a poll with `closed` as finished and refuses votes in the app.

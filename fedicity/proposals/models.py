@@ -78,6 +78,8 @@ class ProposalData:
     trusted_vote_domains: tuple[str, ...] = ()
     # The Markdown the text was rendered from (None: written before, or received without one).
     content_source: str | None = None
+    # A co-moderation vote's object (stewardship/comoderation.py): published as fc:moderationOf.
+    moderation_of: str | None = None
 
 
 @dataclass(frozen=True)

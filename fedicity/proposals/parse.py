@@ -266,6 +266,8 @@ def from_ap(
         room_name=room_name,
         attachments=attachments_of(document),
         content_source=source_of(document),
+        # A co-moderation vote's object: an http(s) URL or nothing.
+        moderation_of=safe_url(get_id(document.get("moderationOf"))),
     )
 
 

@@ -78,6 +78,26 @@ async def _announced_post(ctx: InboundContext, create: Mapping[str, Any]) -> Pos
     return data
 
 
+async def on_undo_announce(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+    """A territory actor takes back its own Announce of a Create (a co-moderation vote hid the
+    object there): the item located here through it leaves our pages; a new Announce brings it
+    back. Only items that actor located are touched."""
+    announce = get_object(activity)
+    if announce is None or get_type(announce) != "Announce":
+        return Outcome.ignored("not an Undo of an Announce")
+    if get_id(announce.get("actor")) not in (None, ctx.actor_uri):
+        return Outcome.ignored("not the actor's own Announce")
+    inner = get_object(announce)
+    object_uri = get_id(inner.get("object")) if inner and get_type(inner) == "Create" else None
+    if object_uri is None:
+        return Outcome.ignored("no such boost, and no announced Create")
+    if not await located_queries.mark_deleted_via(
+        ctx.conn, object_uri, via=ctx.actor_uri, when=ctx.clock.now()
+    ):
+        return Outcome.ignored("nothing here was located through this actor's Announce")
+    return Outcome.done("taken off the territory's pages")
+
+
 def _located(post: Post, territory: Territory, *, via: str) -> NewItem:
     """A remote post as an item of the territory its announcer stands for."""
     return NewItem(

@@ -272,6 +272,9 @@ MESSAGES: dict[str, str] = {
     "already_suspended": lazy("This account is suspended already."),
     "not_remote": lazy("This report is about a local account."),
     "report_forwarded": lazy("This report was forwarded already."),
+    "comoderation_unknown": lazy("No such co-moderation vote."),
+    "comoderation_not_yours": lazy("This co-moderation vote is for other moderators."),
+    "comoderation_settled": lazy("This co-moderation vote is settled already."),
     "moderator_unknown": lazy("No such account, or no territory of that level with that code."),
     # listings: needs and offers, jobs, classifieds (listings/service.py, parse.py)
     "listing_kind_invalid": lazy("Choose a kind of listing: ressource, job or classified."),

@@ -18,7 +18,10 @@ from fedicity.db.pool import Connection
 from fedicity.errors import DomainError
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.queries import Report
-from fedicity.stewardship import actions, targets
+from fedicity.proposals import queries as proposal_queries
+from fedicity.proposals.models import Proposal
+from fedicity.stewardship import actions, comoderation, targets
+from fedicity.stewardship import queries as stewardship_queries
 from fedicity.territories import queries as territory_queries
 from fedicity.web.admin import acting, admin_actor
 from fedicity.web.app import state
@@ -28,11 +31,13 @@ from fedicity.web.messages import message, query_error
 from fedicity.web.paging import cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, require_account
+from fedicity.web.territories import served_root
 
 blueprint = Blueprint("moderation", __name__)
 blueprint.before_request(check_csrf)
 
 PAGE_SIZE = 30
+MAX_ID = 2**63 - 1
 NOTICES = {
     "dismiss": lazy("The report was dismissed; the reporter is told."),
     "remove": lazy("The content was removed; the reporter is told."),
@@ -45,6 +50,7 @@ NOTICES = {
     "unsilence": lazy("The limit is lifted."),
     "moderator_added": lazy("The territory moderator was named."),
     "moderator_removed": lazy("The territory moderator was removed."),
+    "vetoed": lazy("The co-moderation vote was vetoed."),
 }
 
 
@@ -64,6 +70,18 @@ async def refuse_suspended(actor_id: int | None, conn: Connection | None = None)
 
 def _env() -> actions.Env:
     return actions.Env(urls=state().urls, clock=state().clock)
+
+
+async def comoderation_env() -> comoderation.Env:
+    """What co-moderation needs from this app: its threshold, the served territory, keys."""
+    app_state = state()
+    return comoderation.Env(
+        urls=app_state.urls,
+        clock=app_state.clock,
+        keygen=app_state.keygen,
+        root=await served_root(),
+        threshold=app_state.settings.comoderation_reports,
+    )
 
 
 async def _scope(account: Account) -> tuple[bool, list[int], list[int]]:
@@ -105,6 +123,14 @@ async def queue() -> str:
             if account.is_admin
             else []
         )
+        votes = await stewardship_queries.select_votes_page(
+            conn,
+            limit=PAGE_SIZE,
+            everything=everything,
+            organization_ids=organizations,
+            territory_ids=territories,
+        )
+        ballots = await _proposals_of(conn, votes)
     older = shown[-1].id if len(page) > PAGE_SIZE else None
     return await render_template(
         "admin_reports.html",
@@ -114,6 +140,8 @@ async def queue() -> str:
         show_all=show_all,
         is_admin=account.is_admin,
         moderators=moderators,
+        votes=votes,
+        ballots=ballots,
         error=query_error(),
         notice=NOTICES.get(request.args.get("notice", "")),
     )
@@ -148,8 +176,16 @@ async def report_page(report_id: int) -> str | WerkzeugResponse:
             if report.target_actor
             else None
         )
+        votes = [
+            vote
+            for vote in await stewardship_queries.select_votes_about(conn, report.targets)
+            if await comoderation.may_veto(conn, account, vote, app_state.urls)
+        ]
+        ballots = await _proposals_of(conn, votes)
     return await render_template(
         "admin_report.html",
+        votes=votes,
+        ballots=ballots,
         report=report,
         found=found,
         people=people,
@@ -225,6 +261,53 @@ async def act(report_id: int) -> WerkzeugResponse:
         failed = url_for("moderation.report_page", report_id=report.id, error=error.code)
         return redirect(failed, 303)
     return redirect(url_for("moderation.report_page", report_id=report.id, notice=action), 303)
+
+
+async def _proposals_of(
+    conn: Connection, votes: list[stewardship_queries.ComoderationVote]
+) -> dict[int, Proposal]:
+    """The proposals of co-moderation votes, by vote, for their state and end."""
+    found = {}
+    for vote in votes:
+        proposal = await proposal_queries.select_proposal_by_id(conn, vote.proposal_id)
+        if proposal is not None:
+            found[vote.id] = proposal
+    return found
+
+
+@blueprint.post("/admin/comoderation/<int:vote_id>/veto")
+async def veto(vote_id: int) -> WerkzeugResponse:
+    """Veto a co-moderation vote (see stewardship/comoderation.py), back to where it was asked
+    (a report's page, or the queue)."""
+    account = require_account()
+    if vote_id > MAX_ID:
+        # Beyond a bigint: no such row, and PostgreSQL would refuse the number itself.
+        raise Problem(404, message("comoderation_unknown"))
+    form = await request.form
+    report_id = form.get("report", "")
+    back = (
+        url_for("moderation.report_page", report_id=int(report_id))
+        if report_id.isdigit() and len(report_id) < 19
+        else url_for("moderation.queue")
+    )
+    env = await comoderation_env()
+    try:
+        async with state().db.acquire() as conn:
+            await comoderation.veto(
+                conn,
+                vote_id,
+                account=account,
+                by=acting(account),
+                reason=form.get("reason", ""),
+                env=env,
+            )
+    except comoderation.ComoderationError as error:
+        if error.code == "comoderation_unknown":
+            raise Problem(404, message(error.code)) from None
+        if error.code == "not_allowed":
+            raise Problem(403, message("comoderation_not_yours")) from None
+        return redirect(f"{back}?error={error.code}", 303)
+    return redirect(f"{back}?notice=vetoed", 303)
 
 
 def _forget_document(actor_uri: str) -> None:

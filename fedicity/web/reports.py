@@ -17,13 +17,14 @@ from fedicity.moderation import reports
 from fedicity.posts import queries as post_queries
 from fedicity.posts.models import Post
 from fedicity.proposals import queries as proposal_queries
-from fedicity.stewardship import targets
+from fedicity.stewardship import comoderation, targets
 from fedicity.stewardship.targets import Target
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import checked
 from fedicity.web.i18n import lazy
 from fedicity.web.messages import message
+from fedicity.web.moderation import comoderation_env
 from fedicity.web.people import known_actors
 from fedicity.web.session import check_csrf, current_account, require_account
 
@@ -196,6 +197,10 @@ async def report_send() -> tuple[str, int] | WerkzeugResponse:
                 errors={field or "general": message(error.code)},
                 status=status,
             )
+        # Enough reports of distinct residents put the object to their vote.
+        env = await comoderation_env()
+        for uri in report.targets:
+            await comoderation.consider(conn, uri, env)
     return redirect(url_for("reports.my_report", report_id=report.id, notice="sent"), 303)
 
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from fedicity.clock import Clock
 from fedicity.db.outage import quiet_pool_floor_retries, unreachable
-from fedicity.db.pool import Pool
+from fedicity.db.pool import Connection, Pool
 from fedicity.observability.metrics import LOOP_FAILURES, LOOP_ITEMS, LOOP_STEP
 from fedicity.settings import Settings
 from fedicity.urls import Urls
@@ -172,7 +172,16 @@ def default_loops(
         from fedicity.proposals.service import Env
 
         async with pool.acquire() as conn:
-            return await advance_due(conn, Env(urls=urls, clock=clock, keygen=federation.keygen))
+            changed = await advance_due(conn, Env(urls=urls, clock=clock, keygen=federation.keygen))
+            return changed + await comoderation_step(conn)
+
+    async def comoderation_step(conn: Connection) -> int:
+        """Co-moderation votes whose proposal just closed are settled (stewardship): votes
+        opened before the setting went to 0 are settled too; settling needs no served root."""
+        from fedicity.stewardship import comoderation
+
+        env = comoderation.Env(urls, clock, federation.keygen, None, 0)
+        return await comoderation.settle_due(conn, env)
 
     async def housekeeping_step(pool: Pool) -> int:
         from fedicity.accounts import resets, sessions

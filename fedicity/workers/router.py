@@ -137,6 +137,8 @@ async def on_update_other(ctx: InboundContext, activity: Mapping[str, Any]) -> O
 # - Announce{Create}: of a listing (a Page with listingKind) -> listings, anything else -> the
 #   territories' aggregation of posts (Announce{Update} and Announce{Delete}: listings, else
 #   the posts' Announce).
+# - Undo of an Announce: the boost it undid, else a followed territory actor taking back its
+#   Announce (a co-moderation decision there: the item it located here leaves our pages).
 Wrapper = Callable[[Handler[InboundContext]], Handler[InboundContext]]
 
 
@@ -190,6 +192,20 @@ def with_wall(post_handler: Handler[InboundContext]) -> Handler[InboundContext]:
     return handler
 
 
+def then_territories(post_handler: Handler[InboundContext]) -> Handler[InboundContext]:
+    """The posts' Undo (of a like or boost), then, when it undid no boost, a followed territory
+    actor taking back its Announce: the item it located here leaves our pages."""
+
+    async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
+        outcome = await post_handler(ctx, activity)
+        if outcome.state == "done":
+            return outcome
+        return await territories_inbound.on_undo_announce(ctx, activity)
+
+    handler.__doc__ = f"{getattr(post_handler, '__name__', 'Posts')}, then the territories."
+    return handler
+
+
 EVENTS_SHARED: dict[str, Wrapper] = {
     "Join": lambda events: organizations_first(organizations_inbound.on_join, events),
     "Leave": lambda events: organizations_first(organizations_inbound.on_leave, events),
@@ -234,6 +250,7 @@ def places_first(other: Handler[InboundContext]) -> Handler[InboundContext]:
 POSTS_SHARED: dict[str, Wrapper] = {
     "Create": with_wall,
     "Update": with_wall,
+    "Undo": then_territories,
 }
 
 

@@ -22,7 +22,7 @@ from tests.conftest import FixedKeys
 PASSWORD = "long enough"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-SAMPLE_ARGUMENTS = {"username": "camille", "version": "2.1", "report_id": "1"}
+SAMPLE_ARGUMENTS = {"username": "camille", "version": "2.1", "report_id": "1", "vote_id": "1"}
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 # Accept headers, and the error format each must get: "html", "problem", or None when either
