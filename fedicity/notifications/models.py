@@ -25,6 +25,10 @@ Kind = Literal[
     "waiting_list_promoted",
     # A report the recipient made was handled (the outcome, not the moderator's reasons).
     "report_resolved",
+    # Needs (migration 0039): an offer to help reached the owner's admins; the helper's answer.
+    "need_offer",
+    "need_offer_accepted",
+    "need_offer_declined",
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

@@ -35,6 +35,7 @@ from fedicity.web.forms import POINT_ERRORS, checked, degrees_text, point
 from fedicity.web.map import default_center
 from fedicity.web.messages import message, query_error
 from fedicity.web.moderation import refuse_suspended
+from fedicity.web.needs import needs_panel
 from fedicity.web.pages import structured_organization
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
@@ -235,8 +236,10 @@ async def _organization_view(
         # Where an import found it, and how to reach it (issue 13).
         provenance = await import_queries.provenance_of(conn, "organization", organization.id)
         contacts = await import_queries.select_organization_contacts(conn, organization.id)
+        wanted = await needs_panel(conn, organization, me, urls)
     return await render_template(
         "organization.html",
+        needs_panel=wanted,
         followed=followed,
         feed_formats=feeds.FORMAT_CHOICES,
         provenance=provenance[:5],

@@ -14,6 +14,7 @@ from fedicity.actors.parse import ACTOR_TYPES
 from fedicity.events import inbound as events_inbound
 from fedicity.follows import inbound as follows_inbound
 from fedicity.moderation import inbound as moderation_inbound
+from fedicity.needs import inbound as needs_inbound
 from fedicity.organizations import inbound as organizations_inbound
 from fedicity.posts import inbound as posts_inbound
 from fedicity.posts.models import POST_TYPES
@@ -41,11 +42,18 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     comment_outcome = await proposals_inbound.delete_stored_comment(ctx, object_uri)
     if comment_outcome is not None:
         return comment_outcome
+    need_outcome = await needs_inbound.delete_stored_need(ctx, object_uri)
+    if need_outcome is not None:
+        return need_outcome
     return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
 # Who may claim a created Note before it is taken as a post, in order.
-CREATE_CLAIMS = (proposals_inbound.claim_created, events_inbound.claim_created)
+CREATE_CLAIMS = (
+    proposals_inbound.claim_created,
+    events_inbound.claim_created,
+    needs_inbound.claim_created,
+)
 
 
 async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -70,9 +78,10 @@ async def on_update(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     document = get_object(activity)
     if document is None:
         return Outcome.ignored("the Update does not embed the post")
-    claimed = await proposals_inbound.claim_updated(ctx, activity, document)
-    if claimed is not None:
-        return claimed
+    for claim in (proposals_inbound.claim_updated, needs_inbound.claim_updated):
+        claimed = await claim(ctx, activity, document)
+        if claimed is not None:
+            return claimed
     outcome = await posts_inbound.store_updated(ctx, document)
     if outcome is None:
         return await on_create(ctx, activity)
@@ -214,6 +223,7 @@ def build_router() -> Router[InboundContext]:
     territories_inbound.register(router)
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
+    needs_inbound.register(router)
     router.register("Delete")(on_delete)
     router.register("Undo")(on_undo_by_id)
     router.register("Update")(on_update_other)

@@ -27,6 +27,7 @@ from fedicity.db.pool import Pool
 from fedicity.events import service as events
 from fedicity.events.models import Location
 from fedicity.events.service import EventInput
+from fedicity.needs import service as needs
 from fedicity.organizations import queries as organization_queries
 from fedicity.posts import service as posts
 from fedicity.proposals import comments, drafts, lifecycle, rooms
@@ -65,6 +66,9 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "admin_content.content_rules",
         "admin_dashboard.dashboard",
         "metrics.metrics",
+        "needs.new_need",
+        "needs.edit_need",
+        "needs.remote_need",
         "accounts.delete_account",
         "accounts.export_archive",
         "accounts.export_calendar",
@@ -252,6 +256,20 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
             conn, actor=camille, proposal=opened, stance="for", text="Oui", env=env
         )
         hidden = await drafts.create_draft(conn, actor=camille, title="Brouillon", text="", env=env)
+        need = await needs.create_need(
+            conn,
+            owner=velo,
+            by=camille,
+            values=needs.need_input(
+                title="Des bras",
+                description="",
+                kind="volunteering",
+                quantity="4",
+                starts_on="",
+                ends_on="",
+            ),
+            env=needs.Env(urls=urls, clock=clock),
+        )
         activity_id = urls.activity(new_token())
         activity: dict[str, Any] = {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -284,6 +302,8 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "events.attendees": path(event.uri) + "/attendees",
         "organizations.members": "/actors/velo/members",
         "organizations.moderators": "/actors/velo/moderators",
+        "needs.need_page": path(need.uri),
+        "needs.needs_collection": "/actors/velo/needs",
         "proposals.proposal_page": path(opened.uri),
         "proposals.replies": path(opened.uri) + "/replies",
         "proposals.comment_document": path(comment.uri),
