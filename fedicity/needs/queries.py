@@ -183,6 +183,20 @@ async def select_live_offer(conn: Connection, need_id: int, helper_uri: str) -> 
     return _offer(row) if row else None
 
 
+async def select_live_offers_of(
+    conn: Connection, need_ids: list[int], helper_uri: str
+) -> dict[int, NeedOffer]:
+    """The helper's standing offers on these needs, by need: one statement for a whole list."""
+    rows = await conn.fetch(
+        f"""SELECT {_OFFER_COLUMNS} FROM need_offers
+             WHERE need_id = ANY($1::bigint[]) AND helper_uri = $2
+               AND state IN ('pending', 'accepted')""",
+        need_ids,
+        helper_uri,
+    )
+    return {row["need_id"]: _offer(row) for row in rows}
+
+
 async def select_offers(
     conn: Connection, need_id: int, *, states: tuple[str, ...], limit: int
 ) -> list[NeedOffer]:

@@ -91,13 +91,13 @@ async def needs_panel(conn: Connection, owner: Actor, me: Actor | None, urls: Ur
     """The needs panel of an organisation's (or project's) page, for the viewer `me`."""
     owner_uri = urls.actor(owner.username)
     needs = await queries.select_owner_needs(conn, owner_uri, states=("open",), limit=PANEL_SIZE)
-    helpers = await queries.count_helpers(conn, [need.id for need in needs])
-    mine: dict[int, NeedOffer] = {}
-    if me is not None:
-        for need in needs:
-            offer = await queries.select_live_offer(conn, need.id, urls.actor(me.username))
-            if offer is not None:
-                mine[need.id] = offer
+    helpers = await queries.count_helpers(conn, [need.id for need in needs]) if needs else {}
+    ids = [need.id for need in needs]
+    mine: dict[int, NeedOffer] = (
+        await queries.select_live_offers_of(conn, ids, urls.actor(me.username))
+        if me is not None and ids
+        else {}
+    )
     return NeedsPanel(
         owner=owner,
         needs=needs,
