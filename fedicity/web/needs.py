@@ -152,7 +152,10 @@ def _refused(error: NeedError) -> Problem:
 
 
 def owner_page(owner: Actor) -> str:
-    """Where an owner's needs are shown: its organisation (or project) page."""
+    """Where an owner's needs are shown: its project page, or its organisation page."""
+    # str(): the kinds' Literal gains "project" with the projects package (migration 0033).
+    if str(owner.organization_kind) == "project":
+        return state().urls.project_page(owner.username)
     return url_for("organizations.organization_page", username=owner.username)
 
 

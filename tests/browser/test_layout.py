@@ -19,6 +19,8 @@ MAIN_PAGES = [
     "proposal_new",
     "profile",
     "organization",
+    "need",
+    "need_new",
     "territory",
     "settings",
     "admin",
