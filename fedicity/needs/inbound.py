@@ -63,6 +63,9 @@ async def delete_stored_need(ctx: InboundContext, object_uri: str) -> Outcome | 
     need = await queries.select_need(ctx.conn, object_uri)
     if need is None:
         return None
+    if ctx.local and need.is_local:
+        # Our own Delete, reaching our own followers: the row is already marked deleted.
+        return Outcome.done("a need of ours")
     if need.owner_uri != ctx.actor_uri or need.is_local:
         return Outcome.ignored("only the need's owner deletes it")
     await queries.mark_deleted(ctx.conn, need.id, ctx.clock.now())

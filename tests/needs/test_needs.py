@@ -167,8 +167,24 @@ async def test_a_local_helper_offers_withdraws_offers_again_and_is_declined(
         told = await notification_queries.select_page(conn, dominique.id, limit=5)
         outbox = await conn.fetch("SELECT type FROM outbox_activities ORDER BY id")
     assert [(n.kind, n.actor_uri) for n in told] == [("need_offer_declined", URLS.actor("velo"))]
-    assert [row["type"] for row in outbox] == ["Create"]
+    assert [row["type"] for row in outbox] == ["Create"]  # offers on our needs stay here
     assert "Personne n" in await (await visitor.get(need_path)).get_data(as_text=True)
+
+    # Camille edits it: the form shows what was typed, the change goes out as an Update
+    form_page = await (await admin.get(f"{need_path}/edit")).get_data(as_text=True)
+    assert 'value="Des gilets jaunes"' in form_page
+    assert (await visitor.get(f"{need_path}/edit")).status_code == 403
+    edited = await admin.post(
+        f"{need_path}/edit",
+        form={"csrf_token": admin_csrf, **_form(title="Des gilets jaunes", quantity="20")},
+    )
+    assert edited.status_code == 303
+    async with pool.acquire() as conn:
+        changed = await queries.select_need(conn, need.uri)
+        updates = await conn.fetch("SELECT raw FROM outbox_activities WHERE type = 'Update'")
+    assert changed is not None
+    assert changed.quantity == 20
+    assert [row["raw"]["object"]["quantity"] for row in updates] == [20]
 
     # The collection and the need's document, for servers
     collection = await (await visitor.get("/actors/velo/needs", headers={"Accept": AP})).json
@@ -359,6 +375,14 @@ async def test_remote_needs_and_offers_are_checked_before_they_are_kept(
         )
     assert await receive(create(2, quantity=10**30)) == "ignored: quantity is outside 1 to 1000000"
     assert await receive(create(3)) == "done: need stored"
+    # A Page that is no need stays a post
+    article = create(4, kind=None, id="https://mobilizon.invalid/articles/1")
+    assert (await receive(article)).startswith("done")
+    async with pool.acquire() as conn:
+        assert await queries.select_need(conn, "https://mobilizon.invalid/articles/1") is None
+        assert await conn.fetchval(
+            "SELECT count(*) FROM posts WHERE uri = 'https://mobilizon.invalid/articles/1'"
+        )
     async with pool.acquire() as conn:
         stored = await queries.select_need(conn, "https://mobilizon.invalid/needs/1")
     assert stored is not None
