@@ -192,6 +192,21 @@ async def test_a_need_travels_and_a_remote_offer_is_accepted_on_the_web(
         assert "(distant)" in helpers
         assert "caisse" not in public_page  # the message is for the admins
 
+        # When Dominique withdraws on B, the Undo reaches A and the helper is no longer listed
+        withdrawn = await http_b.post(
+            "/needs/remote/offer", data={"csrf_token": csrf_b, "uri": need_uri, "withdraw": "1"}
+        )
+        assert withdrawn.status_code == 303
+
+        async def withdrawn_on_a() -> bool:
+            async with a.pool.acquire() as conn:
+                found = await need_queries.select_offer(conn, offer_a.id)
+            return found is not None and found.state == "withdrawn"
+
+        await eventually(withdrawn_on_a)
+        async with httpx.AsyncClient(base_url=a.base, timeout=30) as visitor:
+            assert "Personne n" in (await visitor.get(need_path)).text
+
         # When Camille marks it fulfilled, B sees it fulfilled and no longer takes offers
         fulfilled = await http_a.post(
             f"{need_path}/state", data={"csrf_token": csrf_a, "state": "fulfilled"}
