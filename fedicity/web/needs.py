@@ -396,10 +396,14 @@ async def delete_need(username: str, token: str) -> WerkzeugResponse:
     return redirect(owner_page(owner), 303)
 
 
-@blueprint.post("/actors/<username>/needs/<token>/offers/<int:offer_id>")
-async def answer_offer(username: str, token: str, offer_id: int) -> WerkzeugResponse:
+@blueprint.post("/actors/<username>/needs/<token>/offers/<offer>")
+async def answer_offer(username: str, token: str, offer: str) -> WerkzeugResponse:
     """An admin accepts or declines an offer to help (the helper is told)."""
     owner, need = await _need(username, token)
+    # Not an <int:> converter: a route that answers 405 to other methods whatever is in the path.
+    if not (offer.isascii() and offer.isdigit() and len(offer) <= 18):
+        raise Problem(404, "no such offer on this need", extra={"reason": "offer_missing"})
+    offer_id = int(offer)
     me = await _require_me()
     decision = (await request.form).get("decision", "")
     if decision not in ("accept", "decline"):
