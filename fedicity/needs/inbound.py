@@ -32,6 +32,8 @@ async def _store(ctx: InboundContext, document: Mapping[str, Any]) -> Outcome:
     existing = await queries.select_need(ctx.conn, data.uri)
     if existing is not None and existing.is_local:
         return Outcome.ignored("a remote actor cannot change a need of ours")
+    if existing is not None and existing.owner_uri != data.owner_uri:
+        return Outcome.ignored("only the need's owner changes it")
     if existing is None:
         _followers, followed = await post_queries.select_author_reach(
             ctx.conn, data.owner_uri, ctx.urls.actor("")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Any
 
-from fedicity.activitypub.accessors import as_list, get_id, get_type
+from fedicity.activitypub.accessors import as_list, get_id, get_type, host_of
 from fedicity.activitypub.dates import parse_datetime
 from fedicity.needs.models import (
     FIRST_YEAR,
@@ -84,6 +84,9 @@ def parse_need(document: Mapping[str, Any], *, actor_uri: str) -> NeedData | Ref
     owner = get_id(document.get("attributedTo"))
     if owner != actor_uri:
         return Refused("the need is not attributed to the activity's actor")
+    # Only its owner's server can say what an id there names.
+    if host_of(uri) != host_of(actor_uri):
+        return Refused("the need's id is not on its owner's server")
     title = document.get("name")
     if not isinstance(title, str) or not title.strip():
         return Refused("the need has no name")

@@ -33,6 +33,9 @@ PASSWORD = "correct horse battery staple"
 AP = "application/activity+json"
 ALICE = "https://mobilizon.invalid/users/alice"
 ALICE_KEYS = fixed_keypairs()[3]
+# On Alice's server: only the owner check stands between Bob and Alice's needs.
+BOB = "https://mobilizon.invalid/users/bob"
+BOB_KEYS = fixed_keypairs()[4]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -314,6 +317,7 @@ async def test_remote_needs_and_offers_are_checked_before_they_are_kept(
         "the need's content is longer than 50000 characters": [{"content": "c" * 50_001}],
         "the need is not attributed to the activity's actor": [{"attributedTo": URLS.actor("x")}],
         "the need's id is not an http(s) URL": [{"id": "javascript:alert(1)"}],
+        "the need's id is not on its owner's server": [{"id": "https://other.invalid/needs/1"}],
         "not a Page of kind Need": [{"kind": "Article"}, {"type": "Note"}],
     }
     for reason, variants in refusals.items():
@@ -330,16 +334,18 @@ async def test_remote_needs_and_offers_are_checked_before_they_are_kept(
     # Through the signed inbox: nobody follows Alice yet, so her need is not kept; then it is
     camille, _dominique, velo = await _people(pool, keygen, clock)
     await seed_remote_actor(pool, ALICE, ALICE_KEYS, clock.now())
+    await seed_remote_actor(pool, BOB, BOB_KEYS, clock.now())
     client = app.test_client()
     state: AppState = app.extensions["fedicity"]
 
     async def receive(activity: dict[str, Any]) -> str:
+        signer, keys = (BOB, BOB_KEYS) if activity["actor"] == BOB else (ALICE, ALICE_KEYS)
         answer = await post_signed(
             client,
             "/inbox",
             activity,
-            key_id=ALICE + "#main-key",
-            keypair=ALICE_KEYS,
+            key_id=signer + "#main-key",
+            keypair=keys,
             now=clock.now(),
         )
         assert answer.status_code == 202, await answer.get_data(as_text=True)
@@ -375,6 +381,14 @@ async def test_remote_needs_and_offers_are_checked_before_they_are_kept(
         )
     assert await receive(create(2, quantity=10**30)) == "ignored: quantity is outside 1 to 1000000"
     assert await receive(create(3)) == "done: need stored"
+    # Another remote actor cannot rewrite Alice's need
+    hijack = create(9, attributedTo=BOB, name="Plus rien")
+    hijack.update(actor=BOB, id=f"{BOB}/create/9")
+    assert await receive(hijack) == "ignored: only the need's owner changes it"
+    async with pool.acquire() as conn:
+        still = await queries.select_need(conn, "https://mobilizon.invalid/needs/1")
+    assert still is not None
+    assert still.title == "Des tables"
     # A Page that is no need stays a post
     article = create(4, kind=None, id="https://mobilizon.invalid/articles/1")
     assert (await receive(article)).startswith("done")
@@ -436,7 +450,7 @@ async def test_remote_needs_and_offers_are_checked_before_they_are_kept(
     assert (withdrawn.helper_uri, withdrawn.message) == (ALICE, "Je viens")
     # A remote owner cannot rewrite or delete our need
     forged = create(5, id=ours.uri, attributedTo=ALICE)
-    assert await receive(forged) == "ignored: a remote actor cannot change a need of ours"
+    assert await receive(forged) == "ignored: the need's id is not on its owner's server"
     delete = {
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": f"{ALICE}/delete/1",
