@@ -94,6 +94,10 @@ class Urls:
         """A need of a project (what people may offer to help with), under the project's id."""
         return f"{project_uri}/needs/{quote(token)}"
 
+    def actor_needs(self, owner_uri: str) -> str:
+        """An organisation's or project's needs (OrderedCollection), under its id."""
+        return f"{owner_uri}/needs"
+
     def place(self, token: str) -> str:
         """The id (and page) of a point of interest."""
         return self.absolute(f"/places/{quote(token)}")

@@ -31,6 +31,10 @@ Kind = Literal[
     "room_action",
     # Reports the recipient made opened a co-moderation vote among the residents or members.
     "comoderation_opened",
+    # Needs (migration 0039): an offer to help reached the owner's admins; the helper's answer.
+    "need_offer",
+    "need_offer_accepted",
+    "need_offer_declined",
 ]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 

@@ -138,6 +138,7 @@ def _register_blueprints(app: Quart) -> None:
     from fedicity.web.media import blueprint as media_blueprint
     from fedicity.web.moderation import blueprint as moderation_blueprint
     from fedicity.web.my_calendars import blueprint as my_calendars_blueprint
+    from fedicity.web.needs import blueprint as needs_blueprint
     from fedicity.web.notifications import blueprint as notifications_blueprint
     from fedicity.web.opendata import blueprint as opendata_blueprint
     from fedicity.web.organizations import blueprint as organizations_blueprint
@@ -183,6 +184,7 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(api_blueprint)
     app.register_blueprint(api_write_blueprint)
     app.register_blueprint(projects_blueprint)
+    app.register_blueprint(needs_blueprint)
 
 
 def _has_nul(values: MultiDict[str, str]) -> bool:

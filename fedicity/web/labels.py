@@ -151,6 +151,30 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "account_suspended": lazy("The account was suspended"),
         "domain_suspended": lazy("The server was suspended"),
     },
+    # Needs of organisations and projects (web/needs.py).
+    "need_kind": {
+        "material": lazy("Material"),
+        "skill": lazy("Skill"),
+        "service": lazy("Service"),
+        "volunteering": lazy("Volunteering"),
+        "money": lazy("Money"),
+        "other": lazy("Other"),
+    },
+    "need_state": {
+        "open": lazy("Open"),
+        "fulfilled": lazy("This need is fulfilled: thank you!"),
+        "closed": lazy("This need is closed."),
+    },
+    "need_action": {
+        "open": lazy("Open it again"),
+        "fulfilled": lazy("Mark fulfilled"),
+        "closed": lazy("Close"),
+    },
+    "need_notice": {
+        "saved": lazy("Saved."),
+        "offered": lazy("Thank you: your offer to help was sent."),
+        "withdrawn": lazy("Your offer to help was withdrawn."),
+    },
 }
 
 

@@ -310,6 +310,24 @@ MESSAGES: dict[str, str] = {
     "token_name_missing": lazy("Give the token a name, to know later what uses it."),
     "token_name_invalid": lazy("A token's name has at most 100 characters."),
     "too_many_tokens": lazy("You have 20 tokens: revoke one you no longer use first."),
+    # needs of organisations and projects, offers to help (needs/service.py)
+    "need_title_missing": lazy("Say what is needed: a need has a title."),
+    "need_title_too_long": lazy("A need's title has at most 200 characters."),
+    "need_description_too_long": lazy("A need's description has at most 10000 characters."),
+    "need_unsafe_link": lazy("Links in a description are web (http, https) or e-mail addresses."),
+    "need_control_characters": lazy("The text holds invisible control characters."),
+    "need_kind_invalid": lazy("Choose a kind of need from the list."),
+    "need_quantity_invalid": lazy("A quantity is a whole number from 1 to 1000000."),
+    "need_date_invalid": lazy("A date is a day between the years 2000 and 2100."),
+    "need_dates_reversed": lazy("A need cannot end before it starts."),
+    "need_state_invalid": lazy("A need is open, fulfilled or closed."),
+    "need_not_found": lazy("This need does not exist or was deleted."),
+    "need_not_open": lazy("This need no longer takes offers to help."),
+    "offer_not_person": lazy("People offer to help, not organisations."),
+    "offer_exists": lazy("You already offered to help with this need."),
+    "offer_missing": lazy("There is no such offer to help."),
+    "offer_not_pending": lazy("This offer was already answered or withdrawn."),
+    "offer_too_long": lazy("A message has at most 2000 characters."),
 }
 
 

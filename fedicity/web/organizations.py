@@ -36,6 +36,7 @@ from fedicity.web.forms import POINT_ERRORS, checked, degrees_text, point
 from fedicity.web.map import default_center
 from fedicity.web.messages import message, query_error
 from fedicity.web.moderation import refuse_suspended
+from fedicity.web.needs import needs_panel
 from fedicity.web.pages import structured_organization
 from fedicity.web.paging import PAGE_SIZE, pair_cursor, pair_cursor_arg
 from fedicity.web.people import known_actors
@@ -250,10 +251,12 @@ async def organization_view(
         contacts = await import_queries.select_organization_contacts(conn, organization.id)
         # The projects it carries (a project shows its sub-projects instead).
         carried = await project_queries.select_of_organization(conn, organization.id, limit=50)
+        wanted = await needs_panel(conn, organization, me, urls)
     return await render_template(
         template,
         **(extra or {}),
         carried_projects=carried,
+        needs_panel=wanted,
         followed=followed,
         feed_formats=feeds.FORMAT_CHOICES,
         provenance=provenance[:5],

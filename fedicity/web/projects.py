@@ -292,7 +292,7 @@ async def edit_project(username: str) -> str | WerkzeugResponse | tuple[str, int
 @blueprint.get("/projects/<username>")
 async def project_page(username: str) -> str:
     """A project: its maturity, dates, owner and parents, sub-projects, contributors and what
-    the visitor may do, its wall, upcoming events and rooms (and, soon, its needs)."""
+    the visitor may do, its wall, upcoming events, rooms and needs."""
     actor, project = await _project(username)
     urls = state().urls
     now = state().clock.now()

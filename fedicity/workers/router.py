@@ -15,6 +15,7 @@ from fedicity.events import inbound as events_inbound
 from fedicity.follows import inbound as follows_inbound
 from fedicity.listings import inbound as listings_inbound
 from fedicity.moderation import inbound as moderation_inbound
+from fedicity.needs import inbound as needs_inbound
 from fedicity.organizations import inbound as organizations_inbound
 from fedicity.poi import inbound as poi_inbound
 from fedicity.posts import inbound as posts_inbound
@@ -55,17 +56,25 @@ async def on_delete(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome
     place_outcome = await poi_inbound.delete_stored_place(ctx, object_uri)
     if place_outcome is not None:
         return place_outcome
+    need_outcome = await needs_inbound.delete_stored_need(ctx, object_uri)
+    if need_outcome is not None:
+        return need_outcome
     return await posts_inbound.on_delete_object(ctx, object_uri)
 
 
 # Who may claim a created Note before it is taken as a post, in order (a Page with
-# `listingKind` is a listing; other Pages stay posts).
+# `listingKind` is a listing, one with `kind: "Need"` a need; other Pages stay posts).
 CREATE_CLAIMS = (
     listings_inbound.claim_created,
     proposals_inbound.claim_created,
     events_inbound.claim_created,
+    needs_inbound.claim_created,
 )
-UPDATE_CLAIMS = (listings_inbound.claim_updated, proposals_inbound.claim_updated)
+UPDATE_CLAIMS = (
+    listings_inbound.claim_updated,
+    proposals_inbound.claim_updated,
+    needs_inbound.claim_updated,
+)
 
 
 async def on_create(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
@@ -316,6 +325,7 @@ def build_router() -> Router[InboundContext]:
     router.register("Announce", "Delete")(listings_first(any_announce))
     _register_wrapped(router, events_inbound.register, EVENTS_SHARED)
     organizations_inbound.register(router)
+    needs_inbound.register(router)
     router.register("Delete")(on_delete)
     router.register("Undo")(on_undo_by_id)
     router.register("Update")(on_update_other)

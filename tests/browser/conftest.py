@@ -20,12 +20,15 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, as
 
 from fedicity.accounts import queries as account_queries
 from fedicity.accounts import resets
+from fedicity.actors import queries as actor_queries
 from fedicity.cli.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
 from fedicity.db.pool import Pool, create_pool
 from fedicity.imports import queries as import_queries
 from fedicity.moderation import content_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.moderation.content import Decision
+from fedicity.organizations import queries as organization_queries
+from fedicity.urls import Urls
 from tests.conftest import FixedKeys, _fresh_database
 from tests.flows.harness import running_instance
 from tests.media.images import png
@@ -385,6 +388,43 @@ async def _account_pages(pool: Pool) -> dict[str, str]:
     }
 
 
+async def _needs_pages(base: str, pool: Pool) -> dict[str, str]:
+    """The demo admin is an admin of the mairie and publishes a need through the form, with a
+    long title and a long address: the mairie's page shows it in its needs panel."""
+    async with pool.acquire() as conn:
+        mairie = await actor_queries.select_actor_by_username(conn, "mairie")
+        assert mairie is not None
+        await organization_queries.upsert_membership(
+            conn,
+            organization_id=mairie.id,
+            member_uri=Urls(base).actor(DEMO_ADMIN),
+            state="accepted",
+            role="admin",
+            activity_uri=None,
+            invited_by=None,
+            now=datetime.now(UTC),
+        )
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        token = await _logged_in(client, DEMO_ADMIN, ADMIN_PASSWORD)
+        response = await client.post(
+            "/actors/mairie/needs/new",
+            data={
+                "csrf_token": token,
+                "title": "Des bénévoles pour la fête de la Croix-de-Chavaux, montage et démontage",
+                "description": f"Rendez-vous à 8 h. Plan d'accès : {LONG_URL}",
+                "kind": "volunteering",
+                "quantity": "12",
+                "starts_on": "2031-06-20",
+                "ends_on": "2031-06-22",
+            },
+        )
+        assert response.status_code == 303, response.text
+    return {
+        "need": response.headers["Location"].split("?")[0],
+        "need_new": "/actors/mairie/needs/new",
+    }
+
+
 async def _dashboard_pages(pool: Pool) -> dict[str, str]:
     """The admin dashboard, with a peer domain of a long name failing and deliveries waiting."""
     now = datetime.now(UTC)
@@ -508,6 +548,7 @@ async def site(browser_pool: Pool, tmp_path_factory: pytest.TempPathFactory) -> 
         pages = await _seed(instance.base)
         pages.update(await _account_pages(browser_pool))
         pages.update(await _dashboard_pages(browser_pool))
+        pages.update(await _needs_pages(instance.base, browser_pool))
         pages.update(await _domain_pages(browser_pool))
         pages.update(await _content_pages(browser_pool))
         pages.update(await _imports_pages(browser_pool))

@@ -29,6 +29,8 @@ MAIN_PAGES = [
     "projects",
     "project",
     "project_new",
+    "need",
+    "need_new",
     "territory",
     "settings",
     "admin",

@@ -29,6 +29,7 @@ from fedicity.events.models import Location
 from fedicity.events.service import EventInput
 from fedicity.listings import service as listings
 from fedicity.listings.service import ListingInput
+from fedicity.needs import service as needs
 from fedicity.organizations import queries as organization_queries
 from fedicity.poi import queries as poi_queries
 from fedicity.poi.models import PlaceData
@@ -71,6 +72,9 @@ SERVE_NO_ACTIVITYSTREAMS = frozenset(
         "admin_content.content_rules",
         "admin_dashboard.dashboard",
         "metrics.metrics",
+        "needs.new_need",
+        "needs.edit_need",
+        "needs.remote_need",
         "accounts.delete_account",
         "actions.dashboard",
         "actions.edit_action_form",
@@ -318,6 +322,20 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
             root=montreuil,
             env=listings.Env(urls, clock, keygen, instance.settings.host),
         )
+        need = await needs.create_need(
+            conn,
+            owner=velo,
+            by=camille,
+            values=needs.need_input(
+                title="Des bras",
+                description="",
+                kind="volunteering",
+                quantity="4",
+                starts_on="",
+                ends_on="",
+            ),
+            env=needs.Env(urls=urls, clock=clock),
+        )
         activity_id = urls.activity(new_token())
         activity: dict[str, Any] = {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -351,6 +369,8 @@ async def _world(instance: Instance, pool: Pool, keygen: FixedKeys) -> World:
         "events.attendees": path(event.uri) + "/attendees",
         "organizations.members": "/actors/velo/members",
         "organizations.moderators": "/actors/velo/moderators",
+        "needs.need_page": path(need.uri),
+        "needs.needs_collection": "/actors/velo/needs",
         "proposals.proposal_page": path(opened.uri),
         "proposals.replies": path(opened.uri) + "/replies",
         "proposals.comment_document": path(comment.uri),
