@@ -15,6 +15,7 @@ from fedicity.urls import Urls
 ORGANIZATION_TERMS: dict[str, Any] = {
     "officialIdentifier": "fc:officialIdentifier",
     "members": {"@id": "fc:members", "@type": "@id"},
+    "needs": {"@id": "fc:needs", "@type": "@id"},
 }
 
 
@@ -31,12 +32,15 @@ def moderators_collection(urls: Urls, organization: Actor) -> str:
 def actor_document(
     document: dict[str, Any], organization: Actor, settings: OrganizationSettings, urls: Urls
 ) -> dict[str, Any]:
-    """An organisation's actor document plus its members, moderators and official identifier."""
+    """An organisation's actor document plus its members, moderators, needs and official
+    identifier."""
     context = list(ACTOR_CONTEXT)
     context[-1] = {**context[-1], **ORGANIZATION_TERMS}
     enriched = {**document, "@context": context}
     enriched["members"] = members_collection(urls, organization)
     enriched["attributedTo"] = moderators_collection(urls, organization)
+    # What people may offer to help with (needs/), for organisations and projects alike.
+    enriched["needs"] = urls.actor_needs(urls.actor(organization.username))
     if settings.official_identifier is not None:
         enriched["officialIdentifier"] = {
             "kind": settings.official_identifier.kind,
