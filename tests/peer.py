@@ -53,6 +53,10 @@ class Peer:
     # The same POSTs with their headers (as sent, in order), to check their signatures.
     posted: list[Posted] = field(default_factory=list)
     connections: int = 0
+    # A silent server's connections the client still holds, and the most ever held at once: a
+    # client that gave up (its timeout) and opened another is not over its cap.
+    open_silent: int = 0
+    most_open_silent: int = 0
     port: int = 0
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -125,8 +129,18 @@ class Peer:
         self._writers.add(writer)
         try:
             if self.mode == "silent":
-                # Accept, read nothing, answer nothing: hold the connection until the test ends.
-                await self._closing.wait()
+                # Accept, answer nothing: hold the connection until the test ends or the client
+                # closes it (reading only to see that end).
+                self.open_silent += 1
+                self.most_open_silent = max(self.most_open_silent, self.open_silent)
+                try:
+                    closing = asyncio.ensure_future(self._closing.wait())
+                    hung_up = asyncio.ensure_future(reader.read())
+                    await asyncio.wait({closing, hung_up}, return_when=asyncio.FIRST_COMPLETED)
+                    for waiter in (closing, hung_up):
+                        waiter.cancel()
+                finally:
+                    self.open_silent -= 1
                 return
             if self.mode == "garbage":
                 writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")

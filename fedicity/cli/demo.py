@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fedicity.accounts import service as accounts
 from fedicity.activitypub.keys import KeyGenerator
 from fedicity.actors import queries as actor_queries
 from fedicity.actors import service as actor_service
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Connection
+from fedicity.listings import queries as listing_queries
+from fedicity.listings import service as listing_service
+from fedicity.needs import service as need_service
 from fedicity.organizations import queries as organization_queries
+from fedicity.organizations.service import Env as OrganizationEnv
 from fedicity.poi import queries as poi_queries
 from fedicity.poi import service as poi_service
 from fedicity.poi.models import Address
 from fedicity.posts import queries as post_queries
+from fedicity.projects import service as project_service
+from fedicity.projects.models import ProjectFields
 from fedicity.settings import Settings
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
@@ -98,6 +106,21 @@ DEMO_PLACES = (
         (48.8623, 2.4425),
         "Place Jean-Jaurès",
     ),
+)
+
+
+# A project, what it needs, and a listing: (who, what).
+DEMO_PROJECT = (
+    "camille",
+    "atelier_velo",
+    "Atelier vélo participatif",
+    "Réparer ensemble, le samedi, avec des outils partagés et des pièces de récupération.",
+)
+DEMO_NEED = ("Bénévoles pour l'atelier du samedi", "Accueillir et conseiller, 2 h par mois.")
+DEMO_LISTING = (
+    "yanis",
+    "Siège enfant pour vélo",
+    "Bon état, fixation sur porte-bagages, jusqu'à 22 kg.",
 )
 
 
@@ -226,7 +249,9 @@ async def _seed_located(
             resolved={},
         )
         created.append(f"posted as @{username} in {root.name}")
-    return created + await _seed_places(conn, root, urls, clock, keygen)
+    created += await _seed_places(conn, root, urls, clock, keygen)
+    created += await _seed_project(conn, root, urls, clock, keygen)
+    return created + await _seed_listing(conn, root, settings, urls, clock, keygen)
 
 
 async def _seed_places(
@@ -259,3 +284,77 @@ async def _seed_places(
         )
         created.append(f"placed {name} as @{username}")
     return created
+
+
+async def _seed_project(
+    conn: Connection, root: Territory, urls: Urls, clock: Clock, keygen: KeyGenerator
+) -> list[str]:
+    """A project Camille started (the demo organisations have no admins to carry one), with one
+    need, once."""
+    creator_name, username, name, summary = DEMO_PROJECT
+    creator = await actor_queries.select_actor_by_username(conn, creator_name)
+    if creator is None or await actor_queries.select_actor_by_username(conn, username) is not None:
+        return []
+    env = OrganizationEnv(urls=urls, clock=clock)
+    project = await project_service.create(
+        conn,
+        creator=creator,
+        username=username,
+        fields=ProjectFields(maturity="started", license="CC BY-SA 4.0", territory_id=root.id),
+        keygen=keygen,
+        env=env,
+        root=root,
+        display_name=name,
+        summary=summary,
+    )
+    title, text = DEMO_NEED
+    await need_service.create_need(
+        conn,
+        owner=project,
+        by=creator,
+        values=need_service.need_input(
+            title=title,
+            description=text,
+            kind="volunteering",
+            quantity="3",
+            starts_on="",
+            ends_on="",
+        ),
+        env=env,
+    )
+    return [f"started project @{username}", f"asked for {title}"]
+
+
+async def _seed_listing(
+    conn: Connection,
+    root: Territory,
+    settings: Settings,
+    urls: Urls,
+    clock: Clock,
+    keygen: KeyGenerator,
+) -> list[str]:
+    """One classified in the served territory, once."""
+    username, title, text = DEMO_LISTING
+    author = await actor_queries.select_actor_by_username(conn, username)
+    if author is None or await listing_queries.select_live(
+        conn, clock.now(), limit=1, scope_id=root.id
+    ):
+        return []
+    await listing_service.create_listing(
+        conn,
+        author=author,
+        by=author,
+        data=listing_service.ListingInput(
+            kind="classified",
+            section="for_sale",
+            category="leisure",
+            title=title,
+            description=text,
+            price=Decimal(25),
+            currency="EUR",
+        ),
+        place=root,
+        root=root,
+        env=listing_service.Env(urls, clock, keygen, settings.host),
+    )
+    return [f"listed {title} as @{username}"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from geojson_pydantic import FeatureCollection
 from quart import Quart
 from quart.typing import TestClientProtocol
 
@@ -194,6 +196,17 @@ async def test_a_listing_from_the_form_to_its_page_the_lists_and_expiry(
     assert item.summary.startswith("Offre · Service · 15\u00a0€")
     assert item.latitude == pytest.approx(48.8638)
     assert item.longitude == pytest.approx(2.4485)
+    # And the map: its GeoJSON and the territory's map.geojson file show it as a listing, at the
+    # commune's centre (it has no point of its own), valid RFC 7946
+    for path in ("/map/features.geojson", "/territoires/commune/93048/map.geojson"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        collection = json.loads(await _text(response))
+        FeatureCollection[Any].model_validate(collection)
+        (marker,) = [f for f in collection["features"] if f["properties"]["url"] == document["id"]]
+        assert marker["properties"]["kind"] == "listing", path
+        assert marker["properties"]["name"] == "Réparation de vélos"
+        assert marker["geometry"]["coordinates"] == pytest.approx([2.4485, 48.8638])
 
     # When the clock passes the expiry
     clock.advance(timedelta(days=31))

@@ -92,8 +92,9 @@ async def test_silent_key_servers_do_not_starve_a_new_peer(
         reasons = {(a.status_code, problem_reason(a)) for a in answers}
         assert reasons <= {(401, "key_unavailable"), (401, "key_fetch_busy")}, reasons
         assert (401, "key_fetch_busy") in reasons
-        # And at most PER_HOST fetches were ever in flight at the silent server
-        assert tarpit.connections <= PER_HOST, tarpit.connections
+        # And at most PER_HOST fetches were ever in flight at the silent server (counted as the
+        # server sees them: on a loaded machine a fetch may time out and another take its place)
+        assert tarpit.most_open_silent <= PER_HOST, tarpit.most_open_silent
 
         # And a keyId that just failed is not fetched again at once (one fetch per minute)
         timed_out = next(
