@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Literal, get_args
 
 from fedicity.actors.models import Actor
+from fedicity.territories.models import Territory
 
 Maturity = Literal["idea", "concept", "started", "development", "testing", "mature"]
 # In the order a project goes through them (the page's step bar).
@@ -71,3 +72,12 @@ class RemoteProject:
     parent_project_uri: str | None
     contributors_uri: str | None
     location_name: str
+
+
+@dataclass(frozen=True)
+class Relations:
+    """What a project's ids point at: its parent organisation and project, its territory."""
+
+    parent_organization: Actor | None
+    parent_project: Actor | None
+    territory: Territory | None

@@ -35,6 +35,7 @@ from fedicity.projects.models import (
     Maturity,
     Project,
     ProjectFields,
+    Relations,
 )
 from fedicity.sanitize import html_to_text, safe_url
 from fedicity.territories import queries as territory_queries
@@ -339,21 +340,8 @@ async def enrich_actor_document(
     project = await queries.select_project(conn, actor.id)
     if project is None:
         return base
-    parent_organization = (
-        await actor_queries.select_actor_by_id(conn, project.parent_organization_id)
-        if project.parent_organization_id is not None
-        else None
-    )
-    parent_project = (
-        await actor_queries.select_actor_by_id(conn, project.parent_project_id)
-        if project.parent_project_id is not None
-        else None
-    )
-    territory = (
-        await territory_queries.select_territory_by_id(conn, project.territory_id)
-        if project.territory_id is not None
-        else None
-    )
+    related = await relations(conn, project)
+    parent_organization, parent_project = related.parent_organization, related.parent_project
     return project_document(
         base,
         project,
@@ -363,5 +351,22 @@ async def enrich_actor_document(
             env.urls.actor(parent_organization.username) if parent_organization else None
         ),
         parent_project_uri=env.urls.actor(parent_project.username) if parent_project else None,
-        territory=territory,
+        territory=related.territory,
+    )
+
+
+async def relations(conn: Connection, project: Project) -> Relations:
+    """The actors and territory a project's ids point at (None where it has none)."""
+
+    async def actor(actor_id: int | None) -> Actor | None:
+        return None if actor_id is None else await actor_queries.select_actor_by_id(conn, actor_id)
+
+    return Relations(
+        parent_organization=await actor(project.parent_organization_id),
+        parent_project=await actor(project.parent_project_id),
+        territory=(
+            None
+            if project.territory_id is None
+            else await territory_queries.select_territory_by_id(conn, project.territory_id)
+        ),
     )

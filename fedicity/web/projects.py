@@ -24,7 +24,6 @@ from fedicity.projects import queries, service
 from fedicity.projects.models import MATURITIES, Project, ProjectFields
 from fedicity.projects.service import ProjectError
 from fedicity.proposals import queries as proposal_queries
-from fedicity.territories import queries as territory_queries
 from fedicity.web.app import state
 from fedicity.web.errors import Problem
 from fedicity.web.forms import POINT_ERRORS, degrees_text, point
@@ -214,21 +213,9 @@ async def create_project() -> Response | WerkzeugResponse | tuple[str, int]:
 async def _typed(actor: Actor, project: Project) -> MultiDict[str, str]:
     """The edit form's values: what the project has now."""
     async with state().db.acquire() as conn:
-        parent_organization = (
-            await actor_queries.select_actor_by_id(conn, project.parent_organization_id)
-            if project.parent_organization_id is not None
-            else None
-        )
-        parent_project = (
-            await actor_queries.select_actor_by_id(conn, project.parent_project_id)
-            if project.parent_project_id is not None
-            else None
-        )
-        territory = (
-            await territory_queries.select_territory_by_id(conn, project.territory_id)
-            if project.territory_id is not None
-            else None
-        )
+        related = await service.relations(conn, project)
+        parent_organization, parent_project = related.parent_organization, related.parent_project
+        territory = related.territory
         settings = await organization_queries.select_settings(conn, actor.id)
     values = {
         "username": actor.username,
@@ -297,21 +284,9 @@ async def project_page(username: str) -> str:
     urls = state().urls
     now = state().clock.now()
     async with state().db.acquire() as conn:
-        parent_organization = (
-            await actor_queries.select_actor_by_id(conn, project.parent_organization_id)
-            if project.parent_organization_id is not None
-            else None
-        )
-        parent_project = (
-            await actor_queries.select_actor_by_id(conn, project.parent_project_id)
-            if project.parent_project_id is not None
-            else None
-        )
-        territory = (
-            await territory_queries.select_territory_by_id(conn, project.territory_id)
-            if project.territory_id is not None
-            else None
-        )
+        related = await service.relations(conn, project)
+        parent_organization, parent_project = related.parent_organization, related.parent_project
+        territory = related.territory
         children = await queries.select_children(conn, actor.id, limit=SHOWN)
         events = [
             event
