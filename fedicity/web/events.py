@@ -51,7 +51,7 @@ from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import cursor_arg, moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import limit_heavy_export, posting_wait, too_fast
-from fedicity.web.session import check_csrf, current_account
+from fedicity.web.session import check_csrf, current_actor, require_actor
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
 from fedicity.web.times import (
@@ -91,21 +91,6 @@ def _ics(body: bytes, filename: str) -> Response:
     # Calendar apps poll subscriptions: a few minutes of caching spares the database.
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
-
-
-async def _me() -> Actor | None:
-    account = current_account()
-    if account is None:
-        return None
-    async with state().db.acquire() as conn:
-        return await actor_queries.select_actor_by_id(conn, account.actor_id)
-
-
-async def _require_me() -> Actor:
-    me = await _me()
-    if me is None:
-        raise Problem(401, "log in first")
-    return me
 
 
 async def _event(token: str) -> Event:
@@ -270,7 +255,7 @@ async def event_page(token: str) -> Response | str:
     event = await _event(token)
     if wants_activitypub(request):
         return activity_response(await _document(event))
-    me = await _me()
+    me = await current_actor()
     urls = state().urls
     async with state().db.acquire() as conn:
         counts = await queries.count_by_state(conn, event.id)
@@ -362,7 +347,7 @@ async def participants_page(token: str) -> str | WerkzeugResponse:
     if request.method == "POST":
         return await _decide(token)
     event = await _event(token)
-    me = await _me()
+    me = await current_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")), 303)
     if me.id != event.local_actor_id:
@@ -483,7 +468,7 @@ PARENT_CHOICES = 100
 async def _parent_choices(event: Event | None) -> list[Event]:
     """The events this one can be part of: the organiser's other events that are not
     themselves sub-events (a programme is one level deep)."""
-    me = await _me()
+    me = await current_actor()
     if me is None:
         return []
     async with state().db.acquire() as conn:
@@ -518,7 +503,7 @@ async def _form_page(event: Event | None, values: Any, *, error: str | None = No
 @blueprint.get("/events/new")
 async def new_event() -> str | WerkzeugResponse:
     """The form to organise an event."""
-    if await _me() is None:
+    if await current_actor() is None:
         return redirect(url_for("accounts.login", next=url_for("events.new_event")), 303)
     return await _form_page(None, {"timezone": "Europe/Paris", "join_mode": "free"})
 
@@ -588,7 +573,7 @@ async def _create_or_update(
 
 async def _save(event: Event | None) -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Organise (`event` None) or edit an event from the posted form."""
-    me = await _require_me()
+    me = await require_actor()
     if event is not None and event.local_actor_id != me.id:
         # Before an upload is stored for nothing.
         raise Problem(403, message("not_organizer"))
@@ -626,7 +611,7 @@ async def edit(token: str) -> str | Response | WerkzeugResponse | tuple[str, int
     event = await _event(token)
     if request.method == "POST":
         return await _save(event)
-    me = await _require_me()
+    me = await require_actor()
     if me.id != event.local_actor_id:
         raise Problem(403, message("not_organizer"))
     return await _form_page(event, values_of(event))
@@ -636,7 +621,7 @@ async def edit(token: str) -> str | Response | WerkzeugResponse | tuple[str, int
 async def cancel(token: str) -> WerkzeugResponse:
     """The organiser cancels the event."""
     event = await _event(token)
-    me = await _require_me()
+    me = await require_actor()
     app_state = state()
     async with app_state.db.acquire() as conn:
         place = (
@@ -664,7 +649,7 @@ async def cancel(token: str) -> WerkzeugResponse:
 async def delete(token: str) -> WerkzeugResponse:
     """The organiser deletes the event."""
     event = await _event(token)
-    me = await _require_me()
+    me = await require_actor()
     app_state = state()
     async with app_state.db.acquire() as conn:
         try:
@@ -693,7 +678,7 @@ async def _participation_change(event: Event) -> AsyncIterator[Connection]:
 async def participate(token: str) -> WerkzeugResponse:
     """A local citizen takes part (the same rules as a federated Join)."""
     event = await _event(token)
-    me = await _require_me()
+    me = await require_actor()
     app_state = state()
     async with _participation_change(event) as conn:
         await participation.answer_join(
@@ -712,7 +697,7 @@ async def leave(token: str) -> WerkzeugResponse:
     """A local citizen leaves the event, or its waiting list; the first in line takes a place
     that opens."""
     event = await _event(token)
-    me = await _require_me()
+    me = await require_actor()
     app_state = state()
     async with _participation_change(event) as conn:
         await participation.leave_event(
@@ -728,7 +713,7 @@ async def leave(token: str) -> WerkzeugResponse:
 async def _organised(token: str) -> tuple[Event, str]:
     """The organiser's own event, and the actor a form of the attendees page names."""
     event = await _event(token)
-    me = await _require_me()
+    me = await require_actor()
     if me.id != event.local_actor_id:
         raise Problem(403, message("not_organizer"))
     actor = (await request.form).get("actor", "")

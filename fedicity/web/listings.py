@@ -44,7 +44,7 @@ from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import posting_wait, too_fast
-from fedicity.web.session import check_csrf, current_account
+from fedicity.web.session import check_csrf, current_actor, require_actor
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root, territory_path
 from fedicity.web.times import reader_locale
@@ -111,21 +111,6 @@ def _env() -> Env:
         keygen=app_state.keygen,
         local_host=app_state.settings.host,
     )
-
-
-async def _me() -> Actor | None:
-    account = current_account()
-    if account is None:
-        return None
-    async with state().db.acquire() as conn:
-        return await actor_queries.select_actor_by_id(conn, account.actor_id)
-
-
-async def _require_me() -> Actor:
-    me = await _me()
-    if me is None:
-        raise Problem(401, "log in first")
-    return me
 
 
 async def _listing(token: str) -> Listing:
@@ -239,7 +224,7 @@ async def listing_page(token: str) -> Response | str:
 
 
 async def _page(listing: Listing, *, error: str | None = None, typed: str = "") -> str:
-    me = await _me()
+    me = await current_actor()
     async with state().db.acquire() as conn:
         people = await known_actors(conn, state().urls, [listing.author_uri])
         place = await territory_queries.select_territory_by_id(conn, listing.territory_id)
@@ -356,7 +341,7 @@ def values_of(listing: Listing) -> dict[str, str]:
 @blueprint.get("/listings/new")
 async def new_listing() -> str | WerkzeugResponse:
     """The form to post a listing."""
-    me = await _me()
+    me = await current_actor()
     if me is None:
         return redirect(url_for("accounts.login", next=url_for("listings.new_listing")), 303)
     expires = (state().clock.now() + DEFAULT_VALIDITY).astimezone(_ZONE).date()
@@ -387,7 +372,7 @@ async def _author(me: Actor, chosen: str) -> Actor:
 
 async def _save(listing: Listing | None) -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Post (`listing` None) or edit a listing from the posted form."""
-    me = await _require_me()
+    me = await require_actor()
     form = await request.form
     if listing is None:
         wait = await posting_wait()
@@ -433,7 +418,7 @@ async def edit(token: str) -> str | Response | WerkzeugResponse | tuple[str, int
     listing = await _listing(token)
     if request.method == "POST":
         return await _save(listing)
-    me = await _require_me()
+    me = await require_actor()
     async with state().db.acquire() as conn:
         if not await service.may_manage(conn, listing, me, state().urls):
             raise Problem(403, message("not_listing_author"))
@@ -447,7 +432,7 @@ async def edit(token: str) -> str | Response | WerkzeugResponse | tuple[str, int
 async def renew(token: str) -> WerkzeugResponse:
     """The author gives the listing another 30 days."""
     listing = await _listing(token)
-    me = await _require_me()
+    me = await require_actor()
     root = await served_root()
     async with state().db.acquire() as conn:
         try:
@@ -461,7 +446,7 @@ async def renew(token: str) -> WerkzeugResponse:
 async def delete(token: str) -> WerkzeugResponse:
     """The author deletes the listing."""
     listing = await _listing(token)
-    me = await _require_me()
+    me = await require_actor()
     root = await served_root()
     async with state().db.acquire() as conn:
         try:
@@ -491,7 +476,7 @@ async def _any_listing(uri: str) -> Listing:
 async def contact() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """Write to a listing's author (GET: the form, for a listing of another instance too; POST:
     sent as a direct message, mentioning them and linking the listing)."""
-    me = await _me()
+    me = await current_actor()
     if request.method == "GET":
         listing = await _any_listing(request.args.get("listing", ""))
         if me is None:

@@ -32,7 +32,7 @@ from fedicity.web.moderation import refuse_suspended
 from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import cursor_arg
 from fedicity.web.people import Shown, known_actors
-from fedicity.web.session import check_csrf, current_account
+from fedicity.web.session import check_csrf, current_actor, require_actor
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.times import reader_locale
 
@@ -116,21 +116,6 @@ async def needs_panel(conn: Connection, owner: Actor, me: Actor | None, urls: Ur
     )
 
 
-async def _me() -> Actor | None:
-    account = current_account()
-    if account is None:
-        return None
-    async with state().db.acquire() as conn:
-        return await actor_queries.select_actor_by_id(conn, account.actor_id)
-
-
-async def _require_me() -> Actor:
-    me = await _me()
-    if me is None:
-        raise Problem(401, "log in first")
-    return me
-
-
 async def _owner(username: str) -> Actor:
     if len(username) > 64:
         raise Problem(404, "no such organisation here")
@@ -205,7 +190,7 @@ async def needs_collection(username: str) -> Response | WerkzeugResponse:
 
 
 async def _need_page(owner: Actor, need: Need, *, offer_error: str | None = None) -> str:
-    me = await _me()
+    me = await current_actor()
     urls = state().urls
     async with state().db.acquire() as conn:
         is_admin = await _is_admin(conn, owner, me, urls)
@@ -253,7 +238,7 @@ async def remote_need() -> str:
     uri = safe_url(request.args.get("uri", ""))
     if uri is None:
         raise Problem(400, "uri is the http(s) address of a need")
-    me = await _me()
+    me = await current_actor()
     urls = state().urls
     async with state().db.acquire() as conn:
         need = await queries.select_need(conn, uri)
@@ -304,7 +289,7 @@ async def _form(
 
 
 async def _require_admin(owner: Actor) -> Actor:
-    me = await _require_me()
+    me = await require_actor()
     async with state().db.acquire() as conn:
         if not await _is_admin(conn, owner, me, state().urls):
             raise Problem(403, message("not_admin"), extra={"reason": "not_admin"})
@@ -371,7 +356,7 @@ async def edit_need(username: str, token: str) -> str | tuple[str, int] | Werkze
 async def need_state(username: str, token: str) -> WerkzeugResponse:
     """An admin marks the need fulfilled, closes it, or opens it again."""
     owner, need = await _need(username, token)
-    me = await _require_me()
+    me = await require_actor()
     form = await request.form
     try:
         async with state().db.acquire() as conn:
@@ -387,7 +372,7 @@ async def need_state(username: str, token: str) -> WerkzeugResponse:
 async def delete_need(username: str, token: str) -> WerkzeugResponse:
     """An admin deletes the need (Delete to the followers)."""
     owner, need = await _need(username, token)
-    me = await _require_me()
+    me = await require_actor()
     try:
         async with state().db.acquire() as conn:
             await service.delete_need(conn, need=need, owner=owner, by=me, env=_env())
@@ -404,7 +389,7 @@ async def answer_offer(username: str, token: str, offer: str) -> WerkzeugRespons
     if not (offer.isascii() and offer.isdigit() and len(offer) <= 18):
         raise Problem(404, "no such offer on this need", extra={"reason": "offer_missing"})
     offer_id = int(offer)
-    me = await _require_me()
+    me = await require_actor()
     decision = (await request.form).get("decision", "")
     if decision not in ("accept", "decline"):
         raise Problem(422, "decision is accept or decline", extra={"reason": "decision"})
@@ -428,7 +413,7 @@ async def answer_offer(username: str, token: str, offer: str) -> WerkzeugRespons
 
 
 async def _offer(need: Need, back: str) -> WerkzeugResponse:
-    me = await _require_me()
+    me = await require_actor()
     form = await request.form
     try:
         async with state().db.acquire() as conn:

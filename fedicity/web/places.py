@@ -38,7 +38,7 @@ from fedicity.web.negotiation import wants_activitypub
 from fedicity.web.paging import moment_cursor, moment_cursor_arg
 from fedicity.web.people import known_actors
 from fedicity.web.ratelimits import posting_wait, too_fast
-from fedicity.web.session import check_csrf, current_account
+from fedicity.web.session import check_csrf, current_account, current_actor
 from fedicity.web.signed_fetch import serves_activitystreams
 from fedicity.web.territories import resolve_place, served_root
 
@@ -53,14 +53,6 @@ _STATUS: Final = {
     "upload_quota": 429,
     "not_place_author": 403,
 }
-
-
-async def _me() -> Actor | None:
-    account = current_account()
-    if account is None:
-        return None
-    async with state().db.acquire() as conn:
-        return await actor_queries.select_actor_by_id(conn, account.actor_id)
 
 
 def _is_admin() -> bool:
@@ -100,7 +92,7 @@ async def place_page(token: str) -> Response | str:
         return activity_response(
             place_to_ap(place, state().urls, audience_uri=await _audience(place))
         )
-    me = await _me()
+    me = await current_actor()
     async with state().db.acquire() as conn:
         people = await known_actors(conn, state().urls, [place.author_uri])
         territory = await territory_queries.select_territory_by_id(conn, place.territory_id)
@@ -254,7 +246,7 @@ async def _territory(form: MultiDict[str, str]) -> Territory:
 
 
 async def _save(place: Place | None) -> str | Response | WerkzeugResponse | tuple[str, int]:
-    me = await _me()
+    me = await current_actor()
     if me is None:
         raise Problem(401, "log in first")
     if place is not None and not _may_change(me, place):
@@ -308,7 +300,7 @@ async def _save(place: Place | None) -> str | Response | WerkzeugResponse | tupl
 @accepts_four_uploads
 async def new_place() -> str | Response | WerkzeugResponse | tuple[str, int]:
     """The form to add a point of interest (GET), and adding it (POST)."""
-    if await _me() is None:
+    if await current_actor() is None:
         if request.method == "POST":
             raise Problem(401, "log in first")
         return redirect(url_for("accounts.login", next=url_for("places.new_place")), 303)
@@ -324,7 +316,7 @@ async def edit_place(token: str) -> str | Response | WerkzeugResponse | tuple[st
     place = await _place(token)
     if request.method == "POST":
         return await _save(place)
-    me = await _me()
+    me = await current_actor()
     if me is None:
         raise Problem(401, "log in first")
     if not _may_change(me, place):
@@ -339,7 +331,7 @@ async def edit_place(token: str) -> str | Response | WerkzeugResponse | tuple[st
 async def delete_place(token: str) -> WerkzeugResponse:
     """The author (or an admin) deletes the place."""
     place = await _place(token)
-    me = await _me()
+    me = await current_actor()
     if me is None:
         raise Problem(401, "log in first")
     app_state = state()

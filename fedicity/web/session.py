@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fedicity.accounts import sessions
 from fedicity.accounts.models import Account
+from fedicity.actors import queries as actor_queries
+from fedicity.actors.models import Actor
 from fedicity.web.app import program_request, state
 from fedicity.web.clientip import client_ip
 from fedicity.web.errors import Problem
@@ -141,3 +143,20 @@ def require_admin() -> Account:
     if not account.is_admin:
         raise Problem(403, "this page is for the instance's administrators")
     return account
+
+
+async def current_actor() -> Actor | None:
+    """The logged-in person's actor, or None for a visitor."""
+    account = current_account()
+    if account is None:
+        return None
+    async with state().db.acquire() as conn:
+        return await actor_queries.select_actor_by_id(conn, account.actor_id)
+
+
+async def require_actor() -> Actor:
+    """The logged-in person's actor; a visitor gets a 401."""
+    me = await current_actor()
+    if me is None:
+        raise Problem(401, "log in first")
+    return me
