@@ -301,11 +301,14 @@ async def select_my_open_proposals(
 async def select_votes_to_cast(
     conn: Connection, me_uri: str, room_ids: list[int], now: datetime, *, limit: int
 ) -> list[Proposal]:
-    """Proposals of these rooms whose vote is open now and that I have not voted on (who may
-    vote is checked by the caller, as the ballot would be)."""
+    """Proposals of these rooms, and our co-moderation votes (which sit in no room), whose vote
+    is open now and that I have not voted on (who may vote is checked by the caller, as the
+    ballot would be: a co-moderation vote's residents or members)."""
     rows = await conn.fetch(
         f"""SELECT {_PROPOSAL_COLUMNS} FROM proposals p
-             WHERE p.room_id = ANY($2::bigint[]) AND p.state = 'voting'
+             WHERE (p.room_id = ANY($2::bigint[])
+                    OR (p.moderation_of IS NOT NULL AND p.local_actor_id IS NOT NULL))
+               AND p.state = 'voting'
                AND (p.voting_opens IS NULL OR p.voting_opens <= $3) AND p.voting_ends > $3
                AND NOT EXISTS (SELECT FROM proposal_votes v
                                 WHERE v.proposal_id = p.id AND v.voter_uri = $1)

@@ -239,12 +239,16 @@ async def test_three_residents_hide_a_post_and_its_announce_is_undone(
         # (without the reported text in the listing's summary: it is put to the vote, not spread)
         assert "soirée louche" not in json.dumps(listed[proposal.uri])
 
-        # When the residents vote through the web (a stranger may not)
+        # When the residents vote through the web (a stranger may not): it waits among the votes
+        # to cast on a resident's dashboard, not on a stranger's
         gaston = await _citizen(instance, keygen, "gaston", resident=False)
+        assert proposal.uri in (await bob.get("/dashboard")).text
+        assert proposal.uri not in (await gaston.get("/dashboard")).text
         assert await _vote(gaston, proposal, "Pour") == 422
         for voter, option in ((camille, "Pour"), (dominique, "Pour"), (emile, "Pour")):
             assert await _vote(voter, proposal, option) == 303
         assert await _vote(bob, proposal, "Contre") == 303
+        assert proposal.uri not in (await bob.get("/dashboard")).text
         # And the clock passes the end, and the worker's step runs
         clock.advance(timedelta(hours=49))
         (phases,) = [
