@@ -5,8 +5,8 @@ the application before doing anything; the tests of what the commands do paid it
 Here one server process per test process imports `fedicity.cli.main` once, then forks a child for
 each call: the child is still a process of its own (its own environment, standard streams, event
 loop, signals and exit), it runs the same `main(argv)` the console script runs, and only the
-imports are shared. tests/test_cli.py keeps running the installed console script itself, so the
-real entry point stays tested.
+imports are shared. tests/test_cli.py still runs the installed console script where the entry
+point itself is tested (help, version, usage errors, a clean failure, a password on stdin).
 """
 
 from __future__ import annotations
@@ -19,9 +19,18 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.test_cli import Result
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished command left behind."""
+
+    code: int
+    stdout: str
+    stderr: str
+
 
 _server: tuple[subprocess.Popen[bytes], str] | None = None
 

@@ -75,6 +75,7 @@ def _serve(path: str) -> None:
             if key.fileobj == 0:
                 if not os.read(0, 4096):  # the test process is gone
                     os.unlink(path)
+                    os.rmdir(os.path.dirname(path))
                     return
                 continue
             conn, _ = listener.accept()
