@@ -74,15 +74,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 # first, each on the quarter with the least of them so far); everything else keeps its order. A
 # file with a module-scoped fixture moves whole, so that its setup still runs once.
 LONG_FIRST = {
-    "tests/browser/test_screenshots.py": 96,
-    "tests/territories/test_import.py": 55,
-    "tests/web/test_no_500.py::test_garbage_query_strings_never_fail": 39,
-    "tests/web/test_no_500.py::test_odd_accept_headers_never_fail": 36,
-    "tests/web/test_api_schemathesis.py": 36,
-    "tests/web/test_no_500.py::test_hostile_path_segments_never_fail": 31,
-    "tests/test_run_lifecycle.py": 30,
-    "tests/web/test_no_500.py::test_bodies_over_one_mebibyte_are_413": 21,
-    "tests/web/test_no_500.py::test_hostile_form_values_with_a_valid_token_never_fail": 20,
+    "tests/web/test_no_500.py::test_odd_accept_headers_never_fail": 77,
+    "tests/test_run_lifecycle.py": 45,
+    "tests/territories/test_import.py": 43,
+    "tests/web/test_no_500.py::test_hostile_form_values_with_a_valid_token_never_fail": 41,
+    "tests/web/test_api_schemathesis.py": 37,
+    "tests/browser/test_screenshots.py": 35,
+    "tests/web/test_no_500.py::test_hostile_path_segments_never_fail": 27,
+    "tests/web/test_no_500.py::test_garbage_query_strings_never_fail": 26,
+    "tests/web/test_no_500.py::test_bodies_over_one_mebibyte_are_413": 24,
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, ViewportSize
 
-from tests.browser.conftest import DESKTOP, PHONE, Site
+from tests.browser.conftest import DESKTOP, PHONE, Site, open_page
 from tests.browser.test_layout import MAIN_PAGES
 
 
@@ -33,24 +33,11 @@ async def test_screenshots_of_the_main_pages(
     folder = Path(os.environ.get("FEDICITY_SCREENSHOTS_DIR") or tmp_path)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     kind = "phone" if viewport is PHONE else "desktop"
-    # One tab per session at this size, navigated from page to page: a fresh tab per page cost a
-    # renderer's start and teardown each time, and a navigation loads a fresh document anyway.
-    tabs = {}
-    for context in (member_context, visitor_context):
-        tabs[context] = await context.new_page()
-        await tabs[context].set_viewport_size(viewport)
-    try:
-        for name in MAIN_PAGES:
-            page = tabs[visitor_context if name in site.anonymous else member_context]
-            response = await page.goto(site.pages[name])
-            assert response is not None
-            assert response.status == 200, f"{name}: {site.pages[name]} answered {response.status}"
-            path = folder / f"{name}-{kind}.png"
-            await page.screenshot(path=str(path), full_page=True)
-            # A full-page shot is as wide as the page: wider than the screen means it overflows.
-            assert await asyncio.to_thread(_png_width, path) == viewport["width"], (
-                f"{name} ({kind}) is wider than the screen"
-            )
-    finally:
-        for tab in tabs.values():
-            await tab.close()
+    for name in MAIN_PAGES:
+        page = await open_page(site, name, member_context, visitor_context, viewport)
+        path = folder / f"{name}-{kind}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        # A full-page shot is as wide as the page: wider than the screen means it overflows.
+        assert await asyncio.to_thread(_png_width, path) == viewport["width"], (
+            f"{name} ({kind}) is wider than the screen"
+        )
