@@ -1,4 +1,7 @@
-"""The installed `fedicity` console script, run as a subprocess against the test database."""
+"""The `fedicity` command against the test database: the installed console script run as a
+subprocess where the entry point itself is tested (help, version, usage errors, a clean failure,
+a password on stdin), and a fork of a process that imported it (tests/cli_fork.py) where what a
+command does is tested."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -20,18 +22,11 @@ from fedicity.cli.demo import CITIZENS, DEMO_ADMIN, DEMO_PASSWORD, ORGANIZATIONS
 from fedicity.clock import FrozenClock
 from fedicity.db.migrate import applied_versions, discover
 from fedicity.db.pool import Pool
+from tests import cli_fork
+from tests.cli_fork import Result
 from tests.conftest import _with_database
 
 FEDICITY = Path(sys.executable).parent / "fedicity"
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a finished command left behind."""
-
-    code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
@@ -102,7 +97,9 @@ COMMANDS = [
 
 async def test_help_of_every_command_exits_zero(cli_env: dict[str, str]) -> None:
     # When --help is asked of every command and subcommand (all at once)
-    results = await asyncio.gather(*(run_cli(*cmd, "--help", env=cli_env) for cmd in COMMANDS))
+    results = await asyncio.gather(
+        *(cli_fork.run_cli(*cmd, "--help", env=cli_env) for cmd in COMMANDS)
+    )
     # Then each prints its usage and succeeds
     for command, result in zip(COMMANDS, results, strict=True):
         assert result.code == 0, (command, result)
@@ -137,7 +134,7 @@ async def test_missing_command_is_a_usage_error(cli_env: dict[str, str]) -> None
 
 async def test_user_create_then_list(pool: Pool, cli_env: dict[str, str]) -> None:
     # When an admin and a citizen are created from the command line
-    admin = await run_cli(
+    admin = await cli_fork.run_cli(
         "user",
         "create",
         "Maire",
@@ -150,14 +147,16 @@ async def test_user_create_then_list(pool: Pool, cli_env: dict[str, str]) -> Non
         "La Maire",
         env=cli_env,
     )
-    citizen = await run_cli("user", "create", "camille", "--password", "long enough", env=cli_env)
+    citizen = await cli_fork.run_cli(
+        "user", "create", "camille", "--password", "long enough", env=cli_env
+    )
     # Then each reports its handle on this instance
     assert admin.code == 0, admin
     assert admin.stdout.strip() == "created admin @maire@fedicity.test"
     assert citizen.code == 0, citizen
     assert citizen.stdout.strip() == "created citizen @camille@fedicity.test"
     # And the list shows them with their role and e-mail, in creation order
-    listing = await run_cli("user", "list", env=cli_env)
+    listing = await cli_fork.run_cli("user", "list", env=cli_env)
     assert listing.code == 0, listing
     assert listing.stdout.splitlines() == [
         "maire\tadmin\tmaire@ville.example",
@@ -184,7 +183,7 @@ async def test_user_create_then_list(pool: Pool, cli_env: dict[str, str]) -> Non
 async def test_user_list_of_an_empty_instance_prints_nothing(
     pool: Pool, cli_env: dict[str, str]
 ) -> None:
-    result = await run_cli("user", "list", env=cli_env)
+    result = await cli_fork.run_cli("user", "list", env=cli_env)
     assert result.code == 0, result
     assert result.stdout == ""
 
@@ -213,27 +212,31 @@ async def test_user_create_with_a_bad_username_fails_in_one_line(
 async def test_user_create_with_a_short_password_fails_in_one_line(
     pool: Pool, cli_env: dict[str, str]
 ) -> None:
-    result = await run_cli("user", "create", "camille", "--password", "short", env=cli_env)
+    result = await cli_fork.run_cli("user", "create", "camille", "--password", "short", env=cli_env)
     _assert_clean_failure(result, "8 to 1024 characters")
 
 
 async def test_user_create_of_a_taken_name_fails_in_one_line(
     pool: Pool, cli_env: dict[str, str]
 ) -> None:
-    first = await run_cli("user", "create", "camille", "--password", "long enough", env=cli_env)
+    first = await cli_fork.run_cli(
+        "user", "create", "camille", "--password", "long enough", env=cli_env
+    )
     assert first.code == 0, first
-    again = await run_cli("user", "create", "CAMILLE", "--password", "long enough", env=cli_env)
+    again = await cli_fork.run_cli(
+        "user", "create", "CAMILLE", "--password", "long enough", env=cli_env
+    )
     _assert_clean_failure(again, "already taken")
 
 
 async def test_user_set_password(pool: Pool, cli_env: dict[str, str]) -> None:
     # Given an account made from the command line
-    created = await run_cli(
+    created = await cli_fork.run_cli(
         "user", "create", "camille", "--password", "first password", env=cli_env
     )
     assert created.code == 0, created
     # When its password is changed from the command line
-    changed = await run_cli(
+    changed = await cli_fork.run_cli(
         "user", "set-password", "Camille", "--password", "second password", env=cli_env
     )
     # Then the command says so and only the new password works
@@ -249,7 +252,9 @@ async def test_user_set_password(pool: Pool, cli_env: dict[str, str]) -> None:
 async def test_user_set_password_of_an_unknown_account_fails(
     pool: Pool, cli_env: dict[str, str]
 ) -> None:
-    result = await run_cli("user", "set-password", "nobody", "--password", "whatever!", env=cli_env)
+    result = await cli_fork.run_cli(
+        "user", "set-password", "nobody", "--password", "whatever!", env=cli_env
+    )
     _assert_clean_failure(result, "no account named 'nobody'")
 
 
@@ -257,7 +262,7 @@ async def test_user_set_password_of_an_unknown_account_fails(
 
 
 async def test_org_create(pool: Pool, cli_env: dict[str, str]) -> None:
-    result = await run_cli(
+    result = await cli_fork.run_cli(
         "org",
         "create",
         "Mairie",
@@ -283,7 +288,7 @@ async def test_org_create(pool: Pool, cli_env: dict[str, str]) -> None:
 
 
 async def test_org_create_refuses_an_unknown_kind(pool: Pool, cli_env: dict[str, str]) -> None:
-    result = await run_cli("org", "create", "club", "--kind", "church", env=cli_env)
+    result = await cli_fork.run_cli("org", "create", "club", "--kind", "church", env=cli_env)
     assert result.code == 2
     assert "invalid choice" in result.stderr
     async with pool.acquire() as conn:
@@ -293,7 +298,7 @@ async def test_org_create_refuses_an_unknown_kind(pool: Pool, cli_env: dict[str,
 async def test_org_create_with_a_reserved_name_fails_in_one_line(
     pool: Pool, cli_env: dict[str, str]
 ) -> None:
-    result = await run_cli("org", "create", "official", "--kind", "company", env=cli_env)
+    result = await cli_fork.run_cli("org", "create", "official", "--kind", "company", env=cli_env)
     _assert_clean_failure(result, "reserved")
 
 
@@ -304,7 +309,7 @@ async def test_demo_seeds_once_and_prints_the_admin_login(
     pool: Pool, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     # When the demo is seeded
-    first = await run_cli("demo", env=cli_env)
+    first = await cli_fork.run_cli("demo", env=cli_env)
     # Then it reports each thing it created and the admin login
     assert first.code == 0, first
     password = (tmp_path / "data" / "demo-admin-password").read_text().strip()
@@ -315,7 +320,7 @@ async def test_demo_seeds_once_and_prints_the_admin_login(
     async with pool.acquire() as conn:
         actors_after_first: int = await conn.fetchval("SELECT count(*) FROM actors")
     # When it is seeded again
-    second = await run_cli("demo", env=cli_env)
+    second = await cli_fork.run_cli("demo", env=cli_env)
     # Then nothing new is created and the same admin login is printed
     assert second.code == 0, second
     assert [line for line in second.stdout.splitlines() if line.startswith("created ")] == []
@@ -336,7 +341,7 @@ async def test_demo_seeds_once_and_prints_the_admin_login(
 
 
 async def test_migrate_on_an_up_to_date_database(pool: Pool, cli_env: dict[str, str]) -> None:
-    result = await run_cli("migrate", env=cli_env)
+    result = await cli_fork.run_cli("migrate", env=cli_env)
     assert result.code == 0, result
     assert result.stdout.strip() == "database schema is up to date"
 
@@ -365,7 +370,7 @@ async def test_migrate_brings_an_empty_database_up_to_date(
 ) -> None:
     # When `fedicity migrate` runs on an empty database
     env = {**cli_env, "FEDICITY_DATABASE_URL": empty_database_dsn}
-    result = await run_cli("migrate", env=env)
+    result = await cli_fork.run_cli("migrate", env=env)
     # Then it logs each migration it applied and every one is recorded
     assert result.code == 0, result
     for migration in discover():
@@ -392,7 +397,7 @@ async def test_commands_refuse_a_database_ahead_of_the_code(
         await conn.close()
     # When a command runs on it, then it stops with a one-line reason
     env = {**cli_env, "FEDICITY_DATABASE_URL": empty_database_dsn}
-    _assert_clean_failure(await run_cli("user", "list", env=env), "schema version 999")
+    _assert_clean_failure(await cli_fork.run_cli("user", "list", env=env), "schema version 999")
 
 
 # --- bad settings ----------------------------------------------------------------------------
@@ -413,7 +418,7 @@ async def test_invalid_base_url_stops_every_command(
     pool: Pool, cli_env: dict[str, str], command: list[str]
 ) -> None:
     env = {**cli_env, "FEDICITY_BASE_URL": "ftp://ville.example/path"}
-    result = await run_cli(*command, env=env)
+    result = await cli_fork.run_cli(*command, env=env)
     _assert_clean_failure(result, "FEDICITY_BASE_URL")
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM actors") == 0
@@ -425,17 +430,20 @@ async def test_invalid_database_url_is_named(cli_env: dict[str, str]) -> None:
 
 
 async def test_policy_trust_votes_then_distrust(pool: Pool, cli_env: dict[str, str]) -> None:
-    result = await run_cli("policy", "trust-votes", "https://Commune.Example.org/", env=cli_env)
+    result = await cli_fork.run_cli(
+        "policy", "trust-votes", "https://Commune.Example.org/", env=cli_env
+    )
     assert result.code == 0, result
     assert result.stdout.strip() == "commune.example.org: votes counted in every proposal's result"
-    listed = await run_cli("policy", "list", env=cli_env)
+    listed = await cli_fork.run_cli("policy", "list", env=cli_env)
     assert "commune.example.org\ttrust-votes" in listed.stdout
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT domain FROM vote_trusted_domains") == (
             "commune.example.org"
         )
-    result = await run_cli("policy", "distrust-votes", "commune.example.org", env=cli_env)
+    result = await cli_fork.run_cli("policy", "distrust-votes", "commune.example.org", env=cli_env)
     assert result.stdout.strip() == "commune.example.org: votes no longer counted"
     _assert_clean_failure(
-        await run_cli("policy", "trust-votes", "not a server", env=cli_env), "not a server name"
+        await cli_fork.run_cli("policy", "trust-votes", "not a server", env=cli_env),
+        "not a server name",
     )

@@ -614,6 +614,12 @@ async def visitor_context(browser: Browser, site: Site) -> AsyncIterator[Browser
         await context.close()
 
 
+# One tab per browser session, navigated from main page to main page: opening and closing a tab
+# per page was most of the time of the tests that visit them all (a tab is a renderer started and
+# torn down), and a navigation loads a fresh document anyway.
+_tabs: dict[BrowserContext, Page] = {}
+
+
 async def open_page(
     site: Site,
     name: str,
@@ -621,9 +627,12 @@ async def open_page(
     visitor: BrowserContext,
     viewport: ViewportSize,
 ) -> Page:
-    """The main page `name`, loaded at `viewport` by whoever may see it, checked to be a 200."""
+    """The main page `name`, loaded at `viewport` by whoever may see it, checked to be a 200, in
+    that session's tab (which the caller leaves open for the next page)."""
     context = visitor if name in site.anonymous else member
-    page = await context.new_page()
+    page = _tabs.get(context)
+    if page is None or page.is_closed():
+        page = _tabs[context] = await context.new_page()
     await page.set_viewport_size(viewport)
     response = await page.goto(site.pages[name])
     assert response is not None

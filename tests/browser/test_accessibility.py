@@ -31,9 +31,6 @@ async def test_main_page_has_no_serious_accessibility_violation(
     visitor_context: BrowserContext,
 ) -> None:
     page = await open_page(site, name, member_context, visitor_context, viewport)
-    try:
-        results = await AXE.run(page)
-    finally:
-        await page.close()
+    results = await AXE.run(page)
     blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING]
     assert not blocking, f"{site.pages[name]}: " + "; ".join(map(_described, blocking))

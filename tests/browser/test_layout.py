@@ -75,9 +75,6 @@ async def test_main_page_fits_360_px(
     name: str, site: Site, member_context: BrowserContext, visitor_context: BrowserContext
 ) -> None:
     page = await open_page(site, name, member_context, visitor_context, NARROW)
-    try:
-        width = await page.evaluate("document.documentElement.scrollWidth")
-        culprits = await page.evaluate(_OVERFLOWING, NARROW["width"])
-        assert width <= NARROW["width"], f"{site.pages[name]} is {width} px wide: {culprits}"
-    finally:
-        await page.close()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    culprits = await page.evaluate(_OVERFLOWING, NARROW["width"])
+    assert width <= NARROW["width"], f"{site.pages[name]} is {width} px wide: {culprits}"

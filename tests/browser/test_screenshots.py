@@ -35,11 +35,8 @@ async def test_screenshots_of_the_main_pages(
     kind = "phone" if viewport is PHONE else "desktop"
     for name in MAIN_PAGES:
         page = await open_page(site, name, member_context, visitor_context, viewport)
-        try:
-            path = folder / f"{name}-{kind}.png"
-            await page.screenshot(path=str(path), full_page=True)
-        finally:
-            await page.close()
+        path = folder / f"{name}-{kind}.png"
+        await page.screenshot(path=str(path), full_page=True)
         # A full-page shot is as wide as the page: wider than the screen means it overflows.
         assert await asyncio.to_thread(_png_width, path) == viewport["width"], (
             f"{name} ({kind}) is wider than the screen"

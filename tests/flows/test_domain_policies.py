@@ -21,12 +21,13 @@ from fedicity.actors.remote import LookupFailure
 from fedicity.db.pool import Pool
 from fedicity.follows import queries as follow_queries
 from fedicity.workers.delivery import deliver_batch
+from tests.cli_fork import run_cli
 from tests.conftest import FixedKeys, fixed_keypairs
 from tests.flows.harness import Instance, eventually, running_instance
 from tests.inbox_helpers import seed_remote_actor, signed_headers
 from tests.peer import Peer, running_peer
 from tests.territory_helpers import import_slice
-from tests.test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+from tests.test_cli import cli_env  # noqa: F401  (cli_env is a fixture)
 
 KEY = fixed_keypairs()[2]
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"

@@ -9,9 +9,10 @@ from pathlib import Path
 from fedicity.accounts import service as accounts
 from fedicity.db.pool import Pool
 from fedicity.imports import queries
+from tests.cli_fork import run_cli
 from tests.conftest import FixedKeys
 from tests.imports.test_organizations_csv import slice_without_centres
-from tests.test_cli import _assert_clean_failure, cli_env, run_cli
+from tests.test_cli import _assert_clean_failure, cli_env
 
 __all__ = ["cli_env"]  # the fixture, used by name
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from fedicity.accounts import service as accounts
 from fedicity.db.pool import Pool
+from tests.cli_fork import run_cli
 from tests.conftest import FixedKeys
 from tests.imports.test_feeds import MARKET, FeedServer, _calendar, server  # noqa: F401
-from tests.test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+from tests.test_cli import cli_env  # noqa: F401  (cli_env is a fixture)
 
 
 async def test_feeds_from_the_command_line(

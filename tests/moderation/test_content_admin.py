@@ -11,8 +11,9 @@ from quart import Quart
 from fedicity.db.pool import Pool
 from fedicity.moderation import content_queries
 from fedicity.moderation.content import Decision
+from tests.cli_fork import run_cli
 from tests.conftest import FixedKeys
-from tests.test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+from tests.test_cli import cli_env  # noqa: F401  (cli_env is a fixture)
 from tests.web.test_accounts_web import _csrf, _log_in, _register
 from tests.web.test_admin import _admin_client, serving_app  # noqa: F401  (a fixture)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from fedicity.audit import queries as audit_queries
 from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
+from tests.cli_fork import run_cli
 from tests.moderation.test_domain_blocklists import HEADER, ListServer, server  # noqa: F401
-from tests.test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+from tests.test_cli import cli_env  # noqa: F401  (cli_env is a fixture)
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "moderation" / "mastodon_domain_blocks.csv"
 

@@ -10,8 +10,9 @@ from fedicity.actors import queries as actor_queries
 from fedicity.audit import queries as audit_queries
 from fedicity.db.pool import Pool
 from fedicity.moderation import queries as moderation_queries
+from tests.cli_fork import run_cli
 from tests.conftest import FixedKeys
-from tests.test_cli import _assert_clean_failure, cli_env, run_cli  # noqa: F401  (a fixture)
+from tests.test_cli import _assert_clean_failure, cli_env  # noqa: F401  (a fixture)
 from tests.web.test_accounts_web import _register
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from fedicity.clock import SystemClock
 from fedicity.db.pool import Pool
+from tests.cli_fork import run_cli
 from tests.conftest import FixedKeys
 from tests.ops.seeding import seed
-from tests.test_cli import cli_env, run_cli  # noqa: F401 -- cli_env is a fixture
+from tests.test_cli import cli_env  # noqa: F401 -- cli_env is a fixture
 
 
 async def test_stats_prints_the_dashboard_as_json(
