@@ -14,9 +14,15 @@ from hypercorn.config import Config
 from quart import Quart
 
 from fedicity.activitypub.keys import KeyGenerator
+from fedicity.actors.models import Actor
 from fedicity.clock import Clock, SystemClock
 from fedicity.db.pool import Pool
+from fedicity.follows import queries as follow_queries
+from fedicity.follows import service as follows
 from fedicity.settings import Settings
+from fedicity.territories import queries as territory_queries
+from fedicity.territories import service as territory_service
+from fedicity.territories.models import Territory
 from fedicity.territories.service import prepare_serving
 from fedicity.urls import Urls
 from fedicity.web.app import create_app
@@ -122,3 +128,50 @@ async def eventually(check: object, *, within: float = 10.0, interval: float = 0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)
+
+
+async def follow_and_wait(follower: Instance, actor: Actor, target: str) -> None:
+    """`actor` of the `follower` instance follows `target` (fetched first), until it is accepted."""
+    assert not isinstance(await follower.federation.directory.actor(target), str)
+    async with follower.pool.acquire() as conn:
+        await follows.follow(
+            conn, actor=actor, target=target, urls=follower.urls, clock=follower.clock
+        )
+
+    async def accepted() -> bool:
+        async with follower.pool.acquire() as conn:
+            found = await follow_queries.select_follow(
+                conn, follower.urls.actor(actor.username), target
+            )
+        return found is not None and found.state == "accepted"
+
+    await eventually(accepted, within=20)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """A région instance aggregating a commune instance: who follows whom."""
+
+    montreuil: Territory
+    montreuil_actor: Actor
+    montreuil_uri: str
+    ile_de_france: Territory
+    region_actor: Actor
+
+
+async def region_follows_commune(
+    commune: Instance, region: Instance, keygen: KeyGenerator
+) -> Aggregation:
+    """The région instance's territory actor (Île-de-France) follows the commune instance's
+    @montreuil, accepted: how a région's instance aggregates what its communes' announce."""
+    async with commune.pool.acquire() as conn:
+        montreuil = await territory_queries.select_territory(conn, "commune", "93048")
+        assert montreuil is not None
+        montreuil_actor = await territory_service.territory_actor(conn, montreuil, keygen=keygen)
+    async with region.pool.acquire() as conn:
+        ile_de_france = await territory_queries.select_territory(conn, "region", "11")
+        assert ile_de_france is not None
+        region_actor = await territory_service.territory_actor(conn, ile_de_france, keygen=keygen)
+    montreuil_uri = commune.urls.actor(montreuil_actor.username)
+    await follow_and_wait(region, region_actor, montreuil_uri)
+    return Aggregation(montreuil, montreuil_actor, montreuil_uri, ile_de_france, region_actor)

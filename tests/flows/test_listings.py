@@ -34,7 +34,7 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.urls import new_token
 from tests.conftest import FixedKeys
-from tests.flows.harness import Instance, eventually, running_instance
+from tests.flows.harness import Instance, eventually, region_follows_commune, running_instance
 from tests.territory_helpers import import_slice
 
 PASSWORD = "long enough pw"
@@ -385,33 +385,9 @@ async def test_a_region_instance_aggregates_a_communes_listing_and_answers_its_a
     ):
         # Given the région instance's territory actor following the commune's @montreuil (and
         # nobody there following alice)
-        async with commune.pool.acquire() as conn:
-            montreuil = await territory_queries.select_territory(conn, "commune", "93048")
-            assert montreuil is not None
-            montreuil_actor = await territory_service.territory_actor(
-                conn, montreuil, keygen=keygen
-            )
-        montreuil_uri = commune.urls.actor(montreuil_actor.username)
-        async with region.pool.acquire() as conn:
-            ile_de_france = await territory_queries.select_territory(conn, "region", "11")
-            assert ile_de_france is not None
-            region_actor = await territory_service.territory_actor(
-                conn, ile_de_france, keygen=keygen
-            )
-        assert not isinstance(await region.federation.directory.actor(montreuil_uri), str)
-        async with region.pool.acquire() as conn:
-            await follows.follow(
-                conn, actor=region_actor, target=montreuil_uri, urls=region.urls, clock=region.clock
-            )
-
-        async def following() -> bool:
-            async with region.pool.acquire() as conn:
-                found = await follow_queries.select_follow(
-                    conn, region.urls.actor(region_actor.username), montreuil_uri
-                )
-            return found is not None and found.state == "accepted"
-
-        await eventually(following, within=20)
+        aggregation = await region_follows_commune(commune, region, keygen)
+        montreuil = aggregation.montreuil
+        montreuil_uri = aggregation.montreuil_uri
 
         # When alice posts a job offer in Montreuil
         alice = await _citizen(commune, "alice", keygen)

@@ -12,11 +12,8 @@ from typing import Any
 
 import httpx
 
-from fedicity.actors.models import Actor
 from fedicity.actors.outbox import Audience, publish
 from fedicity.db.pool import Pool
-from fedicity.follows import queries as follow_queries
-from fedicity.follows import service as follows
 from fedicity.located import queries as located_queries
 from fedicity.poi import queries as poi_queries
 from fedicity.poi import service as places
@@ -26,26 +23,15 @@ from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from fedicity.urls import new_token
 from tests.conftest import FixedKeys
-from tests.flows.harness import Instance, eventually, running_instance
+from tests.flows.harness import (
+    Instance,
+    eventually,
+    follow_and_wait,
+    region_follows_commune,
+    running_instance,
+)
 from tests.flows.test_territories import _citizen
 from tests.territory_helpers import import_slice
-
-
-async def _follow(follower: Instance, actor: Actor, target: str) -> None:
-    assert not isinstance(await follower.federation.directory.actor(target), str)
-    async with follower.pool.acquire() as conn:
-        await follows.follow(
-            conn, actor=actor, target=target, urls=follower.urls, clock=follower.clock
-        )
-
-    async def accepted() -> bool:
-        async with follower.pool.acquire() as conn:
-            found = await follow_queries.select_follow(
-                conn, follower.urls.actor(actor.username), target
-            )
-        return found is not None and found.state == "accepted"
-
-    await eventually(accepted, within=20)
 
 
 async def _stored(instance: Instance, uri: str, check: Any) -> Place:
@@ -116,21 +102,12 @@ async def test_a_place_travels_to_a_region_instance_and_hostile_places_are_refus
         httpx.AsyncClient(timeout=30) as http,
     ):
         # Given the région's territory actor aggregating the commune's @montreuil
+        aggregation = await region_follows_commune(commune, region, keygen)
+        montreuil = aggregation.montreuil
+        montreuil_uri = aggregation.montreuil_uri
+        ile_de_france = aggregation.ile_de_france
         async with commune.pool.acquire() as conn:
-            montreuil = await territory_queries.select_territory(conn, "commune", "93048")
-            assert montreuil is not None
-            montreuil_actor = await territory_service.territory_actor(
-                conn, montreuil, keygen=keygen
-            )
             root = await territory_service.served_root(conn, "commune", "93048")
-        montreuil_uri = commune.urls.actor(montreuil_actor.username)
-        async with region.pool.acquire() as conn:
-            ile_de_france = await territory_queries.select_territory(conn, "region", "11")
-            assert ile_de_france is not None
-            region_actor = await territory_service.territory_actor(
-                conn, ile_de_france, keygen=keygen
-            )
-        await _follow(region, region_actor, montreuil_uri)
 
         # When a citizen of the commune adds a compost point with a photo
         camille = await _citizen(commune, "camille", keygen)
@@ -199,7 +176,7 @@ async def test_a_place_travels_to_a_region_instance_and_hostile_places_are_refus
 
         # Given a citizen of the région instance following the author
         yanis = await _citizen(region, "yanis", keygen)
-        await _follow(region, yanis, commune.urls.actor("camille"))
+        await follow_and_wait(region, yanis, commune.urls.actor("camille"))
 
         # When the author sends hostile Places, each is refused with its reason
         base = ours.uri.rsplit("/", 1)[0]

@@ -11,14 +11,12 @@ from fedicity.accounts import service as accounts
 from fedicity.actors import queries as actor_queries
 from fedicity.actors.models import Actor
 from fedicity.db.pool import Pool
-from fedicity.follows import queries as follow_queries
-from fedicity.follows import service as follows
 from fedicity.located import queries as located_queries
 from fedicity.posts.models import Post
 from fedicity.territories import queries as territory_queries
 from fedicity.territories import service as territory_service
 from tests.conftest import FixedKeys
-from tests.flows.harness import Instance, eventually, running_instance
+from tests.flows.harness import Instance, eventually, region_follows_commune, running_instance
 from tests.interop.peers import bovine_peer
 from tests.territory_helpers import import_slice
 
@@ -122,37 +120,9 @@ async def test_region_instance_aggregates_a_commune_instance(
         ) as region,
     ):
         # Given the région instance's territory actor following the commune instance's @montreuil
-        async with commune.pool.acquire() as conn:
-            montreuil_territory = await territory_queries.select_territory(conn, "commune", "93048")
-            assert montreuil_territory is not None
-            montreuil = await territory_service.territory_actor(
-                conn, montreuil_territory, keygen=keygen
-            )
-        montreuil_uri = commune.urls.actor(montreuil.username)
-        async with region.pool.acquire() as conn:
-            ile_de_france = await territory_queries.select_territory(conn, "region", "11")
-            assert ile_de_france is not None
-            region_actor = await territory_service.territory_actor(
-                conn, ile_de_france, keygen=keygen
-            )
-        assert not isinstance(await region.federation.directory.actor(montreuil_uri), str)
-        async with region.pool.acquire() as conn:
-            await follows.follow(
-                conn,
-                actor=region_actor,
-                target=montreuil_uri,
-                urls=region.urls,
-                clock=region.clock,
-            )
-
-        async def following() -> bool:
-            async with region.pool.acquire() as conn:
-                found = await follow_queries.select_follow(
-                    conn, region.urls.actor(region_actor.username), montreuil_uri
-                )
-            return found is not None and found.state == "accepted"
-
-        await eventually(following)
+        aggregation = await region_follows_commune(commune, region, keygen)
+        montreuil_uri = aggregation.montreuil_uri
+        ile_de_france = aggregation.ile_de_france
 
         # When a citizen of the commune instance posts in Montreuil
         camille = await _citizen(commune, "camille", keygen)

@@ -26,7 +26,6 @@ from fedicity.audit import queries as audit_queries
 from fedicity.clock import FrozenClock
 from fedicity.db.pool import Pool
 from fedicity.follows import queries as follow_queries
-from fedicity.follows import service as follows
 from fedicity.located import queries as located_queries
 from fedicity.moderation import queries as moderation_queries
 from fedicity.organizations import memberships
@@ -46,7 +45,7 @@ from fedicity.urls import Urls
 from fedicity.web.app import create_app
 from fedicity.workers.loops import default_loops
 from tests.conftest import FixedKeys, fixed_keypairs
-from tests.flows.harness import Instance, eventually, running_instance
+from tests.flows.harness import Instance, eventually, region_follows_commune, running_instance
 from tests.imports.test_organizations_csv import _signer
 from tests.inbox_helpers import seed_remote_actor
 from tests.moderation.test_reports_places import _client
@@ -600,33 +599,8 @@ async def test_a_region_instance_follows_the_communes_decision(
             territory_code="11",
         ) as region,
     ):
-        async with commune.pool.acquire() as conn:
-            montreuil = await territory_queries.select_territory(conn, "commune", "93048")
-            assert montreuil is not None
-            montreuil_actor = await territory_service.territory_actor(
-                conn, montreuil, keygen=keygen
-            )
-        montreuil_uri = commune.urls.actor(montreuil_actor.username)
-        async with region.pool.acquire() as conn:
-            ile_de_france = await territory_queries.select_territory(conn, "region", "11")
-            assert ile_de_france is not None
-            region_actor = await territory_service.territory_actor(
-                conn, ile_de_france, keygen=keygen
-            )
-        assert not isinstance(await region.federation.directory.actor(montreuil_uri), str)
-        async with region.pool.acquire() as conn:
-            await follows.follow(
-                conn, actor=region_actor, target=montreuil_uri, urls=region.urls, clock=clock
-            )
-
-        async def following() -> bool:
-            async with region.pool.acquire() as conn:
-                found = await follow_queries.select_follow(
-                    conn, region.urls.actor(region_actor.username), montreuil_uri
-                )
-            return found is not None and found.state == "accepted"
-
-        await eventually(following, within=20)
+        aggregation = await region_follows_commune(commune, region, keygen)
+        montreuil_uri = aggregation.montreuil_uri
         # Given bob's post in Montreuil, aggregated by the région
         bob = await _citizen(commune, keygen, "bob")
         token = await _csrf(bob, "/home")
