@@ -137,6 +137,18 @@ async def _answer(ctx: InboundContext, activity: Mapping[str, Any], *, accept: b
     return Outcome.done("offer accepted" if accept else "offer declined")
 
 
+async def claim_by_id(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome | None:
+    """An Undo, Accept or Reject naming an Offer by its id only (nothing to route on its type):
+    the needs' answer when some offer has that id, else None for the other domains."""
+    offer_uri = get_id(activity.get("object"))
+    if offer_uri is None or await queries.select_offer_by_activity(ctx.conn, offer_uri) is None:
+        return None
+    kind = activity.get("type")
+    if kind == "Undo":
+        return await on_undo_offer(ctx, activity)
+    return await _answer(ctx, activity, accept=kind == "Accept")
+
+
 async def on_accept_offer(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
     """Accept{Offer}: the remote owner took a local helper's offer."""
     return await _answer(ctx, activity, accept=True)

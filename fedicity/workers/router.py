@@ -120,6 +120,9 @@ async def on_undo_by_id(ctx: InboundContext, activity: Mapping[str, Any]) -> Out
     room_outcome = await proposals_inbound.claim_room_unfollow(ctx, activity)
     if room_outcome is not None:
         return room_outcome
+    offer_outcome = await needs_inbound.claim_by_id(ctx, activity)
+    if offer_outcome is not None:
+        return offer_outcome
     for undo in (posts_inbound.undo_interaction_by_id, follows_inbound.undo_follow_by_id):
         outcome = await undo(ctx, undone)
         if outcome is not None:
@@ -170,14 +173,18 @@ def organizations_first(
 def invite_answers_first(
     other: Handler[InboundContext], *, accept: bool
 ) -> Handler[InboundContext]:
-    """Accept (or Reject) naming one of our Invites by id to the organisation, anything else (a
-    Follow's answer) to `other`."""
+    """Accept (or Reject) naming one of our Invites by id to the organisation, one of our Offers
+    by id to needs, anything else (a Follow's answer) to `other`."""
 
     async def handler(ctx: InboundContext, activity: Mapping[str, Any]) -> Outcome:
         claimed = await organizations_inbound.claim_invite_answer(ctx, activity, accept=accept)
+        if claimed is None:
+            # An answer to one of our people's Offers of help, named by id only.
+            claimed = await needs_inbound.claim_by_id(ctx, activity)
         return claimed if claimed is not None else await other(ctx, activity)
 
-    handler.__doc__ = f"Invites first, then {getattr(other, '__name__', 'the others')}."
+    then = getattr(other, "__name__", "the others")
+    handler.__doc__ = f"Invites first, offers next, then {then}."
     return handler
 
 

@@ -448,6 +448,10 @@ async def test_remote_needs_and_offers_are_checked_before_they_are_kept(
     async with pool.acquire() as conn:
         (withdrawn,) = await queries.select_offers(conn, ours.id, states=("withdrawn",), limit=5)
     assert (withdrawn.helper_uri, withdrawn.message) == (ALICE, "Je viens")
+    # An Undo naming the Offer by its id only (no type to route on) withdraws it too
+    assert await receive(offer(6, ours.uri)) == "done: offer recorded"
+    bare_undo = {**undo, "id": f"{ALICE}/undo/2", "object": f"{ALICE}/offer/6"}
+    assert await receive(bare_undo) == "done: offer withdrawn"
     # A remote owner cannot rewrite or delete our need
     forged = create(5, id=ours.uri, attributedTo=ALICE)
     assert await receive(forged) == "ignored: the need's id is not on its owner's server"
